@@ -1,0 +1,53 @@
+"""Errors a user can cause (exit code 2) and infrastructure failures (exit code 3).
+
+Messages name the table, column, rule and row count; they never carry person ids or values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+EXIT_INFRASTRUCTURE = 3
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One violated check: which table, which column, which rule, how many rows."""
+
+    table: str
+    column: str
+    rule: str
+    n_rows: int
+    message: str = ""
+
+    def line(self) -> str:
+        where = f"{self.table}.{self.column}" if self.column else self.table
+        text = f"{where}: {self.rule} ({self.n_rows} rows)"
+        return f"{text}: {self.message}" if self.message else text
+
+
+class BipdaskError(Exception):
+    """Base class; ``exit_code`` is what the CLI returns."""
+
+    exit_code = EXIT_INFRASTRUCTURE
+
+
+class InputError(BipdaskError):
+    """The delivery is broken: one or more table-level problems. Exit code 2."""
+
+    exit_code = EXIT_BAD_INPUT
+
+    def __init__(self, problems: list[Problem] | str):
+        if isinstance(problems, str):
+            problems = [Problem(table="", column="", rule=problems, n_rows=0)]
+        self.problems = list(problems)
+        super().__init__("\n".join(p.line() for p in self.problems))
+
+
+class InfrastructureError(BipdaskError):
+    """Storage, cluster or orchestration failed. Exit code 3."""
+
+    exit_code = EXIT_INFRASTRUCTURE
