@@ -1,0 +1,93 @@
+"""Weibull PH (eq. 1 of the HIR report): against lifelines, and the bootstrap against refits."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from lifelines import WeibullAFTFitter
+
+from bipdask import bootstrap as bs
+from bipdask.hazards import FitError, expected_duration, weibull_ph
+
+
+def _spells(n=4000, seed=0, weekly=True):
+    rng = np.random.default_rng(seed)
+    D = rng.integers(0, 2, n)
+    E = rng.integers(0, 2, n)
+    pid = rng.integers(0, n // 3, n)
+    xb = -3.0 + 0.2 * D + 0.1 * E - 0.3 * D * E
+    t = (-np.log(rng.random(n)) / np.exp(xb)) ** (1 / 0.8)
+    t = np.ceil(t) if weekly else t
+    ev = (t <= 56).astype(int)
+    return pd.DataFrame({"t": np.minimum(t, 56), "d": ev, "D": D, "E": E, "DE": D * E, "pid": pid})
+
+
+def test_matches_lifelines_weibull_in_ph_metric():
+    df = _spells(weekly=False)
+    res = weibull_ph(df, duration="t", event="d", covariates=["D", "E", "DE"])
+    aft = WeibullAFTFitter().fit(df[["t", "d", "D", "E", "DE"]], "t", "d")
+    rho = np.exp(aft.params_.loc[("rho_", "Intercept")])
+    for c in ["D", "E", "DE"]:
+        assert res.params[c] == pytest.approx(-aft.params_.loc[("lambda_", c)] * rho, rel=1e-4)
+    assert res.params["_cons"] == pytest.approx(-aft.params_.loc[("lambda_", "Intercept")] * rho, rel=1e-4)
+    assert res.shape == pytest.approx(rho, rel=1e-5)
+    assert res.loglik == pytest.approx(aft.log_likelihood_, rel=1e-6)
+
+
+def test_recovers_planted_effects_within_ci():
+    df = _spells(n=20000, seed=5, weekly=False)
+    res = weibull_ph(df, duration="t", event="d", covariates=["D", "E", "DE"], cluster="pid")
+    ci = res.conf_int()
+    for c, truth in {"D": 0.2, "E": 0.1, "DE": -0.3}.items():
+        assert ci.loc[c, "lower"] < truth < ci.loc[c, "upper"]
+
+
+def test_bootstrap_replicate_equals_weighted_refit():
+    df = _spells(n=3000, seed=2)
+    res = weibull_ph(df, duration="t", event="d", covariates=["D", "E", "DE"], cluster="pid",
+                     bootstrap=20, seed=11)
+    ids = np.unique(df["pid"].to_numpy())
+    w = bs.replicate_weights(ids, range(20), 11)
+    for b in (0, 7, 19):
+        rowweight = w[b][np.searchsorted(ids, df["pid"].to_numpy())]
+        keep = rowweight > 0
+        refit = weibull_ph(df[keep].assign(w=rowweight[keep]), duration="t", event="d",
+                           covariates=["D", "E", "DE"], weights="w")
+        assert np.allclose(res.bootstrap.replicates.iloc[b].to_numpy(), refit.params.to_numpy(), atol=1e-7)
+
+
+def test_bootstrap_se_close_to_cluster_robust_se():
+    df = _spells(n=20000, seed=9)
+    res = weibull_ph(df, duration="t", event="d", covariates=["D", "E", "DE"], cluster="pid",
+                     bootstrap=400, seed=1)
+    ratio = res.se_boot / res.se
+    assert np.all((ratio > 0.85) & (ratio < 1.15)), ratio
+
+
+def test_same_seed_same_replicates():
+    df = _spells(n=1000, seed=3)
+    kw = dict(duration="t", event="d", covariates=["D"], cluster="pid", bootstrap=30, seed=5)
+    a, b = weibull_ph(df, **kw), weibull_ph(df.sample(frac=1, random_state=1), **kw)
+    assert np.allclose(a.bootstrap.replicates.to_numpy(), b.bootstrap.replicates.to_numpy(), atol=1e-9)
+
+
+def test_expected_duration_formula():
+    df = _spells(n=5000, seed=4, weekly=False)
+    res = weibull_ph(df, duration="t", event="d", covariates=["D", "E", "DE"])
+    from scipy.special import gamma
+    p = res.shape
+    b = res.params
+    want = gamma(1 + 1 / p) * np.exp(-(b["_cons"] + b["D"]) / p)
+    assert expected_duration(res, {"D": 1, "E": 0, "DE": 0}).iloc[0] == pytest.approx(want)
+
+
+def test_bad_durations_give_clear_error():
+    df = _spells(n=100)
+    df.loc[0, "t"] = 0
+    with pytest.raises(FitError, match="durations are ≤ 0"):
+        weibull_ph(df, duration="t", event="d", covariates=["D"])
+
+
+def test_collinear_covariate_gives_clear_error():
+    df = _spells(n=200).assign(D2=lambda x: x["D"])
+    with pytest.raises(FitError, match="singular|converge"):
+        weibull_ph(df, duration="t", event="d", covariates=["D", "D2"])
