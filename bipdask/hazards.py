@@ -44,8 +44,20 @@ class Patterns:
 
 
 def _compress(X: np.ndarray, t: np.ndarray, d: np.ndarray, w: np.ndarray, clusters: np.ndarray) -> Patterns:
+    """Group identical (x, t, d) rows: each column is factorised and the codes combined into one
+    integer key, which is much faster than a row-wise ``np.unique(axis=0)`` on ~10⁵ rows."""
     keys = np.column_stack([X, t, d])
-    uniq, pattern_code = np.unique(keys, axis=0, return_inverse=True)
+    key = np.zeros(len(keys), dtype=np.int64)
+    radix = 1
+    for col in keys.T:
+        codes, levels = pd.factorize(col, sort=True)
+        if radix * max(len(levels), 1) > 2**62:  # too many distinct rows for one int64 key
+            key = np.unique(keys, axis=0, return_inverse=True)[1].ravel().astype(np.int64)
+            break
+        key += codes.astype(np.int64) * radix
+        radix *= max(len(levels), 1)
+    first_rows, pattern_code = np.unique(key, return_index=True, return_inverse=True)[1:]
+    uniq = keys[first_rows]
     pattern_code = pattern_code.ravel()
     cluster_ids, cluster_code = np.unique(clusters, return_inverse=True)
     count = np.bincount(pattern_code, weights=w, minlength=uniq.shape[0])
@@ -303,17 +315,18 @@ def expected_duration(result: WeibullResult, profile: dict[str, float] | pd.Data
     With bootstrap replicates, use :func:`expected_duration_replicates` for SEs and CIs.
     """
     prof = pd.DataFrame([profile]) if isinstance(profile, dict) else profile
-    return pd.Series(_expected(result.params.to_numpy()[None, :], result.params.index, prof)[0], index=prof.index)
+    return pd.Series(expected_from_params(result.params.to_numpy()[None, :], result.params.index, prof)[0], index=prof.index)
 
 
 def expected_duration_replicates(result: WeibullResult, profile: pd.DataFrame) -> np.ndarray:
     """(B × rows) expected durations under each bootstrap replicate of the parameters."""
     if result.bootstrap is None:
         raise ValueError("no bootstrap replicates: fit with bootstrap=B")
-    return _expected(result.bootstrap.replicates.to_numpy(), result.params.index, profile)
+    return expected_from_params(result.bootstrap.replicates.to_numpy(), result.params.index, profile)
 
 
-def _expected(theta: np.ndarray, names: pd.Index, profile: pd.DataFrame) -> np.ndarray:
+def expected_from_params(theta: np.ndarray, names: pd.Index, profile: pd.DataFrame) -> np.ndarray:
+    """(B × rows) expected durations Γ(1 + 1/p)·exp(−x'b/p) for parameter rows ``theta`` (B × k)."""
     covs = [n for n in names if n not in (CONS, LN_P)]
     X = np.column_stack([profile[c].to_numpy(dtype=float) for c in covs] + [np.ones(len(profile))])
     b = theta[:, :-1]

@@ -1,0 +1,39 @@
+"""Kaplan–Meier and raw weekly hazards (HIR Figures 1–2) against R survfit fixtures."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bipdask.survival_curves import kaplan_meier, raw_weekly_hazard
+
+FIX = Path(__file__).parent / "fixtures" / "r"
+
+
+def _hand():
+    return pd.DataFrame({"t": [1, 1, 2, 3, 3, 3, 5], "d": [1, 0, 1, 1, 1, 0, 0], "g": list("aaabbbb")})
+
+
+def test_km_hand_computed():
+    km = kaplan_meier(_hand(), duration="t", event="d")
+    # at risk 7, 5, 4, 1: S(1) = 6/7, S(2) = S(1)·4/5, S(3) = S(2)·2/4 (4 at risk, 2 events)
+    assert km.loc[km.time == 1, "surv"].item() == pytest.approx(6 / 7)
+    assert km.loc[km.time == 2, "surv"].item() == pytest.approx(6 / 7 * 4 / 5)
+    assert km.loc[km.time == 3, "surv"].item() == pytest.approx(6 / 7 * 4 / 5 * 2 / 4)
+    assert list(km.n_risk) == [7, 5, 4, 1]
+
+
+def test_km_by_group_has_group_column_and_is_monotone():
+    km = kaplan_meier(_hand(), duration="t", event="d", groups=["g"])
+    assert list(km.columns[:2]) == ["g", "time"]
+    for _, g in km.groupby("g"):
+        assert np.all(np.diff(g["surv"]) <= 0)
+
+
+def test_raw_weekly_hazard_hand_computed():
+    h = raw_weekly_hazard(_hand(), duration="t", event="d")
+    assert list(h.n_risk) == [7, 5, 4, 1, 1]
+    assert list(h.n_event) == [1, 1, 2, 0, 0]
+    assert h.hazard.iloc[2] == pytest.approx(0.5)
+    assert np.all((h.lower <= h.hazard) & (h.hazard <= h.upper))
