@@ -1,0 +1,141 @@
+"""A tiny, valid delivery built in code, for the validator's tests (owned by test_validate).
+
+Six persons, ten weeks (Mondays from 2018-01-01), two job centres (one serving two
+municipalities, like Vallensbæk-Ishøj), every contract table. Person ids are distinctive
+eight-digit numbers so tests can assert that none of them leaks into a message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from bipdask.contract import (
+    BIP_CASEWORKER_QUESTIONS,
+    BIP_CITIZEN_QUESTIONS,
+    BIP_S1_BOXES,
+    HISTORY_COLUMNS,
+    TABLES,
+)
+
+PERSON_IDS = [90412001, 90412002, 90412003, 90412004, 90412005, 90412006]
+UNKNOWN_PERSON_ID = 90412999
+FIRST_MONDAY = dt.date(2018, 1, 1)
+N_WEEKS = 10
+MONDAYS = [FIRST_MONDAY + dt.timedelta(weeks=i) for i in range(N_WEEKS)]
+# person → (job centre, municipality)
+HOME = {90412001: (101, 710), 90412002: (101, 710), 90412003: (101, 710),
+        90412004: (102, 187), 90412005: (102, 187), 90412006: (102, 183)}
+CASEWORKERS = [501, 502, 503]
+
+
+def tiny_tables() -> dict[str, pd.DataFrame]:
+    """Every table of a small delivery that passes validation with zero problems."""
+    persons = pd.DataFrame({
+        "person_id": PERSON_IDS,
+        "sex": ["M", "F", "F", "M", "F", "M"],
+        "birth_year": [1970, 1982, 1991, 1965, 1988, 1975],
+        "origin": ["danish", "western", "non_western", "danish", "danish", "non_western"],
+        "married": [True, False, False, True, False, True],
+        "education": ["none", "skilled", None, "higher", "skilled", "none"],
+    })
+    for i, c in enumerate(HISTORY_COLUMNS):
+        persons[c] = [(7 * i + 3 * k) % 100 + (100 if c.endswith("6y") else 0) for k in range(6)]
+    rows = []
+    for k, pid in enumerate(PERSON_IDS):
+        jc, mun = HOME[pid]
+        for w, monday in enumerate(MONDAYS):
+            rows.append({
+                "person_id": pid, "week": monday, "jobcentre_id": jc, "municipality_code": mun,
+                "dream_code": None if (k + w) % 7 == 0 else (652 if k == 5 and w >= 5 else 781),
+                "lab_type": ["none", "guidance_upskilling", "company_internship", "none",
+                             "wage_subsidy", "ordinary_education"][(k + w) % 6],
+                "ordinary_hours": 0.0 if w % 3 else 7.5,
+                "employed": w % 3 == 0,
+                "su": False,
+            })
+    weeks = pd.DataFrame(rows)
+    weeks["dream_code"] = weeks["dream_code"].astype("Int16")
+    dream_codes = pd.DataFrame({
+        "dream_code": [111, 781, 652, 652, 899],
+        "valid_from": [dt.date(2010, 1, 1), dt.date(2013, 1, 1), dt.date(2010, 1, 1),
+                       dt.date(2018, 1, 1), dt.date(2010, 1, 1)],
+        "valid_to": [None, None, dt.date(2017, 12, 31), None, dt.date(2015, 12, 31)],
+        "status": ["cash_benefit", "resource_course", "flex_job", "flex_job", "other"],
+    })
+    jobcentres = pd.DataFrame({
+        "jobcentre_id": [101, 102, 102],
+        "name": ["Favrskov", "Vallensbæk-Ishøj", "Vallensbæk-Ishøj"],
+        "municipality_code": [710, 187, 183],
+    })
+    assignments = pd.DataFrame({
+        "person_id": PERSON_IDS,
+        "caseworker_id": [501, 501, 502, 503, 503, 503],
+        "jobcentre_id": [HOME[p][0] for p in PERSON_IDS],
+        "start_date": [dt.date(2017, 6, 1)] * 5 + [dt.date(2018, 1, 10)],
+        "end_date": [None, dt.date(2018, 2, 14), None, None, None, None],
+    })
+    caseload = pd.DataFrame([
+        {"caseworker_id": cw, "jobcentre_id": 101 if cw != 503 else 102, "week": m,
+         "n_cases": 30 + i, "weekly_hours": 37.0 - i}
+        for i, cw in enumerate(CASEWORKERS) for m in MONDAYS
+    ])
+    belief = pd.DataFrame([
+        {"caseworker_id": cw, "jobcentre_id": 101 if cw != 503 else 102, "wave": wave,
+         "n_caseload": 35, "n_internship_3m": 5 + i, "n_ordinary_hours_1y": 8, "n_job_2y": 3}
+        for i, cw in enumerate(CASEWORKERS) for wave in ("pre", "post")
+    ])
+    bip = pd.DataFrame({
+        "response_id": [1, 2, 3, 4, 5, 6],
+        "person_id": PERSON_IDS,
+        "caseworker_id": [501, 501, 502, 503, 503, 503],
+        "jobcentre_id": [HOME[p][0] for p in PERSON_IDS],
+        "response_date": [dt.date(2018, 1, 3 + k) for k in range(6)],
+    })
+    for j, c in enumerate(BIP_CITIZEN_QUESTIONS):
+        bip[c] = pd.array([1 + (j + k) % 5 for k in range(6)], dtype="Int8")
+    for j, c in enumerate(BIP_S1_BOXES):
+        bip[c] = [(j + k) % 4 == 0 for k in range(6)]
+    for j, c in enumerate(BIP_CASEWORKER_QUESTIONS):
+        bip[c] = pd.array([None if k == j % 6 else 1 + (2 * j + k) % 5 for k in range(6)], dtype="Int8")
+    return {"persons": persons, "weeks": weeks, "dream_codes": dream_codes, "jobcentres": jobcentres,
+            "assignments": assignments, "caseload": caseload, "belief_survey": belief,
+            "bip_responses": bip}
+
+
+def to_arrow(name: str, df: pd.DataFrame) -> pa.Table:
+    """``df`` as Arrow, each contract column in its contract type where it casts safely."""
+    t = pa.Table.from_pandas(df, preserve_index=False)
+    for i, field in enumerate(t.schema):
+        if name in TABLES and field.name in TABLES[name].column_names:
+            target = TABLES[name].column(field.name).type
+            try:
+                t = t.set_column(i, field.name, t.column(i).cast(target))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+                pass  # a test planted a value of another type: keep it as it is
+    return t
+
+
+def write_delivery(tables: dict[str, pd.DataFrame], folder: Path, fmt: str = "parquet") -> Path:
+    """Write ``tables`` as a delivery; weeks as two part files split by job centre."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, df in tables.items():
+        if name == "weeks":
+            (folder / "weeks").mkdir(exist_ok=True)
+            first = df["jobcentre_id"].astype(str) == "101"
+            for i, part in enumerate((df[first], df[~first]), start=1):
+                _write(name, part, folder / "weeks" / f"part-{i:05d}.{fmt}", fmt)
+        else:
+            _write(name, df, folder / f"{name}.{fmt}", fmt)
+    return folder
+
+
+def _write(name: str, df: pd.DataFrame, path: Path, fmt: str) -> None:
+    if fmt == "csv":
+        df.to_csv(path, index=False)
+    else:
+        pq.write_table(to_arrow(name, df), path)
