@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from pathlib import Path
 
@@ -74,6 +75,8 @@ def _call(module: str, func: str, *args, **kwargs):
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.debug:
+        os.environ["BIPDASK_DEBUG"] = "1"
     try:
         if args.command == "synth":
             summary = _call("bipdask.synth", "generate", Path(args.out), scale=args.scale,
@@ -86,11 +89,11 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "run":
             result = _call("flows.evaluate", "run_evaluation", input_dir=args.input,
                            output_url=args.output, seed=args.seed, spec=args.spec,
-                           workers=args.workers, dask_address=args.dask_address)
+                           workers=args.workers, dask_address=args.dask_address, debug=args.debug)
             print(result.describe())
         elif args.command == "demo":
             result = _call("flows.evaluate", "run_demo", folder=Path(args.folder),
-                           scale=args.scale, seed=args.seed, workers=args.workers)
+                           scale=args.scale, seed=args.seed, workers=args.workers, debug=args.debug)
             print(result.describe())
         return EXIT_OK
     except BipdaskError as exc:

@@ -46,6 +46,10 @@ class InputError(BipdaskError):
         self.problems = list(problems)
         super().__init__("\n".join(p.line() for p in self.problems))
 
+    def __reduce__(self):
+        # Keep the problems when pickled (errors raised on Dask workers travel back pickled).
+        return (type(self), (self.problems,))
+
 
 class InfrastructureError(BipdaskError):
     """Storage, cluster or orchestration failed. Exit code 3."""

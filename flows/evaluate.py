@@ -1,0 +1,367 @@
+"""The ``evaluate`` flow: validate → stage → per-job-centre sufficient statistics → reduce →
+results → commit, on a Dask cluster (DESIGN.md §4).
+
+``run_evaluation`` is what ``bipdask run`` calls; ``run_demo`` what ``bipdask demo`` calls.
+Same inputs (file hashes), code version, spec and seed give the same run id: a rerun of a
+committed run is a no-op that reports the existing run.
+
+Dask: a ``LocalCluster`` (``workers`` processes, one thread each) unless an address is given
+(``--dask-address`` or ``DASK_ADDRESS``). Prefect: with no ``PREFECT_API_URL`` Prefect runs
+an ephemeral local server for the duration of the flow; its logging is quieted to WARNING (and
+task/flow failure tracebacks are left to the CLI's one-line error) unless ``debug``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+import math
+import os
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from prefect import flow
+from prefect_dask import DaskTaskRunner
+
+import bipdask
+from bipdask import storage
+from bipdask.contract import TABLES
+from bipdask.dream import ACTIVITY_TABLE, WIDE_TABLE
+from bipdask.errors import BipdaskError, InfrastructureError, InputError, Problem
+from bipdask.linear import headline
+from bipdask.outcomes import comparison_windows, treated_jobcentre_ids
+from bipdask.results import estimates_frame
+from bipdask.spec import EvaluationSpec, load_spec
+
+from flows import QUIET_ENV
+from flows.tasks import (
+    ESTIMATES_FILE,
+    commit_run,
+    compute_cell_sums,
+    estimate_share_did,
+    validate_and_stage,
+    write_results,
+)
+
+DELIVERY_TABLES = (*TABLES, WIDE_TABLE, ACTIVITY_TABLE)  # every file the validator reads
+BATCHES_PER_WORKER = 4
+DEFAULT_BATCH_SIZE = 8  # job centres per task when the cluster size is unknown (--dask-address)
+
+
+# --------------------------------------------------------------------------- the flow
+
+
+@flow(name="evaluate", log_prints=False, validate_parameters=False)
+def evaluate(
+    input_dir: str,
+    root: str,
+    run_id: str,
+    run_key: str,
+    spec: str,
+    seed: int,
+    code_version: dict,
+    input_hashes: dict,
+    n_batches: int = 0,
+    batch_size: int = 0,
+) -> dict:
+    """Evaluate one delivery into ``<root>/runs/<run_id>/``; returns the committed manifest."""
+    started = dt.datetime.now(dt.timezone.utc)
+    spec_obj = load_spec(spec)
+    run = storage.RunLayout.create(root, run_id)
+    timings: dict[str, float] = {}
+
+    t0 = time.perf_counter()
+    report = validate_and_stage.submit(input_dir, run.url).result()
+    timings["validate_and_stage"] = time.perf_counter() - t0
+
+    staged = report["staged_url"]
+    jobcentres = storage.read_parquet(storage.join(staged, "jobcentres.parquet"))
+    treated_ids, missing_names = treated_jobcentre_ids(jobcentres, spec_obj.treated_jobcentres)
+    windows = {k: (p.start.isoformat(), p.end.isoformat()) for k, p in comparison_windows(spec_obj).items()}
+    ids = sorted(int(i) for i in report["jobcentre_ids"])
+    size = batch_size or (math.ceil(len(ids) / n_batches) if n_batches > 0 else DEFAULT_BATCH_SIZE)
+    batches = [ids[i:i + max(1, size)] for i in range(0, len(ids), max(1, size))]
+
+    t0 = time.perf_counter()
+    futures = [
+        compute_cell_sums.submit(
+            batch, staged,
+            storage.join(run.model_input, "share_cells", f"jc-{batch[0]:05d}-{batch[-1]:05d}.parquet"),
+            list(treated_ids), windows,
+        )
+        for batch in batches
+    ]
+    cell_infos = [f.result() for f in futures]
+    timings["compute_cell_sums"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    rows = estimate_share_did.submit(
+        [c["url"] for c in cell_infos], list(treated_ids), list(windows), spec_obj.disclosure_min_persons
+    ).result()
+    timings["estimate_share_did"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    write_results.submit(rows, run.results).result()
+    timings["write_results"] = time.perf_counter() - t0
+
+    manifest = {
+        "run_id": run_id,
+        "run_key": run_key,
+        "flow": "evaluate",
+        "code_version": code_version,
+        "spec": {"name": spec_obj.name, "source": spec, "content": spec_dict(spec_obj)},
+        "seed": seed,
+        "inputs": {"delivery": str(input_dir), "sha256": input_hashes},
+        "validation": {k: report.get(k) for k in ("contract_version", "rows_in", "rows_out", "quarantined",
+                                                   "problems", "input_hashes", "week_span")},
+        "row_counts": {
+            "input": report.get("rows_in", {}),
+            "staged": report.get("rows_out", {}),
+            "quarantined": {t: sum(r.values()) for t, r in (report.get("quarantined") or {}).items()},
+            "weeks_read_by_cell_sums": sum(c["weeks_rows"] for c in cell_infos),
+            "share_cell_rows": sum(c["cell_rows"] for c in cell_infos),
+            "estimates": len(rows),
+        },
+        "jobcentres": {"staged": len(ids), "batches": len(batches), "treated_ids": list(treated_ids),
+                       "treated_names_not_found": list(missing_names)},
+        "outputs": {"estimates": f"results/{ESTIMATES_FILE}", "staged": "staged/",
+                    "share_cells": "model_input/share_cells/"},
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "started_at": started.isoformat(timespec="seconds"),
+        "committed_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    return commit_run.submit(root, run_id, manifest).result()
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+@dataclass(frozen=True, eq=False)
+class RunResult:
+    """A committed run: id, URL, the tidy estimates and the manifest."""
+
+    run_id: str
+    url: str
+    estimates: pd.DataFrame
+    manifest: dict
+    reused: bool = False
+
+    def describe(self) -> str:
+        lines = [headline(self.estimates), ""]
+        rows = self.manifest.get("row_counts", {})
+        weeks_in = (rows.get("input") or {}).get("weeks")
+        if weeks_in is not None:
+            lines.append(f"weeks rows: {weeks_in:,} in, {(rows.get('staged') or {}).get('weeks', 0):,} staged, "
+                         f"{(rows.get('quarantined') or {}).get('weeks', 0):,} quarantined")
+        state = "already committed; nothing recomputed" if self.reused else "committed"
+        lines.append(f"run {self.run_id} {state}: {self.url}")
+        lines.append(f"estimates: {storage.join(self.url, 'results', ESTIMATES_FILE)}")
+        return "\n".join(lines)
+
+
+def spec_dict(spec: EvaluationSpec) -> dict:
+    """The spec as a JSON-able dict (dates ISO), for the run key and the manifest."""
+    return json.loads(storage.canonical_json(dataclasses.asdict(spec)))
+
+
+def code_version() -> dict[str, str | None]:
+    """bipdask's version and, when running from a git checkout, the commit sha."""
+    sha = None
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(bipdask.__file__).parent,
+                             capture_output=True, text=True, timeout=5, check=False)
+        if out.returncode == 0:
+            sha = out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return {"bipdask": bipdask.__version__, "git_sha": sha}
+
+
+def plan_run(input_dir: str | Path, output_url: str, spec: str = "hir", seed: int | None = None
+             ) -> tuple[storage.RunLayout, dict[str, Any]]:
+    """Hash the inputs and derive the run id; no side effects."""
+    input_dir = Path(input_dir)
+    if not input_dir.is_dir():
+        raise InputError([Problem("delivery", "", "delivery folder not found", 0)])
+    spec_obj = load_spec(spec)
+    seed = spec_obj.seed if seed is None else int(seed)
+    hashes = storage.hash_delivery(input_dir, list(DELIVERY_TABLES))
+    if not hashes:
+        raise InputError([Problem("delivery", "", "no contract tables found", 0)])
+    version = code_version()
+    key = storage.run_key(hashes, f"{version['bipdask']}+{version['git_sha']}", spec_dict(spec_obj), seed)
+    run = storage.RunLayout.create(output_url, storage.run_id_from_key(key))
+    return run, {"run_key": key, "seed": seed, "input_hashes": hashes, "code_version": version,
+                 "spec": spec, "input_dir": str(input_dir.resolve())}
+
+
+def task_runner(workers: int | None = None, dask_address: str | None = None) -> DaskTaskRunner:
+    """A DaskTaskRunner on an existing scheduler (address) or a fresh LocalCluster."""
+    address = dask_address or os.environ.get("DASK_ADDRESS") or None
+    if address:
+        return DaskTaskRunner(address=address)
+    return DaskTaskRunner(cluster_kwargs={
+        "n_workers": max(1, int(workers or 1)),
+        "threads_per_worker": 1,
+        "processes": True,
+        "dashboard_address": ":0",
+    })
+
+
+def run_evaluation(
+    *,
+    input_dir: str | Path,
+    output_url: str,
+    seed: int | None = None,
+    spec: str = "hir",
+    workers: int | None = None,
+    dask_address: str | None = None,
+    debug: bool = False,
+    batch_size: int | None = None,
+) -> RunResult:
+    """Run (or find) the evaluation of the delivery at ``input_dir`` under ``output_url``.
+
+    ``batch_size`` job centres go to one ``compute_cell_sums`` task (default: about
+    ``BATCHES_PER_WORKER`` tasks per local worker, or ``DEFAULT_BATCH_SIZE`` on a remote
+    cluster); the results do not depend on it.
+    """
+    run, plan = plan_run(input_dir, output_url, spec, seed)
+    if run.is_committed():
+        return load_result(run.root, run.run_id, reused=True)
+    if storage.exists(run.url):  # an earlier attempt that never committed: invisible, start clean
+        storage.remove(run.url)
+    address = dask_address or os.environ.get("DASK_ADDRESS") or None
+    n_batches = 0 if address else BATCHES_PER_WORKER * max(1, int(workers or 1))
+    flow_fn = evaluate.with_options(task_runner=task_runner(workers, address),
+                                    flow_run_name=f"evaluate-{run.run_id}")
+    configure_logging(debug)
+    try:
+        flow_fn(input_dir=plan["input_dir"], root=run.root, run_id=run.run_id, run_key=plan["run_key"],
+                spec=plan["spec"], seed=plan["seed"], code_version=plan["code_version"],
+                input_hashes=plan["input_hashes"], n_batches=n_batches, batch_size=int(batch_size or 0))
+    except BipdaskError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - cluster/orchestration failure: exit code 3
+        if debug:
+            raise
+        raise InfrastructureError(f"evaluate flow failed ({type(exc).__name__})") from None
+    return load_result(run.root, run.run_id)
+
+
+def load_result(root: str, run_id: str | None = None, reused: bool = False) -> RunResult:
+    """The committed run's estimates and manifest."""
+    committed = storage.open_run(root, run_id)
+    estimates = estimates_frame(storage.read_parquet(storage.join(committed.url, "results", ESTIMATES_FILE)))
+    return RunResult(committed.run_id, committed.url, estimates, committed.manifest, reused=reused)
+
+
+# --------------------------------------------------------------------------- demo
+
+
+@dataclass(frozen=True, eq=False)
+class DemoResult:
+    """What ``bipdask demo`` did: where the synthetic input and the output are, and the run."""
+
+    input_dir: Path
+    output_url: str
+    run: RunResult
+    generated: bool
+    truth: dict = field(default_factory=dict)
+
+    def describe(self) -> str:
+        made = "generated" if self.generated else "reused"
+        lines = [f"synthetic delivery ({made}): {self.input_dir}", "", self.run.describe()]
+        if self.truth:
+            lines.append("")
+            lines.append("truth planted by the generator (truth.json):")
+            lines += [f"  {k}: {100 * v:+.1f}pp" for k, v in self.truth.items()]
+        lines.append(f"output: {self.output_url}")
+        return "\n".join(lines)
+
+
+DEMO_MARKER = "demo.json"
+
+
+def run_demo(folder: str | Path = "bipdask-demo", scale: float = 1.0, seed: int = 42, workers: int = 2,
+             debug: bool = False) -> DemoResult:
+    """Synthetic delivery → evaluation → headline table (``bipdask demo``).
+
+    The delivery goes to ``folder/input`` (kept and reused when it was made with the same scale
+    and seed), the run to ``folder/output``.
+    """
+    from bipdask.synth import generate
+
+    folder = Path(folder)
+    input_dir, output = folder / "input", folder / "output"
+    marker = folder / DEMO_MARKER
+    wanted = {"scale": float(scale), "seed": int(seed)}
+    generated = False
+    if not (input_dir.is_dir() and marker.is_file() and json.loads(marker.read_text()) == wanted):
+        generate(input_dir, scale=scale, seed=seed, workers=workers)
+        folder.mkdir(parents=True, exist_ok=True)
+        marker.write_text(json.dumps(wanted) + "\n")
+        generated = True
+    result = run_evaluation(input_dir=input_dir, output_url=str(output), workers=workers, debug=debug)
+    return DemoResult(input_dir, str(output.resolve()), result, generated, truth_share_did(input_dir))
+
+
+TRUTH_KEYS = {
+    # label → key path in truth.json (bipdask.synth): population and this delivery's sample DiD
+    "population DiD, intervention": ("population", "did_share"),
+    "population DiD, last 3 months": ("population", "did_share_last3m"),
+    "sample DiD, intervention": ("realised", "sample_share", "did_share"),
+    "sample DiD, last 3 months": ("realised", "sample_share", "did_share_last3m"),
+}
+
+
+def truth_share_did(input_dir: str | Path) -> dict[str, float]:
+    """The Table 6 effects planted by the generator (``truth.json``, read defensively).
+
+    Returns label → effect (fraction) for the keys of :data:`TRUTH_KEYS` that are present
+    and numeric; ``{}`` when there is no truth file (a real delivery).
+    """
+    try:
+        truth = json.loads((Path(input_dir) / "truth.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    found: dict[str, float] = {}
+    for label, path in TRUTH_KEYS.items():
+        node: Any = truth
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, (int, float)) and not isinstance(node, bool):
+            found[label] = float(node)
+    return found
+
+
+# --------------------------------------------------------------------------- logging
+
+
+QUIET_LOGGERS = {"prefect": logging.WARNING, "distributed": logging.ERROR, "prefect_dask": logging.WARNING,
+                 "httpx": logging.WARNING, "uvicorn": logging.WARNING, "asyncio": logging.WARNING}
+# Failures are reported once by the CLI as a one-line error; the engines' own tracebacks only
+# with --debug.
+SILENT_LOGGERS = ("prefect.flow_runs", "prefect.task_runs", "prefect.flow_engine", "prefect.task_engine")
+
+
+def configure_logging(debug: bool = False) -> None:
+    """Prefect at WARNING, distributed at ERROR in this process unless ``debug``.
+
+    The environment defaults for the temporary server and the Dask workers are set when
+    :mod:`flows` is imported (see its docstring). The levels stay for the rest of the process,
+    since Prefect logs the temporary server's shutdown at exit.
+    """
+    if debug:
+        for name in ("prefect", *SILENT_LOGGERS):
+            logging.getLogger(name).setLevel(logging.DEBUG)
+    else:
+        for k, v in QUIET_ENV.items():
+            os.environ.setdefault(k, v)
+        for name, level in [*QUIET_LOGGERS.items(), *((n, logging.CRITICAL + 1) for n in SILENT_LOGGERS)]:
+            logging.getLogger(name).setLevel(level)

@@ -1,0 +1,244 @@
+"""The evaluate flow end to end: Prefect (test harness) on a Dask LocalCluster, tiny delivery."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from bipdask import storage
+from bipdask.contract import TABLES
+from bipdask.results import ESTIMATES_SCHEMA
+
+JOBCENTRES = pd.DataFrame({
+    "jobcentre_id": [1, 2, 3, 4, 5],
+    "name": ["Favrskov", "Vallensbæk-Ishøj", "Vallensbæk-Ishøj", "Aarhus", "Odense"],
+    "municipality_code": [710, 187, 183, 751, 461],
+})
+JOBCENTRES.loc[2, "jobcentre_id"] = 2  # Vallensbæk and Ishøj share one job centre
+TREATED = {1, 2}
+RC_CODE, CASH_CODE = 781, 111
+PLANTED_EFFECT = 0.12
+
+
+def _cast(df: pd.DataFrame, name: str) -> pa.Table:
+    return pa.Table.from_pandas(df[list(TABLES[name].column_names)], schema=TABLES[name].schema(),
+                                preserve_index=False)
+
+
+def write_tiny_delivery(root: Path, n_persons: int = 240, seed: int = 5, effect: float = PLANTED_EFFECT) -> Path:
+    """A valid contract-v1 delivery: 4 job centres (2 in the HIR spec), weeks Mar 2017–Mar 2019.
+
+    Outcome probability 0.15 + 0.03·D + 0.02·E + effect·D·E per resource-course week; one week
+    in ten has a cash-benefit code (not a resource-course week).
+    """
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 3]))
+    root.mkdir(parents=True, exist_ok=True)
+    pids = np.arange(1, n_persons + 1, dtype="int64") * 13 + 100_000
+    persons = pd.DataFrame({
+        "person_id": pids,
+        "sex": rng.choice(["M", "F"], n_persons),
+        "birth_year": rng.integers(1960, 1995, n_persons).astype("int16"),
+        "origin": rng.choice(["danish", "western", "non_western"], n_persons),
+        "married": rng.random(n_persons) < 0.4,
+        "education": rng.choice(["none", "skilled", "higher"], n_persons),
+    })
+    for c in TABLES["persons"].column_names[6::2]:
+        persons[c] = rng.integers(0, 100, n_persons).astype("int16")
+        persons[c.replace("3y", "6y")] = persons[c] + rng.integers(0, 100, n_persons).astype("int16")
+    pq.write_table(_cast(persons, "persons"), root / "persons.parquet")
+    pq.write_table(_cast(JOBCENTRES, "jobcentres"), root / "jobcentres.parquet")
+    codes = pd.DataFrame({"dream_code": [RC_CODE, CASH_CODE], "valid_from": [dt.date(2010, 1, 1)] * 2,
+                          "valid_to": [None, None], "status": ["resource_course", "cash_benefit"]})
+    pq.write_table(_cast(codes, "dream_codes"), root / "dream_codes.parquet")
+
+    mondays = pd.date_range("2017-03-06", "2019-03-25", freq="7D")
+    jc_rows = JOBCENTRES.drop_duplicates("jobcentre_id").reset_index(drop=True)
+    home = rng.integers(0, len(jc_rows), n_persons)
+    n = n_persons * len(mondays)
+    pid = np.repeat(pids, len(mondays))
+    week = np.tile(mondays.values, n_persons)
+    jc = np.repeat(jc_rows["jobcentre_id"].to_numpy(), 1)[np.repeat(home, len(mondays))]
+    muni = jc_rows["municipality_code"].to_numpy()[np.repeat(home, len(mondays))]
+    d = np.isin(jc, list(TREATED)).astype(float)
+    e = (week >= np.datetime64("2018-03-01")).astype(float)
+    p = 0.15 + 0.03 * d + 0.02 * e + effect * d * e
+    yes = rng.random(n) < p
+    internship = yes & (rng.random(n) < 0.5)
+    weeks = pd.DataFrame({
+        "person_id": pid, "week": week, "jobcentre_id": jc.astype("int32"), "municipality_code": muni.astype("int32"),
+        "dream_code": np.where(rng.random(n) < 0.1, CASH_CODE, RC_CODE).astype("int16"),
+        "lab_type": np.where(internship, "company_internship", np.where(rng.random(n) < 0.3, "guidance_upskilling", "none")),
+        "ordinary_hours": np.where(yes & ~internship, rng.integers(1, 20, n), 0).astype(float),
+        "employed": False, "su": False,
+    })
+    weeks["week"] = weeks["week"].dt.date
+    (root / "weeks").mkdir(exist_ok=True)
+    half = len(weeks) // 2
+    pq.write_table(_cast(weeks.iloc[:half], "weeks"), root / "weeks" / "part-00001.parquet")
+    pq.write_table(_cast(weeks.iloc[half:], "weeks"), root / "weeks" / "part-00002.parquet")
+    return root
+
+
+@pytest.fixture(scope="module")
+def delivery(tmp_path_factory) -> Path:
+    return write_tiny_delivery(tmp_path_factory.mktemp("delivery"))
+
+
+@pytest.fixture(scope="module")
+def harness():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="module")
+def s3_root():
+    """An S3 endpoint on loopback (moto), configured through the environment only; set before
+    the clusters start so their worker processes inherit it."""
+    import socket
+
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                            "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"}.items():
+            mp.setenv(name, value)
+        for name in ("FSSPEC_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"):
+            mp.delenv(name, raising=False)
+        fs, _ = storage.filesystem("s3://bipdask-flow")
+        fs.mkdir("bipdask-flow")
+        yield "s3://bipdask-flow/agency"
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def clusters(s3_root):
+    """Scheduler addresses of a 1-worker and a 2-worker LocalCluster, shared by the tests
+    (a cold worker spends most of a tiny run importing Prefect)."""
+    from distributed import LocalCluster
+
+    kw = dict(threads_per_worker=1, processes=True, dashboard_address=":0")
+    with LocalCluster(n_workers=1, **kw) as one, LocalCluster(n_workers=2, **kw) as two:
+        yield {1: one.scheduler_address, 2: two.scheduler_address}
+
+
+@pytest.mark.prefect
+@pytest.mark.dask
+def test_flow_writes_tidy_estimates_and_manifest_and_recovers_planted_effect(delivery, tmp_path, harness, caplog):
+    from flows.evaluate import run_evaluation
+
+    with caplog.at_level(logging.DEBUG):
+        result = run_evaluation(input_dir=delivery, output_url=str(tmp_path / "out"), workers=2)
+    run_dir = tmp_path / "out" / "runs" / result.run_id
+    table = pq.read_table(run_dir / "results" / "estimates.parquet")
+    assert table.schema.equals(ESTIMATES_SCHEMA, check_metadata=False)
+    pooled = result.estimates[(result.estimates["estimand"] == "did") & result.estimates["jobcentre_id"].isna()]
+    whole = pooled.set_index("period").loc["intervention"]
+    assert whole["ci_low"] < PLANTED_EFFECT < whole["ci_high"]
+    assert whole["p_value"] < 0.05
+    assert {"intervention", "last_3_months"} <= set(pooled["period"])
+    manifest = json.loads((run_dir / "_manifest.json").read_text())
+    assert manifest["run_id"] == result.run_id
+    assert manifest["code_version"]["bipdask"]
+    assert set(manifest["inputs"]["sha256"]) >= {"persons.parquet", "weeks/part-00001.parquet"}
+    assert manifest["row_counts"]["input"]["weeks"] == manifest["row_counts"]["staged"]["weeks"] > 0
+    assert set(manifest["timings_s"]) >= {"validate_and_stage", "compute_cell_sums", "estimate_share_did"}
+    assert manifest["jobcentres"]["treated_ids"] == [1, 2]
+    assert manifest["validation"]["input_hashes"] == manifest["inputs"]["sha256"]  # run key = what was read
+    assert json.loads((tmp_path / "out" / "runs" / "latest.json").read_text())["run_id"] == result.run_id
+    assert "Effect (DiD)" in result.describe()
+    # Privacy: no person id in any log record of the run.
+    pids = {str(p) for p in pd.read_parquet(delivery / "persons.parquet")["person_id"]}
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert not any(p in logged for p in pids)
+
+    # Same inputs ⇒ same run id ⇒ the rerun is a no-op reporting the committed run.
+    again = run_evaluation(input_dir=delivery, output_url=str(tmp_path / "out"), workers=1, dask_address="tcp://0.0.0.0:1")
+    assert again.reused and again.run_id == result.run_id
+    assert "already committed" in again.describe()
+
+
+@pytest.mark.prefect
+@pytest.mark.dask
+def test_estimates_are_byte_identical_on_one_and_two_workers(delivery, tmp_path, harness, clusters):
+    from flows.evaluate import run_evaluation
+
+    one = run_evaluation(input_dir=delivery, output_url=str(tmp_path / "w1"), dask_address=clusters[1],
+                         batch_size=4)
+    two = run_evaluation(input_dir=delivery, output_url=str(tmp_path / "w2"), dask_address=clusters[2],
+                         batch_size=1)
+    assert one.run_id == two.run_id
+    assert (one.manifest["jobcentres"]["batches"], two.manifest["jobcentres"]["batches"]) == (1, 4)
+    rel = Path("runs") / one.run_id / "results" / "estimates.parquet"
+    assert (tmp_path / "w1" / rel).read_bytes() == (tmp_path / "w2" / rel).read_bytes()
+
+
+@pytest.mark.prefect
+@pytest.mark.dask
+def test_crash_before_commit_leaves_run_invisible_and_rerun_commits(delivery, tmp_path, harness, clusters,
+                                                                    monkeypatch):
+    import flows.evaluate
+    from flows.evaluate import run_evaluation
+    from bipdask.errors import InfrastructureError
+
+    root = str(tmp_path / "crash")
+
+    class CrashingCommit:  # the process dies after results are written, before the manifest
+        def submit(self, *args, **kwargs):
+            raise OSError("killed")
+
+    monkeypatch.setattr(flows.evaluate, "commit_run", CrashingCommit())
+    with pytest.raises(InfrastructureError, match="OSError"):
+        run_evaluation(input_dir=delivery, output_url=root, dask_address=clusters[2])
+    leftovers = list((tmp_path / "crash" / "runs").glob("*/results/estimates.parquet"))
+    assert len(leftovers) == 1  # written, but not committed
+    assert storage.list_runs(root) == []
+    with pytest.raises(FileNotFoundError):
+        storage.open_run(root)
+    monkeypatch.undo()
+    result = run_evaluation(input_dir=delivery, output_url=root, dask_address=clusters[2])
+    assert storage.list_runs(root) == [result.run_id] and not result.reused
+
+
+@pytest.mark.prefect
+@pytest.mark.dask
+def test_broken_delivery_is_an_input_error(tmp_path, harness, clusters):
+    from flows.evaluate import run_evaluation
+    from bipdask.errors import InputError
+
+    root = write_tiny_delivery(tmp_path / "broken", n_persons=20)
+    (root / "jobcentres.parquet").unlink()
+    with pytest.raises(InputError, match="jobcentres"):
+        run_evaluation(input_dir=root, output_url=str(tmp_path / "out"), dask_address=clusters[1])
+    assert storage.list_runs(tmp_path / "out") == []
+
+
+@pytest.mark.prefect
+@pytest.mark.dask
+@pytest.mark.s3
+def test_flow_writes_and_commits_on_s3(delivery, tmp_path, harness, clusters, s3_root):
+    from flows.evaluate import load_result, run_evaluation
+
+    result = run_evaluation(input_dir=delivery, output_url=s3_root, dask_address=clusters[2])
+    assert storage.list_runs(s3_root) == [result.run_id]
+    assert storage.list_files(storage.join(result.url, "staged", "weeks"), ".parquet")
+    again = load_result(s3_root)
+    assert again.run_id == result.run_id
+    pd.testing.assert_frame_equal(again.estimates, result.estimates)
+    local = run_evaluation(input_dir=delivery, output_url=str(tmp_path / "local"), dask_address=clusters[1])
+    rel = f"runs/{result.run_id}/results/estimates.parquet"
+    assert storage.read_bytes(storage.join(s3_root, rel)) == (tmp_path / "local" / rel).read_bytes()
