@@ -62,15 +62,17 @@ def duration_did(
     seed: int = 0,
     scheme: str = "multinomial",
     alpha: float = 0.05,
+    interval: bool = False,
 ) -> DurationDiD:
     """Weibull DiD (eq. 1) on ``spells`` with columns D, E, duration, event, cluster.
 
     Returns expected weeks per group, the DiD in weeks and percent, each with a bootstrap SE,
     percentile CI and p-value (share of centred replicates at least as extreme as the estimate).
+    ``interval=True`` reads durations as grouped weeks (see :func:`bipdask.hazards.weibull_ph`).
     """
     data = spells.assign(DE=spells["D"] * spells["E"])
     fit = weibull_ph(data, duration=duration, event=event, covariates=["D", "E", "DE"], cluster=cluster,
-                     bootstrap=bootstrap, seed=seed, scheme=scheme)
+                     bootstrap=bootstrap, seed=seed, scheme=scheme, interval=interval)
     point = _quantities(fit.params.to_numpy()[None, :], fit)[0]
     names = [*GROUP_NAMES, "did_weeks", "did_pct"]
     rows = []

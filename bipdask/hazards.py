@@ -36,14 +36,16 @@ class Patterns:
     """Unique (X, t, d) rows with their counts, and which cluster each row came from."""
 
     X: np.ndarray  # (P × k) design incl. constant
-    log_t: np.ndarray  # (P,)
+    t: np.ndarray  # (P,) duration (weeks)
     event: np.ndarray  # (P,)
     count: np.ndarray  # (P,) sum of row weights
     cluster_patterns: object  # sparse (G × P): weighted rows of cluster g in pattern p
     cluster_ids: np.ndarray  # sorted unique cluster ids (G,)
+    interval: bool = False  # grouped weeks: an event at t happened in (t−1, t]
 
 
-def _compress(X: np.ndarray, t: np.ndarray, d: np.ndarray, w: np.ndarray, clusters: np.ndarray) -> Patterns:
+def _compress(X: np.ndarray, t: np.ndarray, d: np.ndarray, w: np.ndarray, clusters: np.ndarray,
+              interval: bool = False) -> Patterns:
     """Group identical (x, t, d) rows: each column is factorised and the codes combined into one
     integer key, which is much faster than a row-wise ``np.unique(axis=0)`` on ~10⁵ rows."""
     keys = np.column_stack([X, t, d])
@@ -63,50 +65,86 @@ def _compress(X: np.ndarray, t: np.ndarray, d: np.ndarray, w: np.ndarray, cluste
     count = np.bincount(pattern_code, weights=w, minlength=uniq.shape[0])
     cp = bs.cluster_pattern_matrix(cluster_code.ravel(), pattern_code, cluster_ids.size, uniq.shape[0], w)
     k = X.shape[1]
-    return Patterns(uniq[:, :k], np.log(uniq[:, k]), uniq[:, k + 1], count, cp, cluster_ids)
+    return Patterns(uniq[:, :k], uniq[:, k], uniq[:, k + 1], count, cp, cluster_ids, interval)
 
 
-def _grad_hess(theta: np.ndarray, X: np.ndarray, log_t: np.ndarray, d: np.ndarray, w: np.ndarray):
-    """Gradient and Hessian of the weighted Weibull PH log-likelihood for B parameter rows.
+def _xlogy_p(t: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """t^p and p·ln(t)·t^p, with 0 at t = 0 (B × P)."""
+    pos = t > 0
+    lt = np.where(pos, np.log(np.where(pos, t, 1.0)), 0.0)
+    tp = np.where(pos, np.exp(p * lt), 0.0)
+    return tp, p * lt
 
-    theta: (B × (k+1)) = [b, ln_p]; w: (B × P) pattern weights. Returns (B × (k+1)), (B × (k+1)²).
+
+def _terms(theta: np.ndarray, X: np.ndarray, t: np.ndarray, d: np.ndarray, interval: bool):
+    """Per-pattern log-likelihood and its derivatives in (η = x'b, θ = ln p), each (B × P).
+
+    Continuous (exact times): ℓ = d(θ + (p−1) ln t + η) − e^η t^p.
+    Interval (grouped weeks): an event at t has probability S(t−1) − S(t), i.e.
+    ℓ = −e^η (t−1)^p + log(1 − exp(−e^η (t^p − (t−1)^p))); a censored row at t gives ℓ = −e^η t^p.
+    This is the likelihood of a discrete-week Weibull PH process (the synthetic panel's DGP).
     """
     b, ln_p = theta[:, :-1], theta[:, -1:]
     p = np.exp(ln_p)
-    eta = b @ X.T  # B × P
-    plt = p * log_t[None, :]  # p·ln t
-    lam = np.exp(eta + plt)  # Λ = exp(xb)·t^p
-    wl = w * lam
-    gb = (w * (d[None, :] - lam)) @ X
-    gp = np.sum(w * (d[None, :] * (1 + plt) - lam * plt), axis=1, keepdims=True)
-    hbb = -np.einsum("bp,pi,pj->bij", wl, X, X)
-    hbp = -(wl * plt) @ X
-    hpp = np.sum(w * (d[None, :] * plt - lam * (plt + plt**2)), axis=1)
+    eta = b @ X.T
+    e = np.exp(eta)
+    if not interval:
+        tp, plt = _xlogy_p(t[None, :], p)
+        lam = e * tp
+        ll = d * (ln_p + (p - 1) * np.log(t)[None, :] + eta) - lam
+        l_e = d - lam
+        l_t = d * (1 + plt) - lam * plt
+        return ll, l_e, l_t, -lam, -lam * plt, d * plt - lam * (plt + plt**2)
+    lo = np.where(d > 0, t - 1.0, t)[None, :]  # censored rows: survival to t
+    a, alt = _xlogy_p(lo, p)  # (t−1)^p (or t^p), p·ln(.)
+    a_t, a_tt = a * alt, a * alt * (1 + alt)
+    A = e * a
+    ll = -A
+    l_e, l_t, l_ee, l_et, l_tt = -A, -e * a_t, -A, -e * a_t, -e * a_tt
+    ev = d > 0
+    if np.any(ev):
+        u, ult = _xlogy_p(t[None, :], p)
+        dl = u - a
+        dl_t = u * ult - a_t
+        dl_tt = u * ult * (1 + ult) - a_tt
+        Dl = e * dl
+        # censored patterns have Dl = 0 here (inf·0); their values are discarded by np.where
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            g = np.log(-np.expm1(-Dl))
+            q = 1.0 / np.expm1(Dl)
+            g2 = -q * (1 + q)
+            Dt, Dtt = e * dl_t, e * dl_tt
+            ll = np.where(ev, ll + g, ll)
+            l_e = np.where(ev, l_e + q * Dl, l_e)
+            l_t = np.where(ev, l_t + q * Dt, l_t)
+            l_ee = np.where(ev, l_ee + g2 * Dl**2 + q * Dl, l_ee)
+            l_et = np.where(ev, l_et + g2 * Dl * Dt + q * Dt, l_et)
+            l_tt = np.where(ev, l_tt + g2 * Dt**2 + q * Dtt, l_tt)
+    return ll, l_e, l_t, l_ee, l_et, l_tt
+
+
+def _grad_hess(theta: np.ndarray, pat: "Patterns", w: np.ndarray):
+    """Gradient (B × (k+1)) and Hessian (B × (k+1)²) of the weighted log-likelihood for B
+    parameter rows ``theta`` = [b, ln_p] with pattern weights ``w`` (B × P)."""
+    X = pat.X
+    _, l_e, l_t, l_ee, l_et, l_tt = _terms(theta, X, pat.t, pat.event, pat.interval)
     k = X.shape[1]
     h = np.empty((theta.shape[0], k + 1, k + 1))
-    h[:, :k, :k] = hbb
-    h[:, :k, k] = hbp
-    h[:, k, :k] = hbp
-    h[:, k, k] = hpp
-    return np.hstack([gb, gp]), h
+    h[:, :k, :k] = np.einsum("bp,pi,pj->bij", w * l_ee, X, X)
+    h[:, :k, k] = h[:, k, :k] = (w * l_et) @ X
+    h[:, k, k] = np.sum(w * l_tt, axis=1)
+    return np.hstack([(w * l_e) @ X, np.sum(w * l_t, axis=1, keepdims=True)]), h
 
 
-def _loglik(theta: np.ndarray, X, log_t, d, w) -> float:
-    b, ln_p = theta[:-1], theta[-1]
-    p = np.exp(ln_p)
-    eta = X @ b
-    return float(np.sum(w * (d * (ln_p + (p - 1) * log_t + eta) - np.exp(eta + p * log_t))))
+def _loglik(theta: np.ndarray, pat: "Patterns") -> float:
+    ll = _terms(theta[None, :], pat.X, pat.t, pat.event, pat.interval)[0][0]
+    return float(np.sum(pat.count * ll))
 
 
 def _scores(theta: np.ndarray, pat: Patterns) -> np.ndarray:
     """Per-pattern score contributions per unit weight (P × (k+1))."""
-    b, ln_p = theta[:-1], theta[-1]
-    p = np.exp(ln_p)
-    plt = p * pat.log_t
-    lam = np.exp(pat.X @ b + plt)
-    sb = (pat.event - lam)[:, None] * pat.X
-    sp = pat.event * (1 + plt) - lam * plt
-    return np.column_stack([sb, sp])
+    _, l_e, l_t, *_ = _terms(theta[None, :], pat.X, pat.t, pat.event, pat.interval)
+    return np.column_stack([l_e[0][:, None] * pat.X, l_t[0]])
 
 
 @dataclass(frozen=True)
@@ -179,9 +217,9 @@ class WeibullResult:
 
 def _newton_single(pat: Patterns, start: np.ndarray, max_iter: int = 100) -> tuple[np.ndarray, int]:
     theta = start.copy()
-    ll = _loglik(theta, pat.X, pat.log_t, pat.event, pat.count)
+    ll = _loglik(theta, pat)
     for it in range(1, max_iter + 1):
-        g, h = _grad_hess(theta[None, :], pat.X, pat.log_t, pat.event, pat.count[None, :])
+        g, h = _grad_hess(theta[None, :], pat, pat.count[None, :])
         g, h = g[0], h[0]
         try:
             step = np.linalg.solve(h, -g)
@@ -193,7 +231,7 @@ def _newton_single(pat: Patterns, start: np.ndarray, max_iter: int = 100) -> tup
         scale = 1.0
         while True:  # step halving keeps the likelihood increasing
             cand = theta + scale * step
-            new_ll = _loglik(cand, pat.X, pat.log_t, pat.event, pat.count)
+            new_ll = _loglik(cand, pat)
             if np.isfinite(new_ll) and new_ll >= ll - 1e-12:
                 break
             scale /= 2
@@ -221,6 +259,7 @@ def weibull_ph(
     scheme: bs.Scheme = "multinomial",
     small_sample: str = "r",
     block: int = 1000,
+    interval: bool = False,
 ) -> WeibullResult:
     """Fit h(t|x) = p·t^(p−1)·exp(x'b + _cons) by maximum likelihood (Newton–Raphson).
 
@@ -235,28 +274,35 @@ def weibull_ph(
         rows: the replicate weights of the clusters are mapped onto the patterns.
     seed : bootstrap seed (required when ``bootstrap > 0``).
     small_sample : ``"r"`` (no factor, like R ``survreg(robust=TRUE)``) or ``"stata"`` (G/(G−1)).
+    interval : grouped weekly durations — an event at ``t`` happened within week t, (t−1, t];
+        a censored row at ``t`` survived t whole weeks (t ≥ 0). The same Weibull PH parameters,
+        without the bias a continuous likelihood has on whole-week data. Default ``False``
+        (exact times, as R ``survreg`` and Stata ``streg``).
     """
     cols = list(covariates)
     missing = [c for c in [duration, event, *cols, *(x for x in (weights, cluster) if x)] if c not in data]
     if missing:
         raise KeyError(f"weibull_ph: columns not in data: {missing}")
     t = data[duration].to_numpy(dtype=np.float64)
-    if np.any(~np.isfinite(t)) or np.any(t <= 0):
-        raise FitError(f"weibull_ph: {int(np.sum(~(t > 0)))} durations are ≤ 0 or missing; durations must be > 0")
+    d_raw = data[event].to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(t) | ((t <= 0) if not interval else ((t < 1) & (d_raw > 0)) | (t < 0))
+    if np.any(bad):
+        rule = "> 0" if not interval else "≥ 1 for events and ≥ 0 when censored"
+        raise FitError(f"weibull_ph: {int(np.sum(bad))} durations are ≤ 0 or missing; durations must be {rule}")
     d = data[event].to_numpy(dtype=np.float64)
     X = np.column_stack([data[c].to_numpy(dtype=np.float64) for c in cols] + [np.ones(len(data))])
     w = np.ones(len(data)) if weights is None else data[weights].to_numpy(dtype=np.float64)
     clusters = np.arange(len(data)) if cluster is None else data[cluster].to_numpy()
-    pat = _compress(X, t, d, w, clusters)
+    pat = _compress(X, t, d, w, clusters, interval)
     names = [*cols, CONS, LN_P]
 
     # Start: exponential model intercept, shape 1.
-    rate = pat.count @ pat.event / max(np.sum(pat.count * np.exp(pat.log_t)), 1e-300)
+    rate = pat.count @ pat.event / max(np.sum(pat.count * pat.t), 1e-300)
     start = np.zeros(len(names))
     start[len(cols)] = np.log(max(rate, 1e-12))
     theta, iters = _newton_single(pat, start)
-    ll = _loglik(theta, pat.X, pat.log_t, pat.event, pat.count)
-    _, h = _grad_hess(theta[None, :], pat.X, pat.log_t, pat.event, pat.count[None, :])
+    ll = _loglik(theta, pat)
+    _, h = _grad_hess(theta[None, :], pat, pat.count[None, :])
     try:
         bread = np.linalg.inv(-h[0])
     except np.linalg.LinAlgError:
@@ -303,7 +349,7 @@ def bootstrap_weibull(pat: Patterns, params: pd.Series, n_replicates: int, seed:
         wp = bs.pattern_weights(wc, pat.cluster_patterns)
 
         def grad_hess(theta: np.ndarray, rows: np.ndarray, wp: np.ndarray = wp):
-            return _grad_hess(theta, pat.X, pat.log_t, pat.event, wp[rows])
+            return _grad_hess(theta, pat, wp[rows])
 
         out[reps.start:reps.stop], _ = bs.vectorised_newton(grad_hess, np.tile(theta0, (len(reps), 1)))
     return bs.summarise(out, params, scheme, seed)
