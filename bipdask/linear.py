@@ -14,6 +14,10 @@ with G−1 degrees of freedom, as Stata does.
 :func:`share_did_table` assembles Table 6: the pooled effect for all participating job
 centres and one effect per participating job centre, whole intervention period and its last
 months.
+
+The general linear (probability) model with absorbed fixed effects, robust and cluster-bootstrap
+inference, :func:`lpm` / :class:`LinearResult`, lives in :mod:`bipdask.linear_model` and is
+re-exported here; the HIR tables built on it are in :mod:`bipdask.hir_linear`.
 """
 
 from __future__ import annotations
@@ -26,7 +30,10 @@ import pandas as pd
 from scipy import stats
 
 from bipdask.errors import InputError, Problem
+from bipdask.linear_model import CONS, FitError, LinearResult, lpm
 from bipdask.results import Estimate
+
+__all__ = ["CONS", "CellDiD", "FitError", "LinearResult", "cell_did", "headline", "lpm", "share_did_table"]
 
 PARAM_NAMES = ("_cons", "D", "E", "D_E")
 CELL_NAMES = ("D0_E0", "D0_E1", "D1_E0", "D1_E1")

@@ -130,3 +130,139 @@ def test_share_did_table_suppresses_small_job_centres():
     cells, treated = planted_cells(0.0, n_persons=400)
     rows = share_did_table(cells, treated_ids=treated, min_persons=10_000)
     assert all(r.jobcentre_id is None for r in rows)
+
+
+# --------------------------------------------------------------------------- lpm (issue #5)
+
+from bipdask import bootstrap as bs  # noqa: E402
+from bipdask.linear import CONS, LinearResult, lpm  # noqa: E402
+from bipdask.linear_model import refit_replicate  # noqa: E402
+
+
+def panel(seed: int, n: int = 800, persons: int = 80) -> pd.DataFrame:
+    """Rows of persons (clusters) over weeks, with caseworkers nested in persons' teams."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 21]))
+    pid = rng.integers(0, persons, n) * 3 + 11
+    df = pd.DataFrame({"person_id": pid, "week": rng.integers(0, 6, n), "x1": rng.normal(size=n),
+                       "x2": rng.integers(0, 2, n), "team": pid % 5, "w": rng.integers(1, 4, n)})
+    df["caseworker"] = pid // 2  # nested in persons
+    df["y"] = (rng.random(n) < 0.25 + 0.1 * df["x2"] + 0.02 * df["week"]).astype(int)
+    return df
+
+
+def dummies_ols(df: pd.DataFrame, covs: list[str], fes: list[str], weights: str | None = None):
+    X = df[covs].astype(float)
+    parts = [pd.get_dummies(df[f], prefix=f, drop_first=i > 0, dtype=float) for i, f in enumerate(fes)]
+    X = pd.concat([X, *parts], axis=1) if fes else sm.add_constant(X).rename(columns={"const": CONS})
+    w = None if weights is None else df[weights].to_numpy(float)
+    return sm.WLS(df["y"].astype(float), X, weights=1.0 if w is None else w), w
+
+
+@pytest.mark.parametrize("fes", [[], ["week"], ["week", "team"]])
+def test_lpm_matches_statsmodels_on_random_data(fes):
+    df = panel(1)
+    covs = ["x1", "x2"]
+    model, _ = dummies_ols(df, covs, fes)
+    groups = pd.factorize(df["person_id"])[0]
+    ref = model.fit(cov_type="cluster", cov_kwds={"groups": groups})
+    res = lpm(df, y="y", covariates=covs, fixed_effects=fes or None, cluster="person_id", fe_dof="all")
+    names = covs + ([] if fes else [CONS])
+    np.testing.assert_allclose(res.params[names], ref.params[names], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(res.se[names], ref.bse[names], rtol=1e-8)
+    hc = model.fit(cov_type="HC1")
+    res_hc = lpm(df, y="y", covariates=covs, fixed_effects=fes or None)
+    np.testing.assert_allclose(res_hc.se[names], hc.bse[names], rtol=1e-8)
+    assert res.rsquared == pytest.approx(ref.rsquared if not fes else 1 - ref.ssr / ref.centered_tss, rel=1e-10)
+
+
+def test_frequency_weights_equal_duplicated_rows():
+    df = panel(2)
+    dup = df.loc[df.index.repeat(df["w"])]
+    a = lpm(df, y="y", covariates=["x1", "x2"], fixed_effects="week", cluster="person_id", weights="w")
+    b = lpm(dup, y="y", covariates=["x1", "x2"], fixed_effects="week", cluster="person_id")
+    np.testing.assert_allclose(a.params, b.params, rtol=1e-10)
+    np.testing.assert_allclose(a.cov, b.cov, rtol=1e-9)
+    assert a.sum_weights == len(dup) and a.rsquared == pytest.approx(b.rsquared, rel=1e-10)
+
+
+@pytest.mark.parametrize("fes,absorption", [
+    (None, "exact"), ("week", "exact"), ("caseworker", "nested"), (["caseworker", "week"], "once"),
+    (["caseworker", "person_id"], "nested"),
+])
+def test_bootstrap_replicate_equals_refit_on_duplicated_clusters(fes, absorption):
+    df = panel(3)
+    covs = ["x1", "x2"]
+    res = lpm(df, y="y", covariates=covs, fixed_effects=fes, cluster="person_id", bootstrap=4, seed=9)
+    assert res.bootstrap_absorption == absorption
+    ids = np.sort(df["person_id"].unique())
+    W = bs.replicate_weights(ids, range(4), 9)
+    fe_list = [fes] if isinstance(fes, str) else list(fes or [])
+    for b in range(4):
+        ref = refit_replicate(df, pd.Series(W[b], index=ids), y="y", covariates=covs, fixed_effects=fe_list,
+                              cluster="person_id")
+        got = res.bootstrap.replicates.iloc[b][ref.index]
+        if absorption == "once":  # an approximation with non-nested factors: close, not exact
+            np.testing.assert_allclose(got, ref, atol=0.05)
+        else:
+            np.testing.assert_allclose(got, ref, rtol=0, atol=1e-10)
+
+
+def test_bootstrap_is_seeded_and_summarised():
+    df = panel(4)
+    a = lpm(df, y="y", covariates=["x1", "x2"], cluster="person_id", bootstrap=200, seed=5)
+    b = lpm(df, y="y", covariates=["x1", "x2"], cluster="person_id", bootstrap=200, seed=5, block=37)
+    pd.testing.assert_frame_equal(a.bootstrap.replicates, b.bootstrap.replicates, check_exact=False, rtol=1e-12)
+    assert a.se_boot["x2"] == pytest.approx(a.se["x2"], rel=0.25)
+    tidy = a.tidy()
+    assert list(tidy.columns) == ["term", "estimate", "se", "t", "p_value", "ci_low", "ci_high",
+                                  "se_boot", "ci_low_boot", "ci_high_boot", "p_value_boot"]
+    ci = a.conf_int(kind="bootstrap")
+    assert (ci["lower"] < a.params).all() and (a.params < ci["upper"]).all()
+    p = lpm(df, y="y", covariates=["x1"], cluster="person_id", bootstrap=50, seed=5, scheme="poisson")
+    assert p.bootstrap.scheme == "poisson" and p.bootstrap.n_failed == 0
+
+
+def test_collinear_covariate_is_omitted_and_missing_rows_dropped():
+    df = panel(5)
+    df["wk2"] = 2 * df["week"]  # constant within the week effects
+    df.loc[df.index[:7], "x1"] = np.nan
+    res = lpm(df, y="y", covariates=["x1", "wk2", "x2"], fixed_effects="week", cluster="person_id",
+              bootstrap=20, seed=1)
+    assert res.omitted == ("wk2",) and np.isnan(res.params["wk2"]) and np.isnan(res.se["wk2"])
+    assert res.n_dropped == 7 and res.nobs == len(df) - 7
+    assert res.bootstrap.n_failed == 0 and np.isfinite(res.tidy().set_index("term").loc["x2", "se_boot"])
+
+
+def test_fixed_effect_values_recover_planted_effects():
+    rng = np.random.default_rng(0)
+    lev = rng.integers(0, 20, 5000)
+    alpha = np.linspace(-1, 1, 20)
+    x = rng.normal(size=5000)
+    df = pd.DataFrame({"lev": lev, "x": x, "y": alpha[lev] + 0.5 * x + rng.normal(0, 0.01, 5000)})
+    res = lpm(df, y="y", covariates=["x"], fixed_effects="lev")
+    np.testing.assert_allclose(res.fixed_effect_values("lev").to_numpy(), alpha, atol=0.01)
+    with pytest.raises(KeyError):
+        res.fixed_effect_values("x")
+
+
+def test_bad_input_is_a_one_line_input_error():
+    df = panel(6)
+    with pytest.raises(InputError, match="lpm.nope: column missing"):
+        lpm(df, y="y", covariates=["nope"])
+    with pytest.raises(InputError, match="frequency weights"):
+        lpm(df.assign(w=0), y="y", covariates=["x1"], weights="w")
+    with pytest.raises(ValueError, match="seed"):
+        lpm(df, y="y", covariates=["x1"], bootstrap=10)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), perm=st.integers(0, 10_000))
+def test_lpm_invariant_to_row_order(seed, perm):
+    df = panel(seed, n=200, persons=25)
+    shuffled = df.iloc[np.random.default_rng(perm).permutation(len(df))]
+    a = lpm(df, y="y", covariates=["x1", "x2"], fixed_effects="week", cluster="person_id", bootstrap=20, seed=3)
+    b = lpm(shuffled, y="y", covariates=["x1", "x2"], fixed_effects="week", cluster="person_id", bootstrap=20, seed=3)
+    assert isinstance(a, LinearResult)
+    np.testing.assert_allclose(a.params, b.params, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(a.cov, b.cov, rtol=1e-8, atol=1e-15)
+    np.testing.assert_allclose(a.bootstrap.replicates, b.bootstrap.replicates, rtol=1e-8, atol=1e-12)
