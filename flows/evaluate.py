@@ -35,6 +35,8 @@ from bipdask.contract import TABLES
 from bipdask.dream import ACTIVITY_TABLE, WIDE_TABLE
 from bipdask.errors import BipdaskError, InfrastructureError, InputError, Problem
 from bipdask.linear import headline
+from bipdask.model_inputs import KINDS as MODEL_INPUT_KINDS
+from bipdask.model_inputs import ModelInputConfig
 from bipdask.outcomes import comparison_windows, treated_jobcentre_ids
 from bipdask.results import estimates_frame
 from bipdask.spec import EvaluationSpec, load_spec
@@ -42,8 +44,11 @@ from bipdask.spec import EvaluationSpec, load_spec
 from flows import QUIET_ENV
 from flows.tasks import (
     ESTIMATES_FILE,
+    check_linkage,
     commit_run,
-    compute_cell_sums,
+    compute_model_inputs,
+    estimate_hir_durations,
+    estimate_hir_mediators,
     estimate_share_did,
     validate_and_stage,
     write_results,
@@ -88,28 +93,56 @@ def evaluate(
     size = batch_size or (math.ceil(len(ids) / n_batches) if n_batches > 0 else DEFAULT_BATCH_SIZE)
     batches = [ids[i:i + max(1, size)] for i in range(0, len(ids), max(1, size))]
 
+    config = ModelInputConfig.from_spec(spec_obj, treated_ids, (report.get("week_span") or [None])[0]).to_dict()
     t0 = time.perf_counter()
     futures = [
-        compute_cell_sums.submit(
-            batch, staged,
-            storage.join(run.model_input, "share_cells", f"jc-{batch[0]:05d}-{batch[-1]:05d}.parquet"),
-            list(treated_ids), windows,
-        )
+        compute_model_inputs.submit(batch, staged, run.model_input, list(treated_ids), windows, config)
         for batch in batches
     ]
-    cell_infos = [f.result() for f in futures]
-    timings["compute_cell_sums"] = time.perf_counter() - t0
+    infos = [f.result() for f in futures]
+    timings["compute_model_inputs"] = time.perf_counter() - t0
+
+    def urls(kind: str) -> list[str]:
+        return [i["urls"][kind] for i in infos]
 
     t0 = time.perf_counter()
-    rows = estimate_share_did.submit(
-        [c["url"] for c in cell_infos], list(treated_ids), list(windows), spec_obj.disclosure_min_persons
-    ).result()
+    has_linkage_tables = all(storage.exists(storage.join(staged, f"{t}.parquet")) for t in ("assignments", "caseload"))
+    linkage = check_linkage.submit(urls("linkage_counts"), run.results, spec_obj.match_rate_floor,
+                                   has_linkage_tables).result()
+    timings["check_linkage"] = time.perf_counter() - t0
+
+    # The three reduces are independent: submitted together they run side by side on the cluster.
+    cluster = "jobcentre_id" if spec_obj.cluster == "jobcentre" else "person_id"
+    boot = dict(bootstrap=spec_obj.bootstrap_replicates, seed=seed, scheme=spec_obj.bootstrap_scheme, cluster=cluster)
+    t0 = time.perf_counter()
+    share_future = estimate_share_did.submit(urls("share_cells"), list(treated_ids), list(windows),
+                                             spec_obj.disclosure_min_persons)
+    durations_future = estimate_hir_durations.submit(
+        urls("gap_spells"), urls("first_lab_spells"), run.results, run.replicates,
+        min_persons=spec_obj.disclosure_min_persons, **boot)
+    mediators_future = (estimate_hir_mediators.submit(urls("time_varying"), run.replicates, **boot)
+                        if linkage["available"] else None)
+    share_rows = share_future.result()
     timings["estimate_share_did"] = time.perf_counter() - t0
+    durations = durations_future.result()
+    timings["estimate_hir_durations"] = durations["seconds"]
+    mediators = mediators_future.result() if mediators_future is not None else {
+        "rows": [], "files": {}, "notes": {"hir_table9": {"skipped": linkage.get("reason")}}, "seconds": 0.0}
+    timings["estimate_hir_mediators"] = mediators["seconds"]
+    timings["estimates_wall"] = time.perf_counter() - t0
+    rows = [*share_rows, *durations["rows"], *mediators["rows"]]
 
     t0 = time.perf_counter()
     write_results.submit(rows, run.results).result()
     timings["write_results"] = time.perf_counter() - t0
 
+    def rel(url: str) -> str:
+        return url[len(run.url):].lstrip("/")
+
+    kinds = ("share_cells", *MODEL_INPUT_KINDS)
+    model_rows = {k: sum(i["rows"][k] for i in infos) for k in kinds}
+    linkage_counts = {k: linkage[k] for k in ("person_weeks", "matched", "linked", "trimmed", "no_caseworker",
+                                              "no_caseload_record") if k in linkage}
     manifest = {
         "run_id": run_id,
         "run_key": run_key,
@@ -124,14 +157,25 @@ def evaluate(
             "input": report.get("rows_in", {}),
             "staged": report.get("rows_out", {}),
             "quarantined": {t: sum(r.values()) for t, r in (report.get("quarantined") or {}).items()},
-            "weeks_read_by_cell_sums": sum(c["weeks_rows"] for c in cell_infos),
-            "share_cell_rows": sum(c["cell_rows"] for c in cell_infos),
+            "weeks_read_by_model_inputs": sum(i["weeks_rows"] for i in infos),
+            "share_cell_rows": model_rows["share_cells"],
+            "model_input": model_rows,
+            "linkage": linkage_counts,
             "estimates": len(rows),
+        },
+        "linkage": {k: v for k, v in linkage.items() if k not in ("url", "seconds")},
+        "estimation": {
+            "bootstrap_replicates": spec_obj.bootstrap_replicates, "bootstrap_scheme": spec_obj.bootstrap_scheme,
+            "seed": seed, "cluster": cluster,
+            "se": "bootstrap SE, percentile CI and bootstrap p-value (hir_*); CR1 analytic (share_did)",
+            "notes": {**durations["notes"], **mediators["notes"]},
         },
         "jobcentres": {"staged": len(ids), "batches": len(batches), "treated_ids": list(treated_ids),
                        "treated_names_not_found": list(missing_names)},
         "outputs": {"estimates": f"results/{ESTIMATES_FILE}", "staged": "staged/",
-                    "share_cells": "model_input/share_cells/"},
+                    **{k: f"model_input/{k}/" for k in kinds},
+                    **({"linkage_report": rel(linkage["url"])} if linkage.get("url") else {}),
+                    **{k: rel(v) for k, v in sorted({**durations["files"], **mediators["files"]}.items())}},
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
         "started_at": started.isoformat(timespec="seconds"),
         "committed_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -227,7 +271,7 @@ def run_evaluation(
 ) -> RunResult:
     """Run (or find) the evaluation of the delivery at ``input_dir`` under ``output_url``.
 
-    ``batch_size`` job centres go to one ``compute_cell_sums`` task (default: about
+    ``batch_size`` job centres go to one ``compute_model_inputs`` task (default: about
     ``BATCHES_PER_WORKER`` tasks per local worker, or ``DEFAULT_BATCH_SIZE`` on a remote
     cluster); the results do not depend on it.
     """

@@ -21,14 +21,28 @@ from prefect.cache_policies import NO_CACHE
 
 from bipdask import storage
 from bipdask.errors import BipdaskError, InfrastructureError
+from bipdask.hir_hazards import HazardEstimates, figure_curves, table4, table7, table9
 from bipdask.linear import share_did_table
-from bipdask.outcomes import share_cell_sums
+from bipdask.linkage import check_match_rate
+from bipdask.model_inputs import (
+    ModelInputConfig,
+    caseworkers_rows,
+    concat_inputs,
+    jobcentre_model_inputs,
+    linkage_report_from_counts,
+    linkage_report_table,
+    persons_rows,
+)
+from bipdask.outcomes import empty_cell_sums, share_cell_sums
 from bipdask.results import Estimate, estimates_table
 from bipdask.spec import Period
 from bipdask.validate import validate_delivery
 
-WEEKS_COLUMNS = ["person_id", "week", "dream_code", "lab_type", "ordinary_hours"]
+WEEKS_COLUMNS = ["person_id", "week", "dream_code", "lab_type", "ordinary_hours", "employed"]
 ESTIMATES_FILE = "estimates.parquet"
+LINKAGE_FILE = "linkage_report.parquet"
+FIGURE1 = "figure1_raw_hazard"
+FIGURE2 = "figure2_km"
 
 
 def _sanitized(name: str) -> Callable:
@@ -90,29 +104,59 @@ def _windows(raw: dict[str, tuple[str, str]]) -> dict[str, Period]:
     return {k: Period(dt.date.fromisoformat(a), dt.date.fromisoformat(b)) for k, (a, b) in raw.items()}
 
 
-def compute_cell_sums_impl(
+def _read_optional(staged_url: str, name: str) -> pd.DataFrame | None:
+    """A staged whole table (``staged/<name>.parquet``), or ``None`` when the delivery had none."""
+    url = storage.join(staged_url, f"{name}.parquet")
+    return storage.read_parquet(url) if storage.exists(url) else None
+
+
+def compute_model_inputs_impl(
     jobcentre_ids: Sequence[int],
     staged_url: str,
-    out_url: str,
+    model_input_url: str,
     treated_ids: Sequence[int],
     windows: dict[str, tuple[str, str]],
+    config: dict[str, Any],
 ) -> dict[str, Any]:
-    """Per-job-centre Table 6 sufficient statistics for a batch of job centres → one Parquet file."""
+    """One pass over a batch of job centres' staged weeks → every per-job-centre model input.
+
+    Writes ``model_input/<kind>/jc-<first>-<last>.parquet`` for the Table 6 cell sums
+    (``share_cells``) and each kind of :data:`bipdask.model_inputs.KINDS`; returns their URLs
+    and row counts. Assignments and caseload are read only when the batch holds a
+    participating job centre, and each job centre gets the rows of its own persons and of
+    their caseworkers (Boks 1 compares all of a person's assignments).
+    """
     t0 = time.perf_counter()
+    ids = sorted(int(j) for j in jobcentre_ids)
+    cfg = ModelInputConfig.from_dict(config)
     dream_codes = storage.read_parquet(storage.join(staged_url, "dream_codes.parquet"))
+    treated = set(int(i) for i in treated_ids)
+    assignments = caseload = None
+    if treated & set(ids):
+        assignments = _read_optional(staged_url, "assignments")
+        caseload = _read_optional(staged_url, "caseload")
     periods = _windows(windows)
-    frames = []
+    cells, parts = [], []
     n_weeks = 0
-    for jc in sorted(int(j) for j in jobcentre_ids):
+    for jc in ids:
         weeks = read_staged_weeks(staged_url, jc)
         n_weeks += len(weeks)
-        if len(weeks):
-            frames.append(share_cell_sums(weeks, dream_codes, treated_ids, periods))
-    cells = pd.concat(frames, ignore_index=True) if frames else share_cell_sums(
-        pd.DataFrame({c: [] for c in [*WEEKS_COLUMNS, "jobcentre_id"]}), dream_codes, treated_ids, periods)
-    storage.write_parquet(cells, out_url)
-    return {"url": out_url, "jobcentres": len(jobcentre_ids), "weeks_rows": n_weeks,
-            "cell_rows": len(cells), "seconds": time.perf_counter() - t0}
+        if not len(weeks):
+            continue
+        cells.append(share_cell_sums(weeks, dream_codes, treated_ids, periods))
+        own_a = own_c = None
+        if jc in treated and assignments is not None and caseload is not None:
+            own_a = persons_rows(assignments, weeks["person_id"].unique())
+            own_c = caseworkers_rows(caseload, own_a)
+        parts.append(jobcentre_model_inputs(weeks, dream_codes, cfg, own_a, own_c))
+    name = f"jc-{ids[0]:05d}-{ids[-1]:05d}.parquet"
+    frames = {"share_cells": pd.concat(cells, ignore_index=True) if cells else empty_cell_sums(),
+              **concat_inputs(parts).frames()}
+    urls = {}
+    for kind, frame in frames.items():
+        urls[kind] = storage.write_parquet(frame, storage.join(model_input_url, kind, name))
+    return {"urls": urls, "rows": {k: int(len(v)) for k, v in frames.items()}, "jobcentres": len(ids),
+            "weeks_rows": n_weeks, "seconds": time.perf_counter() - t0}
 
 
 # --------------------------------------------------------------------------- reduce and write
@@ -129,6 +173,102 @@ def estimate_share_did_impl(
     rows = share_did_table(cells, treated_ids=treated_ids, before=windows[0], after=windows[1:],
                            min_persons=min_persons)
     return [dataclasses.asdict(r) for r in rows]
+
+
+def _plain_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Tidy rows as plain Python dicts (None for missing), fit for :class:`Estimate`."""
+    out = []
+    for r in frame.to_dict("records"):
+        row = {}
+        for k, v in r.items():
+            if v is None or (not isinstance(v, str) and pd.isna(v)):
+                row[k] = None
+            elif k in ("jobcentre_id", "n_persons", "n_obs"):
+                row[k] = int(v)
+            elif isinstance(v, str):
+                row[k] = v
+            else:
+                row[k] = float(v)
+        out.append(row)
+    return out
+
+
+def check_linkage_impl(count_urls: Sequence[str], results_url: str, floor: float, available: bool
+                       ) -> dict[str, Any]:
+    """Combine the job centres' linkage counts, write ``results/linkage_report.parquet`` and stop
+    the run (InputError, exit 2) when the match rate is below the spec's floor.
+
+    ``available`` is False when the delivery has no assignments or no caseload table: the
+    linkage (and Table 9) cannot be made, which is reported, not an error.
+    """
+    t0 = time.perf_counter()
+    if not available:
+        return {"available": False, "reason": "no assignments or caseload table in the delivery",
+                "seconds": time.perf_counter() - t0}
+    report = linkage_report_from_counts(storage.read_parquet(list(count_urls)))
+    url = storage.write_parquet(linkage_report_table(report), storage.join(results_url, LINKAGE_FILE))
+    out = {"available": True, "url": url, "person_weeks": report.person_weeks, "matched": report.matched,
+           "linked": report.linked, "trimmed": report.trimmed, "no_caseworker": report.no_caseworker,
+           "no_caseload_record": report.no_caseload_record, "match_rate": round(report.match_rate, 6),
+           "usable_rate": round(report.usable_rate, 6), "floor": floor}
+    check_match_rate(report, floor)
+    out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+def _write_replicates(est: HazardEstimates, replicates_url: str) -> str | None:
+    if est.replicates.shape[1] <= 1:  # only the replicate number: no bootstrap
+        return None
+    return storage.write_parquet(est.replicates, storage.join(replicates_url, f"{est.analysis}.parquet"))
+
+
+def estimate_hir_durations_impl(
+    gap_urls: Sequence[str],
+    first_lab_urls: Sequence[str],
+    results_url: str,
+    replicates_url: str,
+    bootstrap: int,
+    seed: int,
+    scheme: str = "multinomial",
+    min_persons: int = 0,
+    cluster: str = "person_id",
+) -> dict[str, Any]:
+    """Tables A/4 and 7 (Weibull DiD with bootstrap) and Figures 1–2 from the gathered spells."""
+    t0 = time.perf_counter()
+    gaps = storage.read_parquet(list(gap_urls))
+    firsts = storage.read_parquet(list(first_lab_urls))
+    kw = dict(bootstrap=bootstrap, seed=seed, scheme=scheme, min_persons=min_persons, cluster=cluster)
+    t4 = table4(gaps, **kw)
+    t7 = table7(firsts, **kw)
+    raw, km = figure_curves(gaps)
+    files = {name: storage.write_parquet(frame, storage.join(results_url, f"{name}.parquet"))
+             for name, frame in ((FIGURE1, raw), (FIGURE2, km))}
+    for est in (t4, t7):
+        url = _write_replicates(est, replicates_url)
+        if url:
+            files[f"replicates_{est.analysis}"] = url
+    return {"rows": _plain_rows(t4.rows) + _plain_rows(t7.rows), "files": files,
+            "notes": {t4.analysis: t4.notes, t7.analysis: t7.notes}, "seconds": time.perf_counter() - t0}
+
+
+def estimate_hir_mediators_impl(
+    time_varying_urls: Sequence[str],
+    replicates_url: str,
+    bootstrap: int,
+    seed: int,
+    scheme: str = "multinomial",
+    cluster: str = "person_id",
+) -> dict[str, Any]:
+    """Table 9 (stratified Cox on the week's caseload and its change) from the time-varying rows."""
+    t0 = time.perf_counter()
+    rows = storage.read_parquet(list(time_varying_urls))
+    t9 = table9(rows, bootstrap=bootstrap, seed=seed, scheme=scheme, cluster=cluster)
+    files = {}
+    url = _write_replicates(t9, replicates_url)
+    if url:
+        files[f"replicates_{t9.analysis}"] = url
+    return {"rows": _plain_rows(t9.rows), "files": files, "notes": {t9.analysis: t9.notes},
+            "seconds": time.perf_counter() - t0}
 
 
 def write_results_impl(rows: Sequence[dict[str, Any]], results_url: str) -> str:
@@ -150,9 +290,14 @@ _TASK = dict(cache_policy=NO_CACHE, retries=0, log_prints=False)
 
 validate_and_stage = task(name="validate_and_stage", **_TASK)(
     _sanitized("validate_and_stage")(validate_and_stage_impl))
-compute_cell_sums = task(name="compute_cell_sums", **_TASK)(
-    _sanitized("compute_cell_sums")(compute_cell_sums_impl))
+compute_model_inputs = task(name="compute_model_inputs", **_TASK)(
+    _sanitized("compute_model_inputs")(compute_model_inputs_impl))
 estimate_share_did = task(name="estimate_share_did", **_TASK)(
     _sanitized("estimate_share_did")(estimate_share_did_impl))
+check_linkage = task(name="check_linkage", **_TASK)(_sanitized("check_linkage")(check_linkage_impl))
+estimate_hir_durations = task(name="estimate_hir_durations", **_TASK)(
+    _sanitized("estimate_hir_durations")(estimate_hir_durations_impl))
+estimate_hir_mediators = task(name="estimate_hir_mediators", **_TASK)(
+    _sanitized("estimate_hir_mediators")(estimate_hir_mediators_impl))
 write_results = task(name="write_results", **_TASK)(_sanitized("write_results")(write_results_impl))
 commit_run = task(name="commit_run", **_TASK)(_sanitized("commit_run")(commit_run_impl))

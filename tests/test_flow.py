@@ -156,7 +156,7 @@ def test_flow_writes_tidy_estimates_and_manifest_and_recovers_planted_effect(del
     assert manifest["code_version"]["bipdask"]
     assert set(manifest["inputs"]["sha256"]) >= {"persons.parquet", "weeks/part-00001.parquet"}
     assert manifest["row_counts"]["input"]["weeks"] == manifest["row_counts"]["staged"]["weeks"] > 0
-    assert set(manifest["timings_s"]) >= {"validate_and_stage", "compute_cell_sums", "estimate_share_did"}
+    assert set(manifest["timings_s"]) >= {"validate_and_stage", "compute_model_inputs", "estimate_share_did"}
     assert manifest["jobcentres"]["treated_ids"] == [1, 2]
     assert manifest["validation"]["input_hashes"] == manifest["inputs"]["sha256"]  # run key = what was read
     assert json.loads((tmp_path / "out" / "runs" / "latest.json").read_text())["run_id"] == result.run_id
@@ -242,3 +242,129 @@ def test_flow_writes_and_commits_on_s3(delivery, tmp_path, harness, clusters, s3
     local = run_evaluation(input_dir=delivery, output_url=str(tmp_path / "local"), dask_address=clusters[1])
     rel = f"runs/{result.run_id}/results/estimates.parquet"
     assert storage.read_bytes(storage.join(s3_root, rel)) == (tmp_path / "local" / rel).read_bytes()
+
+
+# --------------------------------------------------------------------------- HIR hazards in the flow
+
+SMALL_B = 20
+
+
+def write_spec(path: Path, bootstrap: int = SMALL_B) -> Path:
+    """The built-in HIR spec with a small B (fast bootstrap in tests)."""
+    from importlib import resources
+
+    text = resources.files("bipdask.specs").joinpath("hir.toml").read_text(encoding="utf-8")
+    text = text.replace("bootstrap_replicates = 999", f"bootstrap_replicates = {bootstrap}")
+    assert f"bootstrap_replicates = {bootstrap}" in text
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def synth_delivery(tmp_path_factory) -> Path:
+    from bipdask.synth import generate
+
+    root = tmp_path_factory.mktemp("synth") / "input"
+    generate(root, scale=0.03, seed=8)
+    return root
+
+
+@pytest.fixture(scope="module")
+def small_spec(tmp_path_factory) -> Path:
+    return write_spec(tmp_path_factory.mktemp("spec") / "hir_b20.toml")
+
+
+@pytest.fixture(scope="module")
+def synth_runs(synth_delivery, small_spec, tmp_path_factory, harness, clusters):
+    """The synthetic delivery evaluated on 2 workers (1 job centre per task) and on 1 worker."""
+    from flows.evaluate import run_evaluation
+
+    out = tmp_path_factory.mktemp("synth_out")
+    two = run_evaluation(input_dir=synth_delivery, output_url=str(out / "w2"), spec=str(small_spec),
+                         dask_address=clusters[2], batch_size=7)
+    one = run_evaluation(input_dir=synth_delivery, output_url=str(out / "w1"), spec=str(small_spec),
+                         dask_address=clusters[1], batch_size=40)
+    return out, one, two
+
+
+@pytest.mark.prefect
+@pytest.mark.dask
+def test_flow_writes_hazard_estimates_figures_linkage_and_replicates(synth_runs):
+    out, _, result = synth_runs
+    run_dir = out / "w2" / "runs" / result.run_id
+    est = result.estimates
+    assert {"hir_table4", "hir_table7", "hir_table9"} <= set(est["analysis"])
+    t4 = est[(est["analysis"] == "hir_table4") & est["jobcentre_id"].isna()].set_index("estimand")
+    assert set(t4.index) == {"participating_before", "participating_intervention", "other_before",
+                             "other_intervention", "did_weeks", "did_pct"}
+    assert (t4["se"] > 0).all() and (t4["n_obs"] > 0).all()
+    assert est.loc[est["analysis"] == "hir_table4", "jobcentre_id"].notna().any()
+    t9 = est[est["analysis"] == "hir_table9"].set_index("estimand")
+    assert {"hr_caseload", "hr_casemiss", "hr_caseload_change", "hr_change_miss"} == set(t9.index)
+    assert 0.5 < t9.loc["hr_caseload", "estimate"] < 1.5
+
+    for name in ("figure1_raw_hazard", "figure2_km", "linkage_report"):
+        assert (run_dir / "results" / f"{name}.parquet").is_file()
+    km = pd.read_parquet(run_dir / "results" / "figure2_km.parquet")
+    assert set(km["group"]) == {"participating_before", "participating_intervention", "other_before",
+                                "other_intervention"}
+    for analysis in ("hir_table4", "hir_table7", "hir_table9"):
+        reps = pd.read_parquet(run_dir / "replicates" / f"{analysis}.parquet")
+        assert len(reps) == SMALL_B and reps.shape[1] > 1
+    for kind in ("gap_spells", "first_lab_spells", "course_exits", "time_varying", "linkage_counts", "share_cells"):
+        assert list((run_dir / "model_input" / kind).glob("jc-*.parquet"))
+    gaps = pd.read_parquet(run_dir / "model_input" / "gap_spells")
+    assert set(gaps.columns) >= {"D", "E", "jobcentre_id", "person_id", "duration", "event"} and len(gaps.columns) <= 7
+
+    report = pd.read_parquet(run_dir / "results" / "linkage_report.parquet")
+    assert "person_id" not in report.columns
+    m = result.manifest
+    overall = report[report["level"] == "overall"].iloc[0]
+    assert m["linkage"]["person_weeks"] == overall["person_weeks"] > 0
+    assert 0.93 < m["linkage"]["match_rate"] < 1.0  # the generator plants ≈97 %
+    rows = m["row_counts"]
+    assert rows["model_input"]["gap_spells"] == len(gaps)
+    assert rows["model_input"]["time_varying"] > 0 and rows["linkage"]["matched"] == overall["matched"]
+    assert set(m["timings_s"]) >= {"compute_model_inputs", "check_linkage", "estimate_hir_durations",
+                                   "estimate_hir_mediators", "write_results"}
+    assert m["estimation"]["bootstrap_replicates"] == SMALL_B
+
+
+@pytest.mark.prefect
+@pytest.mark.dask
+def test_hazard_results_are_byte_identical_on_one_and_two_workers(synth_runs):
+    out, one, two = synth_runs
+    assert one.run_id == two.run_id
+    assert one.manifest["jobcentres"]["batches"] < two.manifest["jobcentres"]["batches"]
+    base = Path("runs") / one.run_id
+    files = ["results/estimates.parquet", "results/figure1_raw_hazard.parquet", "results/figure2_km.parquet",
+             "results/linkage_report.parquet", "replicates/hir_table4.parquet", "replicates/hir_table9.parquet"]
+    for f in files:
+        assert (out / "w1" / base / f).read_bytes() == (out / "w2" / base / f).read_bytes(), f
+
+
+@pytest.mark.prefect
+@pytest.mark.dask
+def test_match_rate_below_the_floor_stops_the_run_with_an_input_error(synth_delivery, small_spec, tmp_path,
+                                                                      harness, clusters):
+    import shutil
+
+    from bipdask.errors import EXIT_BAD_INPUT, InputError
+    from flows.evaluate import run_evaluation
+
+    broken = tmp_path / "few_assignments"
+    shutil.copytree(synth_delivery, broken)
+    a = pq.read_table(broken / "assignments.parquet")
+    keep = np.random.default_rng(np.random.SeedSequence([1, 2])).random(a.num_rows) < 0.3
+    pq.write_table(a.filter(pa.array(keep)), broken / "assignments.parquet")
+    with pytest.raises(InputError, match="match rate") as err:
+        run_evaluation(input_dir=broken, output_url=str(tmp_path / "out"), spec=str(small_spec),
+                       dask_address=clusters[2])
+    assert err.value.exit_code == EXIT_BAD_INPUT == 2
+    # Counts only: the message is "linkage: match rate x% below the floor of 90% (N rows) M of N …".
+    import re
+
+    assert re.fullmatch(r"linkage: match rate \d+\.\d% below the floor of 90% \(\d+ rows\): "
+                        r"\d+ of \d+ person-weeks matched a caseworker's caseload record", str(err.value))
+    assert "below the floor of 90%" in str(err.value)
+    assert storage.list_runs(tmp_path / "out") == []

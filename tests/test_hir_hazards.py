@@ -1,0 +1,166 @@
+"""Reduce-side HIR estimates (Tables A/4, 7, 9; Figures 1–2) on synthetic model inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bipdask.duration_did import duration_did_by_jobcentre
+from bipdask.hir_hazards import DID_ESTIMANDS, figure_curves, replicate_key, table4, table7, table9, weekly_survival_time
+from bipdask.results import COLUMNS, estimates_table
+
+B = 30
+TREATED_JC = (11, 12, 13)
+OTHER_JC = (21, 22, 23, 24)
+
+
+def weibull_spells(n_persons: int = 1500, seed: int = 3, delta: float = -0.3) -> pd.DataFrame:
+    """Gap spells in the layout of model_inputs: Weibull PH on D, E, D×E, censored at 56 weeks."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 4]))
+    jcs = np.array(TREATED_JC + OTHER_JC)
+    jc = rng.choice(jcs, n_persons)
+    rows = []
+    for pid, j in zip(range(1_000_001, 1_000_001 + n_persons), jc):
+        d = int(j in TREATED_JC)
+        for E in (0, 1):
+            for _ in range(rng.integers(1, 3)):
+                xb = -2.6 - 0.1 * d - 0.05 * E + delta * d * E
+                u = rng.random()
+                t = (-np.log(u) / np.exp(xb)) ** (1 / 0.75)  # Weibull p = 0.75
+                dur = int(np.clip(np.ceil(t), 1, 56))
+                rows.append((d, E, j, pid, dur, int(t <= 56)))
+    return pd.DataFrame(rows, columns=["D", "E", "jobcentre_id", "person_id", "duration", "event"]).astype(
+        {"D": np.int8, "E": np.int8, "jobcentre_id": np.int32, "person_id": np.int64, "duration": np.int32,
+         "event": np.int8})
+
+
+@pytest.fixture(scope="module")
+def spells() -> pd.DataFrame:
+    return weibull_spells()
+
+
+@pytest.fixture(scope="module")
+def t4(spells):
+    return table4(spells, bootstrap=B, seed=7)
+
+
+def test_table4_rows_national_and_per_participating_jobcentre(t4):
+    rows = t4.rows
+    assert list(rows.columns) == list(COLUMNS)
+    assert set(rows["analysis"]) == {"hir_table4"} and set(rows["period"]) == {"intervention"}
+    assert sorted(rows["jobcentre_id"].dropna().unique()) == list(TREATED_JC)
+    assert rows["jobcentre_id"].isna().sum() == len(DID_ESTIMANDS)
+    assert len(rows) == len(DID_ESTIMANDS) * (1 + len(TREATED_JC))
+    assert (rows["se"] > 0).all() and (rows["ci_low"] <= rows["estimate"]).all()
+    assert (rows["estimate"] <= rows["ci_high"]).all()
+    nat = rows[rows["jobcentre_id"].isna()].set_index("estimand")
+    assert nat.loc["did_weeks", "estimate"] == pytest.approx(
+        nat.loc["participating_intervention", "estimate"] - nat.loc["participating_before", "estimate"]
+        - nat.loc["other_intervention", "estimate"] + nat.loc["other_before", "estimate"])
+    assert nat.loc["did_weeks", "p_value"] < 0.05  # planted δ = −0.3: longer gaps in D=1, E=1
+    assert nat.loc["did_weeks", "estimate"] > 0
+    estimates_table(rows)  # the rows fit the results schema
+
+
+def test_table4_matches_duration_did_by_jobcentre(spells, t4):
+    ordered = spells.sort_values(["jobcentre_id", "person_id", "E", "duration", "event"],
+                                 kind="mergesort").reset_index(drop=True)
+    want = duration_did_by_jobcentre(ordered.assign(weeks_survived=weekly_survival_time(ordered)),
+                                     duration="weeks_survived", interval=True, bootstrap=B, seed=7)
+    want = want.assign(jc=want["jobcentre_id"].astype("Int64").fillna(-1))
+    got = t4.rows.assign(jc=t4.rows["jobcentre_id"].astype("Int64").fillna(-1))
+    m = got.merge(want, left_on=["jc", "estimand"], right_on=["jc", "quantity"])
+    assert len(m) == len(got)
+    np.testing.assert_allclose(m["estimate_x"], m["estimate_y"], rtol=1e-10)
+    np.testing.assert_allclose(m["se"], m["se_boot"], rtol=1e-10)
+
+
+def test_replicates_have_one_row_per_replicate_and_reproduce_the_ses(t4):
+    reps = t4.replicates
+    assert len(reps) == B and reps["replicate"].tolist() == list(range(B))
+    for r in t4.rows.itertuples():
+        key = replicate_key(r.estimand, None if pd.isna(r.jobcentre_id) else r.jobcentre_id, r.period)
+        assert np.nanstd(reps[key], ddof=1) == pytest.approx(r.se, rel=1e-12)
+
+
+def test_small_jobcentres_are_skipped_for_disclosure(spells):
+    counts = spells[spells["D"] == 1].groupby("jobcentre_id")["person_id"].nunique()
+    floor = int(counts.min()) + 1
+    res = table4(spells, bootstrap=0, seed=1, min_persons=floor)
+    assert int(counts.idxmin()) in res.notes["jobcentres_skipped_small"]
+    assert int(counts.idxmin()) not in set(res.rows["jobcentre_id"].dropna())
+    assert res.rows["se"].isna().all()  # no bootstrap, no SE
+
+
+def test_table7_drops_zero_durations_and_counts_them(spells):
+    firsts = pd.concat([spells, spells.iloc[:40].assign(duration=0, event=1)], ignore_index=True)
+    res = table7(firsts, bootstrap=0, seed=1)
+    assert res.notes["dropped_duration_0"] == 40
+    assert set(res.rows["analysis"]) == {"hir_table7"}
+    same = table4(spells, bootstrap=0, seed=1).rows
+    np.testing.assert_allclose(res.rows["estimate"], same["estimate"], rtol=1e-10)
+
+
+def test_rows_do_not_depend_on_input_row_order(spells, t4):
+    shuffled = spells.sample(frac=1.0, random_state=5).reset_index(drop=True)
+    again = table4(shuffled, bootstrap=B, seed=7)
+    pd.testing.assert_frame_equal(again.rows, t4.rows)
+    pd.testing.assert_frame_equal(again.replicates, t4.replicates)
+
+
+def test_figure_curves_by_group():
+    s = pd.DataFrame({"D": [1, 1, 1, 0, 0], "E": [0, 0, 0, 1, 1], "duration": [1, 2, 2, 1, 3],
+                      "event": [1, 1, 0, 0, 1]})
+    raw, km = figure_curves(s)
+    a = raw[raw["group"] == "participating_before"].set_index("week")
+    assert a.loc[1, "n_risk"] == 3 and a.loc[1, "hazard"] == pytest.approx(1 / 3)
+    assert a.loc[2, "n_risk"] == 2 and a.loc[2, "hazard"] == pytest.approx(1 / 2)
+    k = km[km["group"] == "participating_before"].set_index("time")
+    assert k.loc[2.0, "surv"] == pytest.approx(2 / 3 * 1 / 2)
+    assert set(km["group"]) == {"participating_before", "other_intervention"}
+    assert all((np.diff(g["surv"]) <= 0).all() for _, g in km.groupby("group"))
+
+
+def time_varying(n_spells: int = 1500, seed: int = 9, log_hr: float = -0.05) -> pd.DataFrame:
+    """Person-week rows: weekly hazard exp(a_jc + log_hr·caseload), job centre baselines differ a lot."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 2]))
+    base = {11: -3.0, 12: -1.5, 13: -2.2}
+    rows = []
+    for s in range(n_spells):
+        jc = int(rng.choice(list(base)))
+        pid = 2_000_000 + s // 2
+        for k in range(40):
+            miss = rng.random() < 0.1
+            load = 0.0 if miss else rng.normal(30, 6)
+            h = 1 - np.exp(-np.exp(base[jc] + log_hr * (load - 30) - 0.3 * miss))
+            ev = rng.random() < h
+            rows.append((jc, pid, k, k + 1, int(ev), load, int(miss), 0.0 if miss else load - 30, int(miss)))
+            if ev:
+                break
+    return pd.DataFrame(rows, columns=["jobcentre_id", "person_id", "start", "stop", "event", "caseload",
+                                       "casemiss", "caseload_change", "change_miss"])
+
+
+def test_table9_recovers_the_caseload_hazard_ratio_within_job_centres():
+    tv = time_varying()
+    res = table9(tv, bootstrap=B, seed=3)
+    rows = res.rows.set_index("estimand")
+    assert set(rows.index) == {"hr_caseload", "hr_casemiss", "hr_caseload_change", "hr_change_miss"}
+    hr = rows.loc["hr_caseload"]
+    assert hr["ci_low"] < np.exp(-0.05) < hr["ci_high"] and hr["se"] > 0
+    assert rows.loc["hr_caseload_change", "estimate"] == pytest.approx(hr["estimate"], rel=1e-8)
+    assert (rows["n_obs"] == len(tv)).all() and (rows["n_persons"] == tv["person_id"].nunique()).all()
+    key = replicate_key("hr_caseload", None, "intervention")
+    assert len(res.replicates) == B
+    assert np.nanstd(res.replicates[key], ddof=1) == pytest.approx(hr["se"], rel=1e-12)
+
+
+def test_table9_without_bootstrap_uses_the_robust_variance_and_skips_without_events():
+    tv = time_varying(n_spells=400)
+    res = table9(tv, bootstrap=0, seed=3)
+    hr = res.rows.set_index("estimand").loc["hr_caseload"]
+    assert hr["se"] > 0 and hr["ci_low"] < hr["estimate"] < hr["ci_high"]
+    assert res.replicates.shape[1] == 1  # only the replicate number
+    none = table9(tv.assign(event=0), bootstrap=0, seed=3)
+    assert len(none.rows) == 0 and none.notes["caseload"].startswith("skipped")

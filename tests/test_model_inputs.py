@@ -1,0 +1,172 @@
+"""Per-job-centre model inputs on the hand-made delivery of tests/_deliveries.py."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from _deliveries import PERSON_IDS, tiny_tables
+from bipdask.linkage import add_caseload_change, combine_linkage_reports, link_caseload, linkage_report
+from bipdask.model_inputs import (
+    KINDS,
+    LINKAGE_COLUMNS,
+    SPELL_COLUMNS,
+    TIME_VARYING_COLUMNS,
+    ModelInputConfig,
+    caseworkers_rows,
+    concat_inputs,
+    empty_inputs,
+    jobcentre_model_inputs,
+    linkage_report_from_counts,
+    linkage_report_table,
+    persons_rows,
+)
+from bipdask.spec import load_spec
+from bipdask.spells import first_lab_spells, gap_spells, time_varying_rows, with_course_status
+
+# The tiny panel runs ten Mondays from 2018-01-01: weeks 0–3 are the "before" period, 4–9 the
+# "intervention" period, and Jan 2018 is the caseload baseline.
+BEFORE = (dt.date(2018, 1, 1), dt.date(2018, 1, 28))
+INTERVENTION = (dt.date(2018, 1, 29), dt.date(2018, 3, 11))
+CONFIG = ModelInputConfig(treated_ids=(101,), before=BEFORE, intervention=INTERVENTION,
+                          caseload_baseline=BEFORE, lookback_weeks=2, panel_start=dt.date(2018, 1, 1))
+
+
+@pytest.fixture(scope="module")
+def tables() -> dict[str, pd.DataFrame]:
+    return tiny_tables()
+
+
+def one_jobcentre(tables, jc: int):
+    weeks = tables["weeks"][tables["weeks"]["jobcentre_id"] == jc].reset_index(drop=True)
+    a = persons_rows(tables["assignments"], weeks["person_id"].unique())
+    return weeks, a, caseworkers_rows(tables["caseload"], a)
+
+
+def inputs(tables, jc: int = 101, config: ModelInputConfig = CONFIG, linkage: bool = True):
+    weeks, a, c = one_jobcentre(tables, jc)
+    if not linkage:
+        a = c = None
+    return jobcentre_model_inputs(weeks, tables["dream_codes"], config, a, c)
+
+
+def test_gap_and_first_lab_spells_are_the_spell_functions_results_in_compact_columns(tables):
+    got = inputs(tables)
+    weeks, _, _ = one_jobcentre(tables, 101)
+    panel = with_course_status(weeks, tables["dream_codes"])
+    want_gaps, want_first = [], []
+    for E, (a, b) in ((0, BEFORE), (1, INTERVENTION)):
+        kw = dict(period_start=a, period_end=b, treated_jobcentre_ids=[101], E=E)
+        want_gaps.append(gap_spells(panel, **kw))
+        want_first.append(first_lab_spells(panel, lookback_weeks=2, panel_start=dt.date(2018, 1, 1), **kw))
+    for frame, want in ((got.gap_spells, want_gaps), (got.first_lab_spells, want_first)):
+        want = pd.concat(want, ignore_index=True)
+        assert list(frame.columns) == list(SPELL_COLUMNS)
+        assert len(frame) == len(want) > 0
+        for c in SPELL_COLUMNS:
+            np.testing.assert_array_equal(frame[c].to_numpy(np.int64), want[c].to_numpy(np.int64))
+    assert got.gap_spells["D"].eq(1).all() and set(got.gap_spells["E"]) == {0, 1}
+    assert got.gap_spells["duration"].dtype == np.int32 and got.gap_spells["event"].dtype == np.int8
+
+
+def test_time_varying_rows_split_the_intervention_gaps_with_the_linked_caseload(tables):
+    got = inputs(tables)
+    weeks, a, c = one_jobcentre(tables, 101)
+    panel = with_course_status(weeks, tables["dream_codes"])
+    e1 = got.gap_spells[got.gap_spells["E"] == 1]
+    tv = got.time_varying
+    assert list(tv.columns) == list(TIME_VARYING_COLUMNS)
+    assert len(tv) == int(e1["duration"].sum()) > 0
+    assert int(tv["event"].sum()) == int(e1["event"].sum())
+    course = panel.loc[panel["in_course"], ["person_id", "week", "jobcentre_id"]]
+    linked = link_caseload(course, a, c, period_start=INTERVENTION[0], period_end=INTERVENTION[1])
+    gaps = gap_spells(panel, period_start=INTERVENTION[0], period_end=INTERVENTION[1],
+                      treated_jobcentre_ids=[101], E=1)
+    from bipdask.linkage import caseload_baseline, caseload_fte
+
+    base = caseload_baseline(caseload_fte(c), baseline_start=BEFORE[0], baseline_end=BEFORE[1])
+    want = time_varying_rows(gaps, add_caseload_change(linked, base))
+    for col in ("caseload", "casemiss", "caseload_change", "change_miss", "start", "stop"):
+        np.testing.assert_allclose(tv[col].to_numpy(float), want[col].to_numpy(float))
+    # caseworkers 501 and 502 carry 30 cases in 37 h and 31 in 36 h every week; no change from January
+    linked_rows = tv[tv["casemiss"] == 0]
+    assert len(linked_rows) and set(np.round(linked_rows["caseload"], 6)) <= {30.0, round(31 * 37 / 36, 6)}
+    assert (linked_rows["caseload_change"].abs() < 1e-9).all()
+
+
+def test_linkage_counts_cover_every_intervention_course_week_and_match_linkage_report(tables):
+    got = inputs(tables)
+    weeks, a, c = one_jobcentre(tables, 101)
+    panel = with_course_status(weeks, tables["dream_codes"])
+    course = panel.loc[panel["in_course"], ["person_id", "week", "jobcentre_id"]]
+    direct = linkage_report(link_caseload(course, a, c, period_start=INTERVENTION[0], period_end=INTERVENTION[1]))
+    counts = got.linkage_counts
+    assert list(counts.columns) == list(LINKAGE_COLUMNS)
+    assert "person_id" not in counts.columns
+    rebuilt = linkage_report_from_counts(counts)
+    assert rebuilt == direct  # counts compare; the per-week frames are checked below
+    pd.testing.assert_frame_equal(rebuilt.by_week.reset_index(drop=True), direct.by_week.reset_index(drop=True),
+                                  check_dtype=False)
+
+
+def test_non_participating_or_unlinkable_job_centre_has_spells_but_no_caseload_inputs(tables):
+    other = ModelInputConfig(treated_ids=(102,), before=BEFORE, intervention=INTERVENTION, caseload_baseline=BEFORE)
+    for got in (inputs(tables, 101, other), inputs(tables, 101, linkage=False)):
+        assert len(got.gap_spells) > 0
+        assert len(got.time_varying) == 0 and len(got.linkage_counts) == 0
+    assert inputs(tables, 101, other).gap_spells["D"].eq(0).all()
+
+
+def test_report_from_two_job_centres_equals_combining_their_reports(tables):
+    config = ModelInputConfig(treated_ids=(101, 102), before=BEFORE, intervention=INTERVENTION,
+                              caseload_baseline=BEFORE)
+    parts = [inputs(tables, jc, config) for jc in (101, 102)]
+    both = concat_inputs(parts)
+    got = linkage_report_from_counts(both.linkage_counts)
+    want = combine_linkage_reports([linkage_report_from_counts(p.linkage_counts) for p in parts])
+    assert got == want and got.person_weeks > 0
+    pd.testing.assert_frame_equal(got.by_jobcentre, want.by_jobcentre)
+    table = linkage_report_table(got)
+    assert set(table["level"]) == {"overall", "jobcentre", "week"}
+    overall = table[table["level"] == "overall"].iloc[0]
+    assert overall["person_weeks"] == got.person_weeks and overall["matched"] == got.matched
+    assert overall["match_rate"] == pytest.approx(got.match_rate)
+    assert table.loc[table["level"] == "jobcentre", "person_weeks"].sum() == got.person_weeks
+    assert table.loc[table["level"] == "week", "person_weeks"].sum() == got.person_weeks
+    text = table.to_csv()
+    assert not any(str(p) in text for p in PERSON_IDS)
+
+
+def test_config_round_trips_through_json_and_follows_the_spec():
+    spec = load_spec("hir")
+    cfg = ModelInputConfig.from_spec(spec, [7, 3], "2017-01-02")
+    assert cfg.treated_ids == (3, 7)
+    assert cfg.intervention == (spec.intervention.start, spec.intervention.end)
+    assert cfg.caseload_baseline == (dt.date(2018, 1, 1), dt.date(2018, 2, 28))
+    assert ModelInputConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+
+
+def test_empty_weeks_give_typed_empty_frames_of_every_kind(tables):
+    weeks = tables["weeks"].iloc[:0]
+    got = jobcentre_model_inputs(weeks, tables["dream_codes"], CONFIG)
+    assert set(got.frames()) == set(KINDS) and all(n == 0 for n in got.row_counts().values())
+    assert got.gap_spells.dtypes.equals(empty_inputs().gap_spells.dtypes)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**16))
+def test_inputs_do_not_depend_on_the_row_order_of_the_weeks(tables, seed):
+    weeks, a, c = one_jobcentre(tables, 101)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
+    shuffled = weeks.iloc[rng.permutation(len(weeks))].reset_index(drop=True)
+    a2 = a.iloc[rng.permutation(len(a))]
+    one = jobcentre_model_inputs(weeks, tables["dream_codes"], CONFIG, a, c)
+    two = jobcentre_model_inputs(shuffled, tables["dream_codes"], CONFIG, a2, c)
+    for kind in KINDS:
+        pd.testing.assert_frame_equal(getattr(one, kind), getattr(two, kind))
