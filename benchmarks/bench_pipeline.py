@@ -47,7 +47,7 @@ def main() -> None:
             if m["returncode"] != 0:
                 print(m["output_tail"], file=sys.stderr)
         rows.append({"scale": scale, "stage": "manifest", "row_counts": manifest.get("row_counts"),
-                     "timings": manifest.get("timings")})
+                     "timings_s": manifest.get("timings_s")})
         if not args.keep:
             shutil.rmtree(out / f"scale{scale:g}", ignore_errors=True)
     result = {"machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version()},
