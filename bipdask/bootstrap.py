@@ -132,6 +132,24 @@ class BootstrapSummary:
         return pd.Series((1 + far.sum(axis=0)) / (b + 1), index=self.replicates.columns)
 
 
+def wald_table(params: pd.Series, se: pd.Series, ci: pd.DataFrame, summary: "BootstrapSummary | None",
+               **extra: np.ndarray) -> pd.DataFrame:
+    """The tidy table every estimator returns: term, estimate, [extra columns], se, z, p_value,
+    ci_low, ci_high, and with bootstrap replicates se_boot, ci_low_boot, ci_high_boot,
+    p_value_boot (normal-theory z and p)."""
+    z = (params / se).to_numpy()
+    out = pd.DataFrame({"term": params.index, "estimate": params.to_numpy(), **extra, "se": se.to_numpy(),
+                        "z": z, "p_value": 2 * stats.norm.sf(np.abs(z)),
+                        "ci_low": ci["lower"].to_numpy(), "ci_high": ci["upper"].to_numpy()})
+    if summary is not None:
+        bci = summary.conf_int()
+        out["se_boot"] = summary.se.to_numpy()
+        out["ci_low_boot"] = bci["lower"].to_numpy()
+        out["ci_high_boot"] = bci["upper"].to_numpy()
+        out["p_value_boot"] = summary.p_value.to_numpy()
+    return out
+
+
 def summarise(replicates: np.ndarray, estimate: pd.Series, scheme: str, seed: int) -> BootstrapSummary:
     """Wrap a (B × k) replicate array; replicates that failed to converge are NaN rows."""
     failed = int(np.sum(~np.all(np.isfinite(replicates), axis=1)))

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bipdask import bootstrap as bs
 from bipdask.hazards import FitError
 
 
@@ -180,25 +181,8 @@ class CoxResult:
         return pd.DataFrame({"lower": self.params - z * self.se, "upper": self.params + z * self.se})
 
     def tidy(self) -> pd.DataFrame:
-        ci = self.conf_int()
-        z = self.params / self.se
-        out = pd.DataFrame({
-            "term": self.params.index,
-            "estimate": self.params.to_numpy(),
-            "hazard_ratio": np.exp(self.params.to_numpy()),
-            "se": self.se.to_numpy(),
-            "z": z.to_numpy(),
-            "p_value": 2 * stats.norm.sf(np.abs(z.to_numpy())),
-            "ci_low": ci["lower"].to_numpy(),
-            "ci_high": ci["upper"].to_numpy(),
-        })
-        if self.bootstrap is not None:
-            bci = self.bootstrap.conf_int()
-            out["se_boot"] = self.bootstrap.se.to_numpy()
-            out["ci_low_boot"] = bci["lower"].to_numpy()
-            out["ci_high_boot"] = bci["upper"].to_numpy()
-            out["p_value_boot"] = self.bootstrap.p_value.to_numpy()
-        return out
+        return bs.wald_table(self.params, self.se, self.conf_int(), self.bootstrap,
+                             hazard_ratio=np.exp(self.params.to_numpy()))
 
 
 def _strata(data, start, duration, event, X, w, strata) -> list[_Stratum]:

@@ -195,24 +195,7 @@ class WeibullResult:
 
     def tidy(self) -> pd.DataFrame:
         """One row per parameter: term, estimate, se, z, p_value, ci_low, ci_high (+ bootstrap)."""
-        ci = self.conf_int()
-        z = self.params / self.se
-        out = pd.DataFrame({
-            "term": self.params.index,
-            "estimate": self.params.to_numpy(),
-            "se": self.se.to_numpy(),
-            "z": z.to_numpy(),
-            "p_value": 2 * stats.norm.sf(np.abs(z.to_numpy())),
-            "ci_low": ci["lower"].to_numpy(),
-            "ci_high": ci["upper"].to_numpy(),
-        })
-        if self.bootstrap is not None:
-            bci = self.bootstrap.conf_int()
-            out["se_boot"] = self.bootstrap.se.to_numpy()
-            out["ci_low_boot"] = bci["lower"].to_numpy()
-            out["ci_high_boot"] = bci["upper"].to_numpy()
-            out["p_value_boot"] = self.bootstrap.p_value.to_numpy()
-        return out
+        return bs.wald_table(self.params, self.se, self.conf_int(), self.bootstrap)
 
 
 def _newton_single(pat: Patterns, start: np.ndarray, max_iter: int = 100) -> tuple[np.ndarray, int]:

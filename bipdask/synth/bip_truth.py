@@ -12,21 +12,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from bipdask.bip_caseworkers import quartile_of  # the BIP report's quartile rule, shared with the estimator
 from bipdask.synth import bip_params as P
 from bipdask.synth.bip_answers import COMBINATIONS
 from bipdask.synth.bip_outcome import COVARIATE_MOMENTS, HazardPath, window_sums
 from bipdask.synth.bip_schedule import group_starts, report_sample_mask
-
-
-def _quartile(values: np.ndarray) -> np.ndarray:
-    """Quartile 1..4 by rank, sizes as equal as possible with the extra ones at the bottom
-    (115 → 29/29/29/28 as in seed 000)."""
-    n = values.size
-    rank = np.empty(n, dtype=np.int64)
-    rank[np.argsort(values, kind="stable")] = np.arange(n)
-    sizes = np.full(4, n // 4)
-    sizes[: n % 4] += 1
-    return np.searchsorted(np.cumsum(sizes), rank, side="right") + 1
 
 
 def build_truth(*, seed: int, scale: float, n_weeks: int, weeks_index: pd.DatetimeIndex,
@@ -47,7 +37,7 @@ def build_truth(*, seed: int, scale: float, n_weeks: int, weeks_index: pd.Dateti
 
     cw_in = np.unique(r_cw_local[sample])
     eff_in = cw_effect[cw_in]
-    quart = _quartile(eff_in) if cw_in.size >= 4 else np.ones(cw_in.size, dtype=np.int64)
+    quart = quartile_of(eff_in) if cw_in.size >= 4 else np.ones(cw_in.size, dtype=np.int64)
     top_mean = float(eff_in[quart == 4].mean()) if cw_in.size else 0.0
     a = win["no_caseworker"][sample]
     p_s = p_actual[sample]
