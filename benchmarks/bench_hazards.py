@@ -74,7 +74,7 @@ def main() -> None:
     t0 = time.perf_counter()
     for b in range(args.naive_reps):
         copies = w[b][np.searchsorted(ids, spells["person_id"])].astype(int)
-        dup = spells.loc[spells.index.repeat(copies), ["duration", "event", "D", "E", "DE"]]
+        dup = spells.loc[spells.index.repeat(copies), ["duration", "event", "D", "E", "DE"]].reset_index(drop=True)
         WeibullAFTFitter().fit(dup, "duration", "event")
     naive_per_rep = (time.perf_counter() - t0) / args.naive_reps
     res["weibull_did"] = {

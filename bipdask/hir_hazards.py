@@ -10,7 +10,13 @@ HIR quantitative report (Metrica 2019, seed 001):
 - Figures 1–2 — the raw weekly hazard of a new LAB and the Kaplan–Meier share not yet in a new
   LAB, by D×E group (:func:`figure_curves`);
 - Table 9 — Cox models of the LAB hazard on the week's caseload (+casemiss) and on its change
-  from the January–February 2018 baseline (+change_miss) (:func:`table9`).
+  from the January–February 2018 baseline (+change_miss) (:func:`table9`);
+- Table 10 — the same Cox setup on the caseworker's pre-survey belief (+ its missing indicator)
+  (:func:`table10`).
+
+The linear tables (3, 8 and the share LPMs of 9–10) are fitted by :mod:`bipdask.hir_linear`;
+:func:`table8`, :func:`table3` and :func:`share_mediators` wrap them as :class:`HazardEstimates`
+with the bootstrap replicates behind their rows.
 
 Every function takes the concatenated frames of :mod:`bipdask.model_inputs` and returns a
 :class:`HazardEstimates`: rows in the columns of :data:`bipdask.results.ESTIMATES_SCHEMA`, the
@@ -22,7 +28,9 @@ percentile CI, share of centred replicates at least as extreme) whenever B > 0.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,6 +40,10 @@ from scipy import stats
 from bipdask.cox import cox_ph
 from bipdask.duration_did import GROUP_NAMES, GROUPS, DurationDiD, duration_did
 from bipdask.hazards import FitError, expected_from_params
+from bipdask.hir_linear import (BELIEF_PREFIX, BELIEFS, SHARE_OUTCOME, belief_percentages, period_week,
+                                table3_belief, table8_exits, table9_10_share)
+from bipdask.linear_model import lpm
+from bipdask.spells import EXIT_DESTINATIONS
 from bipdask.results import COLUMNS
 from bipdask.survival_curves import kaplan_meier, raw_weekly_hazard
 
@@ -48,7 +60,12 @@ __all__ = [
     "replicate_key",
     "table4",
     "table7",
+    "combine_estimates",
+    "share_mediators",
+    "table3",
+    "table8",
     "table9",
+    "table10",
 ]
 
 
@@ -279,21 +296,67 @@ def table9(time_varying: pd.DataFrame, *, bootstrap: int, seed: int, scheme: str
     the percentile interval of exp(β*) and the p-value the bootstrap one for β = 0; with B = 0
     the delta-method SE, a Wald CI and p-value from the cluster-robust variance.
     """
+    return _cox_table(time_varying, TABLE9_MODELS, analysis="hir_table9", bootstrap=bootstrap, seed=seed,
+                      scheme=scheme, period=period, alpha=alpha, cluster=cluster)
+
+
+def table10(time_varying: pd.DataFrame, *, bootstrap: int, seed: int, scheme: str = "multinomial",
+            period: str = "intervention", alpha: float = 0.05, cluster: str = "person_id") -> HazardEstimates:
+    """Table 10 (*Medierende faktorer*): hazard ratios of a new LAB per point of pre-survey belief.
+
+    One Cox model per belief of :data:`bipdask.hir_linear.BELIEFS` — the caseworker's answer
+    before the experiment in percent of their caseload (internship within 3 months, ordinary
+    hours within a year, a job within 2 years) — with its missing indicator
+    ``belief_<name>_miss`` (the week has no caseworker or the caseworker did not answer the pre
+    survey; belief 0 there), the Table 9 setup otherwise: counting-process rows, Efron ties,
+    stratified by job centre, clustered by ``cluster``. An indicator that is constant in the
+    rows (everyone answered) is left out of its model and named in ``notes``.
+
+    Parameters
+    ----------
+    time_varying : the ``time_varying`` model input with the belief columns of
+        :func:`bipdask.model_inputs.with_pre_belief`.
+
+    Returns
+    -------
+    HazardEstimates
+        ``analysis="hir_table10"``; estimands ``hr_belief_<name>`` (hazard ratio per percentage
+        point) and ``hr_belief_<name>_miss``; SE/CI/p as in :func:`table9`.
+    """
+    models: dict[str, tuple[str, ...]] = {}
+    dropped = []
+    for name in BELIEFS:
+        b = BELIEF_PREFIX + name
+        if b not in time_varying.columns:
+            continue
+        miss = b + "_miss"
+        varies = miss in time_varying.columns and time_varying[miss].nunique() > 1
+        models[name] = (b, miss) if varies else (b,)
+        if not varies:
+            dropped.append(miss)
+    est = _cox_table(time_varying, models, analysis="hir_table10", bootstrap=bootstrap, seed=seed, scheme=scheme,
+                     period=period, alpha=alpha, cluster=cluster)
+    if dropped:
+        est.notes["constant_indicators_left_out"] = dropped
+    return est
+
+
+def _cox_table(data: pd.DataFrame, models: dict[str, tuple[str, ...]], **kw) -> HazardEstimates:
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
-        return _table9(time_varying, bootstrap=bootstrap, seed=seed, scheme=scheme, period=period, alpha=alpha,
-                       cluster=cluster)
+        return _cox_fits(data, models, **kw)
 
 
-def _table9(time_varying: pd.DataFrame, *, bootstrap: int, seed: int, scheme: str, period: str, alpha: float,
-            cluster: str) -> HazardEstimates:
+def _cox_fits(time_varying: pd.DataFrame, models: dict[str, tuple[str, ...]], *, analysis: str, bootstrap: int,
+              seed: int, scheme: str, period: str, alpha: float, cluster: str) -> HazardEstimates:
+    """Stratified Efron Cox fits, one per model, as hazard-ratio rows with bootstrap replicates."""
     notes: dict = {"rows": int(len(time_varying))}
     rows: list[dict] = []
     reps: dict[str, np.ndarray] = {}
     data = time_varying.sort_values(["jobcentre_id", "person_id", "start"], kind="mergesort").reset_index(drop=True)
     n_persons = int(data["person_id"].nunique())
     z = stats.norm.ppf(1 - alpha / 2)
-    for model, covs in TABLE9_MODELS.items():
+    for model, covs in models.items():
         if len(data) == 0 or data["event"].sum() == 0:
             notes[model] = "skipped: no events"
             continue
@@ -319,16 +382,157 @@ def _table9(time_varying: pd.DataFrame, *, bootstrap: int, seed: int, scheme: st
             p = 2 * stats.norm.sf(np.abs(fit.params.to_numpy() / fit.se.to_numpy()))
         for i, cov in enumerate(covs):
             estimand = f"hr_{cov}"
-            rows.append({"analysis": "hir_table9", "estimand": estimand, "jobcentre_id": None, "period": period,
+            rows.append({"analysis": analysis, "estimand": estimand, "jobcentre_id": None, "period": period,
                          "estimate": float(hr[i]), "se": float(se[i]), "ci_low": float(lo[i]),
                          "ci_high": float(hi[i]), "p_value": float(p[i]), "n_persons": n_persons,
                          "n_obs": int(len(data))})
             if rep is not None:
                 reps[replicate_key(estimand, None, period)] = rep[:, i]
         notes[f"{model}_events"] = int(fit.n_events)
-    return HazardEstimates("hir_table9", _frame(rows), _replicates_frame(reps, bootstrap if reps else 0), notes)
+    return HazardEstimates(analysis, _frame(rows), _replicates_frame(reps, bootstrap if reps else 0), notes)
 
 
 def _frame(rows: list[dict]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     return frame.astype({"jobcentre_id": "Int32"}) if len(frame) else frame
+
+
+# --------------------------------------------------------------------------- linear tables with replicates
+
+
+def combine_estimates(analysis: str, *parts: HazardEstimates) -> HazardEstimates:
+    """One analysis from several: rows stacked, replicate columns side by side (same B), notes merged."""
+    frames = [p.rows for p in parts if len(p.rows)]
+    rows = pd.concat(frames, ignore_index=True) if frames else _frame([])
+    reps = {c: p.replicates[c].to_numpy() for p in parts for c in p.replicates.columns if c != "replicate"}
+    n = max((len(p.replicates) for p in parts if p.replicates.shape[1] > 1), default=0)
+    return HazardEstimates(analysis, rows, _replicates_frame(reps, n), {k: v for p in parts for k, v in p.notes.items()})
+
+
+def _linear_estimates(analysis: str, rows: list, fits: list[tuple[str, str, dict]], frame_of, *,
+                      bootstrap: int, seed: int, scheme: str, notes: dict) -> HazardEstimates:
+    """Rows from a :mod:`bipdask.hir_linear` function and the replicates of their bootstrapped terms.
+
+    ``fits`` lists (replicate key, term, lpm keyword arguments) of the models behind the rows;
+    ``frame_of(kwargs)`` gives each model's data. hir_linear returns rows only, so the models are
+    refitted here for their replicates (the replicate weights are a pure function of the seed and
+    the cluster ids, so they are the rows' replicates); a column whose SD is not the row's SE is
+    left out and named in ``notes``. Rows without an estimate (a covariate omitted as collinear)
+    are dropped and counted.
+    """
+    kept = [r for r in rows if r.estimate is not None and np.isfinite(r.estimate)]
+    if len(kept) < len(rows):
+        notes["rows_without_estimate_dropped"] = len(rows) - len(kept)
+    frame = _frame([dataclasses.asdict(r) for r in kept])
+    reps: dict[str, np.ndarray] = {}
+    if bootstrap > 0:
+        se = {replicate_key(r.estimand, r.jobcentre_id, r.period): r.se for r in kept}
+        mismatched = []
+        for key, term, kw in fits:
+            if key not in se:
+                continue
+            fit = lpm(frame_of(kw), bootstrap=bootstrap, seed=seed, scheme=scheme, **kw)
+            col = fit.bootstrap.replicates[term].to_numpy(np.float64)
+            if np.isclose(np.nanstd(col, ddof=1), se[key], rtol=1e-9, atol=0.0):
+                reps[key] = col
+            else:
+                mismatched.append(key)
+        if mismatched:
+            notes["replicates_not_matching_rows"] = mismatched
+    return HazardEstimates(analysis, frame, _replicates_frame(reps, bootstrap if reps else 0), notes)
+
+
+def table8(course_exits: pd.DataFrame, *, bootstrap: int, seed: int, scheme: str = "multinomial",
+           cluster: str = "person_id", period: str = "intervention", alpha: float = 0.05) -> HazardEstimates:
+    """HIR Table 8 (exits from the course) via :func:`bipdask.hir_linear.table8_exits`, with replicates.
+
+    Rows whose next week is not in the panel (``next_observed == 0``: the panel ends there) are
+    dropped, as table8_exits asks. The replicates are those of the DiD β per destination
+    (``"<destination>|all|<period>"``); the weekly exit shares have analytic SEs.
+    """
+    notes: dict = {"rows": int(len(course_exits))}
+    data = course_exits
+    if "next_observed" in data.columns:
+        data = data.loc[data["next_observed"].to_numpy() == 1]
+        notes["rows_next_week_unobserved"] = int(len(course_exits) - len(data))
+    d, e = data["D"].to_numpy(np.int8), data["E"].to_numpy(np.int8)
+    frame = data.assign(D=d, E=e, DE=d * e, tau=period_week(data))
+    rows = table8_exits(frame, cluster=cluster, bootstrap=bootstrap, seed=seed, scheme=scheme, alpha=alpha,
+                        period=period)
+    fits = [(replicate_key(dest, None, period), "DE",
+             dict(y=f"exit_{dest}", covariates=["D", "E", "DE"], fixed_effects="tau", cluster=cluster))
+            for dest in EXIT_DESTINATIONS]
+    return _linear_estimates("hir_table8", rows, fits, lambda kw: frame, bootstrap=bootstrap, seed=seed,
+                             scheme=scheme, notes=notes)
+
+
+def table3(belief_survey: pd.DataFrame, jobcentres: pd.DataFrame | None = None, *, bootstrap: int, seed: int,
+           scheme: str = "multinomial", alpha: float = 0.05) -> HazardEstimates:
+    """HIR Table 3 (caseworker belief before/after) via :func:`bipdask.hir_linear.table3_belief`.
+
+    Replicates of the before/after difference per belief (``"<belief>|all|difference"``),
+    clustered by caseworker as table3_belief is; the wave means have analytic SEs.
+    """
+    rows = table3_belief(belief_survey, jobcentres, bootstrap=bootstrap, seed=seed, scheme=scheme, alpha=alpha)
+    pct = belief_percentages(belief_survey)
+    both: dict[str, pd.DataFrame] = {}
+    for name in BELIEFS:
+        col = BELIEF_PREFIX + name
+        answered = pct[pct[col].notna()]
+        waves = answered.groupby("caseworker_id")["wave"].nunique()
+        sub = answered[answered["caseworker_id"].isin(waves.index[waves == 2])]
+        both[col] = sub.assign(post=(sub["wave"] == "post").astype(np.int8))
+    fits = [(replicate_key(name, None, "difference"), "post",
+             dict(y=BELIEF_PREFIX + name, covariates=["post"], fixed_effects="jobcentre_id", cluster="caseworker_id"))
+            for name in BELIEFS]
+    notes = {"caseworkers": int(pct["caseworker_id"].nunique())}
+    return _linear_estimates("hir_table3", rows, fits, lambda kw: both[kw["y"]], bootstrap=bootstrap, seed=seed,
+                             scheme=scheme, notes=notes)
+
+
+SHARE_MODELS = {"hir_table9": {"caseload": ("caseload", "casemiss"),
+                               "caseload_change": ("caseload_change", "change_miss")}}
+
+
+def share_mediators(share_weeks: pd.DataFrame, *, analysis: str, bootstrap: int, seed: int,
+                    scheme: str = "multinomial", cluster: str = "person_id", period: str = "intervention",
+                    alpha: float = 0.05) -> HazardEstimates:
+    """The share LPMs of HIR Table 9 or 10 via :func:`bipdask.hir_linear.table9_10_share`.
+
+    Parameters
+    ----------
+    share_weeks : the ``share_weeks`` model input (the participating job centres' intervention
+        period course weeks), for ``analysis="hir_table10"`` with the belief columns of
+        :func:`bipdask.model_inputs.with_pre_belief`.
+    analysis : ``"hir_table9"`` — share on caseload (+casemiss) and on its change (+change_miss),
+        estimands ``caseload``, ``caseload_change``; ``"hir_table10"`` — share on each pre-survey
+        belief (+ its missing indicator), estimand = belief name.
+
+    Returns
+    -------
+    HazardEstimates
+        Rows (coefficient: change in the share per unit of caseload / percentage point of belief)
+        and replicates ``"<estimand>|all|<period>"``.
+    """
+    if analysis == "hir_table9":
+        models = SHARE_MODELS[analysis]
+        frame = share_weeks
+        beliefs: Sequence[str] = ()
+    elif analysis == "hir_table10":
+        beliefs = [BELIEF_PREFIX + b for b in BELIEFS if BELIEF_PREFIX + b in share_weeks.columns]
+        models = {b.removeprefix(BELIEF_PREFIX): (b, *([f"{b}_miss"] if f"{b}_miss" in share_weeks else []))
+                  for b in beliefs}
+        frame = share_weeks.drop(columns=[c for c in ("caseload", "casemiss", "caseload_change", "change_miss")
+                                          if c in share_weeks.columns])
+    else:
+        raise ValueError(f"analysis must be 'hir_table9' or 'hir_table10', not {analysis!r}")
+    notes: dict = {"rows": int(len(share_weeks))}
+    if len(frame) == 0:
+        return HazardEstimates(analysis, _frame([]), _replicates_frame({}, 0), {**notes, "skipped": "no rows"})
+    rows = [r for r in table9_10_share(frame, beliefs=beliefs, cluster=cluster, bootstrap=bootstrap, seed=seed,
+                                       scheme=scheme, alpha=alpha, period=period) if r.analysis == analysis]
+    data = frame.assign(**{SHARE_OUTCOME: frame[SHARE_OUTCOME].astype(np.float64)})
+    fits = [(replicate_key(name, None, period), covs[0], dict(y=SHARE_OUTCOME, covariates=list(covs), cluster=cluster))
+            for name, covs in models.items()]
+    return _linear_estimates(analysis, rows, fits, lambda kw: data, bootstrap=bootstrap, seed=seed, scheme=scheme,
+                             notes=notes)

@@ -10,11 +10,17 @@ builds, in one pass over the weeks,
 - ``first_lab_spells`` — time from a newly granted course to its first LAB (Table 7);
 - ``course_exits`` — weekly exit flags from the course (Table 8);
 - ``time_varying`` — the intervention-period gap spells of a participating job centre split into
-  person-weeks with that week's FTE caseload and its change from the January–February 2018
-  baseline (Boks 1; the counting-process input of the Cox mediator models, Table 9);
+  person-weeks with that week's caseworker, FTE caseload and its change from the January–February
+  2018 baseline (Boks 1; the counting-process input of the Cox mediator models, Tables 9–10);
+- ``share_weeks`` — the intervention-period resource-course person-weeks of a participating job
+  centre with the week's share outcome (company internship or ordinary hours), caseworker and
+  caseload (the person-week LPMs of Tables 9–10);
 - ``linkage_counts`` — how many of the job centre's intervention-period resource-course
   person-weeks were linked, per week (counts only; :func:`linkage_report_from_counts` turns the
   gathered counts back into a :class:`bipdask.linkage.LinkageReport`).
+
+The caseworker's pre-survey belief (Table 10) is joined at the reduce, on ``caseworker_id``, by
+:func:`with_pre_belief`: the survey is small and not per job centre.
 
 Every frame keeps only the columns its estimator needs (the Weibull: D, E, jobcentre_id,
 person_id, duration, event) in narrow integer types: these are the files the reduce reads.
@@ -33,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from bipdask.contract import FTE_HOURS_PER_WEEK
+from bipdask.hir_linear import BELIEF_PREFIX, BELIEFS, SHARE_OUTCOME, belief_percentages
 from bipdask.linkage import (
     LINK_STATUSES,
     LinkageReport,
@@ -43,6 +50,7 @@ from bipdask.linkage import (
     link_caseload,
     linkage_report,
 )
+from bipdask.outcomes import in_internship_or_hours
 from bipdask.spec import EvaluationSpec
 from bipdask.spells import (
     EXIT_DESTINATIONS,
@@ -53,12 +61,15 @@ from bipdask.spells import (
     with_course_status,
 )
 
-KINDS = ("gap_spells", "first_lab_spells", "course_exits", "time_varying", "linkage_counts")
+KINDS = ("gap_spells", "first_lab_spells", "course_exits", "time_varying", "share_weeks", "linkage_counts")
 SPELL_COLUMNS = ("D", "E", "jobcentre_id", "person_id", "duration", "event")
 EXIT_COLUMNS = ("D", "E", "jobcentre_id", "person_id", "week", "next_observed", "exit_any",
                 *(f"exit_{d}" for d in EXIT_DESTINATIONS))
 TIME_VARYING_COLUMNS = ("jobcentre_id", "person_id", "start", "stop", "event", "caseload", "casemiss",
-                        "caseload_change", "change_miss")
+                        "caseload_change", "change_miss", "caseworker_id")
+SHARE_WEEK_COLUMNS = ("person_id", "jobcentre_id", "week", SHARE_OUTCOME, "caseload", "casemiss", "caseload_change",
+                      "change_miss", "caseworker_id")
+MISS_SUFFIX = "_miss"
 COUNT_COLUMNS = ("person_weeks", *LINK_STATUSES)
 LINKAGE_COLUMNS = ("jobcentre_id", "week", *COUNT_COLUMNS)
 
@@ -145,6 +156,7 @@ class JobcentreInputs:
     first_lab_spells: pd.DataFrame
     course_exits: pd.DataFrame
     time_varying: pd.DataFrame
+    share_weeks: pd.DataFrame
     linkage_counts: pd.DataFrame
 
     def frames(self) -> dict[str, pd.DataFrame]:
@@ -194,7 +206,86 @@ def _time_varying(frame: pd.DataFrame) -> pd.DataFrame:
         "casemiss": frame["casemiss"].to_numpy(np.int8),
         "caseload_change": frame["caseload_change"].to_numpy(np.float64),
         "change_miss": frame["change_miss"].to_numpy(np.int8),
+        "caseworker_id": pd.array(frame["caseworker_id"], dtype="Int64"),
     })
+
+
+def share_weeks(course_weeks: pd.DataFrame, linked: pd.DataFrame) -> pd.DataFrame:
+    """The person-weeks of the share mediator LPMs (Tables 9–10): :data:`SHARE_WEEK_COLUMNS`.
+
+    Parameters
+    ----------
+    course_weeks : DataFrame
+        A job centre's resource-course weeks: person_id, week, lab_type, ordinary_hours.
+    linked : DataFrame
+        :func:`bipdask.linkage.link_caseload` + :func:`bipdask.linkage.add_caseload_change` on
+        those weeks: one row per intervention-period course week, sorted by person and week.
+
+    Returns
+    -------
+    DataFrame
+        One row per row of ``linked`` (same order) with the week's share outcome
+        (``in_internship_or_hours``: company internship or ordinary hours > 0, int8) and its
+        caseworker (``caseworker_id``, <NA> when unlinked), caseload, casemiss, caseload_change,
+        change_miss.
+    """
+    outcome = pd.DataFrame({
+        "person_id": course_weeks["person_id"].to_numpy(np.int64),
+        "week": pd.to_datetime(course_weeks["week"]).to_numpy("datetime64[ns]"),
+        "y": in_internship_or_hours(course_weeks["lab_type"], course_weeks["ordinary_hours"]).to_numpy(np.int8),
+    })
+    keys = pd.DataFrame({"person_id": linked["person_id"].to_numpy(np.int64),
+                         "week": pd.to_datetime(linked["week"]).to_numpy("datetime64[ns]")})
+    y = keys.merge(outcome, on=["person_id", "week"], how="left", validate="one_to_one")["y"]
+    return pd.DataFrame({
+        "person_id": keys["person_id"].to_numpy(),
+        "jobcentre_id": linked["jobcentre_id"].to_numpy(np.int32),
+        "week": keys["week"].to_numpy(),
+        SHARE_OUTCOME: y.fillna(0).to_numpy(np.int8),
+        "caseload": linked["caseload"].to_numpy(np.float64),
+        "casemiss": linked["casemiss"].to_numpy(np.int8),
+        "caseload_change": linked["caseload_change"].to_numpy(np.float64),
+        "change_miss": linked["change_miss"].to_numpy(np.int8),
+        "caseworker_id": pd.array(linked["caseworker_id"], dtype="Int64"),
+    })
+
+
+def with_pre_belief(person_weeks: pd.DataFrame, belief_survey: pd.DataFrame) -> pd.DataFrame:
+    """Add the week's caseworker's pre-survey belief (HIR Table 10, *tro på borgeren* before).
+
+    For each belief of :data:`bipdask.hir_linear.BELIEFS`: ``belief_<name>`` = the answer in
+    percent of the caseworker's caseload in the ``pre`` wave
+    (:func:`bipdask.hir_linear.belief_percentages`) and ``belief_<name>_miss`` = 1 where there is
+    none — the week has no caseworker, or the caseworker did not answer (that question of) the
+    pre survey — with the belief then 0, the report's casemiss convention. A caseworker with
+    several pre answers gets their mean.
+
+    Parameters
+    ----------
+    person_weeks : DataFrame with ``caseworker_id`` (nullable): ``time_varying`` or ``share_weeks``.
+    belief_survey : the contract table (both waves; only ``pre`` is used).
+
+    Returns
+    -------
+    DataFrame
+        ``person_weeks`` (same rows, same order) with the belief columns (float64) and the
+        indicators (int8).
+    """
+    pre = belief_percentages(belief_survey, wave="pre")
+    cols = [BELIEF_PREFIX + b for b in BELIEFS]
+    per_cw = pre.groupby(pre["caseworker_id"].to_numpy(np.int64), sort=True)[cols].mean()
+    cw = person_weeks["caseworker_id"]
+    has = cw.notna().to_numpy()
+    ids = cw.to_numpy(np.int64, na_value=-1) if hasattr(cw, "to_numpy") else np.asarray(cw, np.int64)
+    out = person_weeks.copy()
+    for c in cols:
+        value = np.full(len(out), np.nan)
+        if has.any():
+            value[has] = per_cw[c].reindex(ids[has]).to_numpy(np.float64)
+        miss = np.isnan(value)
+        out[c] = np.where(miss, 0.0, value)
+        out[c + MISS_SUFFIX] = miss.astype(np.int8)
+    return out
 
 
 def linkage_counts(report: LinkageReport, jobcentre_id: int) -> pd.DataFrame:
@@ -270,9 +361,13 @@ def empty_inputs() -> JobcentreInputs:
     exits = pd.DataFrame({c: np.array([], np.int8) for c in EXIT_COLUMNS})
     exits = exits.astype({"jobcentre_id": np.int32, "person_id": np.int64, "week": "datetime64[ns]"})
     tv = _time_varying(pd.DataFrame({c: np.array([], np.float64) for c in TIME_VARYING_COLUMNS}))
+    shares = share_weeks(pd.DataFrame({"person_id": [], "week": np.array([], "datetime64[ns]"), "lab_type": [],
+                                       "ordinary_hours": []}),
+                         pd.DataFrame({c: np.array([], np.float64) for c in (*SHARE_WEEK_COLUMNS, "week")}
+                                      ).assign(week=np.array([], "datetime64[ns]")))
     counts = pd.DataFrame({"jobcentre_id": np.array([], np.int32), "week": np.array([], "datetime64[ns]"),
                            **{c: np.array([], np.int64) for c in COUNT_COLUMNS}})
-    return JobcentreInputs(spells, spells.copy(), exits, tv, counts)
+    return JobcentreInputs(spells, spells.copy(), exits, tv, shares, counts)
 
 
 def jobcentre_model_inputs(
@@ -320,12 +415,13 @@ def jobcentre_model_inputs(
                                                panel_start=config.panel_start, **kw)))
         exits.append(_exits(course_exits(panel, **kw)))
     out = empty_inputs()
-    tv, counts = out.time_varying, out.linkage_counts
+    tv, shares, counts = out.time_varying, out.share_weeks, out.linkage_counts
     jc = int(pd.unique(weeks["jobcentre_id"])[0])
     is_treated = jc in set(treated)
     if is_treated and assignments is not None and caseload is not None:
         start, end = config.intervention
-        course_weeks = panel.loc[panel["in_course"].to_numpy(bool), ["person_id", "week", "jobcentre_id"]]
+        wanted = [c for c in ("person_id", "week", "jobcentre_id", "lab_type", "ordinary_hours") if c in panel]
+        course_weeks = panel.loc[panel["in_course"].to_numpy(bool), wanted]
         linked = link_caseload(course_weeks, assignments, caseload, period_start=start, period_end=end,
                                trim=config.caseload_trim, fte_hours=config.fte_hours)
         if config.caseload_baseline is not None:
@@ -335,15 +431,29 @@ def jobcentre_model_inputs(
         else:
             base = pd.DataFrame({"caseworker_id": np.array([], np.int64), "caseload_baseline": np.array([], float)})
         linked = add_caseload_change(linked, base)
-        tv = _time_varying(time_varying_rows(gaps_e1, linked))
+        tv = _time_varying(_with_caseworker(time_varying_rows(gaps_e1, linked), linked))
+        if {"lab_type", "ordinary_hours"} <= set(course_weeks.columns):
+            shares = share_weeks(course_weeks, linked)
         counts = linkage_counts(linkage_report(linked), jc)
     return JobcentreInputs(
         gap_spells=pd.concat(gaps, ignore_index=True),
         first_lab_spells=pd.concat(firsts, ignore_index=True),
         course_exits=pd.concat(exits, ignore_index=True),
         time_varying=tv,
+        share_weeks=shares,
         linkage_counts=counts,
     )
+
+
+def _with_caseworker(rows: pd.DataFrame, linked: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` (person_id, week) with the week's ``caseworker_id`` from ``linked`` (<NA> if none)."""
+    lk = pd.DataFrame({"person_id": linked["person_id"].to_numpy(np.int64),
+                       "week": pd.to_datetime(linked["week"]).to_numpy("datetime64[ns]"),
+                       "caseworker_id": pd.array(linked["caseworker_id"], dtype="Int64")})
+    keys = pd.DataFrame({"person_id": rows["person_id"].to_numpy(np.int64),
+                         "week": pd.to_datetime(rows["week"]).to_numpy("datetime64[ns]")})
+    found = keys.merge(lk, on=["person_id", "week"], how="left", validate="many_to_one")
+    return rows.assign(caseworker_id=found["caseworker_id"].array)
 
 
 def concat_inputs(parts: Sequence[JobcentreInputs]) -> JobcentreInputs:

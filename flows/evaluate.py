@@ -13,6 +13,7 @@ task/flow failure tracebacks are left to the CLI's one-line error) unless ``debu
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime as dt
 import json
@@ -47,7 +48,11 @@ from flows.tasks import (
     check_linkage,
     commit_run,
     compute_model_inputs,
+    estimate_bip,
+    estimate_hir_belief_change,
+    estimate_hir_beliefs,
     estimate_hir_durations,
+    estimate_hir_exits,
     estimate_hir_mediators,
     estimate_share_did,
     validate_and_stage,
@@ -111,26 +116,41 @@ def evaluate(
                                    has_linkage_tables).result()
     timings["check_linkage"] = time.perf_counter() - t0
 
-    # The three reduces are independent: submitted together they run side by side on the cluster.
+    # The reduces are independent: submitted together they run side by side on the cluster.
     cluster = "jobcentre_id" if spec_obj.cluster == "jobcentre" else "person_id"
     boot = dict(bootstrap=spec_obj.bootstrap_replicates, seed=seed, scheme=spec_obj.bootstrap_scheme, cluster=cluster)
+    panel_end = (report.get("week_span") or [None])[-1]
     t0 = time.perf_counter()
     share_future = estimate_share_did.submit(urls("share_cells"), list(treated_ids), list(windows),
                                              spec_obj.disclosure_min_persons)
-    durations_future = estimate_hir_durations.submit(
+    reduces = {"estimate_hir_durations": estimate_hir_durations.submit(
         urls("gap_spells"), urls("first_lab_spells"), run.results, run.replicates,
-        min_persons=spec_obj.disclosure_min_persons, **boot)
-    mediators_future = (estimate_hir_mediators.submit(urls("time_varying"), run.replicates, **boot)
-                        if linkage["available"] else None)
+        min_persons=spec_obj.disclosure_min_persons, **boot)}
+    if linkage["available"]:  # the heavy reduces first: the cluster starts them first
+        reduces["estimate_hir_mediators"] = estimate_hir_mediators.submit(
+            urls("time_varying"), urls("share_weeks"), run.replicates, **boot)
+        reduces["estimate_hir_beliefs"] = estimate_hir_beliefs.submit(
+            urls("time_varying"), urls("share_weeks"), staged, run.replicates, **boot)
+    reduces["estimate_hir_exits"] = estimate_hir_exits.submit(urls("course_exits"), run.replicates, **boot)
+    reduces["estimate_bip"] = estimate_bip.submit(staged, run.replicates, panel_end, **boot)
+    reduces["estimate_hir_belief_change"] = estimate_hir_belief_change.submit(
+        staged, run.replicates, **{k: v for k, v in boot.items() if k != "cluster"})
     share_rows = share_future.result()
     timings["estimate_share_did"] = time.perf_counter() - t0
-    durations = durations_future.result()
-    timings["estimate_hir_durations"] = durations["seconds"]
-    mediators = mediators_future.result() if mediators_future is not None else {
-        "rows": [], "files": {}, "notes": {"hir_table9": {"skipped": linkage.get("reason")}}, "seconds": 0.0}
-    timings["estimate_hir_mediators"] = mediators["seconds"]
+    outputs = {}
+    for name, future in reduces.items():  # a fixed order: the rows are sorted on writing anyway
+        outputs[name] = future.result()
+        timings[name] = outputs[name]["seconds"]
+    for name, analysis in (("estimate_hir_mediators", "hir_table9"), ("estimate_hir_beliefs", "hir_table10")):
+        if name not in outputs:
+            outputs[name] = {"rows": [], "files": {}, "notes": {analysis: {"skipped": linkage.get("reason")}},
+                             "counts": {}, "seconds": 0.0}
+            timings[name] = 0.0
     timings["estimates_wall"] = time.perf_counter() - t0
-    rows = [*share_rows, *durations["rows"], *mediators["rows"]]
+    rows = [*share_rows, *(r for o in outputs.values() for r in o["rows"])]
+    notes = {k: v for o in outputs.values() for k, v in o["notes"].items()}
+    result_files = {k: v for o in outputs.values() for k, v in o["files"].items()}
+    counts = {k: v for o in outputs.values() for k, v in o.get("counts", {}).items()}
 
     t0 = time.perf_counter()
     write_results.submit(rows, run.results).result()
@@ -162,20 +182,23 @@ def evaluate(
             "model_input": model_rows,
             "linkage": linkage_counts,
             "estimates": len(rows),
+            "estimates_by_analysis": dict(sorted(collections.Counter(r["analysis"] for r in rows).items())),
+            "reduce_outputs": dict(sorted(counts.items())),
         },
         "linkage": {k: v for k, v in linkage.items() if k not in ("url", "seconds")},
         "estimation": {
             "bootstrap_replicates": spec_obj.bootstrap_replicates, "bootstrap_scheme": spec_obj.bootstrap_scheme,
             "seed": seed, "cluster": cluster,
-            "se": "bootstrap SE, percentile CI and bootstrap p-value (hir_*); CR1 analytic (share_did)",
-            "notes": {**durations["notes"], **mediators["notes"]},
+            "se": "bootstrap SE, percentile CI and bootstrap p-value (hir_*, bip_*; the weekly/wave means of "
+                  "hir_table8/hir_table3 and bip rows without replicates: analytic); CR1 analytic (share_did)",
+            "notes": notes,
         },
         "jobcentres": {"staged": len(ids), "batches": len(batches), "treated_ids": list(treated_ids),
                        "treated_names_not_found": list(missing_names)},
         "outputs": {"estimates": f"results/{ESTIMATES_FILE}", "staged": "staged/",
                     **{k: f"model_input/{k}/" for k in kinds},
                     **({"linkage_report": rel(linkage["url"])} if linkage.get("url") else {}),
-                    **{k: rel(v) for k, v in sorted({**durations["files"], **mediators["files"]}.items())}},
+                    **{k: rel(v) for k, v in sorted(result_files.items())}},
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
         "started_at": started.isoformat(timespec="seconds"),
         "committed_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

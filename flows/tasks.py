@@ -20,8 +20,11 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from bipdask import storage
-from bipdask.errors import BipdaskError, InfrastructureError
-from bipdask.hir_hazards import HazardEstimates, figure_curves, table4, table7, table9
+from bipdask.bip import bip_estimates
+from bipdask.bip_inputs import BIP_WEEKS_COLUMNS, bip_jobcentre_ids, bip_outputs, bip_weeks
+from bipdask.errors import BipdaskError, InfrastructureError, InputError
+from bipdask.hir_hazards import (HazardEstimates, combine_estimates, figure_curves, share_mediators, table3, table4,
+                                 table7, table8, table9, table10)
 from bipdask.linear import share_did_table
 from bipdask.linkage import check_match_rate
 from bipdask.model_inputs import (
@@ -32,6 +35,7 @@ from bipdask.model_inputs import (
     linkage_report_from_counts,
     linkage_report_table,
     persons_rows,
+    with_pre_belief,
 )
 from bipdask.outcomes import empty_cell_sums, share_cell_sums
 from bipdask.results import Estimate, estimates_table
@@ -251,24 +255,142 @@ def estimate_hir_durations_impl(
             "notes": {t4.analysis: t4.notes, t7.analysis: t7.notes}, "seconds": time.perf_counter() - t0}
 
 
+def _outputs(estimates: Sequence[HazardEstimates], replicates_url: str, t0: float) -> dict[str, Any]:
+    """The task result of one or more analyses: rows, replicate files, notes, seconds."""
+    rows, files, notes, counts = [], {}, {}, {}
+    for est in estimates:
+        rows += _plain_rows(est.rows)
+        url = _write_replicates(est, replicates_url)
+        if url:
+            files[f"replicates_{est.analysis}"] = url
+        notes[est.analysis] = est.notes
+        counts[est.analysis] = {"estimates": int(len(est.rows)), "replicates": int(len(est.replicates)) if url else 0,
+                                "replicate_columns": int(est.replicates.shape[1] - 1) if url else 0}
+    return {"rows": rows, "files": files, "notes": notes, "counts": counts, "seconds": time.perf_counter() - t0}
+
+
+def _skipped(analyses: Sequence[str], reason: str, t0: float) -> dict[str, Any]:
+    return {"rows": [], "files": {}, "notes": {a: {"skipped": reason} for a in analyses}, "counts": {},
+            "seconds": time.perf_counter() - t0}
+
+
 def estimate_hir_mediators_impl(
     time_varying_urls: Sequence[str],
+    share_weeks_urls: Sequence[str],
     replicates_url: str,
     bootstrap: int,
     seed: int,
     scheme: str = "multinomial",
     cluster: str = "person_id",
 ) -> dict[str, Any]:
-    """Table 9 (stratified Cox on the week's caseload and its change) from the time-varying rows."""
+    """Table 9: the stratified Cox on the week's caseload and its change (time-varying rows) and
+    the share LPMs on the same (share_weeks); one replicates file ``hir_table9``."""
     t0 = time.perf_counter()
-    rows = storage.read_parquet(list(time_varying_urls))
-    t9 = table9(rows, bootstrap=bootstrap, seed=seed, scheme=scheme, cluster=cluster)
-    files = {}
-    url = _write_replicates(t9, replicates_url)
-    if url:
-        files[f"replicates_{t9.analysis}"] = url
-    return {"rows": _plain_rows(t9.rows), "files": files, "notes": {t9.analysis: t9.notes},
-            "seconds": time.perf_counter() - t0}
+    boot = dict(bootstrap=bootstrap, seed=seed, scheme=scheme, cluster=cluster)
+    cox = table9(storage.read_parquet(list(time_varying_urls)), **boot)
+    share = share_mediators(storage.read_parquet(list(share_weeks_urls)), analysis="hir_table9", **boot)
+    t9 = combine_estimates("hir_table9", cox, dataclasses.replace(share, notes={"share": share.notes}))
+    return _outputs([t9], replicates_url, t0)
+
+
+def estimate_hir_beliefs_impl(
+    time_varying_urls: Sequence[str],
+    share_weeks_urls: Sequence[str],
+    staged_url: str,
+    replicates_url: str,
+    bootstrap: int,
+    seed: int,
+    scheme: str = "multinomial",
+    cluster: str = "person_id",
+) -> dict[str, Any]:
+    """Table 10: the LAB hazard (Cox, as Table 9) and the share (LPM) on the week's caseworker's
+    pre-survey belief; skipped (noted) when the delivery has no belief_survey."""
+    t0 = time.perf_counter()
+    survey = _read_optional(staged_url, "belief_survey")
+    if survey is None:
+        return _skipped(["hir_table10"], "no belief_survey table in the delivery", t0)
+    boot = dict(bootstrap=bootstrap, seed=seed, scheme=scheme, cluster=cluster)
+    tv = with_pre_belief(storage.read_parquet(list(time_varying_urls)), survey)
+    cox = table10(tv, **boot)
+    del tv
+    shares = with_pre_belief(storage.read_parquet(list(share_weeks_urls)), survey)
+    share = share_mediators(shares, analysis="hir_table10", **boot)
+    t10 = combine_estimates("hir_table10", cox, dataclasses.replace(share, notes={"share": share.notes}))
+    t10.notes["weeks_without_pre_belief"] = {c: int(shares[c].sum()) for c in shares.columns if c.endswith("_miss")
+                                             and c.startswith("belief_")}
+    return _outputs([t10], replicates_url, t0)
+
+
+def estimate_hir_exits_impl(
+    course_exit_urls: Sequence[str],
+    replicates_url: str,
+    bootstrap: int,
+    seed: int,
+    scheme: str = "multinomial",
+    cluster: str = "person_id",
+) -> dict[str, Any]:
+    """Table 8: the weekly exit LPMs (eq. 3) per destination on the gathered course_exits."""
+    t0 = time.perf_counter()
+    t8 = table8(storage.read_parquet(list(course_exit_urls)), bootstrap=bootstrap, seed=seed, scheme=scheme,
+                cluster=cluster)
+    return _outputs([t8], replicates_url, t0)
+
+
+def estimate_hir_belief_change_impl(
+    staged_url: str,
+    replicates_url: str,
+    bootstrap: int,
+    seed: int,
+    scheme: str = "multinomial",
+) -> dict[str, Any]:
+    """Table 3: caseworker belief before/after (clustered by caseworker); skipped (noted) without a
+    belief_survey or when too few caseworkers answered both waves."""
+    t0 = time.perf_counter()
+    survey = _read_optional(staged_url, "belief_survey")
+    if survey is None:
+        return _skipped(["hir_table3"], "no belief_survey table in the delivery", t0)
+    jobcentres = storage.read_parquet(storage.join(staged_url, "jobcentres.parquet"))
+    try:
+        t3 = table3(survey, jobcentres, bootstrap=bootstrap, seed=seed, scheme=scheme)
+    except InputError as exc:
+        return _skipped(["hir_table3"], str(exc), t0)
+    return _outputs([t3], replicates_url, t0)
+
+
+def estimate_bip_impl(
+    staged_url: str,
+    replicates_url: str,
+    panel_end: str | None,
+    bootstrap: int,
+    seed: int,
+    scheme: str = "multinomial",
+    cluster: str = "person_id",
+) -> dict[str, Any]:
+    """The BIP analyses (:func:`bipdask.bip.bip_estimates`) on the staged responses, persons and the
+    weeks of the BIP job centres (those partitions only, :data:`BIP_WEEKS_COLUMNS` only);
+    skipped (noted) without bip_responses or when the sample rules leave nothing to fit."""
+    t0 = time.perf_counter()
+    responses = _read_optional(staged_url, "bip_responses")
+    if responses is None or len(responses) == 0:
+        return _skipped(["bip"], "no bip_responses table in the delivery", t0)
+    persons = storage.read_parquet(storage.join(staged_url, "persons.parquet"))
+    persons = persons[persons["person_id"].isin(pd.unique(responses["person_id"]))].reset_index(drop=True)
+    parts = [bip_weeks(read_staged_weeks(staged_url, jc, BIP_WEEKS_COLUMNS), responses)
+             for jc in bip_jobcentre_ids(responses)]
+    weeks = pd.concat(parts, ignore_index=True)
+    try:
+        results = bip_estimates(responses, persons, weeks, bootstrap=bootstrap, seed=seed, scheme=scheme,
+                                cluster=cluster, panel_end=panel_end)
+    except InputError as exc:
+        return _skipped(["bip"], str(exc), t0)
+    rows, by_analysis = bip_outputs(results)
+    out = _outputs(list(by_analysis.values()), replicates_url, t0)
+    out["rows"] = _plain_rows(rows)
+    out["counts"]["bip_progression"] = {"estimates": int((rows["analysis"] == "bip_progression").sum()),
+                                        "replicates": 0, "replicate_columns": 0}
+    out["notes"]["bip"] = {"responses": int(len(responses)), "weeks_rows": int(len(weeks)),
+                           "jobcentres": len(parts), "sample_responses": int(results.effectiveness.n_obs)}
+    return out
 
 
 def write_results_impl(rows: Sequence[dict[str, Any]], results_url: str) -> str:
@@ -299,5 +421,11 @@ estimate_hir_durations = task(name="estimate_hir_durations", **_TASK)(
     _sanitized("estimate_hir_durations")(estimate_hir_durations_impl))
 estimate_hir_mediators = task(name="estimate_hir_mediators", **_TASK)(
     _sanitized("estimate_hir_mediators")(estimate_hir_mediators_impl))
+estimate_hir_beliefs = task(name="estimate_hir_beliefs", **_TASK)(
+    _sanitized("estimate_hir_beliefs")(estimate_hir_beliefs_impl))
+estimate_hir_exits = task(name="estimate_hir_exits", **_TASK)(_sanitized("estimate_hir_exits")(estimate_hir_exits_impl))
+estimate_hir_belief_change = task(name="estimate_hir_belief_change", **_TASK)(
+    _sanitized("estimate_hir_belief_change")(estimate_hir_belief_change_impl))
+estimate_bip = task(name="estimate_bip", **_TASK)(_sanitized("estimate_bip")(estimate_bip_impl))
 write_results = task(name="write_results", **_TASK)(_sanitized("write_results")(write_results_impl))
 commit_run = task(name="commit_run", **_TASK)(_sanitized("commit_run")(commit_run_impl))

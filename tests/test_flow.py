@@ -300,21 +300,42 @@ def test_flow_writes_hazard_estimates_figures_linkage_and_replicates(synth_runs)
     assert (t4["se"] > 0).all() and (t4["n_obs"] > 0).all()
     assert est.loc[est["analysis"] == "hir_table4", "jobcentre_id"].notna().any()
     t9 = est[est["analysis"] == "hir_table9"].set_index("estimand")
-    assert {"hr_caseload", "hr_casemiss", "hr_caseload_change", "hr_change_miss"} == set(t9.index)
+    assert {"hr_caseload", "hr_casemiss", "hr_caseload_change", "hr_change_miss",
+            "caseload", "caseload_change"} == set(t9.index)  # Cox hazard ratios and share LPMs
     assert 0.5 < t9.loc["hr_caseload", "estimate"] < 1.5
+    assert (t9.loc[["caseload", "caseload_change"], "se"] > 0).all()
+    t10 = est[est["analysis"] == "hir_table10"].set_index("estimand")
+    beliefs = {"internship_3m", "ordinary_hours_1y", "job_2y"}
+    assert beliefs | {f"hr_belief_{b}" for b in beliefs} <= set(t10.index)
+    assert (t10.loc[list(beliefs), "se"] > 0).all()
+    t8 = est[est["analysis"] == "hir_table8"].set_index("estimand")
+    assert {"ordinary_employment", "flex_job", "ledighedsydelse", "disability_pension"} <= set(t8.index)
+    t3 = est[est["analysis"] == "hir_table3"]
+    assert set(t3["estimand"]) == beliefs and set(t3["period"]) == {"pre", "post", "difference"}
+    bip = est[est["analysis"].str.startswith("bip_")]
+    assert {"bip_caseworker_effectiveness", "bip_caseworker_change", "bip_progression"} == set(bip["analysis"])
+    assert bip.loc[bip["estimand"] == "increase", "se"].notna().all()
 
     for name in ("figure1_raw_hazard", "figure2_km", "linkage_report"):
         assert (run_dir / "results" / f"{name}.parquet").is_file()
     km = pd.read_parquet(run_dir / "results" / "figure2_km.parquet")
     assert set(km["group"]) == {"participating_before", "participating_intervention", "other_before",
                                 "other_intervention"}
-    for analysis in ("hir_table4", "hir_table7", "hir_table9"):
+    for analysis in ("hir_table3", "hir_table4", "hir_table7", "hir_table8", "hir_table9", "hir_table10",
+                     "bip_caseworker_effectiveness", "bip_caseworker_change"):
         reps = pd.read_parquet(run_dir / "replicates" / f"{analysis}.parquet")
         assert len(reps) == SMALL_B and reps.shape[1] > 1
-    for kind in ("gap_spells", "first_lab_spells", "course_exits", "time_varying", "linkage_counts", "share_cells"):
+    reps9 = pd.read_parquet(run_dir / "replicates" / "hir_table9.parquet")
+    assert {"hr_caseload|all|intervention", "caseload|all|intervention"} <= set(reps9.columns)
+    for kind in ("gap_spells", "first_lab_spells", "course_exits", "time_varying", "share_weeks", "linkage_counts",
+                 "share_cells"):
         assert list((run_dir / "model_input" / kind).glob("jc-*.parquet"))
     gaps = pd.read_parquet(run_dir / "model_input" / "gap_spells")
     assert set(gaps.columns) >= {"D", "E", "jobcentre_id", "person_id", "duration", "event"} and len(gaps.columns) <= 7
+
+    shares = pd.read_parquet(run_dir / "model_input" / "share_weeks")
+    assert len(shares.columns) == 9 and {"caseworker_id", "in_internship_or_hours"} <= set(shares.columns)
+    assert "caseworker_id" in pd.read_parquet(run_dir / "model_input" / "time_varying").columns
 
     report = pd.read_parquet(run_dir / "results" / "linkage_report.parquet")
     assert "person_id" not in report.columns
@@ -325,8 +346,13 @@ def test_flow_writes_hazard_estimates_figures_linkage_and_replicates(synth_runs)
     rows = m["row_counts"]
     assert rows["model_input"]["gap_spells"] == len(gaps)
     assert rows["model_input"]["time_varying"] > 0 and rows["linkage"]["matched"] == overall["matched"]
+    assert rows["model_input"]["share_weeks"] == len(shares) == overall["person_weeks"]
     assert set(m["timings_s"]) >= {"compute_model_inputs", "check_linkage", "estimate_hir_durations",
-                                   "estimate_hir_mediators", "write_results"}
+                                   "estimate_hir_mediators", "estimate_hir_beliefs", "estimate_hir_exits",
+                                   "estimate_hir_belief_change", "estimate_bip", "write_results"}
+    assert rows["estimates_by_analysis"]["hir_table10"] == len(t10) and sum(rows["estimates_by_analysis"].values()) \
+        == rows["estimates"] == len(est)
+    assert rows["reduce_outputs"]["hir_table8"]["replicates"] == SMALL_B
     assert m["estimation"]["bootstrap_replicates"] == SMALL_B
 
 
@@ -338,7 +364,9 @@ def test_hazard_results_are_byte_identical_on_one_and_two_workers(synth_runs):
     assert one.manifest["jobcentres"]["batches"] < two.manifest["jobcentres"]["batches"]
     base = Path("runs") / one.run_id
     files = ["results/estimates.parquet", "results/figure1_raw_hazard.parquet", "results/figure2_km.parquet",
-             "results/linkage_report.parquet", "replicates/hir_table4.parquet", "replicates/hir_table9.parquet"]
+             "results/linkage_report.parquet", "replicates/hir_table4.parquet", "replicates/hir_table9.parquet",
+             "replicates/hir_table3.parquet", "replicates/hir_table8.parquet", "replicates/hir_table10.parquet",
+             "replicates/bip_caseworker_effectiveness.parquet", "replicates/bip_caseworker_change.parquet"]
     for f in files:
         assert (out / "w1" / base / f).read_bytes() == (out / "w2" / base / f).read_bytes(), f
 

@@ -164,3 +164,109 @@ def test_table9_without_bootstrap_uses_the_robust_variance_and_skips_without_eve
     assert res.replicates.shape[1] == 1  # only the replicate number
     none = table9(tv.assign(event=0), bootstrap=0, seed=3)
     assert len(none.rows) == 0 and none.notes["caseload"].startswith("skipped")
+
+
+# --------------------------------------------------------------------------- Table 10 and the linear tables
+
+
+def belief_weeks(n_caseworkers: int = 60, seed: int = 4, log_hr: float = 0.02) -> pd.DataFrame:
+    """Time-varying rows with the caseworker's pre belief: weekly hazard exp(a_jc + log_hr·belief);
+    a fifth of the caseworkers did not answer (belief 0, _miss 1); the share rises 0.003 per point."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 8]))
+    base = {11: -2.6, 12: -1.8}
+    rows = []
+    pid = 3_000_000
+    for cw in range(n_caseworkers):
+        jc = 11 + cw % 2
+        belief = float(rng.uniform(10, 60))
+        miss = rng.random() < 0.2
+        for _ in range(25):
+            pid += 1
+            for k in range(30):
+                h = 1 - np.exp(-np.exp(base[jc] + log_hr * (belief - 35)))
+                ev = rng.random() < h
+                y = rng.random() < 0.1 + 0.003 * belief
+                rows.append((jc, pid, k, k + 1, int(ev), cw, 0.0 if miss else belief, int(miss), int(y)))
+                if ev:
+                    break
+    out = pd.DataFrame(rows, columns=["jobcentre_id", "person_id", "start", "stop", "event", "caseworker_id",
+                                      "belief_internship_3m", "belief_internship_3m_miss", "in_internship_or_hours"])
+    return out.assign(belief_ordinary_hours_1y=out["belief_internship_3m"] / 2,
+                      belief_ordinary_hours_1y_miss=out["belief_internship_3m_miss"])
+
+
+def test_table10_recovers_the_belief_hazard_ratio_and_its_replicates_give_the_se():
+    from bipdask.hir_hazards import table10
+
+    data = belief_weeks()
+    res = table10(data, bootstrap=B, seed=5)
+    rows = res.rows.set_index("estimand")
+    assert set(rows.index) == {"hr_belief_internship_3m", "hr_belief_internship_3m_miss",
+                               "hr_belief_ordinary_hours_1y", "hr_belief_ordinary_hours_1y_miss"}
+    assert (res.rows["analysis"] == "hir_table10").all()
+    hr = rows.loc["hr_belief_internship_3m"]
+    assert hr["ci_low"] < np.exp(0.02) < hr["ci_high"] and hr["ci_low"] > 1.0
+    # half the belief scale: the hazard ratio per point is the square
+    assert rows.loc["hr_belief_ordinary_hours_1y", "estimate"] == pytest.approx(hr["estimate"] ** 2, rel=1e-6)
+    key = replicate_key("hr_belief_internship_3m", None, "intervention")
+    assert len(res.replicates) == B
+    assert np.nanstd(res.replicates[key], ddof=1) == pytest.approx(hr["se"], rel=1e-12)
+    everyone = table10(data[data["belief_internship_3m_miss"] == 0], bootstrap=0, seed=5)
+    assert "hr_belief_internship_3m_miss" not in set(everyone.rows["estimand"])
+    assert "belief_internship_3m_miss" in everyone.notes["constant_indicators_left_out"]
+
+
+def test_share_mediators_are_hir_linear_rows_with_matching_replicates():
+    from bipdask.hir_hazards import share_mediators
+    from bipdask.hir_linear import table9_10_share
+
+    data = belief_weeks(n_caseworkers=30).assign(caseload=lambda d: d["belief_internship_3m"] / 2 + 13,
+                                                 casemiss=lambda d: d["belief_internship_3m_miss"])
+    data = data.assign(caseload_change=data["caseload"] - 30, change_miss=data["casemiss"])
+    t10 = share_mediators(data, analysis="hir_table10", bootstrap=B, seed=2)
+    assert list(t10.rows["estimand"]) == ["internship_3m", "ordinary_hours_1y"]
+    want = [r for r in table9_10_share(data.drop(columns=["caseload", "casemiss", "caseload_change", "change_miss"]),
+                                       beliefs=["belief_internship_3m", "belief_ordinary_hours_1y"], bootstrap=B,
+                                       seed=2)]
+    np.testing.assert_allclose(t10.rows["estimate"], [r.estimate for r in want], rtol=1e-12)
+    np.testing.assert_allclose(t10.rows["se"], [r.se for r in want], rtol=1e-12)
+    assert t10.rows.set_index("estimand").loc["internship_3m", "ci_low"] > 0  # planted +0.003 per point
+    for name, se in zip(t10.rows["estimand"], t10.rows["se"]):
+        assert np.nanstd(t10.replicates[replicate_key(name, None, "intervention")], ddof=1) == pytest.approx(se)
+    t9 = share_mediators(data, analysis="hir_table9", bootstrap=B, seed=2)
+    assert set(t9.rows["estimand"]) == {"caseload", "caseload_change"} and t9.replicates.shape == (B, 3)
+    assert "replicates_not_matching_rows" not in t9.notes
+
+
+def test_table8_and_table3_wrap_hir_linear_with_the_replicates_of_their_bootstrapped_rows():
+    from bipdask.hir_hazards import table3, table8
+    from bipdask.hir_linear import table3_belief
+    from bipdask.spells import EXIT_DESTINATIONS
+
+    rng = np.random.default_rng(np.random.SeedSequence([6, 1]))
+    n = 6000
+    weeks = pd.Timestamp("2017-03-06") + pd.to_timedelta(rng.integers(0, 20, n) * 7, unit="D")
+    E = rng.integers(0, 2, n)
+    exits = pd.DataFrame({"D": rng.integers(0, 2, n).astype(np.int8), "E": E.astype(np.int8),
+                          "jobcentre_id": np.int32(1), "person_id": rng.integers(0, 800, n),
+                          "week": weeks + pd.to_timedelta(E * 364, unit="D"),
+                          "next_observed": (rng.random(n) < 0.95).astype(np.int8)})
+    for d in EXIT_DESTINATIONS:
+        exits[f"exit_{d}"] = (rng.random(n) < 0.05).astype(np.int8)
+    t8 = table8(exits, bootstrap=B, seed=3)
+    assert t8.notes["rows_next_week_unobserved"] == int((exits["next_observed"] == 0).sum())
+    assert t8.replicates.shape == (B, 1 + len(EXIT_DESTINATIONS))
+    did = t8.rows[t8.rows["estimand"].isin(EXIT_DESTINATIONS)].set_index("estimand")
+    for d in EXIT_DESTINATIONS:
+        assert np.nanstd(t8.replicates[replicate_key(d, None, "intervention")], ddof=1) == pytest.approx(
+            did.loc[d, "se"], rel=1e-9)
+
+    cw = np.arange(1, 41)
+    survey = pd.DataFrame({"caseworker_id": np.repeat(cw, 2), "jobcentre_id": np.repeat(cw % 3, 2),
+                           "wave": np.tile(["pre", "post"], 40), "n_caseload": 35,
+                           "n_internship_3m": rng.integers(5, 25, 80), "n_ordinary_hours_1y": rng.integers(2, 12, 80),
+                           "n_job_2y": rng.integers(5, 20, 80)})
+    t3 = table3(survey, bootstrap=B, seed=3)
+    want = table3_belief(survey, bootstrap=B, seed=3)
+    np.testing.assert_allclose(t3.rows["estimate"], [r.estimate for r in want], rtol=1e-12)
+    assert set(t3.rows["period"]) == {"pre", "post", "difference"} and t3.replicates.shape == (B, 4)

@@ -170,3 +170,54 @@ def test_inputs_do_not_depend_on_the_row_order_of_the_weeks(tables, seed):
     two = jobcentre_model_inputs(shuffled, tables["dream_codes"], CONFIG, a2, c)
     for kind in KINDS:
         pd.testing.assert_frame_equal(getattr(one, kind), getattr(two, kind))
+
+
+# --------------------------------------------------------------------------- Tables 9–10 inputs
+
+
+def test_time_varying_and_share_weeks_carry_the_linked_caseworker_and_the_weeks_share_outcome(tables):
+    from bipdask.model_inputs import SHARE_WEEK_COLUMNS
+    from bipdask.outcomes import in_internship_or_hours
+
+    got = inputs(tables)
+    weeks, a, c = one_jobcentre(tables, 101)
+    panel = with_course_status(weeks, tables["dream_codes"])
+    course = panel.loc[panel["in_course"]]
+    linked = link_caseload(course, a, c, period_start=INTERVENTION[0], period_end=INTERVENTION[1])
+    sw = got.share_weeks
+    assert list(sw.columns) == list(SHARE_WEEK_COLUMNS) and len(sw) == len(linked) > 0
+    np.testing.assert_array_equal(sw["caseworker_id"].to_numpy(np.int64, na_value=-1),
+                                  linked["caseworker_id"].to_numpy(np.int64, na_value=-1))
+    np.testing.assert_array_equal(sw["casemiss"], linked["casemiss"])
+    want = course.assign(y=in_internship_or_hours(course["lab_type"], course["ordinary_hours"]).to_numpy())
+    want = want.set_index(["person_id", pd.to_datetime(want["week"])])["y"]
+    got_y = sw.set_index(["person_id", "week"])["in_internship_or_hours"]
+    np.testing.assert_array_equal(got_y.to_numpy(bool), want.reindex(got_y.index).to_numpy(bool))
+    assert sw["caseworker_id"].isna().any() and sw["caseworker_id"].notna().any()
+
+    tv = got.time_varying
+    gaps = gap_spells(panel, period_start=INTERVENTION[0], period_end=INTERVENTION[1], treated_jobcentre_ids=[101], E=1)
+    rows = time_varying_rows(gaps, linked)
+    lookup = linked.set_index(["person_id", "week"])["caseworker_id"]
+    want_cw = lookup.reindex(pd.MultiIndex.from_arrays([rows["person_id"], rows["week"]]))
+    np.testing.assert_array_equal(tv["caseworker_id"].to_numpy(np.int64, na_value=-1),
+                                  want_cw.to_numpy(np.int64, na_value=-1))
+    # an unlinked week has no caseworker and is casemiss
+    assert (tv.loc[tv["caseworker_id"].isna(), "casemiss"] == 1).all()
+
+
+def test_pre_belief_is_percent_of_caseload_with_a_missing_indicator():
+    from bipdask.model_inputs import with_pre_belief
+
+    survey = pd.DataFrame({
+        "caseworker_id": [1, 1, 2, 3], "jobcentre_id": [9, 9, 9, 9], "wave": ["pre", "post", "post", "pre"],
+        "n_caseload": [40, 40, 30, 0], "n_internship_3m": [10, 20, 3, 5],
+        "n_ordinary_hours_1y": [4, 4, 3, 5], "n_job_2y": [None, 8, 3, 5]})
+    weeks = pd.DataFrame({"person_id": [7, 7, 8, 8], "caseworker_id": pd.array([1, None, 2, 3], dtype="Int64")})
+    got = with_pre_belief(weeks, survey)
+    assert list(got.columns[:2]) == ["person_id", "caseworker_id"] and len(got) == 4
+    np.testing.assert_allclose(got["belief_internship_3m"], [25.0, 0, 0, 0])
+    np.testing.assert_array_equal(got["belief_internship_3m_miss"], [0, 1, 1, 1])  # none, post only, n_caseload 0
+    np.testing.assert_allclose(got["belief_ordinary_hours_1y"], [10.0, 0, 0, 0])
+    np.testing.assert_array_equal(got["belief_job_2y_miss"], [1, 1, 1, 1])  # caseworker 1 skipped the question
+    assert got["belief_job_2y"].eq(0).all() and got["belief_job_2y_miss"].dtype == np.int8
