@@ -289,7 +289,7 @@ def synth_runs(synth_delivery, small_spec, tmp_path_factory, harness, clusters):
 
 @pytest.mark.prefect
 @pytest.mark.dask
-def test_flow_writes_hazard_estimates_figures_linkage_and_replicates(synth_runs):
+def test_flow_writes_hazard_estimates_figures_linkage_and_replicates(synth_runs, synth_delivery):
     out, _, result = synth_runs
     run_dir = out / "w2" / "runs" / result.run_id
     est = result.estimates
@@ -343,6 +343,9 @@ def test_flow_writes_hazard_estimates_figures_linkage_and_replicates(synth_runs)
     overall = report[report["level"] == "overall"].iloc[0]
     assert m["linkage"]["person_weeks"] == overall["person_weeks"] > 0
     assert 0.93 < m["linkage"]["match_rate"] < 1.0  # the generator plants ≈97 %
+    planted = json.loads((synth_delivery / "truth.json").read_text())["realised"]["linkage"]
+    assert m["linkage"]["person_weeks"] == planted["rc_weeks_intervention"]
+    assert m["linkage"]["matched"] == planted["linked"]  # Boks 1 linkage finds exactly the planted links
     rows = m["row_counts"]
     assert rows["model_input"]["gap_spells"] == len(gaps)
     assert rows["model_input"]["time_varying"] > 0 and rows["linkage"]["matched"] == overall["matched"]
