@@ -1,4 +1,4 @@
-"""The ``bipdask`` command line: synth, validate, run, demo.
+"""The ``bipdask`` command line: synth, validate, run, demo, report, runs, show.
 
 Exit codes: 0 ok, 2 bad input (the message names table, column, rule and row count),
 3 infrastructure (storage, cluster, orchestration). No traceback unless ``--debug``.
@@ -20,8 +20,11 @@ EPILOG = """examples:
   bipdask run --input data/synth --output out/ --seed 1 --workers 2
   bipdask run --input data/synth --output s3://bucket/bipdask --dask-address tcp://sched:8786
   bipdask demo
+  bipdask runs out/
+  bipdask show out/ did --analysis share_internship_or_hours
+  bipdask report out/runs/r0123456789abcdef --lang da
 
-exit codes: 0 ok, 2 bad input, 3 infrastructure failure
+exit codes: 0 ok, 2 bad input (or no such run / estimand), 3 infrastructure failure
 """
 
 
@@ -66,6 +69,34 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--scale", type=float, default=1.0)
     d.add_argument("--seed", type=int, default=42)
     d.add_argument("--workers", type=int, default=2)
+    rp = sub.add_parser("report", help="write the HTML report of a committed run",
+                        epilog="examples:\n  bipdask report out/runs/r0123456789abcdef\n"
+                               "  bipdask report out/ --lang da --out /tmp/report   # the latest run\n\n"
+                               "exit codes: 0 ok, 2 no such run, 3 storage failure",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    rp.add_argument("run_url", metavar="RUN_URL", help="<root>/runs/<run_id>, or a root (its latest run)")
+    rp.add_argument("--lang", choices=["en", "da"], default="en", help="labels: English (default) or Danish")
+    rp.add_argument("--out", default=None, help="folder to write to (default: <run>/report/)")
+    rp.add_argument("--previous", default=None, metavar="RUN_URL",
+                    help="run to compare with (default: the run committed before it under the same root)")
+
+    ls = sub.add_parser("runs", help="list the committed runs under a root",
+                        epilog="example:\n  bipdask runs out/\n  bipdask runs s3://bucket/bipdask\n\n"
+                               "exit codes: 0 ok (also when there are no runs), 3 storage failure",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    ls.add_argument("root", metavar="ROOT", help="root URL: local path or s3://bucket/prefix")
+
+    sh = sub.add_parser("show", help="print one estimate with its CI (disclosure-protected)",
+                        epilog="examples:\n  bipdask show out/ did --analysis share_internship_or_hours\n"
+                               "  bipdask show out/runs/r0123456789abcdef did_weeks --analysis hir_table4 "
+                               "--jobcentre 159\n\n"
+                               "exit codes: 0 ok, 2 no such run or estimand, 3 storage failure",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sh.add_argument("run_url", metavar="ROOT[/runs/ID]", help="a root (its latest run) or one run")
+    sh.add_argument("estimand", metavar="ESTIMAND", help="e.g. did, did_weeks, hr_caseload, increase")
+    sh.add_argument("--analysis", default=None, help="e.g. share_internship_or_hours, hir_table4")
+    sh.add_argument("--jobcentre", type=int, default=None, help="one job centre (default: all participating)")
+    sh.add_argument("--period", default=None, help="e.g. intervention, last_3_months, before")
     return p
 
 
@@ -95,6 +126,15 @@ def main(argv: list[str] | None = None) -> int:
             result = _call("flows.evaluate", "run_demo", folder=Path(args.folder),
                            scale=args.scale, seed=args.seed, workers=args.workers, debug=args.debug)
             print(result.describe())
+        elif args.command == "report":
+            path = _call("bipdask.report", "write_report", args.run_url, out_dir=args.out, lang=args.lang,
+                         previous_run_url=args.previous)
+            print(f"report: {path}")
+        elif args.command == "runs":
+            print(_call("bipdask.report.views", "runs_text", args.root))
+        elif args.command == "show":
+            print(_call("bipdask.report.views", "show_text", args.run_url, args.estimand, analysis=args.analysis,
+                        jobcentre_id=args.jobcentre, period=args.period))
         return EXIT_OK
     except BipdaskError as exc:
         if args.debug:

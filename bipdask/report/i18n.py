@@ -1,0 +1,210 @@
+"""Report labels in English and Danish, and number formatting per language.
+
+The Danish labels are the source reports' own terms (Metrica 2019, seed 001: "Deltagende
+jobcentre", "Året før indsatsperioden", "Indsatsperioden", "Forskel", "Effekt"; Rosholm et
+al., seed 000: "Sagsbehandler-kvartil", "Policy eksperiment").
+"""
+
+from __future__ import annotations
+
+import math
+
+LANGUAGES = ("en", "da")
+
+LABELS: dict[str, dict[str, str]] = {
+    "report_title": {"en": "Evaluation report", "da": "Evalueringsrapport"},
+    "contents": {"en": "Contents", "da": "Indhold"},
+    "run": {"en": "Run", "da": "Kørsel"},
+    "committed": {"en": "Committed", "da": "Afsluttet"},
+    "spec": {"en": "Evaluation spec", "da": "Evalueringsspecifikation"},
+    "seed": {"en": "Seed", "da": "Seed"},
+    "bootstrap": {"en": "Bootstrap replicates (B)", "da": "Bootstrap-replikationer (B)"},
+    "scheme": {"en": "Bootstrap scheme, clusters", "da": "Bootstrap-metode, klynger"},
+    "code_version": {"en": "Code version", "da": "Kodeversion"},
+    "inputs": {"en": "Inputs (sha256)", "da": "Inddata (sha256)"},
+    "file": {"en": "File", "da": "Fil"},
+    "disclosure": {"en": "Disclosure control", "da": "Diskretionering"},
+    "disclosure_text": {
+        "en": "Every published number rests on at least {n} persons. Cells below that are suppressed (×), "
+              "and complementary cells are suppressed so that no suppressed cell can be recovered from "
+              "totals or differences. {k} of {m} estimates are suppressed.",
+        "da": "Alle offentliggjorte tal bygger på mindst {n} personer. Celler under denne grænse er "
+              "diskretioneret (×), og komplementære celler er diskretioneret, så ingen diskretioneret "
+              "celle kan genskabes fra totaler eller differencer. {k} af {m} estimater er diskretioneret."},
+    "how_to_read": {
+        "en": "Each cell: estimate, 95% bootstrap confidence interval in brackets, number of persons (n). "
+              "Effects in bold are statistically significant at the 5% level.",
+        "da": "Hver celle: estimat, 95 % bootstrap-konfidensinterval i klammer, antal personer (n). "
+              "Effekter angivet med fed skrift er statistisk signifikante på 5 procents niveau."},
+    "suppressed_note": {"en": "× suppressed (disclosure control); · not estimated.",
+                        "da": "× diskretioneret; · ikke estimeret."},
+    "sec_summary": {"en": "Summary", "da": "Sammenfatning"},
+    "sec_belief": {"en": "The caseworker's belief in the citizen", "da": "Sagsbehandlerens tro på borgeren"},
+    "sec_new_courses": {"en": "Newly granted resource courses", "da": "Nytilkendte ressourceforløb"},
+    "sec_exits": {"en": "Exits from the resource course", "da": "Afgang fra ressourceforløb"},
+    "sec_mediators": {"en": "Mediating factors", "da": "Medierende faktorer"},
+    "sec_bip": {"en": "BIP: caseworker effectiveness", "da": "BIP: sagsbehandlernes effektivitet"},
+    "sec_progression": {"en": "BIP: progression", "da": "BIP: progression"},
+    "participating": {"en": "Participating job centres", "da": "Deltagende jobcentre"},
+    "total_participating": {"en": "All participating job centres", "da": "I alt, deltagende jobcentre"},
+    "others": {"en": "Other job centres", "da": "Landets øvrige jobcentre"},
+    "others_short": {"en": "Other job centres", "da": "Øvrige jobcentre"},
+    "before": {"en": "Year before the intervention period", "da": "Året før indsatsperioden"},
+    "intervention": {"en": "Intervention period", "da": "Indsatsperioden"},
+    "difference": {"en": "Difference", "da": "Forskel"},
+    "effect": {"en": "Effect", "da": "Effekt"},
+    "effect_last3": {"en": "Effect, last 3 months of the intervention period",
+                     "da": "Effekt sidste 3 mdr. af indsatsperioden"},
+    "whole_period": {"en": "whole period", "da": "hele perioden"},
+    "weeks_between_lab": {"en": "Expected time between LAB interventions, weeks",
+                          "da": "Forventet tid mellem LAB-indsatser, uger"},
+    "share_internship": {"en": "Share in company internship or with ordinary hours, per cent",
+                         "da": "Andel i virksomhedspraktik eller med ordinære timer, procent"},
+    "effect_last3_pp": {"en": "Effect in the last three months of the intervention period, percentage points",
+                        "da": "Effekt de sidste tre måneder af indsatsperioden, procentpoint"},
+    "effect_pct": {"en": "Effect in per cent of the before level", "da": "Effekt i procent af niveauet før"},
+    "tableA": {"en": "Table A. Overall development and effects", "da": "Tabel A. Overordnet udvikling og effekter"},
+    "table3": {"en": "Table 3. Effect on the caseworker's belief in the citizen",
+               "da": "Tabel 3. Effekt på sagsbehandlerens tro på borgeren"},
+    "belief_pre": {"en": "Pre-survey, per cent", "da": "Før-måling, procent"},
+    "belief_post": {"en": "Post-survey, per cent", "da": "Efter-måling, procent"},
+    "belief_effect": {"en": "Effect, percentage points", "da": "Effekt, procentpoints"},
+    "belief_internship_3m": {"en": "1. Take part in a company internship within 3 months",
+                             "da": "1. Deltage i virksomhedspraktik inden for 3 mdr."},
+    "belief_ordinary_hours_1y": {"en": "2. Obtain ordinary paid hours within 1 year",
+                                 "da": "2. Opnå ordinære løntimer inden for 1 år"},
+    "belief_job_2y": {"en": "3. Obtain a flex job, part- or full-time job within 2 years",
+                      "da": "3. Opnå fleksjob, halvtid eller heltidsstilling inden for 2 år"},
+    "table4": {"en": "Table 4. Average estimated time between LAB interventions, weeks",
+               "da": "Tabel 4. Gennemsnitlig estimeret tid mellem LAB-indsatser, uger"},
+    "table4_note": {"en": ">52: so few start a LAB intervention that the expected duration exceeds 52 weeks.",
+                    "da": ">52 angiver, at der er ganske få der påbegynder en LAB-indsats i det pågældende "
+                          "jobcenter og derfor, at den forventede varighed er højere end 52 uger."},
+    "table6": {"en": "Table 6. Effect on the share in company internship or with ordinary hours, whole "
+                     "intervention period and its last 3 months, per cent and percentage points",
+               "da": "Tabel 6. Effekt på andel i virksomhedspraktik eller med ordinære timer, hele "
+                     "indsatsperioden og de sidste 3 måneder heraf, procentpoints"},
+    "table7": {"en": "Table 7. Effects for newly granted resource courses",
+               "da": "Tabel 7. Effekter for nytilkendte ressourceforløb"},
+    "time_to_first_lab": {"en": "Time to first LAB intervention, weeks", "da": "Tid til første LAB-indsats, uger"},
+    "table8": {"en": "Table 8. Exits from the resource course to ordinary employment, flex job, "
+                     "ledighedsydelse and disability pension, weekly rate, per cent",
+               "da": "Tabel 8. Afgang fra ressourceforløb til ordinær beskæftigelse, fleksjob, "
+                     "ledighedsydelse og førtidspension, ugentlig rate, procent"},
+    "ordinary_employment": {"en": "Ordinary employment", "da": "Ordinær beskæftigelse"},
+    "flex_job": {"en": "Flex job", "da": "Fleksjob"},
+    "ledighedsydelse": {"en": "Ledighedsydelse (flex-job waiting benefit)", "da": "Ledighedsydelse"},
+    "disability_pension": {"en": "Disability pension", "da": "Førtidspension"},
+    "table9": {"en": "Table 9. Caseload and effects on active interventions",
+               "da": "Tabel 9. Caseload og effekter på aktive indsatser"},
+    "effect_of_caseload": {"en": "Effect of caseload", "da": "Effekt af caseload"},
+    "effect_of_caseload_change": {"en": "Effect of change in caseload", "da": "Effekt af ændring i caseload"},
+    "lab_hazard": {"en": "Hazard rate to a LAB intervention (hazard ratio)",
+                   "da": "Afgangsrate til LAB-indsats (hazard ratio)"},
+    "share_coef": {"en": "Share in company internship or with ordinary paid hours (coefficient)",
+                   "da": "Andel i virksomhedspraktik eller med ordinære løntimer (koefficient)"},
+    "table9_note": {"en": "Hazard ratios from a Cox regression: 1 = no effect; below 1 = a higher caseload "
+                          "lowers the rate of starting a LAB intervention.",
+                    "da": "Resultatet for afgangsraten er baseret på en COX-regressionsmodel: ingen effekt "
+                          "svarer til 1; en værdi under 1 betyder, at højere caseload giver en lavere "
+                          "afgangsrate til LAB-indsats."},
+    "table10": {"en": "Table 10. The caseworker's belief in the citizen and effects on active interventions",
+                "da": "Tabel 10. Sagsbehandlernes tro på borgeren og effekter på aktive indsatser"},
+    "internship": {"en": "Company internship", "da": "Virksomhedspraktik"},
+    "ordinary_hours": {"en": "Ordinary paid hours", "da": "Ordinære løntimer"},
+    "flexjob_job": {"en": "Flex job", "da": "Fleksjob"},
+    "figure1": {"en": "Figure 1. Weekly probability of starting a new LAB intervention",
+                "da": "Figur 1. Ugentlig sandsynlighed for påbegyndelse af nyt LAB-forløb"},
+    "figure2": {"en": "Figure 2. Share who have not yet started a new LAB intervention",
+                "da": "Figur 2. Andel som stadig ikke har påbegyndt nyt LAB-forløb"},
+    "figure_forest6": {"en": "Effect on the share in internship or with ordinary hours, per job centre (pp, 95% CI)",
+                       "da": "Effekt på andel i virksomhedspraktik eller med ordinære timer, pr. jobcenter "
+                             "(procentpoint, 95 % KI)"},
+    "figure_forest4": {"en": "Effect on expected time between LAB interventions, per job centre (weeks, 95% CI)",
+                       "da": "Effekt på forventet tid mellem LAB-indsatser, pr. jobcenter (uger, 95 % KI)"},
+    "figure_coef": {"en": "Tables 9–10 as coefficient plots (95% CI)", "da": "Tabel 9–10 som koefficientplot (95 % KI)"},
+    "weeks_since_lab": {"en": "Weeks since the end of the last LAB intervention",
+                        "da": "Uger siden afslutning af seneste LAB-forløb"},
+    "weekly_probability": {"en": "Weekly probability", "da": "Ugentlig sandsynlighed"},
+    "share_no_new_lab": {"en": "Share without a new LAB intervention", "da": "Andel uden nyt LAB-forløb"},
+    "participating_before": {"en": "Participating, year before", "da": "Deltagende, året før"},
+    "participating_intervention": {"en": "Participating, intervention period", "da": "Deltagende, indsatsperioden"},
+    "other_before": {"en": "Others, year before", "da": "Øvrige, året før"},
+    "other_intervention": {"en": "Others, intervention period", "da": "Øvrige, indsatsperioden"},
+    "hazard_ratio": {"en": "Hazard ratio", "da": "Hazard ratio"},
+    "coefficient": {"en": "Coefficient", "da": "Koefficient"},
+    "bip_table1": {"en": "BIP Table 1. Policy experiment: all caseworkers as effective as the average of the "
+                         "25% most effective",
+                   "da": "BIP Tabel 1. Policy eksperiment; alle sagsbehandlere lige så effektive som "
+                         "gennemsnittet blandt de 25 % mest effektive"},
+    "bip_actual": {"en": "Average share in employment, actual", "da": "Gennemsnitlig andel i beskæftigelse, faktisk"},
+    "bip_counterfactual": {"en": "Average share in employment with effective caseworkers",
+                           "da": "Gennemsnitlig andel i beskæftigelse med effektive sagsbehandlere"},
+    "bip_increase": {"en": "Increase in the share in employment", "da": "Forøget andel i beskæftigelse"},
+    "bip_r2": {"en": "R² without / with caseworker fixed effects", "da": "R² uden / med sagsbehandlereffekter"},
+    "share_pct": {"en": "Share, per cent", "da": "Andel, procent"},
+    "p_value": {"en": "p-value", "da": "P-værdi"},
+    "bip_quartiles": {"en": "BIP: caseworkers by effectiveness quartile", "da": "BIP: sagsbehandler-kvartiler"},
+    "quartile": {"en": "Caseworker quartile", "da": "Sagsbehandler-kvartil"},
+    "bip_fig1": {"en": "Share in employment by caseworker quartile", "da": "Andel i beskæftigelse opdelt i sagsbehandler-kvartiler"},
+    "bip_fig2": {"en": "Caseworker effects by quartile", "da": "Fordeling af sagsbehandlereffekter"},
+    "bip_fig4": {"en": "Use of activity groups by caseworker quartile", "da": "Sagsbehandlernes brug af indsatser"},
+    "bip_change": {"en": "BIP: change of caseworker and the job chance", "da": "BIP: skift af sagsbehandler og jobchancen"},
+    "effect_pp": {"en": "Effect of a caseworker change, percentage points", "da": "Effekt af sagsbehandlerskift, procentpoint"},
+    "relative_effect": {"en": "Relative effect, per cent", "da": "Relativ effekt, procent"},
+    "rate_changed": {"en": "Job rate after a change", "da": "Jobrate efter skift"},
+    "rate_changed_without_change": {"en": "… had they not changed", "da": "… hvis de ikke havde skiftet"},
+    "rate_unchanged": {"en": "Job rate without a change", "da": "Jobrate uden skift"},
+    "bip_progression": {"en": "BIP: mean change between consecutive responses",
+                        "da": "BIP: gennemsnitlig ændring mellem besvarelser"},
+    "indicator": {"en": "Indicator", "da": "Indikator"},
+    "mean_change": {"en": "Mean change (1–5 scale)", "da": "Gennemsnitlig ændring (skala 1–5)"},
+    "citizen_avg": {"en": "Citizen questions, average", "da": "Borgerspørgsmål, gennemsnit"},
+    "caseworker_avg": {"en": "Caseworker questions, average", "da": "Sagsbehandlerspørgsmål, gennemsnit"},
+    "linkage": {"en": "Caseload linkage (Boks 1)", "da": "Kobling af caseload (Boks 1)"},
+    "linkage_text": {"en": "{linked} of {pw} person-weeks linked to a caseworker's caseload ({rate}).",
+                     "da": "{linked} af {pw} ugentlige observationer koblet med en sagsbehandlers caseload ({rate})."},
+    "mom": {"en": "Month over month: what changed since the previous run",
+            "da": "Måned for måned: hvad er ændret siden forrige kørsel"},
+    "previous": {"en": "Previous run", "da": "Forrige kørsel"},
+    "current": {"en": "This run", "da": "Denne kørsel"},
+    "change": {"en": "Change", "da": "Ændring"},
+    "estimate": {"en": "Estimate", "da": "Estimat"},
+    "mom_inputs": {"en": "{k} of {m} input files changed; spec {spec}; seed {seed}.",
+                   "da": "{k} af {m} inddatafiler er ændret; specifikation {spec}; seed {seed}."},
+    "same": {"en": "unchanged", "da": "uændret"},
+    "changed": {"en": "changed", "da": "ændret"},
+    "no_estimates": {"en": "Not estimated in this run.", "da": "Ikke estimeret i denne kørsel."},
+    "jobcentre": {"en": "Job centre", "da": "Jobcenter"},
+    "all_rows": {"en": "All participating job centres", "da": "Deltagende jobcentre i alt"},
+    "effect_size": {"en": "Standardized change by activity combination (J/O/S/H)",
+                    "da": "Standardiseret ændring efter indsatskombination (J/O/S/H)"},
+}
+
+
+def label(key: str, lang: str = "en") -> str:
+    """The label ``key`` in ``lang`` (falls back to English, then to the key itself)."""
+    entry = LABELS.get(key)
+    if entry is None:
+        return key
+    return entry.get(lang) or entry["en"]
+
+
+def number(x: float | None, decimals: int = 1, lang: str = "en", sign: bool = False) -> str:
+    """A number as the report prints it: Danish decimal comma and thousands dot with ``lang="da"``."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return ""
+    r = round(float(x), decimals) + 0.0  # + 0.0: no "-0"
+    if r == 0:
+        r = 0.0
+    text = f"{r:+,.{decimals}f}" if sign and r != 0 else f"{r:,.{decimals}f}"
+    if lang == "da":
+        text = text.replace(",", "\u0001").replace(".", ",").replace("\u0001", ".")
+    return text.replace("-", "\u2212")
+
+
+def count(n: int | float | None, lang: str = "en") -> str:
+    """A person count with thousands separators."""
+    if n is None or (isinstance(n, float) and math.isnan(n)):
+        return ""
+    return number(float(n), 0, lang)

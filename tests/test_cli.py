@@ -1,0 +1,113 @@
+"""The command line: runs, show, report; exit codes 0/2/3, one- or two-line errors, --help examples."""
+
+from __future__ import annotations
+
+import pytest
+from test_report import PLANTED_IDS, SMALL_JC, digit_tokens, make_fake_run
+
+from bipdask import storage
+from bipdask.cli import main
+from bipdask.errors import InfrastructureError, InputError
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    r = tmp_path_factory.mktemp("cliroot")
+    make_fake_run(r)
+    make_fake_run(r, "r00000000000000b2", "2026-11-01T06:00:00+00:00", shift=0.01, seed=8)
+    (r / "runs" / "rhalfwritten0000").mkdir()  # an attempt that never committed
+    return r
+
+
+def _no_ids(text: str) -> None:
+    assert not {str(i) for i in PLANTED_IDS} & digit_tokens(text)
+
+
+def test_runs_lists_committed_runs_with_status_date_spec_seed_and_b(root, capsys):
+    assert main(["runs", str(root)]) == 0
+    out = capsys.readouterr().out
+    lines = out.strip().splitlines()
+    assert lines[0].split()[:6] == ["run_id", "status", "committed_at", "spec", "seed", "B"]
+    first = next(x for x in lines if x.startswith("r00000000000000a1"))
+    latest = next(x for x in lines if x.startswith("r00000000000000b2"))
+    assert "2026-10-01" in first and " hir " in first and " 7 " in first and " 199 " in first
+    assert "committed, latest" in latest and "committed, latest" not in first
+    assert any(x.startswith("rhalfwritten0000") and "incomplete" in x for x in lines)
+    _no_ids(out)
+
+
+def test_runs_of_an_empty_root(tmp_path, capsys):
+    assert main(["runs", str(tmp_path)]) == 0
+    assert "no committed runs" in capsys.readouterr().out
+
+
+def test_show_prints_one_estimate_with_its_ci(root, capsys):
+    assert main(["show", str(root), "did", "--analysis", "share_internship_or_hours", "--period", "intervention"]) == 0
+    out = capsys.readouterr().out
+    assert "r00000000000000b2" in out  # the latest run
+    line = out.strip().splitlines()[-1]
+    assert "+2.7 pp" in line and "95% CI [+1.7, +3.7]" in line and "n=3,073 persons" in line
+    assert main(["show", f"{root}/runs/r00000000000000a1", "did_weeks", "--analysis", "hir_table4"]) == 0
+    out = capsys.readouterr().out
+    assert "r00000000000000a1" in out and "weeks" in out
+    _no_ids(out)
+
+
+def test_show_respects_disclosure_control(root, capsys):
+    assert main(["show", str(root), "did", "--analysis", "share_internship_or_hours",
+                 "--jobcentre", str(SMALL_JC), "--period", "intervention"]) == 0
+    out = capsys.readouterr().out
+    assert "suppressed" in out and "CI" not in out
+
+
+def test_show_unknown_estimand_exits_2_in_two_lines(root, capsys):
+    assert main(["show", str(root), "no_such_thing"]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert len(err) <= 2 and "no_such_thing" in captured.err and "Traceback" not in captured.err
+    assert captured.out == ""
+
+
+def test_report_writes_html_and_prints_its_path(root, capsys, tmp_path):
+    assert main(["report", f"{root}/runs/r00000000000000b2", "--lang", "da", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.strip() == f"report: {tmp_path / 'report.da.html'}"
+    assert "Deltagende jobcentre" in (tmp_path / "report.da.html").read_text(encoding="utf-8")
+    _no_ids(out)
+
+
+def test_missing_run_exits_2_without_traceback_unless_debug(root, capsys):
+    assert main(["report", f"{root}/runs/rnothere00000000"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) <= 2 and "Traceback" not in err and "not found" in err
+    assert main(["report", f"{root}/runs/rhalfwritten0000"]) == 2  # not committed: does not exist
+    capsys.readouterr()
+    with pytest.raises(InputError):
+        main(["--debug", "report", f"{root}/runs/rnothere00000000"])
+
+
+def test_storage_failure_exits_3(root, capsys, monkeypatch):
+    def broken(*a, **k):
+        raise InfrastructureError("storage: reading results failed (OSError)")
+
+    monkeypatch.setattr(storage, "read_parquet", broken)
+    assert main(["show", str(root), "did"]) == 3
+    err = capsys.readouterr().err
+    assert "storage" in err and "Traceback" not in err and len(err.strip().splitlines()) <= 2
+
+
+@pytest.mark.parametrize("command", ["report", "runs", "show"])
+def test_help_has_examples_and_exit_codes(command, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "example" in out and f"bipdask {command}" in out and "exit codes" in out
+
+
+def test_top_level_help_keeps_the_existing_commands(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for command in ("synth", "validate", "run", "demo", "report", "runs", "show"):
+        assert command in out

@@ -1,0 +1,335 @@
+"""The HTML report of a committed run: content, disclosure first, Danish labels, month over month,
+no person id anywhere, and (marker ``browser``) every figure loads in headless Chromium."""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+import struct
+import subprocess
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bipdask import storage
+from bipdask.disclosure import SUPPRESSED
+from bipdask.results import Estimate, estimates_table
+
+PLANTED_IDS = [48151623, 42000917, 73194851, 61803398, 27182818, 31415926]
+NAMES = {11: "Favrskov", 12: "Haderslev", 13: "Varde", 21: "Aarhus"}
+SMALL_JC = 13  # its before-period share rests on 3 persons
+SMALL_VALUE = 0.8765  # shown as "87.7" if it leaked
+
+
+def _est(analysis, estimand, jc, period, value, n, n_obs=None, width=0.02, p=0.2):
+    return Estimate(analysis, estimand, jc, period, value, width / 2, value - width, value + width, p, n,
+                    n if n_obs is None else n_obs)
+
+
+def fake_estimates(shift: float = 0.0) -> list[Estimate]:
+    """A handful of tidy rows for every analysis the report shows (values in the stored units)."""
+    s = "share_internship_or_hours"
+    rows = []
+    for jc, (nb, ni), (mb, mi) in ((11, (40, 42), (0.19, 0.30)), (12, (30, 33), (0.25, 0.18)),
+                                   (SMALL_JC, (3, 25), (SMALL_VALUE, 0.15))):
+        rows += [_est(s, "mean_participating", jc, "before", mb + shift, nb, nb * 40),
+                 _est(s, "mean_participating", jc, "intervention", mi + shift, ni, ni * 50),
+                 _est(s, "mean_participating", jc, "last_3_months", mi + shift, ni, ni * 10),
+                 _est(s, "did", jc, "intervention", (mi - mb) - 0.02, 3000, 90000, 0.05, 0.01),
+                 _est(s, "did", jc, "last_3_months", (mi - mb) - 0.01, 3000, 60000, 0.05, 0.2)]
+    rows += [_est(s, "mean_participating", None, p, 0.2 + shift, 73, 4000) for p in ("before", "intervention",
+                                                                                     "last_3_months")]
+    rows += [_est(s, "mean_others", None, p, v, 3000, 90000) for p, v in (("before", 0.149), ("intervention", 0.168),
+                                                                         ("last_3_months", 0.17))]
+    rows += [_est(s, "did", None, "intervention", 0.017 + shift, 3073, 100000, 0.01, 0.001),
+             _est(s, "did", None, "last_3_months", 0.032, 3073, 50000, 0.01, 0.01)]
+    for a in ("hir_table4", "hir_table7"):
+        for jc, pb, pi in ((11, 29.0, 22.0), (12, 45.0, 60.0), (SMALL_JC, 31.0, 33.0), (None, 43.0, 41.0)):
+            n = {11: 30, 12: 25, SMALL_JC: 20, None: 75}[jc]
+            rows += [_est(a, "participating_before", jc, "intervention", pb + shift, n, width=4),
+                     _est(a, "participating_intervention", jc, "intervention", pi, n, width=4),
+                     _est(a, "other_before", jc, "intervention", 38.0, 900, width=2),
+                     _est(a, "other_intervention", jc, "intervention", 40.0, 950, width=2),
+                     _est(a, "did_weeks", jc, "intervention", (pi - pb) - 2.0, 2000, width=5, p=0.03),
+                     _est(a, "did_pct", jc, "intervention", 100 * ((pi - pb) - 2.0) / pb, 2000, width=10, p=0.03)]
+    for b in ("internship_3m", "ordinary_hours_1y", "job_2y"):
+        rows += [_est("hir_table3", b, None, "pre", 43.4, 81, width=3), _est("hir_table3", b, None, "post", 43.8, 81,
+                                                                             width=3),
+                 _est("hir_table3", b, None, "difference", 0.3, 81, width=2, p=0.8)]
+    for d in ("ordinary_employment", "flex_job", "ledighedsydelse", "disability_pension"):
+        for side in ("mean_participating", "mean_others"):
+            rows += [_est("hir_table8", f"{d}:{side}", None, p, 0.004, 1200, 50000, 0.001)
+                     for p in ("before", "intervention")]
+        rows.append(_est("hir_table8", d, None, "intervention", -0.0005, 9000, 600000, 0.001, 0.5))
+    rows += [_est("hir_table9", "hr_caseload", None, "intervention", 0.9553, 600, 12000, 0.01, 0.0005),
+             _est("hir_table9", "hr_caseload_change", None, "intervention", 0.9912, 600, 12000, 0.004, 0.002),
+             _est("hir_table9", "hr_casemiss", None, "intervention", 0.8, 600, 12000, 0.2),
+             _est("hir_table9", "caseload", None, "intervention", 0.0012, 1300, 55000, 0.001, 0.135),
+             _est("hir_table9", "caseload_change", None, "intervention", -0.0028, 1300, 55000, 0.001, 0.0009)]
+    for b in ("internship_3m", "ordinary_hours_1y", "job_2y"):
+        rows += [_est("hir_table10", f"hr_belief_{b}", None, "intervention", 1.0041, 600, 12000, 0.003, 0.008),
+                 _est("hir_table10", b, None, "intervention", 0.0021, 1300, 55000, 0.001, 0.0009)]
+    a = "bip_caseworker_effectiveness"
+    rows += [_est(a, "actual", None, "all", 0.1476, 700, 2000, 0.01, 0.001),
+             _est(a, "counterfactual_top_quartile", None, "all", 0.2845, 700, 2000, 0.04, 0.001),
+             _est(a, "increase", None, "all", 0.1469, 700, 2000, 0.04, 0.0001),
+             Estimate(a, "r2_without_fe", None, "all", 0.16, n_persons=700, n_obs=2000),
+             Estimate(a, "r2_with_fe", None, "all", 0.21, n_persons=700, n_obs=2000)]
+    for q, (rate, eff) in enumerate(((0.07, -0.05), (0.13, -0.01), (0.18, 0.02), (0.23, 0.1)), start=1):
+        rows += [_est(a, f"outcome_rate/q{q}", None, "all", rate, 700, 500, 0.02, None),
+                 _est(a, f"mean_effect/q{q}", None, "all", eff, 700, 500, 0.02, None)]
+        rows += [_est(a, f"profile/{g}/q{q}", None, "all", 0.2 + 0.05 * k, 700, 490, 0.03, None)
+                 for k, g in enumerate(("J", "O", "S", "H", "none"))]
+    c = "bip_caseworker_change"
+    rows += [_est(c, "effect_pp", None, "all", -0.03, 700, 2000, 0.02, 0.04),
+             _est(c, "rate_changed", None, "all", 0.10, 700, 120, 0.03),
+             _est(c, "rate_changed_without_change", None, "all", 0.13, 700, 120, 0.03),
+             _est(c, "rate_unchanged", None, "all", 0.11, 700, 1880, 0.01),
+             _est(c, "relative_effect", None, "all", -0.22, 700, 2000, 0.1, 0.04)]
+    g = "bip_progression"
+    for ind in ("citizen_avg", "b1", "s2", "caseworker_avg"):
+        rows.append(_est(g, f"mean_change/{ind}", None, "all", 0.03, 900, 2900, 0.01, 0.01))
+    for combo in range(16):
+        rows.append(_est(g, f"effect_size/citizen_avg/{combo:04b}", None, "all", 0.05 * (combo % 5 - 2), 900,
+                         100 + combo, 0.1))
+        rows.append(Estimate(g, f"combination_share/{combo:04b}", None, "all", 1 / 16, n_persons=900, n_obs=2900))
+    return rows
+
+
+def _curves(kind: str) -> pd.DataFrame:
+    rows = []
+    for gi, (group, d, e) in enumerate((("participating_before", 1, 0), ("participating_intervention", 1, 1),
+                                        ("other_before", 0, 0), ("other_intervention", 0, 1))):
+        at_risk = 200 - 20 * gi
+        surv = 1.0
+        for w in range(1, 41):
+            at_risk = max(at_risk - 6, 2)
+            h = 0.03 + 0.002 * gi
+            surv *= 1 - h
+            base = dict(group=group, D=d, E=e, n_risk=float(at_risk), n_event=float(round(h * at_risk)))
+            if kind == "hazard":
+                rows.append({**base, "week": w, "hazard": h, "lower": h * 0.7, "upper": h * 1.3})
+            else:
+                rows.append({**base, "time": float(w), "surv": surv, "std_err": 0.02, "lower": surv - 0.05,
+                             "upper": min(surv + 0.05, 1.0)})
+    return pd.DataFrame(rows)
+
+
+def make_fake_run(root: Path, run_id: str = "r00000000000000a1", committed_at: str = "2026-10-01T06:00:00+00:00",
+                  shift: float = 0.0, seed: int = 7) -> storage.CommittedRun:
+    """A committed run directory as the flow writes it, with planted person ids in its staged layer."""
+    run = storage.RunLayout.create(root, run_id)
+    storage.write_parquet(estimates_table(fake_estimates(shift)), storage.join(run.results, "estimates.parquet"))
+    storage.write_parquet(_curves("hazard"), storage.join(run.results, "figure1_raw_hazard.parquet"))
+    storage.write_parquet(_curves("km"), storage.join(run.results, "figure2_km.parquet"))
+    storage.write_parquet(pd.DataFrame({"level": ["overall"], "jobcentre_id": pd.array([None], dtype="Int32"),
+                                        "person_weeks": [55618], "linked": [53243], "trimmed": [766],
+                                        "no_caseworker": [1067], "no_caseload_record": [542], "matched": [54009],
+                                        "match_rate": [0.971]}),
+                          storage.join(run.results, "linkage_report.parquet"))
+    storage.write_parquet(pd.DataFrame({"replicate": np.arange(5), "did|all|intervention": np.linspace(0, 1, 5)}),
+                          storage.join(run.replicates, "hir_table4.parquet"))
+    storage.write_parquet(pd.DataFrame({"person_id": PLANTED_IDS, "birth_year": [1970] * 6}),
+                          storage.join(run.staged, "persons.parquet"))
+    storage.write_parquet(pd.DataFrame({"jobcentre_id": list(NAMES), "name": list(NAMES.values()),
+                                        "municipality_code": [710, 510, 573, 751]}),
+                          storage.join(run.staged, "jobcentres.parquet"))
+    manifest = {"run_id": run_id, "flow": "evaluate", "seed": seed, "committed_at": committed_at,
+                "code_version": {"bipdask": "0.1.0", "git_sha": "abc1234"},
+                "spec": {"name": "hir", "source": "hir", "content": {"disclosure_min_persons": 5, "seed": seed}},
+                "inputs": {"delivery": "/data/delivery", "sha256": {"persons.parquet": "ab" * 32,
+                                                                     "weeks/part-00011.parquet": "cd" * 32}},
+                "estimation": {"bootstrap_replicates": 199, "bootstrap_scheme": "multinomial", "cluster": "person_id"},
+                "row_counts": {"estimates": len(fake_estimates())}}
+    return storage.commit(run, manifest)
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory):
+    from bipdask.report import write_report
+
+    root = tmp_path_factory.mktemp("root")
+    first = make_fake_run(root)
+    second = make_fake_run(root, "r00000000000000b2", "2026-11-01T06:00:00+00:00", shift=0.01, seed=8)
+    return {"root": root, "first": first, "second": second,
+            "en": write_report(second.url), "da": write_report(second.url, lang="da"),
+            "first_en": write_report(first.url)}
+
+
+def digit_tokens(text: str) -> set[str]:
+    """Every run of digits, also with thousands separators removed (1,234,567 / 1.234.567)."""
+    tokens = set(re.findall(r"\d+", text))
+    tokens |= {re.sub(r"[,.\u00a0 ]", "", t) for t in re.findall(r"\d{1,3}(?:[,.\u00a0 ]\d{3})+", text)}
+    return tokens
+
+
+def png_text_chunks(data: bytes) -> list[bytes]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    out, pos = [], 8
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        if kind in (b"tEXt", b"iTXt"):
+            out.append(body)
+        elif kind == b"zTXt":
+            key, _, rest = body.partition(b"\0")
+            out.append(key + b"\0" + zlib.decompress(rest[1:]))
+        pos += 12 + length
+    return out
+
+
+# --------------------------------------------------------------------------- content
+
+
+def test_report_holds_every_table_and_figure_with_run_metadata(reports):
+    text = Path(reports["en"]).read_text(encoding="utf-8")
+    assert Path(reports["en"]) == Path(reports["second"].url) / "report" / "report.html"
+    for key in ("tableA", "table3", "table4", "table6", "table7", "table8", "table9", "table10", "bip_table1",
+                "figure1", "figure2", "forest6", "forest4", "coef", "bip_quartiles"):
+        assert f'id="{key}"' in text, key
+    imgs = re.findall(r'<img src="([^"]+)"', text)
+    assert len(imgs) >= 7
+    for src in imgs:
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "http://" not in text and "https://" not in text and "<script" not in text
+    for fact in ("r00000000000000b2", "Seed", ">8<", ">199<", "ab" * 32, "persons.parquet"):
+        assert fact in text, fact
+    assert "[" in text and "n=73" in text  # CIs and persons next to the estimates
+
+
+def test_table4_caps_durations_above_52_weeks(reports):
+    text = Path(reports["en"]).read_text(encoding="utf-8")
+    haderslev = text[text.index(">Haderslev<"):]
+    haderslev = haderslev[:haderslev.index("</tr>")]
+    assert "&gt;52" in haderslev and ("&gt;0" in haderslev or "&lt;0" in haderslev)
+
+
+def test_suppression_is_applied_before_tables_and_figures_are_built(reports, monkeypatch, tmp_path):
+    from bipdask.report import build, figures, write_report
+
+    seen = []
+    real_tables, real_forest = build.all_tables, figures.forest
+
+    def spy_tables(est, lang, names):
+        seen.append(est.frame)
+        return real_tables(est, lang, names)
+
+    def spy_forest(frame, *a, **k):
+        seen.append(frame)
+        return real_forest(frame, *a, **k)
+
+    monkeypatch.setattr(build, "all_tables", spy_tables)
+    monkeypatch.setattr(figures, "forest", spy_forest)
+    write_report(reports["second"].url, out_dir=tmp_path)
+    assert len(seen) >= 3
+    for frame in seen:
+        small = frame[(frame["jobcentre_id"] == SMALL_JC) & (frame["estimand"] == "mean_participating")
+                      & (frame["period"] == "before") & (frame["analysis"] == "share_internship_or_hours")]
+        assert (small[SUPPRESSED] == "primary").all() and small["estimate"].isna().all()
+        did = frame[(frame["jobcentre_id"] == SMALL_JC) & (frame["estimand"] == "did")]
+        assert (did[SUPPRESSED] == "secondary").all()
+    csv = pd.read_csv(tmp_path / "published_estimates.csv")
+    hidden = csv[csv[SUPPRESSED].fillna("") != ""]
+    assert len(hidden) >= 3 and hidden["estimate"].isna().all() and hidden["n_persons"].isna().all()
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    table6 = html[html.index('id="table6"'):]
+    varde = table6[table6.index(">Varde<"):]
+    assert "×" in varde[:varde.index("</tr>")]
+    assert "87.7" not in html and "87,7" not in html
+
+
+def test_danish_labels_use_the_reports_terms(reports):
+    text = Path(reports["da"]).read_text(encoding="utf-8")
+    assert Path(reports["da"]).name == "report.da.html" and 'lang="da"' in text
+    for term in ("Deltagende jobcentre", "Året før indsatsperioden", "Indsatsperioden", "Effekt",
+                 "Forventet tid mellem LAB-indsatser, uger", "Tabel 4", "diskretioneret"):
+        assert term in text, term
+    assert re.search(r">\d+,\d<", text)  # decimal comma
+
+
+def test_month_over_month_compares_with_the_previous_committed_run(reports):
+    second = Path(reports["en"]).read_text(encoding="utf-8")
+    first = Path(reports["first_en"]).read_text(encoding="utf-8")
+    assert 'id="mom"' in second and "r00000000000000a1" in second
+    assert "seed 7 → 8" in second and "0 of 2 input files changed" in second
+    mom = second[second.index('id="mom"'):]
+    assert "+1.0" in mom  # the DiD moved by one percentage point (shift 0.01)
+    assert 'id="mom"' not in first
+
+
+def test_report_folder_holds_no_replicates_or_microdata(reports):
+    folder = Path(reports["second"].url) / "report"
+    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    assert all(f in ("report.html", "report.da.html", "published_estimates.csv") or
+               re.fullmatch(r"figures/(en|da)/\w+\.png", f) for f in files), files
+    assert not any("replicate" in f or "staged" in f or "persons" in f for f in files)
+
+
+def test_no_person_id_in_report_png_metadata_or_csv(reports):
+    ids = {str(i) for i in pd.read_parquet(Path(reports["second"].url) / "staged" / "persons.parquet")["person_id"]}
+    folder = Path(reports["second"].url) / "report"
+    for html_file in folder.glob("*.html"):
+        text = html_file.read_text(encoding="utf-8")
+        assert not ids & digit_tokens(text)
+        for src in re.findall(r'src="data:image/png;base64,([^"]+)"', text):
+            for chunk in png_text_chunks(base64.b64decode(src)):
+                assert not ids & digit_tokens(chunk.decode("latin-1"))
+                assert b"Software" not in chunk
+    for png in folder.rglob("*.png"):
+        for chunk in png_text_chunks(png.read_bytes()):
+            assert not ids & digit_tokens(chunk.decode("latin-1"))
+    assert not ids & digit_tokens((folder / "published_estimates.csv").read_text())
+
+
+def test_unknown_run_is_an_input_error(tmp_path):
+    from bipdask.errors import InputError
+    from bipdask.report import write_report
+
+    with pytest.raises(InputError, match="not found"):
+        write_report(str(tmp_path / "runs" / "rnothere"))
+
+
+# --------------------------------------------------------------------------- browser
+
+
+@pytest.mark.browser
+def test_report_opens_in_headless_chromium_and_every_figure_loads(reports, tmp_path):
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("no chromium binary on PATH (install it, e.g. apt-get install -y chromium, to run this test)")
+    shot = tmp_path / "report.png"
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}"]
+    url = Path(reports["en"]).resolve().as_uri()
+    subprocess.run([chromium, *flags, f"--screenshot={shot}", "--window-size=1280,2000", url],
+                   check=True, capture_output=True, timeout=120)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+    dom = subprocess.run([chromium, *flags, "--dump-dom", url], check=True, capture_output=True, text=True,
+                         timeout=120).stdout
+    imgs = re.findall(r"<img[^>]*>", dom)
+    assert len(imgs) >= 7
+    for tag in imgs:
+        src = re.search(r'src="([^"]+)"', tag).group(1)
+        assert src.startswith("data:image/png;base64,")
+        png = base64.b64decode(src.split(",", 1)[1])
+        width, height = struct.unpack(">II", png[16:24])
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and width > 100 and height > 100
+    assert "Table 4" in dom
+
+
+def test_the_flow_can_write_the_report_before_committing(tmp_path):
+    """The flow writes report/ and then the manifest: write_report takes the manifest to come."""
+    from bipdask.report import write_report
+
+    run = make_fake_run(tmp_path)
+    manifest = dict(run.manifest)
+    (Path(run.url) / "_manifest.json").unlink()
+    (tmp_path / "runs" / "latest.json").unlink()
+    path = write_report(run.url, manifest=manifest)
+    assert Path(path).is_file() and not (Path(run.url) / "_manifest.json").exists()
