@@ -15,6 +15,12 @@ A run directory without ``_manifest.json`` does not exist for readers (:func:`op
 :func:`list_runs`). The run id is a hash of the run key (input hashes, code version, spec,
 seed), so the same inputs give the same run id and a rerun is a no-op.
 
+Transient storage errors (HTTP 5xx, throttling, dropped connections) are retried with
+exponential backoff (:func:`with_retries`, ``BIPDASK_STORAGE_ATTEMPTS`` /
+``BIPDASK_STORAGE_BACKOFF_S``) on top of botocore's and s3fs's own retries. A run being computed
+holds ``runs/<run_id>/_claim`` (:func:`claim_run`), so two runs of the same key never both
+commit.
+
 Credentials and the S3 endpoint come from the environment only (``AWS_ACCESS_KEY_ID``,
 ``AWS_SECRET_ACCESS_KEY``, ``AWS_ENDPOINT_URL`` or ``FSSPEC_S3_ENDPOINT_URL``, …); they are never
 taken from code, written to a manifest or logged.
@@ -22,16 +28,20 @@ taken from code, written to a manifest or logged.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
 import os
 import posixpath
+import socket
+import time
 import uuid
+from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import fsspec
 import pandas as pd
@@ -44,7 +54,12 @@ RUNS = "runs"
 MANIFEST = "_manifest.json"
 LATEST = "latest.json"
 RUN_LAYERS = ("staged", "model_input", "results", "replicates", "report", "quarantine")
+CLAIM = "_claim"
 ENDPOINT_VARIABLES = ("FSSPEC_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+DEFAULT_ATTEMPTS = 4
+DEFAULT_BACKOFF_S = 0.5  # delays 0.5, 2, 8 s between the attempts (×4 each time)
+DEFAULT_CLAIM_STALE_S = 900.0
+T = TypeVar("T")
 
 
 # --------------------------------------------------------------------------- URLs and filesystems
@@ -78,21 +93,35 @@ def storage_options(url: str) -> dict[str, Any]:
     """
     if not url.startswith(("s3://", "s3a://")):
         return {}
+    # No listings cache: other processes write the same prefixes (claims, commits, partitions).
+    base = {"skip_instance_cache": True, "use_listings_cache": False}
     for name in ENDPOINT_VARIABLES:
         endpoint = os.environ.get(name)
         if endpoint:
-            return {"client_kwargs": {"endpoint_url": endpoint}, "skip_instance_cache": True}
-    return {"skip_instance_cache": True}
+            return {"client_kwargs": {"endpoint_url": endpoint}, **base}
+    return base
 
 
 def filesystem(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
     """The fsspec filesystem and the protocol-less path for ``url``."""
     url = normalize_root(url) if "://" not in url or url.startswith("file://") else url
+    options = storage_options(url)
     try:
-        fs, path = fsspec.core.url_to_fs(url, **storage_options(url))
+        if not options:
+            return fsspec.core.url_to_fs(url)
+        # One client per process and endpoint/identity: a new S3 client per call costs ~0.1 s.
+        # Keyed on the environment so a changed endpoint or key id gets a new client.
+        key = (url.split("://", 1)[0], canonical_json(options), os.environ.get("AWS_ACCESS_KEY_ID", ""),
+               os.getpid())
+        fs = _FILESYSTEMS.get(key)
+        if fs is None:
+            fs = _FILESYSTEMS[key] = fsspec.core.url_to_fs(url, **options)[0]
+        return fs, fs._strip_protocol(url)
     except (ImportError, ValueError) as exc:
         raise InfrastructureError(f"storage: cannot open {_safe(url)} ({type(exc).__name__})") from None
-    return fs, path
+
+
+_FILESYSTEMS: dict[tuple, fsspec.AbstractFileSystem] = {}
 
 
 def _safe(url: str) -> str:
@@ -107,6 +136,78 @@ def _infra(action: str, url: str, exc: BaseException) -> InfrastructureError:
     return InfrastructureError(f"storage: {action} {_safe(url)} failed ({type(exc).__name__})")
 
 
+# --------------------------------------------------------------------------- transient errors and retries
+
+TRANSIENT_CODES = frozenset({"InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "Throttling",
+                             "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException"})
+TRANSIENT_ERRNOS = frozenset({errno.EIO, getattr(errno, "EREMOTEIO", errno.EIO), errno.EBUSY, errno.ETIMEDOUT,
+                              errno.ECONNRESET, errno.ECONNREFUSED, errno.ECONNABORTED, errno.EPIPE, errno.EAGAIN})
+PERMANENT = (FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError, NotADirectoryError)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a storage failure is worth retrying: HTTP 5xx / throttling, a dropped or refused
+    connection, a timeout. Missing objects, permissions and bad requests are not.
+
+    s3fs turns botocore errors into ``OSError`` (500 → EREMOTEIO, 503 → EBUSY) and keeps the
+    botocore error as ``__cause__``, so both are inspected.
+    """
+    seen = 0
+    while exc is not None and seen < 5:
+        seen += 1
+        if isinstance(exc, PERMANENT):
+            return False
+        try:
+            import botocore.exceptions as bx
+        except ImportError:  # pragma: no cover - botocore comes with s3fs
+            bx = None
+        if bx is not None and isinstance(exc, bx.ClientError):
+            err = exc.response.get("Error", {}) or {}
+            status = (exc.response.get("ResponseMetadata", {}) or {}).get("HTTPStatusCode") or 0
+            return int(status) >= 500 or err.get("Code") in TRANSIENT_CODES or str(err.get("Code", "")).startswith("5")
+        if bx is not None and isinstance(exc, (bx.HTTPClientError, bx.ConnectionError)):
+            return True
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            return True
+        if isinstance(exc, OSError) and exc.errno in TRANSIENT_ERRNOS:
+            return True
+        exc = exc.__cause__
+    return False
+
+
+def retry_policy() -> tuple[int, float]:
+    """(attempts, first backoff in seconds), from ``BIPDASK_STORAGE_ATTEMPTS`` and
+    ``BIPDASK_STORAGE_BACKOFF_S`` (defaults 4 and 0.5 s)."""
+    try:
+        attempts = max(1, int(os.environ.get("BIPDASK_STORAGE_ATTEMPTS", DEFAULT_ATTEMPTS)))
+        backoff = max(0.0, float(os.environ.get("BIPDASK_STORAGE_BACKOFF_S", DEFAULT_BACKOFF_S)))
+    except ValueError:
+        attempts, backoff = DEFAULT_ATTEMPTS, DEFAULT_BACKOFF_S
+    return attempts, backoff
+
+
+def with_retries(fn: Callable[[], T], action: str, url: str) -> T:
+    """Call ``fn``; retry transient failures with exponential backoff (×4), then raise an
+    :class:`InfrastructureError` naming the action, the URL (no credentials) and the error type.
+
+    ``FileNotFoundError`` passes through unchanged (callers decide what absent means).
+    """
+    attempts, backoff = retry_policy()
+    for attempt in range(attempts):
+        try:
+            return fn()
+        except FileNotFoundError:
+            raise
+        except InfrastructureError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - classified below
+            if attempt + 1 < attempts and is_transient(exc):
+                time.sleep(backoff * 4 ** attempt)
+                continue
+            raise _infra(action, url, exc) from None
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 # --------------------------------------------------------------------------- atomic writes and reads
 
 
@@ -114,47 +215,115 @@ def write_bytes(data: bytes, url: str) -> None:
     """Write ``data`` to ``url`` atomically: readers see the old object or the new one, whole.
 
     Local: a temporary file in the same folder, then ``os.replace``. Object stores: one PUT
-    (or one completed multipart upload), which is atomic per object.
+    (or one completed multipart upload), which is atomic per object. Transient failures are
+    retried (:func:`with_retries`); rewriting the same bytes is harmless.
     """
     fs, path = filesystem(url)
-    try:
+
+    def put() -> None:
         if _is_local(fs):
+            _write_local(data, path)
+        else:
+            fs.pipe_file(path, data)
+
+    with_retries(put, "writing", url)
+
+
+def _write_local(data: bytes, path: str) -> None:
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.tmp-{uuid.uuid4().hex}")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def create_exclusive(data: bytes, url: str) -> bool:
+    """Write ``data`` to ``url`` only if nothing is there: True if this call created it.
+
+    Local: ``os.open(O_CREAT | O_EXCL)`` on a fully written temporary file's name via
+    ``os.link`` (atomic, and never exposes a half-written file). S3: a conditional PUT
+    (``If-None-Match: *``, s3fs ``mode="create"``), which AWS S3 honours since 2024-08; an
+    object store that ignores the header degrades to last-writer-wins (see :func:`claim_run`).
+    """
+    fs, path = filesystem(url)
+    if _is_local(fs):
+        def put_local() -> bool:
             folder = os.path.dirname(path)
             os.makedirs(folder, exist_ok=True)
             tmp = os.path.join(folder, f".{os.path.basename(path)}.tmp-{uuid.uuid4().hex}")
+            fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             try:
-                with open(tmp, "wb") as fh:
+                with os.fdopen(fd, "wb") as fh:
                     fh.write(data)
                     fh.flush()
                     os.fsync(fh.fileno())
-                os.replace(tmp, path)
+                os.link(tmp, path)  # fails with FileExistsError if the name is taken
+                return True
+            except FileExistsError:
+                return False
             finally:
-                if os.path.exists(tmp):
-                    os.remove(tmp)
-        else:
-            fs.pipe_file(path, data)
-    except InfrastructureError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - any storage failure is an infrastructure error
-        raise _infra("writing", url, exc) from None
+                os.remove(tmp)
+
+        return with_retries(put_local, "creating", url)
+
+    def put_remote() -> bool:
+        try:
+            fs.pipe_file(path, data, mode="create")
+            return True
+        except FileExistsError:
+            return False
+
+    return with_retries(put_remote, "creating", url)
 
 
 def read_bytes(url: str) -> bytes:
     fs, path = filesystem(url)
-    try:
-        return fs.cat_file(path)
-    except FileNotFoundError:
-        raise
-    except Exception as exc:  # noqa: BLE001
-        raise _infra("reading", url, exc) from None
+    return with_retries(lambda: fs.cat_file(path), "reading", url)
 
 
 def exists(url: str) -> bool:
     fs, path = filesystem(url)
-    try:
-        return fs.exists(path)
-    except Exception as exc:  # noqa: BLE001
-        raise _infra("checking", url, exc) from None
+    return with_retries(lambda: fs.exists(path), "checking", url)
+
+
+def copy_file(src: str, dst: str) -> str:
+    """Copy one object to another URL (same store), atomically at the destination; returns dst.
+
+    Local: a hard link to a temporary name then ``os.replace`` (no bytes copied; a plain copy
+    across devices). Object stores: a server-side copy.
+    """
+    fs, spath = filesystem(src)
+    _, dpath = filesystem(dst)
+    if not _is_local(fs):
+        with_retries(lambda: fs.copy(spath, dpath), "copying", dst)
+        return dst
+
+    def link() -> None:
+        os.makedirs(os.path.dirname(dpath), exist_ok=True)
+        tmp = os.path.join(os.path.dirname(dpath), f".{os.path.basename(dpath)}.tmp-{uuid.uuid4().hex}")
+        try:
+            os.link(spath, tmp)
+        except FileNotFoundError:
+            raise
+        except OSError:  # another device, or no hard links on this filesystem
+            with open(spath, "rb") as fh:
+                _write_local(fh.read(), dpath)
+            return
+        try:
+            os.replace(tmp, dpath)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+    with_retries(link, "copying", dst)
+    return dst
 
 
 def _is_local(fs: fsspec.AbstractFileSystem) -> bool:
@@ -185,15 +354,23 @@ def read_parquet(url: str | list[str], columns: list[str] | None = None) -> pd.D
     tables = []
     for u in urls:
         fs, path = filesystem(u)
-        try:
-            tables.append(pq.read_table(path, filesystem=fs, columns=columns))
-        except FileNotFoundError:
-            raise
-        except Exception as exc:  # noqa: BLE001
-            raise _infra("reading", u, exc) from None
+        if _is_local(fs):
+            tables.append(with_retries(lambda: pq.read_table(path, filesystem=fs, columns=columns), "reading", u))
+        else:  # whole object in one checked GET: a dropped connection cannot leave a short read
+            data = read_bytes(u)
+            tables.append(with_retries(lambda: pq.read_table(pa.BufferReader(data), columns=columns), "reading", u))
     if not tables:
         return pd.DataFrame(columns=columns or [])
     return pa.concat_tables(tables, promote_options="default").to_pandas(date_as_object=False)
+
+
+def parquet_columns(url: str) -> list[str]:
+    """The column names of one Parquet object (its footer only)."""
+    fs, path = filesystem(url)
+    if not _is_local(fs):
+        data = read_bytes(url)
+        return with_retries(lambda: pq.read_schema(pa.BufferReader(data)).names, "reading", url)
+    return with_retries(lambda: pq.read_schema(path, filesystem=fs).names, "reading", url)
 
 
 def write_json(obj: Any, url: str) -> str:
@@ -209,12 +386,7 @@ def read_json(url: str) -> Any:
 def list_files(url: str, suffix: str = "") -> list[str]:
     """Every file below ``url`` whose name ends with ``suffix``, as full URLs, sorted."""
     fs, path = filesystem(url)
-    try:
-        if not fs.exists(path):
-            return []
-        found = fs.find(path)
-    except Exception as exc:  # noqa: BLE001
-        raise _infra("listing", url, exc) from None
+    found = with_retries(lambda: fs.find(path) if fs.exists(path) else [], "listing", url)
     proto = "" if _is_local(fs) else url.split("://", 1)[0] + "://"
     return sorted(proto + f for f in found if f.endswith(suffix) and not posixpath.basename(f).startswith("."))
 
@@ -319,6 +491,10 @@ class RunLayout:
     def manifest(self) -> str:
         return join(self.url, MANIFEST)
 
+    @property
+    def claim(self) -> str:
+        return join(self.url, CLAIM)
+
     def is_committed(self) -> bool:
         return exists(self.manifest)
 
@@ -349,17 +525,133 @@ def commit(run: RunLayout, manifest: Mapping[str, Any]) -> CommittedRun:
     return CommittedRun(run.run_id, run.url, body)
 
 
+# --------------------------------------------------------------------------- claims (one writer per run)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """This process's hold on ``runs/<run_id>/_claim``: the claim URL and its unique token."""
+
+    url: str
+    token: str
+
+
+def claim_stale_after() -> float:
+    """Seconds without a heartbeat after which a claim is stale (``BIPDASK_CLAIM_STALE_S``, 900)."""
+    try:
+        return max(1.0, float(os.environ.get("BIPDASK_CLAIM_STALE_S", DEFAULT_CLAIM_STALE_S)))
+    except ValueError:
+        return DEFAULT_CLAIM_STALE_S
+
+
+def _claim_body(token: str) -> bytes:
+    now = time.time()
+    return json.dumps({"token": token, "claimed_at": now, "heartbeat_at": now, "host": socket.gethostname(),
+                       "pid": os.getpid()}, sort_keys=True).encode("utf-8")
+
+
+def read_claim(run: RunLayout) -> dict | None:
+    """The current claim's body, or None when the run is not claimed (or the claim is unreadable)."""
+    try:
+        body = read_json(run.claim)
+    except FileNotFoundError:
+        return None
+    except ValueError:  # a torn or foreign object: treat as a claim with no heartbeat
+        return {"token": None, "heartbeat_at": 0.0}
+    return body if isinstance(body, dict) else {"token": None, "heartbeat_at": 0.0}
+
+
+def claim_run(run: RunLayout, stale_after: float | None = None) -> Claim | None:
+    """Claim a run for computing it: create ``runs/<run_id>/_claim`` if absent.
+
+    Returns the :class:`Claim` when this call holds the run, ``None`` when another live
+    claim does (its heartbeat is younger than ``stale_after`` seconds). A stale claim (its
+    holder died without releasing it) is broken and claimed afresh.
+
+    Create-if-absent is atomic locally (``link`` of a written temporary file, which fails if
+    the name exists) and on S3 (conditional PUT, ``If-None-Match: *``). Breakers of a stale
+    claim serialize on a second exclusive object, ``_claim.break``. On an object store
+    without conditional writes two processes could both believe they hold a claim; the
+    commit re-checks the claim's token, which narrows (but cannot close) that window.
+    """
+    stale_after = claim_stale_after() if stale_after is None else float(stale_after)
+    token = uuid.uuid4().hex
+    for _ in range(3):
+        if create_exclusive(_claim_body(token), run.claim):
+            return Claim(run.claim, token)
+        current = read_claim(run)
+        if current is None:  # released between our create and our read: try again
+            continue
+        if time.time() - float(current.get("heartbeat_at") or 0.0) <= stale_after:
+            return None
+        if not _break_claim(run, current.get("token"), stale_after):
+            return None
+    return None
+
+
+def _break_claim(run: RunLayout, stale_token: str | None, stale_after: float) -> bool:
+    """Remove a stale claim (still ``stale_token``, still without a heartbeat); True when the
+    caller may now try to create the claim.
+
+    Breakers serialize on ``_claim.break`` (created exclusively, like the claim), so a claim
+    taken afresh by another breaker is never removed by a late one.
+    """
+    lock = f"{run.claim}.break"
+    if not create_exclusive(json.dumps({"at": time.time()}).encode("utf-8"), lock):
+        try:  # a breaker that died inside this short section leaves an old lock: clear it
+            if time.time() - float(read_json(lock).get("at", 0.0)) > stale_after:
+                remove(lock)
+        except (FileNotFoundError, ValueError, AttributeError):
+            pass
+        return False
+    try:
+        current = read_claim(run)
+        if current is None:
+            return True
+        if current.get("token") != stale_token:
+            return False
+        if time.time() - float(current.get("heartbeat_at") or 0.0) <= stale_after:
+            return False  # its holder came back to life
+        remove(run.claim)
+        return True
+    finally:
+        remove(lock)
+
+
+def holds_claim(claim: Claim) -> bool:
+    """Whether ``claim`` is still the run's claim (not broken as stale by someone else)."""
+    try:
+        body = read_json(claim.url)
+    except (FileNotFoundError, ValueError):
+        return False
+    return isinstance(body, dict) and body.get("token") == claim.token
+
+
+def refresh_claim(claim: Claim) -> bool:
+    """Heartbeat: rewrite the claim with the current time; False if it is no longer ours."""
+    try:
+        body = read_json(claim.url)
+    except (FileNotFoundError, ValueError):
+        return False
+    if not isinstance(body, dict) or body.get("token") != claim.token:
+        return False
+    body["heartbeat_at"] = time.time()
+    write_bytes(json.dumps(body, sort_keys=True).encode("utf-8"), claim.url)
+    return True
+
+
+def release_claim(claim: Claim) -> None:
+    """Remove the claim if it is still ours (after the commit, or after a failed attempt)."""
+    if holds_claim(claim):
+        remove(claim.url)
+
+
 def list_runs(root: str | os.PathLike) -> list[str]:
     """The committed run ids under ``root`` (those with a manifest), sorted."""
     root = normalize_root(root)
     base = join(root, RUNS)
     fs, path = filesystem(base)
-    try:
-        if not fs.exists(path):
-            return []
-        entries = fs.ls(path, detail=True)
-    except Exception as exc:  # noqa: BLE001
-        raise _infra("listing", base, exc) from None
+    entries = with_retries(lambda: fs.ls(path, detail=True) if fs.exists(path) else [], "listing", base)
     ids = []
     for entry in entries:
         if entry.get("type") != "directory":
@@ -395,10 +687,12 @@ def open_run(root: str | os.PathLike, run_id: str | None = None) -> CommittedRun
 def remove(url: str) -> None:
     """Delete a file or a whole prefix (an uncommitted run's leftovers); absent is fine."""
     fs, path = filesystem(url)
-    try:
+
+    def rm() -> None:
         if fs.exists(path):
             fs.rm(path, recursive=True)
+
+    try:
+        with_retries(rm, "removing", url)
     except FileNotFoundError:
         return
-    except Exception as exc:  # noqa: BLE001
-        raise _infra("removing", url, exc) from None

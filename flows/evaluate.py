@@ -56,12 +56,15 @@ from flows.tasks import (
     estimate_hir_mediators,
     estimate_share_did,
     validate_and_stage,
+    write_report,
     write_results,
 )
 
 DELIVERY_TABLES = (*TABLES, WIDE_TABLE, ACTIVITY_TABLE)  # every file the validator reads
 BATCHES_PER_WORKER = 4
 DEFAULT_BATCH_SIZE = 8  # job centres per task when the cluster size is unknown (--dask-address)
+MODEL_INPUT_CACHE = "cache/model_input"  # under the root: per-job-centre model inputs by content key
+CLAIM_POLL_S = 2.0
 
 
 # --------------------------------------------------------------------------- the flow
@@ -79,8 +82,14 @@ def evaluate(
     input_hashes: dict,
     n_batches: int = 0,
     batch_size: int = 0,
+    claim_token: str | None = None,
 ) -> dict:
-    """Evaluate one delivery into ``<root>/runs/<run_id>/``; returns the committed manifest."""
+    """Evaluate one delivery into ``<root>/runs/<run_id>/``; returns the committed manifest.
+
+    Job centres whose staged inputs are unchanged since an earlier run under the same root
+    reuse that run's model inputs (``<root>/cache/model_input/``); the manifest's
+    ``incremental`` section lists the reused and the recomputed job centres.
+    """
     started = dt.datetime.now(dt.timezone.utc)
     spec_obj = load_spec(spec)
     run = storage.RunLayout.create(root, run_id)
@@ -100,15 +109,18 @@ def evaluate(
 
     config = ModelInputConfig.from_spec(spec_obj, treated_ids, (report.get("week_span") or [None])[0]).to_dict()
     t0 = time.perf_counter()
+    cache = storage.join(root, MODEL_INPUT_CACHE)
+    version = f"{code_version.get('bipdask')}+{code_version.get('git_sha')}"
     futures = [
-        compute_model_inputs.submit(batch, staged, run.model_input, list(treated_ids), windows, config)
+        compute_model_inputs.submit(batch, staged, run.model_input, list(treated_ids), windows, config,
+                                    cache, version)
         for batch in batches
     ]
     infos = [f.result() for f in futures]
     timings["compute_model_inputs"] = time.perf_counter() - t0
 
     def urls(kind: str) -> list[str]:
-        return [i["urls"][kind] for i in infos]
+        return [u for i in infos for u in i["urls"].get(kind, [])]
 
     t0 = time.perf_counter()
     has_linkage_tables = all(storage.exists(storage.join(staged, f"{t}.parquet")) for t in ("assignments", "caseload"))
@@ -160,7 +172,9 @@ def evaluate(
         return url[len(run.url):].lstrip("/")
 
     kinds = ("share_cells", *MODEL_INPUT_KINDS)
-    model_rows = {k: sum(i["rows"][k] for i in infos) for k in kinds}
+    model_rows = {k: sum(i["rows"].get(k, 0) for i in infos) for k in kinds}
+    reused = sorted(j for i in infos for j in i["reused"])
+    recomputed = sorted(j for i in infos for j in i["recomputed"])
     linkage_counts = {k: linkage[k] for k in ("person_weeks", "matched", "linked", "trimmed", "no_caseworker",
                                               "no_caseload_record") if k in linkage}
     manifest = {
@@ -199,11 +213,17 @@ def evaluate(
                     **{k: f"model_input/{k}/" for k in kinds},
                     **({"linkage_report": rel(linkage["url"])} if linkage.get("url") else {}),
                     **{k: rel(v) for k, v in sorted(result_files.items())}},
+        "incremental": {"cache": f"{MODEL_INPUT_CACHE}/", "reused": len(reused), "recomputed": len(recomputed),
+                        "reused_jobcentres": reused, "recomputed_jobcentres": recomputed},
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
         "started_at": started.isoformat(timespec="seconds"),
         "committed_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    return commit_run.submit(root, run_id, manifest).result()
+    t0 = time.perf_counter()
+    reports = write_report.submit(run.url, manifest).result()
+    manifest["outputs"]["report"] = [rel(u) for u in reports]
+    manifest["timings_s"]["write_report"] = round(time.perf_counter() - t0, 3)
+    return commit_run.submit(root, run_id, manifest, claim_token).result()
 
 
 # --------------------------------------------------------------------------- entry points
@@ -299,26 +319,90 @@ def run_evaluation(
     cluster); the results do not depend on it.
     """
     run, plan = plan_run(input_dir, output_url, spec, seed)
-    if run.is_committed():
-        return load_result(run.root, run.run_id, reused=True)
-    if storage.exists(run.url):  # an earlier attempt that never committed: invisible, start clean
-        storage.remove(run.url)
-    address = dask_address or os.environ.get("DASK_ADDRESS") or None
-    n_batches = 0 if address else BATCHES_PER_WORKER * max(1, int(workers or 1))
-    flow_fn = evaluate.with_options(task_runner=task_runner(workers, address),
-                                    flow_run_name=f"evaluate-{run.run_id}")
-    configure_logging(debug)
+    return execute_run(run, plan, workers=workers, dask_address=dask_address, debug=debug, batch_size=batch_size)
+
+
+def execute_run(
+    run: storage.RunLayout,
+    plan: dict[str, Any],
+    *,
+    workers: int | None = None,
+    dask_address: str | None = None,
+    debug: bool = False,
+    batch_size: int | None = None,
+    poll_s: float = CLAIM_POLL_S,
+) -> RunResult:
+    """Compute a planned run once, whoever else asks for the same run key at the same time.
+
+    A committed run is returned as it is (``reused``). Otherwise this process claims the run
+    (:func:`bipdask.storage.claim_run`); while another process holds a live claim it waits
+    for that run's commit and then reports it. The claim is kept alive by a heartbeat thread
+    and released after the commit or a failure.
+    """
+    claim = None
+    while claim is None:
+        if run.is_committed():
+            return load_result(run.root, run.run_id, reused=True)
+        claim = storage.claim_run(run)
+        if claim is None:
+            time.sleep(poll_s)
     try:
-        flow_fn(input_dir=plan["input_dir"], root=run.root, run_id=run.run_id, run_key=plan["run_key"],
-                spec=plan["spec"], seed=plan["seed"], code_version=plan["code_version"],
-                input_hashes=plan["input_hashes"], n_batches=n_batches, batch_size=int(batch_size or 0))
-    except BipdaskError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - cluster/orchestration failure: exit code 3
-        if debug:
-            raise
-        raise InfrastructureError(f"evaluate flow failed ({type(exc).__name__})") from None
+        if run.is_committed():  # committed between our check and our claim
+            return load_result(run.root, run.run_id, reused=True)
+        for layer in storage.RUN_LAYERS:  # an earlier attempt that never committed: start clean
+            storage.remove(run.layer(layer))
+        storage.remove(run.manifest)
+        address = dask_address or os.environ.get("DASK_ADDRESS") or None
+        n_batches = 0 if address else BATCHES_PER_WORKER * max(1, int(workers or 1))
+        flow_fn = evaluate.with_options(task_runner=task_runner(workers, address),
+                                        flow_run_name=f"evaluate-{run.run_id}")
+        configure_logging(debug)
+        with _Heartbeat(claim):
+            try:
+                flow_fn(input_dir=plan["input_dir"], root=run.root, run_id=run.run_id, run_key=plan["run_key"],
+                        spec=plan["spec"], seed=plan["seed"], code_version=plan["code_version"],
+                        input_hashes=plan["input_hashes"], n_batches=n_batches, batch_size=int(batch_size or 0),
+                        claim_token=claim.token)
+            except BipdaskError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - cluster/orchestration failure: exit code 3
+                if debug:
+                    raise
+                raise InfrastructureError(f"evaluate flow failed ({type(exc).__name__})") from None
+    finally:
+        try:
+            storage.release_claim(claim)
+        except BipdaskError:
+            pass  # a stale claim expires by itself
     return load_result(run.root, run.run_id)
+
+
+class _Heartbeat:
+    """Refresh a claim every quarter of the stale timeout while a run is computed."""
+
+    def __init__(self, claim: storage.Claim) -> None:
+        import threading
+
+        self.claim = claim
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name="bipdask-claim-heartbeat", daemon=True)
+
+    def _beat(self) -> None:
+        interval = storage.claim_stale_after() / 4
+        while not self.stop.wait(interval):
+            try:
+                if not storage.refresh_claim(self.claim):
+                    return
+            except BipdaskError:
+                continue
+
+    def __enter__(self) -> _Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
 
 
 def load_result(root: str, run_id: str | None = None, reused: bool = False) -> RunResult:

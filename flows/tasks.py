@@ -10,12 +10,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import hashlib
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
-import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
@@ -96,8 +96,7 @@ def read_staged_weeks(staged_url: str, jobcentre_id: int, columns: Sequence[str]
     files = staged_weeks_files(staged_url, jobcentre_id)
     if not files:
         return pd.DataFrame({c: [] for c in [*columns, "jobcentre_id"]})
-    fs, path = storage.filesystem(files[0])
-    names = pq.read_schema(path, filesystem=fs).names
+    names = storage.parquet_columns(files[0])
     wanted = [c for c in columns if c in names]
     weeks = storage.read_parquet(files, columns=wanted)
     weeks["jobcentre_id"] = int(jobcentre_id)
@@ -114,6 +113,36 @@ def _read_optional(staged_url: str, name: str) -> pd.DataFrame | None:
     return storage.read_parquet(url) if storage.exists(url) else None
 
 
+def frame_digest(frame: pd.DataFrame | None) -> str:
+    """sha256 of a frame's content (column names, dtypes and row hashes, in row order).
+
+    Independent of how the staged partition is split into part files; ``"none"`` for None.
+    """
+    if frame is None:
+        return "none"
+    h = hashlib.sha256()
+    h.update(storage.canonical_json([[str(c), str(t)] for c, t in frame.dtypes.items()]).encode("utf-8"))
+    h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def model_input_key(parts: dict[str, str], context: dict[str, Any]) -> str:
+    """The cache key of one job centre's model inputs: what the computation reads (content
+    digests of its staged weeks and of the rows of the small tables it is given) and how
+    (config, windows, treated ids, code version)."""
+    return hashlib.sha256(storage.canonical_json({"inputs": parts, **context}).encode("utf-8")).hexdigest()
+
+
+def _jobcentre_frames(weeks: pd.DataFrame, dream_codes: pd.DataFrame, treated_ids: Sequence[int],
+                      periods: dict[str, Period], cfg: ModelInputConfig, own_a: pd.DataFrame | None,
+                      own_c: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
+    """Every model input of one job centre: Table 6 cell sums and the kinds of ``KINDS``."""
+    if not len(weeks):
+        return {"share_cells": empty_cell_sums(), **concat_inputs([]).frames()}
+    return {"share_cells": share_cell_sums(weeks, dream_codes, treated_ids, periods),
+            **concat_inputs([jobcentre_model_inputs(weeks, dream_codes, cfg, own_a, own_c)]).frames()}
+
+
 def compute_model_inputs_impl(
     jobcentre_ids: Sequence[int],
     staged_url: str,
@@ -121,14 +150,21 @@ def compute_model_inputs_impl(
     treated_ids: Sequence[int],
     windows: dict[str, tuple[str, str]],
     config: dict[str, Any],
+    cache_url: str | None = None,
+    code_version: str = "",
 ) -> dict[str, Any]:
     """One pass over a batch of job centres' staged weeks → every per-job-centre model input.
 
-    Writes ``model_input/<kind>/jc-<first>-<last>.parquet`` for the Table 6 cell sums
-    (``share_cells``) and each kind of :data:`bipdask.model_inputs.KINDS`; returns their URLs
-    and row counts. Assignments and caseload are read only when the batch holds a
-    participating job centre, and each job centre gets the rows of its own persons and of
-    their caseworkers (Boks 1 compares all of a person's assignments).
+    Writes ``model_input/<kind>/jc-<id>.parquet`` for the Table 6 cell sums (``share_cells``)
+    and each kind of :data:`bipdask.model_inputs.KINDS`; returns their URLs and row counts.
+    Assignments and caseload are read only when the batch holds a participating job centre,
+    and each job centre gets the rows of its own persons and of their caseworkers (Boks 1
+    compares all of a person's assignments).
+
+    Incremental refresh: with ``cache_url`` each job centre's inputs are keyed by
+    :func:`model_input_key` and kept under ``<cache_url>/<kind>/<key>.parquet`` (a
+    ``_complete/<key>.json`` marker, written last, holds the row counts). A job centre whose
+    key is cached is copied into the run instead of recomputed; the result lists both sets.
     """
     t0 = time.perf_counter()
     ids = sorted(int(j) for j in jobcentre_ids)
@@ -140,27 +176,48 @@ def compute_model_inputs_impl(
         assignments = _read_optional(staged_url, "assignments")
         caseload = _read_optional(staged_url, "caseload")
     periods = _windows(windows)
-    cells, parts = [], []
+    context = {"config": config, "windows": {k: list(v) for k, v in sorted(windows.items())},
+               "treated_ids": sorted(treated), "code_version": code_version,
+               "dream_codes": frame_digest(dream_codes)}
+    urls: dict[str, list[str]] = {}
+    rows: dict[str, int] = {}
+    reused, recomputed = [], []
     n_weeks = 0
     for jc in ids:
         weeks = read_staged_weeks(staged_url, jc)
         n_weeks += len(weeks)
-        if not len(weeks):
-            continue
-        cells.append(share_cell_sums(weeks, dream_codes, treated_ids, periods))
         own_a = own_c = None
-        if jc in treated and assignments is not None and caseload is not None:
+        if jc in treated and assignments is not None and caseload is not None and len(weeks):
             own_a = persons_rows(assignments, weeks["person_id"].unique())
             own_c = caseworkers_rows(caseload, own_a)
-        parts.append(jobcentre_model_inputs(weeks, dream_codes, cfg, own_a, own_c))
-    name = f"jc-{ids[0]:05d}-{ids[-1]:05d}.parquet"
-    frames = {"share_cells": pd.concat(cells, ignore_index=True) if cells else empty_cell_sums(),
-              **concat_inputs(parts).frames()}
-    urls = {}
-    for kind, frame in frames.items():
-        urls[kind] = storage.write_parquet(frame, storage.join(model_input_url, kind, name))
-    return {"urls": urls, "rows": {k: int(len(v)) for k, v in frames.items()}, "jobcentres": len(ids),
-            "weeks_rows": n_weeks, "seconds": time.perf_counter() - t0}
+        name = f"jc-{jc:05d}.parquet"
+        counts = None
+        if cache_url:
+            key = model_input_key({"weeks": frame_digest(weeks), "assignments": frame_digest(own_a),
+                                   "caseload": frame_digest(own_c), "jobcentre_id": str(jc)}, context)
+            marker = storage.join(cache_url, "_complete", f"{key}.json")
+            if storage.exists(marker):
+                counts = storage.read_json(marker)
+                for kind in counts:
+                    storage.copy_file(storage.join(cache_url, kind, f"{key}.parquet"),
+                                      storage.join(model_input_url, kind, name))
+                reused.append(jc)
+        if counts is None:
+            frames = _jobcentre_frames(weeks, dream_codes, treated_ids, periods, cfg, own_a, own_c)
+            counts = {k: int(len(v)) for k, v in frames.items()}
+            for kind, frame in frames.items():
+                data = storage.parquet_bytes(frame)
+                storage.write_bytes(data, storage.join(model_input_url, kind, name))
+                if cache_url:
+                    storage.write_bytes(data, storage.join(cache_url, kind, f"{key}.parquet"))
+            if cache_url:
+                storage.write_json(counts, marker)
+            recomputed.append(jc)
+        for kind, n in counts.items():
+            urls.setdefault(kind, []).append(storage.join(model_input_url, kind, name))
+            rows[kind] = rows.get(kind, 0) + int(n)
+    return {"urls": urls, "rows": rows, "jobcentres": len(ids), "weeks_rows": n_weeks, "reused": reused,
+            "recomputed": recomputed, "seconds": time.perf_counter() - t0}
 
 
 # --------------------------------------------------------------------------- reduce and write
@@ -400,19 +457,51 @@ def write_results_impl(rows: Sequence[dict[str, Any]], results_url: str) -> str:
     return url
 
 
-def commit_run_impl(root: str, run_id: str, manifest: dict[str, Any]) -> dict[str, Any]:
-    """Write the manifest (last) and the latest pointer."""
+def commit_run_impl(root: str, run_id: str, manifest: dict[str, Any], claim_token: str | None = None
+                    ) -> dict[str, Any]:
+    """Write the manifest (last) and the latest pointer.
+
+    With ``claim_token`` the run's ``_claim`` must still hold that token (no other process
+    took the run over as stale); otherwise nothing is written and the task fails.
+    """
+    layout = storage.RunLayout(root, run_id)
+    if claim_token is not None and not storage.holds_claim(storage.Claim(layout.claim, claim_token)):
+        if layout.is_committed():  # the one that took over committed the same run key
+            return storage.open_run(root, run_id).manifest
+        raise InfrastructureError(f"commit_run: the claim on run {run_id} was lost")
     committed = storage.commit(storage.RunLayout(root, run_id), manifest)
     return committed.manifest
 
 
 # --------------------------------------------------------------------------- Prefect tasks
 
-_TASK = dict(cache_policy=NO_CACHE, retries=0, log_prints=False)
+RETRY_DELAYS_S = [1, 4, 16]  # exponential backoff between the attempts of an I/O task
 
-validate_and_stage = task(name="validate_and_stage", **_TASK)(
+
+def retry_unless_input_error(task: Any, task_run: Any, state: Any) -> bool:
+    """Prefect ``retry_condition_fn``: retry infrastructure failures, never bad input (the same
+    delivery fails the same way every time)."""
+    exc = state.data if isinstance(state.data, BaseException) else None
+    return not isinstance(exc, InputError)
+
+
+def write_report_impl(run_url: str, manifest: dict[str, Any], languages: Sequence[str] = ("en", "da")) -> list[str]:
+    """The disclosure-protected HTML report of the run, written before the commit (DESIGN §4), in
+    English and Danish; returns the URLs of the HTML files."""
+    from bipdask.report import write_report as _write
+
+    return [str(_write(run_url, lang=lang, manifest=manifest)) for lang in languages]
+
+
+_TASK = dict(cache_policy=NO_CACHE, retries=0, log_prints=False)
+# Idempotent I/O tasks: every attempt rewrites the same objects (staging starts by removing the
+# staged layer), so a retry after a transient failure cannot duplicate rows.
+_IO_TASK = dict(_TASK, retries=len(RETRY_DELAYS_S), retry_delay_seconds=RETRY_DELAYS_S,
+                retry_condition_fn=retry_unless_input_error)
+
+validate_and_stage = task(name="validate_and_stage", **_IO_TASK)(
     _sanitized("validate_and_stage")(validate_and_stage_impl))
-compute_model_inputs = task(name="compute_model_inputs", **_TASK)(
+compute_model_inputs = task(name="compute_model_inputs", **_IO_TASK)(
     _sanitized("compute_model_inputs")(compute_model_inputs_impl))
 estimate_share_did = task(name="estimate_share_did", **_TASK)(
     _sanitized("estimate_share_did")(estimate_share_did_impl))
@@ -427,5 +516,6 @@ estimate_hir_exits = task(name="estimate_hir_exits", **_TASK)(_sanitized("estima
 estimate_hir_belief_change = task(name="estimate_hir_belief_change", **_TASK)(
     _sanitized("estimate_hir_belief_change")(estimate_hir_belief_change_impl))
 estimate_bip = task(name="estimate_bip", **_TASK)(_sanitized("estimate_bip")(estimate_bip_impl))
-write_results = task(name="write_results", **_TASK)(_sanitized("write_results")(write_results_impl))
-commit_run = task(name="commit_run", **_TASK)(_sanitized("commit_run")(commit_run_impl))
+write_results = task(name="write_results", **_IO_TASK)(_sanitized("write_results")(write_results_impl))
+write_report = task(name="write_report", **_IO_TASK)(_sanitized("write_report")(write_report_impl))
+commit_run = task(name="commit_run", **_IO_TASK)(_sanitized("commit_run")(commit_run_impl))

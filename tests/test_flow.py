@@ -337,6 +337,11 @@ def test_flow_writes_hazard_estimates_figures_linkage_and_replicates(synth_runs,
     assert len(shares.columns) == 9 and {"caseworker_id", "in_internship_or_hours"} <= set(shares.columns)
     assert "caseworker_id" in pd.read_parquet(run_dir / "model_input" / "time_varying").columns
 
+    html = (run_dir / "report" / "report.html").read_text(encoding="utf-8")
+    assert "Table A" in html and "data:image/png;base64," in html
+    assert (run_dir / "report" / "report.da.html").is_file()
+    assert not list((run_dir / "report").rglob("*.parquet"))  # no replicates or microdata in the report
+
     report = pd.read_parquet(run_dir / "results" / "linkage_report.parquet")
     assert "person_id" not in report.columns
     m = result.manifest
