@@ -132,6 +132,17 @@ class BootstrapSummary:
         return pd.Series((1 + far.sum(axis=0)) / (b + 1), index=self.replicates.columns)
 
 
+def confidence_interval(params: pd.Series, se: pd.Series, summary: "BootstrapSummary | None",
+                        alpha: float = 0.05, kind: str = "analytic") -> pd.DataFrame:
+    """Wald CIs (``kind="analytic"``) or bootstrap percentile CIs (``kind="bootstrap"``)."""
+    if kind == "bootstrap":
+        if summary is None:
+            raise ValueError("no bootstrap replicates: fit with bootstrap=B")
+        return summary.conf_int(alpha)
+    z = stats.norm.ppf(1 - alpha / 2)
+    return pd.DataFrame({"lower": params - z * se, "upper": params + z * se})
+
+
 def wald_table(params: pd.Series, se: pd.Series, ci: pd.DataFrame, summary: "BootstrapSummary | None",
                **extra: np.ndarray) -> pd.DataFrame:
     """The tidy table every estimator returns: term, estimate, [extra columns], se, z, p_value,

@@ -18,7 +18,6 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from bipdask import bootstrap as bs
 from bipdask.hazards import FitError
@@ -173,12 +172,8 @@ class CoxResult:
         return None if self.bootstrap is None else self.bootstrap.se
 
     def conf_int(self, alpha: float = 0.05, kind: str = "analytic") -> pd.DataFrame:
-        if kind == "bootstrap":
-            if self.bootstrap is None:
-                raise ValueError("no bootstrap replicates: fit with bootstrap=B")
-            return self.bootstrap.conf_int(alpha)
-        z = stats.norm.ppf(1 - alpha / 2)
-        return pd.DataFrame({"lower": self.params - z * self.se, "upper": self.params + z * self.se})
+        """Wald CIs (``kind="analytic"``) or bootstrap percentile CIs (``kind="bootstrap"``)."""
+        return bs.confidence_interval(self.params, self.se, self.bootstrap, alpha, kind)
 
     def tidy(self) -> pd.DataFrame:
         return bs.wald_table(self.params, self.se, self.conf_int(), self.bootstrap,

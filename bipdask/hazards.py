@@ -19,7 +19,7 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import special
 
 from bipdask import bootstrap as bs
 
@@ -182,12 +182,7 @@ class WeibullResult:
 
     def conf_int(self, alpha: float = 0.05, kind: str = "analytic") -> pd.DataFrame:
         """Wald CIs (``kind="analytic"``) or bootstrap percentile CIs (``kind="bootstrap"``)."""
-        if kind == "bootstrap":
-            if self.bootstrap is None:
-                raise ValueError("no bootstrap replicates: fit with bootstrap=B")
-            return self.bootstrap.conf_int(alpha)
-        z = stats.norm.ppf(1 - alpha / 2)
-        return pd.DataFrame({"lower": self.params - z * self.se, "upper": self.params + z * self.se})
+        return bs.confidence_interval(self.params, self.se, self.bootstrap, alpha, kind)
 
     @property
     def hazard_ratios(self) -> pd.Series:

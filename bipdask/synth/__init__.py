@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from bipdask.contract import (ASSIGNMENTS, BELIEF_SURVEY, BIP_RESPONSES, CASELOAD, DREAM_CODES, JOBCENTRES,
-                              PERSONS, TABLES, WEEKS)
+                              PERSONS, TABLES)
 from bipdask.synth import caseworkers as C
 from bipdask.synth import geography
 from bipdask.synth import params as P

@@ -36,7 +36,7 @@ from bipdask.synth import bip_params as P
 from bipdask.synth.bip_answers import (COMBINATIONS, N_CITIZEN_AVERAGED, centred_effects,
                                        citizen_average, draw_answers)
 from bipdask.synth.bip_outcome import (answers_index, build_weeks, lab_type_of_boxes,
-                                       register_index, simulate_hazard, window_sums)
+                                       register_index, simulate_hazard)
 from bipdask.synth.bip_schedule import (assign_caseworkers, draw_persons, group_starts,
                                         main_caseworker_counts, report_sample_mask,
                                         schedule_responses)
