@@ -246,10 +246,44 @@ class RunResult:
         if weeks_in is not None:
             lines.append(f"weeks rows: {weeks_in:,} in, {(rows.get('staged') or {}).get('weeks', 0):,} staged, "
                          f"{(rows.get('quarantined') or {}).get('weeks', 0):,} quarantined")
+        lines += _headline_extras(self.estimates)
         state = "already committed; nothing recomputed" if self.reused else "committed"
         lines.append(f"run {self.run_id} {state}: {self.url}")
         lines.append(f"estimates: {storage.join(self.url, 'results', ESTIMATES_FILE)}")
+        for rel_url in (self.manifest.get("outputs") or {}).get("report", []):
+            lines.append(f"report: {storage.join(self.url, rel_url)}")
         return "\n".join(lines)
+
+
+# (analysis, estimand, label, scale, unit) of the national rows the CLI prints after Table 6
+_EXTRAS = (
+    ("hir_table4", "participating_before", "Table A: weeks between LAB, participating, before", 1, " wk"),
+    ("hir_table4", "participating_intervention", "Table A: weeks between LAB, participating, during", 1, " wk"),
+    ("hir_table4", "other_before", "Table A: weeks between LAB, others, before", 1, " wk"),
+    ("hir_table4", "other_intervention", "Table A: weeks between LAB, others, during", 1, " wk"),
+    ("hir_table4", "did_weeks", "Table A: effect on weeks between LAB (DiD)", 1, " wk"),
+    ("hir_table9", "hr_caseload", "Table 9: hazard ratio of a new LAB per caseload unit", 1, ""),
+    ("bip_caseworker_effectiveness", "actual", "BIP Table 1: job or SU within 52 weeks", 100, "%"),
+    ("bip_caseworker_effectiveness", "counterfactual_top_quartile", "BIP Table 1: all as top-quartile caseworkers",
+     100, "%"),
+)
+
+
+def _headline_extras(estimates: pd.DataFrame) -> list[str]:
+    """National Table A, Table 9 and BIP Table 1 lines with their bootstrap CIs, where present."""
+    if estimates is None or estimates.empty or "analysis" not in estimates:
+        return []
+    national = estimates[estimates["jobcentre_id"].isna()]
+    lines = []
+    for analysis, estimand, label, scale, unit in _EXTRAS:
+        row = national[(national["analysis"] == analysis) & (national["estimand"] == estimand)]
+        if row.empty or pd.isna(row["estimate"].iloc[0]):
+            continue
+        r = row.iloc[0]
+        ci = (f"  95% CI [{scale * r['ci_low']:.3g}, {scale * r['ci_high']:.3g}]"
+              if pd.notna(r["ci_low"]) and pd.notna(r["ci_high"]) else "")
+        lines.append(f"{label:<56} {scale * r['estimate']:.3g}{unit}{ci}")
+    return ["", *lines] if lines else []
 
 
 def spec_dict(spec: EvaluationSpec) -> dict:
