@@ -202,12 +202,20 @@ def _time_varying(frame: pd.DataFrame) -> pd.DataFrame:
         "start": frame["start"].to_numpy(np.int16),
         "stop": frame["stop"].to_numpy(np.int16),
         "event": frame["event"].to_numpy(np.int8),
+        **_caseload_columns(frame),
+    })
+
+
+def _caseload_columns(frame: pd.DataFrame) -> dict:
+    """The week's linkage columns (caseload, casemiss, caseload_change, change_miss,
+    caseworker_id) in their compact model-input types."""
+    return {
         "caseload": frame["caseload"].to_numpy(np.float64),
         "casemiss": frame["casemiss"].to_numpy(np.int8),
         "caseload_change": frame["caseload_change"].to_numpy(np.float64),
         "change_miss": frame["change_miss"].to_numpy(np.int8),
         "caseworker_id": pd.array(frame["caseworker_id"], dtype="Int64"),
-    })
+    }
 
 
 def share_weeks(course_weeks: pd.DataFrame, linked: pd.DataFrame) -> pd.DataFrame:
@@ -242,11 +250,7 @@ def share_weeks(course_weeks: pd.DataFrame, linked: pd.DataFrame) -> pd.DataFram
         "jobcentre_id": linked["jobcentre_id"].to_numpy(np.int32),
         "week": keys["week"].to_numpy(),
         SHARE_OUTCOME: y.fillna(0).to_numpy(np.int8),
-        "caseload": linked["caseload"].to_numpy(np.float64),
-        "casemiss": linked["casemiss"].to_numpy(np.int8),
-        "caseload_change": linked["caseload_change"].to_numpy(np.float64),
-        "change_miss": linked["change_miss"].to_numpy(np.int8),
-        "caseworker_id": pd.array(linked["caseworker_id"], dtype="Int64"),
+        **_caseload_columns(linked),
     })
 
 
