@@ -36,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--debug", action="store_true", help="show tracebacks")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (it is drawn on stderr only when that is a terminal)")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("synth", help="write a synthetic national delivery with planted truth",
@@ -104,6 +106,14 @@ def _call(module: str, func: str, *args, **kwargs):
     return getattr(importlib.import_module(module), func)(*args, **kwargs)
 
 
+def _bar(args: argparse.Namespace):
+    from bipdask.cli_progress import StageBar
+
+    bar = StageBar()
+    bar.enabled = bar.enabled and not args.no_progress
+    return bar
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.debug:
@@ -118,13 +128,15 @@ def main(argv: list[str] | None = None) -> int:
                            quarantine_dir=args.quarantine)
             print(report.describe())
         elif args.command == "run":
-            result = _call("flows.evaluate", "run_evaluation", input_dir=args.input,
-                           output_url=args.output, seed=args.seed, spec=args.spec,
-                           workers=args.workers, dask_address=args.dask_address, debug=args.debug)
+            with _bar(args) as progress:
+                result = _call("flows.evaluate", "run_evaluation", input_dir=args.input,
+                               output_url=args.output, seed=args.seed, spec=args.spec, workers=args.workers,
+                               dask_address=args.dask_address, debug=args.debug, progress=progress)
             print(result.describe())
         elif args.command == "demo":
-            result = _call("flows.evaluate", "run_demo", folder=Path(args.folder),
-                           scale=args.scale, seed=args.seed, workers=args.workers, debug=args.debug)
+            with _bar(args) as progress:
+                result = _call("flows.evaluate", "run_demo", folder=Path(args.folder), scale=args.scale,
+                               seed=args.seed, workers=args.workers, debug=args.debug, progress=progress)
             print(result.describe())
         elif args.command == "report":
             path = _call("bipdask.report", "write_report", args.run_url, out_dir=args.out, lang=args.lang,

@@ -18,7 +18,7 @@ seed), so the same inputs give the same run id and a rerun is a no-op.
 Transient storage errors (HTTP 5xx, throttling, dropped connections) are retried with
 exponential backoff (:func:`with_retries`, ``BIPDASK_STORAGE_ATTEMPTS`` /
 ``BIPDASK_STORAGE_BACKOFF_S``) on top of botocore's and s3fs's own retries. A run being computed
-holds ``runs/<run_id>/_claim`` (:func:`claim_run`), so two runs of the same key never both
+holds ``runs/<run_id>/_claim`` (:func:`bipdask.claims.claim_run`), so two runs of the same key never both
 commit.
 
 Credentials and the S3 endpoint come from the environment only (``AWS_ACCESS_KEY_ID``,
@@ -34,7 +34,6 @@ import io
 import json
 import os
 import posixpath
-import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -58,7 +57,6 @@ CLAIM = "_claim"
 ENDPOINT_VARIABLES = ("FSSPEC_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
 DEFAULT_ATTEMPTS = 4
 DEFAULT_BACKOFF_S = 0.5  # delays 0.5, 2, 8 s between the attempts (×4 each time)
-DEFAULT_CLAIM_STALE_S = 900.0
 T = TypeVar("T")
 
 
@@ -523,127 +521,6 @@ def commit(run: RunLayout, manifest: Mapping[str, Any]) -> CommittedRun:
     write_json({"run_id": run.run_id, "manifest": f"{RUNS}/{run.run_id}/{MANIFEST}"},
                join(run.root, RUNS, LATEST))
     return CommittedRun(run.run_id, run.url, body)
-
-
-# --------------------------------------------------------------------------- claims (one writer per run)
-
-
-@dataclass(frozen=True)
-class Claim:
-    """This process's hold on ``runs/<run_id>/_claim``: the claim URL and its unique token."""
-
-    url: str
-    token: str
-
-
-def claim_stale_after() -> float:
-    """Seconds without a heartbeat after which a claim is stale (``BIPDASK_CLAIM_STALE_S``, 900)."""
-    try:
-        return max(1.0, float(os.environ.get("BIPDASK_CLAIM_STALE_S", DEFAULT_CLAIM_STALE_S)))
-    except ValueError:
-        return DEFAULT_CLAIM_STALE_S
-
-
-def _claim_body(token: str) -> bytes:
-    now = time.time()
-    return json.dumps({"token": token, "claimed_at": now, "heartbeat_at": now, "host": socket.gethostname(),
-                       "pid": os.getpid()}, sort_keys=True).encode("utf-8")
-
-
-def read_claim(run: RunLayout) -> dict | None:
-    """The current claim's body, or None when the run is not claimed (or the claim is unreadable)."""
-    try:
-        body = read_json(run.claim)
-    except FileNotFoundError:
-        return None
-    except ValueError:  # a torn or foreign object: treat as a claim with no heartbeat
-        return {"token": None, "heartbeat_at": 0.0}
-    return body if isinstance(body, dict) else {"token": None, "heartbeat_at": 0.0}
-
-
-def claim_run(run: RunLayout, stale_after: float | None = None) -> Claim | None:
-    """Claim a run for computing it: create ``runs/<run_id>/_claim`` if absent.
-
-    Returns the :class:`Claim` when this call holds the run, ``None`` when another live
-    claim does (its heartbeat is younger than ``stale_after`` seconds). A stale claim (its
-    holder died without releasing it) is broken and claimed afresh.
-
-    Create-if-absent is atomic locally (``link`` of a written temporary file, which fails if
-    the name exists) and on S3 (conditional PUT, ``If-None-Match: *``). Breakers of a stale
-    claim serialize on a second exclusive object, ``_claim.break``. On an object store
-    without conditional writes two processes could both believe they hold a claim; the
-    commit re-checks the claim's token, which narrows (but cannot close) that window.
-    """
-    stale_after = claim_stale_after() if stale_after is None else float(stale_after)
-    token = uuid.uuid4().hex
-    for _ in range(3):
-        if create_exclusive(_claim_body(token), run.claim):
-            return Claim(run.claim, token)
-        current = read_claim(run)
-        if current is None:  # released between our create and our read: try again
-            continue
-        if time.time() - float(current.get("heartbeat_at") or 0.0) <= stale_after:
-            return None
-        if not _break_claim(run, current.get("token"), stale_after):
-            return None
-    return None
-
-
-def _break_claim(run: RunLayout, stale_token: str | None, stale_after: float) -> bool:
-    """Remove a stale claim (still ``stale_token``, still without a heartbeat); True when the
-    caller may now try to create the claim.
-
-    Breakers serialize on ``_claim.break`` (created exclusively, like the claim), so a claim
-    taken afresh by another breaker is never removed by a late one.
-    """
-    lock = f"{run.claim}.break"
-    if not create_exclusive(json.dumps({"at": time.time()}).encode("utf-8"), lock):
-        try:  # a breaker that died inside this short section leaves an old lock: clear it
-            if time.time() - float(read_json(lock).get("at", 0.0)) > stale_after:
-                remove(lock)
-        except (FileNotFoundError, ValueError, AttributeError):
-            pass
-        return False
-    try:
-        current = read_claim(run)
-        if current is None:
-            return True
-        if current.get("token") != stale_token:
-            return False
-        if time.time() - float(current.get("heartbeat_at") or 0.0) <= stale_after:
-            return False  # its holder came back to life
-        remove(run.claim)
-        return True
-    finally:
-        remove(lock)
-
-
-def holds_claim(claim: Claim) -> bool:
-    """Whether ``claim`` is still the run's claim (not broken as stale by someone else)."""
-    try:
-        body = read_json(claim.url)
-    except (FileNotFoundError, ValueError):
-        return False
-    return isinstance(body, dict) and body.get("token") == claim.token
-
-
-def refresh_claim(claim: Claim) -> bool:
-    """Heartbeat: rewrite the claim with the current time; False if it is no longer ours."""
-    try:
-        body = read_json(claim.url)
-    except (FileNotFoundError, ValueError):
-        return False
-    if not isinstance(body, dict) or body.get("token") != claim.token:
-        return False
-    body["heartbeat_at"] = time.time()
-    write_bytes(json.dumps(body, sort_keys=True).encode("utf-8"), claim.url)
-    return True
-
-
-def release_claim(claim: Claim) -> None:
-    """Remove the claim if it is still ours (after the commit, or after a failed attempt)."""
-    if holds_claim(claim):
-        remove(claim.url)
 
 
 def list_runs(root: str | os.PathLike) -> list[str]:

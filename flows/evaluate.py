@@ -16,6 +16,8 @@ from __future__ import annotations
 import collections
 import dataclasses
 import datetime as dt
+import hashlib
+import importlib
 import json
 import logging
 import math
@@ -24,14 +26,16 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 from prefect import flow
+from prefect.futures import as_completed
 from prefect_dask import DaskTaskRunner
 
 import bipdask
-from bipdask import storage
+from bipdask import claims, input_cache, storage
 from bipdask.contract import TABLES
 from bipdask.dream import ACTIVITY_TABLE, WIDE_TABLE
 from bipdask.errors import BipdaskError, InfrastructureError, InputError, Problem
@@ -55,6 +59,7 @@ from flows.tasks import (
     estimate_hir_exits,
     estimate_hir_mediators,
     estimate_share_did,
+    prune_cache,
     validate_and_stage,
     write_report,
     write_results,
@@ -63,8 +68,20 @@ from flows.tasks import (
 DELIVERY_TABLES = (*TABLES, WIDE_TABLE, ACTIVITY_TABLE)  # every file the validator reads
 BATCHES_PER_WORKER = 4
 DEFAULT_BATCH_SIZE = 8  # job centres per task when the cluster size is unknown (--dask-address)
-MODEL_INPUT_CACHE = "cache/model_input"  # under the root: per-job-centre model inputs by content key
 CLAIM_POLL_S = 2.0
+
+ProgressFn = Callable[[str, int, int], None]
+_progress: ProgressFn | None = None  # set by execute_run for the duration of one flow call
+
+
+def _step(stage: str, done: int, total: int) -> None:
+    """Tell the caller's progress display (the CLI's bar) that ``done`` of ``total`` units of
+    ``stage`` are finished; a no-op when the flow runs without one (a deployment)."""
+    if _progress is not None:
+        try:
+            _progress(stage, done, total)
+        except Exception:  # noqa: BLE001 - a display must never fail a run
+            pass
 
 
 # --------------------------------------------------------------------------- the flow
@@ -83,12 +100,15 @@ def evaluate(
     n_batches: int = 0,
     batch_size: int = 0,
     claim_token: str | None = None,
+    cache_keep_runs: int = input_cache.DEFAULT_KEEP_RUNS,
 ) -> dict:
     """Evaluate one delivery into ``<root>/runs/<run_id>/``; returns the committed manifest.
 
     Job centres whose staged inputs are unchanged since an earlier run under the same root
     reuse that run's model inputs (``<root>/cache/model_input/``); the manifest's
-    ``incremental`` section lists the reused and the recomputed job centres.
+    ``incremental`` section lists the reused and the recomputed job centres and the cache keys
+    used; after the commit, cache entries none of the newest ``cache_keep_runs`` runs used are
+    removed.
     """
     started = dt.datetime.now(dt.timezone.utc)
     spec_obj = load_spec(spec)
@@ -96,8 +116,10 @@ def evaluate(
     timings: dict[str, float] = {}
 
     t0 = time.perf_counter()
+    _step("validate and stage", 0, 1)
     report = validate_and_stage.submit(input_dir, run.url).result()
     timings["validate_and_stage"] = time.perf_counter() - t0
+    _step("validate and stage", 1, 1)
 
     staged = report["staged_url"]
     jobcentres = storage.read_parquet(storage.join(staged, "jobcentres.parquet"))
@@ -109,14 +131,17 @@ def evaluate(
 
     config = ModelInputConfig.from_spec(spec_obj, treated_ids, (report.get("week_span") or [None])[0]).to_dict()
     t0 = time.perf_counter()
-    cache = storage.join(root, MODEL_INPUT_CACHE)
-    version = f"{code_version.get('bipdask')}+{code_version.get('git_sha')}"
+    cache = input_cache.cache_url(root)
+    version = version_key(code_version)
     futures = [
         compute_model_inputs.submit(batch, staged, run.model_input, list(treated_ids), windows, config,
                                     cache, version)
         for batch in batches
     ]
-    infos = [f.result() for f in futures]
+    _step("model inputs (job centre batches)", 0, len(futures))
+    for done, _ in enumerate(as_completed(futures), start=1):
+        _step("model inputs (job centre batches)", done, len(futures))
+    infos = [f.result() for f in futures]  # in batch order, whatever order they finished in
     timings["compute_model_inputs"] = time.perf_counter() - t0
 
     def urls(kind: str) -> list[str]:
@@ -147,6 +172,10 @@ def evaluate(
     reduces["estimate_bip"] = estimate_bip.submit(staged, run.replicates, panel_end, **boot)
     reduces["estimate_hir_belief_change"] = estimate_hir_belief_change.submit(
         staged, run.replicates, **{k: v for k, v in boot.items() if k != "cluster"})
+    pending = [share_future, *reduces.values()]
+    _step("estimates and bootstrap", 0, len(pending))
+    for done, _ in enumerate(as_completed(pending), start=1):
+        _step("estimates and bootstrap", done, len(pending))
     share_rows = share_future.result()
     timings["estimate_share_did"] = time.perf_counter() - t0
     outputs = {}
@@ -213,17 +242,22 @@ def evaluate(
                     **{k: f"model_input/{k}/" for k in kinds},
                     **({"linkage_report": rel(linkage["url"])} if linkage.get("url") else {}),
                     **{k: rel(v) for k, v in sorted(result_files.items())}},
-        "incremental": {"cache": f"{MODEL_INPUT_CACHE}/", "reused": len(reused), "recomputed": len(recomputed),
-                        "reused_jobcentres": reused, "recomputed_jobcentres": recomputed},
+        "incremental": {"cache": f"{input_cache.CACHE_DIR}/", "reused": len(reused), "recomputed": len(recomputed),
+                        "reused_jobcentres": reused, "recomputed_jobcentres": recomputed,
+                        "keys": sorted(k for i in infos for k in i.get("keys", []))},
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
         "started_at": started.isoformat(timespec="seconds"),
         "committed_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
     t0 = time.perf_counter()
+    _step("report and commit", 0, 1)
     reports = write_report.submit(run.url, manifest).result()
     manifest["outputs"]["report"] = [rel(u) for u in reports]
     manifest["timings_s"]["write_report"] = round(time.perf_counter() - t0, 3)
-    return commit_run.submit(root, run_id, manifest, claim_token).result()
+    committed = commit_run.submit(root, run_id, manifest, claim_token).result()
+    prune_cache.submit(root, cache_keep_runs).result()
+    _step("report and commit", 1, 1)
+    return committed
 
 
 # --------------------------------------------------------------------------- entry points
@@ -291,8 +325,29 @@ def spec_dict(spec: EvaluationSpec) -> dict:
     return json.loads(storage.canonical_json(dataclasses.asdict(spec)))
 
 
+SOURCE_PACKAGES = ("bipdask", "flows")
+SOURCE_SUFFIXES = (".py", ".toml", ".json")
+
+
+def source_digest() -> str:
+    """sha256 over the source of the packages that compute a run (paths and bytes, sorted).
+
+    The run key depends on it, not on a git commit: an uncommitted edit changes the key (its
+    results are not those of the commit), and the same code installed in a container image or
+    a wheel gives the same key as the checkout it was built from.
+    """
+    h = hashlib.sha256()
+    for package in SOURCE_PACKAGES:
+        base = Path(importlib.import_module(package).__file__).parent
+        for path in sorted(p for p in base.rglob("*") if p.suffix in SOURCE_SUFFIXES and "__pycache__" not in p.parts):
+            h.update(f"{package}/{path.relative_to(base).as_posix()}\0".encode("utf-8"))
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
 def code_version() -> dict[str, str | None]:
-    """bipdask's version and, when running from a git checkout, the commit sha."""
+    """bipdask's version, the digest of its source, and the git commit when run from a checkout
+    (for the reader; the run key uses the version and the digest)."""
     sha = None
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(bipdask.__file__).parent,
@@ -301,7 +356,13 @@ def code_version() -> dict[str, str | None]:
             sha = out.stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         pass
-    return {"bipdask": bipdask.__version__, "git_sha": sha}
+    return {"bipdask": bipdask.__version__, "source_sha256": source_digest(), "git_sha": sha}
+
+
+def version_key(version: dict) -> str:
+    """The part of :func:`code_version` that decides results: the package version and the
+    source digest (``git_sha`` is provenance only)."""
+    return f"{version.get('bipdask')}+{version.get('source_sha256') or version.get('git_sha')}"
 
 
 def plan_run(input_dir: str | Path, output_url: str, spec: str = "hir", seed: int | None = None
@@ -316,7 +377,7 @@ def plan_run(input_dir: str | Path, output_url: str, spec: str = "hir", seed: in
     if not hashes:
         raise InputError([Problem("delivery", "", "no contract tables found", 0)])
     version = code_version()
-    key = storage.run_key(hashes, f"{version['bipdask']}+{version['git_sha']}", spec_dict(spec_obj), seed)
+    key = storage.run_key(hashes, version_key(version), spec_dict(spec_obj), seed)
     run = storage.RunLayout.create(output_url, storage.run_id_from_key(key))
     return run, {"run_key": key, "seed": seed, "input_hashes": hashes, "code_version": version,
                  "spec": spec, "input_dir": str(input_dir.resolve())}
@@ -345,15 +406,18 @@ def run_evaluation(
     dask_address: str | None = None,
     debug: bool = False,
     batch_size: int | None = None,
+    progress: ProgressFn | None = None,
 ) -> RunResult:
     """Run (or find) the evaluation of the delivery at ``input_dir`` under ``output_url``.
 
     ``batch_size`` job centres go to one ``compute_model_inputs`` task (default: about
     ``BATCHES_PER_WORKER`` tasks per local worker, or ``DEFAULT_BATCH_SIZE`` on a remote
-    cluster); the results do not depend on it.
+    cluster); the results do not depend on it. ``progress(stage, done, total)`` is called as the
+    stages advance (the CLI draws its bar from it).
     """
     run, plan = plan_run(input_dir, output_url, spec, seed)
-    return execute_run(run, plan, workers=workers, dask_address=dask_address, debug=debug, batch_size=batch_size)
+    return execute_run(run, plan, workers=workers, dask_address=dask_address, debug=debug, batch_size=batch_size,
+                       progress=progress)
 
 
 def execute_run(
@@ -365,11 +429,12 @@ def execute_run(
     debug: bool = False,
     batch_size: int | None = None,
     poll_s: float = CLAIM_POLL_S,
+    progress: ProgressFn | None = None,
 ) -> RunResult:
     """Compute a planned run once, whoever else asks for the same run key at the same time.
 
     A committed run is returned as it is (``reused``). Otherwise this process claims the run
-    (:func:`bipdask.storage.claim_run`); while another process holds a live claim it waits
+    (:func:`bipdask.claims.claim_run`); while another process holds a live claim it waits
     for that run's commit and then reports it. The claim is kept alive by a heartbeat thread
     and released after the commit or a failure.
     """
@@ -377,7 +442,7 @@ def execute_run(
     while claim is None:
         if run.is_committed():
             return load_result(run.root, run.run_id, reused=True)
-        claim = storage.claim_run(run)
+        claim = claims.claim_run(run)
         if claim is None:
             time.sleep(poll_s)
     try:
@@ -391,6 +456,8 @@ def execute_run(
         flow_fn = evaluate.with_options(task_runner=task_runner(workers, address),
                                         flow_run_name=f"evaluate-{run.run_id}")
         configure_logging(debug)
+        global _progress
+        _progress = progress
         with _Heartbeat(claim):
             try:
                 flow_fn(input_dir=plan["input_dir"], root=run.root, run_id=run.run_id, run_key=plan["run_key"],
@@ -404,8 +471,9 @@ def execute_run(
                     raise
                 raise InfrastructureError(f"evaluate flow failed ({type(exc).__name__})") from None
     finally:
+        _progress = None
         try:
-            storage.release_claim(claim)
+            claims.release_claim(claim)
         except BipdaskError:
             pass  # a stale claim expires by itself
     return load_result(run.root, run.run_id)
@@ -414,7 +482,7 @@ def execute_run(
 class _Heartbeat:
     """Refresh a claim every quarter of the stale timeout while a run is computed."""
 
-    def __init__(self, claim: storage.Claim) -> None:
+    def __init__(self, claim: claims.Claim) -> None:
         import threading
 
         self.claim = claim
@@ -422,10 +490,10 @@ class _Heartbeat:
         self.thread = threading.Thread(target=self._beat, name="bipdask-claim-heartbeat", daemon=True)
 
     def _beat(self) -> None:
-        interval = storage.claim_stale_after() / 4
+        interval = claims.claim_stale_after() / 4
         while not self.stop.wait(interval):
             try:
-                if not storage.refresh_claim(self.claim):
+                if not claims.refresh_claim(self.claim):
                     return
             except BipdaskError:
                 continue
@@ -474,7 +542,7 @@ DEMO_MARKER = "demo.json"
 
 
 def run_demo(folder: str | Path = "bipdask-demo", scale: float = 1.0, seed: int = 42, workers: int = 2,
-             debug: bool = False) -> DemoResult:
+             debug: bool = False, progress: ProgressFn | None = None) -> DemoResult:
     """Synthetic delivery → evaluation → headline table (``bipdask demo``).
 
     The delivery goes to ``folder/input`` (kept and reused when it was made with the same scale
@@ -488,11 +556,16 @@ def run_demo(folder: str | Path = "bipdask-demo", scale: float = 1.0, seed: int 
     wanted = {"scale": float(scale), "seed": int(seed)}
     generated = False
     if not (input_dir.is_dir() and marker.is_file() and json.loads(marker.read_text()) == wanted):
+        if progress is not None:
+            progress("synthetic delivery", 0, 1)
         generate(input_dir, scale=scale, seed=seed, workers=workers)
+        if progress is not None:
+            progress("synthetic delivery", 1, 1)
         folder.mkdir(parents=True, exist_ok=True)
         marker.write_text(json.dumps(wanted) + "\n")
         generated = True
-    result = run_evaluation(input_dir=input_dir, output_url=str(output), workers=workers, debug=debug)
+    result = run_evaluation(input_dir=input_dir, output_url=str(output), workers=workers, debug=debug,
+                            progress=progress)
     return DemoResult(input_dir, str(output.resolve()), result, generated, truth_share_did(input_dir))
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
-import hashlib
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -19,12 +18,13 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from bipdask import storage
+from bipdask import claims, input_cache, storage
 from bipdask.bip import bip_estimates
 from bipdask.bip_inputs import BIP_WEEKS_COLUMNS, bip_jobcentre_ids, bip_outputs, bip_weeks
 from bipdask.errors import BipdaskError, InfrastructureError, InputError
 from bipdask.hir_hazards import (HazardEstimates, combine_estimates, figure_curves, share_mediators, table3, table4,
                                  table7, table8, table9, table10)
+from bipdask.input_cache import frame_digest
 from bipdask.linear import share_did_table
 from bipdask.linkage import check_match_rate
 from bipdask.model_inputs import (
@@ -113,26 +113,6 @@ def _read_optional(staged_url: str, name: str) -> pd.DataFrame | None:
     return storage.read_parquet(url) if storage.exists(url) else None
 
 
-def frame_digest(frame: pd.DataFrame | None) -> str:
-    """sha256 of a frame's content (column names, dtypes and row hashes, in row order).
-
-    Independent of how the staged partition is split into part files; ``"none"`` for None.
-    """
-    if frame is None:
-        return "none"
-    h = hashlib.sha256()
-    h.update(storage.canonical_json([[str(c), str(t)] for c, t in frame.dtypes.items()]).encode("utf-8"))
-    h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
-    return h.hexdigest()
-
-
-def model_input_key(parts: dict[str, str], context: dict[str, Any]) -> str:
-    """The cache key of one job centre's model inputs: what the computation reads (content
-    digests of its staged weeks and of the rows of the small tables it is given) and how
-    (config, windows, treated ids, code version)."""
-    return hashlib.sha256(storage.canonical_json({"inputs": parts, **context}).encode("utf-8")).hexdigest()
-
-
 def _jobcentre_frames(weeks: pd.DataFrame, dream_codes: pd.DataFrame, treated_ids: Sequence[int],
                       periods: dict[str, Period], cfg: ModelInputConfig, own_a: pd.DataFrame | None,
                       own_c: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
@@ -161,10 +141,9 @@ def compute_model_inputs_impl(
     and each job centre gets the rows of its own persons and of their caseworkers (Boks 1
     compares all of a person's assignments).
 
-    Incremental refresh: with ``cache_url`` each job centre's inputs are keyed by
-    :func:`model_input_key` and kept under ``<cache_url>/<kind>/<key>.parquet`` (a
-    ``_complete/<key>.json`` marker, written last, holds the row counts). A job centre whose
-    key is cached is copied into the run instead of recomputed; the result lists both sets.
+    Incremental refresh: with ``cache_url`` each job centre's inputs are keyed by content
+    (:mod:`bipdask.input_cache`); a job centre whose key is cached is copied into the run
+    instead of recomputed. The result lists both sets and the keys used.
     """
     t0 = time.perf_counter()
     ids = sorted(int(j) for j in jobcentre_ids)
@@ -181,7 +160,7 @@ def compute_model_inputs_impl(
                "dream_codes": frame_digest(dream_codes)}
     urls: dict[str, list[str]] = {}
     rows: dict[str, int] = {}
-    reused, recomputed = [], []
+    reused, recomputed, keys = [], [], []
     n_weeks = 0
     for jc in ids:
         weeks = read_staged_weeks(staged_url, jc)
@@ -191,33 +170,30 @@ def compute_model_inputs_impl(
             own_a = persons_rows(assignments, weeks["person_id"].unique())
             own_c = caseworkers_rows(caseload, own_a)
         name = f"jc-{jc:05d}.parquet"
-        counts = None
+        counts = key = None
         if cache_url:
-            key = model_input_key({"weeks": frame_digest(weeks), "assignments": frame_digest(own_a),
-                                   "caseload": frame_digest(own_c), "jobcentre_id": str(jc)}, context)
-            marker = storage.join(cache_url, "_complete", f"{key}.json")
-            if storage.exists(marker):
-                counts = storage.read_json(marker)
-                for kind in counts:
-                    storage.copy_file(storage.join(cache_url, kind, f"{key}.parquet"),
-                                      storage.join(model_input_url, kind, name))
+            key = input_cache.entry_key({"weeks": frame_digest(weeks), "assignments": frame_digest(own_a),
+                                         "caseload": frame_digest(own_c), "jobcentre_id": str(jc)}, context)
+            keys.append(key)
+            counts = input_cache.lookup(cache_url, key)
+            if counts is not None:
+                input_cache.copy_out(cache_url, key, counts,
+                                     {k: storage.join(model_input_url, k, name) for k in counts})
                 reused.append(jc)
         if counts is None:
             frames = _jobcentre_frames(weeks, dream_codes, treated_ids, periods, cfg, own_a, own_c)
             counts = {k: int(len(v)) for k, v in frames.items()}
-            for kind, frame in frames.items():
-                data = storage.parquet_bytes(frame)
+            files = {k: storage.parquet_bytes(v) for k, v in frames.items()}
+            for kind, data in files.items():
                 storage.write_bytes(data, storage.join(model_input_url, kind, name))
-                if cache_url:
-                    storage.write_bytes(data, storage.join(cache_url, kind, f"{key}.parquet"))
-            if cache_url:
-                storage.write_json(counts, marker)
+            if key is not None:
+                input_cache.store(cache_url, key, files, counts)
             recomputed.append(jc)
         for kind, n in counts.items():
             urls.setdefault(kind, []).append(storage.join(model_input_url, kind, name))
             rows[kind] = rows.get(kind, 0) + int(n)
     return {"urls": urls, "rows": rows, "jobcentres": len(ids), "weeks_rows": n_weeks, "reused": reused,
-            "recomputed": recomputed, "seconds": time.perf_counter() - t0}
+            "recomputed": recomputed, "keys": keys, "seconds": time.perf_counter() - t0}
 
 
 # --------------------------------------------------------------------------- reduce and write
@@ -465,12 +441,23 @@ def commit_run_impl(root: str, run_id: str, manifest: dict[str, Any], claim_toke
     took the run over as stale); otherwise nothing is written and the task fails.
     """
     layout = storage.RunLayout(root, run_id)
-    if claim_token is not None and not storage.holds_claim(storage.Claim(layout.claim, claim_token)):
+    if claim_token is not None and not claims.holds_claim(claims.Claim(layout.claim, claim_token)):
         if layout.is_committed():  # the one that took over committed the same run key
             return storage.open_run(root, run_id).manifest
         raise InfrastructureError(f"commit_run: the claim on run {run_id} was lost")
     committed = storage.commit(storage.RunLayout(root, run_id), manifest)
     return committed.manifest
+
+
+def prune_cache_impl(root: str, keep_runs: int = input_cache.DEFAULT_KEEP_RUNS) -> dict[str, int]:
+    """After a commit: drop model-input cache entries the newest ``keep_runs`` runs did not use.
+
+    Housekeeping only: a failure is reported in the result, never fails the committed run.
+    """
+    try:
+        return input_cache.prune(root, keep_runs)
+    except Exception as exc:  # noqa: BLE001 - the run is committed; the next run prunes again
+        return {"kept": -1, "removed": 0, "error": type(exc).__name__}
 
 
 # --------------------------------------------------------------------------- Prefect tasks
@@ -519,3 +506,4 @@ estimate_bip = task(name="estimate_bip", **_TASK)(_sanitized("estimate_bip")(est
 write_results = task(name="write_results", **_IO_TASK)(_sanitized("write_results")(write_results_impl))
 write_report = task(name="write_report", **_IO_TASK)(_sanitized("write_report")(write_report_impl))
 commit_run = task(name="commit_run", **_IO_TASK)(_sanitized("commit_run")(commit_run_impl))
+prune_cache = task(name="prune_cache", **_IO_TASK)(_sanitized("prune_cache")(prune_cache_impl))

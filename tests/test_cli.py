@@ -111,3 +111,21 @@ def test_top_level_help_keeps_the_existing_commands(capsys):
     out = capsys.readouterr().out
     for command in ("synth", "validate", "run", "demo", "report", "runs", "show"):
         assert command in out
+
+
+def test_the_progress_bar_draws_each_stage_on_a_terminal_and_nothing_elsewhere():
+    import io
+
+    from bipdask.cli_progress import StageBar
+
+    terminal = io.StringIO()
+    with StageBar(terminal, force=True) as bar:
+        bar("validate and stage", 0, 1)
+        bar("validate and stage", 1, 1)
+        bar("model inputs (job centre batches)", 3, 12)
+    drawn = terminal.getvalue()
+    assert "validate and stage" in drawn and "model inputs (job centre batches)" in drawn and "3/12" in drawn
+    pipe = io.StringIO()
+    with StageBar(pipe) as bar:
+        bar("validate and stage", 1, 1)
+    assert pipe.getvalue() == ""

@@ -87,6 +87,16 @@ def write_tiny_delivery(root: Path, n_persons: int = 240, seed: int = 5, effect:
     return root
 
 
+@pytest.fixture(scope="module", autouse=True)
+def pinned_code_version():
+    """A fixed code version: run ids must not change if the source is edited mid-test."""
+    import flows.evaluate
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(flows.evaluate, "code_version", lambda: {"bipdask": "test", "source_sha256": "pinned"})
+        yield
+
+
 @pytest.fixture(scope="module")
 def delivery(tmp_path_factory) -> Path:
     return write_tiny_delivery(tmp_path_factory.mktemp("delivery"))
@@ -274,14 +284,18 @@ def small_spec(tmp_path_factory) -> Path:
     return write_spec(tmp_path_factory.mktemp("spec") / "hir_b20.toml")
 
 
+PROGRESS_EVENTS: list[tuple[str, int, int]] = []
+
+
 @pytest.fixture(scope="module")
 def synth_runs(synth_delivery, small_spec, tmp_path_factory, harness, clusters):
     """The synthetic delivery evaluated on 2 workers (1 job centre per task) and on 1 worker."""
     from flows.evaluate import run_evaluation
 
     out = tmp_path_factory.mktemp("synth_out")
+    events = PROGRESS_EVENTS
     two = run_evaluation(input_dir=synth_delivery, output_url=str(out / "w2"), spec=str(small_spec),
-                         dask_address=clusters[2], batch_size=7)
+                         dask_address=clusters[2], batch_size=7, progress=lambda *e: events.append(e))
     one = run_evaluation(input_dir=synth_delivery, output_url=str(out / "w1"), spec=str(small_spec),
                          dask_address=clusters[1], batch_size=40)
     return out, one, two
@@ -366,6 +380,20 @@ def test_flow_writes_hazard_estimates_figures_linkage_and_replicates(synth_runs,
 
 @pytest.mark.prefect
 @pytest.mark.dask
+def test_the_flow_reports_every_stage_to_the_progress_callback_until_done(synth_runs):
+    stages = list(dict.fromkeys(stage for stage, _, _ in PROGRESS_EVENTS))
+    assert stages == ["validate and stage", "model inputs (job centre batches)", "estimates and bootstrap",
+                      "report and commit"]
+    for stage in stages:
+        counts = [(done, total) for s, done, total in PROGRESS_EVENTS if s == stage]
+        assert counts[0][0] == 0 and counts[-1][0] == counts[-1][1] > 0
+        assert [d for d, _ in counts] == sorted(d for d, _ in counts)
+    batches = [total for s, _, total in PROGRESS_EVENTS if s.startswith("model inputs")]
+    assert batches[-1] == synth_runs[2].manifest["jobcentres"]["batches"] > 1
+
+
+@pytest.mark.prefect
+@pytest.mark.dask
 def test_hazard_results_are_byte_identical_on_one_and_two_workers(synth_runs):
     out, one, two = synth_runs
     assert one.run_id == two.run_id
@@ -404,3 +432,27 @@ def test_match_rate_below_the_floor_stops_the_run_with_an_input_error(synth_deli
                         r"\d+ of \d+ person-weeks matched a caseworker's caseload record", str(err.value))
     assert "below the floor of 90%" in str(err.value)
     assert storage.list_runs(tmp_path / "out") == []
+
+
+def test_the_source_digest_follows_source_edits_not_caches_and_decides_the_version_key(tmp_path, monkeypatch):
+    import sys
+
+    import flows.evaluate as ev
+
+    pkg = tmp_path / "digestpkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("X = 1\n")
+    (pkg / "spec.toml").write_text("a = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(ev, "SOURCE_PACKAGES", ("digestpkg",))
+    first = ev.source_digest()
+    (pkg / "__pycache__").mkdir()
+    (pkg / "__pycache__" / "x.pyc").write_bytes(b"\0")
+    (pkg / "notes.txt").write_text("not source")
+    assert ev.source_digest() == first
+    (pkg / "spec.toml").write_text("a = 2\n")
+    assert ev.source_digest() != first
+    sys.modules.pop("digestpkg", None)
+    same = {"bipdask": "0.1.0", "source_sha256": "abc", "git_sha": "one"}
+    assert ev.version_key(same) == ev.version_key({**same, "git_sha": "two"})
+    assert ev.version_key(same) != ev.version_key({**same, "source_sha256": "abd"})

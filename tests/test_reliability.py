@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 import pytest
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from bipdask import storage
+from bipdask import claims, storage
 from test_flow import write_spec, write_tiny_delivery
 
 B = 10
@@ -381,53 +381,14 @@ def test_a_worker_killed_mid_run_gives_byte_identical_estimates(delivery, spec, 
 # --------------------------------------------------------------------------- 3. one writer per run
 
 
-def test_exactly_one_of_many_concurrent_claims_wins_and_a_stale_claim_is_broken_once(tmp_path):
-    run = storage.RunLayout.create(tmp_path / "store", "r1")
-    barrier = threading.Barrier(8)
-    won = []
-
-    def contend(stale_after: float) -> None:
-        barrier.wait()
-        claim = storage.claim_run(run, stale_after=stale_after)
-        if claim is not None:
-            won.append(claim)
-
-    threads = [threading.Thread(target=contend, args=(60.0,)) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(won) == 1 and storage.holds_claim(won[0])
-    first = won.pop()
-    assert storage.claim_run(run, stale_after=60.0) is None  # live: others wait
-    assert storage.refresh_claim(first)
-
-    # The holder died: its heartbeat ages past the timeout; exactly one contender takes over.
-    body = json.loads(Path(first.url).read_text())
-    body["heartbeat_at"] -= 3600
-    Path(first.url).write_text(json.dumps(body))
-    threads = [threading.Thread(target=contend, args=(60.0,)) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(won) == 1 and storage.holds_claim(won[0])
-    assert not storage.holds_claim(first) and not storage.refresh_claim(first)
-    storage.release_claim(first)  # not ours any more: a no-op
-    assert storage.holds_claim(won[0])
-    storage.release_claim(won[0])
-    assert storage.read_claim(run) is None
-    assert [p.name for p in Path(run.url).iterdir()] == []  # no stale leftovers
-
-
 @pytest.mark.s3
 def test_claims_on_s3_use_a_conditional_put(proxy):
     run = storage.RunLayout.create(_bucket("claims"), "r1")
-    first = storage.claim_run(run, stale_after=60.0)
+    first = claims.claim_run(run, stale_after=60.0)
     assert first is not None
-    assert storage.claim_run(run, stale_after=60.0) is None  # If-None-Match: * refused the second PUT
-    storage.release_claim(first)
-    assert storage.claim_run(run, stale_after=60.0) is not None
+    assert claims.claim_run(run, stale_after=60.0) is None  # If-None-Match: * refused the second PUT
+    claims.release_claim(first)
+    assert claims.claim_run(run, stale_after=60.0) is not None
 
 
 @pytest.mark.prefect
