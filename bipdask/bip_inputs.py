@@ -15,6 +15,7 @@ import pandas as pd
 
 from bipdask.bip import BipResults
 from bipdask.bip_caseworkers import CHANGE, EFFECTIVENESS
+from bipdask.bip_progression import PROGRESSION
 from bipdask.bip_prepare import ANALYSIS_PERIOD
 from bipdask.hir_hazards import HazardEstimates, replicate_key
 
@@ -45,14 +46,14 @@ def bip_outputs(results: BipResults) -> tuple[pd.DataFrame, dict[str, HazardEsti
         The rows of :meth:`bipdask.bip.BipResults.tidy` (analyses ``bip_caseworker_effectiveness``,
         ``bip_caseworker_change``, ``bip_progression``) and, for each analysis whose result keeps its
         bootstrap replicates, a :class:`~bipdask.hir_hazards.HazardEstimates` (its rows, replicate
-        columns ``"<estimand>|all|all"``, notes). ``bip_progression`` keeps none
-        (:class:`bipdask.bip_progression.Progression` summarises its replicates), so it has no
-        replicates file.
+        columns ``"<estimand>|all|all"``, notes); ``bip_progression``'s columns are its mean
+        changes, effect sizes and weeks slopes (:attr:`bipdask.bip_progression.Progression.bootstrap`).
     """
     rows = results.tidy()
     out: dict[str, HazardEstimates] = {}
     for analysis, summary, rename in ((EFFECTIVENESS, results.effectiveness.bootstrap, EFFECTIVENESS_ESTIMANDS),
-                                      (CHANGE, results.change.bootstrap, {})):
+                                      (CHANGE, results.change.bootstrap, {}),
+                                      (PROGRESSION, results.progression.bootstrap, {})):
         if summary is None:
             continue
         reps = summary.replicates

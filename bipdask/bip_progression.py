@@ -22,6 +22,10 @@ ticked) have no combination and stay out of Tabel 3 and the figures.
 The regression is fitted with :func:`bipdask.linear.lpm` as ``z ~ 1 + 15 dummies`` (0000 the
 reference); the 16 effect sizes are _cons and _cons + β_c (the no-intercept presentation of
 the figures), their SEs from lpm's covariance, their bootstrap from lpm's replicates.
+
+With a bootstrap, :attr:`Progression.bootstrap` keeps the B replicates of every bootstrapped
+row (mean changes, effect sizes, weeks slopes), columns named by the row's tidy estimand, like
+the caseworker analyses' ``bootstrap`` (:mod:`bipdask.bip_caseworkers`).
 """
 
 from __future__ import annotations
@@ -57,6 +61,15 @@ class Progression:
     ``weeks_between``: mean weeks between consecutive responses (estimate, se, n).
     ``weeks_slope``: per indicator the slope of the change on weeks since the previous
     response (change per week), with se/CI/p and n.
+    ``bootstrap`` (when fitted with ``bootstrap=B``): ``replicates`` is B × one column per
+    bootstrapped tidy row, named by its estimand — ``mean_change/<indicator>``,
+    ``effect_size/<indicator>/<JOSH>``, ``weeks_slope/<indicator>`` — so each column's SD
+    (ddof 1) is that row's se and its percentiles its CI; ``estimate`` the point estimates.
+    Replicate weights are a pure function of (seed, b, the model's sorted cluster ids): the
+    columns of one model (all mean changes; one indicator's effect sizes) are a joint
+    bootstrap, while models on different rows (indicators answered by different citizens)
+    draw for their own cluster sets, so across them each column is valid on its own only.
+    The combination shares and the weeks between responses have no replicates.
     """
 
     mean_change: pd.DataFrame
@@ -66,6 +79,7 @@ class Progression:
     weeks_slope: pd.DataFrame
     n_pairs: int
     n_citizens: int
+    bootstrap: BootstrapSummary | None = None
 
     def tidy(self) -> pd.DataFrame:
         """Estimates rows, analysis ``bip_progression``: ``mean_change/<indicator>``,
@@ -163,17 +177,40 @@ def progression(
     combinations = pd.DataFrame({"combination": list(COMBINATIONS), "n": counts.to_numpy().astype("int64")})
     combinations["share"] = combinations["n"] / max(int(combinations["n"].sum()), 1)
 
-    effects = pd.concat([_effect_sizes(pairs, ind, cluster, bootstrap, seed, scheme, alpha)
-                         for ind in indicators], ignore_index=True)
+    reps: list[pd.DataFrame] = []
+    if summary is not None:
+        reps.append(summary.replicates.add_prefix("mean_change/"))
+    parts = []
+    for ind in indicators:
+        frame, r = _effect_sizes(pairs, ind, cluster, bootstrap, seed, scheme, alpha)
+        parts.append(frame)
+        if r is not None:
+            reps.append(r.add_prefix(f"effect_size/{ind}/"))
+    effects = pd.concat(parts, ignore_index=True)
 
     gap = pairs["weeks_since_previous"].to_numpy(dtype=float)
     m, s, k = cluster_mean(gap, g_codes, n_g)
     weeks_between = pd.Series({"estimate": m, "se": s, "n": k})
-    weeks_slope = pd.DataFrame([_weeks_slope(pairs, ind, cluster, bootstrap, seed, scheme, alpha)
-                                for ind in indicators])
+    slopes = []
+    for ind in indicators:
+        row, r = _weeks_slope(pairs, ind, cluster, bootstrap, seed, scheme, alpha)
+        slopes.append(row)
+        if r is not None:
+            reps.append(pd.DataFrame({f"weeks_slope/{ind}": r}))
+    weeks_slope = pd.DataFrame(slopes)
+    boot = None
+    if reps:
+        estimate = pd.concat([
+            mean_change.set_index("indicator")["estimate"].add_prefix("mean_change/"),
+            pd.Series(effects["estimate"].to_numpy(),
+                      index="effect_size/" + effects["indicator"] + "/" + effects["combination"]),
+            weeks_slope.set_index("indicator")["estimate"].add_prefix("weeks_slope/"),
+        ])
+        table = pd.concat(reps, axis=1)
+        boot = summarise(table.to_numpy(np.float64), estimate.reindex(table.columns), scheme, seed)
     return Progression(mean_change=mean_change, combinations=combinations, effects=effects,
                        weeks_between=weeks_between, weeks_slope=weeks_slope, n_pairs=len(pairs),
-                       n_citizens=int(pairs["person_id"].nunique()))
+                       n_citizens=int(pairs["person_id"].nunique()), bootstrap=boot)
 
 
 def _mean_replicates(values, g_codes, n_g, ids, n_reps, seed, scheme) -> np.ndarray:
@@ -195,7 +232,8 @@ def standardize(values: np.ndarray) -> np.ndarray:
     return (values - values.mean()) / sd if sd > 0 else np.full_like(values, np.nan)
 
 
-def _effect_sizes(pairs, indicator, cluster, bootstrap, seed, scheme, alpha) -> pd.DataFrame:
+def _effect_sizes(pairs, indicator, cluster, bootstrap, seed, scheme, alpha) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Figures 3–24 for one indicator: the rows and (with a bootstrap) the B × combinations replicates."""
     d = pairs[list(dict.fromkeys([cluster, "person_id", "combination", indicator]))]
     d = d.dropna(subset=[indicator, "combination"])
     d = d.reset_index(drop=True)
@@ -230,9 +268,10 @@ def _effect_sizes(pairs, indicator, cluster, bootstrap, seed, scheme, alpha) -> 
         summary = BootstrapSummary(pd.DataFrame(reps, columns=present), est, boot.scheme, boot.seed, boot.n_failed)
     inf = _inference(est, summary, analytic, int(fit.n_clusters), alpha)
     counts = pd.Series(combo).value_counts()
-    return inf.rename_axis("combination").reset_index().assign(
+    rows = inf.rename_axis("combination").reset_index().assign(
         indicator=indicator, n=[int(counts.get(c, 0)) for c in present]
     )[["indicator", "combination", "estimate", "se", "ci_low", "ci_high", "p_value", "n"]]
+    return rows, (None if summary is None else summary.replicates)
 
 
 def _intercept_name(fit, covariates: list[str]) -> str:
@@ -242,7 +281,8 @@ def _intercept_name(fit, covariates: list[str]) -> str:
     return str(extra[0])
 
 
-def _weeks_slope(pairs, indicator, cluster, bootstrap, seed, scheme, alpha) -> dict:
+def _weeks_slope(pairs, indicator, cluster, bootstrap, seed, scheme, alpha) -> tuple[dict, np.ndarray | None]:
+    """The change-on-weeks slope of one indicator: its row and (with a bootstrap) its B replicates."""
     d = pairs[list(dict.fromkeys([cluster, "person_id", "weeks_since_previous", indicator]))]
     d = d.dropna().reset_index(drop=True)
     data = pd.DataFrame({cluster: d[cluster].to_numpy(), "change": d[indicator].to_numpy(dtype=float),
@@ -250,6 +290,8 @@ def _weeks_slope(pairs, indicator, cluster, bootstrap, seed, scheme, alpha) -> d
     fit = lpm(data, y="change", covariates=["weeks_since_previous"], cluster=cluster,
               bootstrap=bootstrap, seed=seed, scheme=scheme)
     r = lpm_inference(fit, ["weeks_since_previous"], alpha).iloc[0]
+    boot = getattr(fit, "bootstrap", None)
+    reps = None if boot is None else boot.replicates["weeks_since_previous"].to_numpy(np.float64)
     return {"indicator": indicator, "estimate": float(r["estimate"]), "se": float(r["se"]),
             "ci_low": float(r["ci_low"]), "ci_high": float(r["ci_high"]), "p_value": float(r["p_value"]),
-            "n": len(d)}
+            "n": len(d)}, reps

@@ -40,10 +40,8 @@ from scipy import stats
 from bipdask.cox import cox_ph
 from bipdask.duration_did import GROUP_NAMES, GROUPS, DurationDiD, duration_did
 from bipdask.hazards import FitError, expected_from_params
-from bipdask.hir_linear import (BELIEF_PREFIX, BELIEFS, SHARE_OUTCOME, belief_percentages, period_week,
+from bipdask.hir_linear import (BELIEF_PREFIX, BELIEFS, LinearTable, belief_percentages, period_week,
                                 table3_belief, table8_exits, table9_10_share)
-from bipdask.linear_model import lpm
-from bipdask.spells import EXIT_DESTINATIONS
 from bipdask.results import COLUMNS
 from bipdask.survival_curves import kaplan_meier, raw_weekly_hazard
 
@@ -409,37 +407,24 @@ def combine_estimates(analysis: str, *parts: HazardEstimates) -> HazardEstimates
     return HazardEstimates(analysis, rows, _replicates_frame(reps, n), {k: v for p in parts for k, v in p.notes.items()})
 
 
-def _linear_estimates(analysis: str, rows: list, fits: list[tuple[str, str, dict]], frame_of, *,
-                      bootstrap: int, seed: int, scheme: str, notes: dict) -> HazardEstimates:
-    """Rows from a :mod:`bipdask.hir_linear` function and the replicates of their bootstrapped terms.
-
-    ``fits`` lists (replicate key, term, lpm keyword arguments) of the models behind the rows;
-    ``frame_of(kwargs)`` gives each model's data. hir_linear returns rows only, so the models are
-    refitted here for their replicates (the replicate weights are a pure function of the seed and
-    the cluster ids, so they are the rows' replicates); a column whose SD is not the row's SE is
-    left out and named in ``notes``. Rows without an estimate (a covariate omitted as collinear)
-    are dropped and counted.
+def _linear_estimates(analysis: str, table: LinearTable, *, notes: dict) -> HazardEstimates:
+    """Rows of a :mod:`bipdask.hir_linear` function (``return_fits=True``) and the replicates of
+    their bootstrapped terms, taken from the fits behind the rows (no refit): column
+    ``"<estimand>|<jobcentre>|<period>"``. Rows without an estimate (a covariate omitted as
+    collinear) are dropped, with their columns, and counted.
     """
-    kept = [r for r in rows if r.estimate is not None and np.isfinite(r.estimate)]
-    if len(kept) < len(rows):
-        notes["rows_without_estimate_dropped"] = len(rows) - len(kept)
+    kept = [r for r in table.rows if r.estimate is not None and np.isfinite(r.estimate)]
+    if len(kept) < len(table.rows):
+        notes["rows_without_estimate_dropped"] = len(table.rows) - len(kept)
     frame = _frame([dataclasses.asdict(r) for r in kept])
+    keys = {replicate_key(r.estimand, r.jobcentre_id, r.period) for r in kept}
     reps: dict[str, np.ndarray] = {}
-    if bootstrap > 0:
-        se = {replicate_key(r.estimand, r.jobcentre_id, r.period): r.se for r in kept}
-        mismatched = []
-        for key, term, kw in fits:
-            if key not in se:
-                continue
-            fit = lpm(frame_of(kw), bootstrap=bootstrap, seed=seed, scheme=scheme, **kw)
-            col = fit.bootstrap.replicates[term].to_numpy(np.float64)
-            if np.isclose(np.nanstd(col, ddof=1), se[key], rtol=1e-9, atol=0.0):
-                reps[key] = col
-            else:
-                mismatched.append(key)
-        if mismatched:
-            notes["replicates_not_matching_rows"] = mismatched
-    return HazardEstimates(analysis, frame, _replicates_frame(reps, bootstrap if reps else 0), notes)
+    for m in table.fits:
+        key, col = replicate_key(m.estimand, m.jobcentre_id, m.period), m.replicates
+        if col is not None and key in keys:
+            reps[key] = col
+    n = len(next(iter(reps.values()))) if reps else 0
+    return HazardEstimates(analysis, frame, _replicates_frame(reps, n), notes)
 
 
 def table8(course_exits: pd.DataFrame, *, bootstrap: int, seed: int, scheme: str = "multinomial",
@@ -457,13 +442,9 @@ def table8(course_exits: pd.DataFrame, *, bootstrap: int, seed: int, scheme: str
         notes["rows_next_week_unobserved"] = int(len(course_exits) - len(data))
     d, e = data["D"].to_numpy(np.int8), data["E"].to_numpy(np.int8)
     frame = data.assign(D=d, E=e, DE=d * e, tau=period_week(data))
-    rows = table8_exits(frame, cluster=cluster, bootstrap=bootstrap, seed=seed, scheme=scheme, alpha=alpha,
-                        period=period)
-    fits = [(replicate_key(dest, None, period), "DE",
-             dict(y=f"exit_{dest}", covariates=["D", "E", "DE"], fixed_effects="tau", cluster=cluster))
-            for dest in EXIT_DESTINATIONS]
-    return _linear_estimates("hir_table8", rows, fits, lambda kw: frame, bootstrap=bootstrap, seed=seed,
-                             scheme=scheme, notes=notes)
+    tab = table8_exits(frame, cluster=cluster, bootstrap=bootstrap, seed=seed, scheme=scheme, alpha=alpha,
+                       period=period, return_fits=True)
+    return _linear_estimates("hir_table8", tab, notes=notes)
 
 
 def table3(belief_survey: pd.DataFrame, jobcentres: pd.DataFrame | None = None, *, bootstrap: int, seed: int,
@@ -473,21 +454,10 @@ def table3(belief_survey: pd.DataFrame, jobcentres: pd.DataFrame | None = None, 
     Replicates of the before/after difference per belief (``"<belief>|all|difference"``),
     clustered by caseworker as table3_belief is; the wave means have analytic SEs.
     """
-    rows = table3_belief(belief_survey, jobcentres, bootstrap=bootstrap, seed=seed, scheme=scheme, alpha=alpha)
-    pct = belief_percentages(belief_survey)
-    both: dict[str, pd.DataFrame] = {}
-    for name in BELIEFS:
-        col = BELIEF_PREFIX + name
-        answered = pct[pct[col].notna()]
-        waves = answered.groupby("caseworker_id")["wave"].nunique()
-        sub = answered[answered["caseworker_id"].isin(waves.index[waves == 2])]
-        both[col] = sub.assign(post=(sub["wave"] == "post").astype(np.int8))
-    fits = [(replicate_key(name, None, "difference"), "post",
-             dict(y=BELIEF_PREFIX + name, covariates=["post"], fixed_effects="jobcentre_id", cluster="caseworker_id"))
-            for name in BELIEFS]
-    notes = {"caseworkers": int(pct["caseworker_id"].nunique())}
-    return _linear_estimates("hir_table3", rows, fits, lambda kw: both[kw["y"]], bootstrap=bootstrap, seed=seed,
-                             scheme=scheme, notes=notes)
+    tab = table3_belief(belief_survey, jobcentres, bootstrap=bootstrap, seed=seed, scheme=scheme, alpha=alpha,
+                        return_fits=True)
+    notes = {"caseworkers": int(belief_percentages(belief_survey)["caseworker_id"].nunique())}
+    return _linear_estimates("hir_table3", tab, notes=notes)
 
 
 SHARE_MODELS = {"hir_table9": {"caseload": ("caseload", "casemiss"),
@@ -515,13 +485,10 @@ def share_mediators(share_weeks: pd.DataFrame, *, analysis: str, bootstrap: int,
         and replicates ``"<estimand>|all|<period>"``.
     """
     if analysis == "hir_table9":
-        models = SHARE_MODELS[analysis]
         frame = share_weeks
         beliefs: Sequence[str] = ()
     elif analysis == "hir_table10":
         beliefs = [BELIEF_PREFIX + b for b in BELIEFS if BELIEF_PREFIX + b in share_weeks.columns]
-        models = {b.removeprefix(BELIEF_PREFIX): (b, *([f"{b}_miss"] if f"{b}_miss" in share_weeks else []))
-                  for b in beliefs}
         frame = share_weeks.drop(columns=[c for c in ("caseload", "casemiss", "caseload_change", "change_miss")
                                           if c in share_weeks.columns])
     else:
@@ -529,10 +496,7 @@ def share_mediators(share_weeks: pd.DataFrame, *, analysis: str, bootstrap: int,
     notes: dict = {"rows": int(len(share_weeks))}
     if len(frame) == 0:
         return HazardEstimates(analysis, _frame([]), _replicates_frame({}, 0), {**notes, "skipped": "no rows"})
-    rows = [r for r in table9_10_share(frame, beliefs=beliefs, cluster=cluster, bootstrap=bootstrap, seed=seed,
-                                       scheme=scheme, alpha=alpha, period=period) if r.analysis == analysis]
-    data = frame.assign(**{SHARE_OUTCOME: frame[SHARE_OUTCOME].astype(np.float64)})
-    fits = [(replicate_key(name, None, period), covs[0], dict(y=SHARE_OUTCOME, covariates=list(covs), cluster=cluster))
-            for name, covs in models.items()]
-    return _linear_estimates(analysis, rows, fits, lambda kw: data, bootstrap=bootstrap, seed=seed, scheme=scheme,
-                             notes=notes)
+    tab = table9_10_share(frame, beliefs=beliefs, cluster=cluster, bootstrap=bootstrap, seed=seed, scheme=scheme,
+                          alpha=alpha, period=period, return_fits=True)
+    mine = LinearTable([r for r in tab.rows if r.analysis == analysis], [m for m in tab.fits if m.analysis == analysis])
+    return _linear_estimates(analysis, mine, notes=notes)

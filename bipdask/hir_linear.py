@@ -21,11 +21,18 @@ Every row carries the cluster-bootstrap SE, percentile CI and p-value when ``boo
 (the analytic CR1 values otherwise): ``se``, ``ci_low``, ``ci_high`` and ``p_value`` of the
 schema hold whichever was computed. Effects on shares are differences of fractions; belief
 outcomes are percent of the caseload, as in Table 3.
+
+With ``return_fits=True`` each function returns a :class:`LinearTable` instead of the bare
+rows: the same rows plus one :class:`ModelFit` per bootstrapped row — the fitted
+:class:`~bipdask.linear_model.LinearResult` and the term behind the row — so a caller can write
+the B replicates of every row (:meth:`LinearTable.replicate_columns`) without refitting.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -46,8 +53,66 @@ BELIEFS: Mapping[str, str] = {
     "job_2y": "n_job_2y",
 }
 BELIEF_PREFIX = "belief_"
-__all__ = ["BELIEFS", "belief_percentages", "estimate_row", "period_week", "table3_belief", "table8_exits",
-           "table9_10_share"]
+__all__ = ["BELIEFS", "LinearTable", "ModelFit", "belief_percentages", "estimate_row", "period_week",
+           "table3_belief", "table8_exits", "table9_10_share"]
+
+
+@dataclass(frozen=True)
+class ModelFit:
+    """The fitted model behind one row: ``fit.params[term]`` is the row's estimate.
+
+    ``fit`` is the :class:`~bipdask.linear_model.LinearResult` without its private fit state
+    (the absorbed data, ~(k+2)·n floats), so holding it costs O(B·k), not O(n); its
+    ``fixed_effect_values`` is therefore unavailable.
+    """
+
+    analysis: str
+    estimand: str
+    period: str
+    term: str
+    fit: LinearResult
+    jobcentre_id: int | None = None
+
+    @property
+    def replicates(self) -> np.ndarray | None:
+        """The B bootstrap replicates of the row's estimate (None without a bootstrap)."""
+        boot = self.fit.bootstrap
+        return None if boot is None else boot.replicates[self.term].to_numpy(np.float64)
+
+
+@dataclass(frozen=True)
+class LinearTable:
+    """Rows of one hir_linear function and the fits behind its bootstrapped rows.
+
+    ``rows`` is exactly what the function returns without ``return_fits``; ``fits`` has one
+    :class:`ModelFit` per row fitted with the caller's ``bootstrap`` (Table 8: the DiD β per
+    destination; Table 3: the before/after difference per belief; Tables 9–10: each mediator
+    coefficient), in row order; their replicates exist when ``bootstrap > 0``. The
+    analytic-only rows (weekly exit shares, wave means) have no entry.
+    """
+
+    rows: list[Estimate]
+    fits: list[ModelFit]
+
+    def replicate_columns(self) -> dict[tuple[str, str, int | None, str], np.ndarray]:
+        """(analysis, estimand, jobcentre_id, period) → the (B,) replicates of that row's estimate,
+        for the fits that were bootstrapped. The SD (ddof 1) of each column is the row's ``se``."""
+        out = {}
+        for m in self.fits:
+            reps = m.replicates
+            if reps is not None:
+                out[(m.analysis, m.estimand, m.jobcentre_id, m.period)] = reps
+        return out
+
+
+def _model_fit(fit: LinearResult, term: str, row: Estimate) -> ModelFit:
+    if any(f.name == "_state" for f in dataclasses.fields(fit)):
+        fit = dataclasses.replace(fit, _state=None)  # drop the O(n) fit state, keep params/cov/replicates
+    return ModelFit(row.analysis, row.estimand, row.period, term, fit, row.jobcentre_id)
+
+
+def _returned(rows: list[Estimate], fits: list[ModelFit], return_fits: bool) -> list[Estimate] | LinearTable:
+    return LinearTable(rows, fits) if return_fits else rows
 
 
 def estimate_row(fit: LinearResult, term: str, *, analysis: str, estimand: str, period: str,
@@ -99,7 +164,8 @@ def table8_exits(
     scheme: str = "multinomial",
     alpha: float = 0.05,
     period: str = "intervention",
-) -> list[Estimate]:
+    return_fits: bool = False,
+) -> list[Estimate] | LinearTable:
     """HIR Table 8: per destination the DiD β of eq. (3) and the weekly exit shares behind it.
 
     Parameters
@@ -118,6 +184,8 @@ def table8_exits(
     ``"<destination>:mean_others"`` with period ``"before"``/``period``: the weekly exit share of
     the D×E group (analytic person-clustered SEs). The report's level columns (e.g. 10.0 → 12.8
     percent to disability pension) read as shares of persons over a period, not weekly rates.
+    With ``return_fits=True``: a :class:`LinearTable` whose ``fits`` are the four eq. (3) models
+    (term ``"DE"``).
     """
     _require(person_weeks, "person_weeks", [cluster, "D", "E", *(f"exit_{d}" for d in destinations)])
     frame = person_weeks.assign(
@@ -131,17 +199,19 @@ def table8_exits(
     if len(cells) < 4:
         raise InputError([Problem("person_weeks", "D, E", "a D×E group has no person-weeks", len(frame))])
     rows: list[Estimate] = []
+    fits: list[ModelFit] = []
     for d in destinations:
         y = f"exit_{d}"
         fit = lpm(frame, y=y, covariates=["D", "E", "DE"], fixed_effects="tau", cluster=cluster,
                   bootstrap=bootstrap, seed=seed, scheme=scheme)
         rows.append(estimate_row(fit, "DE", analysis=TABLE8, estimand=d, period=period, alpha=alpha))
+        fits.append(_model_fit(fit, "DE", rows[-1]))
         for d_val, label in ((1, "mean_participating"), (0, "mean_others")):
             for e_val, per in ((0, "before"), (1, period)):
                 sub = frame[(frame["D"] == d_val) & (frame["E"] == e_val)]
                 m = lpm(sub, y=y, covariates=[], cluster=cluster)
                 rows.append(estimate_row(m, CONS, analysis=TABLE8, estimand=f"{d}:{label}", period=per, alpha=alpha))
-    return rows
+    return _returned(rows, fits, return_fits)
 
 
 # --------------------------------------------------------------------------- Table 3
@@ -172,7 +242,8 @@ def table3_belief(
     seed: int = 0,
     scheme: str = "multinomial",
     alpha: float = 0.05,
-) -> list[Estimate]:
+    return_fits: bool = False,
+) -> list[Estimate] | LinearTable:
     """HIR Table 3: caseworker belief before and after, caseworkers who answered both waves.
 
     Per belief: the mean percent in the pre and post waves (periods ``"pre"``, ``"post"``) and
@@ -180,6 +251,8 @@ def table3_belief(
     belief = α_jobcentre + β·post + e, job-centre effects absorbed, clustered by caseworker.
     ``jobcentres`` (optional) is checked to know every job centre of the survey.
     Rows: analysis ``"hir_table3"``, estimand = belief name, ``n_persons`` = caseworkers.
+    With ``return_fits=True``: a :class:`LinearTable` whose ``fits`` are the three difference
+    models (term ``"post"``, period ``"difference"``).
     """
     pct = belief_percentages(belief_survey)
     if jobcentres is not None:
@@ -187,6 +260,7 @@ def table3_belief(
         if unknown:
             raise InputError([Problem("belief_survey", "jobcentre_id", "job centre not in jobcentres", unknown)])
     rows: list[Estimate] = []
+    fits: list[ModelFit] = []
     for name in BELIEFS:
         col = BELIEF_PREFIX + name
         answered = pct[pct[col].notna()]
@@ -202,7 +276,8 @@ def table3_belief(
             m = lpm(both[both["wave"] == wave], y=col, covariates=[], cluster="caseworker_id")
             rows.append(estimate_row(m, CONS, analysis=TABLE3, estimand=name, period=wave, alpha=alpha))
         rows.append(estimate_row(fit, "post", analysis=TABLE3, estimand=name, period="difference", alpha=alpha))
-    return rows
+        fits.append(_model_fit(fit, "post", rows[-1]))
+    return _returned(rows, fits, return_fits)
 
 
 # --------------------------------------------------------------------------- Tables 9–10
@@ -220,7 +295,8 @@ def table9_10_share(
     scheme: str = "multinomial",
     alpha: float = 0.05,
     period: str = "intervention",
-) -> list[Estimate]:
+    return_fits: bool = False,
+) -> list[Estimate] | LinearTable:
     """HIR Tables 9–10 (share rows): the LPM of the weekly share on caseload, its change, belief.
 
     Models, each clustered by person, on the participating job centres' person-weeks of the
@@ -243,6 +319,7 @@ def table9_10_share(
     -------
     Rows with analysis ``"hir_table9"`` / ``"hir_table10"``, estimand = the mediator, period
     ``period``: the coefficient (change in the share per unit of caseload / belief percent).
+    With ``return_fits=True``: a :class:`LinearTable` with one fit per row (term = the mediator).
     """
     _require(person_weeks, "person_weeks", [outcome, cluster])
     models: list[tuple[str, str, list[str]]] = [
@@ -253,10 +330,12 @@ def table9_10_share(
         models.append((TABLE10, b.removeprefix(BELIEF_PREFIX), [b, *([f"{b}_miss"] if f"{b}_miss" in person_weeks else [])]))
     frame = person_weeks.assign(**{outcome: person_weeks[outcome].astype(np.float64)})
     rows: list[Estimate] = []
+    fits: list[ModelFit] = []
     for analysis, estimand, covs in models:
         if any(c not in frame.columns for c in covs):
             continue
         fit = lpm(frame, y=outcome, covariates=[*covs, *controls], cluster=cluster, bootstrap=bootstrap,
                   seed=seed, scheme=scheme)
         rows.append(estimate_row(fit, covs[0], analysis=analysis, estimand=estimand, period=period, alpha=alpha))
-    return rows
+        fits.append(_model_fit(fit, covs[0], rows[-1]))
+    return _returned(rows, fits, return_fits)

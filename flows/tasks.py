@@ -419,8 +419,6 @@ def estimate_bip_impl(
     rows, by_analysis = bip_outputs(results)
     out = _outputs(list(by_analysis.values()), replicates_url, t0)
     out["rows"] = _plain_rows(rows)
-    out["counts"]["bip_progression"] = {"estimates": int((rows["analysis"] == "bip_progression").sum()),
-                                        "replicates": 0, "replicate_columns": 0}
     out["notes"]["bip"] = {"responses": int(len(responses)), "weeks_rows": int(len(weeks)),
                            "jobcentres": len(parts), "sample_responses": int(results.effectiveness.n_obs)}
     return out

@@ -325,6 +325,24 @@ def test_effect_sizes_are_combination_means_of_the_standardized_change(part, pro
     assert np.allclose(mine.sort_index(), means.sort_index(), atol=1e-10)
 
 
+def test_progression_keeps_the_replicates_of_every_bootstrapped_row(prog):
+    reps = prog.bootstrap.replicates
+    tidy = prog.tidy().set_index("estimand")
+    assert reps.shape[0] == B and reps.columns.is_unique
+    expected = ({f"mean_change/{i}" for i in bip.INDICATORS} | {f"weeks_slope/{i}" for i in bip.INDICATORS}
+                | set("effect_size/" + prog.effects["indicator"] + "/" + prog.effects["combination"]))
+    assert set(reps.columns) == expected                 # the 16 combinations × indicators, slopes, means
+    assert set(tidy.index) - expected == {"weeks_between_responses"} | {
+        f"combination_share/{c}" for c in bip.COMBINATIONS}            # analytic or no SE
+    rows = tidy.loc[reps.columns]
+    assert np.allclose(reps.std(ddof=1).to_numpy(), rows["se"].to_numpy(), rtol=1e-12, atol=0)
+    ci = prog.bootstrap.conf_int()
+    assert np.allclose(ci["lower"].to_numpy(), rows["ci_low"].to_numpy(), rtol=1e-12, atol=0)
+    assert np.allclose(prog.bootstrap.estimate.to_numpy(), rows["estimate"].to_numpy(), rtol=0, atol=0)
+    slope = prog.weeks_slope.set_index("indicator").loc["s12"]
+    assert reps["weeks_slope/s12"].std(ddof=1) == pytest.approx(slope["se"], rel=1e-12)
+
+
 # --- tidy output and determinism -----------------------------------------------------------------
 
 def test_tidy_frames_use_the_estimates_schema_and_are_deterministic(part, sample, eff, prog):
@@ -343,6 +361,7 @@ def test_tidy_frames_use_the_estimates_schema_and_are_deterministic(part, sample
     p2 = bip.progression(part.bip_responses.sample(frac=1.0, random_state=1), bootstrap=49, seed=3,
                          indicators=small)
     pd.testing.assert_frame_equal(p1.tidy(), p2.tidy())       # row order of the input is irrelevant
+    pd.testing.assert_frame_equal(p1.bootstrap.replicates, p2.bootstrap.replicates)
 
 
 def test_bip_estimates_without_bootstrap_runs_all_three_analyses(part):
@@ -355,5 +374,6 @@ def test_bip_estimates_without_bootstrap_runs_all_three_analyses(part):
     cf = row.loc["bip_caseworker_effectiveness"]
     assert cf.loc["actual", "se"] > 0 and pd.isna(cf.loc["counterfactual_top_quartile", "se"])
     assert row.loc[("bip_caseworker_change", "effect_pp"), "se"] > 0
+    assert res.progression.bootstrap is None
     assert res.effectiveness.bootstrap is None and res.effectiveness.fit.n_clusters == res.sample.steps[
         "caseworkers"].iloc[-1]

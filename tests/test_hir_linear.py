@@ -8,7 +8,7 @@ import pytest
 import statsmodels.api as sm
 
 from bipdask.errors import InputError
-from bipdask.hir_linear import (belief_percentages, period_week, table3_belief, table8_exits,
+from bipdask.hir_linear import (LinearTable, belief_percentages, period_week, table3_belief, table8_exits,
                                 table9_10_share)
 from bipdask.results import estimates_frame
 from bipdask.spells import EXIT_DESTINATIONS
@@ -121,3 +121,39 @@ def test_table9_10_share_coefficients_and_skip_missing_models():
     got = rows.set_index("estimand").loc["caseload", "estimate"]
     assert got == pytest.approx(ref.params["caseload"], abs=1e-12)
     assert rows["se"].notna().all() and (rows["n_persons"] == 400).all()
+
+
+def test_return_fits_gives_the_same_rows_and_the_fits_replicates_without_refitting():
+    df = exit_weeks(0.03, persons=300)
+    plain = table8_exits(df, bootstrap=49, seed=1)
+    tab = table8_exits(df, bootstrap=49, seed=1, return_fits=True)
+    assert isinstance(tab, LinearTable) and tab.rows == plain
+    assert [m.estimand for m in tab.fits] == list(EXIT_DESTINATIONS)
+    by_row = {(r.analysis, r.estimand, r.jobcentre_id, r.period): r for r in plain}
+    cols = tab.replicate_columns()
+    assert set(cols) == {("hir_table8", d, None, "intervention") for d in EXIT_DESTINATIONS}
+    for key, reps in cols.items():
+        row = by_row[key]
+        fit = next(m for m in tab.fits if m.estimand == key[1])
+        assert fit.term == "DE" and fit.fit.params["DE"] == row.estimate and reps.shape == (49,)
+        assert np.std(reps, ddof=1) == pytest.approx(row.se, rel=1e-12)
+        assert fit.fit._state is None  # the O(n) fit state is not kept
+    assert table8_exits(df, bootstrap=0, return_fits=True).replicate_columns() == {}
+
+
+def test_return_fits_of_tables_3_and_9_10_cover_their_bootstrapped_rows():
+    t3 = table3_belief(survey(shift=0.05), bootstrap=29, seed=2, return_fits=True)
+    assert [(m.estimand, m.period, m.term) for m in t3.fits] == [(b, "difference", "post") for b in
+                                                                 ("internship_3m", "ordinary_hours_1y", "job_2y")]
+    diff = {r.estimand: r for r in t3.rows if r.period == "difference"}
+    for m in t3.fits:
+        assert np.std(m.replicates, ddof=1) == pytest.approx(diff[m.estimand].se, rel=1e-12)
+    rng = np.random.default_rng(5)
+    n = 2000
+    pw = pd.DataFrame({"person_id": np.repeat(np.arange(200), 10), "caseload": rng.normal(30, 5, n),
+                       "casemiss": 0, "caseload_change": rng.normal(0, 3, n), "change_miss": 0,
+                       "in_internship_or_hours": (rng.random(n) < 0.2).astype(int)})
+    t9 = table9_10_share(pw, bootstrap=29, seed=3, return_fits=True)
+    assert [(m.analysis, m.estimand, m.term) for m in t9.fits] == [("hir_table9", "caseload", "caseload"),
+                                                                   ("hir_table9", "caseload_change", "caseload_change")]
+    assert [m.fit.params[m.term] for m in t9.fits] == [r.estimate for r in t9.rows]

@@ -209,6 +209,67 @@ def test_population_truth_is_cached_for_this_dgp_version():
     assert 0.0 < pop["did_share"] < pop["did_share_last3m"] < 0.06
 
 
+def test_population_exit_truth_per_tabel8_destination():
+    from bipdask.synth import truth as T
+
+    ex = T.cached_population_truth()["exit"]
+    assert set(ex["did_eq3_planned"]) == set(P.EXIT_DESTINATIONS) == set(ex["did_eq3"])
+    pw = ex["cell_person_weeks"]
+    for dest, planned in ex["did_eq3_planned"].items():
+        assert planned != 0.0 and abs(planned) < 5e-4, dest  # weekly probabilities: tiny but nonzero
+        # the realised population β differs from its expectation only by the destination draws
+        n = ex["cell_exits"][dest]
+        sd = np.sqrt(sum(n[w][p] / pw[w][p] ** 2 for w in pw for p in pw[w]))
+        assert abs(ex["did_eq3"][dest] - planned) < 4 * sd, dest
+        assert ex["did_eq3"][dest] == pytest.approx(ex["did_weekly"][dest], abs=0.5 * abs(planned) + sd)
+
+
+def test_eq3_did_is_ols_with_week_effects_on_the_person_weeks():
+    import statsmodels.api as sm
+
+    from bipdask.synth.truth import eq3_did
+
+    rng = np.random.default_rng(2)
+    n = rng.integers(5, 40, (2, 2, 4))
+    n[1, 0, 3] = 0                                       # a week missing in one cell
+    y = rng.binomial(n, 0.2 + 0.05 * np.arange(4))
+    rows = [(d, e, t, int(k < y[d, e, t])) for d in (0, 1) for e in (0, 1) for t in range(4)
+            for k in range(n[d, e, t])]
+    f = pd.DataFrame(rows, columns=["D", "E", "tau", "y"])
+    X = pd.concat([f[["D", "E"]], (f.D * f.E).rename("DE"), pd.get_dummies(f.tau, prefix="t", dtype=float)], axis=1)
+    ref = sm.OLS(f.y.astype(float), X.astype(float)).fit().params["DE"]
+    assert eq3_did(n, y) == pytest.approx(ref, abs=1e-12)
+
+
+def test_exit_statistics_by_hand():
+    from bipdask.synth import hir as H
+
+    last = P.N_PANEL - 1
+    start = np.array([-5, 0, P.E1_FIRST, 20, 30, 40])
+    end = np.array([P.E0_FIRST + 2, P.E1_FIRST + 3, last, last + 50, P.E0_LAST, last - 1])
+    dest = np.array([1, 3, 2, H.NO_EXIT, H.OTHER_EXIT, 0], np.int8)
+    c = H.Courses(start, end, start, np.full(6, last), dest, np.zeros(6, np.int8), np.zeros(6, np.int32))
+    st = H.exit_statistics(c)
+    w = np.arange(P.N_PANEL)
+    in_rc = (w >= start[:, None]) & (w <= end[:, None])
+    b, i = st["before"], st["intervention"]
+    assert b["person_weeks"] == in_rc[:, P.E0_FIRST:P.E0_LAST + 1].sum(axis=0).tolist()
+    assert i["person_weeks"] == in_rc[:, P.E1_FIRST:last].sum(axis=0).tolist()  # last week: next unseen
+    assert b["exits"]["flex_job"][2] == 1 and sum(b["exits"]["flex_job"]) == 1
+    assert sum(b["ends"]) == 2 and b["ends"][-1] == 1        # the 'other' exit counts in the denominator
+    assert i["exits"]["disability_pension"][3] == 1
+    assert sum(i["exits"]["ledighedsydelse"]) == 0          # ends in the panel's last week: unobserved
+    assert i["exits"]["ordinary_employment"][-1] == 1 and sum(i["ends"]) == 2
+
+
+def test_sample_exit_truth_agrees_with_the_realised_course_ends(delivery):
+    t = json.loads((delivery / "truth.json").read_text())["realised"]
+    for dest, cells in t["sample_exit"]["cell_exits"].items():
+        for who in ("participating", "other"):
+            assert cells[who]["before"] == t["exits"][who]["before"][dest]
+            assert cells[who]["intervention"] <= t["exits"][who]["intervention"][dest]
+
+
 def test_belief_survey_counts_and_percentages(delivery):
     b = read_table(delivery, "belief_survey")
     n = b.groupby("wave").size()

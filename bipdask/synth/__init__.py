@@ -201,12 +201,15 @@ def _truth(plans, results, scale: float, seed: int, belief: pd.DataFrame, bip) -
         "realised": {**realised, "linkage": link, "assignment_kinds": kinds,
                      "caseload_fte_true_mean_by_subperiod": caseload_means,
                      "belief_respondents": belief.groupby("wave").size().to_dict(),
-                     "sample_share": {k: sample[k] for k in ("cell_share", "did_share", "did_share_last3m")}},
+                     "sample_share": {k: sample[k] for k in ("cell_share", "did_share", "did_share_last3m")},
+                     "sample_exit": T.aggregate_exits(plans, [r.stats for r in results])},
         "population": pop if pop is not None else {"missing": "run python -m bipdask.synth.truth"},
         "how": {
             "persons": "Tabel 1 × scale exactly per job centre and period (deterministic course spans)",
             "planted": "constants in bipdask/synth/params.py calibrated to seed 001 / 004 tables",
-            "realised": "counted from this delivery's simulated arrays before writing",
+            "realised": ("counted from this delivery's simulated arrays before writing; sample_exit = "
+                         "the Tabel 8 exit cell sums, rates, DiDs and eq. (3) β of this delivery "
+                         "(bipdask.synth.truth.aggregate_exits)"),
             "population": "bipdask.synth.truth.population_truth (cached, keyed by dgp_version)",
             "linkage": ("rc_weeks_intervention = resource-course person-weeks of participating job "
                         "centres in the intervention period; linked = those whose true caseworker has a "

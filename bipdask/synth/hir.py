@@ -383,3 +383,32 @@ def share_statistics(plan: JobcentrePlan, courses: Courses, panel: LabPanel) -> 
             "persons": int(in_rc[:, sl].any(axis=1).sum()),
         }
     return out
+
+
+def exit_statistics(courses: Courses) -> dict:
+    """The cell sums of the weekly exit LPM (seed 001 eq. 3, Tabel 8), per period and week τ.
+
+    Mirrors :func:`bipdask.spells.course_exits` on this job centre's weeks with the rows whose
+    next week is not in the panel dropped (the panel's last week, 2019-03-25): for each period
+    (weeks by their Monday, as :data:`~bipdask.synth.params.E0_FIRST` … E1_LAST) and each week
+    τ = week − the period's first week, ``person_weeks[τ]`` = persons in a resource course that
+    week, ``exits[destination][τ]`` = those whose course ends that week to the destination
+    (the week after shows it) and ``ends[τ]`` = all courses ending that week (any destination,
+    'other' included: the destination draw's denominator). Counted from the course spans and
+    destinations only, so it draws no random numbers.
+    """
+    w_max = P.N_PANEL - 2  # the last week whose next week is in the panel
+    started = np.bincount(np.clip(courses.start, 0, None), minlength=P.N_PANEL + 1)[:P.N_PANEL]
+    ended = np.bincount(np.clip(courses.end + 1, 0, P.N_PANEL), minlength=P.N_PANEL + 1)[:P.N_PANEL]
+    in_course = np.cumsum(started) - np.cumsum(ended)  # start ≤ w ≤ end
+    out = {}
+    for key, lo, hi in (("before", P.E0_FIRST, P.E0_LAST), ("intervention", P.E1_FIRST, min(P.E1_LAST, w_max))):
+        sl = slice(lo, hi + 1)
+        exits = {}
+        for i, name in enumerate(P.EXIT_DESTINATIONS):
+            sel = (courses.destination == i) & (courses.end >= lo) & (courses.end <= hi)
+            exits[name] = np.bincount(courses.end[sel] - lo, minlength=hi - lo + 1).astype(int).tolist()
+        ending = (courses.end >= lo) & (courses.end <= hi) & (courses.destination != NO_EXIT)
+        out[key] = {"person_weeks": in_course[sl].astype(int).tolist(), "exits": exits,
+                    "ends": np.bincount(courses.end[ending] - lo, minlength=hi - lo + 1).astype(int).tolist()}
+    return out

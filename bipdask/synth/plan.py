@@ -181,6 +181,7 @@ def run_jobcentre(plan: H.JobcentrePlan, weeks_dir: Path | None = None,
         ended = (courses.end >= lo) & (courses.end <= hi)
         stats["exits"]["before" if e == 0 else "intervention"] = {
             k: int((ended & (courses.destination == i)).sum()) for i, k in enumerate(P.EXIT_DESTINATIONS)}
+    stats["exit_weeks"] = H.exit_statistics(courses)
     out.stats = stats
     if light:
         return out

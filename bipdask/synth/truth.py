@@ -3,7 +3,10 @@
 The share "in company internship or with ordinary hours" (seed 001, eq. 2, Tabel 6) is produced by
 the LAB dynamics, so its population values are not parameters: :func:`population_truth` simulates
 the same DGP for a much larger population (scale ``POPULATION_SCALE``, the same per-job-centre
-composition as Tabel 1, an independent seed stream) and aggregates the cell shares. The result is
+composition as Tabel 1, an independent seed stream) and aggregates the cell shares. The weekly
+exits from the course (Tabel 8, eq. 3) are aggregated from the same run (:func:`aggregate_exits`):
+their planted inputs are the per-period destination probabilities that reproduce Tabel 8's
+percent of persons, so the weekly-rate DiD is a population quantity too. The result is
 cached in ``bipdask/synth/population_truth.json`` keyed by :data:`~bipdask.synth.params.DGP_VERSION`;
 regenerate it with ``python -m bipdask.synth.truth`` after changing the DGP.
 """
@@ -16,6 +19,8 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from importlib import resources
 from pathlib import Path
+
+import numpy as np
 
 from bipdask.synth import params as P
 from bipdask.synth import plan as PL
@@ -59,6 +64,71 @@ def aggregate_shares(plans: list, stats: list[dict]) -> dict:
             "cell_rc_weeks": {d: {per: c["rc_weeks"] for per, c in v.items()} for d, v in cells.items()}}
 
 
+def eq3_did(person_weeks: np.ndarray, exits: np.ndarray) -> float:
+    """β of seed 001 eq. (3), Y = ϑ_τ + κD + ξE + βDE + ε, from its cell sums.
+
+    ``person_weeks`` and ``exits`` are (D, E, τ) arrays (D, E ∈ {0, 1}; τ = week within the
+    period, 0-padded where a period is shorter). The regressors are constant within a
+    (D, E, τ) cell, so OLS on the person-weeks equals least squares on the cell means weighted
+    by the cells' person-weeks: this is the population value of what
+    :func:`bipdask.hir_linear.table8_exits` estimates (a difference of weekly exit probabilities).
+    """
+    n = np.asarray(person_weeks, dtype=np.float64)
+    y = np.asarray(exits, dtype=np.float64)
+    d, e, tau = np.nonzero(n > 0)
+    n_tau = n.shape[2]
+    X = np.zeros((len(d), 3 + n_tau))
+    X[:, 0], X[:, 1], X[:, 2] = d, e, d * e
+    X[np.arange(len(d)), 3 + tau] = 1.0
+    w = n[d, e, tau]
+    m = y[d, e, tau] / w
+    XtW = X.T * w
+    return float(np.linalg.solve(XtW @ X, XtW @ m)[2])
+
+
+def aggregate_exits(plans: list, stats: list[dict]) -> dict:
+    """Weekly exit rates from the course per D × period and destination, their DiD, and eq. (3)'s β.
+
+    Sums :func:`bipdask.synth.hir.exit_statistics` over job centres. ``cell_rate`` = exits /
+    course person-weeks (rows whose next week is in the panel); ``did_weekly`` = (D1 post −
+    D1 before) − (D0 post − D0 before) of those rates; ``did_eq3`` = the β of eq. (3) with week-
+    within-period effects (:func:`eq3_did`), the estimand of Tabel 8's DiD column here.
+    ``did_eq3_planned`` is the same β with each week's exits replaced by their expectation
+    given the courses ending that week, ends × P(destination | D, period) (the planner's
+    :func:`~bipdask.synth.plan.exit_probabilities`, set from Tabel 8's percent of persons):
+    the planted effect without the noise of the destination draws.
+    """
+    pers = ("before", "intervention")
+    n_tau = max(len(st["exit_weeks"][per]["person_weeks"]) for st in stats for per in pers)
+    pw = np.zeros((2, 2, n_tau), np.int64)
+    ex = {k: np.zeros((2, 2, n_tau), np.int64) for k in P.EXIT_DESTINATIONS}
+    planned = {k: np.zeros((2, 2, n_tau)) for k in P.EXIT_DESTINATIONS}
+    for plan, st in zip(plans, stats):
+        d = int(plan.participating)
+        for e, per in enumerate(pers):
+            cell = st["exit_weeks"][per]
+            k = len(cell["person_weeks"])
+            pw[d, e, :k] += np.asarray(cell["person_weeks"], np.int64)
+            for i, name in enumerate(P.EXIT_DESTINATIONS):
+                ex[name][d, e, :k] += np.asarray(cell["exits"][name], np.int64)
+                planned[name][d, e, :k] += np.asarray(cell["ends"], np.float64) * plan.exit_probs[e][i]
+    labels = {1: "participating", 0: "other"}
+    tot = pw.sum(axis=2)
+    rate = {name: {labels[d]: {per: float(ex[name][d, e].sum() / tot[d, e]) for e, per in enumerate(pers)}
+                   for d in (1, 0)} for name in P.EXIT_DESTINATIONS}
+    did = {name: (r["participating"]["intervention"] - r["participating"]["before"])
+           - (r["other"]["intervention"] - r["other"]["before"]) for name, r in rate.items()}
+    return {
+        "cell_rate": rate,
+        "cell_exits": {name: {labels[d]: {per: int(ex[name][d, e].sum()) for e, per in enumerate(pers)}
+                              for d in (1, 0)} for name in P.EXIT_DESTINATIONS},
+        "cell_person_weeks": {labels[d]: {per: int(tot[d, e]) for e, per in enumerate(pers)} for d in (1, 0)},
+        "did_weekly": did,
+        "did_eq3": {name: eq3_did(pw, ex[name]) for name in P.EXIT_DESTINATIONS},
+        "did_eq3_planned": {name: eq3_did(pw, planned[name]) for name in P.EXIT_DESTINATIONS},
+    }
+
+
 def population_truth(scale: float = POPULATION_SCALE, seed: int = POPULATION_SEED, workers: int = 1) -> dict:
     """Simulate the DGP for a large population and return the share truth (see module doc)."""
     plans = PL.build_plans(scale, seed, stream_offset=POPULATION_STREAM)
@@ -68,13 +138,18 @@ def population_truth(scale: float = POPULATION_SCALE, seed: int = POPULATION_SEE
     else:
         stats = [_light(p) for p in plans]
     out = aggregate_shares(plans, stats)
+    out["exit"] = aggregate_exits(plans, stats)
     out.update({"dgp_version": P.DGP_VERSION, "scale": scale, "seed": seed,
                 "stream_offset": POPULATION_STREAM,
                 "how": ("same DGP as the delivery (build_plans → run_jobcentre, light mode) at scale "
                         f"{scale} with SeedSequence([seed, jobcentre_id, {POPULATION_STREAM} + stream]); "
                         "shares = internship-or-hours resource-course person-weeks / resource-course "
                         "person-weeks per cell; weeks belong to a period by their Monday; last3m = "
-                        "Mondays 2019-01-01..2019-03-31; DiD = (D1 post − D1 before) − (D0 post − D0 before)")})
+                        "Mondays 2019-01-01..2019-03-31; DiD = (D1 post − D1 before) − (D0 post − D0 before); "
+                        "exit = weekly exits from the resource course per destination / course person-weeks "
+                        "whose next week is in the panel (Tabel 8, eq. 3), did_eq3 = eq. (3)'s β with "
+                        "week-within-period effects, from the (D, E, week) cell sums; did_eq3_planned = "
+                        "the same with expected exits (courses ending × P(destination | D, period)))")})
     return out
 
 
