@@ -9,8 +9,11 @@ its model inputs (the incremental refresh of the ``evaluate`` flow).
 Two ways to schedule it (cron ``0 3 2 * *``, Europe/Copenhagen: 03:00 on the 2nd of each
 month, after the agency's monthly delivery):
 
-- a work pool: ``prefect deploy --all`` with ``prefect.yaml`` (repository root), then
-  ``prefect worker start --pool bipdask-process``;
+- a work pool: ``prefect work-pool create bipdask-process --type process``, ``prefect deploy
+  --all --no-prompt`` with ``prefect.yaml`` (entrypoint ``flows.deploy:monthly_refresh``, the
+  installed package: nothing to pull), then ``prefect worker start --pool bipdask-process``
+  with ``DASK_ADDRESS`` pointing at a Dask scheduler — what ``infra/compose.yaml``,
+  ``infra/k8s/`` and ``infra/local-stack`` run (``infra/stack.py``);
 - a single machine: ``python -m flows.deploy --serve --input-dir … --output-url …`` keeps a
   process serving the schedule (``Flow.serve``).
 """

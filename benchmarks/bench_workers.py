@@ -1,0 +1,135 @@
+"""Benchmark: one evaluation on 1 vs 2 Dask worker processes — speed-up and identical results.
+
+Usage::
+
+    python benchmarks/bench_workers.py --scale 10 --workers 1 2      # the issue #8 figure (long)
+    python benchmarks/bench_workers.py --scale 0.05 --results /tmp/workers.json   # a smoke run
+
+One synthetic delivery (``bipdask synth``, not timed) is evaluated once per worker count K with
+``bipdask run --workers K``: a LocalCluster of K single-threaded worker *processes*, children of
+the run, so the measured peak memory (sum of RSS over the whole process tree, sampled every
+0.1 s; ``_measure.py``) includes every worker. Each K writes to its own output root; the run ids
+are equal (same inputs, code, spec and seed) and the ``results/estimates.parquet`` files must be
+byte-identical — replicate weights are a pure function of (seed, replicate, cluster id), so the
+number of workers and the batching of job centres (4 batches per worker) cannot change a
+number. The script exits 1 if they differ.
+
+Writes ``benchmarks/results/workers.json`` (``--results``): per K the wall time (s), the peak
+tree RSS (MiB), the flow's stage timings (s, from the manifest); the speed-up
+``wall(K=min) / wall(K)``; and whether the estimates are identical (with their sha256).
+On the 2-core reference machine a speed-up below 2 is expected: the flow process, the Prefect
+server and the scheduler share the same two cores with the workers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import shutil
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _measure import run_measured  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results" / "workers.json"
+
+
+def small_spec(path: Path, bootstrap: int) -> str:
+    """The built-in HIR spec with B = ``bootstrap`` (the default keeps the spec's 999)."""
+    from importlib import resources
+
+    text = resources.files("bipdask.specs").joinpath("hir.toml").read_text(encoding="utf-8")
+    line = next(ln for ln in text.splitlines() if ln.startswith("bootstrap_replicates"))
+    path.write_text(text.replace(line, f"bootstrap_replicates = {int(bootstrap)}"), encoding="utf-8")
+    return str(path)
+
+
+def committed(root: Path) -> tuple[str, dict, bytes]:
+    """(run id, manifest, estimates bytes) of the run committed under ``root``."""
+    from bipdask import storage
+
+    run = storage.open_run(str(root))
+    estimates = Path(run.url) / run.manifest["outputs"]["estimates"]
+    return run.run_id, run.manifest, estimates.read_bytes()
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--scale", type=float, default=10.0)
+    p.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--synth-seed", type=int, default=42)
+    p.add_argument("--seed", type=int, default=1, help="the run's seed")
+    p.add_argument("--bootstrap", type=int, help="override the spec's B (default: hir's 999)")
+    p.add_argument("--out", default="/tmp/bipdask-bench-workers")
+    p.add_argument("--results", default=str(RESULTS))
+    p.add_argument("--keep", action="store_true", help="keep the delivery and the runs")
+    args = p.parse_args()
+
+    out = Path(args.out) / f"scale{args.scale:g}"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    data = out / "input"
+    synth = run_measured([sys.executable, "-m", "bipdask.cli", "synth", "--out", str(data), "--scale",
+                          str(args.scale), "--seed", str(args.synth_seed), "--workers", str(max(args.workers))])
+    if synth["returncode"] != 0:
+        print(synth["output_tail"], file=sys.stderr)
+        return 2
+    spec = small_spec(out / "spec.toml", args.bootstrap) if args.bootstrap is not None else "hir"
+
+    rows, runs = [], {}
+    for k in args.workers:
+        root = out / f"output_w{k}"
+        m = run_measured([sys.executable, "-m", "bipdask.cli", "--no-progress", "run", "--input", str(data),
+                          "--output", str(root), "--seed", str(args.seed), "--spec", spec, "--workers", str(k)],
+                         env={**os.environ, "DASK_ADDRESS": ""})
+        row = {"workers": k, **{key: m[key] for key in ("wall_s", "peak_rss_mib", "returncode")}}
+        if m["returncode"] != 0:
+            print(m["output_tail"], file=sys.stderr)
+        else:
+            run_id, manifest, estimates = committed(root)
+            runs[k] = (run_id, estimates)
+            row.update(run_id=run_id, estimates_sha256=hashlib.sha256(estimates).hexdigest(),
+                       estimates_rows=manifest.get("row_counts", {}).get("estimates"),
+                       batches=manifest.get("jobcentres", {}).get("batches"),
+                       timings_s=manifest.get("timings_s"))
+        rows.append(row)
+        print(row, flush=True)
+
+    ok = all(r["returncode"] == 0 for r in rows)
+    identical = ok and len({e for _, e in runs.values()}) == 1
+    same_run_id = ok and len({r for r, _ in runs.values()}) == 1
+    base = min(args.workers)
+    base_wall = next(r["wall_s"] for r in rows if r["workers"] == base)
+    result = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "scale": args.scale, "synth_seed": args.synth_seed, "seed": args.seed,
+        "bootstrap_replicates": args.bootstrap if args.bootstrap is not None else "spec (hir: 999)",
+        "how": "bipdask run --workers K (LocalCluster: K worker processes x 1 thread); wall time and peak RSS "
+               "of the whole process tree",
+        "synth": {k: synth[k] for k in ("wall_s", "peak_rss_mib")},
+        "rows": rows,
+        "speedup": {str(r["workers"]): round(base_wall / r["wall_s"], 2) for r in rows if ok},
+        "estimates_identical": identical,
+        "run_ids_equal": same_run_id,
+    }
+    dest = Path(args.results)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({k: result[k] for k in ("speedup", "estimates_identical", "run_ids_equal")}))
+    print(f"wrote {dest}")
+    if not args.keep:
+        shutil.rmtree(out, ignore_errors=True)
+    if not ok:
+        return 2
+    if not identical:
+        print("estimates.parquet differs between worker counts", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
