@@ -158,8 +158,10 @@ def evaluate(
     boot = dict(bootstrap=spec_obj.bootstrap_replicates, seed=seed, scheme=spec_obj.bootstrap_scheme, cluster=cluster)
     panel_end = (report.get("week_span") or [None])[-1]
     t0 = time.perf_counter()
+    share_boot = spec_obj.bootstrap_replicates if cluster == "person_id" else 0  # person sums only
     share_future = estimate_share_did.submit(urls("share_cells"), list(treated_ids), list(windows),
-                                             spec_obj.disclosure_min_persons)
+                                             spec_obj.disclosure_min_persons, run.replicates, share_boot, seed,
+                                             spec_obj.bootstrap_scheme)
     reduces = {"estimate_hir_durations": estimate_hir_durations.submit(
         urls("gap_spells"), urls("first_lab_spells"), run.results, run.replicates,
         min_persons=spec_obj.disclosure_min_persons, **boot)}
@@ -176,9 +178,8 @@ def evaluate(
     _step("estimates and bootstrap", 0, len(pending))
     for done, _ in enumerate(as_completed(pending), start=1):
         _step("estimates and bootstrap", done, len(pending))
-    share_rows = share_future.result()
-    timings["estimate_share_did"] = time.perf_counter() - t0
-    outputs = {}
+    outputs = {"estimate_share_did": share_future.result()}
+    timings["estimate_share_did"] = outputs["estimate_share_did"]["seconds"]
     for name, future in reduces.items():  # a fixed order: the rows are sorted on writing anyway
         outputs[name] = future.result()
         timings[name] = outputs[name]["seconds"]
@@ -188,7 +189,7 @@ def evaluate(
                              "counts": {}, "seconds": 0.0}
             timings[name] = 0.0
     timings["estimates_wall"] = time.perf_counter() - t0
-    rows = [*share_rows, *(r for o in outputs.values() for r in o["rows"])]
+    rows = [r for o in outputs.values() for r in o["rows"]]
     notes = {k: v for o in outputs.values() for k, v in o["notes"].items()}
     result_files = {k: v for o in outputs.values() for k, v in o["files"].items()}
     counts = {k: v for o in outputs.values() for k, v in o.get("counts", {}).items()}
@@ -232,8 +233,9 @@ def evaluate(
         "estimation": {
             "bootstrap_replicates": spec_obj.bootstrap_replicates, "bootstrap_scheme": spec_obj.bootstrap_scheme,
             "seed": seed, "cluster": cluster,
-            "se": "bootstrap SE, percentile CI and bootstrap p-value (hir_*, bip_*; the weekly/wave means of "
-                  "hir_table8/hir_table3 and bip rows without replicates: analytic); CR1 analytic (share_did)",
+            "se": "bootstrap SE, percentile CI and bootstrap p-value (every analysis; the weekly/wave means of "
+                  "hir_table8/hir_table3 and bip rows without replicates: analytic; Table 6 with job-centre "
+                  "clusters: CR1 analytic)",
             "notes": notes,
         },
         "jobcentres": {"staged": len(ids), "batches": len(batches), "treated_ids": list(treated_ids),
@@ -383,17 +385,63 @@ def plan_run(input_dir: str | Path, output_url: str, spec: str = "hir", seed: in
                  "spec": spec, "input_dir": str(input_dir.resolve())}
 
 
+class PrestartedLocalCluster:
+    """A LocalCluster started in a background thread as soon as this object exists.
+
+    Given to :class:`DaskTaskRunner` as its ``cluster_class``: the runner calls it when the
+    flow starts and gets the cluster that was being started meanwhile. The workers' start
+    (process spawn, importing :mod:`flows.tasks` with Prefect, pandas and SciPy — seconds per
+    worker) then overlaps with Prefect starting its temporary API server, instead of following
+    it. The runner closes the cluster when the flow ends; :meth:`close` covers a flow that
+    failed before it took the cluster.
+    """
+
+    def __init__(self, **cluster_kwargs: Any) -> None:
+        import concurrent.futures
+
+        from distributed import LocalCluster
+
+        self.__qualname__ = type(self).__qualname__  # the runner logs the "class" it instantiates by name
+        pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="bipdask-cluster-start")
+        self._future = pool.submit(self._start, LocalCluster, cluster_kwargs)
+        pool.shutdown(wait=False)
+
+    @staticmethod
+    def _start(cluster_class: Any, cluster_kwargs: dict) -> Any:
+        from distributed import Client
+
+        cluster = cluster_class(**cluster_kwargs)
+        with Client(cluster, set_as_default=False) as client:
+            client.run(importlib.import_module, "flows.tasks")
+        return cluster
+
+    def __call__(self, **_: Any):
+        return self._future.result()
+
+    def __getstate__(self) -> dict:
+        # Prefect ships the flow-run context, task runner included, with each task: only the
+        # name travels; the cluster itself is needed in this process only.
+        return {"__qualname__": self.__qualname__}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._future = None
+
+    def close(self) -> None:
+        try:
+            self._future.result().close()
+        except Exception:  # noqa: BLE001 - it failed to start or is closed already
+            pass
+
+
 def task_runner(workers: int | None = None, dask_address: str | None = None) -> DaskTaskRunner:
-    """A DaskTaskRunner on an existing scheduler (address) or a fresh LocalCluster."""
+    """A DaskTaskRunner on an existing scheduler (address) or a fresh LocalCluster (started now,
+    in the background, its workers importing the tasks module: :class:`PrestartedLocalCluster`)."""
     address = dask_address or os.environ.get("DASK_ADDRESS") or None
     if address:
         return DaskTaskRunner(address=address)
-    return DaskTaskRunner(cluster_kwargs={
-        "n_workers": max(1, int(workers or 1)),
-        "threads_per_worker": 1,
-        "processes": True,
-        "dashboard_address": ":0",
-    })
+    return DaskTaskRunner(cluster_class=PrestartedLocalCluster(
+        n_workers=max(1, int(workers or 1)), threads_per_worker=1, processes=True, dashboard_address=":0"))
 
 
 def run_evaluation(
@@ -438,7 +486,7 @@ def execute_run(
     for that run's commit and then reports it. The claim is kept alive by a heartbeat thread
     and released after the commit or a failure.
     """
-    claim = None
+    claim = runner = None
     while claim is None:
         if run.is_committed():
             return load_result(run.root, run.run_id, reused=True)
@@ -453,8 +501,8 @@ def execute_run(
         storage.remove(run.manifest)
         address = dask_address or os.environ.get("DASK_ADDRESS") or None
         n_batches = 0 if address else BATCHES_PER_WORKER * max(1, int(workers or 1))
-        flow_fn = evaluate.with_options(task_runner=task_runner(workers, address),
-                                        flow_run_name=f"evaluate-{run.run_id}")
+        runner = task_runner(workers, address)
+        flow_fn = evaluate.with_options(task_runner=runner, flow_run_name=f"evaluate-{run.run_id}")
         configure_logging(debug)
         global _progress
         _progress = progress
@@ -472,6 +520,8 @@ def execute_run(
                 raise InfrastructureError(f"evaluate flow failed ({type(exc).__name__})") from None
     finally:
         _progress = None
+        if runner is not None and isinstance(runner.cluster_class, PrestartedLocalCluster):
+            runner.cluster_class.close()
         try:
             claims.release_claim(claim)
         except BipdaskError:

@@ -25,7 +25,7 @@ from bipdask.errors import BipdaskError, InfrastructureError, InputError
 from bipdask.hir_hazards import (HazardEstimates, combine_estimates, figure_curves, share_mediators, table3, table4,
                                  table7, table8, table9, table10)
 from bipdask.input_cache import frame_digest
-from bipdask.linear import share_did_table
+from bipdask.linear import SHARE_ANALYSIS, share_did_table
 from bipdask.linkage import check_match_rate
 from bipdask.model_inputs import (
     ModelInputConfig,
@@ -39,6 +39,7 @@ from bipdask.model_inputs import (
 )
 from bipdask.outcomes import empty_cell_sums, share_cell_sums
 from bipdask.results import Estimate, estimates_table
+from bipdask.share_did_bootstrap import share_did_replicates, with_bootstrap
 from bipdask.spec import Period
 from bipdask.validate import validate_delivery
 
@@ -204,12 +205,26 @@ def estimate_share_did_impl(
     treated_ids: Sequence[int],
     windows: Sequence[str],
     min_persons: int = 0,
-) -> list[dict[str, Any]]:
-    """Reduce: concatenate the batches' cell sums, fit Table 6; rows as plain dicts."""
+    replicates_url: str | None = None,
+    bootstrap: int = 0,
+    seed: int = 0,
+    scheme: str = "multinomial",
+) -> dict[str, Any]:
+    """Reduce: concatenate the batches' cell sums, fit Table 6 and (``bootstrap`` > 0) its
+    person-cluster bootstrap; rows as plain dicts, replicates to ``replicates/<analysis>.parquet``."""
+    t0 = time.perf_counter()
     cells = storage.read_parquet(list(cell_urls))
     rows = share_did_table(cells, treated_ids=treated_ids, before=windows[0], after=windows[1:],
                            min_persons=min_persons)
-    return [dataclasses.asdict(r) for r in rows]
+    files = {}
+    if bootstrap > 0 and replicates_url:
+        reps = share_did_replicates(cells, treated_ids=treated_ids, before=windows[0], after=windows[1:],
+                                    bootstrap=bootstrap, seed=seed, scheme=scheme)
+        rows = with_bootstrap(rows, reps)
+        files[f"replicates_{SHARE_ANALYSIS}"] = storage.write_parquet(
+            reps, storage.join(replicates_url, f"{SHARE_ANALYSIS}.parquet"))
+    return {"rows": [dataclasses.asdict(r) for r in rows], "files": files, "notes": {}, "counts": {},
+            "seconds": time.perf_counter() - t0}
 
 
 def _plain_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -160,6 +160,8 @@ def test_flow_writes_tidy_estimates_and_manifest_and_recovers_planted_effect(del
     whole = pooled.set_index("period").loc["intervention"]
     assert whole["ci_low"] < PLANTED_EFFECT < whole["ci_high"]
     assert whole["p_value"] < 0.05
+    reps = pd.read_parquet(run_dir / "replicates" / "share_internship_or_hours.parquet")  # person bootstrap
+    assert len(reps) == 999 and whole["se"] == pytest.approx(reps["did|all|intervention"].std(ddof=1))
     assert {"intervention", "last_3_months"} <= set(pooled["period"])
     manifest = json.loads((run_dir / "_manifest.json").read_text())
     assert manifest["run_id"] == result.run_id
@@ -402,7 +404,8 @@ def test_hazard_results_are_byte_identical_on_one_and_two_workers(synth_runs):
     files = ["results/estimates.parquet", "results/figure1_raw_hazard.parquet", "results/figure2_km.parquet",
              "results/linkage_report.parquet", "replicates/hir_table4.parquet", "replicates/hir_table9.parquet",
              "replicates/hir_table3.parquet", "replicates/hir_table8.parquet", "replicates/hir_table10.parquet",
-             "replicates/bip_caseworker_effectiveness.parquet", "replicates/bip_caseworker_change.parquet"]
+             "replicates/bip_caseworker_effectiveness.parquet", "replicates/bip_caseworker_change.parquet",
+             "replicates/bip_progression.parquet", "replicates/share_internship_or_hours.parquet"]
     for f in files:
         assert (out / "w1" / base / f).read_bytes() == (out / "w2" / base / f).read_bytes(), f
 

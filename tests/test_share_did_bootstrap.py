@@ -1,0 +1,86 @@
+"""Table 6 bootstrap from per-person cell sums: exact replicates, partition invariance, SE sanity."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bipdask import bootstrap as bs
+from bipdask.linear import cell_did, share_did_table
+from bipdask.share_did_bootstrap import share_did_replicates, with_bootstrap
+
+TREATED = (3, 5)
+WINDOWS = ("intervention", "last_3_months")
+
+
+def _cells(n_persons: int = 400, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for pid in range(1000, 1000 + n_persons):
+        jc = int(rng.choice([1, 2, 3, 4, 5]))
+        d = int(jc in TREATED)
+        p = 0.15 + 0.03 * d
+        for period, bump in (("before", 0.0), ("intervention", 0.02), ("last_3_months", 0.03)):
+            n = int(rng.integers(1, 30))
+            rows.append((jc, pid, period, d, n, int(rng.binomial(n, min(1.0, p + bump * (1 + d))))))
+    return pd.DataFrame(rows, columns=["jobcentre_id", "person_id", "period", "d", "n_weeks", "n_yes"])
+
+
+def _resampled_did(cells: pd.DataFrame, weights: pd.Series, window: str, jc: int | None) -> float:
+    """cell_did on the resampled persons: a person drawn k times counts k times in every sum."""
+    w = cells["person_id"].map(weights).to_numpy()
+    sample = cells[cells["period"].isin(["before", window])].copy()
+    ws = w[cells["period"].isin(["before", window]).to_numpy()]
+    sample["n_weeks"] = sample["n_weeks"] * ws
+    sample["n_yes"] = sample["n_yes"] * ws
+    sample = sample[ws > 0].assign(e=lambda f: (f["period"] == window).astype("int8"))
+    if jc is not None:
+        sample = sample[(sample["d"] == 0) | (sample["jobcentre_id"] == jc)]
+    return cell_did(sample).estimate
+
+
+def test_each_replicate_equals_cell_did_on_the_resampled_persons():
+    cells = _cells()
+    reps = share_did_replicates(cells, treated_ids=TREATED, before="before", after=WINDOWS, bootstrap=4, seed=11)
+    persons = np.unique(cells["person_id"])
+    for b in range(4):
+        weights = pd.Series(bs.replicate_weights(persons, [b], 11)[0], index=persons)
+        for window in WINDOWS:
+            for jc in (None, *TREATED):
+                key = f"did|{'all' if jc is None else jc}|{window}"
+                assert reps[key].iloc[b] == pytest.approx(_resampled_did(cells, weights, window, jc), abs=1e-12)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.randoms(use_true_random=False))
+def test_replicates_do_not_depend_on_row_order_or_on_how_a_persons_weeks_were_split(rnd):
+    cells = _cells(120, seed=3)
+    base = share_did_replicates(cells, treated_ids=TREATED, before="before", after=WINDOWS, bootstrap=20, seed=2)
+    split = cells.copy()
+    half = split.assign(n_weeks=split["n_weeks"] // 2, n_yes=np.minimum(split["n_yes"], split["n_weeks"] // 2))
+    rest = split.assign(n_weeks=split["n_weeks"] - half["n_weeks"], n_yes=split["n_yes"] - half["n_yes"])
+    shuffled = pd.concat([half, rest]).sample(frac=1.0, random_state=rnd.randint(0, 10**6)).reset_index(drop=True)
+    again = share_did_replicates(shuffled, treated_ids=TREATED, before="before", after=WINDOWS, bootstrap=20, seed=2)
+    pd.testing.assert_frame_equal(base, again, check_exact=False, rtol=1e-12, atol=1e-15)
+
+
+def test_bootstrap_se_agrees_with_the_cluster_robust_se_and_the_rows_take_it():
+    cells = _cells(3000, seed=5)
+    rows = share_did_table(cells, treated_ids=TREATED, before="before", after=WINDOWS)
+    reps = share_did_replicates(cells, treated_ids=TREATED, before="before", after=WINDOWS, bootstrap=999, seed=7)
+    boot = with_bootstrap(rows, reps)
+    assert len(boot) == len(rows)
+    for analytic, b in zip(rows, boot):
+        assert b.estimate == analytic.estimate
+        assert b.se == pytest.approx(analytic.se, rel=0.15)
+        assert b.ci_low < b.estimate < b.ci_high
+        if b.estimand == "did":
+            assert 0 < b.p_value <= 1
+        else:
+            assert b.p_value is None
+    assert set(reps.columns) - {"replicate"} >= {f"did|{j}|{w}" for j in ("all", *TREATED) for w in WINDOWS}
+    again = share_did_replicates(cells, treated_ids=TREATED, before="before", after=WINDOWS, bootstrap=999, seed=7)
+    pd.testing.assert_frame_equal(reps, again)
