@@ -63,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--spec", default="hir", help="built-in spec name or a .toml file")
     r.add_argument("--workers", type=int, default=None, help="LocalCluster worker processes")
     r.add_argument("--dask-address", default=None, help="an existing Dask scheduler (or DASK_ADDRESS)")
+    r.add_argument("--s3-secret-block", default=None,
+                   help="a Prefect Secret block with the S3 credentials (or BIPDASK_S3_SECRET_BLOCK; "
+                        "default: AWS_* from the environment)")
 
     d = sub.add_parser("demo", help="synthetic scale-1 panel → run → headline table",
                        epilog="example: bipdask demo --folder bipdask-demo",
@@ -128,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
                            quarantine_dir=args.quarantine)
             print(report.describe())
         elif args.command == "run":
+            if args.s3_secret_block:
+                os.environ["BIPDASK_S3_SECRET_BLOCK"] = args.s3_secret_block
             with _bar(args) as progress:
                 result = _call("flows.evaluate", "run_evaluation", input_dir=args.input,
                                output_url=args.output, seed=args.seed, spec=args.spec, workers=args.workers,

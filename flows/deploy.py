@@ -35,13 +35,19 @@ WORK_POOL = "bipdask-process"
 
 @flow(name="monthly_refresh", log_prints=False)
 def monthly_refresh(input_dir: str, output_url: str, spec: str = "hir", seed: int | None = None,
-                    workers: int | None = None, dask_address: str | None = None) -> str:
+                    workers: int | None = None, dask_address: str | None = None,
+                    s3_secret_block: str | None = None) -> str:
     """Evaluate the delivery at ``input_dir`` into ``output_url`` once; returns the run id.
 
     Dask: ``dask_address`` or ``DASK_ADDRESS`` when set, else a LocalCluster of ``workers``
     processes. A committed run of the same key (same input hashes, code, spec and seed) is
     reported without recomputing; a run being computed by another process is waited for.
+    S3 credentials: the worker's environment, or the Prefect Secret block ``s3_secret_block``
+    (:mod:`flows.credentials`).
     """
+    from flows.credentials import apply_s3_secret_block
+
+    apply_s3_secret_block(s3_secret_block)  # before hashing/planning: the output may be on S3
     run, plan = plan_run(input_dir, output_url, spec, seed)
     result = execute_run(run, plan, workers=workers, dask_address=dask_address)
     return result.run_id

@@ -47,6 +47,7 @@ from bipdask.results import estimates_frame
 from bipdask.spec import EvaluationSpec, load_spec
 
 from flows import QUIET_ENV
+from flows.credentials import apply_s3_secret_block
 from flows.tasks import (
     ESTIMATES_FILE,
     check_linkage,
@@ -478,14 +479,18 @@ def execute_run(
     batch_size: int | None = None,
     poll_s: float = CLAIM_POLL_S,
     progress: ProgressFn | None = None,
+    s3_secret_block: str | None = None,
 ) -> RunResult:
     """Compute a planned run once, whoever else asks for the same run key at the same time.
 
     A committed run is returned as it is (``reused``). Otherwise this process claims the run
     (:func:`bipdask.claims.claim_run`); while another process holds a live claim it waits
     for that run's commit and then reports it. The claim is kept alive by a heartbeat thread
-    and released after the commit or a failure.
+    and released after the commit or a failure. ``s3_secret_block`` (or
+    ``$BIPDASK_S3_SECRET_BLOCK``) names a Prefect Secret block with the S3 credentials
+    (:mod:`flows.credentials`).
     """
+    apply_s3_secret_block(s3_secret_block)  # before any S3 access and the LocalCluster (workers inherit it)
     claim = runner = None
     while claim is None:
         if run.is_committed():
