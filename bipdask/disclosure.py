@@ -22,12 +22,51 @@ Every number a report, a CLI line or an exported table shows goes through
      quartile outcome rates to the overall rate, activity-combination shares to 1. While the
      suppressed parts of such a group number fewer than two or rest together on fewer than N
      persons, the smallest published part is suppressed as well — so subtracting the
-     published parts from the total reveals only an aggregate of at least N persons.
+     published parts from the total reveals only an aggregate of at least N persons. When no
+     part is left to suppress, the total is.
 
    Flags ``"secondary"``. Counts (``n_persons``, ``n_obs``) of suppressed cells are masked
    too: a count below N is itself a small cell.
 3. **Order statistics** (:func:`safe_order_statistics`): minimum, maximum and median are
    reported as the mean of the N most extreme / central values, never one person's value.
+4. **Across monthly runs** (``protect_estimates(..., previous=...)``). Issue 7 asks for
+   "secondary suppression so that no suppressed cell can be recovered from totals, other tables
+   of the run, or the previous month's run". The attacker holds both releases and may assume
+   that a cell whose counts did not change did not change at all. Each cell is compared with the
+   same cell (same analysis, estimand, job centre, period) of the previous run's *release* — its
+   true counts and the flags its report published (:func:`compare_releases`):
+
+   - *new* (not in the previous release) or *changed by at least N persons*: no constraint;
+     the difference of two releases then describes at least N persons.
+   - *changed by fewer than N persons* (``0 ≤ |Δ persons| < N`` while ``n_persons`` or
+     ``n_obs`` differ; persons as in step 1): suppressed, flag ``"previous"``. Published in
+     both runs, ``(y_now − y_before) / (n_obs_now − n_obs_before)`` would be the mean of the few
+     persons (or weeks) that entered or left the cell; and a cell suppressed before that
+     re-appeared almost unchanged would approximately reveal last month's suppressed value.
+   - *unchanged counts, suppressed before*: stays suppressed (``"previous"``). Publishing it
+     now would publish last month's suppressed value and solve last month's totals. This keeps
+     the suppression pattern stable from month to month.
+   - *unchanged counts, published before*: its value is known to the attacker. It may be
+     published again (nothing new), and it can never be a complementary cell: while step 2
+     runs, such a cell counts as published even when it is suppressed now, so every relation
+     must have its unknowns (0 or ≥ 2, aggregating ≥ N persons) among cells the previous
+     release did not show.
+
+   - *the month-over-month difference of a relation*: subtracting last month's equation of a
+     total (or DiD) from this month's cancels the unchanged cells; if exactly one unknown is
+     left — a changed cell hidden then or now — a changed or new published cell of the relation
+     is suppressed (:func:`_settle_across`), e.g. a job centre whose small cell grew past N
+     while its complements stayed unchanged would otherwise reveal last month's small cell.
+
+   Step 2 runs to a fixpoint over both views — the run alone (every suppressed cell unknown) and
+   the two runs together (previously published, unchanged cells known) — then over the
+   differences of the relations, until nothing changes. The result is protected within the run
+   (:func:`assert_protected`, idempotent without ``previous``) and against differencing with
+   the previous release (tests/test_disclosure.py attacks both releases with exact linear
+   algebra). Limits: the rule sees counts only, so a correction that leaves both ``n_persons``
+   and ``n_obs`` unchanged (one outcome recoded) goes undetected; protection is against exact
+   recovery, not against narrowed bounds; and each release is protected against the one before
+   it, not against older ones.
 
 All functions are pure (frames in, frames out); nothing here reads or writes storage.
 """
@@ -43,6 +82,7 @@ import pandas as pd
 
 __all__ = [
     "DEFAULT_MIN_PERSONS",
+    "PREVIOUS",
     "PRIMARY",
     "SECONDARY",
     "SUPPRESSED",
@@ -50,6 +90,7 @@ __all__ = [
     "assert_protected",
     "cell_persons",
     "cell_key",
+    "compare_releases",
     "protect_curve",
     "protect_estimates",
     "relations",
@@ -60,6 +101,7 @@ DEFAULT_MIN_PERSONS = 5
 SUPPRESSED = "suppressed"
 PRIMARY = "primary"
 SECONDARY = "secondary"
+PREVIOUS = "previous"  # suppressed because of the previous run's release (step 4)
 VALUE_COLUMNS = ("estimate", "se", "ci_low", "ci_high", "p_value")
 COUNT_COLUMNS = ("n_persons", "n_obs")
 ALL = -1  # jobcentre_id of the "all participating job centres" rows in keys
@@ -68,6 +110,8 @@ Key = tuple[str, str, int, str]  # (analysis, estimand, jobcentre_id or ALL, per
 
 DURATION_GROUPS = ("participating_before", "participating_intervention", "other_before", "other_intervention")
 SHARE_ANALYSIS = "share_internship_or_hours"
+NEW_COURSE_SHARE_ANALYSIS = "share_internship_or_hours_new_courses"  # Table 7's share block, same layout
+SHARE_ANALYSES = (SHARE_ANALYSIS, NEW_COURSE_SHARE_ANALYSIS)
 
 
 @dataclass(frozen=True)
@@ -127,7 +171,7 @@ def relations(frame: pd.DataFrame) -> list[Relation]:
 
     for analysis, ks in by_analysis.items():
         jcs = sorted({k[2] for k in ks})
-        if analysis == SHARE_ANALYSIS:
+        if analysis in SHARE_ANALYSES:
             windows = sorted({k[3] for k in ks if k[1] == "did"})
             for jc in jcs:
                 for w in windows:
@@ -173,15 +217,174 @@ def relations(frame: pd.DataFrame) -> list[Relation]:
     return out
 
 
+# --------------------------------------------------------------------------- the previous release
+
+NEW = "new"
+SAME_PUBLISHED = "same_published"
+SAME_SUPPRESSED = "same_suppressed"
+SMALL_CHANGE = "small_change"
+LARGE_CHANGE = "large_change"
+KEY_COLUMNS = ["analysis", "estimand", "jobcentre_id", "period"]
+
+
+def _counts(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(n_persons, n_obs, persons the cell rests on) as floats, NaN where a count is missing."""
+    n_persons = pd.to_numeric(frame["n_persons"], errors="coerce").astype(float).to_numpy()
+    n_obs = pd.to_numeric(frame["n_obs"], errors="coerce").astype(float).to_numpy()
+    persons = cell_persons(frame).to_numpy(dtype=float)
+    unknown = np.isnan(n_persons) | np.isnan(n_obs)
+    persons[unknown] = np.nan
+    return n_persons, n_obs, persons
+
+
+def compare_releases(current: pd.DataFrame, previous: pd.DataFrame,
+                     min_persons: int = DEFAULT_MIN_PERSONS) -> pd.Series:
+    """How each cell of ``current`` relates to the same cell of the previous release.
+
+    Parameters
+    ----------
+    current : this run's tidy estimates, with their true counts.
+    previous : the previous run's release: its tidy estimates with the ``suppressed`` flags its
+        report published. Give the true counts of its suppressed cells where they are known (the
+        run's ``results/``); where they are masked, the cell is presumed unchanged.
+
+    Returns
+    -------
+    Series (index of ``current``) of :data:`NEW`, :data:`SAME_PUBLISHED`,
+    :data:`SAME_SUPPRESSED`, :data:`SMALL_CHANGE` (counts differ, by fewer than ``min_persons``
+    persons) or :data:`LARGE_CHANGE` — see the module docstring, step 4.
+    """
+    prev = previous.reset_index(drop=True)
+    flags = (prev[SUPPRESSED].fillna("").astype(str) != "").to_numpy() if SUPPRESSED in prev.columns \
+        else np.zeros(len(prev), dtype=bool)
+    p_persons, p_obs, p_cell = _counts(prev)
+    where = {cell_key(r): i for i, r in enumerate(prev[KEY_COLUMNS].to_dict("records"))}
+    c_persons, c_obs, c_cell = _counts(current)
+    out = []
+    for i, r in enumerate(current[KEY_COLUMNS].to_dict("records")):
+        j = where.get(cell_key(r))
+        if j is None:
+            out.append(NEW)
+            continue
+        unknown = np.isnan(p_cell[j]) or np.isnan(c_cell[i])
+        same = unknown or (c_persons[i] == p_persons[j] and c_obs[i] == p_obs[j])
+        if same:
+            out.append(SAME_SUPPRESSED if flags[j] else SAME_PUBLISHED)
+        else:
+            out.append(SMALL_CHANGE if abs(c_cell[i] - p_cell[j]) < min_persons else LARGE_CHANGE)
+    return pd.Series(out, index=current.index, dtype=object)
+
+
 # --------------------------------------------------------------------------- suppression
 
 
-def protect_estimates(frame: pd.DataFrame, min_persons: int = DEFAULT_MIN_PERSONS) -> pd.DataFrame:
+def _settle(rel: Relation, index: dict[Key, int], reason: list[str], n: np.ndarray, known: Sequence[bool],
+            avoid: Sequence[bool], min_persons: int) -> bool:
+    """Add complementary suppressions until ``rel`` cannot be solved for a hidden cell.
+
+    A cell is *hidden* when suppressed and not in ``known`` (the attacker's knowledge besides
+    this run); a *candidate* complement is a published cell not in ``known``: cells in ``avoid``
+    (known from the previous release) last, then the smallest first. Returns whether anything
+    was suppressed.
+    """
+    parts = [index[p] for p in rel.parts]
+    target = None if rel.target is None else index[rel.target]
+
+    def hidden(i: int) -> bool:
+        return bool(reason[i]) and not known[i]
+
+    def candidates(cells: Iterable[int]) -> list[int]:
+        return sorted((i for i in cells if not reason[i] and not known[i]), key=lambda i: (avoid[i], n[i], i))
+
+    def hide(i: int) -> bool:
+        reason[i] = SECONDARY
+        return True
+
+    hidden_parts = [p for p in parts if hidden(p)]
+    target_hidden = target is not None and hidden(target)
+    free = candidates(parts)
+    if rel.kind == "derived":
+        if hidden_parts and not target_hidden:
+            if target is not None and not reason[target] and not known[target]:
+                return hide(target)
+            if len(hidden_parts) < 2 and free:  # the target is known: a second unknown among the inputs
+                return hide(free[0])
+        elif target_hidden and not hidden_parts and free:
+            return hide(free[0])
+        return False
+    if target_hidden:
+        return hide(free[0]) if not hidden_parts and free else False
+    changed = False
+    while hidden_parts and (len(hidden_parts) < 2 or sum(n[p] for p in hidden_parts) < min_persons):
+        if free:
+            nxt = free.pop(0)
+            changed = hide(nxt)
+            hidden_parts.append(nxt)
+        else:  # no complement left among the parts: the total must go
+            if target is not None and not reason[target] and not known[target]:
+                changed = hide(target)
+            break
+    return changed
+
+
+def _relation_id(rel: Relation) -> tuple:
+    return (rel.kind, rel.target if rel.target is not None else ("constant", rel.parts[0][0]))
+
+
+def _settle_across(rel: Relation, before: Relation, index: dict[Key, int], reason: list[str], n: np.ndarray,
+                   known: Sequence[bool], status: Sequence[str], hidden_before: dict[Key, bool]) -> bool:
+    """Keep the month-over-month difference of one relation unsolvable.
+
+    Subtracting last month's equation of ``rel`` (``before``) from this month's cancels every
+    unchanged cell; what is left relates the changed cells' previous values (unknown where they
+    were suppressed then) and current values (unknown where suppressed now). Exactly one unknown
+    would be solved, so a changed or new published cell of the relation is suppressed: the cell
+    whose previous value is the lone unknown if it is still there, else a derived cell itself,
+    else the smallest.
+    """
+    cells = dict.fromkeys([*([rel.target] if rel.target is not None else []), *rel.parts,
+                           *([before.target] if before.target is not None else []), *before.parts])
+    then_keys = set(before.parts) | ({before.target} if before.target is not None else set())
+    unknown_then, unknown_now, free = [], [], []
+    for k in cells:
+        i = index.get(k)
+        if i is not None and k in then_keys and status[i] in (SAME_PUBLISHED, SAME_SUPPRESSED):
+            continue  # the same value in both equations: it cancels
+        if k in then_keys and hidden_before.get(k, False):
+            unknown_then.append(k)
+        if i is not None:
+            if reason[i] and not known[i]:
+                unknown_now.append(k)
+            elif not reason[i] and not known[i]:
+                free.append(i)
+    if len(unknown_then) + len(unknown_now) != 1 or not free:
+        return False
+    lone = index.get(unknown_then[0]) if unknown_then else None
+    target = None if rel.target is None else index[rel.target]
+    if lone in free:
+        pick = lone
+    elif rel.kind == "derived" and target in free:
+        pick = target
+    else:
+        pick = min(free, key=lambda i: (n[i], i))
+    reason[pick] = SECONDARY
+    return True
+
+
+def protect_estimates(frame: pd.DataFrame, min_persons: int = DEFAULT_MIN_PERSONS,
+                      previous: pd.DataFrame | None = None) -> pd.DataFrame:
     """The tidy estimates with disclosure control applied (see the module docstring).
 
+    Parameters
+    ----------
+    frame : one run's tidy estimates (:data:`bipdask.results.COLUMNS`).
+    min_persons : N, the spec's ``disclosure_min_persons``.
+    previous : the previous committed run's release (step 4): its tidy estimates with the true
+        counts and the ``suppressed`` flags its report published. ``None``: the run alone.
+
     Returns a copy with the same rows and order, value columns NaN and count columns
-    ``<NA>`` where suppressed, and a ``suppressed`` column: ``""``, ``"primary"`` or
-    ``"secondary"``. Idempotent: protecting a protected frame changes nothing.
+    ``<NA>`` where suppressed, and a ``suppressed`` column: ``""``, ``"primary"``,
+    ``"secondary"`` or ``"previous"``. Idempotent: protecting a protected frame changes nothing.
     """
     out = frame.copy().reset_index(drop=True)
     reason = (out[SUPPRESSED].fillna("").astype(str).tolist() if SUPPRESSED in out.columns
@@ -191,36 +394,36 @@ def protect_estimates(frame: pd.DataFrame, min_persons: int = DEFAULT_MIN_PERSON
     for i in range(len(out)):
         if not reason[i] and n[i] < min_persons:
             reason[i] = PRIMARY
-    index = {cell_key(r): i for i, r in enumerate(out[["analysis", "estimand", "jobcentre_id", "period"]]
-                                                   .to_dict("records"))}
+    known = [False] * len(out)
+    status = [NEW] * len(out)
+    index = {cell_key(r): i for i, r in enumerate(out[KEY_COLUMNS].to_dict("records"))}
     rels = relations(out)
+    pairs: list[tuple[Relation, Relation]] = []
+    hidden_before: dict[Key, bool] = {}
+    if previous is not None:
+        status = compare_releases(out, previous, min_persons).tolist()
+        for i, st in enumerate(status):
+            if not reason[i] and st in (SAME_SUPPRESSED, SMALL_CHANGE):
+                reason[i] = PREVIOUS
+        known = [st == SAME_PUBLISHED for st in status]
+        prev = previous.reset_index(drop=True)
+        flags = prev[SUPPRESSED].fillna("").astype(str) if SUPPRESSED in prev.columns else pd.Series([""] * len(prev))
+        hidden_before = {cell_key(r): bool(f) for r, f in zip(prev[KEY_COLUMNS].to_dict("records"), flags)}
+        then = {_relation_id(r): r for r in relations(prev)}
+        pairs = [(r, then[_relation_id(r)]) for r in rels if _relation_id(r) in then]
+    views = [[False] * len(out)] + ([known] if any(known) else [])
     changed = True
     while changed:
         changed = False
-        for rel in rels:
-            parts = [index[p] for p in rel.parts]
-            target = None if rel.target is None else index[rel.target]
-            hidden = [p for p in parts if reason[p]]
-            shown = sorted((p for p in parts if not reason[p]), key=lambda p: (n[p], p))
-            target_hidden = target is not None and bool(reason[target])
-            if rel.kind == "derived":
-                if hidden and not target_hidden:
-                    reason[target] = SECONDARY
-                    changed = True
-                elif target_hidden and not hidden and shown:
-                    reason[shown[0]] = SECONDARY
-                    changed = True
-            else:
-                if target_hidden:
-                    if not hidden and shown:
-                        reason[shown[0]] = SECONDARY
-                        changed = True
-                    continue
-                while hidden and shown and (len(hidden) < 2 or sum(n[p] for p in hidden) < min_persons):
-                    nxt = shown.pop(0)
-                    reason[nxt] = SECONDARY
-                    hidden.append(nxt)
-                    changed = True
+        for view in views:
+            for rel in rels:
+                changed = _settle(rel, index, reason, n, view, known, min_persons) or changed
+        if changed:
+            continue  # the run settled first, then its difference with the previous release
+        for rel, before in pairs:
+            if _settle_across(rel, before, index, reason, n, known, status, hidden_before):
+                changed = True
+                break
     out[SUPPRESSED] = reason
     mask = out[SUPPRESSED] != ""
     for c in VALUE_COLUMNS:

@@ -13,10 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from bipdask import storage
 from bipdask.disclosure import SUPPRESSED
+from bipdask.report.i18n import number
 from bipdask.results import Estimate, estimates_table
 
 PLANTED_IDS = [48151623, 42000917, 73194851, 61803398, 27182818, 31415926]
@@ -119,11 +121,31 @@ def _curves(kind: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def fake_replicates(b: int = 199, seed: int = 3) -> pd.DataFrame:
+    """Table 4 replicates as the flow stores them (``estimand|jobcentre|period`` columns, weeks):
+    the totals' four expected durations from one draw each, so the differences are correlated."""
+    rng = np.random.default_rng(seed)
+    common = rng.normal(0, 2.0, b)  # shared by both periods of a replicate
+    cols = {"replicate": np.arange(b, dtype=np.int32)}
+    for jc, (pb, pi) in (("all", (43.0, 41.0)), ("11", (29.0, 22.0))):
+        cols[f"participating_before|{jc}|intervention"] = pb + common + rng.normal(0, 1.0, b)
+        cols[f"participating_intervention|{jc}|intervention"] = pi + common + rng.normal(0, 1.0, b)
+        cols[f"other_before|{jc}|intervention"] = 38.0 + rng.normal(0, 0.3, b)
+        cols[f"other_intervention|{jc}|intervention"] = 40.0 + rng.normal(0, 0.3, b)
+        cols[f"did_weeks|{jc}|intervention"] = rng.normal(-4, 2, b)
+    cols["participating_before|all|intervention"][5] = np.nan  # a failed replicate
+    return pd.DataFrame(cols)
+
+
 def make_fake_run(root: Path, run_id: str = "r00000000000000a1", committed_at: str = "2026-10-01T06:00:00+00:00",
-                  shift: float = 0.0, seed: int = 7) -> storage.CommittedRun:
-    """A committed run directory as the flow writes it, with planted person ids in its staged layer."""
+                  shift: float = 0.0, seed: int = 7, edit=None) -> storage.CommittedRun:
+    """A committed run directory as the flow writes it, with planted person ids in its staged layer;
+    ``edit`` changes the estimates table (a frame) before it is written."""
     run = storage.RunLayout.create(root, run_id)
-    storage.write_parquet(estimates_table(fake_estimates(shift)), storage.join(run.results, "estimates.parquet"))
+    table = estimates_table(fake_estimates(shift))
+    if edit is not None:
+        table = pa.Table.from_pandas(edit(table.to_pandas()), schema=table.schema, preserve_index=False)
+    storage.write_parquet(table, storage.join(run.results, "estimates.parquet"))
     storage.write_parquet(_curves("hazard"), storage.join(run.results, "figure1_raw_hazard.parquet"))
     storage.write_parquet(_curves("km"), storage.join(run.results, "figure2_km.parquet"))
     storage.write_parquet(pd.DataFrame({"level": ["overall"], "jobcentre_id": pd.array([None], dtype="Int32"),
@@ -131,8 +153,7 @@ def make_fake_run(root: Path, run_id: str = "r00000000000000a1", committed_at: s
                                         "no_caseworker": [1067], "no_caseload_record": [542], "matched": [54009],
                                         "match_rate": [0.971]}),
                           storage.join(run.results, "linkage_report.parquet"))
-    storage.write_parquet(pd.DataFrame({"replicate": np.arange(5), "did|all|intervention": np.linspace(0, 1, 5)}),
-                          storage.join(run.replicates, "hir_table4.parquet"))
+    storage.write_parquet(fake_replicates(), storage.join(run.replicates, "hir_table4.parquet"))
     storage.write_parquet(pd.DataFrame({"person_id": PLANTED_IDS, "birth_year": [1970] * 6}),
                           storage.join(run.staged, "persons.parquet"))
     storage.write_parquet(pd.DataFrame({"jobcentre_id": list(NAMES), "name": list(NAMES.values()),
@@ -232,7 +253,7 @@ def test_suppression_is_applied_before_tables_and_figures_are_built(reports, mon
                       & (frame["period"] == "before") & (frame["analysis"] == "share_internship_or_hours")]
         assert (small[SUPPRESSED] == "primary").all() and small["estimate"].isna().all()
         did = frame[(frame["jobcentre_id"] == SMALL_JC) & (frame["estimand"] == "did")]
-        assert (did[SUPPRESSED] == "secondary").all()
+        assert did[SUPPRESSED].isin(["secondary", "previous"]).all()  # "previous": hidden last month too
     csv = pd.read_csv(tmp_path / "published_estimates.csv")
     hidden = csv[csv[SUPPRESSED].fillna("") != ""]
     assert len(hidden) >= 3 and hidden["estimate"].isna().all() and hidden["n_persons"].isna().all()
@@ -260,6 +281,8 @@ def test_month_over_month_compares_with_the_previous_committed_run(reports):
     mom = second[second.index('id="mom"'):]
     assert "+1.0" in mom  # the DiD moved by one percentage point (shift 0.01)
     assert 'id="mom"' not in first
+    assert "Protected against the previous run&#x27;s report (r00000000000000a1)" in second
+    assert "Protected against" not in first
 
 
 def test_report_folder_holds_no_replicates_or_microdata(reports):
@@ -284,6 +307,124 @@ def test_no_person_id_in_report_png_metadata_or_csv(reports):
         for chunk in png_text_chunks(png.read_bytes()):
             assert not ids & digit_tokens(chunk.decode("latin-1"))
     assert not ids & digit_tokens((folder / "published_estimates.csv").read_text())
+
+
+def _section(text: str, key: str) -> str:
+    t = text[text.index(f'id="{key}"'):]
+    return t[:t.index("</table>") + 2000]
+
+
+def _row(section: str, row_label: str) -> list[str]:
+    """The cells of the first table row with ``row_label``, tags stripped."""
+    tr = section[section.index(f">{row_label}<"):]
+    tr = tr[:tr.index("</tr>")]
+    return [re.sub(r"<[^>]+>", " ", "<td" + c).split() for c in tr.split("<td")[1:]]
+
+
+def test_difference_columns_carry_the_replicates_ci_or_say_why_not(reports):
+    text = Path(reports["en"]).read_text(encoding="utf-8")
+    reps = fake_replicates()
+    d = (reps["participating_intervention|all|intervention"] - reps["participating_before|all|intervention"]).dropna()
+    lo, hi = np.quantile(d, [0.025, 0.975])
+    expected = f"[{number(lo, 0, sign=True)}, {number(hi, 0, sign=True)}]"
+    table4 = _section(text, "table4")
+    diff = _row(table4, "All participating job centres")[2]
+    assert diff[0] == "−2" and " ".join(diff[1:3]) == expected  # 41 − 43, CI of the replicate differences
+    assert expected != "[−2, −2]" and lo < -2 < hi
+    favrskov = _row(table4, "Favrskov")[2]
+    assert favrskov[0] == "−7" and favrskov[1].startswith("[")  # per job centre from its own columns
+    assert _row(table4, "Varde")[2] == ["+2", "—"]  # no replicate columns for this job centre
+    assert "percentile interval of the same bootstrap replicates" in table4 and "—: no CI" in table4
+    table6 = _section(text, "table6")
+    assert _row(table6, "Favrskov")[2] == ["+11.0", "—"]  # share means: analytic cells, correlated → no CI
+    assert "—: no CI" in table6 and "percentile interval" not in table6[:table6.index("</table>") + 900]
+    table3 = _section(text, "table3")
+    assert "—" not in table3[:table3.index("</table>")]  # Table 3's difference is its own bootstrapped row
+
+
+def test_difference_intervals_are_percentiles_of_the_replicate_differences():
+    from bipdask.report.tables import difference_intervals
+
+    reps = pd.DataFrame({"replicate": range(5),
+                         "participating_before|all|intervention": [40.0, 41, 42, 43, np.nan],
+                         "participating_intervention|all|intervention": [38.0, 40, 39, 45, 50],
+                         "other_before|7|intervention": [1.0, 2, 3, 4, 5],
+                         "other_intervention|7|intervention": [1.0, 1, 1, 1, 1],
+                         "did_weeks|all|intervention": [0.0] * 5})
+    out = difference_intervals(reps, "hir_table7")
+    assert set(out) == {("hir_table7", "participating", None, "intervention"),
+                        ("hir_table7", "other", 7, "intervention")}
+    lo, hi = out[("hir_table7", "participating", None, "intervention")]
+    assert (lo, hi) == tuple(np.quantile([-2.0, -1, -3, 2], [0.025, 0.975]))  # the NaN replicate left out
+    assert out[("hir_table7", "other", 7, "intervention")] == tuple(np.quantile([0.0, -1, -2, -3, -4], [0.025, 0.975]))
+
+
+def test_table7_shows_the_new_course_share_block_only_when_estimated():
+    from bipdask.disclosure import NEW_COURSE_SHARE_ANALYSIS, protect_estimates
+    from bipdask.report.tables import Estimates, duration_table
+
+    base = estimates_table(fake_estimates()).to_pandas()
+    t7 = duration_table(Estimates(protect_estimates(base, 5), 5), "hir_table7", "en", NAMES, per_jobcentre=False)
+    share_rows = [r for r in t7.rows if r.label == "Participating job centres"]
+    assert [c.text for c in share_rows[0].cells] == ["·"] * 4
+    assert any("not estimated by this version" in n for n in t7.notes)
+    a = NEW_COURSE_SHARE_ANALYSIS
+    extra = estimates_table([_est(a, "mean_participating", None, "before", 0.10, 300, 9000),
+                             _est(a, "mean_participating", None, "intervention", 0.11, 320, 9500),
+                             _est(a, "mean_others", None, "before", 0.09, 3000, 90000),
+                             _est(a, "mean_others", None, "intervention", 0.12, 3100, 91000),
+                             _est(a, "did", None, "intervention", -0.02, 6720, 199500, 0.01, 0.2)]).to_pandas()
+    est = Estimates(protect_estimates(pd.concat([base, extra], ignore_index=True), 5), 5)
+    t7 = duration_table(est, "hir_table7", "en", NAMES, per_jobcentre=False)
+    texts = [[c.text for c in r.cells] for r in t7.rows if not r.heading]
+    assert ["10.0", "11.0", "+1.0", "−2.0"] in texts and ["9.0", "12.0", "+3.0", ""] in texts  # the source's layout
+    assert not any("not estimated by this version" in n for n in t7.notes)
+
+
+def _more_persons_in_favrskov(frame: pd.DataFrame) -> pd.DataFrame:
+    """Month 2: two more persons (80 person-weeks) in Favrskov's before-period share cell."""
+    sel = ((frame["analysis"] == "share_internship_or_hours") & (frame["jobcentre_id"] == 11)
+           & (frame["estimand"] == "mean_participating") & (frame["period"] == "before"))
+    frame.loc[sel, "n_persons"] += 2
+    frame.loc[sel, "n_obs"] += 80
+    frame.loc[sel, "estimate"] = 0.26
+    return frame
+
+
+def test_the_report_is_protected_against_the_previous_runs_release(tmp_path):
+    from bipdask.report import build, load_published, release_of, write_report
+
+    first = make_fake_run(tmp_path)
+    write_report(first.url)
+    # the first report had also hidden Haderslev's last-3-months share (e.g. against ITS previous run)
+    csv_path = Path(first.url) / "report" / "published_estimates.csv"
+    csv = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+    haderslev = ((csv["analysis"] == "share_internship_or_hours") & (csv["jobcentre_id"].isin(["12", "12.0"]))
+                 & (csv["estimand"] == "mean_participating") & (csv["period"] == "last_3_months"))
+    assert haderslev.sum() == 1 and csv.loc[haderslev, SUPPRESSED].iloc[0] == ""
+    csv.loc[haderslev, SUPPRESSED] = "previous"
+    csv.to_csv(csv_path, index=False)
+    basis = release_of(first)
+    assert (basis[SUPPRESSED] == "previous").sum() == 1 and basis["estimate"].notna().all()  # true values, flags
+
+    second = make_fake_run(tmp_path, "r00000000000000b2", "2026-11-01T06:00:00+00:00", edit=_more_persons_in_favrskov)
+    alone = load_published(second, previous=None).estimates
+    together = load_published(second).estimates
+    key = ["analysis", "estimand", "jobcentre_id", "period"]
+    flags = together.set_index(key)[SUPPRESSED]
+    alone_flags = alone.set_index(key)[SUPPRESSED]
+    cell = ("share_internship_or_hours", "mean_participating", 11, "before")
+    assert alone_flags[cell] == "" and flags[cell] == "previous"  # 30 → 32 persons: the difference is 2 persons
+    hidden = ("share_internship_or_hours", "mean_participating", 12, "last_3_months")
+    assert alone_flags[hidden] == "" and flags[hidden] == "previous"  # unchanged and hidden last month: stays hidden
+    assert build.previous_run(second).run_id == first.run_id
+
+    path = write_report(second.url)
+    html = Path(path).read_text(encoding="utf-8")
+    assert _row(_section(html, "table6"), "Favrskov")[0] == ["×"]
+    assert "26.0" not in html[html.index('id="table6"'):html.index('id="forest6"')]
+    published = pd.read_csv(Path(second.url) / "report" / "published_estimates.csv")
+    assert set(published[SUPPRESSED].dropna()) >= {"primary", "previous"}
 
 
 def test_unknown_run_is_an_input_error(tmp_path):

@@ -2,31 +2,44 @@
 
 Disclosure control comes first: :func:`load_published` returns only protected frames
 (:func:`bipdask.disclosure.protect_estimates`, :func:`~bipdask.disclosure.protect_curve`),
-and every table and figure is built from them. The report reads the run's ``results/`` layer,
-the manifest and the job centres' names (``staged/jobcentres.parquet``, a code list); it never
-reads persons, weeks, responses or replicates, and writes only under ``report/``.
+and every table and figure is built from them. The estimates are protected against the
+previous committed run's release as well (:func:`release_of`: that run's true estimates with
+the flags its report published), so that no suppressed cell can be recovered by differencing
+the two months (issue 7; :mod:`bipdask.disclosure`, step 4).
+
+The report reads the run's ``results/`` layer, the manifest, the job centres' names
+(``staged/jobcentres.parquet``, a code list), the previous run's ``results/estimates.parquet``
+and ``report/published_estimates.csv``, and the Table 4/7 bootstrap replicates
+(``replicates/hir_table4.parquet``, ``hir_table7``) — only to compute the 95 % CIs of the
+Difference columns (:func:`bipdask.report.tables.difference_intervals`), never copied. It never
+reads persons, weeks or responses, and writes only under ``report/``.
 """
 
 from __future__ import annotations
 
+import io
 import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 
 from bipdask import storage
-from bipdask.disclosure import DEFAULT_MIN_PERSONS, SUPPRESSED, protect_curve, protect_estimates
+from bipdask.disclosure import (DEFAULT_MIN_PERSONS, NEW_COURSE_SHARE_ANALYSIS, SUPPRESSED, protect_curve,
+                                protect_estimates)
 from bipdask.errors import InputError, Problem
 from bipdask.report import figures, html
 from bipdask.report.i18n import LANGUAGES, count, label, number
-from bipdask.report.tables import KINDS, Estimates, all_tables, ci_text
+from bipdask.report.tables import KINDS, Estimates, all_tables, ci_text, difference_intervals
 from bipdask.results import estimates_frame
 
 ESTIMATES_FILE = "estimates.parquet"
 FIGURE_FILES = {"figure1": "figure1_raw_hazard.parquet", "figure2": "figure2_km.parquet"}
 LINKAGE_FILE = "linkage_report.parquet"
 PUBLISHED_FILE = "published_estimates.csv"
+DIFFERENCE_REPLICATES = ("hir_table4", "hir_table7")  # analyses whose Difference CIs come from replicates
+KEY_COLUMNS = ["analysis", "estimand", "jobcentre_id", "period"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,6 +53,8 @@ class Published:
     names: dict[int, str]
     min_persons: int
     notes: dict = field(default_factory=dict)
+    differences: dict = field(default_factory=dict)  # (analysis, side, jc, period) → 95 % CI of the Difference
+    previous_run_id: str | None = None  # the release the estimates were also protected against
 
 
 # --------------------------------------------------------------------------- locating runs
@@ -104,13 +119,68 @@ def _names(run: storage.CommittedRun) -> dict[int, str]:
     return {int(i): str(n) for i, n in zip(jc["jobcentre_id"], jc["name"])}
 
 
-def load_published(run: storage.CommittedRun, min_persons: int | None = None) -> Published:
-    """Read a committed run's results and apply disclosure control before anything else."""
+def _csv_key(r: dict) -> tuple:
+    jc = str(r["jobcentre_id"]).strip()
+    return (r["analysis"], r["estimand"], None if jc in ("", "nan", "<NA>") else int(float(jc)), r["period"])
+
+
+def _frame_key(r: dict) -> tuple:
+    jc = r["jobcentre_id"]
+    return (r["analysis"], r["estimand"], None if jc is None or pd.isna(jc) else int(jc), r["period"])
+
+
+def release_of(run: storage.CommittedRun) -> pd.DataFrame | None:
+    """What a committed run published: its true estimates (``results/``) with the ``suppressed``
+    flags of its report's ``published_estimates.csv`` — the basis the next run is protected
+    against. Rows the report did not list are left out. Without a report the flags are those of
+    :func:`~bipdask.disclosure.protect_estimates` on the run alone (at its own N). ``None`` when
+    the run has no estimates."""
+    raw = _results(run, ESTIMATES_FILE)
+    if raw is None:
+        return None
+    raw = estimates_frame(raw)
+    url = storage.join(run.url, "report", PUBLISHED_FILE)
+    if not storage.exists(url):
+        flags = protect_estimates(raw, min_persons_of(run.manifest))[SUPPRESSED].to_numpy()
+        return raw.assign(**{SUPPRESSED: flags})
+    csv = pd.read_csv(io.BytesIO(storage.read_bytes(url)), dtype=str, keep_default_na=False,
+                      usecols=[*KEY_COLUMNS, SUPPRESSED])
+    published = {_csv_key(r): r[SUPPRESSED] for r in csv.to_dict("records")}
+    keys = [_frame_key(r) for r in raw[KEY_COLUMNS].to_dict("records")]
+    keep = [k in published for k in keys]
+    out = raw[keep].reset_index(drop=True)
+    return out.assign(**{SUPPRESSED: [published[k] for k, kept in zip(keys, keep) if kept]})
+
+
+def _difference_intervals(run: storage.CommittedRun) -> dict:
+    """95 % CIs of the Tables A/4/7 Difference columns from the run's replicates (read, not copied)."""
+    out: dict = {}
+    for analysis in DIFFERENCE_REPLICATES:
+        url = storage.join(run.url, "replicates", f"{analysis}.parquet")
+        if not storage.exists(url):
+            continue
+        cols = [c for c in storage.parquet_columns(url) if c.split("|")[0] in (
+            "participating_before", "participating_intervention", "other_before", "other_intervention")]
+        if cols:
+            out.update(difference_intervals(storage.read_parquet(url, columns=cols), analysis))
+    return out
+
+
+def load_published(run: storage.CommittedRun, min_persons: int | None = None,
+                   previous: storage.CommittedRun | None | Literal["auto"] = "auto") -> Published:
+    """Read a committed run's results and apply disclosure control before anything else.
+
+    ``previous``: the run whose release the estimates are protected against — by default the
+    run committed last before this one under the same root (:func:`previous_run`); ``None``: the
+    run alone.
+    """
     n_min = min_persons_of(run.manifest) if min_persons is None else int(min_persons)
     raw = _results(run, ESTIMATES_FILE)
     if raw is None:
         raise InputError([Problem("results", "estimates", "the run has no estimates.parquet", 0)])
-    protected = protect_estimates(estimates_frame(raw), n_min)
+    prev_run = previous_run(run) if isinstance(previous, str) else previous
+    basis = release_of(prev_run) if prev_run is not None else None
+    protected = protect_estimates(estimates_frame(raw), n_min, previous=basis)
     curves = {}
     for key, name in FIGURE_FILES.items():
         frame = _results(run, name)
@@ -123,7 +193,19 @@ def load_published(run: storage.CommittedRun, min_persons: int | None = None) ->
         if int(row["person_weeks"]) >= n_min:
             linkage = {"person_weeks": int(row["person_weeks"]), "linked": int(row["linked"]),
                        "match_rate": float(row["match_rate"])}
-    return Published(run, protected, curves, linkage, _names(run), n_min)
+    return Published(run, protected, curves, linkage, _names(run), n_min,
+                     differences=_difference_intervals(run),
+                     previous_run_id=prev_run.run_id if basis is not None else None)
+
+
+def load_release(run: storage.CommittedRun) -> Published | None:
+    """A committed run as its report published it (for the month-over-month view): the
+    estimates of :func:`release_of`, masked where flagged."""
+    basis = release_of(run)
+    if basis is None:
+        return None
+    n_min = min_persons_of(run.manifest)
+    return Published(run, protect_estimates(basis, n_min), {}, {}, _names(run), n_min)
 
 
 # --------------------------------------------------------------------------- display helpers
@@ -161,8 +243,8 @@ def format_estimate(row: dict, lang: str = "en") -> tuple[str, str]:
 
 # --------------------------------------------------------------------------- month over month
 
-MOM_ANALYSES = ("share_internship_or_hours", "hir_table4", "hir_table7", "hir_table8", "hir_table3", "hir_table9",
-                "hir_table10", "bip_caseworker_effectiveness", "bip_caseworker_change")
+MOM_ANALYSES = ("share_internship_or_hours", "hir_table4", "hir_table7", NEW_COURSE_SHARE_ANALYSIS, "hir_table8",
+                "hir_table3", "hir_table9", "hir_table10", "bip_caseworker_effectiveness", "bip_caseworker_change")
 
 
 def _mom_rows(frame: pd.DataFrame) -> pd.DataFrame:
@@ -214,7 +296,7 @@ def build_report(published: Published, lang: str = "en", previous: Published | N
     """The report's HTML and its figures (key → PNG bytes), from protected data only."""
     if lang not in LANGUAGES:
         raise InputError([Problem("report", "lang", f"must be one of {', '.join(LANGUAGES)}", 0)])
-    est = Estimates(published.estimates, published.min_persons)
+    est = Estimates(published.estimates, published.min_persons, published.differences)
     tables = all_tables(est, lang, published.names)
     p = published.estimates
     da = lang == "da"
@@ -255,7 +337,11 @@ def build_report(published: Published, lang: str = "en", previous: Published | N
         (label("bootstrap", lang), str(estimation.get("bootstrap_replicates", ""))),
         (label("scheme", lang), f'{estimation.get("bootstrap_scheme", "")}, {estimation.get("cluster", "")}'),
         (label("code_version", lang), " ".join(str(v) for v in (m.get("code_version") or {}).values() if v)),
-    ]) + f'<p class="note">{html.esc(label("disclosure_text", lang).format(n=published.min_persons, k=n_sup, m=len(p)))}</p>'
+    ])
+    disclosure = label("disclosure_text", lang).format(n=published.min_persons, k=n_sup, m=len(p))
+    if published.previous_run_id:
+        disclosure += " " + label("disclosure_previous", lang).format(run=published.previous_run_id)
+    header += f'<p class="note">{html.esc(disclosure)}</p>'
     sections = [
         html.Section("summary", label("sec_summary", lang), tab("tableA")),
         html.Section("belief", label("sec_belief", lang), tab("table3")),
@@ -296,8 +382,9 @@ def write_report(run_url: str, out_dir: str | Path | None = None, lang: str = "e
         ``file://`` or ``s3://``.
     out_dir : where to write (default ``<run>/report/``).
     lang : ``"en"`` (default) or ``"da"`` (the source reports' Danish terms).
-    previous_run_url : the run to compare with in the month-over-month section (default: the
-        run committed last before this one under the same root, if any).
+    previous_run_url : the run to compare with in the month-over-month section and to protect
+        the estimates against (default: the run committed last before this one under the same
+        root, if any).
     manifest : for the flow, which writes the report *before* committing: the manifest it is
         about to commit (``run_url`` must then be ``<root>/runs/<run_id>``); without it the run
         must be committed.
@@ -312,9 +399,9 @@ def write_report(run_url: str, out_dir: str | Path | None = None, lang: str = "e
         run = storage.CommittedRun(run_id, storage.join(root, storage.RUNS, run_id), dict(manifest))
     else:
         run = open_committed(str(run_url))
-    published = load_published(run)
     prev_run = open_committed(previous_run_url) if previous_run_url else previous_run(run)
-    previous = load_published(prev_run, published.min_persons) if prev_run is not None else None
+    published = load_published(run, previous=prev_run)
+    previous = load_release(prev_run) if prev_run is not None else None
     document, figs = build_report(published, lang, previous)
     out = storage.join(run.url, "report") if out_dir is None else (
         str(out_dir) if "://" in str(out_dir) else storage.normalize_root(out_dir))

@@ -27,10 +27,15 @@ LABELS: dict[str, dict[str, str]] = {
     "disclosure_text": {
         "en": "Every published number rests on at least {n} persons. Cells below that are suppressed (×), "
               "and complementary cells are suppressed so that no suppressed cell can be recovered from "
-              "totals or differences. {k} of {m} estimates are suppressed.",
+              "totals, differences or the previous run's report; a cell that changed since then by fewer "
+              "than {n} persons is suppressed too. {k} of {m} estimates are suppressed.",
         "da": "Alle offentliggjorte tal bygger på mindst {n} personer. Celler under denne grænse er "
               "diskretioneret (×), og komplementære celler er diskretioneret, så ingen diskretioneret "
-              "celle kan genskabes fra totaler eller differencer. {k} af {m} estimater er diskretioneret."},
+              "celle kan genskabes fra totaler, differencer eller forrige kørsels rapport; en celle, der "
+              "siden da har ændret sig med færre end {n} personer, er også diskretioneret. "
+              "{k} af {m} estimater er diskretioneret."},
+    "disclosure_previous": {"en": "Protected against the previous run's report ({run}).",
+                            "da": "Beskyttet mod forrige kørsels rapport ({run})."},
     "how_to_read": {
         "en": "Each cell: estimate, 95% bootstrap confidence interval in brackets, number of persons (n). "
               "Effects in bold are statistically significant at the 5% level.",
@@ -86,6 +91,21 @@ LABELS: dict[str, dict[str, str]] = {
                      "indsatsperioden og de sidste 3 måneder heraf, procentpoints"},
     "table7": {"en": "Table 7. Effects for newly granted resource courses",
                "da": "Tabel 7. Effekter for nytilkendte ressourceforløb"},
+    "table7_share_missing": {
+        "en": "The share in company internship or with ordinary hours for new courses (the second block of the "
+              "source's Table 7) is not estimated by this version of bipdask.",
+        "da": "Andelen i virksomhedspraktik eller med ordinære timer for nytilkendte forløb (tabellens anden "
+              "blok i kilden) estimeres ikke af denne version af bipdask."},
+    "difference_ci": {
+        "en": "Difference: intervention period − year before; its 95% CI is the percentile interval of the same "
+              "bootstrap replicates as both periods' estimates.",
+        "da": "Forskel: indsatsperioden − året før; 95 % KI er percentilintervallet af de samme "
+              "bootstrap-replikationer som begge perioders estimater."},
+    "difference_no_ci": {
+        "en": "—: no CI for this difference. The same persons are in both periods, so the two cells are "
+              "correlated, and the run stores no replicates of these means from which to derive one.",
+        "da": "—: intet KI for denne forskel. De samme personer indgår i begge perioder, så de to celler er "
+              "korrelerede, og kørslen gemmer ingen replikationer af disse gennemsnit, som et KI kan udledes af."},
     "time_to_first_lab": {"en": "Time to first LAB intervention, weeks", "da": "Tid til første LAB-indsats, uger"},
     "table8": {"en": "Table 8. Exits from the resource course to ordinary employment, flex job, "
                      "ledighedsydelse and disability pension, weekly rate, per cent",

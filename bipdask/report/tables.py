@@ -8,6 +8,14 @@ bootstrap CI and persons — or ``None`` when the run holds no rows of that anal
 Units: shares are stored as fractions and shown in per cent, effects on shares in percentage
 points; expected durations in weeks, shown as ">52" above 52 weeks (and the DiD as ">0"/"<0"
 then), as Table 4 of the report does.
+
+The "Difference" columns (intervention − year before) carry a 95 % CI where the run makes one
+derivable: for the expected durations of Tables A/4/7, the percentile interval of the difference
+of the two cells' bootstrap replicates, which come from the same resampled clusters
+(:func:`difference_intervals`). The share means of Tables A/6 and the exit shares of Table 8
+have analytic per-cell SEs only; the same persons are in both periods, so the two cells are
+correlated and their own intervals give no interval for the difference: "—", with a note.
+Table 3's difference is its own estimate (post − pre, bootstrapped), shown with its CI.
 """
 
 from __future__ import annotations
@@ -16,14 +24,19 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
-from bipdask.disclosure import SUPPRESSED, assert_protected
+from bipdask.disclosure import NEW_COURSE_SHARE_ANALYSIS, SUPPRESSED, assert_protected
 from bipdask.report.i18n import count, label, number
 
 WEEKS_CAP = 52.0
 SUPPRESSED_MARK = "×"
 MISSING_MARK = "·"
+NO_CI_MARK = "—"
+NEW_COURSE_SHARE = NEW_COURSE_SHARE_ANALYSIS  # Table 7's share block: no task produces it yet
+DIFFERENCE_SIDES = {"participating": ("participating_before", "participating_intervention"),
+                    "other": ("other_before", "other_intervention")}
 SIGNIFICANCE = 0.05
 
 # kind → (scale, decimals, signed)
@@ -64,11 +77,17 @@ class Table:
 
 
 class Estimates:
-    """Lookup over the protected tidy estimates: ``get(analysis, estimand, jobcentre_id, period)``."""
+    """Lookup over the protected tidy estimates: ``get(analysis, estimand, jobcentre_id, period)``.
 
-    def __init__(self, protected: pd.DataFrame, min_persons: int):
+    ``differences`` maps (analysis, side, jobcentre_id or None, period) to the 95 % CI of that
+    side's intervention − before difference (:func:`difference_intervals`).
+    """
+
+    def __init__(self, protected: pd.DataFrame, min_persons: int,
+                 differences: Mapping[tuple, tuple[float, float]] | None = None):
         assert_protected(protected, min_persons)
         self.frame = protected
+        self.differences = dict(differences or {})
         self._index: dict[tuple, dict] = {}
         for r in protected.to_dict("records"):
             jc = r["jobcentre_id"]
@@ -77,6 +96,10 @@ class Estimates:
     def get(self, analysis: str, estimand: str, jobcentre_id: int | None = None, period: str = "intervention"
             ) -> dict | None:
         return self._index.get((analysis, estimand, jobcentre_id, period))
+
+    def difference_ci(self, analysis: str, side: str, jobcentre_id: int | None = None,
+                      period: str = "intervention") -> tuple[float, float] | None:
+        return self.differences.get((analysis, side, jobcentre_id, period))
 
     def has(self, analysis: str) -> bool:
         return bool((self.frame["analysis"] == analysis).any())
@@ -123,19 +146,79 @@ def cell(row: dict | None, kind: str, lang: str, *, significance: bool = False, 
     return Cell(_value(float(est), kind, lang), ci, n, bold)
 
 
-def difference(before: dict | None, after: dict | None, kind: str, lang: str) -> Cell:
-    """after − before (no CI: the difference of two published cells)."""
+def difference(before: dict | None, after: dict | None, kind: str, lang: str,
+               interval: tuple[float, float] | None = None) -> Cell:
+    """after − before of two published cells, with ``interval`` (its 95 % CI) or "—" without one.
+
+    The difference of two published cells reveals nothing new; a suppressed side makes it "×".
+    Above the 52-week cap only its sign is shown, without a CI (as the DiD there).
+    """
     if before is None or after is None:
         return Cell(MISSING_MARK, status="missing")
     if before.get(SUPPRESSED) or after.get(SUPPRESSED):
         return Cell(SUPPRESSED_MARK, status="suppressed")
     b, a = float(before["estimate"]), float(after["estimate"])
+    ci = NO_CI_MARK if interval is None else ci_text(interval[0], interval[1], _diff_kind(kind), lang)
     if kind == "weeks":
         if a > WEEKS_CAP or b > WEEKS_CAP:
             return Cell(">0" if a - b >= 0 else "<0")
-        return Cell(number(a - b, 0, lang, sign=True))
+        return Cell(number(a - b, 0, lang, sign=True), ci)
     scale, dec, _ = KINDS[kind]
-    return Cell(number((a - b) * scale, dec, lang, sign=True))
+    return Cell(number((a - b) * scale, dec, lang, sign=True), ci)
+
+
+def _diff_kind(kind: str) -> str:
+    """The display kind of a difference of two ``kind`` cells (signed)."""
+    return {"weeks": "weeks_did", "pct": "pp", "pct2": "pp2"}.get(kind, kind)
+
+
+def difference_intervals(replicates: pd.DataFrame, analysis: str, alpha: float = 0.05
+                         ) -> dict[tuple, tuple[float, float]]:
+    """95 % percentile CIs of intervention − before for Tables A/4/7 from the bootstrap replicates.
+
+    Parameters
+    ----------
+    replicates : the analysis' replicates (``replicates/<analysis>.parquet``): one row per
+        replicate, columns ``"<estimand>|<jobcentre_id or all>|<period>"`` (expected durations in
+        weeks, :func:`bipdask.hir_hazards.did_replicates`). Both sides of a difference are computed
+        from the same replicate draw, so the difference of the columns is the replicate of the
+        difference.
+    analysis : ``"hir_table4"`` or ``"hir_table7"``.
+
+    Returns
+    -------
+    (analysis, side, jobcentre_id or None, period) → (low, high) in weeks, for each side of
+    :data:`DIFFERENCE_SIDES` with both columns and at least two finite replicates (failed
+    replicates are NaN and left out, as in the cells' own CIs).
+    """
+    cols = {}
+    for c in replicates.columns:
+        parts = str(c).split("|")
+        if len(parts) == 3:
+            cols[(parts[0], parts[1], parts[2])] = c
+    out: dict[tuple, tuple[float, float]] = {}
+    for (estimand, jc, period), col in cols.items():
+        for side, (before, after) in DIFFERENCE_SIDES.items():
+            if estimand != before or (after, jc, period) not in cols:
+                continue
+            d = (replicates[cols[(after, jc, period)]].to_numpy(dtype=float)
+                 - replicates[col].to_numpy(dtype=float))
+            if np.isfinite(d).sum() < 2:
+                continue
+            lo, hi = np.nanquantile(d[np.isfinite(d)], [alpha / 2, 1 - alpha / 2])
+            out[(analysis, side, None if jc == "all" else int(jc), period)] = (float(lo), float(hi))
+    return out
+
+
+def _notes(rows: list[Row], *notes: str, lang: str) -> tuple[str, ...]:
+    """The notes of a table with a Difference column (the third): where its CIs come from, and
+    why some have none ("—")."""
+    cis = {r.cells[2].ci for r in rows if len(r.cells) > 2 and not r.cells[2].status}
+    if cis - {"", NO_CI_MARK}:
+        notes = (*notes, label("difference_ci", lang))
+    if NO_CI_MARK in cis:
+        notes = (*notes, label("difference_no_ci", lang))
+    return tuple(notes)
 
 
 def _did_cell(did: dict | None, groups: list[dict | None], lang: str, kind: str = "weeks_did") -> Cell:
@@ -167,20 +250,23 @@ def _duration_rows(est: Estimates, analysis: str, jc: int | None, row_label: str
     did = est.get(analysis, "did_weeks", jc)
     rows = [Row(row_label, (cell(g["participating_before"], "weeks", lang),
                             cell(g["participating_intervention"], "weeks", lang),
-                            difference(g["participating_before"], g["participating_intervention"], "weeks", lang),
+                            difference(g["participating_before"], g["participating_intervention"], "weeks", lang,
+                                       est.difference_ci(analysis, "participating", jc)),
                             _did_cell(did, [g["participating_before"], g["participating_intervention"]], lang,
                                       did_kind)),
                 total=total)]
     if with_others:
         rows.append(Row(label("others", lang), (cell(g["other_before"], "weeks", lang),
                                                 cell(g["other_intervention"], "weeks", lang),
-                                                difference(g["other_before"], g["other_intervention"], "weeks", lang),
+                                                difference(g["other_before"], g["other_intervention"], "weeks", lang,
+                                                           est.difference_ci(analysis, "other", jc)),
                                                 Cell()), total=total))
     return rows
 
 
-def _share_rows(est: Estimates, jc: int | None, row_label: str, lang: str, last3: bool, total: bool = False) -> Row:
-    a = "share_internship_or_hours"
+def _share_rows(est: Estimates, jc: int | None, row_label: str, lang: str, last3: bool, total: bool = False,
+                analysis: str = "share_internship_or_hours") -> Row:
+    a = analysis
     b, i = est.get(a, "mean_participating", jc, "before"), est.get(a, "mean_participating", jc, "intervention")
     cells = [cell(b, "pct", lang), cell(i, "pct", lang), difference(b, i, "pct", lang),
              cell(est.get(a, "did", jc, "intervention"), "pp", lang, significance=True)]
@@ -189,9 +275,9 @@ def _share_rows(est: Estimates, jc: int | None, row_label: str, lang: str, last3
     return Row(row_label, tuple(cells), total=total)
 
 
-def _others_share_row(est: Estimates, lang: str, n_cols: int, row_label: str, total: bool = True) -> Row:
-    a = "share_internship_or_hours"
-    b, i = est.get(a, "mean_others", None, "before"), est.get(a, "mean_others", None, "intervention")
+def _others_share_row(est: Estimates, lang: str, n_cols: int, row_label: str, total: bool = True,
+                      analysis: str = "share_internship_or_hours") -> Row:
+    b, i = est.get(analysis, "mean_others", None, "before"), est.get(analysis, "mean_others", None, "intervention")
     return Row(row_label, (cell(b, "pct", lang), cell(i, "pct", lang), difference(b, i, "pct", lang),
                            *([Cell()] * (n_cols - 3))), total=total)
 
@@ -215,7 +301,7 @@ def table_a(est: Estimates, lang: str) -> Table | None:
         rows.append(Row(label("effect_last3_pp", lang), (Cell(), Cell(), Cell(), cell(
             est.get("share_internship_or_hours", "did", None, "last_3_months"), "pp", lang, significance=True))))
     return Table("tableA", label("tableA", lang), _period_columns(lang, label("effect", lang)), tuple(rows),
-                 (label("how_to_read", lang),))
+                 _notes(rows, label("how_to_read", lang), lang=lang))
 
 
 def table3(est: Estimates, lang: str) -> Table | None:
@@ -232,19 +318,30 @@ def table3(est: Estimates, lang: str) -> Table | None:
 
 def duration_table(est: Estimates, analysis: str, lang: str, names: Mapping[int, str], *, per_jobcentre: bool
                    ) -> Table | None:
-    """Table 4 (gaps between LAB interventions) or Table 7 (time to first LAB, new courses)."""
+    """Table 4 (gaps between LAB interventions) or Table 7 (new courses: time to first LAB, and
+    the share in company internship or with ordinary hours when the run estimated it)."""
     if not est.has(analysis):
         return None
     rows: list[Row] = []
+    notes = [label("how_to_read", lang), label("table4_note", lang)]
     if analysis == "hir_table7":
         rows.append(Row(label("time_to_first_lab", lang), heading=True))
     if per_jobcentre:
         for jc in est.jobcentres(analysis, names):
             rows += _duration_rows(est, analysis, jc, _name(names, jc), lang, with_others=False)
     rows += _duration_rows(est, analysis, None, label("total_participating", lang), lang, total=True)
+    if analysis == "hir_table7":
+        rows.append(Row(label("share_internship", lang), heading=True))
+        if est.has(NEW_COURSE_SHARE):
+            rows.append(_share_rows(est, None, label("participating", lang), lang, last3=False, total=True,
+                                    analysis=NEW_COURSE_SHARE))
+            rows.append(_others_share_row(est, lang, 4, label("others", lang), analysis=NEW_COURSE_SHARE))
+        else:
+            rows.append(Row(label("participating", lang), (Cell(MISSING_MARK, status="missing"),) * 4))
+            notes.append(label("table7_share_missing", lang))
     key = "table4" if analysis == "hir_table4" else "table7"
     return Table(key, label(key, lang), _period_columns(lang, label("effect", lang)), tuple(rows),
-                 (label("how_to_read", lang), label("table4_note", lang)))
+                 _notes(rows, *notes, lang=lang))
 
 
 def table6(est: Estimates, lang: str, names: Mapping[int, str]) -> Table | None:
@@ -255,7 +352,8 @@ def table6(est: Estimates, lang: str, names: Mapping[int, str]) -> Table | None:
     rows.append(_share_rows(est, None, label("total_participating", lang), lang, last3=True, total=True))
     rows.append(_others_share_row(est, lang, 5, label("others", lang)))
     cols = _period_columns(lang, label("effect", lang), label("effect_last3", lang))
-    return Table("table6", label("table6", lang), cols, tuple(rows), (label("how_to_read", lang),))
+    return Table("table6", label("table6", lang), cols, tuple(rows),
+                 _notes(rows, label("how_to_read", lang), lang=lang))
 
 
 EXIT_DESTINATIONS = ("ordinary_employment", "flex_job", "ledighedsydelse", "disability_pension")
@@ -276,7 +374,7 @@ def table8(est: Estimates, lang: str) -> Table | None:
             rows.append(Row(label(side_label, lang), (cell(b, "pct2", lang), cell(i, "pct2", lang),
                                                       difference(b, i, "pct2", lang), effect)))
     return Table("table8", label("table8", lang), _period_columns(lang, label("effect", lang)), tuple(rows),
-                 (label("how_to_read", lang),))
+                 _notes(rows, label("how_to_read", lang), lang=lang))
 
 
 def table9(est: Estimates, lang: str) -> Table | None:
