@@ -42,7 +42,7 @@ from bipdask.duration_did import GROUP_NAMES, GROUPS, DurationDiD, duration_did
 from bipdask.hazards import FitError, expected_from_params
 from bipdask.hir_linear import (BELIEF_PREFIX, BELIEFS, LinearTable, belief_percentages, period_week,
                                 table3_belief, table8_exits, table9_10_share)
-from bipdask.results import COLUMNS
+from bipdask.results import COLUMNS, replicate_key
 from bipdask.survival_curves import kaplan_meier, raw_weekly_hazard
 
 DID_ESTIMANDS = (*GROUP_NAMES, "did_weeks", "did_pct")
@@ -75,11 +75,6 @@ class HazardEstimates:
     rows: pd.DataFrame
     replicates: pd.DataFrame
     notes: dict = field(default_factory=dict)
-
-
-def replicate_key(estimand: str, jobcentre_id: int | None, period: str) -> str:
-    """The column name of an estimand in the replicates file: ``estimand|jobcentre|period``."""
-    return f"{estimand}|{'all' if jobcentre_id is None else int(jobcentre_id)}|{period}"
 
 
 def _replicates_frame(columns: dict[str, np.ndarray], n: int) -> pd.DataFrame:

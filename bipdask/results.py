@@ -88,3 +88,34 @@ def estimates_table(rows: Iterable[Estimate] | pd.DataFrame) -> pa.Table:
 def estimates_frame(rows: Iterable[Estimate] | pd.DataFrame) -> pd.DataFrame:
     """The tidy table as pandas (``jobcentre_id`` as nullable ``Int32``)."""
     return estimates_table(rows).to_pandas(types_mapper={pa.int32(): pd.Int32Dtype()}.get)
+
+
+def replicate_key(estimand: str, jobcentre_id: int | None, period: str) -> str:
+    """The column name of an estimand in a replicates file: ``estimand|jobcentre|period``."""
+    return f"{estimand}|{'all' if jobcentre_id is None or pd.isna(jobcentre_id) else int(jobcentre_id)}|{period}"
+
+
+MIN_REPLICATE_SHARE = 0.9  # below this share of usable replicates a bootstrap interval is not shown
+
+
+def withhold_unstable_intervals(rows: pd.DataFrame, replicates: pd.DataFrame, analysis: str,
+                                min_share: float = MIN_REPLICATE_SHARE) -> tuple[pd.DataFrame, list[str]]:
+    """Blank the SE, CI and p-value of ``analysis`` rows whose bootstrap mostly failed.
+
+    A replicate fails when the resampled data cannot be fitted (a small delivery where a
+    resample leaves a caseworker with too few responses, a Cox stratum without events); the SE
+    and percentile interval of the few that remain would look precise and be meaningless.
+    Rows whose replicate column has fewer than ``min_share`` finite values keep their estimate
+    and lose se/ci_low/ci_high/p_value. Returns the rows and the replicate keys withheld.
+    """
+    if replicates is None or replicates.empty or len(rows) == 0:
+        return rows, []
+    finite = replicates.drop(columns=["replicate"], errors="ignore").notna().mean()
+    unstable = set(finite.index[finite < min_share])
+    if not unstable:
+        return rows, []
+    keys = [replicate_key(e, j, p) for e, j, p in zip(rows["estimand"], rows["jobcentre_id"], rows["period"])]
+    hit = (rows["analysis"] == analysis).to_numpy() & pd.Series(keys).isin(unstable).to_numpy()
+    out = rows.copy()
+    out.loc[hit, ["se", "ci_low", "ci_high", "p_value"]] = None
+    return out, sorted(k for k, h in zip(keys, hit) if h)

@@ -25,13 +25,9 @@ import pandas as pd
 from scipy import sparse
 
 from bipdask import bootstrap as bs
-from bipdask.results import Estimate
+from bipdask.results import MIN_REPLICATE_SHARE, Estimate, replicate_key
 
 REPLICATE_BLOCK = 250
-
-
-def _key(estimand: str, jobcentre_id: int | None, period: str) -> str:
-    return f"{estimand}|{'all' if jobcentre_id is None else int(jobcentre_id)}|{period}"
 
 
 def share_did_replicates(
@@ -86,17 +82,17 @@ def share_did_replicates(
             others = Y[:, 0] / N[:, 0]
             pooled = Y[:, 1:].sum(axis=1) / N[:, 1:].sum(axis=1)
             each = Y[:, 1:] / N[:, 1:]
-        out[_key("did", None, window)] = (pooled[:, 1] - pooled[:, 0]) - (others[:, 1] - others[:, 0])
-        out[_key("mean_participating", None, window)] = pooled[:, 1]
-        out[_key("mean_others", None, window)] = others[:, 1]
+        out[replicate_key("did", None, window)] = (pooled[:, 1] - pooled[:, 0]) - (others[:, 1] - others[:, 0])
+        out[replicate_key("mean_participating", None, window)] = pooled[:, 1]
+        out[replicate_key("mean_others", None, window)] = others[:, 1]
         if w == 0:
-            out[_key("mean_participating", None, before)] = pooled[:, 0]
-            out[_key("mean_others", None, before)] = others[:, 0]
+            out[replicate_key("mean_participating", None, before)] = pooled[:, 0]
+            out[replicate_key("mean_others", None, before)] = others[:, 0]
         for i, j in enumerate(treated):
-            out[_key("did", int(j), window)] = (each[:, i, 1] - each[:, i, 0]) - (others[:, 1] - others[:, 0])
-            out[_key("mean_participating", int(j), window)] = each[:, i, 1]
+            out[replicate_key("did", int(j), window)] = (each[:, i, 1] - each[:, i, 0]) - (others[:, 1] - others[:, 0])
+            out[replicate_key("mean_participating", int(j), window)] = each[:, i, 1]
             if w == 0:
-                out[_key("mean_participating", int(j), before)] = each[:, i, 0]
+                out[replicate_key("mean_participating", int(j), before)] = each[:, i, 0]
     frame = pd.DataFrame({"replicate": np.arange(n_b, dtype=np.int32)})
     return pd.concat([frame, pd.DataFrame(out)], axis=1)
 
@@ -106,13 +102,17 @@ def with_bootstrap(rows: Sequence[Estimate], replicates: pd.DataFrame, alpha: fl
 
     The p-value is :class:`bipdask.bootstrap.BootstrapSummary`'s (centred replicates at least as
     far from zero as the estimate); mean rows keep no p-value. Rows without a replicate column
-    are returned unchanged.
+    are returned unchanged; rows whose replicates are mostly NaN (a cell that resamples empty)
+    lose their SE and CI (:data:`bipdask.results.MIN_REPLICATE_SHARE`).
     """
     out = []
     for row in rows:
-        key = _key(row.estimand, row.jobcentre_id, row.period)
+        key = replicate_key(row.estimand, row.jobcentre_id, row.period)
         if key not in replicates:
             out.append(row)
+            continue
+        if replicates[key].notna().mean() < MIN_REPLICATE_SHARE:  # mostly empty resampled cells
+            out.append(dataclasses.replace(row, se=None, ci_low=None, ci_high=None, p_value=None))
             continue
         summary = bs.summarise(replicates[[key]].to_numpy(), pd.Series({key: row.estimate}), "", 0)
         ci = summary.conf_int(alpha)

@@ -276,14 +276,22 @@ class RunResult:
     manifest: dict
     reused: bool = False
 
+    def published(self) -> pd.DataFrame:
+        """The estimates as the report publishes them: disclosure control applied (cells on
+        fewer than the spec's minimum persons, and their complements, suppressed)."""
+        from bipdask.report.build import load_published
+
+        return load_published(storage.open_run(storage.join(self.url, "..", ".."), self.run_id)).estimates
+
     def describe(self) -> str:
-        lines = [headline(self.estimates), ""]
+        shown = self.published()
+        lines = [headline(shown), ""]
         rows = self.manifest.get("row_counts", {})
         weeks_in = (rows.get("input") or {}).get("weeks")
         if weeks_in is not None:
             lines.append(f"weeks rows: {weeks_in:,} in, {(rows.get('staged') or {}).get('weeks', 0):,} staged, "
                          f"{(rows.get('quarantined') or {}).get('weeks', 0):,} quarantined")
-        lines += _headline_extras(self.estimates)
+        lines += _headline_extras(shown)
         state = "already committed; nothing recomputed" if self.reused else "committed"
         lines.append(f"run {self.run_id} {state}: {self.url}")
         lines.append(f"estimates: {storage.join(self.url, 'results', ESTIMATES_FILE)}")

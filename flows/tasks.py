@@ -38,7 +38,7 @@ from bipdask.model_inputs import (
     with_pre_belief,
 )
 from bipdask.outcomes import empty_cell_sums, share_cell_sums
-from bipdask.results import Estimate, estimates_table
+from bipdask.results import Estimate, estimates_table, withhold_unstable_intervals
 from bipdask.share_did_bootstrap import share_did_replicates, with_bootstrap
 from bipdask.spec import Period
 from bipdask.validate import validate_delivery
@@ -307,11 +307,12 @@ def _outputs(estimates: Sequence[HazardEstimates], replicates_url: str, t0: floa
     """The task result of one or more analyses: rows, replicate files, notes, seconds."""
     rows, files, notes, counts = [], {}, {}, {}
     for est in estimates:
-        rows += _plain_rows(est.rows)
+        kept, withheld = withhold_unstable_intervals(est.rows, est.replicates, est.analysis)
+        rows += _plain_rows(kept)
         url = _write_replicates(est, replicates_url)
         if url:
             files[f"replicates_{est.analysis}"] = url
-        notes[est.analysis] = est.notes
+        notes[est.analysis] = {**est.notes, **({"intervals_withheld_few_replicates": withheld} if withheld else {})}
         counts[est.analysis] = {"estimates": int(len(est.rows)), "replicates": int(len(est.replicates)) if url else 0,
                                 "replicate_columns": int(est.replicates.shape[1] - 1) if url else 0}
     return {"rows": rows, "files": files, "notes": notes, "counts": counts, "seconds": time.perf_counter() - t0}
@@ -432,6 +433,8 @@ def estimate_bip_impl(
     except InputError as exc:
         return _skipped(["bip"], str(exc), t0)
     rows, by_analysis = bip_outputs(results)
+    for est in by_analysis.values():
+        rows, _ = withhold_unstable_intervals(rows, est.replicates, est.analysis)
     out = _outputs(list(by_analysis.values()), replicates_url, t0)
     out["rows"] = _plain_rows(rows)
     out["notes"]["bip"] = {"responses": int(len(responses)), "weeks_rows": int(len(weeks)),

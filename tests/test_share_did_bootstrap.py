@@ -84,3 +84,12 @@ def test_bootstrap_se_agrees_with_the_cluster_robust_se_and_the_rows_take_it():
     assert set(reps.columns) - {"replicate"} >= {f"did|{j}|{w}" for j in ("all", *TREATED) for w in WINDOWS}
     again = share_did_replicates(cells, treated_ids=TREATED, before="before", after=WINDOWS, bootstrap=999, seed=7)
     pd.testing.assert_frame_equal(reps, again)
+
+
+def test_rows_whose_replicates_mostly_failed_lose_their_interval():
+    from bipdask.results import Estimate
+
+    rows = [Estimate("share_internship_or_hours", "did", None, "intervention", 0.01, 0.02, -0.03, 0.05, 0.6, 50, 500)]
+    reps = pd.DataFrame({"replicate": range(10), "did|all|intervention": [0.01, np.nan, *[np.nan] * 8]})
+    (row,) = with_bootstrap(rows, reps)
+    assert row.estimate == 0.01 and row.se is None and row.ci_low is None and row.p_value is None
