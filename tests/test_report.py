@@ -474,3 +474,23 @@ def test_the_flow_can_write_the_report_before_committing(tmp_path):
     (tmp_path / "runs" / "latest.json").unlink()
     path = write_report(run.url, manifest=manifest)
     assert Path(path).is_file() and not (Path(run.url) / "_manifest.json").exists()
+
+
+def test_share_difference_intervals_come_from_the_cell_mean_replicates():
+    import numpy as np
+
+    from bipdask.report.tables import share_difference_intervals
+
+    rng = np.random.default_rng(0)
+    before = rng.normal(0.17, 0.01, 999)
+    after = before + rng.normal(0.03, 0.002, 999)  # correlated: the same persons in both periods
+    reps = pd.DataFrame({"replicate": range(999), "mean_participating|all|before": before,
+                         "mean_participating|all|intervention": after,
+                         "mean_participating|7|before": before, "mean_others|all|before": before,
+                         "mean_others|all|intervention": after - 0.01})
+    out = share_difference_intervals(reps, "share_internship_or_hours")
+    assert set(out) == {("share_internship_or_hours", "participating", None, "intervention"),
+                        ("share_internship_or_hours", "other", None, "intervention")}
+    lo, hi = out[("share_internship_or_hours", "participating", None, "intervention")]
+    assert lo == pytest.approx(np.quantile(after - before, 0.025)) and hi == pytest.approx(np.quantile(after - before, 0.975))
+    assert hi - lo < 0.01  # far narrower than the cells' own intervals (±0.02): correlation used

@@ -31,7 +31,8 @@ from bipdask.disclosure import (DEFAULT_MIN_PERSONS, NEW_COURSE_SHARE_ANALYSIS, 
 from bipdask.errors import InputError, Problem
 from bipdask.report import figures, html
 from bipdask.report.i18n import LANGUAGES, count, label, number
-from bipdask.report.tables import KINDS, Estimates, all_tables, ci_text, difference_intervals
+from bipdask.report.tables import (KINDS, SHARE_DIFFERENCE_SIDES, Estimates, all_tables, ci_text,
+                                   difference_intervals, share_difference_intervals)
 from bipdask.results import estimates_frame
 
 ESTIMATES_FILE = "estimates.parquet"
@@ -39,6 +40,7 @@ FIGURE_FILES = {"figure1": "figure1_raw_hazard.parquet", "figure2": "figure2_km.
 LINKAGE_FILE = "linkage_report.parquet"
 PUBLISHED_FILE = "published_estimates.csv"
 DIFFERENCE_REPLICATES = ("hir_table4", "hir_table7")  # analyses whose Difference CIs come from replicates
+SHARE_DIFFERENCE_REPLICATES = ("share_internship_or_hours",)  # the same, from cell-mean replicates
 KEY_COLUMNS = ["analysis", "estimand", "jobcentre_id", "period"]
 
 
@@ -153,7 +155,7 @@ def release_of(run: storage.CommittedRun) -> pd.DataFrame | None:
 
 
 def _difference_intervals(run: storage.CommittedRun) -> dict:
-    """95 % CIs of the Tables A/4/7 Difference columns from the run's replicates (read, not copied)."""
+    """95 % CIs of the Tables A/4/6/7 Difference columns from the run's replicates (read, not copied)."""
     out: dict = {}
     for analysis in DIFFERENCE_REPLICATES:
         url = storage.join(run.url, "replicates", f"{analysis}.parquet")
@@ -163,6 +165,11 @@ def _difference_intervals(run: storage.CommittedRun) -> dict:
             "participating_before", "participating_intervention", "other_before", "other_intervention")]
         if cols:
             out.update(difference_intervals(storage.read_parquet(url, columns=cols), analysis))
+    for analysis in SHARE_DIFFERENCE_REPLICATES:
+        url = storage.join(run.url, "replicates", f"{analysis}.parquet")
+        if storage.exists(url):
+            cols = [c for c in storage.parquet_columns(url) if c.split("|")[0] in SHARE_DIFFERENCE_SIDES.values()]
+            out.update(share_difference_intervals(storage.read_parquet(url, columns=cols), analysis))
     return out
 
 

@@ -10,11 +10,12 @@ points; expected durations in weeks, shown as ">52" above 52 weeks (and the DiD 
 then), as Table 4 of the report does.
 
 The "Difference" columns (intervention − year before) carry a 95 % CI where the run makes one
-derivable: for the expected durations of Tables A/4/7, the percentile interval of the difference
-of the two cells' bootstrap replicates, which come from the same resampled clusters
-(:func:`difference_intervals`). The share means of Tables A/6 and the exit shares of Table 8
-have analytic per-cell SEs only; the same persons are in both periods, so the two cells are
-correlated and their own intervals give no interval for the difference: "—", with a note.
+derivable: for the expected durations of Tables A/4/7 and the share means of Tables A/6, the
+percentile interval of the difference of the two cells' bootstrap replicates, which come from the
+same resampled persons (:func:`difference_intervals`, :func:`share_difference_intervals`). The
+exit shares of Table 8 have analytic per-cell SEs only; the same persons are in both periods, so
+the two cells are correlated and their own intervals give no interval for the difference: "—",
+with a note (also for a run computed without the share bootstrap).
 Table 3's difference is its own estimate (post − pre, bootstrapped), shown with its CI.
 """
 
@@ -210,6 +211,32 @@ def difference_intervals(replicates: pd.DataFrame, analysis: str, alpha: float =
     return out
 
 
+SHARE_DIFFERENCE_SIDES = {"participating": "mean_participating", "other": "mean_others"}
+
+
+def share_difference_intervals(replicates: pd.DataFrame, analysis: str, window: str = "intervention",
+                               alpha: float = 0.05) -> dict[tuple, tuple[float, float]]:
+    """95 % percentile CIs of the share's ``window`` − before difference (Tables A and 6) from the
+    person-bootstrap replicates of the cell means (``replicates/<analysis>.parquet``, columns
+    ``"mean_participating|<jc or all>|<period>"``, :mod:`bipdask.share_did_bootstrap`); keyed
+    like :func:`difference_intervals` (period = ``window``)."""
+    out: dict[tuple, tuple[float, float]] = {}
+    for c in replicates.columns:
+        parts = str(c).split("|")
+        if len(parts) != 3 or parts[2] != "before":
+            continue
+        for side, estimand in SHARE_DIFFERENCE_SIDES.items():
+            after = f"{estimand}|{parts[1]}|{window}"
+            if parts[0] != estimand or after not in replicates:
+                continue
+            d = replicates[after].to_numpy(dtype=float) - replicates[c].to_numpy(dtype=float)
+            if np.isfinite(d).sum() < 2:
+                continue
+            lo, hi = np.nanquantile(d[np.isfinite(d)], [alpha / 2, 1 - alpha / 2])
+            out[(analysis, side, None if parts[1] == "all" else int(parts[1]), window)] = (float(lo), float(hi))
+    return out
+
+
 def _notes(rows: list[Row], *notes: str, lang: str) -> tuple[str, ...]:
     """The notes of a table with a Difference column (the third): where its CIs come from, and
     why some have none ("—")."""
@@ -268,7 +295,8 @@ def _share_rows(est: Estimates, jc: int | None, row_label: str, lang: str, last3
                 analysis: str = "share_internship_or_hours") -> Row:
     a = analysis
     b, i = est.get(a, "mean_participating", jc, "before"), est.get(a, "mean_participating", jc, "intervention")
-    cells = [cell(b, "pct", lang), cell(i, "pct", lang), difference(b, i, "pct", lang),
+    cells = [cell(b, "pct", lang), cell(i, "pct", lang),
+             difference(b, i, "pct", lang, est.difference_ci(a, "participating", jc)),
              cell(est.get(a, "did", jc, "intervention"), "pp", lang, significance=True)]
     if last3:
         cells.append(cell(est.get(a, "did", jc, "last_3_months"), "pp", lang, significance=True))
@@ -278,7 +306,8 @@ def _share_rows(est: Estimates, jc: int | None, row_label: str, lang: str, last3
 def _others_share_row(est: Estimates, lang: str, n_cols: int, row_label: str, total: bool = True,
                       analysis: str = "share_internship_or_hours") -> Row:
     b, i = est.get(analysis, "mean_others", None, "before"), est.get(analysis, "mean_others", None, "intervention")
-    return Row(row_label, (cell(b, "pct", lang), cell(i, "pct", lang), difference(b, i, "pct", lang),
+    return Row(row_label, (cell(b, "pct", lang), cell(i, "pct", lang),
+                           difference(b, i, "pct", lang, est.difference_ci(analysis, "other", None)),
                            *([Cell()] * (n_cols - 3))), total=total)
 
 
