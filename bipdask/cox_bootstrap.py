@@ -104,15 +104,26 @@ def _grad_hess_block(beta: np.ndarray, v: list[np.ndarray], copies: list[np.ndar
             U -= np.einsum("bm,bmi->bi", dead_copies, a)
             H -= np.einsum("bm,bmij->bij", dead_copies / S0, S2) - np.einsum("bm,bmi,bmj->bij", dead_copies, a, a)
             continue
+        # Efron: the k-th of d tied deaths sees the risk set less k/d of the dead, f_k = k/d:
+        #   U −= Σ_k (S1 − f_k D1)/s0_k,  s0_k = S0 − f_k D0
+        #   H −= Σ_k [(S2 − f_k D2)/s0_k − (S1 − f_k D1)(S1 − f_k D1)ᵀ/s0_k²]
+        # Expanding in f_k leaves the tie index k only in five scalar sums per (b, m), so no
+        # array carries both k and the p × p moments.
         ndead = np.rint(dead_copies).astype(np.int64)
         k = np.arange(int(ndead.max()) if ndead.size else 0)
-        on = (k[None, None, :] < ndead[..., None]).astype(float)  # B × m × K
-        frac = on * k / np.maximum(ndead, 1)[..., None]
-        s0 = np.where(on > 0, S0[..., None] - frac * D0[..., None], 1.0)
-        a = (S1[:, :, None, :] - frac[..., None] * D1[:, :, None, :]) / s0[..., None]
-        s2 = (S2[:, :, None] - frac[..., None, None] * D2[:, :, None]) / s0[..., None, None]
-        U -= np.einsum("bmk,bmki->bi", on, a)
-        H -= np.einsum("bmk,bmkij->bij", on, s2) - np.einsum("bmk,bmki,bmkj->bij", on, a, a)
+        on = k[None, None, :] < ndead[..., None]  # B × m × K
+        frac = np.where(on, k / np.maximum(ndead, 1)[..., None], 0.0)
+        inv = np.where(on, 1.0 / np.where(on, S0[..., None] - frac * D0[..., None], 1.0), 0.0)
+        inv2 = inv * inv
+        c0, c1 = inv.sum(axis=2), (frac * inv).sum(axis=2)
+        e0, e1, e2 = inv2.sum(axis=2), (frac * inv2).sum(axis=2), (frac * frac * inv2).sum(axis=2)
+        U -= np.einsum("bm,bmi->bi", c0, S1) - np.einsum("bm,bmi->bi", c1, D1)
+        SS = np.einsum("bmi,bmj->bmij", S1, S1)
+        SD = np.einsum("bmi,bmj->bmij", S1, D1)
+        DD = np.einsum("bmi,bmj->bmij", D1, D1)
+        H -= (np.einsum("bm,bmij->bij", c0, S2) - np.einsum("bm,bmij->bij", c1, D2)
+              - np.einsum("bm,bmij->bij", e0, SS) + np.einsum("bm,bmij->bij", e1, SD + SD.transpose(0, 1, 3, 2))
+              - np.einsum("bm,bmij->bij", e2, DD))
     return U, H
 
 
