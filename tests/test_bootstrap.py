@@ -41,6 +41,53 @@ def test_poisson_weight_of_a_cluster_ignores_the_other_clusters(ids, seed):
     assert np.array_equal(full[:, ::2], half)
 
 
+@pytest.mark.parametrize("n_clusters,chunk", [(5, 8192), (1000, 7), (1000, 64)])
+def test_multinomial_weights_are_the_documented_draws(n_clusters, chunk, monkeypatch):
+    # The module docstring's definition: G draws with replacement from a generator seeded by
+    # (seed, b, 0x5EED), counted per cluster. Pins the numbers every estimator's CIs depend on,
+    # also when the draws are made in pieces.
+    monkeypatch.setattr(bs, "_DRAW_CHUNK", chunk)
+    ids = np.sort(np.random.default_rng(n_clusters).choice(10**12, n_clusters, replace=False)).astype(np.int64)
+    w = bs.replicate_weights(ids, [0, 5, 123], seed=42)
+    for row, b in enumerate([0, 5, 123]):
+        draws = np.random.default_rng(np.random.SeedSequence([42, b, 0x5EED])).integers(0, ids.size, size=ids.size)
+        assert np.array_equal(w[row], np.bincount(draws, minlength=ids.size).astype(float))
+
+
+@pytest.mark.parametrize("scheme", ["multinomial", "poisson"])
+def test_reused_buffer_and_out_give_the_same_weights(scheme, monkeypatch):
+    monkeypatch.setattr(bs, "_POISSON_CHUNK", 1000)  # several hash chunks per block
+    ids = np.arange(0, 1500, 5, dtype=np.int64) * 13
+    whole = bs.replicate_weights(ids, range(23), seed=4, scheme=scheme)
+    seen, buffers = [], set()
+    for reps, w in bs.replicate_blocks(ids, 23, seed=4, scheme=scheme, block=10, reuse=True):
+        seen.append(w.copy())
+        buffers.add(w.__array_interface__["data"][0])
+    assert np.array_equal(np.vstack(seen), whole)
+    assert len(buffers) == 1  # one buffer, overwritten block by block
+    out = np.full((23, ids.size), -1.0)
+    assert bs.replicate_weights(ids, range(23), 4, scheme, out=out) is out and np.array_equal(out, whole)
+    with pytest.raises(ValueError, match="out must be"):
+        bs.replicate_weights(ids, range(23), 4, scheme, out=np.empty((22, ids.size)))
+
+
+@pytest.mark.parametrize("form", ["dense", "sparse made dense", "sparse"])
+def test_replicate_sums_equal_weights_times_sums(form, monkeypatch):
+    from scipy import sparse
+
+    rng = np.random.default_rng(2)
+    ids = np.arange(0, 400, 2, dtype=np.int64)
+    sums = rng.integers(0, 5, size=(ids.size, 6)) * (rng.random((ids.size, 6)) < 0.3)
+    if form != "dense":
+        sums = sparse.csr_matrix(sums)
+    if form == "sparse":
+        monkeypatch.setattr(bs, "_DENSE_SUMS_MAX", 10)
+    want = bs.replicate_weights(ids, range(45), 3) @ (sums.toarray() if form != "dense" else sums)
+    np.testing.assert_allclose(bs.replicate_sums(ids, 45, 3, sums, block=8), want, rtol=1e-14, atol=0)
+    with pytest.raises(ValueError, match="rows for"):
+        bs.replicate_sums(ids[1:], 45, 3, sums)
+
+
 def test_unsorted_ids_rejected_for_multinomial():
     with pytest.raises(ValueError, match="sorted"):
         bs.replicate_weights(np.array([3, 1, 2]), range(2), 1)

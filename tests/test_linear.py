@@ -136,7 +136,9 @@ def test_share_did_table_suppresses_small_job_centres():
 
 from bipdask import bootstrap as bs  # noqa: E402
 from bipdask.linear import CONS, LinearResult, lpm  # noqa: E402
+from bipdask import linear_model as lm  # noqa: E402
 from bipdask.linear_model import refit_replicate  # noqa: E402
+from scipy import sparse  # noqa: E402
 
 
 def panel(seed: int, n: int = 800, persons: int = 80) -> pd.DataFrame:
@@ -147,6 +149,7 @@ def panel(seed: int, n: int = 800, persons: int = 80) -> pd.DataFrame:
                        "x2": rng.integers(0, 2, n), "team": pid % 5, "w": rng.integers(1, 4, n)})
     df["caseworker"] = pid // 2  # nested in persons
     df["y"] = (rng.random(n) < 0.25 + 0.1 * df["x2"] + 0.02 * df["week"]).astype(int)
+    df["desk"] = rng.integers(0, 150, n)  # many small levels, not nested in persons
     return df
 
 
@@ -186,14 +189,17 @@ def test_frequency_weights_equal_duplicated_rows():
 
 
 @pytest.mark.parametrize("fes,absorption", [
-    (None, "exact"), ("week", "exact"), ("caseworker", "nested"), (["caseworker", "week"], "once"),
-    (["caseworker", "person_id"], "nested"),
+    (None, "exact"), ("week", "exact"), ("desk", "exact"), ("caseworker", "nested"),
+    (["caseworker", "week"], "once"), (["caseworker", "person_id"], "nested"),
 ])
 def test_bootstrap_replicate_equals_refit_on_duplicated_clusters(fes, absorption):
     df = panel(3)
     covs = ["x1", "x2"]
     res = lpm(df, y="y", covariates=covs, fixed_effects=fes, cluster="person_id", bootstrap=4, seed=9)
     assert res.bootstrap_absorption == absorption
+    if fes in ("week", "desk"):  # both forms of the per-(cluster, level) sums are exercised
+        cells = lm._cell_sums(res._state, res.n_absorbed[0])
+        assert sparse.issparse(cells) == (fes == "desk")
     ids = np.sort(df["person_id"].unique())
     W = bs.replicate_weights(ids, range(4), 9)
     fe_list = [fes] if isinstance(fes, str) else list(fes or [])
@@ -205,6 +211,24 @@ def test_bootstrap_replicate_equals_refit_on_duplicated_clusters(fes, absorption
             np.testing.assert_allclose(got, ref, atol=0.05)
         else:
             np.testing.assert_allclose(got, ref, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+@pytest.mark.parametrize("lead", [False, True])
+def test_cluster_moments_equal_per_cluster_sums(shuffle, lead, monkeypatch):
+    # Tiny blocks: clusters straddle block boundaries; shuffled codes take the sorting path.
+    monkeypatch.setattr(lm, "_MOMENT_CHUNK_ENTRIES", 97)
+    rng = np.random.default_rng(11)
+    codes = np.sort(rng.integers(0, 40, 500))
+    codes = rng.permutation(codes) if shuffle else codes
+    Z, w = rng.normal(size=(500, 3)), rng.integers(1, 4, 500).astype(float)
+    got = lm._cluster_moments(Z, w, codes, 42, lead=lead)
+    iu = np.triu_indices(3)
+    for g in (0, 7, 39, 41):  # 40 and 41 have no rows
+        z, wg = Z[codes == g], w[codes == g]
+        want = (z * wg[:, None]).T @ z
+        want = np.concatenate([[wg.sum()], wg @ z, want[iu]]) if lead else want[iu]
+        np.testing.assert_allclose(got[g], want, rtol=1e-12, atol=1e-12)
 
 
 def test_bootstrap_is_seeded_and_summarised():
