@@ -137,7 +137,7 @@ def bootstrap_cox(strata, params: pd.Series, clusters: np.ndarray, ties: str, n_
     bstrata = [_BlockStratum(st, codes[st.rows]) for st in strata]
     beta0 = params.to_numpy()
     out = np.empty((n_replicates, beta0.size))
-    for reps, wc in bs.replicate_blocks(cluster_ids, n_replicates, seed, scheme, block):
+    for reps, wc in bs.replicate_blocks(cluster_ids, n_replicates, seed, scheme, block, reuse=True):
         v_all = [wc[:, b.cluster_code] for b in bstrata]
         copies_all = [b.dead_copies(v) for b, v in zip(bstrata, v_all)]
 

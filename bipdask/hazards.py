@@ -323,7 +323,7 @@ def bootstrap_weibull(pat: Patterns, params: pd.Series, n_replicates: int, seed:
     """
     out = np.empty((n_replicates, params.size))
     theta0 = params.to_numpy()
-    for reps, wc in bs.replicate_blocks(pat.cluster_ids, n_replicates, seed, scheme, block):
+    for reps, wc in bs.replicate_blocks(pat.cluster_ids, n_replicates, seed, scheme, block, reuse=True):
         wp = bs.pattern_weights(wc, pat.cluster_patterns)
 
         def grad_hess(theta: np.ndarray, rows: np.ndarray, wp: np.ndarray = wp):

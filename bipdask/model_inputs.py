@@ -8,6 +8,11 @@ builds, in one pass over the weeks,
 - ``gap_spells`` — gaps between LAB spells begun in the before (E=0) and the intervention period
   (E=1), the durations of eq. (1), Tables A/4 and Figures 1–2;
 - ``first_lab_spells`` — time from a newly granted course to its first LAB (Table 7);
+- ``new_course_share_cells`` — per person and period the weeks of the courses newly granted in the
+  before (E=0) or the intervention period (E=1), from the course start to the period end, and how
+  many had a company internship or ordinary hours (Table 7's share block; the columns of
+  :func:`bipdask.outcomes.share_cell_sums`, the same new-course rule and lookback as
+  ``first_lab_spells``);
 - ``course_exits`` — weekly exit flags from the course (Table 8);
 - ``time_varying`` — the intervention-period gap spells of a participating job centre split into
   person-weeks with that week's caseworker, FTE caseload and its change from the January–February
@@ -51,8 +56,8 @@ from bipdask.linkage import (
     link_caseload,
     linkage_report,
 )
-from bipdask.outcomes import in_internship_or_hours
-from bipdask.spec import EvaluationSpec
+from bipdask.outcomes import NEW_COURSE_WINDOWS, empty_cell_sums, in_internship_or_hours, new_course_share_cell_sums
+from bipdask.spec import EvaluationSpec, Period
 from bipdask.spells import (
     EXIT_DESTINATIONS,
     course_exits,
@@ -62,7 +67,8 @@ from bipdask.spells import (
     with_course_status,
 )
 
-KINDS = ("gap_spells", "first_lab_spells", "course_exits", "time_varying", "share_weeks", "linkage_counts")
+KINDS = ("gap_spells", "first_lab_spells", "new_course_share_cells", "course_exits", "time_varying", "share_weeks",
+         "linkage_counts")
 SPELL_COLUMNS = ("D", "E", "jobcentre_id", "person_id", "duration", "event")
 EXIT_COLUMNS = ("D", "E", "jobcentre_id", "person_id", "week", "next_observed", "exit_any",
                 *(f"exit_{d}" for d in EXIT_DESTINATIONS))
@@ -155,6 +161,7 @@ class JobcentreInputs:
 
     gap_spells: pd.DataFrame
     first_lab_spells: pd.DataFrame
+    new_course_share_cells: pd.DataFrame
     course_exits: pd.DataFrame
     time_varying: pd.DataFrame
     share_weeks: pd.DataFrame
@@ -378,7 +385,7 @@ def _empty_inputs() -> JobcentreInputs:
                                       ).assign(week=np.array([], "datetime64[ns]")))
     counts = pd.DataFrame({"jobcentre_id": np.array([], np.int32), "week": np.array([], "datetime64[ns]"),
                            **{c: np.array([], np.int64) for c in COUNT_COLUMNS}})
-    return JobcentreInputs(spells, spells.copy(), exits, tv, shares, counts)
+    return JobcentreInputs(spells, spells.copy(), empty_cell_sums(), exits, tv, shares, counts)
 
 
 def jobcentre_model_inputs(
@@ -394,7 +401,7 @@ def jobcentre_model_inputs(
     ----------
     weeks : DataFrame
         One job centre's staged weeks: person_id, week, jobcentre_id, dream_code, lab_type,
-        employed (the whole panel: the before period, the intervention period and the weeks
+        ordinary_hours, employed (the whole panel: the before period, the intervention period and the weeks
         before them that the spell definitions look back on).
     dream_codes : DataFrame
         The versioned DREAM code list (course status per week).
@@ -425,6 +432,10 @@ def jobcentre_model_inputs(
         firsts.append(_spells(first_lab_spells(panel, lookback_weeks=config.lookback_weeks,
                                                panel_start=config.panel_start, **kw)))
         exits.append(_exits(course_exits(panel, **kw)))
+    new_course_cells = empty_cell_sums()
+    if "ordinary_hours" in panel.columns:
+        windows = dict(zip(NEW_COURSE_WINDOWS, (Period(*config.before), Period(*config.intervention))))
+        new_course_cells = new_course_share_cell_sums(panel, treated, windows, lookback_weeks=config.lookback_weeks)
     out = empty_inputs()
     tv, shares, counts = out.time_varying, out.share_weeks, out.linkage_counts
     jc = int(pd.unique(weeks["jobcentre_id"])[0])
@@ -449,6 +460,7 @@ def jobcentre_model_inputs(
     return JobcentreInputs(
         gap_spells=pd.concat(gaps, ignore_index=True),
         first_lab_spells=pd.concat(firsts, ignore_index=True),
+        new_course_share_cells=new_course_cells,
         course_exits=pd.concat(exits, ignore_index=True),
         time_varying=tv,
         share_weeks=shares,

@@ -6,6 +6,10 @@ resource-course person-weeks (*ressourceforløbs-uger*) in a company internship
 centres (D=1) against all others (D=0), the year before (E=0) against the intervention period
 or its last three months (E=1).
 
+Table 7's share block (*nytilkendte ressourceforløb*) is the same share over the weeks of courses
+newly granted in each period, from the course start to the period end
+(:func:`new_course_share_cell_sums`; the new-course rule of :func:`bipdask.spells.first_lab_spells`).
+
 Everything here is a pure function over one job centre's weeks; the reduce over job centres
 is :func:`bipdask.linear.share_did_table`.
 """
@@ -19,10 +23,12 @@ import pandas as pd
 
 from bipdask.errors import InputError, Problem
 from bipdask.spec import EvaluationSpec, Period
+from bipdask.spells import in_new_course, with_course_status
 
 SHARE_OUTCOME = "in_internship_or_hours"
 RESOURCE_COURSE = "resource_course"
 CELL_COLUMNS = ("jobcentre_id", "person_id", "period", "d", "n_weeks", "n_yes")
+NEW_COURSE_WINDOWS = ("before", "intervention")  # Table 7: whole periods only (E=0, E=1)
 
 
 def in_internship_or_hours(lab_type: pd.Series, ordinary_hours: pd.Series) -> pd.Series:
@@ -133,16 +139,68 @@ def share_cell_sums(
     windows : period label → period, e.g. :func:`comparison_windows`.
     """
     rc = in_resource_course(weeks["week"], weeks["dream_code"], dream_codes)
+    weeks_monday = weeks["week"].reset_index(drop=True)
+    return _cell_sums(weeks, treated_ids, {label: rc & in_period(weeks_monday, period)
+                                           for label, period in windows.items()})
+
+
+def new_course_share_cell_sums(
+    weeks: pd.DataFrame,
+    treated_ids: Iterable[int],
+    windows: Mapping[str, Period],
+    *,
+    dream_codes: pd.DataFrame | None = None,
+    lookback_weeks: int = 52,
+) -> pd.DataFrame:
+    """Table 7's share block: :func:`share_cell_sums` over the weeks of newly granted courses.
+
+    Seed 001, "Effekt på nytilkendte ressourceforløb": for persons granted a resource course in
+    the period, the share of their course weeks in a company internship or with ordinary hours,
+    "beregnes som i afsnittet ovenfor" (Table 6, eq. 2). For each window (label → period; Table
+    7 uses the whole before period, E=0, and the whole intervention period, E=1:
+    :data:`NEW_COURSE_WINDOWS`) a week counts when it is a course week of a course begun in that
+    window, from the course's first week to the window's end
+    (:func:`bipdask.spells.in_new_course`, the new-course rule of
+    :func:`bipdask.spells.first_lab_spells`, so both halves of Table 7 describe the same
+    persons). Course weeks follow :func:`bipdask.spells.with_course_status`.
+
+    Parameters
+    ----------
+    weeks : person-weeks: person_id, week, jobcentre_id, lab_type, ordinary_hours and in_course
+        (or status; or dream_code with ``dream_codes`` to derive them). The panel must reach
+        ``lookback_weeks`` back before the earliest window.
+    treated_ids : participating job centre ids (D=1).
+    windows : period label → period, e.g. ``{"before": spec.before, "intervention": spec.intervention}``.
+    dream_codes : the versioned DREAM code list, needed only when ``weeks`` has neither
+        in_course nor status.
+    lookback_weeks : weeks without a course week that make a course week a new course (52).
+
+    Returns
+    -------
+    DataFrame with :data:`CELL_COLUMNS` (n_weeks, n_yes in person-weeks), one row per job centre
+    × person × window with a new course, the input of :func:`bipdask.linear.share_did_table` and
+    :func:`bipdask.share_did_bootstrap.share_did_replicates` unchanged.
+    """
+    if "in_course" not in weeks.columns and "status" not in weeks.columns:
+        if dream_codes is None:
+            raise InputError([Problem("weeks", "in_course", "column missing and no dream_codes given", len(weeks))])
+        weeks = with_course_status(weeks, dream_codes)
+    return _cell_sums(weeks, treated_ids, {
+        label: in_new_course(weeks, period_start=period.start, period_end=period.end, lookback_weeks=lookback_weeks)
+        for label, period in windows.items()})
+
+
+def _cell_sums(weeks: pd.DataFrame, treated_ids: Iterable[int], keeps: Mapping[str, np.ndarray]) -> pd.DataFrame:
+    """Per job centre × person × window label: weeks kept (``keeps[label]``, aligned with the
+    rows of ``weeks``) and how many of them had the Table 6 outcome."""
     base = pd.DataFrame({
         "jobcentre_id": weeks["jobcentre_id"].to_numpy().astype("int32"),
         "person_id": weeks["person_id"].to_numpy().astype("int64"),
         "yes": in_internship_or_hours(weeks["lab_type"], weeks["ordinary_hours"]).to_numpy().astype("int64"),
     })
-    weeks_monday = weeks["week"].reset_index(drop=True)
     treated = np.isin(base["jobcentre_id"].to_numpy(), np.asarray(list(treated_ids), dtype="int64"))
     parts = []
-    for label, period in windows.items():
-        keep = rc & in_period(weeks_monday, period)
+    for label, keep in keeps.items():
         if not keep.any():
             continue
         part = base.loc[keep].assign(period=label, d=treated[keep].astype("int8"))

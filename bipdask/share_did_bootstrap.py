@@ -6,7 +6,7 @@ Every Table 6 number is a ratio of cell sums: a cell mean is Σ_g y_gc / Σ_g n_
 means. Under replicate b person g counts w_bg times, so the replicate cell sums are one
 product W (B × G) · S (G × cells), where S holds each person's (n, y) in each cell: "others"
 (D=0) before/after and each participating job centre before/after. The pooled participating
-cells are sums of the job-centre cells, so one product per comparison window gives the pooled
+cells are sums of the job-centre cells, so one product (all windows side by side) gives the pooled
 DiD, every job centre's DiD and all the cell means. Each replicate equals :func:`cell_did` on
 the resampled persons (a person drawn k times is k copies), exactly.
 
@@ -26,9 +26,6 @@ from scipy import sparse
 
 from bipdask import bootstrap as bs
 from bipdask.results import MIN_REPLICATE_SHARE, Estimate, replicate_key
-
-REPLICATE_BLOCK = 250
-
 
 def share_did_replicates(
     cells: pd.DataFrame,
@@ -58,24 +55,25 @@ def share_did_replicates(
     k = treated.size
     persons = np.unique(cells["person_id"].to_numpy(np.int64))
     n_b = int(bootstrap)
-    out: dict[str, np.ndarray] = {}
-    for w, window in enumerate(after):
+    n_cols = 2 * (k + 1)  # (others, each participating job centre) × (before, window)
+    blocks = []
+    for window in after:
         sample = cells[cells["period"].isin([before, window])]
         e = (sample["period"] == window).to_numpy(np.int64)
         jc = sample["jobcentre_id"].to_numpy(np.int64)
         pos = np.searchsorted(treated, jc)
         in_treated = (sample["d"].to_numpy() == 1) & (pos < k) & (treated[np.minimum(pos, max(k - 1, 0))] == jc)
-        group = np.where(in_treated, pos + 1, 0)  # 0 = others, 1 + i = participating job centre i
-        column = 2 * group + e
-        n_cols = 2 * (k + 1)
+        column = 2 * np.where(in_treated, pos + 1, 0) + e  # group 0 = others, 1 + i = job centre i
         rows = np.searchsorted(persons, sample["person_id"].to_numpy(np.int64))
         values = np.concatenate([sample["n_weeks"].to_numpy(np.float64), sample["n_yes"].to_numpy(np.float64)])
-        S = sparse.csr_matrix((values, (np.concatenate([rows, rows]), np.concatenate([column, column + n_cols]))),
-                              shape=(persons.size, 2 * n_cols))
-        St = S.T.tocsr()
-        R = np.empty((n_b, 2 * n_cols))
-        for reps, weights in bs.replicate_blocks(persons, n_b, seed, scheme, REPLICATE_BLOCK, reuse=True):
-            R[reps.start:reps.stop] = (St @ weights.T).T
+        blocks.append(sparse.csr_matrix(
+            (values, (np.concatenate([rows, rows]), np.concatenate([column, column + n_cols]))),
+            shape=(persons.size, 2 * n_cols)))
+    # One product for every window: the weights of each replicate block are drawn once.
+    R_all = bs.replicate_sums(persons, n_b, seed, sparse.hstack(blocks).tocsr(), scheme) if blocks else None
+    out: dict[str, np.ndarray] = {}
+    for w, window in enumerate(after):
+        R = R_all[:, 2 * n_cols * w: 2 * n_cols * (w + 1)]
         N = R[:, :n_cols].reshape(n_b, k + 1, 2)
         Y = R[:, n_cols:].reshape(n_b, k + 1, 2)
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -4,6 +4,9 @@ From the weekly person panel this module builds
 
 - :func:`gap_spells` — the gaps between LAB interventions, the durations of eq. (1) / Table 4;
 - :func:`first_lab_spells` — time from a newly granted course to its first LAB (Table 7);
+- :func:`in_new_course` — which weeks belong to a course newly granted in the period, from its
+  start to the period end (Table 7's share block; the same new-course rule as
+  :func:`first_lab_spells`, :func:`_new_course_rows`);
 - :func:`course_exits` — weekly exit flags from the course, the outcomes of eq. (3) (Table 8);
 - :func:`time_varying_rows` — gap spells split into person-weeks with that week's caseload, the
   counting-process input of the Cox mediator models (Tables 9–10).
@@ -43,6 +46,7 @@ __all__ = [
     "course_exits",
     "first_lab_spells",
     "gap_spells",
+    "in_new_course",
     "time_varying_rows",
     "with_course_status",
 ]
@@ -110,7 +114,8 @@ def _in_course(weeks: pd.DataFrame) -> np.ndarray:
 
 
 def _course_panel(weeks: pd.DataFrame, last: int) -> pd.DataFrame:
-    """Course weeks up to week ordinal ``last``, sorted by person and week, with run markers."""
+    """Course weeks up to week ordinal ``last``, sorted by person and week, with run markers
+    (``follows``) and each row's position in ``weeks`` (``row``)."""
     keep = _in_course(weeks)
     wk = week_ordinal(weeks["week"]) if len(weeks) else np.array([], np.int64)
     lab_type = weeks["lab_type"]
@@ -122,6 +127,7 @@ def _course_panel(weeks: pd.DataFrame, last: int) -> pd.DataFrame:
             "wk": wk[keep],
             "jobcentre_id": weeks["jobcentre_id"].to_numpy()[keep],
             "lab": lab[keep],
+            "row": np.flatnonzero(keep),  # position in ``weeks``
         }
     )
     c = c.sort_values(["person_id", "wk"], kind="mergesort").reset_index(drop=True)
@@ -231,6 +237,23 @@ def gap_spells(
 # --------------------------------------------------------------------------- first LAB (Table 7)
 
 
+def _new_course_rows(pid: np.ndarray, wk: np.ndarray, p0: int, p1: int, lookback_weeks: int) -> np.ndarray:
+    """The rule of a newly granted course (*nytilkendt ressourceforløb*, Table 7), shared by
+    :func:`first_lab_spells` and :func:`in_new_course` so both halves of Table 7 describe the
+    same courses.
+
+    ``pid``/``wk`` are the course weeks of :func:`_course_panel` (sorted by person and week
+    ordinal). A row starts a new course when its week lies in [p0, p1] and the person has no
+    earlier course week in the panel, or none in the ``lookback_weeks`` weeks before it.
+    """
+    n = len(pid)
+    new_person = np.ones(n, bool)
+    new_person[1:] = pid[1:] != pid[:-1]
+    since_prev = np.full(n, np.iinfo(np.int64).max)
+    since_prev[1:] = wk[1:] - wk[:-1]
+    return (new_person | (since_prev > lookback_weeks)) & (wk >= p0) & (wk <= p1)
+
+
 def first_lab_spells(
     weeks: pd.DataFrame,
     *,
@@ -276,11 +299,7 @@ def first_lab_spells(
     c = _course_panel(weeks, p1)
     pid, wk, lab, follows = (c[k].to_numpy() for k in ("person_id", "wk", "lab", "follows"))
     n = len(c)
-    new_person = np.ones(n, bool)
-    new_person[1:] = pid[1:] != pid[:-1]
-    since_prev = np.full(n, np.iinfo(np.int64).max)
-    since_prev[1:] = wk[1:] - wk[:-1]
-    granted = (new_person | (since_prev > lookback_weeks)) & (wk >= p0) & (wk <= p1)
+    granted = _new_course_rows(pid, wk, p0, p1, lookback_weeks)
     run_id = np.cumsum(~follows) - 1  # runs of consecutive course weeks
     n_runs = int(run_id[-1]) + 1 if n else 0
     run_last = np.flatnonzero(np.append(~follows[1:], True)) if n else np.zeros(0, np.int64)
@@ -298,6 +317,51 @@ def first_lab_spells(
     else:
         observed_from = int(week_ordinal(weeks["week"]).min()) if len(weeks) else 0
     out["lookback_complete"] = wk[first] - lookback_weeks >= observed_from
+    return out
+
+
+def in_new_course(
+    weeks: pd.DataFrame,
+    *,
+    period_start: dt.date | str,
+    period_end: dt.date | str,
+    lookback_weeks: int = 52,
+) -> np.ndarray:
+    """Whether each row of ``weeks`` is a week of a course newly granted in the period (Table 7).
+
+    The weeks behind Table 7's share block ("andelen i virksomhedsrettet indsats eller med
+    ordinære timer beregnes som i afsnittet ovenfor", seed 001): a person's course weeks from the
+    first week of their first course granted in the period (the rule of :func:`first_lab_spells`,
+    :func:`_new_course_rows`) up to the period end. A course interrupted by fewer than
+    ``lookback_weeks`` weeks is, by that rule, the same course, so its later weeks count too (as
+    in Table 6, which counts every course week); a week that is not a course week never counts.
+    Persons whose course began before the period contribute nothing. Courses whose lookback
+    window reaches before the panel's first week are kept, as :func:`bipdask.hir_hazards.table7`
+    keeps them.
+
+    Parameters
+    ----------
+    weeks : DataFrame
+        person_id, week, jobcentre_id, lab_type and in_course (or status); the panel must reach
+        ``lookback_weeks`` back before the period (else courses running at its start look new).
+    period_start, period_end : date
+        The period (before: E = 0; intervention: E = 1).
+    lookback_weeks : int
+        As in :func:`first_lab_spells` (52).
+
+    Returns
+    -------
+    ndarray of bool, aligned with the rows of ``weeks`` (whatever their order).
+    """
+    p0, p1 = period_week_bounds(period_start, period_end)
+    c = _course_panel(weeks, p1)
+    pid, wk = c["person_id"].to_numpy(), c["wk"].to_numpy()
+    granted = _new_course_rows(pid, wk, p0, p1, lookback_weeks)
+    person = np.cumsum(np.r_[True, pid[1:] != pid[:-1]]) - 1 if len(c) else np.zeros(0, np.int64)
+    start = np.full(int(person[-1]) + 1 if len(c) else 0, np.iinfo(np.int64).max)
+    np.minimum.at(start, person[granted], wk[granted])
+    out = np.zeros(len(weeks), bool)
+    out[c["row"].to_numpy()[wk >= start[person]]] = True
     return out
 
 

@@ -59,6 +59,7 @@ from flows.tasks import (
     estimate_hir_durations,
     estimate_hir_exits,
     estimate_hir_mediators,
+    estimate_new_course_share,
     estimate_share_did,
     prune_cache,
     validate_and_stage,
@@ -163,6 +164,8 @@ def evaluate(
     share_future = estimate_share_did.submit(urls("share_cells"), list(treated_ids), list(windows),
                                              spec_obj.disclosure_min_persons, run.replicates, share_boot, seed,
                                              spec_obj.bootstrap_scheme)
+    new_course_future = estimate_new_course_share.submit(urls("new_course_share_cells"), list(treated_ids),
+                                                         run.replicates, share_boot, seed, spec_obj.bootstrap_scheme)
     reduces = {"estimate_hir_durations": estimate_hir_durations.submit(
         urls("gap_spells"), urls("first_lab_spells"), run.results, run.replicates,
         min_persons=spec_obj.disclosure_min_persons, **boot)}
@@ -172,6 +175,7 @@ def evaluate(
         reduces["estimate_hir_beliefs"] = estimate_hir_beliefs.submit(
             urls("time_varying"), urls("share_weeks"), staged, run.replicates, **boot)
     reduces["estimate_hir_exits"] = estimate_hir_exits.submit(urls("course_exits"), run.replicates, **boot)
+    reduces["estimate_new_course_share"] = new_course_future
     reduces["estimate_bip"] = estimate_bip.submit(staged, run.replicates, panel_end, **boot)
     reduces["estimate_hir_belief_change"] = estimate_hir_belief_change.submit(
         staged, run.replicates, **{k: v for k, v in boot.items() if k != "cluster"})
@@ -235,7 +239,7 @@ def evaluate(
             "bootstrap_replicates": spec_obj.bootstrap_replicates, "bootstrap_scheme": spec_obj.bootstrap_scheme,
             "seed": seed, "cluster": cluster,
             "se": "bootstrap SE, percentile CI and bootstrap p-value (every analysis; the weekly/wave means of "
-                  "hir_table8/hir_table3 and bip rows without replicates: analytic; Table 6 with job-centre "
+                  "hir_table8/hir_table3 and bip rows without replicates: analytic; Tables 6 and 7 (share) with job-centre "
                   "clusters: CR1 analytic)",
             "notes": notes,
         },
@@ -275,16 +279,10 @@ class RunResult:
     estimates: pd.DataFrame
     manifest: dict
     reused: bool = False
-
-    def published(self) -> pd.DataFrame:
-        """The estimates as the report publishes them: disclosure control applied (cells on
-        fewer than the spec's minimum persons, and their complements, suppressed)."""
-        from bipdask.report.build import load_published
-
-        return load_published(storage.open_run(storage.join(self.url, "..", ".."), self.run_id)).estimates
+    published: pd.DataFrame | None = None  # as the report publishes them: disclosure control applied
 
     def describe(self) -> str:
-        shown = self.published()
+        shown = self.estimates if self.published is None else self.published
         lines = [headline(shown), ""]
         rows = self.manifest.get("row_counts", {})
         weeks_in = (rows.get("input") or {}).get("weeks")
@@ -571,10 +569,14 @@ class _Heartbeat:
 
 
 def load_result(root: str, run_id: str | None = None, reused: bool = False) -> RunResult:
-    """The committed run's estimates and manifest."""
+    """The committed run's estimates, as computed and as published (disclosure control), and its
+    manifest."""
+    from bipdask.report.build import load_published
+
     committed = storage.open_run(root, run_id)
     estimates = estimates_frame(storage.read_parquet(storage.join(committed.url, "results", ESTIMATES_FILE)))
-    return RunResult(committed.run_id, committed.url, estimates, committed.manifest, reused=reused)
+    return RunResult(committed.run_id, committed.url, estimates, committed.manifest, reused=reused,
+                     published=load_published(committed).estimates)
 
 
 # --------------------------------------------------------------------------- demo

@@ -21,6 +21,7 @@ from prefect.cache_policies import NO_CACHE
 from bipdask import claims, input_cache, storage
 from bipdask.bip import bip_estimates
 from bipdask.bip_inputs import BIP_WEEKS_COLUMNS, bip_jobcentre_ids, bip_outputs, bip_weeks
+from bipdask.disclosure import NEW_COURSE_SHARE_ANALYSIS
 from bipdask.errors import BipdaskError, InfrastructureError, InputError
 from bipdask.hir_hazards import (HazardEstimates, combine_estimates, figure_curves, share_mediators, table3, table4,
                                  table7, table8, table9, table10)
@@ -37,7 +38,7 @@ from bipdask.model_inputs import (
     persons_rows,
     with_pre_belief,
 )
-from bipdask.outcomes import empty_cell_sums, share_cell_sums
+from bipdask.outcomes import NEW_COURSE_WINDOWS, empty_cell_sums, share_cell_sums
 from bipdask.results import Estimate, estimates_table, withhold_unstable_intervals
 from bipdask.share_did_bootstrap import share_did_replicates, with_bootstrap
 from bipdask.spec import Period
@@ -224,6 +225,49 @@ def estimate_share_did_impl(
         files[f"replicates_{SHARE_ANALYSIS}"] = storage.write_parquet(
             reps, storage.join(replicates_url, f"{SHARE_ANALYSIS}.parquet"))
     return {"rows": [dataclasses.asdict(r) for r in rows], "files": files, "notes": {}, "counts": {},
+            "seconds": time.perf_counter() - t0}
+
+
+def estimate_new_course_share_impl(
+    cell_urls: Sequence[str],
+    treated_ids: Sequence[int],
+    replicates_url: str | None = None,
+    bootstrap: int = 0,
+    seed: int = 0,
+    scheme: str = "multinomial",
+) -> dict[str, Any]:
+    """Table 7's share block: Table 6's DiD (eq. 2) on the gathered ``new_course_share_cells``.
+
+    Pooled rows only (Table 7 has no job-centre rows): ``did`` for the intervention period and
+    ``mean_participating`` / ``mean_others`` for before and intervention, analysis
+    ``share_internship_or_hours_new_courses``; with ``bootstrap`` > 0 the person-cluster
+    bootstrap of :mod:`bipdask.share_did_bootstrap` (the same replicate weights as Table 6 over
+    these persons), replicates to ``replicates/share_internship_or_hours_new_courses.parquet``.
+    Skipped (noted) when a D × period cell has no new course (a small delivery).
+    """
+    t0 = time.perf_counter()
+    analysis = NEW_COURSE_SHARE_ANALYSIS
+    before, after = NEW_COURSE_WINDOWS[0], list(NEW_COURSE_WINDOWS[1:])
+    cells = storage.read_parquet(list(cell_urls))
+    try:  # treated ids only split the participating cells by job centre: pooled fits need none
+        rows = share_did_table(cells, treated_ids=(), before=before, after=after)
+    except InputError as exc:
+        return _skipped([analysis], str(exc), t0)
+    rows = [dataclasses.replace(r, analysis=analysis) for r in rows if r.jobcentre_id is None]
+    files, counts = {}, {}
+    if bootstrap > 0 and replicates_url:
+        reps = share_did_replicates(cells, treated_ids=treated_ids, before=before, after=after,
+                                    bootstrap=bootstrap, seed=seed, scheme=scheme)
+        reps = reps[["replicate", *(c for c in reps.columns if str(c).split("|")[1:2] == ["all"])]]
+        rows = with_bootstrap(rows, reps)
+        files[f"replicates_{analysis}"] = storage.write_parquet(reps, storage.join(replicates_url,
+                                                                                   f"{analysis}.parquet"))
+        counts[analysis] = {"estimates": len(rows), "replicates": int(len(reps)),
+                            "replicate_columns": int(reps.shape[1] - 1)}
+    notes = {analysis: {"persons": int(cells["person_id"].nunique()), "person_weeks": int(cells["n_weeks"].sum()),
+                        "weeks": "course weeks of courses granted in the period (the hir_table7 rule: no course "
+                                 "week in the lookback before), from the course start to the period end"}}
+    return {"rows": [dataclasses.asdict(r) for r in rows], "files": files, "notes": notes, "counts": counts,
             "seconds": time.perf_counter() - t0}
 
 
@@ -508,6 +552,8 @@ compute_model_inputs = task(name="compute_model_inputs", **_IO_TASK)(
     _sanitized("compute_model_inputs")(compute_model_inputs_impl))
 estimate_share_did = task(name="estimate_share_did", **_TASK)(
     _sanitized("estimate_share_did")(estimate_share_did_impl))
+estimate_new_course_share = task(name="estimate_new_course_share", **_TASK)(
+    _sanitized("estimate_new_course_share")(estimate_new_course_share_impl))
 check_linkage = task(name="check_linkage", **_TASK)(_sanitized("check_linkage")(check_linkage_impl))
 estimate_hir_durations = task(name="estimate_hir_durations", **_TASK)(
     _sanitized("estimate_hir_durations")(estimate_hir_durations_impl))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 
@@ -157,6 +158,27 @@ def test_empty_weeks_give_typed_empty_frames_of_every_kind(tables):
     got = jobcentre_model_inputs(weeks, tables["dream_codes"], CONFIG)
     assert set(got.frames()) == set(KINDS) and all(n == 0 for n in got.row_counts().values())
     assert got.gap_spells.dtypes.equals(empty_inputs().gap_spells.dtypes)
+
+
+def test_new_course_share_cells_are_the_table6_sums_over_the_new_courses_of_first_lab_spells(tables):
+    from bipdask.outcomes import CELL_COLUMNS, new_course_share_cell_sums
+    from bipdask.spec import Period
+
+    weeks, _, _ = one_jobcentre(tables, 101)
+    panel = with_course_status(weeks, tables["dream_codes"])
+    windows = {"before": Period(*BEFORE), "intervention": Period(*INTERVENTION)}
+    got = inputs(tables).new_course_share_cells
+    want = new_course_share_cell_sums(panel, [101], windows, lookback_weeks=2)
+    assert list(got.columns) == list(CELL_COLUMNS) and len(got) > 0
+    pd.testing.assert_frame_equal(got, want)
+    # the persons and periods of Table 7's first-LAB spells, with the config's lookback
+    firsts = inputs(tables).first_lab_spells
+    assert set(zip(got["person_id"], got["period"].map({"before": 0, "intervention": 1}))) == set(
+        zip(firsts["person_id"], firsts["E"]))
+    # lookback 0: every course week after a missing one starts a new course → intervention cells too
+    short = inputs(tables, config=dataclasses.replace(CONFIG, lookback_weeks=0)).new_course_share_cells
+    assert "intervention" not in set(got["period"]) and "intervention" in set(short["period"])
+    assert empty_inputs().new_course_share_cells.dtypes.equals(got.dtypes)
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -16,6 +16,7 @@ from bipdask.outcomes import (
     in_internship_or_hours,
     in_period,
     in_resource_course,
+    new_course_share_cell_sums,
     share_cell_sums,
     treated_jobcentre_ids,
 )
@@ -111,3 +112,73 @@ def test_cell_sums_add_up_over_any_split_of_the_weeks(seed, n_parts):
                                   check_dtype=False)
     rc = in_resource_course(weeks["week"], weeks["dream_code"], CODES)
     assert whole.loc[whole["period"] == "before", "n_weeks"].sum() == (rc & in_period(weeks["week"], windows["before"])).sum()
+
+
+# --------------------------------------------------------------------------- Table 7: new courses
+
+NEW_WINDOWS = {"before": Period(dt.date(2017, 3, 1), dt.date(2018, 2, 28)),
+               "intervention": Period(dt.date(2018, 3, 1), dt.date(2019, 3, 31))}
+
+
+def _course(pid: int, jc: int, first: str, pattern: str) -> pd.DataFrame:
+    """One person's weeks from Monday ``first``: ``I`` course week in an internship, ``H`` course
+    week with ordinary hours, ``.`` course week with neither, ``X`` a week outside the course."""
+    return pd.DataFrame({
+        "person_id": np.int64(pid), "jobcentre_id": np.int32(jc),
+        "week": pd.date_range(first, periods=len(pattern), freq="7D"),
+        "in_course": [ch != "X" for ch in pattern],
+        "lab_type": ["company_internship" if ch == "I" else "none" for ch in pattern],
+        "ordinary_hours": [7.5 if ch in "HX" else 0.0 for ch in pattern],  # hours outside the course: no count
+    })
+
+
+def test_new_course_cell_sums_by_hand():
+    weeks = pd.concat([
+        _course(1, 5, "2018-02-12", "..I.H"),   # begun in the before period (Feb 12): E=0 weeks to Feb 26 only
+        _course(2, 5, "2018-10-01", "XX.IXH."),  # begun mid-intervention (Oct 15); the X week is out
+        _course(3, 9, "2017-01-02", "." * 10),   # running since January 2017 (before the before period): none
+        _course(4, 9, "2017-01-02", "X" * 9 + "I.H"),  # new in the before period (Mar 6)
+    ], ignore_index=True)
+    cells = new_course_share_cell_sums(weeks, [5], NEW_WINDOWS)
+    got = {(r.person_id, r.period): (r.jobcentre_id, r.d, r.n_weeks, r.n_yes) for r in cells.itertuples()}
+    assert got == {
+        (1, "before"): (5, 1, 3, 1),         # Feb 12, 19, 26; Mar 5 and 12 are not E=0 weeks …
+        (2, "intervention"): (5, 1, 4, 2),
+        (4, "before"): (9, 0, 3, 2),
+    }                                        # … nor E=1 weeks: the course began before the intervention
+    assert list(cells.columns) == ["jobcentre_id", "person_id", "period", "d", "n_weeks", "n_yes"]
+    assert cells.dtypes.equals(share_cell_sums(weeks.assign(dream_code=pd.array([None] * len(weeks), "Int16")),
+                                               CODES, [5], NEW_WINDOWS).dtypes)
+
+
+def test_new_course_cell_sums_derive_course_weeks_from_the_dream_codes():
+    weeks = _course(1, 5, "2018-03-05", "I..").drop(columns="in_course").assign(
+        dream_code=pd.array([781, 781, 111], "Int16"))
+    cells = new_course_share_cell_sums(weeks, [5], NEW_WINDOWS, dream_codes=CODES)
+    assert cells[["period", "n_weeks", "n_yes"]].values.tolist() == [["intervention", 2, 1]]
+    with pytest.raises(InputError, match="in_course"):
+        new_course_share_cell_sums(weeks, [5], NEW_WINDOWS)
+    assert new_course_share_cell_sums(weeks.iloc[:0].assign(in_course=[]), [5], NEW_WINDOWS).empty
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_new_course_cells_are_at_most_the_table6_cells_of_the_same_persons(seed):
+    # invariant: a new course's weeks are resource-course weeks in the window, so per person and
+    # window n_weeks and n_yes never exceed Table 6's cell sums on the same weeks
+    rng = np.random.default_rng(seed)
+    n = 400
+    weeks = pd.DataFrame({
+        "person_id": rng.integers(1, 15, n),
+        "week": pd.Timestamp("2017-01-02") + pd.to_timedelta(7 * rng.integers(0, 117, n), unit="D"),
+        "jobcentre_id": 1,
+        "dream_code": pd.array(rng.choice([781, 111], n, p=[0.7, 0.3]), dtype="Int16"),
+        "lab_type": rng.choice(["none", "company_internship"], n),
+        "ordinary_hours": rng.choice([0.0, 5.0], n),
+    }).drop_duplicates(["person_id", "week"])
+    new = new_course_share_cell_sums(weeks, [1], NEW_WINDOWS, dream_codes=CODES, lookback_weeks=4)
+    all_ = share_cell_sums(weeks, CODES, [1], NEW_WINDOWS)
+    both = new.merge(all_, on=["jobcentre_id", "person_id", "period", "d"], how="left", suffixes=("", "_all"))
+    assert both["n_weeks_all"].notna().all()
+    assert (both["n_weeks"] >= 1).all() and (both["n_yes"] <= both["n_weeks"]).all()
+    assert (both["n_weeks"] <= both["n_weeks_all"]).all() and (both["n_yes"] <= both["n_yes_all"]).all()

@@ -10,8 +10,14 @@ Table 8 (exits from the course, eq. 3): the population truth is the β of eq. (3
 the DGP's (D, E, week) cell sums at scale 20 (truth.json → population.exit, see
 bipdask/synth/truth.py ``aggregate_exits``); the delivery's own cell sums (realised.sample_exit)
 must give the estimate exactly.
+
+Table 7's share block (new courses): nothing is planted for it and the population truth has no
+value; the delivery's own cell sums, counted from the generator's course spans
+(``_truth/courses.parquet``, :func:`bipdask.synth.truth.sample_new_course_share`), must give the
+estimate exactly.
 """
 
+import datetime as dt
 import json
 
 import numpy as np
@@ -22,9 +28,13 @@ from bipdask import delivery, linkage, spells
 from bipdask.cox import cox_ph
 from bipdask.hazards import weibull_ph
 from bipdask.hir_linear import table8_exits
+from bipdask.linear import share_did_table
+from bipdask.outcomes import new_course_share_cell_sums
 from bipdask.results import estimates_frame
+from bipdask.spec import Period
 from bipdask.synth import generate
 from bipdask.synth.geography import participating_jobcentre_ids
+from bipdask.synth.truth import sample_new_course_share
 
 BEFORE = ("2017-03-01", "2018-02-28")
 INTERVENTION = ("2018-03-01", "2019-03-31")
@@ -36,11 +46,14 @@ def panel(tmp_path_factory):
     generate(out, scale=0.3, seed=5, workers=1)
     codes = delivery.read_table(out, "dream_codes")
     treated = list(participating_jobcentre_ids())
-    gaps, tv, exits = [], [], []
+    gaps, tv, exits, new_cells = [], [], [], []
+    windows = {k: Period(*(dt.date.fromisoformat(x) for x in v)) for k, v in (("before", BEFORE),
+                                                                             ("intervention", INTERVENTION))}
     assignments = delivery.read_table(out, "assignments")
     caseload = delivery.read_table(out, "caseload")
     for part in sorted((out / "weeks").glob("*.parquet")):
         weeks = spells.with_course_status(pd.read_parquet(part), codes)
+        new_cells.append(new_course_share_cell_sums(weeks, treated, windows))
         for e, (a, b) in enumerate((BEFORE, INTERVENTION)):
             g = spells.gap_spells(weeks, period_start=a, period_end=b, treated_jobcentre_ids=treated, E=e)
             gaps.append(g)
@@ -61,7 +74,11 @@ def panel(tmp_path_factory):
     names = delivery.read_table(out, "jobcentres").drop_duplicates("jobcentre_id").set_index("jobcentre_id")["name"]
     return {"gaps": gaps, "tv": pd.concat(tv, ignore_index=True), "truth": truth, "names": names,
             "exits": pd.concat(exits, ignore_index=True), "sample_exit": full["realised"]["sample_exit"],
-            "population": full["population"]}
+            "population": full["population"], "new_cells": pd.concat(new_cells, ignore_index=True),
+            "new_course_truth": sample_new_course_share(
+                pd.read_parquet(out / "_truth" / "courses.parquet"),
+                pd.read_parquet(out / "weeks", columns=["person_id", "week", "lab_type", "ordinary_hours"]),
+                {"before": BEFORE, "intervention": INTERVENTION}, treated)}
 
 
 def test_weibull_recovers_the_comparison_job_centres_parameters(panel):
@@ -141,3 +158,18 @@ def test_table8_exit_did_ci_covers_the_population_truth(panel, table8):
                 z.append((r["estimate"] - want) / r["se"])
     z = np.abs(np.array(z))
     assert len(z) == 16 and np.mean(z < 1.96) >= 14 / 16 and np.all(z < 3.5)
+
+
+def test_table7_new_course_share_is_the_generators_own_count_exactly(panel):
+    # nothing planted (no population value): the library's new-course rule (52-week lookback on
+    # DREAM codes) must find the generator's course starts, and its weeks and outcomes
+    truth, cells = panel["new_course_truth"], panel["new_cells"]
+    for (d, per), cell in cells.groupby(["d", "period"]):
+        who = "participating" if d else "other"
+        assert len(cell) == truth["cell_persons"][who][per] > 0, (who, per)
+        assert int(cell["n_weeks"].sum()) == truth["cell_weeks"][who][per], (who, per)
+        assert int(cell["n_yes"].sum()) == truth["cell_yes"][who][per], (who, per)
+    rows = {(r.estimand, r.period): r.estimate
+            for r in share_did_table(cells, treated_ids=(), before="before", after=["intervention"])}
+    assert rows[("did", "intervention")] == pytest.approx(truth["did_share"], abs=1e-12)
+    assert rows[("mean_others", "before")] == pytest.approx(truth["cell_share"]["other"]["before"], abs=1e-12)

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from bipdask.errors import InputError
 from bipdask.linkage import week_ordinal
-from bipdask.spells import course_exits, first_lab_spells, gap_spells, time_varying_rows, with_course_status
+from bipdask.spells import (course_exits, first_lab_spells, gap_spells, in_new_course, time_varying_rows,
+                            with_course_status)
 
 W0 = dt.date(2018, 3, 5)  # Monday of test week 0 = the first week of the period
 PERIOD = dict(period_start=dt.date(2018, 3, 1), period_end=W0 + dt.timedelta(weeks=10, days=2))  # weeks 0..10
@@ -110,6 +111,60 @@ def test_new_course_lookback_is_configurable_and_course_end_censors():
     s = spells(person(1, "..X", first_week=-10), person(1, "..X", first_week=1), fn=first_lab_spells,
                lookback_weeks=8)
     assert as_tuples(s) == [(1, 1, 2, 0, "course_end")]
+
+
+def new_course_weeks(*people, **kw) -> dict[int, list[int]]:
+    """The test weeks ``in_new_course`` keeps, per person."""
+    weeks = pd.concat(people, ignore_index=True).sample(frac=1.0, random_state=3)  # any row order
+    keep = in_new_course(weeks, **PERIOD, **kw)
+    wk = week_ordinal(weeks["week"]) - week_ordinal([W0])[0]
+    out: dict[int, list[int]] = {}
+    for pid, w in sorted(zip(weeks["person_id"][keep], wk[keep])):
+        out.setdefault(int(pid), []).append(int(w))
+    return out
+
+
+def test_new_course_weeks_run_from_the_course_start_to_the_period_end():
+    # 1: new in week 2 (mid-period) → weeks 2–6 count, not the panel weeks before it
+    # 2: course begun before the period → no week counts, though it runs on in the period
+    # 3: a week outside the course (X) and a missing week (_) do not count; the course resumes
+    #    within the lookback, so it is the same course and its later weeks count
+    # 4: new in week 8; weeks 11–13 lie after the period end
+    got = new_course_weeks(person(1, "XX.L.L.", first_week=0), person(2, "....L.", first_week=-2),
+                           person(3, ".X._.", first_week=1), person(4, "......", first_week=8))
+    assert got == {1: [2, 3, 4, 5, 6], 3: [1, 3, 5], 4: [8, 9, 10]}
+
+
+def test_new_course_weeks_use_the_first_lab_spells_rule():
+    # a course that ended 60 weeks before is not "running": new again in week 1 (lookback 52);
+    # with a 70-week lookback it is the same course, begun before the period
+    old = person(1, "...", first_week=-62)
+    assert new_course_weeks(old, person(1, "..", first_week=1)) == {1: [1, 2]}
+    assert new_course_weeks(old, person(1, "..", first_week=1), lookback_weeks=70) == {}
+    firsts = first_lab_spells(pd.concat([old, person(1, "..", first_week=1)]), **PERIOD, **TREATED, E=1)
+    assert week_ordinal(firsts["start_week"]).tolist() == [week_ordinal([day(1)])[0]]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.text(alphabet="L.X_", min_size=1, max_size=30), min_size=1, max_size=4),
+       st.integers(-20, 8), st.integers(1, 12))
+def test_new_course_weeks_are_a_suffix_of_the_course_weeks_of_first_lab_spells_persons(patterns, first_week,
+                                                                                        lookback):
+    # invariant: the persons (and first weeks) of in_new_course are those of first_lab_spells,
+    # and from its first week a person's every course week up to the period end counts
+    people = [person(i + 1, p, first_week=first_week + 3 * i) for i, p in enumerate(patterns) if p.strip("_")]
+    if not people:
+        return
+    weeks = pd.concat(people, ignore_index=True)
+    keep = in_new_course(weeks, **PERIOD, lookback_weeks=lookback)
+    firsts = first_lab_spells(weeks, **PERIOD, **TREATED, E=1, lookback_weeks=lookback)
+    start = firsts.groupby("person_id")["start_week"].min()
+    assert set(weeks.loc[keep, "person_id"]) == set(start.index)
+    p1 = pd.Timestamp(PERIOD["period_end"])
+    for pid, w in weeks.groupby("person_id"):
+        first = start.get(pid)
+        want = w["in_course"] & (w["week"] >= first) & (w["week"] <= p1) if first is not None else w["week"].isna()
+        assert keep[w.index].tolist() == want.tolist()
 
 
 # --------------------------------------------------------------------------- exits (Table 8)

@@ -40,7 +40,7 @@ FIGURE_FILES = {"figure1": "figure1_raw_hazard.parquet", "figure2": "figure2_km.
 LINKAGE_FILE = "linkage_report.parquet"
 PUBLISHED_FILE = "published_estimates.csv"
 DIFFERENCE_REPLICATES = ("hir_table4", "hir_table7")  # analyses whose Difference CIs come from replicates
-SHARE_DIFFERENCE_REPLICATES = ("share_internship_or_hours",)  # the same, from cell-mean replicates
+SHARE_DIFFERENCE_REPLICATES = ("share_internship_or_hours", "share_internship_or_hours_new_courses")
 KEY_COLUMNS = ["analysis", "estimand", "jobcentre_id", "period"]
 
 

@@ -35,7 +35,7 @@ WEEKS_CAP = 52.0
 SUPPRESSED_MARK = "×"
 MISSING_MARK = "·"
 NO_CI_MARK = "—"
-NEW_COURSE_SHARE = NEW_COURSE_SHARE_ANALYSIS  # Table 7's share block: no task produces it yet
+NEW_COURSE_SHARE = NEW_COURSE_SHARE_ANALYSIS  # Table 7's share block (flows: estimate_new_course_share)
 DIFFERENCE_SIDES = {"participating": ("participating_before", "participating_intervention"),
                     "other": ("other_before", "other_intervention")}
 SIGNIFICANCE = 0.05

@@ -9,6 +9,10 @@ their planted inputs are the per-period destination probabilities that reproduce
 percent of persons, so the weekly-rate DiD is a population quantity too. The result is
 cached in ``bipdask/synth/population_truth.json`` keyed by :data:`~bipdask.synth.params.DGP_VERSION`;
 regenerate it with ``python -m bipdask.synth.truth`` after changing the DGP.
+
+Table 7's share block (new courses) has no planted or population value: the generator plants
+only the time to the first LAB of a new course. :func:`sample_new_course_share` counts the
+delivery's own value from the generator's course spans (``_truth/courses.parquet``).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from bipdask.synth import params as P
 from bipdask.synth import plan as PL
@@ -127,6 +132,61 @@ def aggregate_exits(plans: list, stats: list[dict]) -> dict:
         "did_eq3": {name: eq3_did(pw, ex[name]) for name in P.EXIT_DESTINATIONS},
         "did_eq3_planned": {name: eq3_did(pw, planned[name]) for name in P.EXIT_DESTINATIONS},
     }
+
+
+def sample_new_course_share(courses: pd.DataFrame, weeks: pd.DataFrame, periods: dict,
+                            participating_ids) -> dict:
+    """Table 7's share block of one delivery, counted from the generator's course spans.
+
+    A course is new in a period when the generator started it there (``course_start`` in the
+    period; every simulated person has one course, and the panel shows no earlier course week);
+    its weeks are ``course_start`` … min(``course_end``, the period's last Monday); a week counts
+    as "in a company internship or with ordinary hours" as in Tabel 6 (``lab_type`` company
+    internship or ``ordinary_hours`` > 0 in the delivery's weeks). Independent of
+    :mod:`bipdask.spells`: the spans come from the generator, not from DREAM codes.
+
+    Parameters
+    ----------
+    courses : ``_truth/courses.parquet`` (person_id, jobcentre_id, course_start, course_end).
+    weeks : the delivery's weeks (person_id, week, lab_type, ordinary_hours).
+    periods : label → (start, end) dates, e.g. before / intervention.
+    participating_ids : participating job centre ids (D = 1).
+
+    Returns
+    -------
+    dict: cell_persons, cell_weeks, cell_yes, cell_share per "participating"/"other" and period
+    (weeks in person-weeks, share as a fraction) and did_share (fraction; first period = E=0,
+    second = E=1).
+    """
+    starts = pd.to_datetime(courses["course_start"])
+    ends = pd.to_datetime(courses["course_end"])
+    hit = weeks[["person_id", "week"]].assign(
+        week=pd.to_datetime(weeks["week"]),
+        yes=((weeks["lab_type"] == "company_internship").fillna(False).to_numpy()
+             | (pd.to_numeric(weeks["ordinary_hours"], errors="coerce").fillna(0.0) > 0).to_numpy()))
+    out: dict = {k: {"participating": {}, "other": {}} for k in ("cell_persons", "cell_weeks", "cell_yes",
+                                                                 "cell_share")}
+    participating = np.isin(courses["jobcentre_id"].to_numpy(), np.asarray(list(participating_ids)))
+    for label, (a, b) in periods.items():
+        a, b = pd.Timestamp(a), pd.Timestamp(b)
+        last_monday = b - pd.Timedelta(days=b.weekday())
+        new = ((starts >= a) & (starts <= b)).to_numpy()
+        for d, who in ((True, "participating"), (False, "other")):
+            sel = new & (participating == d)
+            span = pd.DataFrame({"person_id": courses["person_id"].to_numpy()[sel],
+                                 "first": starts.to_numpy()[sel],
+                                 "last": ends.clip(upper=last_monday).to_numpy()[sel]})
+            m = hit.merge(span, on="person_id", how="inner")
+            m = m[(m["week"] >= m["first"]) & (m["week"] <= m["last"])]
+            out["cell_persons"][who][label] = int(len(span))
+            out["cell_weeks"][who][label] = int(len(m))
+            out["cell_yes"][who][label] = int(m["yes"].sum())
+            out["cell_share"][who][label] = int(m["yes"].sum()) / max(len(m), 1)
+    e0, e1 = list(periods)[:2]
+    share = out["cell_share"]
+    out["did_share"] = (share["participating"][e1] - share["participating"][e0]) - (
+        share["other"][e1] - share["other"][e0])
+    return out
 
 
 def population_truth(scale: float = POPULATION_SCALE, seed: int = POPULATION_SEED, workers: int = 1) -> dict:
