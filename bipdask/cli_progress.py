@@ -1,5 +1,6 @@
 """The command line's progress bar: one bar per stage of a run (validate, model-input batches,
-estimates, report), drawn on stderr with ``rich`` (already installed with Prefect).
+estimates, report) and the Dask dashboard link, drawn on stderr with ``rich`` (already
+installed with Prefect).
 
 The flow reports ``(stage, done, total)`` through :func:`flows.evaluate.run_evaluation`'s
 ``progress`` argument; this module only draws. Drawn only on a terminal, so logs and pipes
@@ -37,6 +38,9 @@ class StageBar:
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         if not self.enabled:
+            return
+        if total <= 0:  # a message (the dashboard link), not a stage
+            self._bar.console.print(stage, highlight=False, markup=False, soft_wrap=True)
             return
         if stage not in self._tasks:
             self._tasks[stage] = self._bar.add_task(stage, total=max(1, int(total)))

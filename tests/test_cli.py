@@ -123,7 +123,9 @@ def test_the_progress_bar_draws_each_stage_on_a_terminal_and_nothing_elsewhere()
         bar("validate and stage", 0, 1)
         bar("validate and stage", 1, 1)
         bar("model inputs (job centre batches)", 3, 12)
+        bar("Dask dashboard: http://127.0.0.1:8787/status", 0, 0)
     drawn = terminal.getvalue()
+    assert "Dask dashboard: http://127.0.0.1:8787/status" in drawn
     assert "validate and stage" in drawn and "model inputs (job centre batches)" in drawn and "3/12" in drawn
     pipe = io.StringIO()
     with StageBar(pipe) as bar:
