@@ -9,22 +9,28 @@ from pathlib import Path
 from bipdask import claims, storage
 
 
-def test_exactly_one_of_many_concurrent_claims_wins_and_a_stale_claim_is_broken_once(tmp_path):
-    run = storage.RunLayout.create(tmp_path / "store", "r1")
-    barrier = threading.Barrier(8)
-    won = []
+def _contend(run: storage.RunLayout, n: int = 8, stale_after: float = 60.0) -> list[claims.Claim]:
+    """``n`` threads try to claim ``run`` at the same instant; the claims they won."""
+    barrier = threading.Barrier(n)
+    won: list[claims.Claim] = []
 
-    def contend(stale_after: float) -> None:
+    def contend() -> None:
         barrier.wait()
         claim = claims.claim_run(run, stale_after=stale_after)
         if claim is not None:
             won.append(claim)
 
-    threads = [threading.Thread(target=contend, args=(60.0,)) for _ in range(8)]
+    threads = [threading.Thread(target=contend) for _ in range(n)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    return won
+
+
+def test_exactly_one_of_many_concurrent_claims_wins_and_a_stale_claim_is_broken_once(tmp_path):
+    run = storage.RunLayout.create(tmp_path / "store", "r1")
+    won = _contend(run)
     assert len(won) == 1 and claims.holds_claim(won[0])
     first = won.pop()
     assert claims.claim_run(run, stale_after=60.0) is None  # live: others wait
@@ -34,11 +40,7 @@ def test_exactly_one_of_many_concurrent_claims_wins_and_a_stale_claim_is_broken_
     body = json.loads(Path(first.url).read_text())
     body["heartbeat_at"] -= 3600
     Path(first.url).write_text(json.dumps(body))
-    threads = [threading.Thread(target=contend, args=(60.0,)) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    won = _contend(run)
     assert len(won) == 1 and claims.holds_claim(won[0])
     assert not claims.holds_claim(first) and not claims.refresh_claim(first)
     claims.release_claim(first)  # not ours any more: a no-op
