@@ -217,15 +217,28 @@ def estimate_share_did_impl(
     cells = storage.read_parquet(list(cell_urls))
     rows = share_did_table(cells, treated_ids=treated_ids, before=windows[0], after=windows[1:],
                            min_persons=min_persons)
-    files = {}
-    if bootstrap > 0 and replicates_url:
-        reps = share_did_replicates(cells, treated_ids=treated_ids, before=windows[0], after=windows[1:],
-                                    bootstrap=bootstrap, seed=seed, scheme=scheme)
-        rows = with_bootstrap(rows, reps)
-        files[f"replicates_{SHARE_ANALYSIS}"] = storage.write_parquet(
-            reps, storage.join(replicates_url, f"{SHARE_ANALYSIS}.parquet"))
-    return {"rows": [dataclasses.asdict(r) for r in rows], "files": files, "notes": {}, "counts": {},
+    rows, files, counts = _share_bootstrap(SHARE_ANALYSIS, rows, cells, treated_ids, windows[0], windows[1:],
+                                           replicates_url, bootstrap, seed, scheme)
+    return {"rows": [dataclasses.asdict(r) for r in rows], "files": files, "notes": {}, "counts": counts,
             "seconds": time.perf_counter() - t0}
+
+
+def _share_bootstrap(analysis: str, rows: list[Estimate], cells: pd.DataFrame, treated_ids: Sequence[int],
+                     before: str, after: Sequence[str], replicates_url: str | None, bootstrap: int, seed: int,
+                     scheme: str, pooled_only: bool = False) -> tuple[list[Estimate], dict, dict]:
+    """The person-cluster bootstrap of a share DiD (Tables 6, 7): rows with bootstrap SE/CI/p, the
+    replicates file ``replicates/<analysis>.parquet`` (``pooled_only``: the ``|all|`` columns) and
+    its counts; the rows as they are when ``bootstrap`` is 0."""
+    if bootstrap <= 0 or not replicates_url:
+        return rows, {}, {}
+    reps = share_did_replicates(cells, treated_ids=treated_ids, before=before, after=after, bootstrap=bootstrap,
+                                seed=seed, scheme=scheme)
+    if pooled_only:
+        reps = reps[["replicate", *(c for c in reps.columns if str(c).split("|")[1:2] == ["all"])]]
+    url = storage.write_parquet(reps, storage.join(replicates_url, f"{analysis}.parquet"))
+    rows = with_bootstrap(rows, reps)
+    return rows, {f"replicates_{analysis}": url}, {
+        analysis: {"estimates": len(rows), "replicates": int(len(reps)), "replicate_columns": int(reps.shape[1] - 1)}}
 
 
 def estimate_new_course_share_impl(
@@ -254,16 +267,8 @@ def estimate_new_course_share_impl(
     except InputError as exc:
         return _skipped([analysis], str(exc), t0)
     rows = [dataclasses.replace(r, analysis=analysis) for r in rows if r.jobcentre_id is None]
-    files, counts = {}, {}
-    if bootstrap > 0 and replicates_url:
-        reps = share_did_replicates(cells, treated_ids=treated_ids, before=before, after=after,
-                                    bootstrap=bootstrap, seed=seed, scheme=scheme)
-        reps = reps[["replicate", *(c for c in reps.columns if str(c).split("|")[1:2] == ["all"])]]
-        rows = with_bootstrap(rows, reps)
-        files[f"replicates_{analysis}"] = storage.write_parquet(reps, storage.join(replicates_url,
-                                                                                   f"{analysis}.parquet"))
-        counts[analysis] = {"estimates": len(rows), "replicates": int(len(reps)),
-                            "replicate_columns": int(reps.shape[1] - 1)}
+    rows, files, counts = _share_bootstrap(analysis, rows, cells, treated_ids, before, after, replicates_url,
+                                           bootstrap, seed, scheme, pooled_only=True)
     notes = {analysis: {"persons": int(cells["person_id"].nunique()), "person_weeks": int(cells["n_weeks"].sum()),
                         "weeks": "course weeks of courses granted in the period (the hir_table7 rule: no course "
                                  "week in the lookback before), from the course start to the period end"}}
