@@ -80,6 +80,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from bipdask.linear import SHARE_ANALYSIS  # the analysis name Table 6 rows carry
+
 __all__ = [
     "DEFAULT_MIN_PERSONS",
     "PREVIOUS",
@@ -109,7 +111,6 @@ ALL = -1  # jobcentre_id of the "all participating job centres" rows in keys
 Key = tuple[str, str, int, str]  # (analysis, estimand, jobcentre_id or ALL, period)
 
 DURATION_GROUPS = ("participating_before", "participating_intervention", "other_before", "other_intervention")
-SHARE_ANALYSIS = "share_internship_or_hours"
 NEW_COURSE_SHARE_ANALYSIS = "share_internship_or_hours_new_courses"  # Table 7's share block, same layout
 SHARE_ANALYSES = (SHARE_ANALYSIS, NEW_COURSE_SHARE_ANALYSIS)
 

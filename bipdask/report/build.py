@@ -9,9 +9,9 @@ the two months (issue 7; :mod:`bipdask.disclosure`, step 4).
 
 The report reads the run's ``results/`` layer, the manifest, the job centres' names
 (``staged/jobcentres.parquet``, a code list), the previous run's ``results/estimates.parquet``
-and ``report/published_estimates.csv``, and the Table 4/7 bootstrap replicates
-(``replicates/hir_table4.parquet``, ``hir_table7``) — only to compute the 95 % CIs of the
-Difference columns (:func:`bipdask.report.tables.difference_intervals`), never copied. It never
+and ``report/published_estimates.csv``, and the Table 4/6/7 bootstrap replicates
+(``replicates/<analysis>.parquet``, :data:`DIFFERENCE_SOURCES`) — only to compute the 95 % CIs of
+the Difference columns (:func:`bipdask.report.tables.difference_intervals`), never copied. It never
 reads persons, weeks or responses, and writes only under ``report/``.
 """
 
@@ -26,12 +26,12 @@ from typing import Literal
 import pandas as pd
 
 from bipdask import storage
-from bipdask.disclosure import (DEFAULT_MIN_PERSONS, NEW_COURSE_SHARE_ANALYSIS, SUPPRESSED, protect_curve,
-                                protect_estimates)
+from bipdask.disclosure import (DEFAULT_MIN_PERSONS, NEW_COURSE_SHARE_ANALYSIS, SHARE_ANALYSIS, SUPPRESSED,
+                                protect_curve, protect_estimates)
 from bipdask.errors import InputError, Problem
 from bipdask.report import figures, html
 from bipdask.report.i18n import LANGUAGES, count, label, number
-from bipdask.report.tables import (KINDS, SHARE_DIFFERENCE_SIDES, Estimates, all_tables, ci_text,
+from bipdask.report.tables import (DIFFERENCE_SIDES, KINDS, SHARE_DIFFERENCE_SIDES, Estimates, all_tables, ci_text,
                                    difference_intervals, share_difference_intervals)
 from bipdask.results import estimates_frame
 
@@ -39,8 +39,15 @@ ESTIMATES_FILE = "estimates.parquet"
 FIGURE_FILES = {"figure1": "figure1_raw_hazard.parquet", "figure2": "figure2_km.parquet"}
 LINKAGE_FILE = "linkage_report.parquet"
 PUBLISHED_FILE = "published_estimates.csv"
-DIFFERENCE_REPLICATES = ("hir_table4", "hir_table7")  # analyses whose Difference CIs come from replicates
-SHARE_DIFFERENCE_REPLICATES = ("share_internship_or_hours", "share_internship_or_hours_new_courses")
+_DURATION_SIDES = tuple(e for pair in DIFFERENCE_SIDES.values() for e in pair)
+_SHARE_SIDES = tuple(SHARE_DIFFERENCE_SIDES.values())
+# analysis → (replicate estimands read, interval function) of the Difference columns' CIs
+DIFFERENCE_SOURCES = {
+    "hir_table4": (_DURATION_SIDES, difference_intervals),
+    "hir_table7": (_DURATION_SIDES, difference_intervals),
+    SHARE_ANALYSIS: (_SHARE_SIDES, share_difference_intervals),
+    NEW_COURSE_SHARE_ANALYSIS: (_SHARE_SIDES, share_difference_intervals),
+}
 KEY_COLUMNS = ["analysis", "estimand", "jobcentre_id", "period"]
 
 
@@ -157,19 +164,13 @@ def release_of(run: storage.CommittedRun) -> pd.DataFrame | None:
 def _difference_intervals(run: storage.CommittedRun) -> dict:
     """95 % CIs of the Tables A/4/6/7 Difference columns from the run's replicates (read, not copied)."""
     out: dict = {}
-    for analysis in DIFFERENCE_REPLICATES:
+    for analysis, (estimands, intervals) in DIFFERENCE_SOURCES.items():
         url = storage.join(run.url, "replicates", f"{analysis}.parquet")
         if not storage.exists(url):
             continue
-        cols = [c for c in storage.parquet_columns(url) if c.split("|")[0] in (
-            "participating_before", "participating_intervention", "other_before", "other_intervention")]
+        cols = [c for c in storage.parquet_columns(url) if c.split("|")[0] in estimands]
         if cols:
-            out.update(difference_intervals(storage.read_parquet(url, columns=cols), analysis))
-    for analysis in SHARE_DIFFERENCE_REPLICATES:
-        url = storage.join(run.url, "replicates", f"{analysis}.parquet")
-        if storage.exists(url):
-            cols = [c for c in storage.parquet_columns(url) if c.split("|")[0] in SHARE_DIFFERENCE_SIDES.values()]
-            out.update(share_difference_intervals(storage.read_parquet(url, columns=cols), analysis))
+            out.update(intervals(storage.read_parquet(url, columns=cols), analysis))
     return out
 
 

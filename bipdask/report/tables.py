@@ -202,13 +202,22 @@ def difference_intervals(replicates: pd.DataFrame, analysis: str, alpha: float =
         for side, (before, after) in DIFFERENCE_SIDES.items():
             if estimand != before or (after, jc, period) not in cols:
                 continue
-            d = (replicates[cols[(after, jc, period)]].to_numpy(dtype=float)
-                 - replicates[col].to_numpy(dtype=float))
-            if np.isfinite(d).sum() < 2:
-                continue
-            lo, hi = np.nanquantile(d[np.isfinite(d)], [alpha / 2, 1 - alpha / 2])
-            out[(analysis, side, None if jc == "all" else int(jc), period)] = (float(lo), float(hi))
+            interval = _difference_interval(replicates, cols[(after, jc, period)], col, alpha)
+            if interval is not None:
+                out[(analysis, side, None if jc == "all" else int(jc), period)] = interval
     return out
+
+
+def _difference_interval(replicates: pd.DataFrame, after: str, before: str, alpha: float
+                         ) -> tuple[float, float] | None:
+    """Percentile interval of the replicate differences ``after − before`` (the same draws on
+    both sides); failed (NaN) replicates left out; None with fewer than two."""
+    d = replicates[after].to_numpy(dtype=float) - replicates[before].to_numpy(dtype=float)
+    d = d[np.isfinite(d)]
+    if d.size < 2:
+        return None
+    lo, hi = np.quantile(d, [alpha / 2, 1 - alpha / 2])
+    return float(lo), float(hi)
 
 
 SHARE_DIFFERENCE_SIDES = {"participating": "mean_participating", "other": "mean_others"}
@@ -229,11 +238,9 @@ def share_difference_intervals(replicates: pd.DataFrame, analysis: str, window: 
             after = f"{estimand}|{parts[1]}|{window}"
             if parts[0] != estimand or after not in replicates:
                 continue
-            d = replicates[after].to_numpy(dtype=float) - replicates[c].to_numpy(dtype=float)
-            if np.isfinite(d).sum() < 2:
-                continue
-            lo, hi = np.nanquantile(d[np.isfinite(d)], [alpha / 2, 1 - alpha / 2])
-            out[(analysis, side, None if parts[1] == "all" else int(parts[1]), window)] = (float(lo), float(hi))
+            interval = _difference_interval(replicates, after, c, alpha)
+            if interval is not None:
+                out[(analysis, side, None if parts[1] == "all" else int(parts[1]), window)] = interval
     return out
 
 
