@@ -5,11 +5,11 @@
    ≤ 3 s for the replicates). ``replicates_s`` is fit-with-bootstrap minus fit-without (each the
    best of ``--repeat`` runs); ``replicate_engine_s`` times the replicate step alone on the fitted
    state (per-cluster sums, weights, products, solves); ``weight_generation_s`` is the
-   replicate-weight draws by themselves (bipdask.bootstrap, the shared engine, reused buffer).
-2. The flow's Table 6 bootstrap (bipdask.share_did_bootstrap.share_did_replicates) on the same
+   replicate-weight draws by themselves (bipdask.inference.bootstrap, the shared engine, reused buffer).
+2. The flow's Table 6 bootstrap (bipdask.analyses.hir.shares.share_did_replicates) on the same
    panel as per-person cell sums (10 job centres, 3 participating, windows intervention and
    last 3 months), B = 999 and 9,999; beside it ``replicate_sums_all_cells_s``: the engine's
-   bipdask.bootstrap.replicate_sums over every cell at once (weights drawn once for all
+   bipdask.inference.bootstrap.replicate_sums over every cell at once (weights drawn once for all
    windows, one dense product per block), and the naive per-replicate cell_did (Table 6 rows
    recomputed on the resampled persons).
 3. A BIP-sized fixed-effect LPM (seed 000): 6,000 responses, 115 caseworker effects absorbed,
@@ -52,11 +52,11 @@ if __name__ == "__main__" and "--inherit-env" not in sys.argv and any(
 import numpy as np  # noqa: E402  (after the environment is fixed: BLAS reads it when loaded)
 import pandas as pd  # noqa: E402
 
-from bipdask import bootstrap as bs  # noqa: E402
-from bipdask import linear_model as lm  # noqa: E402
-from bipdask.linear import share_did_table  # noqa: E402
-from bipdask.linear_model import lpm, refit_replicate  # noqa: E402
-from bipdask.share_did_bootstrap import share_did_replicates  # noqa: E402
+from bipdask.inference import bootstrap as bs  # noqa: E402
+from bipdask.estimators.lpm import model as lm  # noqa: E402
+from bipdask.analyses.hir.shares import share_did_table  # noqa: E402
+from bipdask.estimators.lpm import lpm, refit_replicate  # noqa: E402
+from bipdask.analyses.hir.shares import share_did_replicates  # noqa: E402
 
 
 def share_panel(n=2_700_000, persons=28_000, seed=1) -> pd.DataFrame:

@@ -34,11 +34,11 @@ def main() -> None:
         data = out / f"scale{scale:g}" / "input"
         runs = out / f"scale{scale:g}" / "output"
         shutil.rmtree(out / f"scale{scale:g}", ignore_errors=True)
-        synth = run_measured([sys.executable, "-m", "bipdask.cli", "synth", "--out", str(data),
+        synth = run_measured([sys.executable, "-m", "bipdask.cli.main", "synth", "--out", str(data),
                               "--scale", str(scale), "--seed", "42", "--workers", str(args.workers)])
-        run = run_measured([sys.executable, "-m", "bipdask.cli", "run", "--input", str(data),
+        run = run_measured([sys.executable, "-m", "bipdask.cli.main", "run", "--input", str(data),
                             "--output", str(runs), "--seed", "1", "--workers", str(args.workers)])
-        rerun = run_measured([sys.executable, "-m", "bipdask.cli", "run", "--input", str(data),
+        rerun = run_measured([sys.executable, "-m", "bipdask.cli.main", "run", "--input", str(data),
                               "--output", str(runs), "--seed", "1", "--workers", str(args.workers)])
         manifests = sorted(runs.glob("runs/*/_manifest.json"))
         manifest = json.loads(manifests[-1].read_text()) if manifests else {}

@@ -50,7 +50,7 @@ def small_spec(path: Path, bootstrap: int) -> str:
 
 def committed(root: Path) -> tuple[str, dict, bytes]:
     """(run id, manifest, estimates bytes) of the run committed under ``root``."""
-    from bipdask import storage
+    from bipdask.runtime import storage
 
     run = storage.open_run(str(root))
     estimates = Path(run.url) / run.manifest["outputs"]["estimates"]
@@ -73,7 +73,7 @@ def main() -> int:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     data = out / "input"
-    synth = run_measured([sys.executable, "-m", "bipdask.cli", "synth", "--out", str(data), "--scale",
+    synth = run_measured([sys.executable, "-m", "bipdask.cli.main", "synth", "--out", str(data), "--scale",
                           str(args.scale), "--seed", str(args.synth_seed), "--workers", str(max(args.workers))])
     if synth["returncode"] != 0:
         print(synth["output_tail"], file=sys.stderr)
@@ -83,7 +83,7 @@ def main() -> int:
     rows, runs = [], {}
     for k in args.workers:
         root = out / f"output_w{k}"
-        m = run_measured([sys.executable, "-m", "bipdask.cli", "--no-progress", "run", "--input", str(data),
+        m = run_measured([sys.executable, "-m", "bipdask.cli.main", "--no-progress", "run", "--input", str(data),
                           "--output", str(root), "--seed", str(args.seed), "--spec", spec, "--workers", str(k)],
                          env={**os.environ, "DASK_ADDRESS": ""})
         row = {"workers": k, **{key: m[key] for key in ("wall_s", "peak_rss_mib", "returncode")}}

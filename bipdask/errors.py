@@ -55,3 +55,11 @@ class InfrastructureError(BipdaskError):
     """Storage, cluster or orchestration failed. Exit code 3."""
 
     exit_code = EXIT_INFRASTRUCTURE
+
+
+class FitError(RuntimeError):
+    """A model could not be fitted (singular information, no ascent, no convergence).
+
+    Raised by every estimator in :mod:`bipdask.estimators`; the message says what to try.
+    Analyses catch it to skip one model and record why (counts only) instead of failing a run.
+    """

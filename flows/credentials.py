@@ -2,7 +2,7 @@
 than in the environment of the process (DESIGN.md §5: credentials never in code, files or logs).
 
 The block holds a JSON object with any of the keys of :data:`S3_VARIABLES`; its values are put
-into this process's environment, where :func:`bipdask.storage.storage_options` and botocore
+into this process's environment, where :func:`bipdask.runtime.storage.storage_options` and botocore
 find them, before the LocalCluster starts (its workers inherit them). Variables already set in
 the environment win. Workers of an external Dask cluster need the same variables in their own
 environment (a Kubernetes Secret, see ``infra/``). Nothing here logs or returns a value.

@@ -35,15 +35,15 @@ from prefect.futures import as_completed
 from prefect_dask import DaskTaskRunner
 
 import bipdask
-from bipdask import claims, input_cache, storage
-from bipdask.contract import TABLES
-from bipdask.dream import ACTIVITY_TABLE, WIDE_TABLE
+from bipdask.runtime import claims, input_cache, storage
+from bipdask.data.contract import TABLES
+from bipdask.data.dream import ACTIVITY_TABLE, WIDE_TABLE
 from bipdask.errors import BipdaskError, InfrastructureError, InputError, Problem
-from bipdask.linear import headline
-from bipdask.model_inputs import KINDS as MODEL_INPUT_KINDS
-from bipdask.model_inputs import ModelInputConfig
-from bipdask.outcomes import comparison_windows, treated_jobcentre_ids
-from bipdask.results import estimates_frame
+from bipdask.analyses.hir.shares import headline
+from bipdask.prepare.hir import KINDS as MODEL_INPUT_KINDS
+from bipdask.prepare.hir import ModelInputConfig
+from bipdask.prepare.outcomes import comparison_windows, treated_jobcentre_ids
+from bipdask.analyses.estimates import estimates_frame
 from bipdask.spec import EvaluationSpec, load_spec
 
 from flows import QUIET_ENV
@@ -522,7 +522,7 @@ def execute_run(
     """Compute a planned run once, whoever else asks for the same run key at the same time.
 
     A committed run is returned as it is (``reused``). Otherwise this process claims the run
-    (:func:`bipdask.claims.claim_run`); while another process holds a live claim it waits
+    (:func:`bipdask.runtime.claims.claim_run`); while another process holds a live claim it waits
     for that run's commit and then reports it. The claim is kept alive by a heartbeat thread
     and released after the commit or a failure. ``s3_secret_block`` (or
     ``$BIPDASK_S3_SECRET_BLOCK``) names a Prefect Secret block with the S3 credentials
@@ -603,7 +603,7 @@ class _Heartbeat:
 def load_result(root: str, run_id: str | None = None, reused: bool = False) -> RunResult:
     """The committed run's estimates, as computed and as published (disclosure control), and its
     manifest."""
-    from bipdask.report.build import load_published
+    from bipdask.publish.report.build import load_published
 
     committed = storage.open_run(root, run_id)
     estimates = estimates_frame(storage.read_parquet(storage.join(committed.url, "results", ESTIMATES_FILE)))

@@ -18,31 +18,28 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from bipdask import claims, input_cache, storage
-from bipdask.bip import bip_estimates
-from bipdask.bip_inputs import BIP_WEEKS_COLUMNS, bip_jobcentre_ids, bip_outputs, bip_weeks
-from bipdask.disclosure import NEW_COURSE_SHARE_ANALYSIS
+from bipdask.runtime import claims, input_cache, storage
+from bipdask.analyses.bip.estimates import bip_estimates
+from bipdask.prepare.bip import BIP_WEEKS_COLUMNS, bip_jobcentre_ids, bip_weeks
+from bipdask.analyses.bip.estimates import bip_outputs
+from bipdask.publish.disclosure import NEW_COURSE_SHARE_ANALYSIS
 from bipdask.errors import BipdaskError, InfrastructureError, InputError
-from bipdask.hir_hazards import (HazardEstimates, combine_estimates, figure_curves, share_mediators, table3, table4,
-                                 table7, table8, table9, table10)
-from bipdask.input_cache import frame_digest
-from bipdask.linear import SHARE_ANALYSIS, share_did_table
-from bipdask.linkage import check_match_rate
-from bipdask.model_inputs import (
-    ModelInputConfig,
-    caseworkers_rows,
-    concat_inputs,
-    jobcentre_model_inputs,
-    linkage_report_from_counts,
-    linkage_report_table,
-    persons_rows,
-    with_pre_belief,
-)
-from bipdask.outcomes import NEW_COURSE_WINDOWS, empty_cell_sums, share_cell_sums
-from bipdask.results import Estimate, estimates_table, withhold_unstable_intervals
-from bipdask.share_did_bootstrap import share_did_replicates, with_bootstrap
+from bipdask.analyses.estimates import HazardEstimates, combine_estimates
+from bipdask.analyses.hir.durations import figure_curves, table4, table7
+from bipdask.analyses.hir.mediators import share_mediators, table9, table10
+from bipdask.analyses.hir.beliefs import table3
+from bipdask.analyses.hir.exits import table8
+from bipdask.runtime.input_cache import frame_digest
+from bipdask.analyses.hir.shares import SHARE_ANALYSIS, share_did_table
+from bipdask.prepare.linkage import check_match_rate
+from bipdask.prepare.hir import (ModelInputConfig, caseworkers_rows, concat_inputs, jobcentre_model_inputs,
+                                 linkage_report_from_counts, linkage_report_table, persons_rows,
+                                 with_pre_belief)
+from bipdask.prepare.outcomes import NEW_COURSE_WINDOWS, empty_cell_sums, share_cell_sums
+from bipdask.analyses.estimates import Estimate, estimates_table, withhold_unstable_intervals
+from bipdask.analyses.hir.shares import share_did_replicates, with_bootstrap
 from bipdask.spec import Period
-from bipdask.validate import validate_delivery
+from bipdask.data.validate import validate_delivery
 
 WEEKS_COLUMNS = ["person_id", "week", "dream_code", "lab_type", "ordinary_hours", "employed"]
 ESTIMATES_FILE = "estimates.parquet"
@@ -138,13 +135,13 @@ def compute_model_inputs_impl(
     """One pass over a batch of job centres' staged weeks → every per-job-centre model input.
 
     Writes ``model_input/<kind>/jc-<id>.parquet`` for the Table 6 cell sums (``share_cells``)
-    and each kind of :data:`bipdask.model_inputs.KINDS`; returns their URLs and row counts.
+    and each kind of :data:`bipdask.prepare.hir.KINDS`; returns their URLs and row counts.
     Assignments and caseload are read only when the batch holds a participating job centre,
     and each job centre gets the rows of its own persons and of their caseworkers (Boks 1
     compares all of a person's assignments).
 
     Incremental refresh: with ``cache_url`` each job centre's inputs are keyed by content
-    (:mod:`bipdask.input_cache`); a job centre whose key is cached is copied into the run
+    (:mod:`bipdask.runtime.input_cache`); a job centre whose key is cached is copied into the run
     instead of recomputed. The result lists both sets and the keys used.
     """
     t0 = time.perf_counter()
@@ -254,7 +251,7 @@ def estimate_new_course_share_impl(
     Pooled rows only (Table 7 has no job-centre rows): ``did`` for the intervention period and
     ``mean_participating`` / ``mean_others`` for before and intervention, analysis
     ``share_internship_or_hours_new_courses``; with ``bootstrap`` > 0 the person-cluster
-    bootstrap of :mod:`bipdask.share_did_bootstrap` (the same replicate weights as Table 6 over
+    bootstrap of :mod:`bipdask.analyses.hir.shares` (the same replicate weights as Table 6 over
     these persons), replicates to ``replicates/share_internship_or_hours_new_courses.parquet``.
     Skipped (noted) when a D × period cell has no new course (a small delivery).
     """
@@ -464,7 +461,7 @@ def estimate_bip_impl(
     scheme: str = "multinomial",
     cluster: str = "person_id",
 ) -> dict[str, Any]:
-    """The BIP analyses (:func:`bipdask.bip.bip_estimates`) on the staged responses, persons and the
+    """The BIP analyses (:func:`bipdask.analyses.bip.estimates.bip_estimates`) on the staged responses, persons and the
     weeks of the BIP job centres (those partitions only, :data:`BIP_WEEKS_COLUMNS` only);
     skipped (noted) without bip_responses or when the sample rules leave nothing to fit."""
     t0 = time.perf_counter()
@@ -540,7 +537,7 @@ def retry_unless_input_error(task: Any, task_run: Any, state: Any) -> bool:
 def write_report_impl(run_url: str, manifest: dict[str, Any], languages: Sequence[str] = ("en", "da")) -> list[str]:
     """The disclosure-protected HTML report of the run, written before the commit (DESIGN §4), in
     English and Danish; returns the URLs of the HTML files."""
-    from bipdask.report import write_report as _write
+    from bipdask.publish.report.build import write_report as _write
 
     return [str(_write(run_url, lang=lang, manifest=manifest)) for lang in languages]
 

@@ -11,7 +11,7 @@
 
 then runs the monthly-refresh deployment through the Prefect API (``run_deployment``) on a
 delivery (a synthetic one by default), waits for the flow run, reads the committed run back
-from S3 with :func:`bipdask.storage.open_run`, prints a summary, and stops everything — also
+from S3 with :func:`bipdask.runtime.storage.open_run`, prints a summary, and stops everything — also
 when a step fails or on Ctrl-C/SIGTERM (children also get SIGTERM if this process dies, on
 Linux). Command lines and environment names come from :mod:`infra.stack` (``stack.py``), the
 one description shared with compose, Kubernetes and ``tests/test_infra.py``.
@@ -385,7 +385,7 @@ class LocalStack:
             worker = next((p for p in self.procs if p.role == "prefect-worker"), None)
             raise RuntimeError(f"flow run {outcome.flow_run_id} ended {outcome.state}"
                                + (f"; prefect worker log:\n{self.tail(worker, 40)}" if worker else ""))
-        from bipdask import storage
+        from bipdask.runtime import storage
         from flows.evaluate import load_result
 
         with self.s3_env():
@@ -420,7 +420,7 @@ def small_spec(path: Path, bootstrap: int) -> Path:
 
 
 def synth(out: Path, scale: float, seed: int) -> Path:
-    subprocess.run([sys.executable, "-m", "bipdask.cli", "synth", "--out", str(out), "--scale", str(scale),
+    subprocess.run([sys.executable, "-m", "bipdask.cli.main", "synth", "--out", str(out), "--scale", str(scale),
                     "--seed", str(seed)], check=True, stdout=subprocess.DEVNULL)
     return out
 

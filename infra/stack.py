@@ -120,7 +120,7 @@ def create_bucket(bucket: str, attempts: int = 30, wait_s: float = 1.0) -> str:
     """Create ``bucket`` on the S3 endpoint of the environment (``AWS_ENDPOINT_URL`` and the
     key pair); an existing bucket is fine. Retries while the endpoint is still starting.
     Returns ``s3://bucket``."""
-    from bipdask import storage
+    from bipdask.runtime import storage
 
     last: Exception | None = None
     for _ in range(max(1, attempts)):

@@ -1,4 +1,4 @@
-"""BIP analyses (bipdask.bip): outcome window, sample rules, caseworker effects, progression, change.
+"""BIP analyses (bipdask.analyses.bip.estimates): outcome window, sample rules, caseworker effects, progression, change.
 
 Hand-made frames pin the rules; one synthetic BIP part (scale 0.3, planted truth in
 ``part.truth``, see bipdask/synth/bip_truth.py) checks that the estimators recover what was planted.
@@ -12,15 +12,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bipdask import bip
-from bipdask.bootstrap import replicate_weights
-from bipdask.contract import BIP_CASEWORKER_QUESTIONS, BIP_CITIZEN_QUESTIONS, BIP_S1_BOXES, HISTORY_COLUMNS
+from bipdask.analyses import bip
+from bipdask.inference.bootstrap import replicate_weights
+from bipdask.data.contract import (BIP_CASEWORKER_QUESTIONS, BIP_CITIZEN_QUESTIONS, BIP_S1_BOXES,
+                                   HISTORY_COLUMNS)
 from bipdask.errors import InputError
-from bipdask.linear import lpm
-from bipdask.results import COLUMNS
-from bipdask.synth import geography
-from bipdask.synth import params as SP
-from bipdask.synth.bip import generate_bip
+from bipdask.estimators.lpm import lpm
+from bipdask.analyses.estimates import COLUMNS
+from bipdask.synth.hir import geography
+from bipdask.synth.hir import params as SP
+from bipdask.synth.bip.delivery import generate_bip
 
 SEED = 5
 B = 199

@@ -5,7 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bipdask import bootstrap as bs
+from bipdask.inference import bootstrap as bs
+from bipdask.estimators.newton import vectorised_newton
 
 
 @pytest.mark.parametrize("scheme", ["multinomial", "poisson"])
@@ -101,6 +102,6 @@ def test_vectorised_newton_solves_independent_quadratics():
         h = np.repeat(-np.eye(2)[None], len(rows), axis=0)
         return g, h
 
-    sol, ok = bs.vectorised_newton(gh, np.zeros((3, 2)))
+    sol, ok = vectorised_newton(gh, np.zeros((3, 2)))
     assert ok.all()
     assert np.allclose(sol, targets)

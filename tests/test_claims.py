@@ -1,4 +1,4 @@
-"""One writer per run (bipdask.claims): exclusive create, heartbeat, stale takeover, release."""
+"""One writer per run (bipdask.runtime.claims): exclusive create, heartbeat, stale takeover, release."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 import threading
 from pathlib import Path
 
-from bipdask import claims, storage
+from bipdask.runtime import claims, storage
 
 
 def _contend(run: storage.RunLayout, n: int = 8, stale_after: float = 60.0) -> list[claims.Claim]:

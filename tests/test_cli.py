@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from test_report import PLANTED_IDS, SMALL_JC, digit_tokens, make_fake_run
 
-from bipdask import storage
+from bipdask.runtime import storage
 from bipdask.cli import main
 from bipdask.errors import InfrastructureError, InputError
 
@@ -116,7 +116,7 @@ def test_top_level_help_keeps_the_existing_commands(capsys):
 def test_the_progress_bar_draws_each_stage_on_a_terminal_and_nothing_elsewhere():
     import io
 
-    from bipdask.cli_progress import StageBar
+    from bipdask.cli.progress import StageBar
 
     terminal = io.StringIO()
     with StageBar(terminal, force=True) as bar:

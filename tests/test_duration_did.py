@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from scipy.special import gamma
 
-from bipdask.duration_did import duration_did, duration_did_by_jobcentre
+from bipdask.estimators.duration_did import duration_did, duration_did_by_jobcentre
 
 
 def _spells(n=30000, seed=0, delta=-0.3):

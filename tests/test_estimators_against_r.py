@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bipdask.cox import cox_ph
-from bipdask.hazards import weibull_ph
-from bipdask.survival_curves import kaplan_meier
+from bipdask.estimators.cox import cox_ph
+from bipdask.estimators.weibull import weibull_ph
+from bipdask.estimators.survival_curves import kaplan_meier
 
 pytestmark = pytest.mark.against_r
 

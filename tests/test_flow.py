@@ -13,9 +13,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from bipdask import storage
-from bipdask.contract import TABLES
-from bipdask.results import ESTIMATES_SCHEMA
+from bipdask.runtime import storage
+from bipdask.data.contract import TABLES
+from bipdask.analyses.estimates import ESTIMATES_SCHEMA
 
 JOBCENTRES = pd.DataFrame({
     "jobcentre_id": [1, 2, 3, 4, 5],

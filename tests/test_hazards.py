@@ -5,8 +5,9 @@ import pandas as pd
 import pytest
 from lifelines import WeibullAFTFitter
 
-from bipdask import bootstrap as bs
-from bipdask.hazards import FitError, expected_duration, weibull_ph
+from bipdask.inference import bootstrap as bs
+from bipdask.errors import FitError
+from bipdask.estimators.weibull import expected_duration, weibull_ph
 
 
 def _spells(n=4000, seed=0, weekly=True):
@@ -120,7 +121,7 @@ def test_interval_likelihood_recovers_the_weekly_process():
 
 
 def test_interval_gradient_and_hessian_match_finite_differences():
-    from bipdask.hazards import _compress, _grad_hess, _loglik
+    from bipdask.estimators.weibull import _compress, _grad_hess, _loglik
 
     df = _weekly_process(n=500, seed=3)
     X = np.column_stack([df[["D", "E", "DE"]].to_numpy(float), np.ones(len(df))])

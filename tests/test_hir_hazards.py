@@ -6,9 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bipdask.duration_did import duration_did_by_jobcentre
-from bipdask.hir_hazards import DID_ESTIMANDS, figure_curves, replicate_key, table4, table7, table9, weekly_survival_time
-from bipdask.results import COLUMNS, estimates_table
+from bipdask.estimators.duration_did import duration_did_by_jobcentre
+from bipdask.analyses.hir.durations import DID_ESTIMANDS, figure_curves, table4, table7, weekly_survival_time
+from bipdask.analyses.estimates import replicate_key
+from bipdask.analyses.hir.mediators import table9
+from bipdask.analyses.estimates import COLUMNS, estimates_table
 
 B = 30
 TREATED_JC = (11, 12, 13)
@@ -196,7 +198,7 @@ def belief_weeks(n_caseworkers: int = 60, seed: int = 4, log_hr: float = 0.02) -
 
 
 def test_table10_recovers_the_belief_hazard_ratio_and_its_replicates_give_the_se():
-    from bipdask.hir_hazards import table10
+    from bipdask.analyses.hir.mediators import table10
 
     data = belief_weeks()
     res = table10(data, bootstrap=B, seed=5)
@@ -217,8 +219,8 @@ def test_table10_recovers_the_belief_hazard_ratio_and_its_replicates_give_the_se
 
 
 def test_share_mediators_are_hir_linear_rows_with_matching_replicates():
-    from bipdask.hir_hazards import share_mediators
-    from bipdask.hir_linear import table9_10_share
+    from bipdask.analyses.hir.mediators import share_mediators
+    from bipdask.analyses.hir.mediators import table9_10_share
 
     data = belief_weeks(n_caseworkers=30).assign(caseload=lambda d: d["belief_internship_3m"] / 2 + 13,
                                                  casemiss=lambda d: d["belief_internship_3m_miss"])
@@ -239,9 +241,10 @@ def test_share_mediators_are_hir_linear_rows_with_matching_replicates():
 
 
 def test_table8_and_table3_wrap_hir_linear_with_the_replicates_of_their_bootstrapped_rows():
-    from bipdask.hir_hazards import table3, table8
-    from bipdask.hir_linear import table3_belief
-    from bipdask.spells import EXIT_DESTINATIONS
+    from bipdask.analyses.hir.beliefs import table3
+    from bipdask.analyses.hir.exits import table8
+    from bipdask.analyses.hir.beliefs import table3_belief
+    from bipdask.prepare.spells import EXIT_DESTINATIONS
 
     rng = np.random.default_rng(np.random.SeedSequence([6, 1]))
     n = 6000

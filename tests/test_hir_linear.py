@@ -1,4 +1,4 @@
-"""HIR Tables 3, 8, 9–10 as linear models (bipdask.hir_linear) — hand cases and planted effects."""
+"""HIR Tables 3, 8, 9–10 as linear models (bipdask.analyses.hir.linear_table) — hand cases and planted effects."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ import pytest
 import statsmodels.api as sm
 
 from bipdask.errors import InputError
-from bipdask.hir_linear import (LinearTable, belief_percentages, period_week, table3_belief, table8_exits,
-                                table9_10_share)
-from bipdask.results import estimates_frame
-from bipdask.spells import EXIT_DESTINATIONS
+from bipdask.analyses.hir.linear_table import LinearTable, period_week
+from bipdask.analyses.hir.beliefs import belief_percentages, table3_belief
+from bipdask.analyses.hir.exits import table8_exits
+from bipdask.analyses.hir.mediators import table9_10_share
+from bipdask.analyses.estimates import estimates_frame
+from bipdask.prepare.spells import EXIT_DESTINATIONS
 
 
 def exit_weeks(effect: float, seed: int = 0, persons: int = 600, weeks: int = 12) -> pd.DataFrame:

@@ -354,7 +354,7 @@ def test_local_stack_runs_the_deployment_on_two_dask_workers_and_commits_to_s3(t
     from local_stack import OUTPUT_URL, LocalStack, small_spec
 
     import bipdask
-    from bipdask import storage
+    from bipdask.runtime import storage
     from bipdask.spec import load_spec
     from bipdask.synth import generate
     from flows.evaluate import DELIVERY_TABLES, spec_dict, version_key

@@ -6,7 +6,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bipdask import input_cache, storage
+from bipdask.runtime import input_cache, storage
 
 
 def _commit(root, run_id: str, keys, when: str) -> None:

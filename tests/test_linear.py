@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bipdask.errors import InputError
-from bipdask.linear import PARAM_NAMES, cell_did, headline, share_did_table
-from bipdask.results import estimates_frame
+from bipdask.estimators.cell_did import PARAM_NAMES, cell_did
+from bipdask.analyses.hir.shares import headline, share_did_table
+from bipdask.analyses.estimates import estimates_frame
 
 
 def random_person_weeks(seed: int, n_persons: int = 60) -> pd.DataFrame:
@@ -134,10 +135,10 @@ def test_share_did_table_suppresses_small_job_centres():
 
 # --------------------------------------------------------------------------- lpm (issue #5)
 
-from bipdask import bootstrap as bs  # noqa: E402
-from bipdask.linear import CONS, LinearResult, lpm  # noqa: E402
-from bipdask import linear_model as lm  # noqa: E402
-from bipdask.linear_model import refit_replicate  # noqa: E402
+from bipdask.inference import bootstrap as bs  # noqa: E402
+from bipdask.estimators.lpm import CONS, LinearResult, lpm  # noqa: E402
+from bipdask.estimators.lpm import model as lm  # noqa: E402
+from bipdask.estimators.lpm import refit_replicate  # noqa: E402
 from scipy import sparse  # noqa: E402
 
 

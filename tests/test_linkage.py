@@ -11,19 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bipdask.errors import InputError
-from bipdask.linkage import (
-    LINK_STATUSES,
-    add_caseload_change,
-    assignment_weeks,
-    caseload_baseline,
-    caseload_fte,
-    check_match_rate,
-    combine_linkage_reports,
-    link_caseload,
-    linkage_report,
-    period_week_bounds,
-    week_ordinal,
-)
+from bipdask.prepare.linkage import (LINK_STATUSES, add_caseload_change, assignment_weeks, caseload_baseline,
+                                     caseload_fte, check_match_rate, combine_linkage_reports, link_caseload,
+                                     linkage_report)
+from bipdask.data.weeks import period_week_bounds, week_ordinal
 
 W0 = dt.date(2018, 3, 5)  # a Monday: week 0 of the test period
 PERIOD = dict(period_start=W0, period_end=W0 + dt.timedelta(weeks=12) - dt.timedelta(days=1))  # weeks 0..11
@@ -345,7 +336,7 @@ def test_check_match_rate_raises_a_clear_message_below_the_floor():
 
 def test_linkage_reproduces_the_synthetic_truth(tmp_path):
     from bipdask import synth
-    from bipdask.delivery import read_table
+    from bipdask.data.delivery import read_table
     from bipdask.spec import load_spec
 
     synth.generate(tmp_path, scale=0.05, seed=7)

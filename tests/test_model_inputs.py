@@ -13,23 +13,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from _deliveries import PERSON_IDS, tiny_tables
-from bipdask.linkage import add_caseload_change, combine_linkage_reports, link_caseload, linkage_report
-from bipdask.model_inputs import (
-    KINDS,
-    LINKAGE_COLUMNS,
-    SPELL_COLUMNS,
-    TIME_VARYING_COLUMNS,
-    ModelInputConfig,
-    caseworkers_rows,
-    concat_inputs,
-    empty_inputs,
-    jobcentre_model_inputs,
-    linkage_report_from_counts,
-    linkage_report_table,
-    persons_rows,
-)
+from bipdask.prepare.linkage import (add_caseload_change, combine_linkage_reports, link_caseload,
+                                     linkage_report)
+from bipdask.prepare.hir import (KINDS, LINKAGE_COLUMNS, SPELL_COLUMNS, TIME_VARYING_COLUMNS,
+                                 ModelInputConfig, caseworkers_rows, concat_inputs, empty_inputs,
+                                 jobcentre_model_inputs, linkage_report_from_counts, linkage_report_table,
+                                 persons_rows)
 from bipdask.spec import load_spec
-from bipdask.spells import first_lab_spells, gap_spells, time_varying_rows, with_course_status
+from bipdask.prepare.spells import first_lab_spells, gap_spells, time_varying_rows, with_course_status
 
 # The tiny panel runs ten Mondays from 2018-01-01: weeks 0–3 are the "before" period, 4–9 the
 # "intervention" period, and Jan 2018 is the caseload baseline.
@@ -89,7 +80,7 @@ def test_time_varying_rows_split_the_intervention_gaps_with_the_linked_caseload(
     linked = link_caseload(course, a, c, period_start=INTERVENTION[0], period_end=INTERVENTION[1])
     gaps = gap_spells(panel, period_start=INTERVENTION[0], period_end=INTERVENTION[1],
                       treated_jobcentre_ids=[101], E=1)
-    from bipdask.linkage import caseload_baseline, caseload_fte
+    from bipdask.prepare.linkage import caseload_baseline, caseload_fte
 
     base = caseload_baseline(caseload_fte(c), baseline_start=BEFORE[0], baseline_end=BEFORE[1])
     want = time_varying_rows(gaps, add_caseload_change(linked, base))
@@ -161,7 +152,7 @@ def test_empty_weeks_give_typed_empty_frames_of_every_kind(tables):
 
 
 def test_new_course_share_cells_are_the_table6_sums_over_the_new_courses_of_first_lab_spells(tables):
-    from bipdask.outcomes import CELL_COLUMNS, new_course_share_cell_sums
+    from bipdask.prepare.outcomes import CELL_COLUMNS, new_course_share_cell_sums
     from bipdask.spec import Period
 
     weeks, _, _ = one_jobcentre(tables, 101)
@@ -198,8 +189,8 @@ def test_inputs_do_not_depend_on_the_row_order_of_the_weeks(tables, seed):
 
 
 def test_time_varying_and_share_weeks_carry_the_linked_caseworker_and_the_weeks_share_outcome(tables):
-    from bipdask.model_inputs import SHARE_WEEK_COLUMNS
-    from bipdask.outcomes import in_internship_or_hours
+    from bipdask.prepare.hir import SHARE_WEEK_COLUMNS
+    from bipdask.prepare.outcomes import in_internship_or_hours
 
     got = inputs(tables)
     weeks, a, c = one_jobcentre(tables, 101)
@@ -229,7 +220,7 @@ def test_time_varying_and_share_weeks_carry_the_linked_caseworker_and_the_weeks_
 
 
 def test_pre_belief_is_percent_of_caseload_with_a_missing_indicator():
-    from bipdask.model_inputs import with_pre_belief
+    from bipdask.prepare.hir import with_pre_belief
 
     survey = pd.DataFrame({
         "caseworker_id": [1, 1, 2, 3], "jobcentre_id": [9, 9, 9, 9], "wave": ["pre", "post", "post", "pre"],

@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from test_flow import harness, write_spec  # noqa: F401  (harness: the flow tests' Prefect fixture)
+from test_flow import write_spec
 from test_report import digit_tokens, png_text_chunks
 
 from bipdask.cli import main

@@ -13,7 +13,7 @@ must give the estimate exactly.
 
 Table 7's share block (new courses): nothing is planted for it and the population truth has no
 value; the delivery's own cell sums, counted from the generator's course spans
-(``_truth/courses.parquet``, :func:`bipdask.synth.truth.sample_new_course_share`), must give the
+(``_truth/courses.parquet``, :func:`bipdask.synth.hir.truth.sample_new_course_share`), must give the
 estimate exactly.
 """
 
@@ -24,17 +24,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bipdask import delivery, linkage, spells
-from bipdask.cox import cox_ph
-from bipdask.hazards import weibull_ph
-from bipdask.hir_linear import table8_exits
-from bipdask.linear import share_did_table
-from bipdask.outcomes import new_course_share_cell_sums
-from bipdask.results import estimates_frame
+from bipdask.data import delivery
+from bipdask.prepare import linkage, spells
+from bipdask.estimators.cox import cox_ph
+from bipdask.estimators.weibull import weibull_ph
+from bipdask.analyses.hir.exits import table8_exits
+from bipdask.analyses.hir.shares import share_did_table
+from bipdask.prepare.outcomes import new_course_share_cell_sums
+from bipdask.analyses.estimates import estimates_frame
 from bipdask.spec import Period
 from bipdask.synth import generate
-from bipdask.synth.geography import participating_jobcentre_ids
-from bipdask.synth.truth import sample_new_course_share
+from bipdask.synth.hir.geography import participating_jobcentre_ids
+from bipdask.synth.hir.truth import sample_new_course_share
 
 BEFORE = ("2017-03-01", "2018-02-28")
 INTERVENTION = ("2018-03-01", "2019-03-31")

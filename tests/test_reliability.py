@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 import pytest
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from bipdask import claims, storage
+from bipdask.runtime import claims, storage
 from test_flow import write_spec, write_tiny_delivery
 
 B = 10
@@ -327,7 +327,7 @@ class KillOnModelInputWrite(WorkerPlugin):
         self.marker = marker
 
     def setup(self, worker) -> None:
-        from bipdask import storage as st
+        from bipdask.runtime import storage as st
 
         self.original = st.write_bytes
         marker, original, count = self.marker, st.write_bytes, [0]
@@ -347,7 +347,7 @@ class KillOnModelInputWrite(WorkerPlugin):
         st.write_bytes = write_bytes
 
     def teardown(self, worker) -> None:
-        from bipdask import storage as st
+        from bipdask.runtime import storage as st
 
         st.write_bytes = self.original
 
@@ -521,7 +521,7 @@ def test_monthly_refresh_runs_once_and_a_second_call_is_a_no_op(delivery, spec, 
 
 
 def test_results_read_with_pyarrow_dataset_and_pandas_as_they_are(clean):
-    from bipdask.results import ESTIMATES_SCHEMA
+    from bipdask.analyses.estimates import ESTIMATES_SCHEMA
 
     root, result = clean
     run_dir = root / "runs" / result.run_id

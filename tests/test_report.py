@@ -16,10 +16,10 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from bipdask import storage
-from bipdask.disclosure import SUPPRESSED
-from bipdask.report.i18n import number
-from bipdask.results import Estimate, estimates_table
+from bipdask.runtime import storage
+from bipdask.publish.disclosure import SUPPRESSED
+from bipdask.publish.report.i18n import number
+from bipdask.analyses.estimates import Estimate, estimates_table
 
 PLANTED_IDS = [48151623, 42000917, 73194851, 61803398, 27182818, 31415926]
 NAMES = {11: "Favrskov", 12: "Haderslev", 13: "Varde", 21: "Aarhus"}
@@ -171,7 +171,7 @@ def make_fake_run(root: Path, run_id: str = "r00000000000000a1", committed_at: s
 
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory):
-    from bipdask.report import write_report
+    from bipdask.publish.report.build import write_report
 
     root = tmp_path_factory.mktemp("root")
     first = make_fake_run(root)
@@ -231,7 +231,8 @@ def test_table4_caps_durations_above_52_weeks(reports):
 
 
 def test_suppression_is_applied_before_tables_and_figures_are_built(reports, monkeypatch, tmp_path):
-    from bipdask.report import build, figures, write_report
+    from bipdask.publish.report import build, figures
+    from bipdask.publish.report.build import write_report
 
     seen = []
     real_tables, real_forest = build.all_tables, figures.forest
@@ -343,7 +344,7 @@ def test_difference_columns_carry_the_replicates_ci_or_say_why_not(reports):
 
 
 def test_difference_intervals_are_percentiles_of_the_replicate_differences():
-    from bipdask.report.tables import difference_intervals
+    from bipdask.publish.report.tables import difference_intervals
 
     reps = pd.DataFrame({"replicate": range(5),
                          "participating_before|all|intervention": [40.0, 41, 42, 43, np.nan],
@@ -360,8 +361,8 @@ def test_difference_intervals_are_percentiles_of_the_replicate_differences():
 
 
 def test_table7_shows_the_new_course_share_block_only_when_estimated():
-    from bipdask.disclosure import NEW_COURSE_SHARE_ANALYSIS, protect_estimates
-    from bipdask.report.tables import Estimates, duration_table
+    from bipdask.publish.disclosure import NEW_COURSE_SHARE_ANALYSIS, protect_estimates
+    from bipdask.publish.report.tables import Estimates, duration_table
 
     base = estimates_table(fake_estimates()).to_pandas()
     t7 = duration_table(Estimates(protect_estimates(base, 5), 5), "hir_table7", "en", NAMES, per_jobcentre=False)
@@ -392,7 +393,8 @@ def _more_persons_in_favrskov(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_the_report_is_protected_against_the_previous_runs_release(tmp_path):
-    from bipdask.report import build, load_published, release_of, write_report
+    from bipdask.publish.report import build
+    from bipdask.publish.report.build import load_published, release_of, write_report
 
     first = make_fake_run(tmp_path)
     write_report(first.url)
@@ -429,7 +431,7 @@ def test_the_report_is_protected_against_the_previous_runs_release(tmp_path):
 
 def test_unknown_run_is_an_input_error(tmp_path):
     from bipdask.errors import InputError
-    from bipdask.report import write_report
+    from bipdask.publish.report.build import write_report
 
     with pytest.raises(InputError, match="not found"):
         write_report(str(tmp_path / "runs" / "rnothere"))
@@ -466,7 +468,7 @@ def test_report_opens_in_headless_chromium_and_every_figure_loads(reports, tmp_p
 
 def test_the_flow_can_write_the_report_before_committing(tmp_path):
     """The flow writes report/ and then the manifest: write_report takes the manifest to come."""
-    from bipdask.report import write_report
+    from bipdask.publish.report.build import write_report
 
     run = make_fake_run(tmp_path)
     manifest = dict(run.manifest)
@@ -479,7 +481,7 @@ def test_the_flow_can_write_the_report_before_committing(tmp_path):
 def test_share_difference_intervals_come_from_the_cell_mean_replicates():
     import numpy as np
 
-    from bipdask.report.tables import share_difference_intervals
+    from bipdask.publish.report.tables import share_difference_intervals
 
     rng = np.random.default_rng(0)
     before = rng.normal(0.17, 0.01, 999)

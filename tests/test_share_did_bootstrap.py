@@ -8,9 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bipdask import bootstrap as bs
-from bipdask.linear import cell_did, share_did_table
-from bipdask.share_did_bootstrap import share_did_replicates, with_bootstrap
+from bipdask.inference import bootstrap as bs
+from bipdask.estimators.cell_did import cell_did
+from bipdask.analyses.hir.shares import share_did_table
+from bipdask.analyses.hir.shares import share_did_replicates, with_bootstrap
 
 TREATED = (3, 5)
 WINDOWS = ("intervention", "last_3_months")
@@ -87,7 +88,7 @@ def test_bootstrap_se_agrees_with_the_cluster_robust_se_and_the_rows_take_it():
 
 
 def test_rows_whose_replicates_mostly_failed_lose_their_interval():
-    from bipdask.results import Estimate
+    from bipdask.analyses.estimates import Estimate
 
     rows = [Estimate("share_internship_or_hours", "did", None, "intervention", 0.01, 0.02, -0.03, 0.05, 0.6, 50, 500)]
     reps = pd.DataFrame({"replicate": range(10), "did|all|intervention": [0.01, np.nan, *[np.nan] * 8]})

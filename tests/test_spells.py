@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bipdask.errors import InputError
-from bipdask.linkage import week_ordinal
-from bipdask.spells import (course_exits, first_lab_spells, gap_spells, in_new_course, time_varying_rows,
-                            with_course_status)
+from bipdask.data.weeks import week_ordinal
+from bipdask.prepare.spells import (course_exits, first_lab_spells, gap_spells, in_new_course,
+                                    time_varying_rows, with_course_status)
 
 W0 = dt.date(2018, 3, 5)  # Monday of test week 0 = the first week of the period
 PERIOD = dict(period_start=dt.date(2018, 3, 1), period_end=W0 + dt.timedelta(weeks=10, days=2))  # weeks 0..10
@@ -284,7 +284,7 @@ def test_gap_spells_and_time_varying_rows_are_consistent(patterns, first_week):
 
 def test_new_courses_match_the_synthetic_truth(tmp_path):
     from bipdask import synth
-    from bipdask.delivery import read_table
+    from bipdask.data.delivery import read_table
     from bipdask.spec import load_spec
 
     synth.generate(tmp_path, scale=0.05, seed=11)

@@ -8,8 +8,8 @@ import socket
 import pandas as pd
 import pytest
 
-from bipdask import storage
-from bipdask.results import ESTIMATES_SCHEMA, Estimate, estimates_table
+from bipdask.runtime import storage
+from bipdask.analyses.estimates import ESTIMATES_SCHEMA, Estimate, estimates_table
 
 
 def _frame() -> pd.DataFrame:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bipdask.survival_curves import kaplan_meier, raw_weekly_hazard
+from bipdask.estimators.survival_curves import kaplan_meier, raw_weekly_hazard
 
 FIX = Path(__file__).parent / "fixtures" / "r"
 

@@ -12,12 +12,13 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from bipdask.contract import TABLES
-from bipdask.delivery import read_table, table_files
-from bipdask.synth import caseworkers as C
-from bipdask.synth import generate, geography
-from bipdask.synth import params as P
-from bipdask.synth import plan as PL
+from bipdask.data.contract import TABLES
+from bipdask.data.delivery import read_table, table_files
+from bipdask.synth.hir import caseworkers as C
+from bipdask.synth import generate
+from bipdask.synth.hir import geography
+from bipdask.synth.hir import params as P
+from bipdask.synth.hir import plan as PL
 
 SCALE = 0.1
 
@@ -201,16 +202,16 @@ def test_share_cells_near_planted_population_truth(delivery):
 
 
 def test_population_truth_is_cached_for_this_dgp_version():
-    from bipdask.synth import truth as T
+    from bipdask.synth.hir import truth as T
 
     pop = T.cached_population_truth()
-    assert pop is not None, "run python -m bipdask.synth.truth"
+    assert pop is not None, "run python -m bipdask.synth.hir.truth"
     assert pop["dgp_version"] == P.DGP_VERSION
     assert 0.0 < pop["did_share"] < pop["did_share_last3m"] < 0.06
 
 
 def test_population_exit_truth_per_tabel8_destination():
-    from bipdask.synth import truth as T
+    from bipdask.synth.hir import truth as T
 
     ex = T.cached_population_truth()["exit"]
     assert set(ex["did_eq3_planned"]) == set(P.EXIT_DESTINATIONS) == set(ex["did_eq3"])
@@ -227,7 +228,7 @@ def test_population_exit_truth_per_tabel8_destination():
 def test_eq3_did_is_ols_with_week_effects_on_the_person_weeks():
     import statsmodels.api as sm
 
-    from bipdask.synth.truth import eq3_did
+    from bipdask.synth.hir.truth import eq3_did
 
     rng = np.random.default_rng(2)
     n = rng.integers(5, 40, (2, 2, 4))
@@ -242,7 +243,7 @@ def test_eq3_did_is_ols_with_week_effects_on_the_person_weeks():
 
 
 def test_exit_statistics_by_hand():
-    from bipdask.synth import hir as H
+    from bipdask.synth.hir import jobcentre as H
 
     last = P.N_PANEL - 1
     start = np.array([-5, 0, P.E1_FIRST, 20, 30, 40])

@@ -7,11 +7,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bipdask.contract import BIP_RESPONSES, BIP_S1_BOXES, PERSONS, WEEKS
+from bipdask.data.contract import BIP_RESPONSES, BIP_S1_BOXES, PERSONS, WEEKS
 from bipdask.errors import InputError
-from bipdask.synth import bip_params as P
-from bipdask.synth.bip import generate_bip, progression_effects, report_sample_mask
-from bipdask.synth.bip_answers import COMBINATIONS, combination_of_boxes
+from bipdask.synth.bip import params as P
+from bipdask.synth.bip.delivery import generate_bip, progression_effects
+from bipdask.synth.bip.schedule import report_sample_mask
+from bipdask.synth.bip.answers import COMBINATIONS, combination_of_boxes
 
 NAMES = ["Faxe", "Horsens", "Rebild", "Silkeborg", "Sønderborg", "Thisted", "Vejen", "Viborg",
          "Vordingborg", "Aarhus", "Vallensbæk-Ishøj", "Vallensbæk-Ishøj", "Odense"]

@@ -1,4 +1,4 @@
-"""Tests of bipdask.validate: a catalogue of bad deliveries, the staged layer, the CLI."""
+"""Tests of bipdask.data.validate.stage: a catalogue of bad deliveries, the staged layer, the CLI."""
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 
 from _deliveries import PERSON_IDS, UNKNOWN_PERSON_ID, tiny_tables, to_arrow, write_delivery
 from bipdask.cli import main
-from bipdask.dream import long_to_dream_wide
+from bipdask.data.dream import long_to_dream_wide
 from bipdask.errors import InputError, Problem
-from bipdask.validate import ValidationReport, validate_delivery
+from bipdask.data.validate import ValidationReport, validate_delivery
 
 PLANTED_IDS = [*PERSON_IDS, UNKNOWN_PERSON_ID]
 Tables = dict[str, pd.DataFrame]

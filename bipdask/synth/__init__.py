@@ -1,8 +1,8 @@
 """The synthetic national delivery with planted truth (``bipdask synth``).
 
-:func:`generate` writes a delivery folder as :mod:`bipdask.delivery` describes it — the HIR panel
-of all 97 job centres (:mod:`bipdask.synth.hir`, calibrated to Metrica 2019, seed 001, and Discus
-2019, seed 004), the BIP survey part (:mod:`bipdask.synth.bip`), ``truth.json`` and ``_truth/``
+:func:`generate` writes a delivery folder as :mod:`bipdask.data.delivery` describes it — the HIR panel
+of all 97 job centres (:mod:`bipdask.synth.hir.jobcentre`, calibrated to Metrica 2019, seed 001, and Discus
+2019, seed 004), the BIP survey part (:mod:`bipdask.synth.bip.delivery`), ``truth.json`` and ``_truth/``
 side files. Every job centre is simulated from ``SeedSequence([seed, jobcentre_id, stream])`` and
 its weeks are written as soon as they are made, so the same seed gives byte-identical files for
 any number of workers and memory stays bounded by one job centre per worker.
@@ -21,13 +21,13 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from bipdask.contract import (ASSIGNMENTS, BELIEF_SURVEY, BIP_RESPONSES, CASELOAD, DREAM_CODES, JOBCENTRES,
-                              PERSONS, TABLES)
-from bipdask.synth import caseworkers as C
-from bipdask.synth import geography
-from bipdask.synth import params as P
-from bipdask.synth import plan as PL
-from bipdask.synth import truth as T
+from bipdask.data.contract import (ASSIGNMENTS, BELIEF_SURVEY, BIP_RESPONSES, CASELOAD, DREAM_CODES,
+                                   JOBCENTRES, PERSONS, TABLES)
+from bipdask.synth.hir import caseworkers as C
+from bipdask.synth.hir import geography
+from bipdask.synth.hir import params as P
+from bipdask.synth.hir import plan as PL
+from bipdask.synth.hir import truth as T
 
 __all__ = ["SynthSummary", "generate"]
 
@@ -60,7 +60,7 @@ class SynthSummary:
 
 def _bip_part(jobcentres: pd.DataFrame, scale: float, seed: int):
     try:
-        from bipdask.synth.bip import generate_bip
+        from bipdask.synth.bip.delivery import generate_bip
     except ImportError:  # the BIP part is developed separately; the HIR part stands alone
         return None
     return generate_bip(jobcentres, P.panel_weeks(), scale=scale, seed=seed,
@@ -108,7 +108,7 @@ def generate(out: Path, *, scale: float = 1.0, seed: int = 42, workers: int = 1)
     notes: list[str] = []
     bip = _bip_part(jobcentres, scale, seed)
     if bip is None:
-        notes.append("bipdask.synth.bip not available: no BIP part (bip_responses empty)")
+        notes.append("bipdask.synth.bip.delivery not available: no BIP part (bip_responses empty)")
     bip_weeks = {} if bip is None else {int(k): g for k, g in bip.weeks.groupby("jobcentre_id")}
 
     plans = PL.build_plans(scale, seed)
@@ -203,14 +203,14 @@ def _truth(plans, results, scale: float, seed: int, belief: pd.DataFrame, bip) -
                      "belief_respondents": belief.groupby("wave").size().to_dict(),
                      "sample_share": {k: sample[k] for k in ("cell_share", "did_share", "did_share_last3m")},
                      "sample_exit": T.aggregate_exits(plans, [r.stats for r in results])},
-        "population": pop if pop is not None else {"missing": "run python -m bipdask.synth.truth"},
+        "population": pop if pop is not None else {"missing": "run python -m bipdask.synth.hir.truth"},
         "how": {
             "persons": "Tabel 1 × scale exactly per job centre and period (deterministic course spans)",
             "planted": "constants in bipdask/synth/params.py calibrated to seed 001 / 004 tables",
             "realised": ("counted from this delivery's simulated arrays before writing; sample_exit = "
                          "the Tabel 8 exit cell sums, rates, DiDs and eq. (3) β of this delivery "
-                         "(bipdask.synth.truth.aggregate_exits)"),
-            "population": "bipdask.synth.truth.population_truth (cached, keyed by dgp_version)",
+                         "(bipdask.synth.hir.truth.aggregate_exits)"),
+            "population": "bipdask.synth.hir.truth.population_truth (cached, keyed by dgp_version)",
             "linkage": ("rc_weeks_intervention = resource-course person-weeks of participating job "
                         "centres in the intervention period; linked = those whose true caseworker has a "
                         "caseload record that week (before trimming)"),

@@ -1,0 +1,107 @@
+"""TODO docstring (bipdask/analyses/bip/change.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import numpy as np
+import pandas as pd
+from bipdask.prepare.bip import (CaseworkerSample, cluster_ids, cluster_mean,
+                                 full_rank_columns, model_frame)
+from bipdask.inference.pairs import BootstrapSummary, summarise
+from bipdask.inference.bootstrap import Scheme, replicate_blocks
+from bipdask.errors import InputError, Problem
+from bipdask.estimators.lpm import LinearResult, lpm
+from bipdask.analyses.estimates import estimates_frame
+from bipdask.analyses.bip.common import _estimates, _frame_of, _inference
+
+
+CHANGE = "bip_caseworker_change"
+
+
+@dataclass(frozen=True)
+class CaseworkerChange:
+    """Effect of a change of caseworker on the 52-week job/SU chance (slides, seed 002: −22 %).
+
+    ``table`` rows: ``effect_pp`` (the LPM coefficient γ of ``caseworker_changed``),
+    ``rate_changed`` (outcome rate of responses that came with a new caseworker),
+    ``rate_changed_without_change`` (rate_changed − γ), ``rate_unchanged``, and
+    ``relative_effect`` = γ / (rate_changed − γ): the change in percent of the job chance the
+    same responses would have had without the change.
+    """
+
+    fit: LinearResult
+    table: pd.DataFrame
+    n_obs: int
+    n_citizens: int
+    n_changed: int
+    caseworker_fe: bool
+    bootstrap: BootstrapSummary | None = None
+
+    @property
+    def relative_effect(self) -> float:
+        return float(self.table.loc["relative_effect", "estimate"])
+
+    def tidy(self) -> pd.DataFrame:
+        """Estimates rows, analysis ``bip_caseworker_change``."""
+        n = pd.Series(self.n_obs, index=self.table.index)
+        n["rate_changed"] = n["rate_changed_without_change"] = self.n_changed
+        n["rate_unchanged"] = self.n_obs - self.n_changed
+        return estimates_frame(_estimates(CHANGE, self.table, self.n_citizens, n))
+
+
+def caseworker_change(
+    sample: CaseworkerSample | pd.DataFrame,
+    persons: pd.DataFrame,
+    *,
+    caseworker_fe: bool = True,
+    bootstrap: int = 0,
+    seed: int = 0,
+    cluster: str = "person_id",
+    scheme: Scheme = "multinomial",
+    alpha: float = 0.05,
+) -> CaseworkerChange:
+    """LPM of the 52-week outcome on ``caseworker_changed`` (the response's caseworker differs
+    from the citizen's previous response's) and the covariates of the effectiveness model.
+
+    On the caseworker-report sample (every response has a previous one). With
+    ``caseworker_fe`` (default) the caseworker effects are absorbed, so a change is compared
+    with the same caseworker's continuing citizens and does not pick up who the new caseworker
+    is. The relative effect's CI comes from the bootstrap (lpm's replicates of γ and the
+    replicate-weighted rate of the changed responses); without a bootstrap it has no SE.
+    """
+    frame = _frame_of(sample)
+    data, candidates = model_frame(frame, persons)
+    data["caseworker_changed"] = data["caseworker_changed"].to_numpy(dtype=bool).astype(float)
+    groups = pd.factorize(data["caseworker_id"], sort=True)[0] if caseworker_fe else None
+    covariates = full_rank_columns(data[["caseworker_changed", *candidates]], groups=groups)
+    if "caseworker_changed" not in covariates:
+        raise InputError([Problem("bip_responses", "caseworker_id", "no caseworker changes to compare", 0)])
+    fit = lpm(data, y="outcome", covariates=covariates,
+              fixed_effects="caseworker_id" if caseworker_fe else None,
+              cluster=cluster, bootstrap=bootstrap, seed=seed, scheme=scheme)
+    y = data["outcome"].to_numpy(dtype=float)
+    changed = data["caseworker_changed"].to_numpy(dtype=float) == 1.0
+    gamma = float(fit.params["caseworker_changed"])
+    ids, g_codes = cluster_ids(data, cluster)
+    rate_c = float(y[changed].mean())
+    est = pd.Series({"effect_pp": gamma, "rate_changed": rate_c, "rate_changed_without_change": rate_c - gamma,
+                     "rate_unchanged": float(y[~changed].mean()), "relative_effect": gamma / (rate_c - gamma)})
+    summary = None
+    if bootstrap > 0:
+        g_reps = fit.bootstrap.replicates["caseworker_changed"].to_numpy(dtype=float)
+        sums = np.column_stack([np.bincount(g_codes, weights=y * changed, minlength=len(ids)),
+                                np.bincount(g_codes, weights=changed.astype(float), minlength=len(ids)),
+                                np.bincount(g_codes, weights=y * ~changed, minlength=len(ids)),
+                                np.bincount(g_codes, weights=(~changed).astype(float), minlength=len(ids))])
+        parts = [w @ sums for _, w in replicate_blocks(ids, bootstrap, seed, scheme)]
+        s = np.vstack(parts)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rc, ru = s[:, 0] / s[:, 1], s[:, 2] / s[:, 3]
+            reps = np.column_stack([g_reps, rc, rc - g_reps, ru, g_reps / (rc - g_reps)])
+        summary = summarise(reps, est, scheme, seed)
+    analytic = pd.Series({"effect_pp": float(fit.se["caseworker_changed"]),
+                          "rate_changed": cluster_mean(np.where(changed, y, np.nan), g_codes, len(ids))[1],
+                          "rate_unchanged": cluster_mean(np.where(~changed, y, np.nan), g_codes, len(ids))[1]})
+    table = _inference(est, summary, analytic, len(ids), alpha)
+    return CaseworkerChange(fit=fit, table=table, n_obs=len(data), n_citizens=int(data["person_id"].nunique()),
+                            n_changed=int(changed.sum()), caseworker_fe=caseworker_fe, bootstrap=summary)

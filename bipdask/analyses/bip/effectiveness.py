@@ -1,0 +1,337 @@
+"""Caseworker effectiveness (BIP caseworker report, seed 000) and caseworker change (slides, seed 002).
+
+:func:`caseworker_effectiveness` is the report's fixed-effects LPM: the 52-week job/SU outcome
+on register covariates, the citizen's answers B1–B11 and their changes, and a fixed effect per
+caseworker (absorbed). From it: R² without/with the caseworker effects ("16 %" / "21 %"), each
+caseworker's effect, quartiles of the effects (29/29/29/28 caseworkers), the raw outcome rate
+per quartile (Figur 1: 7/13/18/23 %), the mean effect per quartile (Figur 2: a 26 pp gap),
+citizens per caseworker (Figur 3), the counterfactual "every caseworker as effective as the
+top-quartile mean" (Tabel 1: 14.76 % → 28.45 %, +14.69 pp) and the quartiles' use of the S1
+activity groups (Figures 4–8, Tabel A1) and mean S2–S12 answers (Figures 9–19).
+
+:func:`caseworker_change` estimates what a change of caseworker between consecutive responses
+does to the 52-week job chance, in percent ("reducerer borgerens jobchance med 22 pct.").
+
+Inference: the linear fits come from :func:`bipdask.analyses.hir.shares.lpm`; derived quantities (effects,
+quartiles, the counterfactual) get a cluster bootstrap that reuses lpm's replicates — the same
+:func:`bipdask.inference.bootstrap.replicate_weights` over the same sorted cluster ids and seed — and
+recomputes each replicate's caseworker effects exactly from per-(cluster, caseworker) sums:
+with slope β*_b, the absorbed effect of caseworker k is Σ w(y − x'β*_b) / Σ w over k's rows.
+Clusters are citizens by default (responses of one citizen share their unobservables and a
+citizen may meet several caseworkers); ``cluster="caseworker_id"`` or ``"jobcentre_id"``
+are possible (with 10 job centres the job-centre bootstrap is coarse).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from bipdask.prepare.bip import (ANALYSIS_PERIOD, CaseworkerSample, cluster_ids, cluster_mean,
+                                 full_rank_columns, group_use, model_frame)
+from bipdask.inference.pairs import BootstrapSummary, summarise
+from bipdask.inference.bootstrap import Scheme, pattern_weights, replicate_blocks
+from bipdask.data.contract import BIP_CASEWORKER_QUESTIONS
+from bipdask.errors import InputError, Problem
+from bipdask.estimators.lpm import LinearResult, lpm
+from bipdask.analyses.estimates import Estimate, estimates_frame
+from bipdask.analyses.bip.common import _estimates, _frame_of, _inference, quartile_of
+
+EFFECTIVENESS = "bip_caseworker_effectiveness"
+QUARTILES = (1, 2, 3, 4)
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+# --- caseworker effectiveness ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CaseworkerEffectiveness:
+    """Seed 000 reproduced. Shares are fractions (0.1476 = 14.76 %), effects are differences of
+    fractions (0.1469 = 14.69 pp).
+
+    ``caseworkers``: caseworker_id, n_responses, n_citizens, fixed_effect (the absorbed level
+    α_k), effect (α_k minus the response-weighted mean of α: 0 = the average response's
+    caseworker), rate_if_all_had (outcome rate if every response had caseworker k), quartile.
+    ``quartiles``: per quartile the number of caseworkers, responses, citizens per caseworker
+    (Figur 3), raw outcome rate (Figur 1) and mean effect (Figur 2) with SE/CI.
+    ``counterfactual``: Tabel 1 (actual, counterfactual_top_quartile, increase) with SE/CI/p.
+    ``profile``: per quartile and variable (J, O, S, H, none = S1 activity-group use; s2–s12 =
+    mean answer) the mean with SE/CI (quartile membership held at the point estimate).
+    """
+
+    fit: LinearResult
+    covariates: tuple[str, ...]
+    caseworkers: pd.DataFrame
+    quartiles: pd.DataFrame
+    counterfactual: pd.DataFrame
+    profile: pd.DataFrame
+    r2_without_fe: float
+    r2_with_fe: float
+    n_obs: int
+    n_citizens: int
+    n_caseworkers: int
+    cluster: str
+    bootstrap: BootstrapSummary | None = None
+
+    def tidy(self) -> pd.DataFrame:
+        """Rows of the estimates schema (:mod:`bipdask.analyses.estimates`), analysis
+        ``bip_caseworker_effectiveness``; estimands ``actual``, ``counterfactual_top_quartile``,
+        ``increase``, ``r2_without_fe``, ``r2_with_fe``, ``outcome_rate/q<k>``,
+        ``mean_effect/q<k>``, ``profile/<variable>/q<k>``."""
+        rows = _estimates(EFFECTIVENESS, self.counterfactual, self.n_citizens, self.n_obs)
+        rows += [Estimate(EFFECTIVENESS, "r2_without_fe", None, ANALYSIS_PERIOD, self.r2_without_fe,
+                          n_persons=self.n_citizens, n_obs=self.n_obs),
+                 Estimate(EFFECTIVENESS, "r2_with_fe", None, ANALYSIS_PERIOD, self.r2_with_fe,
+                          n_persons=self.n_citizens, n_obs=self.n_obs)]
+        for what in ("outcome_rate", "mean_effect"):
+            t = self.quartiles.set_index(self.quartiles["quartile"].map(lambda q: f"{what}/q{q}"))
+            t = t[[what, f"{what}_se", f"{what}_ci_low", f"{what}_ci_high"]]
+            t.columns = ["estimate", "se", "ci_low", "ci_high"]
+            rows += _estimates(EFFECTIVENESS, t, self.n_citizens,
+                               pd.Series(self.quartiles["n_responses"].to_numpy(), index=t.index))
+        keys = [f"profile/{v}/q{q}" for v, q in zip(self.profile["variable"], self.profile["quartile"])]
+        p = self.profile.set_index(pd.Index(keys))
+        rows += _estimates(EFFECTIVENESS, p[["estimate", "se", "ci_low", "ci_high"]], self.n_citizens, p["n"])
+        return estimates_frame(rows)
+
+
+def caseworker_effectiveness(
+    sample: CaseworkerSample | pd.DataFrame,
+    persons: pd.DataFrame,
+    *,
+    bootstrap: int = 0,
+    seed: int = 0,
+    cluster: str = "person_id",
+    scheme: Scheme = "multinomial",
+    alpha: float = 0.05,
+    rerank_quartiles: bool = False,
+) -> CaseworkerEffectiveness:
+    """Fit the caseworker fixed-effects LPM and derive the seed 000 figures and Tabel 1.
+
+    Parameters
+    ----------
+    sample : :func:`bipdask.analyses.bip.estimates.caseworker_sample` (or its ``frame``).
+    persons : the contract ``persons`` table (register covariates).
+    bootstrap : replicates B of the cluster bootstrap (0 = analytic SEs where they exist; the
+        counterfactual and the quartile effects then have none).
+    seed : the run seed; replicate weights are ``replicate_weights(ids, range(B), seed, scheme)``.
+    cluster : the cluster column (default citizens, ``person_id``).
+    rerank_quartiles : False (default): every replicate keeps the point estimate's quartile
+        membership, so the SEs/CIs of the quartile quantities and the counterfactual are
+        conditional on the ranking, centred on the estimate. True: each replicate re-ranks its
+        own effects — the bootstrap of the statistic "mean of the top 25 % of estimated effects",
+        whose replicates are shifted up by the same noise that inflates the estimate (their mean
+        minus the estimate is a bootstrap estimate of that bias), so its percentile CI may not
+        even contain the estimate.
+
+    Notes
+    -----
+    The counterfactual keeps every response's covariates and moves its caseworker effect to the
+    top-quartile mean: counterfactual = actual + mean_{k in Q4} α_k − mean_i α_k(i) (the LPM is
+    linear, so no prediction is clipped). Estimated effects include sampling noise, which
+    widens their spread; in expectation the counterfactual therefore overstates the one under
+    the true effects (the generator's truth documents this gap; ``rerank_quartiles=True``
+    shows its size).
+    """
+    frame = _frame_of(sample)
+    data, candidates = model_frame(frame, persons)
+    k_codes, k_ids = pd.factorize(data["caseworker_id"], sort=True)
+    covariates = full_rank_columns(data[candidates], groups=k_codes)
+    fit = lpm(data, y="outcome", covariates=covariates, fixed_effects="caseworker_id",
+              cluster=cluster, bootstrap=bootstrap, seed=seed, scheme=scheme)
+    if fit.nobs != len(data):  # the effects below are recomputed on every row of ``data``
+        raise InputError([Problem("bip_responses", cluster, "missing values in the model rows",
+                                  len(data) - int(fit.nobs))])
+    y = data["outcome"].to_numpy(dtype=float)
+    x = data[covariates].to_numpy(dtype=float)
+    beta = fit.params[covariates].to_numpy(dtype=float)
+    n_k = np.bincount(k_codes, minlength=len(k_ids)).astype(float)
+    alpha_k = np.bincount(k_codes, weights=y - x @ beta, minlength=len(k_ids)) / n_k
+    quart = quartile_of(alpha_k)
+    point = _derived(alpha_k, n_k, np.bincount(k_codes, weights=y, minlength=len(k_ids)), quart)
+    mean_alpha = float(n_k @ alpha_k / n_k.sum())
+    ybar = float(y.mean())
+    ids, g_codes = cluster_ids(data, cluster)
+    cw = pd.DataFrame({
+        "caseworker_id": np.asarray(k_ids, dtype="int64"),
+        "n_responses": n_k.astype("int64"),
+        "n_citizens": data.groupby(k_codes)["person_id"].nunique().to_numpy().astype("int64"),
+        "fixed_effect": alpha_k,
+        "effect": alpha_k - mean_alpha,
+        "rate_if_all_had": ybar + alpha_k - mean_alpha,
+        "quartile": quart.astype("int64"),
+    })
+    prof_values, prof_names = _profile_values(data)
+    resp_q = quart[k_codes]
+
+    summary = None
+    if bootstrap > 0:
+        reps = fit.bootstrap.replicates[covariates].to_numpy(dtype=float)
+        derived = _derived_replicates(y, x, g_codes, len(ids), k_codes, len(k_ids), reps, ids, seed, scheme,
+                                      None if rerank_quartiles else quart)
+        prof_reps = _profile_replicates(prof_values, g_codes, len(ids), resp_q, ids, bootstrap, seed, scheme)
+        est = pd.concat([pd.Series(point), _profile_point(prof_values, resp_q, prof_names)])
+        summary = summarise(np.column_stack([derived, prof_reps]), est, scheme, seed)
+
+    cf_est = pd.Series({"actual": point["actual"], "counterfactual_top_quartile": point["counterfactual"],
+                        "increase": point["increase"]})
+    actual_se = cluster_mean(y, g_codes, len(ids))[1]
+    cf_sum = None if summary is None else _sub(summary, ["actual", "counterfactual", "increase"],
+                                               list(cf_est.index))
+    counterfactual = _inference(cf_est, cf_sum, pd.Series({"actual": actual_se}), len(ids), alpha)
+
+    quartiles = _quartile_table(cw, data, resp_q, point, summary, g_codes, len(ids), alpha)
+    profile = _profile_table(prof_values, prof_names, resp_q, g_codes, len(ids), summary, alpha)
+    return CaseworkerEffectiveness(
+        fit=fit, covariates=tuple(covariates), caseworkers=cw, quartiles=quartiles,
+        counterfactual=counterfactual, profile=profile, r2_without_fe=float(fit.rsquared_without_fe),
+        r2_with_fe=float(fit.rsquared), n_obs=len(data), n_citizens=int(data["person_id"].nunique()),
+        n_caseworkers=len(k_ids), cluster=cluster, bootstrap=summary)
+
+
+def _derived(alpha_k: np.ndarray, n_k: np.ndarray, y_k: np.ndarray, quart: np.ndarray) -> dict[str, float]:
+    """Tabel 1 and Figures 1–2 from caseworker effects, response counts and outcome sums.
+
+    ``alpha_k`` may hold NaN for caseworkers without weight (a bootstrap replicate that drew
+    none of their clusters); ``quart`` ranks only the others.
+    """
+    total = n_k.sum()
+    actual = y_k.sum() / total
+    mean_alpha = np.nansum(n_k * alpha_k) / total
+    effect = alpha_k - mean_alpha
+    out = {"actual": actual}
+    top = float(np.mean(effect[quart == 4])) if np.any(quart == 4) else float("nan")
+    out["counterfactual"] = actual + top
+    out["increase"] = top
+    for q in QUARTILES:
+        m = quart == q
+        out[f"outcome_rate/q{q}"] = y_k[m].sum() / n_k[m].sum() if n_k[m].sum() > 0 else float("nan")
+        out[f"mean_effect/q{q}"] = float(np.mean(effect[m])) if m.any() else float("nan")
+    return out
+
+
+def _derived_replicates(y, x, g_codes, n_g, k_codes, n_k, beta_reps, ids, seed, scheme,
+                        quart_fixed: np.ndarray | None) -> np.ndarray:
+    """Replicates of :func:`_derived`: per replicate, the caseworker effects Σw(y − x'β*)/Σw from
+    per-(cluster, caseworker) sums; quartiles ``quart_fixed`` (None: re-ranked per replicate).
+    A caseworker none of whose clusters is drawn has no effect in that replicate and is left out."""
+    p = x.shape[1]
+    a_n = sparse.csr_matrix((np.ones_like(y), (g_codes, k_codes)), shape=(n_g, n_k))
+    a_y = sparse.csr_matrix((y, (g_codes, k_codes)), shape=(n_g, n_k))
+    rows = np.repeat(g_codes, p)
+    cols = (k_codes[:, None] * p + np.arange(p)[None, :]).ravel()
+    a_x = sparse.csr_matrix((x.ravel(), (rows, cols)), shape=(n_g, n_k * p))
+    out = []
+    for reps, w in replicate_blocks(ids, beta_reps.shape[0], seed, scheme):
+        nw, yw = pattern_weights(w, a_n), pattern_weights(w, a_y)
+        xw = pattern_weights(w, a_x).reshape(len(reps), n_k, p)
+        b = beta_reps[reps.start:reps.stop]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            alpha = (yw - np.einsum("bkp,bp->bk", xw, b)) / nw
+        for i in range(len(reps)):
+            a = np.where(nw[i] > 0, alpha[i], np.nan)
+            ok = np.isfinite(a)
+            quart = np.zeros(n_k, dtype=np.int64)
+            quart[ok] = quartile_of(a[ok]) if quart_fixed is None else quart_fixed[ok]
+            if not np.all(np.isfinite(b[i])):
+                out.append(np.full(3 + 2 * len(QUARTILES), np.nan))
+                continue
+            d = _derived(np.where(ok, a, 0.0), np.where(ok, nw[i], 0.0), np.where(ok, yw[i], 0.0), quart)
+            out.append(np.array(list(d.values())))
+    return np.vstack(out)
+
+
+def _profile_values(data: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    use = group_use(data)
+    answers = data[list(BIP_CASEWORKER_QUESTIONS)].to_numpy(dtype=float)
+    return np.column_stack([use.to_numpy(dtype=float), answers]), [*use.columns, *BIP_CASEWORKER_QUESTIONS]
+
+
+def _profile_point(values: np.ndarray, resp_q: np.ndarray, names: list[str]) -> pd.Series:
+    out = {}
+    for q in QUARTILES:
+        for j, name in enumerate(names):
+            v = values[resp_q == q, j]
+            out[f"profile/{name}/q{q}"] = float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
+    return pd.Series(out)
+
+
+def _profile_replicates(values, g_codes, n_g, resp_q, ids, n_reps, seed, scheme) -> np.ndarray:
+    m = values.shape[1]
+    ok = np.isfinite(values)
+    cols = ((resp_q - 1)[:, None] * m + np.arange(m)[None, :])
+    rows = np.broadcast_to(g_codes[:, None], values.shape)
+    s = sparse.csr_matrix((np.where(ok, values, 0.0)[ok], (rows[ok], cols[ok])), shape=(n_g, 4 * m))
+    c = sparse.csr_matrix((np.ones(ok.sum()), (rows[ok], cols[ok])), shape=(n_g, 4 * m))
+    out = []
+    for _, w in replicate_blocks(ids, n_reps, seed, scheme):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out.append(pattern_weights(w, s) / pattern_weights(w, c))
+    return np.vstack(out)
+
+
+def _sub(summary: BootstrapSummary, names: list[str], rename: list[str]) -> BootstrapSummary:
+    reps = summary.replicates[names].set_axis(rename, axis=1)
+    est = summary.estimate[names].set_axis(rename)
+    return BootstrapSummary(reps, est, summary.scheme, summary.seed, summary.n_failed)
+
+
+def _quartile_table(cw, data, resp_q, point, summary, g_codes, n_g, alpha) -> pd.DataFrame:
+    y = data["outcome"].to_numpy(dtype=float)
+    rows = []
+    for q in QUARTILES:
+        m = resp_q == q
+        cq = cw[cw["quartile"] == q]
+        rows.append({"quartile": q, "n_caseworkers": len(cq), "n_responses": int(m.sum()),
+                     "citizens_per_caseworker": float(cq["n_citizens"].mean()) if len(cq) else float("nan"),
+                     "rate_se": cluster_mean(np.where(m, y, np.nan), g_codes, n_g)[1]})
+    t = pd.DataFrame(rows)
+    for what in ("outcome_rate", "mean_effect"):
+        names = [f"{what}/q{q}" for q in QUARTILES]
+        est = pd.Series({n: point[n] for n in names})
+        sub = None if summary is None else _sub(summary, names, names)
+        analytic = pd.Series(t["rate_se"].to_numpy(), index=names) if what == "outcome_rate" else None
+        inf = _inference(est, sub, analytic, n_g, alpha)
+        t[what] = inf["estimate"].to_numpy()
+        t[f"{what}_se"] = inf["se"].to_numpy()
+        t[f"{what}_ci_low"] = inf["ci_low"].to_numpy()
+        t[f"{what}_ci_high"] = inf["ci_high"].to_numpy()
+    return t.drop(columns="rate_se")
+
+
+def _profile_table(values, names, resp_q, g_codes, n_g, summary, alpha) -> pd.DataFrame:
+    est, se, n, keys = {}, {}, {}, []
+    for q in QUARTILES:
+        for j, name in enumerate(names):
+            key = f"profile/{name}/q{q}"
+            keys.append((key, q, name))
+            v = np.where(resp_q == q, values[:, j], np.nan)
+            est[key], se[key], n[key] = cluster_mean(v, g_codes, n_g)
+    sub = None if summary is None else _sub(summary, [k for k, _, _ in keys], [k for k, _, _ in keys])
+    inf = _inference(pd.Series(est), sub, pd.Series(se), n_g, alpha)
+    return pd.DataFrame({
+        "quartile": [q for _, q, _ in keys], "variable": [v for _, _, v in keys],
+        "estimate": inf["estimate"].to_numpy(), "se": inf["se"].to_numpy(),
+        "ci_low": inf["ci_low"].to_numpy(), "ci_high": inf["ci_high"].to_numpy(),
+        "n": [n[k] for k, _, _ in keys],
+    })
+
+
+# --- caseworker change ---------------------------------------------------------------------------
+
+
+

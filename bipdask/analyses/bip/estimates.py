@@ -1,0 +1,116 @@
+"""The BIP analyses (DESIGN.md §2 items 8–10): caseworker effectiveness, progression, caseworker change.
+
+Sources (``shared/seeds``): the BIP caseworker report (seed 000: sample rules, Tabel 1, Figures
+1–19, Tabel A1), the progression report (seed 003: Tables 1–3, Figures 3–24) and the BIP slides
+(seed 002: a change of caseworker lowers the job chance by 22 %).
+
+Pipeline, each step a pure function over contract frames::
+
+    sample = caseworker_sample(bip_responses, weeks)          # outcome_52w + the report's rules
+    eff    = caseworker_effectiveness(sample, persons, ...)   # FE LPM, quartiles, Tabel 1
+    change = caseworker_change(sample, persons, ...)          # slides: −22 %
+    prog   = progression(bip_responses, ...)                  # seed 003 Tables 1, 3; Figs 3–24
+
+or :func:`bip_estimates` for all of them as one tidy estimates frame
+(:data:`bipdask.analyses.estimates.ESTIMATES_SCHEMA`). Linear fits come from :func:`bipdask.analyses.hir.shares.lpm`;
+the cluster bootstrap (citizens by default) from :mod:`bipdask.inference.bootstrap` — one engine, one set
+of replicate weights per run seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from bipdask.analyses.bip.change import CaseworkerChange, caseworker_change
+from bipdask.analyses.bip.effectiveness import CaseworkerEffectiveness, caseworker_effectiveness
+from bipdask.prepare.bip import (CaseworkerSample,
+                                 caseworker_sample)
+from bipdask.analyses.bip.progression import Progression, progression
+from bipdask.inference.bootstrap import Scheme
+from bipdask.analyses.estimates import estimates_frame
+import numpy as np
+from bipdask.analyses.bip.change import CHANGE
+from bipdask.analyses.bip.effectiveness import EFFECTIVENESS
+from bipdask.analyses.bip.progression import PROGRESSION
+from bipdask.prepare.bip import ANALYSIS_PERIOD
+from bipdask.analyses.estimates import HazardEstimates, replicate_key
+
+
+
+@dataclass(frozen=True)
+class BipResults:
+    """Everything :func:`bip_estimates` computed, and the tidy union of their estimates."""
+
+    sample: CaseworkerSample
+    effectiveness: CaseworkerEffectiveness
+    change: CaseworkerChange
+    progression: Progression
+
+    def tidy(self) -> pd.DataFrame:
+        frames = [self.effectiveness.tidy(), self.change.tidy(), self.progression.tidy()]
+        return estimates_frame(pd.concat(frames, ignore_index=True))
+
+
+def bip_estimates(
+    bip_responses: pd.DataFrame,
+    persons: pd.DataFrame,
+    weeks: pd.DataFrame,
+    *,
+    bootstrap: int = 0,
+    seed: int = 0,
+    cluster: str = "person_id",
+    scheme: Scheme = "multinomial",
+    alpha: float = 0.05,
+    min_caseworker_responses: int = 10,
+    drop_incomplete_follow_up: bool = False,
+    panel_end=None,
+) -> BipResults:
+    """Run the three BIP analyses on one delivery (all BIP job centres together).
+
+    ``weeks`` needs only the BIP citizens' rows (``person_id`` in ``bip_responses``); pass
+    ``panel_end`` when it is cut from a longer panel. See the step functions for the rules.
+    """
+    sample = caseworker_sample(bip_responses, weeks, min_caseworker_responses=min_caseworker_responses,
+                               drop_incomplete_follow_up=drop_incomplete_follow_up, panel_end=panel_end)
+    kw = dict(bootstrap=bootstrap, seed=seed, cluster=cluster, scheme=scheme, alpha=alpha)
+    return BipResults(
+        sample=sample,
+        effectiveness=caseworker_effectiveness(sample, persons, **kw),
+        change=caseworker_change(sample, persons, **kw),
+        progression=progression(bip_responses, **kw),
+    )
+
+
+# BipResults' bootstrap columns whose tidy estimand has another name.
+EFFECTIVENESS_ESTIMANDS = {"counterfactual": "counterfactual_top_quartile"}
+
+
+def bip_outputs(results: BipResults) -> tuple[pd.DataFrame, dict[str, HazardEstimates]]:
+    """The tidy BIP estimates and the replicates behind them, per analysis.
+
+    Returns
+    -------
+    (DataFrame, dict)
+        The rows of :meth:`bipdask.analyses.bip.estimates.BipResults.tidy` (analyses ``bip_caseworker_effectiveness``,
+        ``bip_caseworker_change``, ``bip_progression``) and, for each analysis whose result keeps its
+        bootstrap replicates, a :class:`~bipdask.analyses.estimates.HazardEstimates` (its rows, replicate
+        columns ``"<estimand>|all|all"``, notes); ``bip_progression``'s columns are its mean
+        changes, effect sizes and weeks slopes (:attr:`bipdask.analyses.bip.progression.Progression.bootstrap`).
+    """
+    rows = results.tidy()
+    out: dict[str, HazardEstimates] = {}
+    for analysis, summary, rename in ((EFFECTIVENESS, results.effectiveness.bootstrap, EFFECTIVENESS_ESTIMANDS),
+                                      (CHANGE, results.change.bootstrap, {}),
+                                      (PROGRESSION, results.progression.bootstrap, {})):
+        if summary is None:
+            continue
+        reps = summary.replicates
+        columns = {replicate_key(rename.get(c, c), None, ANALYSIS_PERIOD): reps[c].to_numpy(np.float64)
+                   for c in reps.columns}
+        frame = pd.concat([pd.DataFrame({"replicate": np.arange(len(reps), dtype=np.int32)}),
+                           pd.DataFrame(columns)], axis=1)
+        mine = rows[rows["analysis"] == analysis].reset_index(drop=True)
+        out[analysis] = HazardEstimates(analysis, mine, frame, {"failed_replicates": int(summary.n_failed)})
+    return rows, out

@@ -1,0 +1,155 @@
+"""The tidy estimates schema: one row per (analysis, estimand, job centre, period).
+
+Every estimator's ``tidy()`` yields :class:`Estimate` rows; the flows write them as
+``runs/<run_id>/results/estimates.parquet`` with :data:`ESTIMATES_SCHEMA`, which DuckDB, Polars,
+Spark and pandas read as they are. Shares are fractions (0.172 = 17.2 %), effects on shares are
+differences of fractions (0.017 = 1.7 percentage points).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import astuple, dataclass, fields
+
+import pandas as pd
+import pyarrow as pa
+from dataclasses import field
+import numpy as np
+
+ESTIMATES_SCHEMA = pa.schema(
+    [
+        pa.field("analysis", pa.string(), nullable=False),
+        pa.field("estimand", pa.string(), nullable=False),
+        pa.field("jobcentre_id", pa.int32(), nullable=True),  # null = all participating job centres
+        pa.field("period", pa.string(), nullable=False),
+        pa.field("estimate", pa.float64(), nullable=False),
+        pa.field("se", pa.float64(), nullable=True),
+        pa.field("ci_low", pa.float64(), nullable=True),
+        pa.field("ci_high", pa.float64(), nullable=True),
+        pa.field("p_value", pa.float64(), nullable=True),
+        pa.field("n_persons", pa.int64(), nullable=False),
+        pa.field("n_obs", pa.int64(), nullable=False),
+    ]
+)
+SORT_KEY = ("analysis", "estimand", "period", "jobcentre_id")
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """One row of the tidy estimates table (see :data:`ESTIMATES_SCHEMA`)."""
+
+    analysis: str
+    estimand: str
+    jobcentre_id: int | None
+    period: str
+    estimate: float
+    se: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p_value: float | None = None
+    n_persons: int = 0
+    n_obs: int = 0
+
+
+COLUMNS = tuple(f.name for f in fields(Estimate))
+assert COLUMNS == tuple(ESTIMATES_SCHEMA.names)
+
+
+def _none_if_nan(x: float | None) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+
+
+def estimates_table(rows: Iterable[Estimate] | pd.DataFrame) -> pa.Table:
+    """Rows (or a frame with the tidy columns) → an Arrow table with the schema, sorted.
+
+    Sorting by (analysis, estimand, period, jobcentre_id; the all-job-centres row first) makes
+    the file independent of the order the estimates were computed in.
+    """
+    if isinstance(rows, pd.DataFrame):
+        missing = [c for c in COLUMNS if c not in rows.columns]
+        if missing:
+            raise ValueError(f"estimates frame lacks columns {missing}")
+        records = [Estimate(**{c: (None if pd.isna(r[c]) else r[c]) for c in COLUMNS})
+                   for r in rows.to_dict("records")]
+    else:
+        records = list(rows)
+    records.sort(key=lambda r: (r.analysis, r.estimand, r.period,
+                                -1 if r.jobcentre_id is None else int(r.jobcentre_id)))
+    columns = list(zip(*(astuple(r) for r in records))) if records else [[] for _ in COLUMNS]
+    arrays = []
+    for field, values in zip(ESTIMATES_SCHEMA, columns):
+        if pa.types.is_floating(field.type):
+            values = [_none_if_nan(v) for v in values]
+        elif pa.types.is_integer(field.type):
+            values = [None if v is None else int(v) for v in values]
+        arrays.append(pa.array(values, type=field.type))
+    return pa.Table.from_arrays(arrays, schema=ESTIMATES_SCHEMA)
+
+
+def estimates_frame(rows: Iterable[Estimate] | pd.DataFrame) -> pd.DataFrame:
+    """The tidy table as pandas (``jobcentre_id`` as nullable ``Int32``)."""
+    return estimates_table(rows).to_pandas(types_mapper={pa.int32(): pd.Int32Dtype()}.get)
+
+
+def replicate_key(estimand: str, jobcentre_id: int | None, period: str) -> str:
+    """The column name of an estimand in a replicates file: ``estimand|jobcentre|period``."""
+    return f"{estimand}|{'all' if jobcentre_id is None or pd.isna(jobcentre_id) else int(jobcentre_id)}|{period}"
+
+
+MIN_REPLICATE_SHARE = 0.9  # below this share of usable replicates a bootstrap interval is not shown
+
+
+def withhold_unstable_intervals(rows: pd.DataFrame, replicates: pd.DataFrame, analysis: str,
+                                min_share: float = MIN_REPLICATE_SHARE) -> tuple[pd.DataFrame, list[str]]:
+    """Blank the SE, CI and p-value of ``analysis`` rows whose bootstrap mostly failed.
+
+    A replicate fails when the resampled data cannot be fitted (a small delivery where a
+    resample leaves a caseworker with too few responses, a Cox stratum without events); the SE
+    and percentile interval of the few that remain would look precise and be meaningless.
+    Rows whose replicate column has fewer than ``min_share`` finite values keep their estimate
+    and lose se/ci_low/ci_high/p_value. Returns the rows and the replicate keys withheld.
+    """
+    if replicates is None or replicates.empty or len(rows) == 0:
+        return rows, []
+    finite = replicates.drop(columns=["replicate"], errors="ignore").notna().mean()
+    unstable = set(finite.index[finite < min_share])
+    if not unstable:
+        return rows, []
+    keys = [replicate_key(e, j, p) for e, j, p in zip(rows["estimand"], rows["jobcentre_id"], rows["period"])]
+    hit = (rows["analysis"] == analysis).to_numpy() & pd.Series(keys).isin(unstable).to_numpy()
+    out = rows.copy()
+    out.loc[hit, ["se", "ci_low", "ci_high", "p_value"]] = None
+    return out, sorted(k for k, h in zip(keys, hit) if h)
+
+
+@dataclass(frozen=True)
+class HazardEstimates:
+    """Tidy rows (:data:`bipdask.analyses.estimates.COLUMNS`), bootstrap replicates and notes of one analysis."""
+
+    analysis: str
+    rows: pd.DataFrame
+    replicates: pd.DataFrame
+    notes: dict = field(default_factory=dict)
+
+
+def _replicates_frame(columns: dict[str, np.ndarray], n: int) -> pd.DataFrame:
+    out = pd.DataFrame({"replicate": np.arange(n, dtype=np.int32)})
+    if columns:
+        out = pd.concat([out, pd.DataFrame(columns)], axis=1)
+    return out
+
+
+def combine_estimates(analysis: str, *parts: HazardEstimates) -> HazardEstimates:
+    """One analysis from several: rows stacked, replicate columns side by side (same B), notes merged."""
+    frames = [p.rows for p in parts if len(p.rows)]
+    rows = pd.concat(frames, ignore_index=True) if frames else rows_frame([])
+    reps = {c: p.replicates[c].to_numpy() for p in parts for c in p.replicates.columns if c != "replicate"}
+    n = max((len(p.replicates) for p in parts if p.replicates.shape[1] > 1), default=0)
+    return HazardEstimates(analysis, rows, _replicates_frame(reps, n), {k: v for p in parts for k, v in p.notes.items()})
+
+
+def rows_frame(rows: list[dict]) -> pd.DataFrame:
+    """Tidy rows (dicts in :data:`COLUMNS`) as a frame with a nullable job-centre id."""
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    return frame.astype({"jobcentre_id": "Int32"}) if len(frame) else frame

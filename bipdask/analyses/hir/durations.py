@@ -1,0 +1,263 @@
+"""The reduce side of the HIR duration analyses: gathered model inputs → tidy estimate rows.
+
+HIR quantitative report (Metrica 2019, seed 001):
+
+- Tables A and 4 — expected weeks between LAB interventions (eq. 1, Weibull PH on D, E, D×E) for
+  the four D×E groups and their difference-in-differences, nationally and for each participating
+  job centre against all non-participating ones (:func:`table4`);
+- Table 7 — the same machinery on the time from a newly granted course to its first LAB
+  (:func:`table7`);
+- Figures 1–2 — the raw weekly hazard of a new LAB and the Kaplan–Meier share not yet in a new
+  LAB, by D×E group (:func:`figure_curves`);
+- Table 9 — Cox models of the LAB hazard on the week's caseload (+casemiss) and on its change
+  from the January–February 2018 baseline (+change_miss) (:func:`table9`);
+- Table 10 — the same Cox setup on the caseworker's pre-survey belief (+ its missing indicator)
+  (:func:`table10`).
+
+The linear tables (3, 8 and the share LPMs of 9–10) are fitted by :mod:`bipdask.analyses.hir.linear_table`;
+:func:`table8`, :func:`table3` and :func:`share_mediators` wrap them as :class:`HazardEstimates`
+with the bootstrap replicates behind their rows.
+
+Every function takes the concatenated frames of :mod:`bipdask.prepare.hir` and returns a
+:class:`HazardEstimates`: rows in the columns of :data:`bipdask.analyses.estimates.ESTIMATES_SCHEMA`, the
+bootstrap replicates behind them (one row per replicate, one column per estimand key
+``"<estimand>|<jobcentre_id or all>|<period>"``) and notes (fits skipped and why, counts only).
+``se``, ``ci_low``/``ci_high`` and ``p_value`` are the cluster bootstrap's (SE of the replicates,
+percentile CI, share of centred replicates at least as extreme) whenever B > 0.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from bipdask.estimators.duration_did import GROUP_NAMES, GROUPS, DurationDiD, duration_did
+from bipdask.errors import FitError
+from bipdask.estimators.weibull import expected_from_params
+from bipdask.analyses.estimates import replicate_key
+from bipdask.estimators.survival_curves import kaplan_meier, raw_weekly_hazard
+from bipdask.analyses.estimates import HazardEstimates, _replicates_frame, rows_frame
+
+DID_ESTIMANDS = (*GROUP_NAMES, "did_weeks", "did_pct")
+GROUP_LABELS = {(1, 0): "participating_before", (1, 1): "participating_intervention",
+                (0, 0): "other_before", (0, 1): "other_intervention"}
+
+__all__ = ["DID_ESTIMANDS", "did_replicates", "figure_curves", "table4", "table7", "weekly_survival_time"]
+
+
+
+
+
+
+# --------------------------------------------------------------------------- Tables A/4 and 7
+
+
+def did_replicates(result: DurationDiD) -> np.ndarray:
+    """(B × 6) replicates of the four expected durations, the DiD in weeks and in percent.
+
+    The same quantities as :func:`bipdask.estimators.duration_did.duration_did` computes internally, from
+    the fit's bootstrap replicates of the Weibull parameters: E[T|D,E] = Γ(1 + 1/p)·exp(−x'b/p).
+    """
+    if result.fit.bootstrap is None:
+        return np.empty((0, len(DID_ESTIMANDS)))
+    e = expected_from_params(result.fit.bootstrap.replicates.to_numpy(), result.fit.params.index, GROUPS)
+    did = (e[:, 1] - e[:, 0]) - (e[:, 3] - e[:, 2])
+    return np.column_stack([e, did, 100 * did / e[:, 0]])
+
+
+def _did_rows(res: DurationDiD, data: pd.DataFrame, analysis: str, jobcentre_id: int | None,
+              period: str) -> list[dict]:
+    rows = []
+    tab = res.table.set_index("quantity")
+    for name in DID_ESTIMANDS:
+        if name in GROUP_NAMES:
+            d, e = GROUPS.iloc[GROUP_NAMES.index(name)][["D", "E"]]
+            cell = data[(data["D"] == d) & (data["E"] == e)]
+        else:
+            cell = data
+        r = tab.loc[name]
+        rows.append({"analysis": analysis, "estimand": name, "jobcentre_id": jobcentre_id, "period": period,
+                     "estimate": float(r["estimate"]), "se": r["se_boot"], "ci_low": r["ci_low"],
+                     "ci_high": r["ci_high"], "p_value": r["p_value"],
+                     "n_persons": int(cell["person_id"].nunique()), "n_obs": int(len(cell))})
+    return rows
+
+
+def _duration_table(spells: pd.DataFrame, *, analysis: str, period: str, bootstrap: int, seed: int,
+                    scheme: str, min_persons: int, notes: dict, cluster: str) -> HazardEstimates:
+    """The national DiD and one per participating job centre against all D=0 spells.
+
+    Same subsets as :func:`bipdask.estimators.duration_did.duration_did_by_jobcentre` (which does not
+    return the fits, and the replicate arrays are needed here). A job centre whose fit fails
+    (e.g. a D×E cell without events) or with fewer than ``min_persons`` persons in its
+    participating cells is skipped and counted in ``notes``.
+    """
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        # Replicates that fail to converge are NaN and counted in notes; their numpy warnings
+        # would only reach the worker's stderr.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _duration_fits(spells, analysis=analysis, period=period, bootstrap=bootstrap, seed=seed,
+                              scheme=scheme, min_persons=min_persons, notes=notes, cluster=cluster)
+
+
+def weekly_survival_time(spells: pd.DataFrame) -> pd.Series:
+    """Durations for the grouped-week Weibull likelihood (``weibull_ph(interval=True)``).
+
+    A gap of d whole weeks without a LAB that ends in a new LAB is an event in week d, i.e. in
+    (d−1, d]. A censored gap of d observed weeks survived only d − 1 whole weeks: a start in its
+    last week would first show in the week after the period (or the course) ended, which the
+    gap definition does not look at (:func:`bipdask.prepare.spells.gap_spells`).
+    """
+    d = spells["duration"].to_numpy(dtype=float)
+    return pd.Series(np.where(spells["event"].to_numpy() == 1, d, d - 1), index=spells.index)
+
+
+def _duration_fits(spells: pd.DataFrame, *, analysis: str, period: str, bootstrap: int, seed: int,
+                   scheme: str, min_persons: int, notes: dict, cluster: str) -> HazardEstimates:
+    spells = spells.sort_values(["jobcentre_id", "person_id", "E", "duration", "event"],
+                                kind="mergesort").reset_index(drop=True)
+    spells = spells.assign(weeks_survived=weekly_survival_time(spells))
+    fit_kw = dict(duration="weeks_survived", interval=True)
+    rows: list[dict] = []
+    reps: dict[str, np.ndarray] = {}
+    try:
+        national = duration_did(spells, bootstrap=bootstrap, seed=seed, scheme=scheme, cluster=cluster, **fit_kw)
+    except FitError as exc:
+        notes.update({"national_fit": "failed", "reason": str(exc)})
+        return HazardEstimates(analysis, rows_frame(rows), _replicates_frame({}, bootstrap), notes)
+    fits = [(None, national, spells)]
+    others = spells[spells["D"] == 0]
+    skipped_small, skipped_fit = [], []
+    for jc in sorted(int(j) for j in spells.loc[spells["D"] == 1, "jobcentre_id"].unique()):
+        mine = spells[(spells["D"] == 1) & (spells["jobcentre_id"] == jc)]
+        if mine["person_id"].nunique() < min_persons:
+            skipped_small.append(jc)
+            continue
+        sub = pd.concat([mine, others], ignore_index=True)
+        try:
+            res = duration_did(sub, label=str(jc), bootstrap=bootstrap, seed=seed, scheme=scheme, cluster=cluster,
+                               **fit_kw)
+            fits.append((jc, res, sub))
+        except FitError:
+            skipped_fit.append(jc)
+    for jc, res, data in fits:
+        rows += _did_rows(res, data, analysis, jc, period)
+        for name, col in zip(DID_ESTIMANDS, did_replicates(res).T):
+            reps[replicate_key(name, jc, period)] = col
+    notes.update({"fits": len(fits), "jobcentres_skipped_small": skipped_small,
+                  "jobcentres_skipped_fit_failed": skipped_fit,
+                  "bootstrap_failed_replicates": int(national.fit.bootstrap.n_failed) if national.fit.bootstrap else 0})
+    return HazardEstimates(analysis, rows_frame(rows), _replicates_frame(reps, bootstrap), notes)
+
+
+def table4(gap_spells: pd.DataFrame, *, bootstrap: int, seed: int, scheme: str = "multinomial",
+           min_persons: int = 0, period: str = "intervention", cluster: str = "person_id") -> HazardEstimates:
+    """Tables A and 4: expected weeks between LAB interventions by D×E and their DiD.
+
+    The Weibull PH model of eq. (1) is fitted with the grouped-week likelihood (durations are
+    whole weeks; see :func:`weekly_survival_time`), which removes the bias a continuous-time
+    likelihood has on weekly register data; expected durations are Γ(1 + 1/p)·exp(−x'b/p) weeks.
+
+    Parameters
+    ----------
+    gap_spells : DataFrame
+        The gathered ``gap_spells`` model input (D, E, jobcentre_id, person_id, duration in weeks,
+        event), both periods.
+    bootstrap, seed, scheme
+        Cluster bootstrap: B replicates, the run seed, the weight scheme.
+    min_persons : int
+        Disclosure rule: per-job-centre rows need at least this many persons (spec
+        ``disclosure_min_persons``).
+    period : str
+        The label of the E=1 period in the rows.
+    cluster : str
+        The cluster column of the bootstrap (``person_id``; ``jobcentre_id`` for spec
+        ``cluster = "jobcentre"``).
+
+    Returns
+    -------
+    HazardEstimates
+        ``analysis="hir_table4"``; estimands participating_before, participating_intervention,
+        other_before, other_intervention (weeks), did_weeks, did_pct (% of participating_before);
+        ``jobcentre_id`` null = all participating job centres.
+    """
+    return _duration_table(gap_spells, analysis="hir_table4", period=period, bootstrap=bootstrap, seed=seed,
+                           scheme=scheme, min_persons=min_persons, notes={"spells": int(len(gap_spells))},
+                           cluster=cluster)
+
+
+def table7(first_lab_spells: pd.DataFrame, *, bootstrap: int, seed: int, scheme: str = "multinomial",
+           min_persons: int = 0, period: str = "intervention", cluster: str = "person_id") -> HazardEstimates:
+    """Table 7: expected weeks from a newly granted course to its first LAB, by D×E, and the DiD.
+
+    The Table 4 machinery on :func:`bipdask.prepare.spells.first_lab_spells`. Courses whose first week
+    is already a LAB week have duration 0; they are **dropped** before the fit, as Stata's
+    ``stset`` drops zero-length spells from a ``streg`` (a Weibull density has no mass at 0).
+    ``notes["dropped_duration_0"]`` counts them. Courses whose 52-week lookback reaches before
+    the delivery's first week are kept (the before period's new courses all do when the panel
+    starts in January 2017).
+    """
+    zero = first_lab_spells["duration"].to_numpy() <= 0
+    notes = {"spells": int(len(first_lab_spells)), "dropped_duration_0": int(zero.sum())}
+    return _duration_table(first_lab_spells.loc[~zero], analysis="hir_table7", period=period,
+                           bootstrap=bootstrap, seed=seed, scheme=scheme, min_persons=min_persons, notes=notes,
+                           cluster=cluster)
+
+
+# --------------------------------------------------------------------------- Figures 1–2
+
+
+def figure_curves(gap_spells: pd.DataFrame, *, max_week: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Figures 1 and 2 by D×E group: raw weekly hazard and Kaplan–Meier, as tidy frames.
+
+    Returns
+    -------
+    (DataFrame, DataFrame)
+        Figure 1: group, D, E, week, n_risk, n_event, hazard, lower, upper (Wilson 95 %);
+        Figure 2: group, D, E, time (weeks), n_risk, n_event, surv (share not yet in a new LAB),
+        std_err, lower, upper (log band, R ``survfit`` conventions).
+    """
+    data = gap_spells[["D", "E", "duration", "event"]]
+    raw = raw_weekly_hazard(data, duration="duration", event="event", groups=["D", "E"], max_week=max_week)
+    km = kaplan_meier(data, duration="duration", event="event", groups=["D", "E"])
+    return _with_group(raw), _with_group(km)
+
+
+def _with_group(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    out["D"] = out["D"].astype(np.int8)
+    out["E"] = out["E"].astype(np.int8)
+    out.insert(0, "group", [GROUP_LABELS[(int(d), int(e))] for d, e in zip(out["D"], out["E"])])
+    for c in ("n_risk", "n_event"):
+        out[c] = out[c].astype(np.float64)
+    return out.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- Table 9
+
+
+
+
+
+
+
+
+
+
+
+
+# --------------------------------------------------------------------------- linear tables with replicates
+
+
+
+
+
+
+
+
+
+
+
+

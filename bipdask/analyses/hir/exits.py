@@ -1,0 +1,97 @@
+"""TODO docstring (bipdask/analyses/hir/exits.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+import numpy as np
+import pandas as pd
+from bipdask.analyses.hir.linear_table import _require, LinearTable, period_week
+from bipdask.errors import InputError, Problem
+from bipdask.estimators.lpm import CONS, lpm
+from bipdask.analyses.estimates import Estimate
+from bipdask.prepare.spells import EXIT_DESTINATIONS
+from bipdask.analyses.estimates import HazardEstimates
+from bipdask.analyses.hir.linear_table import ModelFit, _linear_estimates, _model_fit, _returned, estimate_row
+
+
+def table8(course_exits: pd.DataFrame, *, bootstrap: int, seed: int, scheme: str = "multinomial",
+           cluster: str = "person_id", period: str = "intervention", alpha: float = 0.05) -> HazardEstimates:
+    """HIR Table 8 (exits from the course) via :func:`bipdask.analyses.hir.exits.table8_exits`, with replicates.
+
+    Rows whose next week is not in the panel (``next_observed == 0``: the panel ends there) are
+    dropped, as table8_exits asks. The replicates are those of the DiD β per destination
+    (``"<destination>|all|<period>"``); the weekly exit shares have analytic SEs.
+    """
+    notes: dict = {"rows": int(len(course_exits))}
+    data = course_exits
+    if "next_observed" in data.columns:
+        data = data.loc[data["next_observed"].to_numpy() == 1]
+        notes["rows_next_week_unobserved"] = int(len(course_exits) - len(data))
+    d, e = data["D"].to_numpy(np.int8), data["E"].to_numpy(np.int8)
+    frame = data.assign(D=d, E=e, DE=d * e, tau=period_week(data))
+    tab = table8_exits(frame, cluster=cluster, bootstrap=bootstrap, seed=seed, scheme=scheme, alpha=alpha,
+                       period=period, return_fits=True)
+    return _linear_estimates("hir_table8", tab, notes=notes)
+
+
+TABLE8 = "hir_table8"
+
+
+def table8_exits(
+    person_weeks: pd.DataFrame,
+    *,
+    destinations: Sequence[str] = EXIT_DESTINATIONS,
+    cluster: str = "person_id",
+    bootstrap: int = 999,
+    seed: int = 0,
+    scheme: str = "multinomial",
+    alpha: float = 0.05,
+    period: str = "intervention",
+    return_fits: bool = False,
+) -> list[Estimate] | LinearTable:
+    """HIR Table 8: per destination the DiD β of eq. (3) and the weekly exit shares behind it.
+
+    Parameters
+    ----------
+    person_weeks : the course weeks of both periods, :func:`bipdask.prepare.spells.course_exits` output
+        concatenated over job centres and periods: person_id, week, D, E and one 0/1 column
+        ``exit_<destination>`` per destination; a ``tau`` column (week within period) is used
+        when present, else derived by :func:`period_week`. Rows with destination
+        ``"unobserved"`` (no panel row for the next week) should be dropped by the caller when
+        the panel is known to end there.
+
+    Returns
+    -------
+    Rows with analysis ``"hir_table8"``: estimand = destination, period ``period``: β (a
+    difference of weekly exit probabilities); estimand ``"<destination>:mean_participating"`` /
+    ``"<destination>:mean_others"`` with period ``"before"``/``period``: the weekly exit share of
+    the D×E group (analytic person-clustered SEs). The report's level columns (e.g. 10.0 → 12.8
+    percent to disability pension) read as shares of persons over a period, not weekly rates.
+    With ``return_fits=True``: a :class:`LinearTable` whose ``fits`` are the four eq. (3) models
+    (term ``"DE"``).
+    """
+    _require(person_weeks, "person_weeks", [cluster, "D", "E", *(f"exit_{d}" for d in destinations)])
+    frame = person_weeks.assign(
+        D=person_weeks["D"].astype(np.int8), E=person_weeks["E"].astype(np.int8),
+        DE=(person_weeks["D"].astype(np.int8) * person_weeks["E"].astype(np.int8)),
+    )
+    if "tau" not in frame.columns:
+        _require(person_weeks, "person_weeks", ["week"])
+        frame["tau"] = period_week(frame)
+    cells = frame.groupby(["D", "E"]).size()
+    if len(cells) < 4:
+        raise InputError([Problem("person_weeks", "D, E", "a D×E group has no person-weeks", len(frame))])
+    rows: list[Estimate] = []
+    fits: list[ModelFit] = []
+    for d in destinations:
+        y = f"exit_{d}"
+        fit = lpm(frame, y=y, covariates=["D", "E", "DE"], fixed_effects="tau", cluster=cluster,
+                  bootstrap=bootstrap, seed=seed, scheme=scheme)
+        rows.append(estimate_row(fit, "DE", analysis=TABLE8, estimand=d, period=period, alpha=alpha))
+        fits.append(_model_fit(fit, "DE", rows[-1]))
+        for d_val, label in ((1, "mean_participating"), (0, "mean_others")):
+            for e_val, per in ((0, "before"), (1, period)):
+                sub = frame[(frame["D"] == d_val) & (frame["E"] == e_val)]
+                m = lpm(sub, y=y, covariates=[], cluster=cluster)
+                rows.append(estimate_row(m, CONS, analysis=TABLE8, estimand=f"{d}:{label}", period=per, alpha=alpha))
+    return _returned(rows, fits, return_fits)

@@ -1,0 +1,238 @@
+"""Linear probability models from sufficient statistics.
+
+For now: the saturated 2×2 difference-in-differences of HIR eq. (2) (Metrica 2019, seed 001),
+
+    share = η + μ·D + θ·E + φ·D·E + ν,
+
+fitted on person-weeks but computed from per-person × cell sums (weeks ``n`` and weeks with
+the outcome ``y``). OLS on a saturated model reproduces the four cell means, so φ is the
+difference-in-differences of cell means. The person-clustered covariance is the CR1 sandwich
+(Stata ``vce(cluster)``: factor G/(G−1)·(N−1)/(N−K), K=4), exact from the sums because the
+score of cluster g in cell c is Σ_t (y_gt − m_c) = y_gc − n_gc·m_c. Inference uses Student's t
+with G−1 degrees of freedom, as Stata does.
+
+:func:`share_did_table` assembles Table 6: the pooled effect for all participating job
+centres and one effect per participating job centre, whole intervention period and its last
+months.
+
+The general linear (probability) model with absorbed fixed effects, robust and cluster-bootstrap
+inference, :func:`lpm` / :class:`LinearResult`, lives in :mod:`bipdask.estimators.lpm.model` and is
+re-exported here; the HIR tables built on it are in :mod:`bipdask.analyses.hir.linear_table`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from bipdask.errors import InputError
+from bipdask.estimators.lpm import CONS, LinearResult, lpm
+from bipdask.errors import FitError
+from bipdask.analyses.estimates import Estimate
+import dataclasses
+from collections.abc import Sequence
+from scipy import sparse
+from bipdask.inference import bootstrap as bs
+from bipdask.inference.pairs import summarise
+from bipdask.analyses.estimates import MIN_REPLICATE_SHARE, replicate_key
+from bipdask.estimators.cell_did import CellDiD, cell_did
+
+__all__ = ["CONS", "CellDiD", "FitError", "LinearResult", "cell_did", "headline", "lpm", "share_did_table"]
+
+
+
+
+
+
+
+SHARE_ANALYSIS = "share_internship_or_hours"
+
+
+def share_did_table(
+    cells: pd.DataFrame,
+    *,
+    treated_ids: Iterable[int],
+    before: str = "before",
+    after: Iterable[str] = ("intervention",),
+    alpha: float = 0.05,
+    min_persons: int = 0,
+) -> list[Estimate]:
+    """HIR Table 6 as tidy rows, from the concatenated per-job-centre cell sums.
+
+    For each E=1 window in ``after`` (the intervention period, its last months): the pooled DiD
+    of all participating job centres against all others (``jobcentre_id`` null), the four cell
+    means behind it (estimands ``mean_participating`` / ``mean_others``, periods ``before`` and
+    the window), and one DiD per participating job centre against all others. A job centre's
+    row is left out when one of its cells is empty or has fewer than ``min_persons`` persons
+    (disclosure control).
+
+    Parameters
+    ----------
+    cells : rows of :func:`bipdask.prepare.outcomes.share_cell_sums` from every job centre.
+    treated_ids : participating job centre ids (D=1).
+    """
+    rows: list[Estimate] = []
+    windows = list(after)
+    for window in windows:
+        sample = cells[cells["period"].isin([before, window])]
+        sample = sample.assign(e=(sample["period"] == window).astype("int8"))
+        fit = cell_did(sample, alpha=alpha)
+        rows.append(_did_row(fit, None, window))
+        if window == windows[0]:
+            rows += _mean_rows(fit, None, before, 0)
+        rows += _mean_rows(fit, None, window, 1)
+        for jc in sorted(int(j) for j in treated_ids):
+            one = sample[(sample["d"] == 0) | (sample["jobcentre_id"] == jc)]
+            if not (one["d"] == 1).any():
+                continue
+            try:
+                fit_jc = cell_did(one, alpha=alpha)
+            except InputError:
+                continue
+            if min(fit_jc.cell_persons) < min_persons:
+                continue
+            rows.append(_did_row(fit_jc, jc, window))
+            if window == windows[0]:
+                rows += _mean_rows(fit_jc, jc, before, 0, participating_only=True)
+            rows += _mean_rows(fit_jc, jc, window, 1, participating_only=True)
+    return rows
+
+
+def _did_row(fit: CellDiD, jobcentre_id: int | None, period: str) -> Estimate:
+    lo, hi = fit.ci
+    return Estimate(SHARE_ANALYSIS, "did", jobcentre_id, period, fit.estimate, fit.se, lo, hi,
+                    fit.p_value, fit.n_persons, fit.n_obs)
+
+
+def _mean_rows(fit: CellDiD, jobcentre_id: int | None, period: str, e: int,
+               participating_only: bool = False) -> list[Estimate]:
+    out = []
+    for d, estimand in ((1, "mean_participating"), (0, "mean_others")):
+        if participating_only and d == 0:
+            continue
+        c = 2 * d + e
+        lo, hi = fit.cell_conf_int(c)
+        out.append(Estimate(SHARE_ANALYSIS, estimand, jobcentre_id, period, fit.cell_means[c],
+                            fit.cell_se[c], lo, hi, None, fit.cell_persons[c], fit.cell_obs[c]))
+    return out
+
+
+def headline(estimates: pd.DataFrame) -> str:
+    """The Table 6 headline as text: cell means in %, the effects in pp with 95 % CI and n."""
+    e = estimates[(estimates["analysis"] == SHARE_ANALYSIS) & estimates["jobcentre_id"].isna()]
+    if e.empty:
+        return "Table 6: no estimates"
+
+    def val(estimand: str, period: str) -> pd.Series | None:
+        hit = e[(e["estimand"] == estimand) & (e["period"] == period)]
+        return None if hit.empty else hit.iloc[0]
+
+    lines = ["Table 6 - share of resource-course weeks in company internship or with ordinary hours",
+             f"{'':28s}{'before':>10s}{'intervention':>14s}{'change':>10s}"]
+    for estimand, label in (("mean_participating", "Participating job centres"), ("mean_others", "Other job centres")):
+        b, a = val(estimand, "before"), val(estimand, "intervention")
+        if b is not None and a is not None:
+            lines.append(f"{label:28s}{100 * b.estimate:9.1f}%{100 * a.estimate:13.1f}%"
+                         f"{100 * (a.estimate - b.estimate):+9.1f}pp")
+    for period in sorted(set(e.loc[e["estimand"] == "did", "period"]), key=lambda p: p != "intervention"):
+        r = val("did", period)
+        label = "Effect (DiD)" if period == "intervention" else f"Effect, {period.replace('_', ' ')}"
+        lines.append(f"{label:28s}{100 * r.estimate:+9.1f}pp  95% CI [{100 * r.ci_low:+.1f}, "
+                     f"{100 * r.ci_high:+.1f}]  p={r.p_value:.3f}  n={int(r.n_persons):,} persons, "
+                     f"{int(r.n_obs):,} person-weeks")
+    return "\n".join(lines)
+
+
+def share_did_replicates(
+    cells: pd.DataFrame,
+    *,
+    treated_ids: Iterable[int],
+    before: str,
+    after: Sequence[str],
+    bootstrap: int,
+    seed: int,
+    scheme: bs.Scheme = "multinomial",
+) -> pd.DataFrame:
+    """B replicates of every Table 6 estimate: columns ``"<estimand>|<jobcentre or all>|<period>"``.
+
+    Estimands as :func:`bipdask.analyses.hir.shares.share_did_table` names them: ``did`` (pooled and per
+    participating job centre, per E=1 window), ``mean_participating`` (pooled and per job
+    centre) and ``mean_others`` (pooled) for the before period and each window. A replicate in
+    which a cell drew no person-weeks is NaN for the estimates using that cell.
+
+    Parameters
+    ----------
+    cells : rows of :func:`bipdask.prepare.outcomes.share_cell_sums` (jobcentre_id, person_id, period,
+        d, n_weeks, n_yes) from every job centre.
+    treated_ids : participating job centre ids (D=1).
+    before, after : the E=0 period label and the E=1 window labels.
+    """
+    treated = np.array(sorted(int(j) for j in treated_ids), dtype=np.int64)
+    k = treated.size
+    persons = np.unique(cells["person_id"].to_numpy(np.int64))
+    n_b = int(bootstrap)
+    n_cols = 2 * (k + 1)  # (others, each participating job centre) × (before, window)
+    blocks = []
+    for window in after:
+        sample = cells[cells["period"].isin([before, window])]
+        e = (sample["period"] == window).to_numpy(np.int64)
+        jc = sample["jobcentre_id"].to_numpy(np.int64)
+        pos = np.searchsorted(treated, jc)
+        in_treated = (sample["d"].to_numpy() == 1) & (pos < k) & (treated[np.minimum(pos, max(k - 1, 0))] == jc)
+        column = 2 * np.where(in_treated, pos + 1, 0) + e  # group 0 = others, 1 + i = job centre i
+        rows = np.searchsorted(persons, sample["person_id"].to_numpy(np.int64))
+        values = np.concatenate([sample["n_weeks"].to_numpy(np.float64), sample["n_yes"].to_numpy(np.float64)])
+        blocks.append(sparse.csr_matrix(
+            (values, (np.concatenate([rows, rows]), np.concatenate([column, column + n_cols]))),
+            shape=(persons.size, 2 * n_cols)))
+    # One product for every window: the weights of each replicate block are drawn once.
+    R_all = bs.replicate_sums(persons, n_b, seed, sparse.hstack(blocks).tocsr(), scheme) if blocks else None
+    out: dict[str, np.ndarray] = {}
+    for w, window in enumerate(after):
+        R = R_all[:, 2 * n_cols * w: 2 * n_cols * (w + 1)]
+        N = R[:, :n_cols].reshape(n_b, k + 1, 2)
+        Y = R[:, n_cols:].reshape(n_b, k + 1, 2)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            others = Y[:, 0] / N[:, 0]
+            pooled = Y[:, 1:].sum(axis=1) / N[:, 1:].sum(axis=1)
+            each = Y[:, 1:] / N[:, 1:]
+        out[replicate_key("did", None, window)] = (pooled[:, 1] - pooled[:, 0]) - (others[:, 1] - others[:, 0])
+        out[replicate_key("mean_participating", None, window)] = pooled[:, 1]
+        out[replicate_key("mean_others", None, window)] = others[:, 1]
+        if w == 0:
+            out[replicate_key("mean_participating", None, before)] = pooled[:, 0]
+            out[replicate_key("mean_others", None, before)] = others[:, 0]
+        for i, j in enumerate(treated):
+            out[replicate_key("did", int(j), window)] = (each[:, i, 1] - each[:, i, 0]) - (others[:, 1] - others[:, 0])
+            out[replicate_key("mean_participating", int(j), window)] = each[:, i, 1]
+            if w == 0:
+                out[replicate_key("mean_participating", int(j), before)] = each[:, i, 0]
+    frame = pd.DataFrame({"replicate": np.arange(n_b, dtype=np.int32)})
+    return pd.concat([frame, pd.DataFrame(out)], axis=1)
+
+
+def with_bootstrap(rows: Sequence[Estimate], replicates: pd.DataFrame, alpha: float = 0.05) -> list[Estimate]:
+    """Table 6 rows with the bootstrap SE, percentile CI and (DiD rows) bootstrap p-value.
+
+    The p-value is :class:`bipdask.inference.pairs.BootstrapSummary`'s (centred replicates at least as
+    far from zero as the estimate); mean rows keep no p-value. Rows without a replicate column
+    are returned unchanged; rows whose replicates are mostly NaN (a cell that resamples empty)
+    lose their SE and CI (:data:`bipdask.analyses.estimates.MIN_REPLICATE_SHARE`).
+    """
+    out = []
+    for row in rows:
+        key = replicate_key(row.estimand, row.jobcentre_id, row.period)
+        if key not in replicates:
+            out.append(row)
+            continue
+        if replicates[key].notna().mean() < MIN_REPLICATE_SHARE:  # mostly empty resampled cells
+            out.append(dataclasses.replace(row, se=None, ci_low=None, ci_high=None, p_value=None))
+            continue
+        summary = summarise(replicates[[key]].to_numpy(), pd.Series({key: row.estimate}), "", 0)
+        ci = summary.conf_int(alpha)
+        p = float(summary.p_value[key]) if row.estimand == "did" else None
+        out.append(dataclasses.replace(row, se=float(summary.se[key]), ci_low=float(ci.loc[key, "lower"]),
+                                       ci_high=float(ci.loc[key, "upper"]), p_value=p))
+    return out

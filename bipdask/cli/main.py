@@ -1,0 +1,175 @@
+"""The ``bipdask`` command line: synth, validate, run, demo, report, runs, show.
+
+Exit codes: 0 ok, 2 bad input (the message names table, column, rule and row count),
+3 infrastructure (storage, cluster, orchestration). No traceback unless ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from pathlib import Path
+
+from bipdask.errors import EXIT_INFRASTRUCTURE, EXIT_OK, BipdaskError
+
+EPILOG = """examples:
+  bipdask synth --out data/synth --scale 0.05 --seed 42
+  bipdask validate data/synth
+  bipdask run --input data/synth --output out/ --seed 1 --workers 2
+  bipdask run --input data/synth --output s3://bucket/bipdask --dask-address tcp://sched:8786
+  bipdask demo
+  bipdask runs out/
+  bipdask show out/ did --analysis share_internship_or_hours
+  bipdask report out/runs/r0123456789abcdef --lang da
+
+exit codes: 0 ok, 2 bad input (or no such run / estimand), 3 infrastructure failure
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="bipdask",
+        description="Evaluate employment programmes on register data (HIR, BIP).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (it is drawn on stderr only when that is a terminal)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("synth", help="write a synthetic national delivery with planted truth",
+                       epilog="example: bipdask synth --out data/synth --scale 1 --seed 42",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("--out", required=True, help="folder to write the delivery to")
+    s.add_argument("--scale", type=float, default=1.0, help="1.0 = the reports' population")
+    s.add_argument("--seed", type=int, default=42)
+    s.add_argument("--workers", type=int, default=1, help="processes writing job centres")
+
+    v = sub.add_parser("validate", help="check a delivery against the data contract",
+                       epilog="example: bipdask validate data/synth",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    v.add_argument("input", help="delivery folder")
+    v.add_argument("--quarantine", help="folder to write quarantined rows to (with reasons)")
+
+    r = sub.add_parser("run", help="run the evaluation flow (Prefect on Dask)",
+                       epilog="example: bipdask run --input data/synth --output out/ --seed 1",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("--input", required=True, help="delivery folder")
+    r.add_argument("--output", required=True, help="root URL: local path or s3://bucket/prefix")
+    r.add_argument("--seed", type=int, default=None, help="bootstrap seed (default: the spec's)")
+    r.add_argument("--spec", default="hir", help="built-in spec name or a .toml file")
+    r.add_argument("--workers", type=int, default=None, help="LocalCluster worker processes")
+    r.add_argument("--dask-address", default=None, help="an existing Dask scheduler (or DASK_ADDRESS)")
+    r.add_argument("--s3-secret-block", default=None,
+                   help="a Prefect Secret block with the S3 credentials (or BIPDASK_S3_SECRET_BLOCK; "
+                        "default: AWS_* from the environment)")
+
+    d = sub.add_parser("demo", help="synthetic scale-1 panel → run → headline table",
+                       epilog="example: bipdask demo --folder bipdask-demo",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    d.add_argument("--folder", default="bipdask-demo", help="where input and output go")
+    d.add_argument("--scale", type=float, default=1.0)
+    d.add_argument("--seed", type=int, default=42)
+    d.add_argument("--workers", type=int, default=2)
+    rp = sub.add_parser("report", help="write the HTML report of a committed run",
+                        epilog="examples:\n  bipdask report out/runs/r0123456789abcdef\n"
+                               "  bipdask report out/ --lang da --out /tmp/report   # the latest run\n\n"
+                               "exit codes: 0 ok, 2 no such run, 3 storage failure",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    rp.add_argument("run_url", metavar="RUN_URL", help="<root>/runs/<run_id>, or a root (its latest run)")
+    rp.add_argument("--lang", choices=["en", "da"], default="en", help="labels: English (default) or Danish")
+    rp.add_argument("--out", default=None, help="folder to write to (default: <run>/report/)")
+    rp.add_argument("--previous", default=None, metavar="RUN_URL",
+                    help="run to compare with (default: the run committed before it under the same root)")
+
+    ls = sub.add_parser("runs", help="list the committed runs under a root",
+                        epilog="example:\n  bipdask runs out/\n  bipdask runs s3://bucket/bipdask\n\n"
+                               "exit codes: 0 ok (also when there are no runs), 3 storage failure",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    ls.add_argument("root", metavar="ROOT", help="root URL: local path or s3://bucket/prefix")
+
+    sh = sub.add_parser("show", help="print one estimate with its CI (disclosure-protected)",
+                        epilog="examples:\n  bipdask show out/ did --analysis share_internship_or_hours\n"
+                               "  bipdask show out/runs/r0123456789abcdef did_weeks --analysis hir_table4 "
+                               "--jobcentre 159\n\n"
+                               "exit codes: 0 ok, 2 no such run or estimand, 3 storage failure",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sh.add_argument("run_url", metavar="ROOT[/runs/ID]", help="a root (its latest run) or one run")
+    sh.add_argument("estimand", metavar="ESTIMAND", help="e.g. did, did_weeks, hr_caseload, increase")
+    sh.add_argument("--analysis", default=None, help="e.g. share_internship_or_hours, hir_table4")
+    sh.add_argument("--jobcentre", type=int, default=None, help="one job centre (default: all participating)")
+    sh.add_argument("--period", default=None, help="e.g. intervention, last_3_months, before")
+    return p
+
+
+def _call(module: str, func: str, *args, **kwargs):
+    return getattr(importlib.import_module(module), func)(*args, **kwargs)
+
+
+def _bar(args: argparse.Namespace):
+    from bipdask.cli.progress import StageBar
+
+    bar = StageBar()
+    bar.enabled = bar.enabled and not args.no_progress
+    return bar
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.debug:
+        os.environ["BIPDASK_DEBUG"] = "1"
+    try:
+        if args.command == "synth":
+            summary = _call("bipdask.synth", "generate", Path(args.out), scale=args.scale,
+                            seed=args.seed, workers=args.workers)
+            print(summary.describe() if hasattr(summary, "describe") else summary)
+        elif args.command == "validate":
+            report = _call("bipdask.data.validate.stage", "validate_delivery", Path(args.input),
+                           quarantine_dir=args.quarantine)
+            print(report.describe())
+        elif args.command == "run":
+            if args.s3_secret_block:
+                os.environ["BIPDASK_S3_SECRET_BLOCK"] = args.s3_secret_block
+            with _bar(args) as progress:
+                result = _call("flows.evaluate", "run_evaluation", input_dir=args.input,
+                               output_url=args.output, seed=args.seed, spec=args.spec, workers=args.workers,
+                               dask_address=args.dask_address, debug=args.debug, progress=progress)
+            print(result.describe())
+        elif args.command == "demo":
+            with _bar(args) as progress:
+                result = _call("flows.evaluate", "run_demo", folder=Path(args.folder), scale=args.scale,
+                               seed=args.seed, workers=args.workers, debug=args.debug, progress=progress)
+            print(result.describe())
+        elif args.command == "report":
+            path = _call("bipdask.publish.report", "write_report", args.run_url, out_dir=args.out, lang=args.lang,
+                         previous_run_url=args.previous)
+            print(f"report: {path}")
+        elif args.command == "runs":
+            print(_call("bipdask.publish.report.views", "runs_text", args.root))
+        elif args.command == "show":
+            print(_call("bipdask.publish.report.views", "show_text", args.run_url, args.estimand, analysis=args.analysis,
+                        jobcentre_id=args.jobcentre, period=args.period))
+        return EXIT_OK
+    except BipdaskError as exc:
+        if args.debug:
+            raise
+        print(f"bipdask {args.command}: error", file=sys.stderr)
+        for line in str(exc).splitlines():
+            print(f"  {line}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("bipdask: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the CLI promises no traceback without --debug
+        if args.debug:
+            raise
+        print(f"bipdask {args.command}: internal error ({type(exc).__name__}); "
+              "rerun with --debug for details", file=sys.stderr)
+        return EXIT_INFRASTRUCTURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,171 @@
+"""TODO docstring (bipdask/estimators/cell_did.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import numpy as np
+import pandas as pd
+from scipy import stats
+from bipdask.errors import InputError, Problem
+
+
+PARAM_NAMES = ("_cons", "D", "E", "D_E")
+
+
+CELL_NAMES = ("D0_E0", "D0_E1", "D1_E0", "D1_E1")
+
+
+K_PARAMS = 4
+
+
+# Cell means m = (m00, m01, m10, m11) → (η, μ, θ, φ).
+_CELL_TO_PARAMS = np.array(
+    [
+        [1.0, 0.0, 0.0, 0.0],
+        [-1.0, 0.0, 1.0, 0.0],
+        [-1.0, 1.0, 0.0, 0.0],
+        [1.0, -1.0, -1.0, 1.0],
+    ]
+)
+
+
+@dataclass(frozen=True)
+class CellDiD:
+    """A fitted saturated 2×2 DiD with a cluster-robust (CR1) covariance.
+
+    ``estimate`` is φ (the D·E coefficient); ``cell_means`` are the shares in cells
+    (D0E0, D0E1, D1E0, D1E1); ``params``/``cov`` are (η, μ, θ, φ) named by
+    :data:`PARAM_NAMES`; ``n_obs`` person-weeks, ``n_persons`` clusters.
+    """
+
+    params: tuple[float, float, float, float]
+    cov: tuple[tuple[float, ...], ...]
+    cell_means: tuple[float, float, float, float]
+    cell_se: tuple[float, float, float, float]
+    cell_obs: tuple[int, int, int, int]
+    cell_persons: tuple[int, int, int, int]
+    n_obs: int
+    n_persons: int
+    alpha: float = 0.05
+
+    @property
+    def estimate(self) -> float:
+        return self.params[3]
+
+    @property
+    def se(self) -> float:
+        return float(np.sqrt(self.cov[3][3]))
+
+    @property
+    def df(self) -> int:
+        """Degrees of freedom of the t reference distribution (clusters − 1)."""
+        return self.n_persons - 1
+
+    @property
+    def t_stat(self) -> float:
+        return self.estimate / self.se if self.se > 0 else float("nan")
+
+    @property
+    def p_value(self) -> float:
+        return float(2.0 * stats.t.sf(abs(self.t_stat), self.df)) if self.se > 0 else float("nan")
+
+    def conf_int(self, alpha: float | None = None) -> tuple[float, float]:
+        q = stats.t.ppf(1.0 - (self.alpha if alpha is None else alpha) / 2.0, self.df)
+        return (self.estimate - q * self.se, self.estimate + q * self.se)
+
+    @property
+    def ci(self) -> tuple[float, float]:
+        return self.conf_int()
+
+    @property
+    def ci_low(self) -> float:
+        return self.ci[0]
+
+    @property
+    def ci_high(self) -> float:
+        return self.ci[1]
+
+    def cell_conf_int(self, cell: int, alpha: float | None = None) -> tuple[float, float]:
+        q = stats.t.ppf(1.0 - (self.alpha if alpha is None else alpha) / 2.0, self.df)
+        return (self.cell_means[cell] - q * self.cell_se[cell], self.cell_means[cell] + q * self.cell_se[cell])
+
+    def params_series(self) -> pd.Series:
+        return pd.Series(self.params, index=list(PARAM_NAMES), name="params")
+
+
+def cell_did(
+    cells: pd.DataFrame,
+    *,
+    cluster: str = "person_id",
+    d: str = "d",
+    e: str = "e",
+    n: str = "n_weeks",
+    y: str = "n_yes",
+    alpha: float = 0.05,
+) -> CellDiD:
+    """Fit the saturated 2×2 DiD from per-cluster × cell sums.
+
+    Parameters
+    ----------
+    cells : one row per (cluster, D, E) or finer — rows of the same cluster and cell (a
+        person seen in several job centres or batches) are summed first, so the result does
+        not depend on how the rows were partitioned or ordered.
+    cluster, d, e, n, y : column names: cluster id, D ∈ {0,1}, E ∈ {0,1}, number of
+        observations (person-weeks) and sum of the 0/1 outcome over them.
+
+    Returns
+    -------
+    CellDiD, numerically equal to statsmodels ``OLS(y ~ D + E + D:E).fit(cov_type="cluster",
+    use_t=True)`` on the expanded person-week rows.
+    """
+    if cells.empty:
+        raise InputError([Problem("weeks", "", "DiD sample is empty", 0)])
+    agg = (
+        cells[[cluster, d, e, n, y]]
+        .groupby([cluster, d, e], sort=True, observed=True)[[n, y]]
+        .sum()
+        .reset_index()
+    )
+    agg = agg[agg[n] > 0]
+    dd, ee = agg[d].to_numpy().astype("int64"), agg[e].to_numpy().astype("int64")
+    if not (np.isin(dd, (0, 1)).all() and np.isin(ee, (0, 1)).all()):
+        raise ValueError("D and E must be 0/1")
+    cell = 2 * dd + ee
+    n_gc = agg[n].to_numpy().astype("int64")
+    y_gc = agg[y].to_numpy().astype("int64")
+    n_c = np.zeros(4, dtype="int64")
+    np.add.at(n_c, cell, n_gc)
+    y_c = np.zeros(4, dtype="int64")
+    np.add.at(y_c, cell, y_gc)
+    empty = [CELL_NAMES[i] for i in range(4) if n_c[i] == 0]
+    if empty:
+        raise InputError([Problem("weeks", "", f"DiD cell {c} has no observations", 0) for c in empty])
+    means = y_c / n_c
+    codes, uniques = pd.factorize(agg[cluster], sort=True)
+    g = len(uniques)
+    n_total = int(n_c.sum())
+    if g < 2 or n_total <= K_PARAMS:
+        raise InputError([Problem("weeks", "", "DiD needs at least 2 persons and 5 person-weeks", n_total)])
+    # Score of cluster g for cell-mean c, scaled by (Z'Z)^-1 = 1/N_c. Each (g, c) occurs once.
+    scores = np.zeros((g, 4))
+    scores[codes, cell] = (y_gc - n_gc * means[cell]) / n_c[cell]
+    meat = np.empty((4, 4))
+    for i in range(4):
+        for j in range(4):
+            meat[i, j] = np.sum(scores[:, i] * scores[:, j])  # pairwise sum: order-stable
+    factor = g / (g - 1) * (n_total - 1) / (n_total - K_PARAMS)
+    cov_cells = factor * meat
+    cov = _CELL_TO_PARAMS @ cov_cells @ _CELL_TO_PARAMS.T
+    params = _CELL_TO_PARAMS @ means
+    persons_c = np.bincount(cell, minlength=4)
+    return CellDiD(
+        params=tuple(float(p) for p in params),
+        cov=tuple(tuple(float(v) for v in row) for row in cov),
+        cell_means=tuple(float(m) for m in means),
+        cell_se=tuple(float(np.sqrt(v)) for v in np.diag(cov_cells)),
+        cell_obs=tuple(int(v) for v in n_c),
+        cell_persons=tuple(int(v) for v in persons_c),
+        n_obs=n_total,
+        n_persons=int(g),
+        alpha=alpha,
+    )

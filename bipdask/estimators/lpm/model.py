@@ -1,0 +1,581 @@
+"""Linear (probability) models with absorbed fixed effects, robust and cluster-bootstrap inference.
+
+:func:`lpm` fits y = Xb + FE + e by OLS (issue #5): HIR eqs. (2)–(3) and the mediator LPMs of
+Tables 9–10 (Metrica 2019, seed 001), and the BIP caseworker-effect LPM (seed 000: R² without/with
+caseworker fixed effects 16 %/21 %). Fixed effects are *absorbed* — swept out of y and X by
+weighted demeaning (exact group means for one factor, alternating projections for several) —
+never built as dummies; their level effects are recovered afterwards
+(:meth:`LinearResult.fixed_effect_values`). Without fixed effects the model has an intercept
+``_cons`` (Stata naming).
+
+Standard errors (``small_sample="stata"``): HC1 = N/(N−K)·HC0 without a cluster, CR1 =
+G/(G−1)·(N−1)/(N−K)·CR0 with one (Stata ``regress``/``areg, vce(cluster)``, R ``vcovCL``).
+``small_sample="none"`` gives HC0/CR0. What K counts with absorbed effects is ``fe_dof``:
+
+* ``"all"``: the intercept and every absorbed level (L − 1 per factor after the first; for two
+  factors the exact redundancy from their connected components). This is lm with dummies and
+  Stata ``areg``.
+* ``"nested"`` (default): a factor whose levels are nested in the clusters (caseworker effects
+  clustered by caseworker, person effects by person) adds nothing to K — Stata ``xtreg, fe``,
+  ``reghdfe`` and fixest ``fixef.K = "nested"``. Factors not nested in the clusters count as under
+  ``"all"``; without a cluster every factor counts.
+
+Inference uses Student's t with G − 1 degrees of freedom when clustered, N − K otherwise.
+``weights`` are frequency weights: a row stands for w identical observations, so N = Σw (a
+frame of per-person cell means with weeks as weights gives the same coefficients and
+cluster-robust SEs as the person-week rows; HC SEs and R² need the rows themselves).
+
+The cluster bootstrap (:mod:`bipdask.inference.bootstrap` weights) never refits rows. After absorbing the
+fixed effects once, each cluster g contributes its sums S_g = Σ_i w_i z_i z_i' of z = (x̃, ỹ)
+(stacked as a G × (k+1)(k+2)/2 matrix); replicate b's normal equations are W_b S, streamed in
+blocks of replicates, and all B systems are solved at once. Whether this equals a refit on the
+resampled clusters depends on the fixed effects (``LinearResult.bootstrap_absorption``):
+
+* ``"exact"`` — no fixed effects, or one factor. A replicate's level means are weighted means,
+  linear in the cluster weights: the per-(cluster, level) sums n_gl, s_gl = Σ w z̃ are carried
+  too, and the replicate's demeaning is re-applied exactly,
+  Σ_b = W_b S − Σ_l s_lb s_lb' / n_lb with s_lb = Σ_g w_bg s_gl, n_lb = Σ_g w_bg n_gl.
+  For factors nested in the clusters every s_gl is zero (the correction vanishes). The dense
+  G × L(k+2) matrix of cell sums must fit ``max_cell_entries``; otherwise ``"once"`` is used.
+* ``"nested"`` — several factors, all nested in the clusters: demeaning once is exact (a cluster
+  drawn m times duplicates whole levels, whose means do not change).
+* ``"once"`` — several factors not all nested (or a one-way correction too large): the
+  full-sample demeaning is kept in every replicate. This is an approximation: it ignores the
+  sampling variation of the level means, an O(1/n_l) effect per level. With week effects over
+  ~28k persons (Table 8: thousands of rows per level) the replicate SEs differ by well under 1 %;
+  it matters for small levels (a few rows per level).
+
+Speed (issue #5, ``benchmarks/bench_linear.py``): the per-cluster sums are one pass over the rows
+(column-major products reduced per cluster run); per block of replicates the weights are drawn
+into one reused buffer and enter a single (block × G)·(G × q) product — q = 15 columns for the
+share DiD (Σw, Σw·z, Σw·z·z'), never a B × G matrix. At G ≈ 28k persons and 2.7M rows the
+replicates take ≈ 0.25 s for B = 999 and ≈ 1.6 s for B = 9,999 on one core, two thirds of it
+drawing the weights (≈ 0.1 ms per replicate); see benchmarks/results/linear.json.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Literal, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import sparse, stats
+
+from bipdask.inference import bootstrap as bs
+from bipdask.inference.pairs import BootstrapSummary
+from bipdask.errors import InputError, Problem
+from bipdask.estimators.lpm.absorb import _Absorbed, _absorb, _absorbed_params, _absorption_method, _nested, _recover_effects
+
+CONS = "_cons"
+SmallSample = Literal["stata", "none"]
+FeDof = Literal["nested", "all"]
+_COLLINEAR_TOL = 1e-10
+
+
+
+
+
+
+@dataclass(frozen=True)
+class LinearResult:
+    """A fitted :func:`lpm`: OLS coefficients, robust covariance, R² and bootstrap replicates.
+
+    ``params`` index: the covariates (and ``_cons`` without fixed effects). Covariates collinear
+    with others or with the fixed effects are listed in ``omitted`` with NaN estimates (Stata's
+    "omitted because of collinearity"). ``nobs`` = rows used, ``sum_weights`` = N.
+    ``rsquared`` is the full model's (with the fixed effects, lm/areg's); ``rsquared_within``
+    that of the absorbed regression (reghdfe's); ``rsquared_without_fe`` that of the same
+    covariates with an intercept and no fixed effects (the BIP report's 16 % against 21 %).
+    """
+
+    params: pd.Series
+    cov: pd.DataFrame
+    nobs: int
+    sum_weights: float
+    df_resid: float
+    df_inference: float
+    k_dof: int
+    rss: float
+    rsquared: float
+    rsquared_adj: float
+    rsquared_within: float
+    rsquared_without_fe: float
+    n_clusters: int
+    cov_type: str
+    fixed_effects: tuple[str, ...] = ()
+    n_absorbed: tuple[int, ...] = ()
+    omitted: tuple[str, ...] = ()
+    n_dropped: int = 0
+    bootstrap: BootstrapSummary | None = None
+    bootstrap_absorption: str | None = None
+    _state: _Absorbed | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def se(self) -> pd.Series:
+        return pd.Series(np.sqrt(np.diag(self.cov.to_numpy())), index=self.params.index, name="se")
+
+    @property
+    def se_boot(self) -> pd.Series | None:
+        return None if self.bootstrap is None else self.bootstrap.se
+
+    @property
+    def tvalues(self) -> pd.Series:
+        return self.params / self.se
+
+    @property
+    def pvalues(self) -> pd.Series:
+        return pd.Series(2 * stats.t.sf(np.abs(self.tvalues.to_numpy()), self.df_inference), index=self.params.index)
+
+    def conf_int(self, alpha: float = 0.05, kind: Literal["analytic", "bootstrap"] = "analytic") -> pd.DataFrame:
+        """t-based CIs (``kind="analytic"``) or bootstrap percentile CIs (``kind="bootstrap"``)."""
+        if kind == "bootstrap":
+            if self.bootstrap is None:
+                raise ValueError("no bootstrap replicates: fit with bootstrap=B")
+            with warnings.catch_warnings():  # omitted covariates: all-NaN replicate columns
+                warnings.simplefilter("ignore", RuntimeWarning)
+                return self.bootstrap.conf_int(alpha)
+        if kind != "analytic":
+            raise ValueError(f"kind must be 'analytic' or 'bootstrap', not {kind!r}")
+        q = stats.t.ppf(1 - alpha / 2, self.df_inference)
+        return pd.DataFrame({"lower": self.params - q * self.se, "upper": self.params + q * self.se})
+
+    def tidy(self, alpha: float = 0.05) -> pd.DataFrame:
+        """One row per term: term, estimate, se, t, p_value, ci_low, ci_high (+ bootstrap columns)."""
+        ci = self.conf_int(alpha)
+        out = pd.DataFrame({
+            "term": self.params.index,
+            "estimate": self.params.to_numpy(),
+            "se": self.se.to_numpy(),
+            "t": self.tvalues.to_numpy(),
+            "p_value": self.pvalues.to_numpy(),
+            "ci_low": ci["lower"].to_numpy(),
+            "ci_high": ci["upper"].to_numpy(),
+        })
+        if self.bootstrap is not None:
+            bci = self.conf_int(alpha, kind="bootstrap")
+            out["se_boot"] = self.bootstrap.se.to_numpy()
+            out["ci_low_boot"] = bci["lower"].to_numpy()
+            out["ci_high_boot"] = bci["upper"].to_numpy()
+            out["p_value_boot"] = self.bootstrap.p_value.to_numpy()
+        return out
+
+    def fixed_effect_values(self, name: str) -> pd.Series:
+        """Estimated level effects of the absorbed factor ``name``, indexed by its levels.
+
+        One factor: α_l = weighted mean of y − Xb within level l (the dummy coefficients of lm
+        plus its intercept). Several factors: the alternating-projections solution of
+        y − Xb = Σ_f α_f + e, normalised so that every factor after the first has weighted mean
+        zero (only differences within connected sets are identified).
+        """
+        if name not in self.fixed_effects:
+            raise KeyError(f"{name!r} is not an absorbed factor; absorbed: {list(self.fixed_effects)}")
+        st = self._state
+        if st is None or st.resid_fe is None:
+            raise ValueError("fixed-effect values need the fit state (not kept for this result)")
+        effects = _recover_effects(st.resid_fe, st.w, st.fe_codes, [len(lv) for lv in st.fe_levels])
+        i = self.fixed_effects.index(name)
+        return pd.Series(effects[i], index=st.fe_levels[i], name=name)
+
+
+# --------------------------------------------------------------------------- absorption
+
+
+
+
+
+
+
+
+
+
+
+
+def _independent(Q: np.ndarray, scale: np.ndarray) -> list[int]:
+    """Columns of the Gram matrix Q that are linearly independent of the earlier ones."""
+    keep: list[int] = []
+    for j in range(Q.shape[0]):
+        if scale[j] <= 0:
+            continue
+        resid = Q[j, j]
+        if keep:
+            a = Q[np.ix_(keep, keep)]
+            v = Q[keep, j]
+            resid = Q[j, j] - v @ np.linalg.solve(a, v)
+        if resid > _COLLINEAR_TOL * scale[j]:
+            keep.append(j)
+    return keep
+
+
+# --------------------------------------------------------------------------- fit
+
+
+def _problem(column: str, rule: str, n: int) -> InputError:
+    return InputError([Problem("lpm", column, rule, n)])
+
+
+def lpm(
+    data: pd.DataFrame,
+    *,
+    y: str,
+    covariates: Sequence[str],
+    fixed_effects: str | Sequence[str] | None = None,
+    cluster: str | None = None,
+    weights: str | None = None,
+    bootstrap: int = 0,
+    seed: int | None = None,
+    scheme: bs.Scheme = "multinomial",
+    small_sample: SmallSample = "stata",
+    fe_dof: FeDof = "nested",
+    block: int = 500,
+    max_cell_entries: int = 20_000_000,
+) -> LinearResult:
+    """OLS of ``y`` on ``covariates`` with absorbed ``fixed_effects`` (a linear probability model).
+
+    Parameters
+    ----------
+    data : one row per observation (person-week, response). Rows with a missing value in any
+        column used are dropped (listwise, as lm and Stata do); ``n_dropped`` counts them.
+    y : outcome column (a 0/1 flag for an LPM; bools are read as 0/1).
+    covariates : regressor columns; an intercept ``_cons`` is added when there are no fixed effects.
+    fixed_effects : one or more categorical columns absorbed by demeaning (their level effects via
+        :meth:`LinearResult.fixed_effect_values`).
+    cluster : cluster column (e.g. ``person_id``) for CR1 SEs and the bootstrap; without it SEs are
+        HC1 and the bootstrap resamples rows.
+    weights : frequency-weight column (> 0).
+    bootstrap, seed, scheme : B cluster-bootstrap replicates (0 = none) from
+        :func:`bipdask.inference.bootstrap.replicate_weights`; a seed is required when B > 0.
+    small_sample : ``"stata"`` (HC1 / CR1) or ``"none"`` (HC0 / CR0).
+    fe_dof : ``"nested"`` or ``"all"``: whether factors nested in the clusters count in K.
+    block : replicates per block (memory: block × G floats).
+    max_cell_entries : size limit of the dense per-(cluster, level) sums of the exact one-way
+        bootstrap; above it the demeaning is done once (see the module docstring).
+    """
+    covs = list(covariates)
+    fes = [fixed_effects] if isinstance(fixed_effects, str) else list(fixed_effects or [])
+    if small_sample not in ("stata", "none"):
+        raise ValueError(f"small_sample must be 'stata' or 'none', not {small_sample!r}")
+    if fe_dof not in ("nested", "all"):
+        raise ValueError(f"fe_dof must be 'nested' or 'all', not {fe_dof!r}")
+    if len(set(covs)) != len(covs) or CONS in covs:
+        raise ValueError("lpm: covariates must be distinct and not named '_cons'")
+    used = list(dict.fromkeys([y, *covs, *fes, *(c for c in (cluster, weights) if c)]))
+    missing = [c for c in used if c not in data.columns]
+    if missing:
+        raise InputError([Problem("lpm", c, "column missing", 0) for c in missing])
+    frame = data[used]
+    ok = frame.notna().all(axis=1).to_numpy()
+    n_dropped = int((~ok).sum())
+    if n_dropped:
+        frame = frame[ok]
+    n = len(frame)
+    try:
+        yv = frame[y].to_numpy(dtype=np.float64)
+        X = np.column_stack([frame[c].to_numpy(dtype=np.float64) for c in covs]) if covs else np.empty((n, 0))
+    except (TypeError, ValueError):
+        raise _problem(y if not covs else ",".join(covs), "outcome and covariates must be numeric", n) from None
+    w = np.ones(n) if weights is None else frame[weights].to_numpy(dtype=np.float64)
+    if weights is not None and not np.all(w > 0):
+        raise _problem(weights, "frequency weights must be > 0", int((~(w > 0)).sum()))
+    if not (np.all(np.isfinite(yv)) and np.all(np.isfinite(X))):
+        raise _problem(y, "outcome and covariates must be finite", n)
+    fe_codes, fe_levels = [], []
+    for f in fes:
+        codes, levels = pd.factorize(frame[f], sort=True)
+        fe_codes.append(codes.astype(np.intp))
+        fe_levels.append(pd.Index(levels, name=f))
+    n_levels = [len(lv) for lv in fe_levels]
+    if cluster is not None:
+        cl_codes, cl_levels = pd.factorize(frame[cluster], sort=True)
+        cl_codes = cl_codes.astype(np.intp)
+        cluster_ids = (np.asarray(cl_levels, dtype=np.int64) if pd.api.types.is_integer_dtype(cl_levels)
+                       else np.arange(len(cl_levels), dtype=np.int64))
+    else:
+        cl_codes = np.arange(n, dtype=np.intp)
+        cluster_ids = np.arange(n, dtype=np.int64)
+    g = cluster_ids.size
+    k = len(covs)
+
+    raw = np.column_stack([X, yv])
+    means = w @ raw / w.sum() if n else np.zeros(k + 1)
+    centred = raw - means
+    Z = _absorb(raw, w, fe_codes, n_levels) if fes else centred
+    Q = (Z * w[:, None]).T @ Z
+    Q0 = (centred * w[:, None]).T @ centred
+    keep = _independent(Q[:k, :k], np.diag(Q0)[:k])
+    omitted = tuple(covs[j] for j in range(k) if j not in keep)
+    nested = [cluster is not None and _nested(c, cl_codes) for c in fe_codes]
+    counted_all = _absorbed_params(fe_codes, n_levels, [True] * len(fes))
+    counted = (_absorbed_params(fe_codes, n_levels, [not s for s in nested]) if fe_dof == "nested"
+               else counted_all)
+    n_w = float(w.sum())
+    k_all = len(keep) + 1 + counted_all
+    k_dof = len(keep) + 1 + (counted if cluster is not None else counted_all)
+    if n_w <= k_all or (cluster is not None and g < 2):
+        raise _problem(y, f"too few observations ({n_w:g}) or clusters ({g}) for {k_all} parameters", n)
+
+    Xk = Z[:, keep]
+    A = Q[np.ix_(keep, keep)]
+    beta = _solve(A, Q[keep, k])
+    e = Z[:, k] - Xk @ beta
+    beta = beta + _solve(A, Xk.T @ (w * e))  # one refinement step: lstsq accuracy
+    e = Z[:, k] - Xk @ beta
+    bread = np.linalg.inv(A) if keep else np.zeros((0, 0))
+    scores = Xk * (w * e)[:, None]
+    if cluster is not None:
+        s = _cluster_sum(cl_codes, scores, g)
+        meat = s.T @ s
+        factor = g / (g - 1) * (n_w - 1) / (n_w - k_dof) if small_sample == "stata" else 1.0
+        df_inf = float(g - 1)
+        cov_type = f"CR1 (K={k_dof})" if small_sample == "stata" else "CR0"
+    else:
+        meat = (Xk * (w * e * e)[:, None]).T @ Xk
+        factor = n_w / (n_w - k_dof) if small_sample == "stata" else 1.0
+        df_inf = n_w - k_all
+        cov_type = f"HC1 (K={k_dof})" if small_sample == "stata" else "HC0"
+    cov_k = factor * bread @ meat @ bread
+    cov_k = (cov_k + cov_k.T) / 2
+
+    names = [*covs] if fes else [*covs, CONS]
+    full_beta = np.full(k, np.nan)
+    full_beta[keep] = beta
+    params = pd.Series(full_beta, index=covs, dtype=np.float64)
+    cov = pd.DataFrame(np.full((k, k), np.nan), index=covs, columns=covs)
+    cov.iloc[keep, keep] = cov_k
+    if not fes:
+        cons = means[k] - means[keep] @ beta  # _cons = ȳ − x̄'b
+        params = pd.concat([params, pd.Series({CONS: cons})])
+        cov_cons = _cons_cov(Xk, e, w, cl_codes, g, means[keep], factor, cluster is not None)
+        cov = pd.DataFrame(_embed_cons(cov_cons, keep, k), index=names, columns=names)
+
+    rss = float(w @ (e * e))
+    tss = float(Q0[k, k])
+    within_tss = float(Q[k, k])
+    r2 = 1 - rss / tss if tss > 0 else np.nan
+    r2_adj = 1 - (rss / (n_w - k_all)) / (tss / (n_w - 1)) if tss > 0 else np.nan
+    if fes:
+        keep0 = _independent(Q0[:k, :k], np.diag(Q0)[:k])
+        a0 = Q0[np.ix_(keep0, keep0)]
+        b0 = _solve(a0, Q0[keep0, k])
+        rss0 = tss - float(Q0[keep0, k] @ b0)
+        r2_without = 1 - rss0 / tss if tss > 0 else np.nan
+        r2_within = 1 - rss / within_tss if within_tss > 0 else np.nan
+        resid_fe = yv - X[:, keep] @ beta
+    else:
+        r2_without, r2_within, resid_fe = r2, np.nan, None
+    state = _Absorbed(Z, w, cl_codes, cluster_ids, tuple(fe_codes), tuple(fe_levels),
+                      None if fes else means, resid_fe)
+    summary = absorption = None
+    if bootstrap:
+        if seed is None:
+            raise ValueError("lpm: bootstrap needs a seed")
+        absorption = _absorption_method(fe_codes, nested, g, n_levels, k, max_cell_entries)
+        reps = _bootstrap(state, keep, k, bootstrap, seed, scheme, block, absorption, n_levels)
+        fitted = np.isfinite(params.to_numpy())  # omitted covariates are NaN in every replicate
+        failed = int(np.sum(~np.all(np.isfinite(reps[:, fitted]), axis=1)))
+        summary = BootstrapSummary(pd.DataFrame(reps, columns=params.index), params, scheme, seed, failed)
+    return LinearResult(
+        params=params, cov=cov, nobs=n, sum_weights=n_w, df_resid=n_w - k_all, df_inference=df_inf,
+        k_dof=int(k_dof), rss=rss, rsquared=r2, rsquared_adj=r2_adj, rsquared_within=r2_within,
+        rsquared_without_fe=r2_without, n_clusters=int(g), cov_type=cov_type, fixed_effects=tuple(fes),
+        n_absorbed=tuple(n_levels), omitted=omitted, n_dropped=n_dropped, bootstrap=summary,
+        bootstrap_absorption=absorption, _state=state,
+    )
+
+
+def _cluster_sum(codes: np.ndarray, u: np.ndarray, g: int) -> np.ndarray:
+    """(G × cols) sums of the rows of u within clusters."""
+    out = np.zeros((g, u.shape[1]))
+    for j in range(u.shape[1]):
+        out[:, j] = np.bincount(codes, weights=u[:, j], minlength=g)
+    return out
+
+
+def _solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.linalg.solve(A, b) if A.size else np.zeros(0)
+
+
+def _cons_cov(Xk, e, w, cl_codes, g, xbar, factor, clustered) -> np.ndarray:
+    """Sandwich of (b, _cons) from the centred fit: the intercept's score is Σ w e."""
+    Xa = np.column_stack([Xk + xbar, np.ones(len(e))])  # raw design [x, 1]
+    u = Xa * (w * e)[:, None]
+    if clustered:
+        s = _cluster_sum(cl_codes, u, g)
+        meat = s.T @ s
+    else:
+        meat = (Xa * (w * e * e)[:, None]).T @ Xa
+    A = (Xa * w[:, None]).T @ Xa
+    bread_full = np.linalg.inv(A)
+    return factor * bread_full @ meat @ bread_full
+
+
+def _embed_cons(cov_full, keep, k) -> np.ndarray:
+    out = np.full((k + 1, k + 1), np.nan)
+    idx = [*keep, k]
+    out[np.ix_(idx, idx)] = (cov_full + cov_full.T) / 2
+    return out
+
+
+# --------------------------------------------------------------------------- bootstrap
+
+
+
+
+def cluster_sums(state: _Absorbed) -> np.ndarray:
+    """(G × p) per-cluster sums of w·z_a·z_b over the upper triangle of z = (x̃, ỹ)."""
+    return _cluster_moments(state.Z, state.w, state.cluster_codes, state.cluster_ids.size, lead=False)
+
+
+_MOMENT_CHUNK_ENTRIES = 1 << 22  # rows × columns of one block of per-row products (32 MiB)
+
+
+def _cluster_moments(Z: np.ndarray, w: np.ndarray, codes: np.ndarray, g: int, *, lead: bool) -> np.ndarray:
+    """Per-cluster sums of the rows' w·z_a·z_b (upper triangle of z), in one pass over the rows.
+
+    With ``lead`` the columns start with Σw and Σw·z (the one-cell sums of the exact no-FE
+    bootstrap), so that a replicate needs a single (block × G)·(G × q) product. Rows are visited
+    in cluster order (a stable sort when the codes are not sorted already) in blocks of
+    ~4M entries, and each cluster's run of rows is reduced with ``np.add.reduceat``: O(n·q),
+    in row order within a cluster.
+    """
+    n, p1 = Z.shape
+    iu0, iu1 = np.triu_indices(p1)
+    off = 1 + p1 if lead else 0
+    q = off + iu0.size
+    out = np.zeros((g, q))
+    if n == 0:
+        return out
+    order = None if np.all(codes[1:] >= codes[:-1]) else np.argsort(codes, kind="stable")
+    step = max(1, _MOMENT_CHUNK_ENTRIES // q)
+    for start in range(0, n, step):
+        rows = slice(start, min(start + step, n)) if order is None else order[start:start + step]
+        z, c = np.asfortranarray(Z[rows]), codes[rows]
+        # Column-major products: each column is contiguous for the multiplies and for reduceat.
+        F = np.empty((len(c), q), order="F")
+        wz = F[:, 1:off] if lead else np.empty_like(z)
+        np.multiply(z, w[rows][:, None], out=wz)
+        if lead:
+            F[:, 0] = w[rows]
+        for j, (a, b) in enumerate(zip(iu0, iu1)):
+            np.multiply(wz[:, a], z[:, b], out=F[:, off + j])
+        first = np.flatnonzero(np.concatenate(([True], c[1:] != c[:-1])))
+        out[c[first]] += np.add.reduceat(F, first, axis=0)  # clusters are distinct within a block
+    return out
+
+
+def _cell_sums(state: _Absorbed, n_levels: int) -> np.ndarray | sparse.csr_matrix:
+    """(G × L·(k+2)) per-(cluster, level) sums of w and w·z̃ (one factor, or the intercept).
+
+    Sparse when few (cluster, level) cells are occupied (e.g. caseworker effects with person
+    clusters), dense otherwise (week effects with person clusters: most cells occupied).
+    """
+    Z, w = state.Z, state.w
+    g = state.cluster_ids.size
+    lev = state.fe_codes[0] if state.fe_codes else np.zeros(len(w), np.intp)
+    cell = state.cluster_codes.astype(np.int64) * n_levels + lev
+    occupied, inv = np.unique(cell, return_inverse=True)
+    width = Z.shape[1] + 1
+    vals = np.empty((occupied.size, width))
+    vals[:, 0] = np.bincount(inv, weights=w, minlength=occupied.size)
+    for j in range(Z.shape[1]):
+        vals[:, j + 1] = np.bincount(inv, weights=w * Z[:, j], minlength=occupied.size)
+    rows = np.repeat(occupied // n_levels, width)
+    cols = (np.repeat(occupied % n_levels, width) * width + np.tile(np.arange(width), occupied.size))
+    m = sparse.csr_matrix((vals.ravel(), (rows, cols)), shape=(g, n_levels * width))
+    return m if 8 * occupied.size < g * n_levels else m.toarray()
+
+
+def _bootstrap(state: _Absorbed, keep: list[int], k: int, n_rep: int, seed: int, scheme: bs.Scheme,
+               block: int, absorption: str, n_levels: list[int]) -> np.ndarray:
+    """(B × params) replicate estimates from per-cluster sums (see the module docstring).
+
+    Per block of replicates the cluster weights W (block × G, one reused buffer) enter one dense
+    product W·[M | S] with the per-cluster sums S of w·z·z' and, for the exact absorption, the
+    per-(cluster, level) sums M of w and w·z (a separate sparse product when M is sparse).
+    """
+    p1 = k + 1
+    iu = np.triu_indices(p1)
+    with_cons = state.means is not None
+    exact = absorption == "exact"
+    L = n_levels[0] if state.fe_codes else 1
+    width = L * (p1 + 1)  # columns of M
+    g = state.cluster_ids.size
+    if exact and not state.fe_codes:  # one cell: M = (Σw, Σw·z) leads the moment columns
+        R = _cluster_moments(state.Z, state.w, state.cluster_codes, g, lead=True)
+        M_sparse, lead = None, width
+    else:
+        S = _cluster_moments(state.Z, state.w, state.cluster_codes, g, lead=False)
+        M = _cell_sums(state, L) if exact else None
+        if M is None or sparse.issparse(M):
+            R, M_sparse, lead = S, M, 0
+        else:
+            R, M_sparse, lead = np.hstack([M, S]), None, width
+            del S, M
+    out = np.full((n_rep, k + int(with_cons)), np.nan)
+    diag_cols = [np.flatnonzero((iu[0] == j) & (iu[1] == j))[0] for j in keep]
+    full_diag = R[:, lead:].sum(axis=0)[diag_cols]
+    kk = np.asarray(keep, dtype=np.intp)
+    for reps, wc in bs.replicate_blocks(state.cluster_ids, n_rep, seed, scheme, block, reuse=True):
+        nb = len(reps)
+        T = wc @ R
+        Q = np.empty((nb, p1, p1))
+        Q[:, iu[0], iu[1]] = T[:, lead:]
+        Q[:, iu[1], iu[0]] = T[:, lead:]
+        if exact:
+            C = T[:, :lead] if M_sparse is None else np.asarray(M_sparse.T @ wc.T).T
+            C = C.reshape(nb, L, p1 + 1)
+            nl = C[..., 0]
+            mean = np.divide(C[..., 1:], nl[..., None], out=np.zeros_like(C[..., 1:]), where=nl[..., None] > 0)
+            Q -= np.matmul(C[..., 1:].transpose(0, 2, 1), mean)
+        A = Q[:, kk[:, None], kk[None, :]]
+        rhs = Q[:, kk, k]
+        good = np.all(np.diagonal(A, axis1=1, axis2=2) > _COLLINEAR_TOL * np.maximum(full_diag, 1e-300), axis=1)
+        beta = np.full((nb, kk.size), np.nan)
+        if good.any() and kk.size:
+            beta[good] = _solve_many(A[good], rhs[good])
+        out[reps.start:reps.stop, kk] = beta
+        if with_cons:
+            n_b = C[:, 0, 0]
+            shift = mean[:, 0, :]  # replicate means of (x̃, ỹ): x̄_b − x̄
+            cons = state.means[k] + shift[:, k] - np.einsum("bj,bj->b", state.means[kk] + shift[:, kk], beta)
+            out[reps.start:reps.stop, k] = np.where(n_b > 0, cons, np.nan)
+    return out
+
+
+def _solve_many(A: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    try:
+        return np.linalg.solve(A, rhs[..., None])[..., 0]
+    except np.linalg.LinAlgError:
+        out = np.full(rhs.shape, np.nan)
+        for i in range(A.shape[0]):
+            try:
+                out[i] = np.linalg.solve(A[i], rhs[i])
+            except np.linalg.LinAlgError:
+                pass
+        return out
+
+
+def refit_replicate(data: pd.DataFrame, weights_by_cluster: pd.Series, *, y: str, covariates: Sequence[str],
+                    fixed_effects: Sequence[str] = (), cluster: str) -> pd.Series:
+    """Reference for tests and benchmarks: statsmodels OLS on the resampled, duplicated clusters.
+
+    Every row of cluster g is repeated ``weights_by_cluster[g]`` times (copies keep their fixed-
+    effect levels), then OLS is fitted with fixed-effect dummies. Slow by design.
+    """
+    import statsmodels.api as sm
+
+    times = data[cluster].map(weights_by_cluster).fillna(0).to_numpy(np.int64)
+    dup = data.loc[data.index.repeat(times)]
+    X = dup[list(covariates)].astype(float)
+    if fixed_effects:
+        dummies = [pd.get_dummies(dup[f].astype("category").cat.remove_unused_categories(), prefix=f"fe{i}",
+                                  drop_first=i > 0, dtype=float) for i, f in enumerate(fixed_effects)]
+        X = pd.concat([X, *dummies], axis=1)
+    else:
+        X = sm.add_constant(X, has_constant="add").rename(columns={"const": CONS})
+    with warnings.catch_warnings():  # rank-deficient dummies (levels absent from the replicate)
+        warnings.simplefilter("ignore")
+        fit = sm.OLS(dup[y].astype(float), X).fit()
+    names = list(covariates) + ([] if fixed_effects else [CONS])
+    return fit.params[names]

@@ -1,0 +1,225 @@
+"""Weekly outcome flags and the per-job-centre sufficient statistics of HIR Table 6.
+
+HIR quantitative report (Metrica 2019, seed 001), eq. (2) and Table 6: the share of
+resource-course person-weeks (*ressourceforløbs-uger*) in a company internship
+(*virksomhedspraktik*) or with ordinary paid hours (*ordinære løntimer*), participating job
+centres (D=1) against all others (D=0), the year before (E=0) against the intervention period
+or its last three months (E=1).
+
+Table 7's share block (*nytilkendte ressourceforløb*) is the same share over the weeks of courses
+newly granted in each period, from the course start to the period end
+(:func:`new_course_share_cell_sums`; the new-course rule of :func:`bipdask.prepare.spells.first_lab_spells`).
+
+Everything here is a pure function over one job centre's weeks; the reduce over job centres
+is :func:`bipdask.analyses.hir.shares.share_did_table`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from bipdask.errors import InputError, Problem
+from bipdask.spec import EvaluationSpec, Period
+from bipdask.prepare.spells import in_new_course, with_course_status
+
+SHARE_OUTCOME = "in_internship_or_hours"
+RESOURCE_COURSE = "resource_course"
+CELL_COLUMNS = ("jobcentre_id", "person_id", "period", "d", "n_weeks", "n_yes")
+NEW_COURSE_WINDOWS = ("before", "intervention")  # Table 7: whole periods only (E=0, E=1)
+
+
+def in_internship_or_hours(lab_type: pd.Series, ordinary_hours: pd.Series) -> pd.Series:
+    """The Table 6 outcome per person-week: company internship that week, or ordinary hours > 0.
+
+    Parameters
+    ----------
+    lab_type : the LAB intervention of the week (``weeks.lab_type``).
+    ordinary_hours : paid ordinary hours that week (``weeks.ordinary_hours``, hours/week);
+        missing hours count as none.
+    """
+    hours = pd.to_numeric(ordinary_hours, errors="coerce").fillna(0.0)
+    return ((lab_type == "company_internship").fillna(False) | (hours > 0)).astype(bool)
+
+
+def _monday(week) -> pd.Series:
+    return pd.to_datetime(pd.Series(week)).dt.normalize()
+
+
+def in_resource_course(week: pd.Series, dream_code: pd.Series, dream_codes: pd.DataFrame) -> np.ndarray:
+    """Whether each person-week is a resource-course week (*i ressourceforløb*).
+
+    A week counts when its DREAM code has a version in the versioned code list
+    (``dream_codes``) with status ``resource_course`` in force on the week's Monday:
+    ``valid_from <= week <= valid_to`` (a null ``valid_to`` is open-ended). Weeks without a
+    benefit code (null) are not resource-course weeks.
+    """
+    week = _monday(week).reset_index(drop=True)
+    code = pd.Series(dream_code).reset_index(drop=True)
+    out = np.zeros(len(week), dtype=bool)
+    versions = dream_codes.loc[dream_codes["status"] == RESOURCE_COURSE,
+                               ["dream_code", "valid_from", "valid_to"]]
+    if versions.empty or len(week) == 0:
+        return out
+    rows = pd.DataFrame({"row": np.arange(len(week)), "dream_code": code, "week": week}).dropna(subset=["dream_code"])
+    rows = rows.assign(dream_code=rows["dream_code"].astype("int64"))
+    versions = versions.assign(
+        dream_code=versions["dream_code"].astype("int64"),
+        valid_from=pd.to_datetime(versions["valid_from"]),
+        valid_to=pd.to_datetime(versions["valid_to"]),
+    )
+    both = rows.merge(versions, on="dream_code", how="inner")
+    hit = (both["valid_from"] <= both["week"]) & (both["valid_to"].isna() | (both["week"] <= both["valid_to"]))
+    out[both.loc[hit, "row"].to_numpy()] = True
+    return out
+
+
+def in_period(week: pd.Series, period: Period) -> np.ndarray:
+    """Whether each week (its Monday) lies in the closed period [start, end]."""
+    monday = _monday(week)
+    return ((monday >= pd.Timestamp(period.start)) & (monday <= pd.Timestamp(period.end))).to_numpy()
+
+
+def comparison_windows(spec: EvaluationSpec) -> dict[str, Period]:
+    """The periods Table 6 compares: before (E=0), intervention and its last months (E=1)."""
+    return {
+        "before": spec.before,
+        "intervention": spec.intervention,
+        last_months_label(spec): spec.last_months_period,
+    }
+
+
+def last_months_label(spec: EvaluationSpec) -> str:
+    return f"last_{spec.last_months}_months"
+
+
+def treated_jobcentre_ids(jobcentres: pd.DataFrame, names: Iterable[str]) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """Job centre ids whose name is one of the spec's treated names (D=1), and names not found.
+
+    Names match case- and whitespace-insensitively (``"Vallensbæk-Ishøj"`` names one job
+    centre that serves two municipalities). Raises :class:`InputError` if no name matches.
+    """
+    wanted = {_norm(n): n for n in names}
+    table = jobcentres[["jobcentre_id", "name"]].dropna().drop_duplicates()
+    keys = table["name"].map(_norm)
+    ids = tuple(sorted({int(i) for i in table.loc[keys.isin(wanted), "jobcentre_id"]}))
+    missing = tuple(sorted(n for k, n in wanted.items() if k not in set(keys)))
+    if not ids:
+        raise InputError([Problem("jobcentres", "name", "no job centre matches the spec's treated names",
+                                  0, f"{len(wanted)} names expected")])
+    return ids, missing
+
+
+def _norm(name: str) -> str:
+    return " ".join(str(name).split()).casefold()
+
+
+def share_cell_sums(
+    weeks: pd.DataFrame,
+    dream_codes: pd.DataFrame,
+    treated_ids: Iterable[int],
+    windows: Mapping[str, Period],
+) -> pd.DataFrame:
+    """Per job centre × person × period: resource-course weeks and weeks with the outcome.
+
+    The sufficient statistics of eq. (2): for each (jobcentre_id, person_id, period) the
+    number of resource-course person-weeks ``n_weeks`` and how many of them had a company
+    internship or ordinary hours ``n_yes``; ``d`` = 1 for a participating job centre. A week
+    belongs to every window containing its Monday (the intervention period and its last
+    months overlap). The frame is tiny next to the weeks (persons × windows).
+
+    Parameters
+    ----------
+    weeks : person-weeks with the contract columns person_id, week, jobcentre_id, dream_code,
+        lab_type, ordinary_hours (one job centre or several).
+    dream_codes : the versioned DREAM code list.
+    treated_ids : participating job centre ids (D=1).
+    windows : period label → period, e.g. :func:`comparison_windows`.
+    """
+    rc = in_resource_course(weeks["week"], weeks["dream_code"], dream_codes)
+    weeks_monday = weeks["week"].reset_index(drop=True)
+    return _cell_sums(weeks, treated_ids, {label: rc & in_period(weeks_monday, period)
+                                           for label, period in windows.items()})
+
+
+def new_course_share_cell_sums(
+    weeks: pd.DataFrame,
+    treated_ids: Iterable[int],
+    windows: Mapping[str, Period],
+    *,
+    dream_codes: pd.DataFrame | None = None,
+    lookback_weeks: int = 52,
+) -> pd.DataFrame:
+    """Table 7's share block: :func:`share_cell_sums` over the weeks of newly granted courses.
+
+    Seed 001, "Effekt på nytilkendte ressourceforløb": for persons granted a resource course in
+    the period, the share of their course weeks in a company internship or with ordinary hours,
+    "beregnes som i afsnittet ovenfor" (Table 6, eq. 2). For each window (label → period; Table
+    7 uses the whole before period, E=0, and the whole intervention period, E=1:
+    :data:`NEW_COURSE_WINDOWS`) a week counts when it is a course week of a course begun in that
+    window, from the course's first week to the window's end
+    (:func:`bipdask.prepare.spells.in_new_course`, the new-course rule of
+    :func:`bipdask.prepare.spells.first_lab_spells`, so both halves of Table 7 describe the same
+    persons). Course weeks follow :func:`bipdask.prepare.spells.with_course_status`.
+
+    Parameters
+    ----------
+    weeks : person-weeks: person_id, week, jobcentre_id, lab_type, ordinary_hours and in_course
+        (or status; or dream_code with ``dream_codes`` to derive them). The panel must reach
+        ``lookback_weeks`` back before the earliest window.
+    treated_ids : participating job centre ids (D=1).
+    windows : period label → period, e.g. ``{"before": spec.before, "intervention": spec.intervention}``.
+    dream_codes : the versioned DREAM code list, needed only when ``weeks`` has neither
+        in_course nor status.
+    lookback_weeks : weeks without a course week that make a course week a new course (52).
+
+    Returns
+    -------
+    DataFrame with :data:`CELL_COLUMNS` (n_weeks, n_yes in person-weeks), one row per job centre
+    × person × window with a new course, the input of :func:`bipdask.analyses.hir.shares.share_did_table` and
+    :func:`bipdask.analyses.hir.shares.share_did_replicates` unchanged.
+    """
+    if "in_course" not in weeks.columns and "status" not in weeks.columns:
+        if dream_codes is None:
+            raise InputError([Problem("weeks", "in_course", "column missing and no dream_codes given", len(weeks))])
+        weeks = with_course_status(weeks, dream_codes)
+    return _cell_sums(weeks, treated_ids, {
+        label: in_new_course(weeks, period_start=period.start, period_end=period.end, lookback_weeks=lookback_weeks)
+        for label, period in windows.items()})
+
+
+def _cell_sums(weeks: pd.DataFrame, treated_ids: Iterable[int], keeps: Mapping[str, np.ndarray]) -> pd.DataFrame:
+    """Per job centre × person × window label: weeks kept (``keeps[label]``, aligned with the
+    rows of ``weeks``) and how many of them had the Table 6 outcome."""
+    base = pd.DataFrame({
+        "jobcentre_id": weeks["jobcentre_id"].to_numpy().astype("int32"),
+        "person_id": weeks["person_id"].to_numpy().astype("int64"),
+        "yes": in_internship_or_hours(weeks["lab_type"], weeks["ordinary_hours"]).to_numpy().astype("int64"),
+    })
+    treated = np.isin(base["jobcentre_id"].to_numpy(), np.asarray(list(treated_ids), dtype="int64"))
+    parts = []
+    for label, keep in keeps.items():
+        if not keep.any():
+            continue
+        part = base.loc[keep].assign(period=label, d=treated[keep].astype("int8"))
+        parts.append(part)
+    if not parts:
+        return empty_cell_sums()
+    cells = (
+        pd.concat(parts, ignore_index=True)
+        .groupby(["jobcentre_id", "person_id", "period", "d"], sort=True, observed=True)["yes"]
+        .agg(n_weeks="size", n_yes="sum")
+        .reset_index()
+    )
+    return _typed(cells)
+
+
+def empty_cell_sums() -> pd.DataFrame:
+    return _typed(pd.DataFrame({c: [] for c in CELL_COLUMNS}))
+
+
+def _typed(cells: pd.DataFrame) -> pd.DataFrame:
+    return cells.astype({"jobcentre_id": "int32", "person_id": "int64", "period": "string",
+                         "d": "int8", "n_weeks": "int64", "n_yes": "int64"})[list(CELL_COLUMNS)]
