@@ -1,7 +1,7 @@
 """Benchmark: lpm's sufficient-statistics bootstrap against a statsmodels refit per replicate.
 
 1. The HIR share DiD (eq. 2, Table 6 as a person-week LPM): ~2.7M person-weeks, ~28k person
-   clusters, covariates D, E, D×E; B = 999 and 9,999 replicates (issue #5 targets: ≤ 0.5 s and
+   clusters, covariates D, E, D×E; B = 999 and 9,999 replicates (targets: ≤ 0.5 s and
    ≤ 3 s for the replicates). ``replicates_s`` is fit-with-bootstrap minus fit-without (each the
    best of ``--repeat`` runs); ``replicate_engine_s`` times the replicate step alone on the fitted
    state (per-cluster sums, weights, products, solves); ``weight_generation_s`` is the
@@ -12,7 +12,7 @@
    bipdask.inference.bootstrap.replicate_sums over every cell at once (weights drawn once for all
    windows, one dense product per block), and the naive per-replicate cell_did (Table 6 rows
    recomputed on the resampled persons).
-3. A BIP-sized fixed-effect LPM (seed 000): 6,000 responses, 115 caseworker effects absorbed,
+3. A BIP-sized fixed-effect LPM (the BIP caseworker report): 6,000 responses, 115 caseworker effects absorbed,
    40 covariates, ~2,400 person clusters (caseworker effects not nested in persons: the exact
    one-way re-absorption per replicate), B = 999 (target ≤ 2 s).
 For 1 and 3 the naive way (statsmodels OLS on the duplicated clusters, ``refit_replicate``) is
@@ -57,6 +57,7 @@ from bipdask.estimators.lpm import model as lm  # noqa: E402
 from bipdask.analyses.hir.shares import share_did_table  # noqa: E402
 from bipdask.estimators.lpm import lpm, refit_replicate  # noqa: E402
 from bipdask.analyses.hir.shares import share_did_replicates  # noqa: E402
+from bipdask.inference.config import Inference  # noqa: E402
 
 
 def share_panel(n=2_700_000, persons=28_000, seed=1) -> pd.DataFrame:
@@ -188,8 +189,7 @@ def main() -> None:
     t6: dict = {"load_start": load(), "cell_rows": len(cells), "persons": int(persons.size),
                 "windows": list(WINDOWS), "participating_job_centres": len(TREATED_JC)}
     for B in (999, 9_999):
-        _, t_prod, c_prod = timed(lambda: share_did_replicates(cells, treated_ids=TREATED_JC, before="before",
-                                                               after=WINDOWS, bootstrap=B, seed=7), rep)
+        _, t_prod, c_prod = timed(lambda: share_did_replicates(cells, treated_ids=TREATED_JC, before="before", after=WINDOWS, inference=Inference(replicates=B, seed=7)), rep)
         _, t_sums, c_sums = timed(lambda: bs.replicate_sums(persons, B, 7, sums), rep)
         t6[f"B{B}"] = {"share_did_replicates_s": round(t_prod, 3), "share_did_replicates_cpu_s": round(c_prod, 3),
                        "replicate_sums_all_cells_s": round(t_sums, 3),

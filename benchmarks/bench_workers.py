@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/bench_workers.py --scale 10 --workers 1 2      # the issue #8 figure (long)
+    python benchmarks/bench_workers.py --scale 10 --workers 1 2      # the scale-10 figure (long)
     python benchmarks/bench_workers.py --scale 0.05 --results /tmp/workers.json   # a smoke run
 
 One synthetic delivery (``bipdask synth``, not timed) is evaluated once per worker count K with

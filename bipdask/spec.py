@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 from bipdask.errors import InputError, Problem
+from bipdask.inference.config import Inference
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,8 @@ class Period:
 
 @dataclass(frozen=True)
 class EvaluationSpec:
-    """A frozen evaluation spec (DESIGN.md §3 'evaluation spec')."""
+    """A frozen evaluation spec: treated job centres, periods, inference and disclosure settings
+    (``docs/methods.md#conventions``)."""
 
     name: str
     treated_jobcentres: tuple[str, ...]
@@ -47,6 +49,14 @@ class EvaluationSpec:
     caseload_trim: tuple[float, float] = (13.0, 50.0)
     title: str = ""
     extra: dict = field(default_factory=dict, compare=False)
+
+    def inference(self, seed: int | None = None) -> Inference:
+        """The run's one :class:`~bipdask.inference.config.Inference` record: the spec's bootstrap
+        replicates and scheme, its cluster level as a column, and ``seed`` (the run's seed; the
+        spec's when ``None``)."""
+        return Inference(replicates=self.bootstrap_replicates, seed=self.seed if seed is None else int(seed),
+                         scheme=self.bootstrap_scheme,
+                         cluster="jobcentre_id" if self.cluster == "jobcentre" else "person_id")
 
     @property
     def last_months_period(self) -> Period:

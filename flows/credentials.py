@@ -1,5 +1,6 @@
 """S3 credentials from a Prefect ``Secret`` block, for sites that keep them in Prefect rather
-than in the environment of the process (DESIGN.md §5: credentials never in code, files or logs).
+than in the environment of the process (credentials never in code, files or logs: see
+``docs/architecture.md``).
 
 The block holds a JSON object with any of the keys of :data:`S3_VARIABLES`; its values are put
 into this process's environment, where :func:`bipdask.runtime.storage.storage_options` and botocore

@@ -1,6 +1,6 @@
 """The monthly refresh deployment: a thin wrapper flow over :func:`flows.evaluate.evaluate`.
 
-``monthly_refresh`` plans the run (input hashes → run id, :func:`flows.evaluate.plan_run`)
+``monthly_refresh`` plans the run (input hashes → run id, :func:`flows.run.plan_run`)
 and, unless that run is already committed, runs ``evaluate`` as a subflow; the result is the
 run id either way, so a scheduled rerun on an unchanged delivery is a no-op. Job centres
 whose staged inputs did not change since an earlier run under the same output root reuse
@@ -25,7 +25,7 @@ import sys
 
 from prefect import flow
 
-from flows.evaluate import execute_run, plan_run
+from flows.run import execute_run, plan_run
 
 DEPLOYMENT_NAME = "bipdask-monthly"
 MONTHLY_CRON = "0 3 2 * *"

@@ -2,7 +2,8 @@
 never DataFrames, and turn any unexpected failure into a message without data values.
 
 Each task body is a module-level ``*_impl`` function (pure bipdask calls plus storage I/O), so
-it can be tested and run without Prefect.
+it can be tested and run without Prefect; :func:`bipdask_task` makes the Prefect task of one.
+The reduces (``estimate_*``) return a :class:`flows.outputs.ReduceOutput`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from bipdask.runtime import claims, input_cache, storage
+from bipdask.inference.config import Inference
 from bipdask.analyses.bip.estimates import bip_estimates
 from bipdask.prepare.bip import BIP_WEEKS_COLUMNS, bip_jobcentre_ids, bip_weeks
 from bipdask.analyses.bip.estimates import bip_outputs
@@ -41,8 +43,9 @@ from bipdask.analyses.hir.shares import share_did_replicates, with_bootstrap
 from bipdask.spec import Period
 from bipdask.data.validate import validate_delivery
 
+from flows.outputs import ESTIMATES_FILE, ReduceOutput
+
 WEEKS_COLUMNS = ["person_id", "week", "dream_code", "lab_type", "ordinary_hours", "employed"]
-ESTIMATES_FILE = "estimates.parquet"
 LINKAGE_FILE = "linkage_report.parquet"
 FIGURE1 = "figure1_raw_hazard"
 FIGURE2 = "figure2_km"
@@ -204,32 +207,29 @@ def estimate_share_did_impl(
     windows: Sequence[str],
     min_persons: int = 0,
     replicates_url: str | None = None,
-    bootstrap: int = 0,
-    seed: int = 0,
-    scheme: str = "multinomial",
-) -> dict[str, Any]:
-    """Reduce: concatenate the batches' cell sums, fit Table 6 and (``bootstrap`` > 0) its
+    inference: Inference = Inference(),
+) -> ReduceOutput:
+    """Reduce: concatenate the batches' cell sums, fit Table 6 and (``inference.replicates`` > 0) its
     person-cluster bootstrap; rows as plain dicts, replicates to ``replicates/<analysis>.parquet``."""
     t0 = time.perf_counter()
     cells = storage.read_parquet(list(cell_urls))
     rows = share_did_table(cells, treated_ids=treated_ids, before=windows[0], after=windows[1:],
                            min_persons=min_persons)
     rows, files, counts = _share_bootstrap(SHARE_ANALYSIS, rows, cells, treated_ids, windows[0], windows[1:],
-                                           replicates_url, bootstrap, seed, scheme)
-    return {"rows": [dataclasses.asdict(r) for r in rows], "files": files, "notes": {}, "counts": counts,
-            "seconds": time.perf_counter() - t0}
+                                           replicates_url, inference)
+    return ReduceOutput(rows=[dataclasses.asdict(r) for r in rows], files=files, counts=counts,
+                        seconds=time.perf_counter() - t0)
 
 
 def _share_bootstrap(analysis: str, rows: list[Estimate], cells: pd.DataFrame, treated_ids: Sequence[int],
-                     before: str, after: Sequence[str], replicates_url: str | None, bootstrap: int, seed: int,
-                     scheme: str, pooled_only: bool = False) -> tuple[list[Estimate], dict, dict]:
+                     before: str, after: Sequence[str], replicates_url: str | None, inference: Inference,
+                     pooled_only: bool = False) -> tuple[list[Estimate], dict, dict]:
     """The person-cluster bootstrap of a share DiD (Tables 6, 7): rows with bootstrap SE/CI/p, the
     replicates file ``replicates/<analysis>.parquet`` (``pooled_only``: the ``|all|`` columns) and
-    its counts; the rows as they are when ``bootstrap`` is 0."""
-    if bootstrap <= 0 or not replicates_url:
+    its counts; the rows as they are without replicates."""
+    if not inference.bootstrap or not replicates_url:
         return rows, {}, {}
-    reps = share_did_replicates(cells, treated_ids=treated_ids, before=before, after=after, bootstrap=bootstrap,
-                                seed=seed, scheme=scheme)
+    reps = share_did_replicates(cells, treated_ids=treated_ids, before=before, after=after, inference=inference)
     if pooled_only:
         reps = reps[["replicate", *(c for c in reps.columns if str(c).split("|")[1:2] == ["all"])]]
     url = storage.write_parquet(reps, storage.join(replicates_url, f"{analysis}.parquet"))
@@ -242,15 +242,13 @@ def estimate_new_course_share_impl(
     cell_urls: Sequence[str],
     treated_ids: Sequence[int],
     replicates_url: str | None = None,
-    bootstrap: int = 0,
-    seed: int = 0,
-    scheme: str = "multinomial",
-) -> dict[str, Any]:
+    inference: Inference = Inference(),
+) -> ReduceOutput:
     """Table 7's share block: Table 6's DiD (eq. 2) on the gathered ``new_course_share_cells``.
 
     Pooled rows only (Table 7 has no job-centre rows): ``did`` for the intervention period and
     ``mean_participating`` / ``mean_others`` for before and intervention, analysis
-    ``share_internship_or_hours_new_courses``; with ``bootstrap`` > 0 the person-cluster
+    ``share_internship_or_hours_new_courses``; with ``inference.replicates`` > 0 the person-cluster
     bootstrap of :mod:`bipdask.analyses.hir.shares` (the same replicate weights as Table 6 over
     these persons), replicates to ``replicates/share_internship_or_hours_new_courses.parquet``.
     Skipped (noted) when a D × period cell has no new course (a small delivery).
@@ -265,12 +263,12 @@ def estimate_new_course_share_impl(
         return _skipped([analysis], str(exc), t0)
     rows = [dataclasses.replace(r, analysis=analysis) for r in rows if r.jobcentre_id is None]
     rows, files, counts = _share_bootstrap(analysis, rows, cells, treated_ids, before, after, replicates_url,
-                                           bootstrap, seed, scheme, pooled_only=True)
+                                           inference, pooled_only=True)
     notes = {analysis: {"persons": int(cells["person_id"].nunique()), "person_weeks": int(cells["n_weeks"].sum()),
                         "weeks": "course weeks of courses granted in the period (the hir_table7 rule: no course "
                                  "week in the lookback before), from the course start to the period end"}}
-    return {"rows": [dataclasses.asdict(r) for r in rows], "files": files, "notes": notes, "counts": counts,
-            "seconds": time.perf_counter() - t0}
+    return ReduceOutput(rows=[dataclasses.asdict(r) for r in rows], files=files, notes=notes, counts=counts,
+                        seconds=time.perf_counter() - t0)
 
 
 def _plain_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -325,17 +323,14 @@ def estimate_hir_durations_impl(
     first_lab_urls: Sequence[str],
     results_url: str,
     replicates_url: str,
-    bootstrap: int,
-    seed: int,
-    scheme: str = "multinomial",
+    inference: Inference,
     min_persons: int = 0,
-    cluster: str = "person_id",
-) -> dict[str, Any]:
+) -> ReduceOutput:
     """Tables A/4 and 7 (Weibull DiD with bootstrap) and Figures 1–2 from the gathered spells."""
     t0 = time.perf_counter()
     gaps = storage.read_parquet(list(gap_urls))
     firsts = storage.read_parquet(list(first_lab_urls))
-    kw = dict(bootstrap=bootstrap, seed=seed, scheme=scheme, min_persons=min_persons, cluster=cluster)
+    kw = dict(inference=inference, min_persons=min_persons)
     t4 = table4(gaps, **kw)
     t7 = table7(firsts, **kw)
     raw, km = figure_curves(gaps)
@@ -345,11 +340,11 @@ def estimate_hir_durations_impl(
         url = _write_replicates(est, replicates_url)
         if url:
             files[f"replicates_{est.analysis}"] = url
-    return {"rows": _plain_rows(t4.rows) + _plain_rows(t7.rows), "files": files,
-            "notes": {t4.analysis: t4.notes, t7.analysis: t7.notes}, "seconds": time.perf_counter() - t0}
+    return ReduceOutput(rows=_plain_rows(t4.rows) + _plain_rows(t7.rows), files=files,
+                        notes={t4.analysis: t4.notes, t7.analysis: t7.notes}, seconds=time.perf_counter() - t0)
 
 
-def _outputs(estimates: Sequence[HazardEstimates], replicates_url: str, t0: float) -> dict[str, Any]:
+def _outputs(estimates: Sequence[HazardEstimates], replicates_url: str, t0: float) -> ReduceOutput:
     """The task result of one or more analyses: rows, replicate files, notes, seconds."""
     rows, files, notes, counts = [], {}, {}, {}
     for est in estimates:
@@ -361,27 +356,23 @@ def _outputs(estimates: Sequence[HazardEstimates], replicates_url: str, t0: floa
         notes[est.analysis] = {**est.notes, **({"intervals_withheld_few_replicates": withheld} if withheld else {})}
         counts[est.analysis] = {"estimates": int(len(est.rows)), "replicates": int(len(est.replicates)) if url else 0,
                                 "replicate_columns": int(est.replicates.shape[1] - 1) if url else 0}
-    return {"rows": rows, "files": files, "notes": notes, "counts": counts, "seconds": time.perf_counter() - t0}
+    return ReduceOutput(rows=rows, files=files, notes=notes, counts=counts, seconds=time.perf_counter() - t0)
 
 
-def _skipped(analyses: Sequence[str], reason: str, t0: float) -> dict[str, Any]:
-    return {"rows": [], "files": {}, "notes": {a: {"skipped": reason} for a in analyses}, "counts": {},
-            "seconds": time.perf_counter() - t0}
+def _skipped(analyses: Sequence[str], reason: str, t0: float) -> ReduceOutput:
+    return ReduceOutput.skipped(analyses, reason, seconds=time.perf_counter() - t0)
 
 
 def estimate_hir_mediators_impl(
     time_varying_urls: Sequence[str],
     share_weeks_urls: Sequence[str],
     replicates_url: str,
-    bootstrap: int,
-    seed: int,
-    scheme: str = "multinomial",
-    cluster: str = "person_id",
-) -> dict[str, Any]:
+    inference: Inference,
+) -> ReduceOutput:
     """Table 9: the stratified Cox on the week's caseload and its change (time-varying rows) and
     the share LPMs on the same (share_weeks); one replicates file ``hir_table9``."""
     t0 = time.perf_counter()
-    boot = dict(bootstrap=bootstrap, seed=seed, scheme=scheme, cluster=cluster)
+    boot = dict(inference=inference)
     cox = table9(storage.read_parquet(list(time_varying_urls)), **boot)
     share = share_mediators(storage.read_parquet(list(share_weeks_urls)), analysis="hir_table9", **boot)
     t9 = combine_estimates("hir_table9", cox, dataclasses.replace(share, notes={"share": share.notes}))
@@ -393,18 +384,15 @@ def estimate_hir_beliefs_impl(
     share_weeks_urls: Sequence[str],
     staged_url: str,
     replicates_url: str,
-    bootstrap: int,
-    seed: int,
-    scheme: str = "multinomial",
-    cluster: str = "person_id",
-) -> dict[str, Any]:
+    inference: Inference,
+) -> ReduceOutput:
     """Table 10: the LAB hazard (Cox, as Table 9) and the share (LPM) on the week's caseworker's
     pre-survey belief; skipped (noted) when the delivery has no belief_survey."""
     t0 = time.perf_counter()
     survey = _read_optional(staged_url, "belief_survey")
     if survey is None:
         return _skipped(["hir_table10"], "no belief_survey table in the delivery", t0)
-    boot = dict(bootstrap=bootstrap, seed=seed, scheme=scheme, cluster=cluster)
+    boot = dict(inference=inference)
     tv = with_pre_belief(storage.read_parquet(list(time_varying_urls)), survey)
     cox = table10(tv, **boot)
     del tv
@@ -419,25 +407,19 @@ def estimate_hir_beliefs_impl(
 def estimate_hir_exits_impl(
     course_exit_urls: Sequence[str],
     replicates_url: str,
-    bootstrap: int,
-    seed: int,
-    scheme: str = "multinomial",
-    cluster: str = "person_id",
-) -> dict[str, Any]:
+    inference: Inference,
+) -> ReduceOutput:
     """Table 8: the weekly exit LPMs (eq. 3) per destination on the gathered course_exits."""
     t0 = time.perf_counter()
-    t8 = table8(storage.read_parquet(list(course_exit_urls)), bootstrap=bootstrap, seed=seed, scheme=scheme,
-                cluster=cluster)
+    t8 = table8(storage.read_parquet(list(course_exit_urls)), inference=inference)
     return _outputs([t8], replicates_url, t0)
 
 
 def estimate_hir_belief_change_impl(
     staged_url: str,
     replicates_url: str,
-    bootstrap: int,
-    seed: int,
-    scheme: str = "multinomial",
-) -> dict[str, Any]:
+    inference: Inference,
+) -> ReduceOutput:
     """Table 3: caseworker belief before/after (clustered by caseworker); skipped (noted) without a
     belief_survey or when too few caseworkers answered both waves."""
     t0 = time.perf_counter()
@@ -446,7 +428,7 @@ def estimate_hir_belief_change_impl(
         return _skipped(["hir_table3"], "no belief_survey table in the delivery", t0)
     jobcentres = storage.read_parquet(storage.join(staged_url, "jobcentres.parquet"))
     try:
-        t3 = table3(survey, jobcentres, bootstrap=bootstrap, seed=seed, scheme=scheme)
+        t3 = table3(survey, jobcentres, inference=inference)
     except InputError as exc:
         return _skipped(["hir_table3"], str(exc), t0)
     return _outputs([t3], replicates_url, t0)
@@ -456,11 +438,8 @@ def estimate_bip_impl(
     staged_url: str,
     replicates_url: str,
     panel_end: str | None,
-    bootstrap: int,
-    seed: int,
-    scheme: str = "multinomial",
-    cluster: str = "person_id",
-) -> dict[str, Any]:
+    inference: Inference,
+) -> ReduceOutput:
     """The BIP analyses (:func:`bipdask.analyses.bip.estimates.bip_estimates`) on the staged responses, persons and the
     weeks of the BIP job centres (those partitions only, :data:`BIP_WEEKS_COLUMNS` only);
     skipped (noted) without bip_responses or when the sample rules leave nothing to fit."""
@@ -474,18 +453,16 @@ def estimate_bip_impl(
              for jc in bip_jobcentre_ids(responses)]
     weeks = pd.concat(parts, ignore_index=True)
     try:
-        results = bip_estimates(responses, persons, weeks, bootstrap=bootstrap, seed=seed, scheme=scheme,
-                                cluster=cluster, panel_end=panel_end)
+        results = bip_estimates(responses, persons, weeks, inference=inference, panel_end=panel_end)
     except InputError as exc:
         return _skipped(["bip"], str(exc), t0)
     rows, by_analysis = bip_outputs(results)
     for est in by_analysis.values():
         rows, _ = withhold_unstable_intervals(rows, est.replicates, est.analysis)
     out = _outputs(list(by_analysis.values()), replicates_url, t0)
-    out["rows"] = _plain_rows(rows)
-    out["notes"]["bip"] = {"responses": int(len(responses)), "weeks_rows": int(len(weeks)),
-                           "jobcentres": len(parts), "sample_responses": int(results.effectiveness.n_obs)}
-    return out
+    bip = {"responses": int(len(responses)), "weeks_rows": int(len(weeks)), "jobcentres": len(parts),
+           "sample_responses": int(results.effectiveness.n_obs)}
+    return dataclasses.replace(out, rows=_plain_rows(rows), notes={**out.notes, "bip": bip})
 
 
 def write_results_impl(rows: Sequence[dict[str, Any]], results_url: str) -> str:
@@ -535,39 +512,39 @@ def retry_unless_input_error(task: Any, task_run: Any, state: Any) -> bool:
 
 
 def write_report_impl(run_url: str, manifest: dict[str, Any], languages: Sequence[str] = ("en", "da")) -> list[str]:
-    """The disclosure-protected HTML report of the run, written before the commit (DESIGN §4), in
-    English and Danish; returns the URLs of the HTML files."""
+    """The disclosure-protected HTML report of the run, written before the commit (so a committed run
+    always has one), in English and Danish; returns the URLs of the HTML files."""
     from bipdask.publish.report.build import write_report as _write
 
     return [str(_write(run_url, lang=lang, manifest=manifest)) for lang in languages]
 
 
-_TASK = dict(cache_policy=NO_CACHE, retries=0, log_prints=False)
-# Idempotent I/O tasks: every attempt rewrites the same objects (staging starts by removing the
-# staged layer), so a retry after a transient failure cannot duplicate rows.
-_IO_TASK = dict(_TASK, retries=len(RETRY_DELAYS_S), retry_delay_seconds=RETRY_DELAYS_S,
-                retry_condition_fn=retry_unless_input_error)
+def bipdask_task(impl: Callable, *, name: str, idempotent: bool = False) -> Any:
+    """The Prefect task ``name`` over ``impl``: no cache, prints not logged, any unexpected
+    failure re-raised without data values (:func:`_sanitized`).
 
-validate_and_stage = task(name="validate_and_stage", **_IO_TASK)(
-    _sanitized("validate_and_stage")(validate_and_stage_impl))
-compute_model_inputs = task(name="compute_model_inputs", **_IO_TASK)(
-    _sanitized("compute_model_inputs")(compute_model_inputs_impl))
-estimate_share_did = task(name="estimate_share_did", **_TASK)(
-    _sanitized("estimate_share_did")(estimate_share_did_impl))
-estimate_new_course_share = task(name="estimate_new_course_share", **_TASK)(
-    _sanitized("estimate_new_course_share")(estimate_new_course_share_impl))
-check_linkage = task(name="check_linkage", **_TASK)(_sanitized("check_linkage")(check_linkage_impl))
-estimate_hir_durations = task(name="estimate_hir_durations", **_TASK)(
-    _sanitized("estimate_hir_durations")(estimate_hir_durations_impl))
-estimate_hir_mediators = task(name="estimate_hir_mediators", **_TASK)(
-    _sanitized("estimate_hir_mediators")(estimate_hir_mediators_impl))
-estimate_hir_beliefs = task(name="estimate_hir_beliefs", **_TASK)(
-    _sanitized("estimate_hir_beliefs")(estimate_hir_beliefs_impl))
-estimate_hir_exits = task(name="estimate_hir_exits", **_TASK)(_sanitized("estimate_hir_exits")(estimate_hir_exits_impl))
-estimate_hir_belief_change = task(name="estimate_hir_belief_change", **_TASK)(
-    _sanitized("estimate_hir_belief_change")(estimate_hir_belief_change_impl))
-estimate_bip = task(name="estimate_bip", **_TASK)(_sanitized("estimate_bip")(estimate_bip_impl))
-write_results = task(name="write_results", **_IO_TASK)(_sanitized("write_results")(write_results_impl))
-write_report = task(name="write_report", **_IO_TASK)(_sanitized("write_report")(write_report_impl))
-commit_run = task(name="commit_run", **_IO_TASK)(_sanitized("commit_run")(commit_run_impl))
-prune_cache = task(name="prune_cache", **_IO_TASK)(_sanitized("prune_cache")(prune_cache_impl))
+    ``idempotent`` I/O tasks — every attempt rewrites the same objects (staging starts by
+    removing the staged layer), so a retry after a transient failure cannot duplicate rows —
+    retry with backoff (:data:`RETRY_DELAYS_S`), never on bad input; the others do not retry.
+    """
+    retry: dict[str, Any] = (dict(retries=len(RETRY_DELAYS_S), retry_delay_seconds=RETRY_DELAYS_S,
+                                  retry_condition_fn=retry_unless_input_error)
+                             if idempotent else dict(retries=0))
+    return task(name=name, cache_policy=NO_CACHE, log_prints=False, **retry)(_sanitized(name)(impl))
+
+
+validate_and_stage = bipdask_task(validate_and_stage_impl, name="validate_and_stage", idempotent=True)
+compute_model_inputs = bipdask_task(compute_model_inputs_impl, name="compute_model_inputs", idempotent=True)
+check_linkage = bipdask_task(check_linkage_impl, name="check_linkage")
+estimate_share_did = bipdask_task(estimate_share_did_impl, name="estimate_share_did")
+estimate_new_course_share = bipdask_task(estimate_new_course_share_impl, name="estimate_new_course_share")
+estimate_hir_durations = bipdask_task(estimate_hir_durations_impl, name="estimate_hir_durations")
+estimate_hir_mediators = bipdask_task(estimate_hir_mediators_impl, name="estimate_hir_mediators")
+estimate_hir_beliefs = bipdask_task(estimate_hir_beliefs_impl, name="estimate_hir_beliefs")
+estimate_hir_exits = bipdask_task(estimate_hir_exits_impl, name="estimate_hir_exits")
+estimate_hir_belief_change = bipdask_task(estimate_hir_belief_change_impl, name="estimate_hir_belief_change")
+estimate_bip = bipdask_task(estimate_bip_impl, name="estimate_bip")
+write_results = bipdask_task(write_results_impl, name="write_results", idempotent=True)
+write_report = bipdask_task(write_report_impl, name="write_report", idempotent=True)
+commit_run = bipdask_task(commit_run_impl, name="commit_run", idempotent=True)
+prune_cache = bipdask_task(prune_cache_impl, name="prune_cache", idempotent=True)

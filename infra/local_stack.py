@@ -386,7 +386,7 @@ class LocalStack:
             raise RuntimeError(f"flow run {outcome.flow_run_id} ended {outcome.state}"
                                + (f"; prefect worker log:\n{self.tail(worker, 40)}" if worker else ""))
         from bipdask.runtime import storage
-        from flows.evaluate import load_result
+        from flows.run import load_result
 
         with self.s3_env():
             committed = storage.open_run(OUTPUT_URL)

@@ -1,13 +1,15 @@
 """BIP analyses (bipdask.analyses.bip.estimates): outcome window, sample rules, caseworker effects, progression, change.
 
 Hand-made frames pin the rules; one synthetic BIP part (scale 0.3, planted truth in
-``part.truth``, see bipdask/synth/bip_truth.py) checks that the estimators recover what was planted.
+``part.truth``, see bipdask/synth/bip/truth.py) checks that the estimators recover what was planted.
 """
 
 import datetime as dt
 
 import numpy as np
 import pandas as pd
+
+from bipdask.inference.config import Inference
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -167,12 +169,12 @@ def sample(part):
 
 @pytest.fixture(scope="module")
 def eff(part, sample):
-    return bip.caseworker_effectiveness(sample, part.persons, bootstrap=B, seed=SEED)
+    return bip.caseworker_effectiveness(sample, part.persons, inference=Inference(replicates=B, seed=SEED))
 
 
 @pytest.fixture(scope="module")
 def prog(part):
-    return bip.progression(part.bip_responses, bootstrap=B, seed=SEED)
+    return bip.progression(part.bip_responses, inference=Inference(replicates=B, seed=SEED))
 
 
 def test_sample_counts_and_outcome_match_the_generators_truth(part, sample):
@@ -219,7 +221,7 @@ def test_counterfactual_ci_contains_the_true_counterfactual(part, sample, eff):
     assert lo <= truth["expected_increase"] <= hi
     # The documented gap: estimated effects carry noise that widens their spread. Re-ranking
     # in every replicate shows it — the replicates' top-quartile mean sits above the estimate.
-    reranked = bip.caseworker_effectiveness(sample, part.persons, bootstrap=99, seed=SEED, rerank_quartiles=True)
+    reranked = bip.caseworker_effectiveness(sample, part.persons, rerank_quartiles=True, inference=Inference(replicates=99, seed=SEED))
     assert reranked.bootstrap.replicates["increase"].mean() > t.loc["increase", "estimate"]
 
 
@@ -262,7 +264,7 @@ def test_quartile_profile_of_activity_groups_and_answers(eff, sample):
 # --- 5. caseworker change ------------------------------------------------------------------------
 
 def test_caseworker_change_ci_contains_the_planted_effect(part, sample):
-    ch = bip.caseworker_change(sample, part.persons, bootstrap=B, seed=SEED)
+    ch = bip.caseworker_change(sample, part.persons, inference=Inference(replicates=B, seed=SEED))
     truth = part.truth["caseworker_change"]
     r = ch.table.loc["relative_effect"]
     assert r["ci_low"] <= truth["expected_relative_effect_on_changed"] <= r["ci_high"]
@@ -353,21 +355,20 @@ def test_tidy_frames_use_the_estimates_schema_and_are_deterministic(part, sample
     assert {"actual", "counterfactual_top_quartile", "increase", "r2_with_fe", "outcome_rate/q4",
             "mean_effect/q1", "profile/J/q4", "profile/s12/q1"} <= names
     assert "effect_size/citizen_avg/1101" in set(prog.tidy()["estimand"])
-    again = bip.caseworker_effectiveness(sample, part.persons, bootstrap=B, seed=SEED)
+    again = bip.caseworker_effectiveness(sample, part.persons, inference=Inference(replicates=B, seed=SEED))
     pd.testing.assert_frame_equal(eff.tidy(), again.tidy())
-    other = bip.caseworker_effectiveness(sample, part.persons, bootstrap=B, seed=SEED + 1)
+    other = bip.caseworker_effectiveness(sample, part.persons, inference=Inference(replicates=B, seed=SEED + 1))
     assert not eff.tidy()["se"].equals(other.tidy()["se"])
     small = ("citizen_avg", "s12")
-    p1 = bip.progression(part.bip_responses, bootstrap=49, seed=3, indicators=small)
-    p2 = bip.progression(part.bip_responses.sample(frac=1.0, random_state=1), bootstrap=49, seed=3,
-                         indicators=small)
+    p1 = bip.progression(part.bip_responses, indicators=small, inference=Inference(replicates=49, seed=3))
+    p2 = bip.progression(part.bip_responses.sample(frac=1.0, random_state=1), indicators=small, inference=Inference(replicates=49, seed=3))
     pd.testing.assert_frame_equal(p1.tidy(), p2.tidy())       # row order of the input is irrelevant
     pd.testing.assert_frame_equal(p1.bootstrap.replicates, p2.bootstrap.replicates)
 
 
 def test_bip_estimates_without_bootstrap_runs_all_three_analyses(part):
     weeks = part.weeks[["person_id", "week", "employed", "ordinary_hours", "su"]]
-    res = bip.bip_estimates(part.bip_responses, part.persons, weeks, cluster="caseworker_id")
+    res = bip.bip_estimates(part.bip_responses, part.persons, weeks, inference=Inference(cluster="caseworker_id"))
     tidy = res.tidy()
     assert set(tidy["analysis"]) == {"bip_caseworker_effectiveness", "bip_caseworker_change", "bip_progression"}
     assert tidy["jobcentre_id"].isna().all() and (tidy["period"] == "all").all()

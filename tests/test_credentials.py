@@ -12,14 +12,6 @@ from flows.credentials import BLOCK_VARIABLE, S3_VARIABLES, apply_s3_secret_bloc
 SECRET = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY"
 
 
-@pytest.fixture(scope="module")
-def harness():
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
 @pytest.fixture
 def clean_env(monkeypatch):
     for variable in (*S3_VARIABLES.values(), BLOCK_VARIABLE):

@@ -219,8 +219,8 @@ def test_order_statistics_never_single_out_a_person(values, k):
 
 # --------------------------------------------------------------------------- across monthly runs
 #
-# Issue 7: "no suppressed cell can be recovered from totals, other tables of the run, or the
-# previous month's run". The attacker below holds every release, knows the table structure and
+# The rule: no suppressed cell can be recovered from totals, other tables of the run, or the
+# previous month's run. The attacker below holds every release, knows the table structure and
 # which cells did not change between the runs (the worst case for us), and solves the linear
 # systems of outcome sums y, observation counts n and means m exactly (null-space test), with
 # y = m·n linking them.

@@ -1,7 +1,7 @@
 """bipdask's Weibull, Cox and Kaplan–Meier against R ``survival`` on public data.
 
 The fixtures and the R script that made them are in ``tests/fixtures/r`` (see its README).
-Tolerances of issue #4: 1e-6 relative in coefficients, 1e-4 relative in SEs.
+Tolerances: 1e-6 relative in coefficients, 1e-4 relative in SEs.
 """
 
 from pathlib import Path

@@ -1,7 +1,7 @@
 """Cross-checks that prove the R reference fixtures in ``tests/fixtures/r/`` are consistent.
 
 The fixtures (made by ``make_survival.R`` and ``make_linear.R``, see ``tests/fixtures/README.md``)
-are the oracle for bipdask's hazard (issue #4) and linear (issue #5) estimators. CI has no R,
+are the oracle for bipdask's hazard and linear estimators. CI has no R,
 so these tests re-derive as much of them as possible in Python *without* bipdask estimators:
 
 - internal consistency: SE = sqrt(diag(vcov)); the proportional-hazards (Stata ``streg``)

@@ -90,24 +90,16 @@ def write_tiny_delivery(root: Path, n_persons: int = 240, seed: int = 5, effect:
 @pytest.fixture(scope="module", autouse=True)
 def pinned_code_version():
     """A fixed code version: run ids must not change if the source is edited mid-test."""
-    import flows.evaluate
+    import flows.run
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(flows.evaluate, "code_version", lambda: {"bipdask": "test", "source_sha256": "pinned"})
+        mp.setattr(flows.run, "code_version", lambda: {"bipdask": "test", "source_sha256": "pinned"})
         yield
 
 
 @pytest.fixture(scope="module")
 def delivery(tmp_path_factory) -> Path:
     return write_tiny_delivery(tmp_path_factory.mktemp("delivery"))
-
-
-@pytest.fixture(scope="module")
-def harness():
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +141,7 @@ def clusters(s3_root):
 @pytest.mark.prefect
 @pytest.mark.dask
 def test_flow_writes_tidy_estimates_and_manifest_and_recovers_planted_effect(delivery, tmp_path, harness, caplog):
-    from flows.evaluate import run_evaluation
+    from flows.run import run_evaluation
 
     with caplog.at_level(logging.DEBUG):
         result = run_evaluation(input_dir=delivery, output_url=str(tmp_path / "out"), workers=2)
@@ -187,7 +179,7 @@ def test_flow_writes_tidy_estimates_and_manifest_and_recovers_planted_effect(del
 @pytest.mark.prefect
 @pytest.mark.dask
 def test_estimates_are_byte_identical_on_one_and_two_workers(delivery, tmp_path, harness, clusters):
-    from flows.evaluate import run_evaluation
+    from flows.run import run_evaluation
 
     one = run_evaluation(input_dir=delivery, output_url=str(tmp_path / "w1"), dask_address=clusters[1],
                          batch_size=4)
@@ -204,7 +196,7 @@ def test_estimates_are_byte_identical_on_one_and_two_workers(delivery, tmp_path,
 def test_crash_before_commit_leaves_run_invisible_and_rerun_commits(delivery, tmp_path, harness, clusters,
                                                                     monkeypatch):
     import flows.evaluate
-    from flows.evaluate import run_evaluation
+    from flows.run import run_evaluation
     from bipdask.errors import InfrastructureError
 
     root = str(tmp_path / "crash")
@@ -229,7 +221,7 @@ def test_crash_before_commit_leaves_run_invisible_and_rerun_commits(delivery, tm
 @pytest.mark.prefect
 @pytest.mark.dask
 def test_broken_delivery_is_an_input_error(tmp_path, harness, clusters):
-    from flows.evaluate import run_evaluation
+    from flows.run import run_evaluation
     from bipdask.errors import InputError
 
     root = write_tiny_delivery(tmp_path / "broken", n_persons=20)
@@ -243,7 +235,7 @@ def test_broken_delivery_is_an_input_error(tmp_path, harness, clusters):
 @pytest.mark.dask
 @pytest.mark.s3
 def test_flow_writes_and_commits_on_s3(delivery, tmp_path, harness, clusters, s3_root):
-    from flows.evaluate import load_result, run_evaluation
+    from flows.run import load_result, run_evaluation
 
     result = run_evaluation(input_dir=delivery, output_url=s3_root, dask_address=clusters[2])
     assert storage.list_runs(s3_root) == [result.run_id]
@@ -251,7 +243,7 @@ def test_flow_writes_and_commits_on_s3(delivery, tmp_path, harness, clusters, s3
     again = load_result(s3_root)
     assert again.run_id == result.run_id
     pd.testing.assert_frame_equal(again.estimates, result.estimates)
-    local = run_evaluation(input_dir=delivery, output_url=str(tmp_path / "local"), dask_address=clusters[1])
+    run_evaluation(input_dir=delivery, output_url=str(tmp_path / "local"), dask_address=clusters[1])
     rel = f"runs/{result.run_id}/results/estimates.parquet"
     assert storage.read_bytes(storage.join(s3_root, rel)) == (tmp_path / "local" / rel).read_bytes()
 
@@ -292,7 +284,7 @@ PROGRESS_EVENTS: list[tuple[str, int, int]] = []
 @pytest.fixture(scope="module")
 def synth_runs(synth_delivery, small_spec, tmp_path_factory, harness, clusters):
     """The synthetic delivery evaluated on 2 workers (1 job centre per task) and on 1 worker."""
-    from flows.evaluate import run_evaluation
+    from flows.run import run_evaluation
 
     out = tmp_path_factory.mktemp("synth_out")
     events = PROGRESS_EVENTS
@@ -435,7 +427,7 @@ def test_match_rate_below_the_floor_stops_the_run_with_an_input_error(synth_deli
     import shutil
 
     from bipdask.errors import EXIT_BAD_INPUT, InputError
-    from flows.evaluate import run_evaluation
+    from flows.run import run_evaluation
 
     broken = tmp_path / "few_assignments"
     shutil.copytree(synth_delivery, broken)
@@ -458,7 +450,7 @@ def test_match_rate_below_the_floor_stops_the_run_with_an_input_error(synth_deli
 def test_the_source_digest_follows_source_edits_not_caches_and_decides_the_version_key(tmp_path, monkeypatch):
     import sys
 
-    import flows.evaluate as ev
+    import flows.version as ev
 
     pkg = tmp_path / "digestpkg"
     pkg.mkdir()
@@ -477,3 +469,34 @@ def test_the_source_digest_follows_source_edits_not_caches_and_decides_the_versi
     same = {"bipdask": "0.1.0", "source_sha256": "abc", "git_sha": "one"}
     assert ev.version_key(same) == ev.version_key({**same, "git_sha": "two"})
     assert ev.version_key(same) != ev.version_key({**same, "source_sha256": "abd"})
+
+
+def test_jobcentre_batches_follow_batch_size_then_worker_count():
+    from flows.evaluate import DEFAULT_BATCH_SIZE, jobcentre_batches
+
+    ids = list(range(1, 11))
+    assert jobcentre_batches(ids, batch_size=4) == [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10]]
+    assert jobcentre_batches(ids, n_batches=3) == [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10]]
+    assert jobcentre_batches(ids, n_batches=3, batch_size=5) == [[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]]
+    assert jobcentre_batches(ids) == [ids[:DEFAULT_BATCH_SIZE], ids[DEFAULT_BATCH_SIZE:]]
+    assert jobcentre_batches([]) == []
+
+
+def test_a_failing_progress_display_never_fails_the_run_and_never_travels_to_workers():
+    import pickle
+
+    from bipdask.cli.progress import StageBar
+    from flows.evaluate import StageProgress
+
+    seen = []
+
+    def display(stage, done, total):
+        seen.append((stage, done, total))
+        raise RuntimeError("terminal closed")
+
+    StageProgress(display)("validate and stage", 0, 1)
+    StageProgress()("validate and stage", 1, 1)
+    assert seen == [("validate and stage", 0, 1)]
+    shipped = pickle.loads(pickle.dumps(StageProgress(StageBar())))  # as Prefect ships flow parameters
+    assert shipped.callback is None
+    shipped("validate and stage", 1, 1)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from bipdask.inference.config import Inference
 import pytest
 
 from bipdask.estimators.duration_did import duration_did_by_jobcentre
@@ -44,7 +46,7 @@ def spells() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def t4(spells):
-    return table4(spells, bootstrap=B, seed=7)
+    return table4(spells, inference=Inference(replicates=B, seed=7))
 
 
 def test_table4_rows_national_and_per_participating_jobcentre(t4):
@@ -89,7 +91,7 @@ def test_replicates_have_one_row_per_replicate_and_reproduce_the_ses(t4):
 def test_small_jobcentres_are_skipped_for_disclosure(spells):
     counts = spells[spells["D"] == 1].groupby("jobcentre_id")["person_id"].nunique()
     floor = int(counts.min()) + 1
-    res = table4(spells, bootstrap=0, seed=1, min_persons=floor)
+    res = table4(spells, min_persons=floor, inference=Inference(replicates=0, seed=1))
     assert int(counts.idxmin()) in res.notes["jobcentres_skipped_small"]
     assert int(counts.idxmin()) not in set(res.rows["jobcentre_id"].dropna())
     assert res.rows["se"].isna().all()  # no bootstrap, no SE
@@ -97,16 +99,16 @@ def test_small_jobcentres_are_skipped_for_disclosure(spells):
 
 def test_table7_drops_zero_durations_and_counts_them(spells):
     firsts = pd.concat([spells, spells.iloc[:40].assign(duration=0, event=1)], ignore_index=True)
-    res = table7(firsts, bootstrap=0, seed=1)
+    res = table7(firsts, inference=Inference(replicates=0, seed=1))
     assert res.notes["dropped_duration_0"] == 40
     assert set(res.rows["analysis"]) == {"hir_table7"}
-    same = table4(spells, bootstrap=0, seed=1).rows
+    same = table4(spells, inference=Inference(replicates=0, seed=1)).rows
     np.testing.assert_allclose(res.rows["estimate"], same["estimate"], rtol=1e-10)
 
 
 def test_rows_do_not_depend_on_input_row_order(spells, t4):
     shuffled = spells.sample(frac=1.0, random_state=5).reset_index(drop=True)
-    again = table4(shuffled, bootstrap=B, seed=7)
+    again = table4(shuffled, inference=Inference(replicates=B, seed=7))
     pd.testing.assert_frame_equal(again.rows, t4.rows)
     pd.testing.assert_frame_equal(again.replicates, t4.replicates)
 
@@ -146,7 +148,7 @@ def time_varying(n_spells: int = 1500, seed: int = 9, log_hr: float = -0.05) -> 
 
 def test_table9_recovers_the_caseload_hazard_ratio_within_job_centres():
     tv = time_varying()
-    res = table9(tv, bootstrap=B, seed=3)
+    res = table9(tv, inference=Inference(replicates=B, seed=3))
     rows = res.rows.set_index("estimand")
     assert set(rows.index) == {"hr_caseload", "hr_casemiss", "hr_caseload_change", "hr_change_miss"}
     hr = rows.loc["hr_caseload"]
@@ -160,11 +162,11 @@ def test_table9_recovers_the_caseload_hazard_ratio_within_job_centres():
 
 def test_table9_without_bootstrap_uses_the_robust_variance_and_skips_without_events():
     tv = time_varying(n_spells=400)
-    res = table9(tv, bootstrap=0, seed=3)
+    res = table9(tv, inference=Inference(replicates=0, seed=3))
     hr = res.rows.set_index("estimand").loc["hr_caseload"]
     assert hr["se"] > 0 and hr["ci_low"] < hr["estimate"] < hr["ci_high"]
     assert res.replicates.shape[1] == 1  # only the replicate number
-    none = table9(tv.assign(event=0), bootstrap=0, seed=3)
+    none = table9(tv.assign(event=0), inference=Inference(replicates=0, seed=3))
     assert len(none.rows) == 0 and none.notes["caseload"].startswith("skipped")
 
 
@@ -201,7 +203,7 @@ def test_table10_recovers_the_belief_hazard_ratio_and_its_replicates_give_the_se
     from bipdask.analyses.hir.mediators import table10
 
     data = belief_weeks()
-    res = table10(data, bootstrap=B, seed=5)
+    res = table10(data, inference=Inference(replicates=B, seed=5))
     rows = res.rows.set_index("estimand")
     assert set(rows.index) == {"hr_belief_internship_3m", "hr_belief_internship_3m_miss",
                                "hr_belief_ordinary_hours_1y", "hr_belief_ordinary_hours_1y_miss"}
@@ -213,7 +215,7 @@ def test_table10_recovers_the_belief_hazard_ratio_and_its_replicates_give_the_se
     key = replicate_key("hr_belief_internship_3m", None, "intervention")
     assert len(res.replicates) == B
     assert np.nanstd(res.replicates[key], ddof=1) == pytest.approx(hr["se"], rel=1e-12)
-    everyone = table10(data[data["belief_internship_3m_miss"] == 0], bootstrap=0, seed=5)
+    everyone = table10(data[data["belief_internship_3m_miss"] == 0], inference=Inference(replicates=0, seed=5))
     assert "hr_belief_internship_3m_miss" not in set(everyone.rows["estimand"])
     assert "belief_internship_3m_miss" in everyone.notes["constant_indicators_left_out"]
 
@@ -225,17 +227,15 @@ def test_share_mediators_are_hir_linear_rows_with_matching_replicates():
     data = belief_weeks(n_caseworkers=30).assign(caseload=lambda d: d["belief_internship_3m"] / 2 + 13,
                                                  casemiss=lambda d: d["belief_internship_3m_miss"])
     data = data.assign(caseload_change=data["caseload"] - 30, change_miss=data["casemiss"])
-    t10 = share_mediators(data, analysis="hir_table10", bootstrap=B, seed=2)
+    t10 = share_mediators(data, analysis="hir_table10", inference=Inference(replicates=B, seed=2))
     assert list(t10.rows["estimand"]) == ["internship_3m", "ordinary_hours_1y"]
-    want = [r for r in table9_10_share(data.drop(columns=["caseload", "casemiss", "caseload_change", "change_miss"]),
-                                       beliefs=["belief_internship_3m", "belief_ordinary_hours_1y"], bootstrap=B,
-                                       seed=2)]
+    want = [r for r in table9_10_share(data.drop(columns=["caseload", "casemiss", "caseload_change", "change_miss"]), beliefs=["belief_internship_3m", "belief_ordinary_hours_1y"], inference=Inference(replicates=B, seed=2))]
     np.testing.assert_allclose(t10.rows["estimate"], [r.estimate for r in want], rtol=1e-12)
     np.testing.assert_allclose(t10.rows["se"], [r.se for r in want], rtol=1e-12)
     assert t10.rows.set_index("estimand").loc["internship_3m", "ci_low"] > 0  # planted +0.003 per point
     for name, se in zip(t10.rows["estimand"], t10.rows["se"]):
         assert np.nanstd(t10.replicates[replicate_key(name, None, "intervention")], ddof=1) == pytest.approx(se)
-    t9 = share_mediators(data, analysis="hir_table9", bootstrap=B, seed=2)
+    t9 = share_mediators(data, analysis="hir_table9", inference=Inference(replicates=B, seed=2))
     assert set(t9.rows["estimand"]) == {"caseload", "caseload_change"} and t9.replicates.shape == (B, 3)
     assert "replicates_not_matching_rows" not in t9.notes
 
@@ -256,7 +256,7 @@ def test_table8_and_table3_wrap_hir_linear_with_the_replicates_of_their_bootstra
                           "next_observed": (rng.random(n) < 0.95).astype(np.int8)})
     for d in EXIT_DESTINATIONS:
         exits[f"exit_{d}"] = (rng.random(n) < 0.05).astype(np.int8)
-    t8 = table8(exits, bootstrap=B, seed=3)
+    t8 = table8(exits, inference=Inference(replicates=B, seed=3))
     assert t8.notes["rows_next_week_unobserved"] == int((exits["next_observed"] == 0).sum())
     assert t8.replicates.shape == (B, 1 + len(EXIT_DESTINATIONS))
     did = t8.rows[t8.rows["estimand"].isin(EXIT_DESTINATIONS)].set_index("estimand")
@@ -269,7 +269,7 @@ def test_table8_and_table3_wrap_hir_linear_with_the_replicates_of_their_bootstra
                            "wave": np.tile(["pre", "post"], 40), "n_caseload": 35,
                            "n_internship_3m": rng.integers(5, 25, 80), "n_ordinary_hours_1y": rng.integers(2, 12, 80),
                            "n_job_2y": rng.integers(5, 20, 80)})
-    t3 = table3(survey, bootstrap=B, seed=3)
-    want = table3_belief(survey, bootstrap=B, seed=3)
+    t3 = table3(survey, inference=Inference(replicates=B, seed=3))
+    want = table3_belief(survey, inference=Inference(replicates=B, seed=3))
     np.testing.assert_allclose(t3.rows["estimate"], [r.estimate for r in want], rtol=1e-12)
     assert set(t3.rows["period"]) == {"pre", "post", "difference"} and t3.replicates.shape == (B, 4)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from bipdask.inference.config import Inference
 import pytest
 import statsmodels.api as sm
 
@@ -38,7 +40,7 @@ def test_period_week_counts_weeks_within_each_period():
 
 def test_table8_matches_statsmodels_with_week_dummies_and_recovers_planted_effect():
     df = exit_weeks(0.03)
-    rows = estimates_frame(table8_exits(df, bootstrap=99, seed=1))
+    rows = estimates_frame(table8_exits(df, inference=Inference(replicates=99, seed=1)))
     eff = rows[rows["estimand"].isin(EXIT_DESTINATIONS)].set_index("estimand")
     assert set(eff.index) == set(EXIT_DESTINATIONS) and (eff["period"] == "intervention").all()
     flex = eff.loc["flex_job"]
@@ -58,7 +60,7 @@ def test_table8_matches_statsmodels_with_week_dummies_and_recovers_planted_effec
 def test_table8_without_a_group_is_an_input_error():
     df = exit_weeks(0.0, persons=30)
     with pytest.raises(InputError, match="D×E group"):
-        table8_exits(df[df["D"] == 0], bootstrap=0)
+        table8_exits(df[df["D"] == 0], inference=Inference(replicates=0))
 
 
 def survey(seed: int = 0, n: int = 60, shift: float = 0.0) -> pd.DataFrame:
@@ -86,7 +88,7 @@ def test_table3_uses_caseworkers_in_both_waves_and_finds_planted_shift():
     s = survey(shift=0.10)
     s = pd.concat([s, pd.DataFrame({"caseworker_id": [999], "jobcentre_id": [0], "wave": ["pre"], "n_caseload": [10],
                                     "n_internship_3m": [10], "n_ordinary_hours_1y": [10], "n_job_2y": [10]})])
-    rows = estimates_frame(table3_belief(s, pd.DataFrame({"jobcentre_id": range(4)}), bootstrap=199, seed=2))
+    rows = estimates_frame(table3_belief(s, pd.DataFrame({"jobcentre_id": range(4)}), inference=Inference(replicates=199, seed=2)))
     diff = rows[rows["period"] == "difference"].set_index("estimand")
     assert (diff["n_persons"] == 60).all() and (diff["n_obs"] == 120).all()
     assert ((diff["estimate"] > 7) & (diff["estimate"] < 13) & (diff["p_value"] < 0.05)).all()
@@ -94,7 +96,7 @@ def test_table3_uses_caseworkers_in_both_waves_and_finds_planted_shift():
     both = belief_percentages(s[s["caseworker_id"] != 999], wave="pre")
     assert pre.loc["internship_3m", "estimate"] == pytest.approx(both["belief_internship_3m"].mean())
     with pytest.raises(InputError, match="not in jobcentres"):
-        table3_belief(s, pd.DataFrame({"jobcentre_id": [0]}), bootstrap=0)
+        table3_belief(s, pd.DataFrame({"jobcentre_id": [0]}), inference=Inference(replicates=0))
 
 
 def test_table3_difference_controls_for_job_centre():
@@ -102,7 +104,7 @@ def test_table3_difference_controls_for_job_centre():
     # the FE estimate is the pooled within-caseworker change: (20·15)/60 = 5 pp.
     s = survey(shift=0.0, n=60)
     s.loc[(s["wave"] == "post") & (s["jobcentre_id"] == 1), "n_internship_3m"] += 8  # +20 % of 40
-    rows = estimates_frame(table3_belief(s, bootstrap=0))
+    rows = estimates_frame(table3_belief(s, inference=Inference(replicates=0)))
     diff = rows[(rows["period"] == "difference") & (rows["estimand"] == "internship_3m")]
     pre_post = s.pivot_table(index="caseworker_id", columns="wave", values="n_internship_3m")
     assert diff["estimate"].iloc[0] == pytest.approx(5.0, abs=1.0)
@@ -116,7 +118,7 @@ def test_table9_10_share_coefficients_and_skip_missing_models():
                        "casemiss": (rng.random(n) < 0.05).astype(int), "belief_internship_3m": rng.uniform(0, 80, n)})
     pw.loc[pw["casemiss"] == 1, "caseload"] = 0.0
     pw["in_internship_or_hours"] = (rng.random(n) < 0.1 + 0.004 * pw["caseload"]).astype(int)
-    rows = estimates_frame(table9_10_share(pw, bootstrap=99, seed=3))
+    rows = estimates_frame(table9_10_share(pw, inference=Inference(replicates=99, seed=3)))
     assert set(zip(rows["analysis"], rows["estimand"])) == {("hir_table9", "caseload"), ("hir_table10", "internship_3m")}
     X = sm.add_constant(pw[["caseload", "casemiss"]].astype(float))
     ref = sm.OLS(pw["in_internship_or_hours"].astype(float), X).fit()
@@ -127,8 +129,8 @@ def test_table9_10_share_coefficients_and_skip_missing_models():
 
 def test_return_fits_gives_the_same_rows_and_the_fits_replicates_without_refitting():
     df = exit_weeks(0.03, persons=300)
-    plain = table8_exits(df, bootstrap=49, seed=1)
-    tab = table8_exits(df, bootstrap=49, seed=1, return_fits=True)
+    plain = table8_exits(df, inference=Inference(replicates=49, seed=1))
+    tab = table8_exits(df, return_fits=True, inference=Inference(replicates=49, seed=1))
     assert isinstance(tab, LinearTable) and tab.rows == plain
     assert [m.estimand for m in tab.fits] == list(EXIT_DESTINATIONS)
     by_row = {(r.analysis, r.estimand, r.jobcentre_id, r.period): r for r in plain}
@@ -140,11 +142,11 @@ def test_return_fits_gives_the_same_rows_and_the_fits_replicates_without_refitti
         assert fit.term == "DE" and fit.fit.params["DE"] == row.estimate and reps.shape == (49,)
         assert np.std(reps, ddof=1) == pytest.approx(row.se, rel=1e-12)
         assert fit.fit._state is None  # the O(n) fit state is not kept
-    assert table8_exits(df, bootstrap=0, return_fits=True).replicate_columns() == {}
+    assert table8_exits(df, return_fits=True, inference=Inference(replicates=0)).replicate_columns() == {}
 
 
 def test_return_fits_of_tables_3_and_9_10_cover_their_bootstrapped_rows():
-    t3 = table3_belief(survey(shift=0.05), bootstrap=29, seed=2, return_fits=True)
+    t3 = table3_belief(survey(shift=0.05), return_fits=True, inference=Inference(replicates=29, seed=2))
     assert [(m.estimand, m.period, m.term) for m in t3.fits] == [(b, "difference", "post") for b in
                                                                  ("internship_3m", "ordinary_hours_1y", "job_2y")]
     diff = {r.estimand: r for r in t3.rows if r.period == "difference"}
@@ -155,7 +157,7 @@ def test_return_fits_of_tables_3_and_9_10_cover_their_bootstrapped_rows():
     pw = pd.DataFrame({"person_id": np.repeat(np.arange(200), 10), "caseload": rng.normal(30, 5, n),
                        "casemiss": 0, "caseload_change": rng.normal(0, 3, n), "change_miss": 0,
                        "in_internship_or_hours": (rng.random(n) < 0.2).astype(int)})
-    t9 = table9_10_share(pw, bootstrap=29, seed=3, return_fits=True)
+    t9 = table9_10_share(pw, return_fits=True, inference=Inference(replicates=29, seed=3))
     assert [(m.analysis, m.estimand, m.term) for m in t9.fits] == [("hir_table9", "caseload", "caseload"),
                                                                    ("hir_table9", "caseload_change", "caseload_change")]
     assert [m.fit.params[m.term] for m in t9.fits] == [r.estimate for r in t9.rows]

@@ -1,4 +1,4 @@
-"""Running beyond one machine (issue #8): the container image, the compose stack, the
+"""Running beyond one machine: the container image, the compose stack, the
 Kubernetes manifests and the local stack agree, and the local stack really runs.
 
 The expected image, commands and environment names come from one place, ``infra/stack.py``;
@@ -357,7 +357,9 @@ def test_local_stack_runs_the_deployment_on_two_dask_workers_and_commits_to_s3(t
     from bipdask.runtime import storage
     from bipdask.spec import load_spec
     from bipdask.synth import generate
-    from flows.evaluate import DELIVERY_TABLES, spec_dict, version_key
+    from flows.manifest import spec_dict
+    from flows.run import DELIVERY_TABLES
+    from flows.version import version_key
 
     delivery = tmp_path / "delivery"
     generate(delivery, scale=0.03, seed=3)

@@ -92,8 +92,8 @@ def test_invariant_to_row_order_and_partitioning(seed, perm_seed, n_parts):
     cells = pd.concat(pieces, ignore_index=True)
     cells = cells.iloc[rng.permutation(len(cells))]
     split = cell_did(cells)
-    assert split.params == whole.params
-    assert split.cov == whole.cov
+    assert split.params.equals(whole.params)
+    assert split.cov.equals(whole.cov)
     assert (split.n_obs, split.n_persons) == (whole.n_obs, whole.n_persons)
 
 
@@ -133,7 +133,7 @@ def test_share_did_table_suppresses_small_job_centres():
     assert all(r.jobcentre_id is None for r in rows)
 
 
-# --------------------------------------------------------------------------- lpm (issue #5)
+# --------------------------------------------------------------------------- lpm
 
 from bipdask.inference import bootstrap as bs  # noqa: E402
 from bipdask.estimators.lpm import CONS, LinearResult, lpm  # noqa: E402

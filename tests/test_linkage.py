@@ -1,4 +1,4 @@
-"""Caseload linkage: the four rules of Boks 1 (seed 001), FTE caseload, trimming, casemiss, report."""
+"""Caseload linkage: the four rules of Boks 1 (HIR quantitative report), FTE caseload, trimming, casemiss, report."""
 
 from __future__ import annotations
 

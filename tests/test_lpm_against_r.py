@@ -1,4 +1,4 @@
-"""bipdask.estimators.lpm.model.lpm against R lm + sandwich (tests/fixtures/r/linear_*.csv, issue #5).
+"""bipdask.estimators.lpm.model.lpm against R lm + sandwich (tests/fixtures/r/linear_*.csv).
 
 Coefficients to 1e-8 and SEs to 1e-6 (relative) for HC0/HC1, CR0/CR1 by firm and by year, with and
 without an absorbed fixed effect, both degrees-of-freedom conventions where the fixtures give them

@@ -1,4 +1,4 @@
-"""Privacy scan (issue 7): "a scan of report, logs, manifests and error output finds no person id".
+"""Privacy scan: a scan of report, logs, manifests and error output finds no person id.
 
 A small synthetic evaluation (the flow tests' smallest setup: ``bipdask synth`` at scale 0.02,
 B = 20) runs through the command line twice — once with ``--debug`` (every log level of Prefect,

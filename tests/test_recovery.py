@@ -1,4 +1,4 @@
-"""Planted truth recovered on the synthetic national panel (issue #4, correctness).
+"""Planted truth recovered on the synthetic national panel (correctness of the estimators).
 
 The generator (bipdask.synth) simulates LAB gaps as a discrete-week Weibull PH process with
 per-job-centre linear predictors from Tabel 4 and a caseload hazard ratio of 0.955 per FTE
@@ -8,7 +8,7 @@ that the 95 % bootstrap intervals cover what was planted (per-job-centre contras
 
 Table 8 (exits from the course, eq. 3): the population truth is the β of eq. (3) computed from
 the DGP's (D, E, week) cell sums at scale 20 (truth.json → population.exit, see
-bipdask/synth/truth.py ``aggregate_exits``); the delivery's own cell sums (realised.sample_exit)
+bipdask/synth/hir/truth.py ``aggregate_exits``); the delivery's own cell sums (realised.sample_exit)
 must give the estimate exactly.
 
 Table 7's share block (new courses): nothing is planted for it and the population truth has no
@@ -22,6 +22,8 @@ import json
 
 import numpy as np
 import pandas as pd
+
+from bipdask.inference.config import Inference
 import pytest
 
 from bipdask.data import delivery
@@ -119,7 +121,7 @@ def test_cox_recovers_the_planted_caseload_hazard_ratio(panel):
 
 @pytest.fixture(scope="module")
 def table8(panel):
-    return estimates_frame(table8_exits(panel["exits"], bootstrap=199, seed=8))
+    return estimates_frame(table8_exits(panel["exits"], inference=Inference(replicates=199, seed=8)))
 
 
 def test_table8_estimate_is_the_generators_own_eq3_beta_exactly(panel, table8):

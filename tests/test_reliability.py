@@ -1,4 +1,4 @@
-"""Production reliability of the evaluate flow (issue #6): retries on transient storage
+"""Production reliability of the evaluate flow: retries on transient storage
 errors, a Dask worker killed mid-run, two runs of one key at once, incremental monthly
 refresh, the monthly deployment, and plain readers of the results.
 
@@ -181,18 +181,10 @@ def _bucket(name: str) -> str:
 @pytest.fixture(scope="module", autouse=True)
 def pinned_code_version():
     """A fixed code version: the run ids and cache keys must not change if HEAD moves mid-test."""
-    import flows.evaluate
+    import flows.run
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(flows.evaluate, "code_version", lambda: {"bipdask": "test", "git_sha": "pinned"})
-        yield
-
-
-@pytest.fixture(scope="module")
-def harness():
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
+        mp.setattr(flows.run, "code_version", lambda: {"bipdask": "test", "git_sha": "pinned"})
         yield
 
 
@@ -218,7 +210,7 @@ def spec(tmp_path_factory) -> str:
 @pytest.fixture(scope="module")
 def clean(delivery, spec, tmp_path_factory, harness, cluster):
     """A clean run (local root); it also fills the root's model-input cache."""
-    from flows.evaluate import run_evaluation
+    from flows.run import run_evaluation
 
     root = tmp_path_factory.mktemp("clean")
     result = run_evaluation(input_dir=delivery, output_url=str(root), spec=spec, dask_address=cluster[0],
@@ -279,7 +271,7 @@ def test_storage_retries_a_failing_then_succeeding_endpoint(proxy):
 @pytest.mark.prefect
 @pytest.mark.dask
 def test_flow_on_a_flaky_s3_endpoint_completes_with_the_clean_estimates(delivery, spec, clean, cluster, proxy):
-    from flows.evaluate import run_evaluation
+    from flows.run import run_evaluation
 
     root = _bucket("flaky")
     # estimates.parquet: more failures than one write_results attempt makes (storage × botocore
@@ -357,7 +349,7 @@ class KillOnModelInputWrite(WorkerPlugin):
 def test_a_worker_killed_mid_run_gives_byte_identical_estimates(delivery, spec, clean, cluster, tmp_path):
     import cloudpickle
 
-    from flows.evaluate import run_evaluation
+    from flows.run import run_evaluation
 
     address, client = cluster
     cloudpickle.register_pickle_by_value(__import__(__name__))
@@ -397,7 +389,7 @@ def test_two_runs_of_the_same_key_at_once_commit_once(delivery, spec, clean, clu
     from prefect import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
 
-    from flows.evaluate import execute_run, plan_run
+    from flows.run import execute_run, plan_run
 
     root = str(tmp_path / "shared")
     name = FlowRunFilter(name=FlowRunFilterName(any_=[f"evaluate-{plan_run(delivery, root, spec)[0].run_id}"]))
@@ -455,7 +447,7 @@ def _change_one_jobcentre(src: Path, dst: Path, jobcentre_id: int) -> None:
 @pytest.mark.prefect
 @pytest.mark.dask
 def test_a_changed_delivery_recomputes_only_the_changed_jobcentre(delivery, spec, clean, cluster, tmp_path):
-    from flows.evaluate import run_evaluation
+    from flows.run import run_evaluation
 
     root, first = clean
     assert first.manifest["incremental"]["reused"] == 0

@@ -1,4 +1,4 @@
-"""Spells and weekly outcomes on hand-made panels (seed 001, Tables 4, 7, 8, 9–10)."""
+"""Spells and weekly outcomes on hand-made panels (HIR quantitative report, Tables 4, 7, 8, 9–10)."""
 
 from __future__ import annotations
 

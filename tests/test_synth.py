@@ -196,7 +196,7 @@ def test_share_cells_near_planted_population_truth(delivery):
     target = pop["cell_share"] if "cell_share" in pop else sample
     for (d, per), v in got.items():
         assert abs(v - target["participating" if d else "other"][per]) < 0.05  # ~400 persons per cell
-    # the planted calibration is near seed 001 Tabel 6 (17.2 → 20.8, 14.9 → 16.8)
+    # the planted calibration is near the HIR quantitative report's Tabel 6 (17.2 → 20.8, 14.9 → 16.8)
     assert abs(target["participating"]["before"] - 0.172) < 0.02
     assert abs(target["other"]["intervention"] - 0.168) < 0.02
 

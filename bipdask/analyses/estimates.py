@@ -3,7 +3,9 @@
 Every estimator's ``tidy()`` yields :class:`Estimate` rows; the flows write them as
 ``runs/<run_id>/results/estimates.parquet`` with :data:`ESTIMATES_SCHEMA`, which DuckDB, Polars,
 Spark and pandas read as they are. Shares are fractions (0.172 = 17.2 %), effects on shares are
-differences of fractions (0.017 = 1.7 percentage points).
+differences of fractions (0.017 = 1.7 percentage points). Columns, units, analyses and
+estimands: ``docs/results.md#the-tidy-estimates``; the replicate files' column names:
+:func:`replicate_key`; withheld intervals: ``docs/methods.md#withholding-unstable-intervals``.
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ ESTIMATES_SCHEMA = pa.schema(
         pa.field("n_obs", pa.int64(), nullable=False),
     ]
 )
-SORT_KEY = ("analysis", "estimand", "period", "jobcentre_id")
 
 
 @dataclass(frozen=True)
@@ -78,12 +79,12 @@ def estimates_table(rows: Iterable[Estimate] | pd.DataFrame) -> pa.Table:
                                 -1 if r.jobcentre_id is None else int(r.jobcentre_id)))
     columns = list(zip(*(astuple(r) for r in records))) if records else [[] for _ in COLUMNS]
     arrays = []
-    for field, values in zip(ESTIMATES_SCHEMA, columns):
-        if pa.types.is_floating(field.type):
+    for column, values in zip(ESTIMATES_SCHEMA, columns):
+        if pa.types.is_floating(column.type):
             values = [_none_if_nan(v) for v in values]
-        elif pa.types.is_integer(field.type):
+        elif pa.types.is_integer(column.type):
             values = [None if v is None else int(v) for v in values]
-        arrays.append(pa.array(values, type=field.type))
+        arrays.append(pa.array(values, type=column.type))
     return pa.Table.from_arrays(arrays, schema=ESTIMATES_SCHEMA)
 
 

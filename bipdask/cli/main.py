@@ -1,5 +1,9 @@
 """The ``bipdask`` command line: synth, validate, run, demo, report, runs, show.
 
+The CLI is the one room above both :mod:`bipdask` and :mod:`flows`: ``run`` and ``demo`` call
+:func:`flows.run.run_evaluation` and :func:`flows.demo.run_demo`; nothing else in ``bipdask/``
+depends on ``flows`` or Prefect (``docs/architecture.md``).
+
 Exit codes: 0 ok, 2 bad input (the message names table, column, rule and row count),
 3 infrastructure (storage, cluster, orchestration). No traceback unless ``--debug``.
 """
@@ -7,7 +11,6 @@ Exit codes: 0 ok, 2 bad input (the message names table, column, rule and row cou
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 from pathlib import Path
@@ -105,10 +108,6 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _call(module: str, func: str, *args, **kwargs):
-    return getattr(importlib.import_module(module), func)(*args, **kwargs)
-
-
 def _bar(args: argparse.Namespace):
     from bipdask.cli.progress import StageBar
 
@@ -117,41 +116,75 @@ def _bar(args: argparse.Namespace):
     return bar
 
 
+# --------------------------------------------------------------------------- the commands
+# Each imports what it needs when it runs: ``bipdask --help`` and the light commands do not
+# pay for Prefect and Dask.
+
+
+def _synth(args: argparse.Namespace) -> None:
+    from bipdask.synth import generate
+
+    summary = generate(Path(args.out), scale=args.scale, seed=args.seed, workers=args.workers)
+    print(summary.describe() if hasattr(summary, "describe") else summary)
+
+
+def _validate(args: argparse.Namespace) -> None:
+    from bipdask.data.validate.stage import validate_delivery
+
+    print(validate_delivery(Path(args.input), quarantine_dir=args.quarantine).describe())
+
+
+def _run(args: argparse.Namespace) -> None:
+    from flows.run import run_evaluation
+
+    if args.s3_secret_block:
+        os.environ["BIPDASK_S3_SECRET_BLOCK"] = args.s3_secret_block
+    with _bar(args) as progress:
+        result = run_evaluation(input_dir=args.input, output_url=args.output, seed=args.seed, spec=args.spec,
+                                workers=args.workers, dask_address=args.dask_address, debug=args.debug,
+                                progress=progress)
+    print(result.describe())
+
+
+def _demo(args: argparse.Namespace) -> None:
+    from flows.demo import run_demo
+
+    with _bar(args) as progress:
+        result = run_demo(folder=Path(args.folder), scale=args.scale, seed=args.seed, workers=args.workers,
+                          debug=args.debug, progress=progress)
+    print(result.describe())
+
+
+def _report(args: argparse.Namespace) -> None:
+    from bipdask.publish.report import write_report
+
+    path = write_report(args.run_url, out_dir=args.out, lang=args.lang, previous_run_url=args.previous)
+    print(f"report: {path}")
+
+
+def _runs(args: argparse.Namespace) -> None:
+    from bipdask.publish.report.views import runs_text
+
+    print(runs_text(args.root))
+
+
+def _show(args: argparse.Namespace) -> None:
+    from bipdask.publish.report.views import show_text
+
+    print(show_text(args.run_url, args.estimand, analysis=args.analysis, jobcentre_id=args.jobcentre,
+                    period=args.period))
+
+
+COMMANDS = {"synth": _synth, "validate": _validate, "run": _run, "demo": _demo, "report": _report, "runs": _runs,
+            "show": _show}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.debug:
         os.environ["BIPDASK_DEBUG"] = "1"
     try:
-        if args.command == "synth":
-            summary = _call("bipdask.synth", "generate", Path(args.out), scale=args.scale,
-                            seed=args.seed, workers=args.workers)
-            print(summary.describe() if hasattr(summary, "describe") else summary)
-        elif args.command == "validate":
-            report = _call("bipdask.data.validate.stage", "validate_delivery", Path(args.input),
-                           quarantine_dir=args.quarantine)
-            print(report.describe())
-        elif args.command == "run":
-            if args.s3_secret_block:
-                os.environ["BIPDASK_S3_SECRET_BLOCK"] = args.s3_secret_block
-            with _bar(args) as progress:
-                result = _call("flows.evaluate", "run_evaluation", input_dir=args.input,
-                               output_url=args.output, seed=args.seed, spec=args.spec, workers=args.workers,
-                               dask_address=args.dask_address, debug=args.debug, progress=progress)
-            print(result.describe())
-        elif args.command == "demo":
-            with _bar(args) as progress:
-                result = _call("flows.evaluate", "run_demo", folder=Path(args.folder), scale=args.scale,
-                               seed=args.seed, workers=args.workers, debug=args.debug, progress=progress)
-            print(result.describe())
-        elif args.command == "report":
-            path = _call("bipdask.publish.report", "write_report", args.run_url, out_dir=args.out, lang=args.lang,
-                         previous_run_url=args.previous)
-            print(f"report: {path}")
-        elif args.command == "runs":
-            print(_call("bipdask.publish.report.views", "runs_text", args.root))
-        elif args.command == "show":
-            print(_call("bipdask.publish.report.views", "show_text", args.run_url, args.estimand, analysis=args.analysis,
-                        jobcentre_id=args.jobcentre, period=args.period))
+        COMMANDS[args.command](args)
         return EXIT_OK
     except BipdaskError as exc:
         if args.debug:

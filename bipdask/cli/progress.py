@@ -2,7 +2,7 @@
 estimates, report) and the Dask dashboard link, drawn on stderr with ``rich`` (already
 installed with Prefect).
 
-The flow reports ``(stage, done, total)`` through :func:`flows.evaluate.run_evaluation`'s
+The flow reports ``(stage, done, total)`` through :func:`flows.run.run_evaluation`'s
 ``progress`` argument; this module only draws. Drawn only on a terminal, so logs and pipes
 stay clean.
 """

@@ -1,6 +1,6 @@
 """The data contract v1: every input table, its columns, Arrow types, keys and code lists.
 
-One place for the schemas (DESIGN.md §3); ``docs/data-contract.md`` explains each column with
+One place for the schemas; ``docs/data-contract.md`` explains each column with
 its unit and the Danish register term. Readers, the validator, the synthetic generator and the
 flows all take table and column names from here.
 """

@@ -4,7 +4,7 @@ STAR's DREAM (*Den Registerbaserede Evaluering af Arbejdsmarkedspolitikken*) is 
 **wide**: one row per person, a ``person_id`` column and one column per ISO week named
 ``y_YYWW`` — two-digit ISO year and two-digit ISO week, e.g. ``y_1709`` is ISO 2017-W09 and
 ``y_1553`` is ISO 2015-W53. A cell holds the week's 3-digit benefit code (string or integer);
-blank/null means no benefit that week. The HIR evaluation (Metrica 2019, seed 001) merges
+blank/null means no benefit that week. The HIR quantitative report (Metrica 2019) merges
 DREAM with the caseworker assignments "for every citizen and every week of the intervention
 period"; this module turns the wide layout into the contract's long ``weeks`` rows and back,
 and looks codes up in the versioned code list (contract table ``dream_codes``).
@@ -355,7 +355,7 @@ def dream_status(codes: pd.Series, weeks: pd.Series, code_list: pd.DataFrame) ->
 def in_resource_course(codes: pd.Series, weeks: pd.Series, code_list: pd.DataFrame) -> pd.Series:
     """True where the week's code means *ressourceforløb* (status ``resource_course``) that week.
 
-    The HIR panel counts only these weeks (Metrica 2019, seed 001). Unknown codes and weeks
+    The HIR panel counts only these weeks (HIR quantitative report, Metrica 2019). Unknown codes and weeks
     without a code are False.
     """
     status = dream_status(codes, weeks, code_list)

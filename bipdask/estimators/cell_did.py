@@ -1,12 +1,25 @@
-"""TODO docstring (bipdask/estimators/cell_did.py)."""
+"""The saturated 2×2 difference-in-differences of a share from per-person cell sums (HIR eq. 2).
+
+The HIR quantitative report (Metrica 2019) compares the share of resource-course weeks in company
+internships or with ordinary hours (Table 6) between participating (D = 1) and other job centres
+before and during the intervention (E). With D, E and D·E as the only regressors the OLS fit is
+the four cell means, and the person-clustered (CR1) covariance follows from each person's sums
+per cell — so the fit needs the (person, D, E) sums only, never the person-week rows, and equals
+statsmodels ``OLS(y ~ D + E + D:E)`` with ``cov_type="cluster"`` on those rows. The result is a
+:class:`~bipdask.estimators.results.Results` with Student's t (G − 1 df) inference; the methods
+are described in ``docs/methods.md``.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from scipy import stats
+
 from bipdask.errors import InputError, Problem
+from bipdask.estimators.results import IntervalKind, Results, Summary
 
 
 PARAM_NAMES = ("_cons", "D", "E", "D_E")
@@ -29,17 +42,25 @@ _CELL_TO_PARAMS = np.array(
 )
 
 
-@dataclass(frozen=True)
-class CellDiD:
+@dataclass(frozen=True, eq=False, repr=False)
+class CellDiD(Results):
     """A fitted saturated 2×2 DiD with a cluster-robust (CR1) covariance.
 
-    ``estimate`` is φ (the D·E coefficient); ``cell_means`` are the shares in cells
-    (D0E0, D0E1, D1E0, D1E1); ``params``/``cov`` are (η, μ, θ, φ) named by
-    :data:`PARAM_NAMES`; ``n_obs`` person-weeks, ``n_persons`` clusters.
+    ``params`` (Series) and ``cov`` (DataFrame) are (η, μ, θ, φ) named by :data:`PARAM_NAMES`;
+    ``cell_means`` are the shares in cells (D0E0, D0E1, D1E0, D1E1); ``n_obs`` (= ``nobs``)
+    person-weeks, ``n_persons`` (= ``n_clusters``) clusters. :meth:`conf_int`, :meth:`tidy` and
+    ``p_values`` cover all four parameters (t with G − 1 df). The DiD coefficient φ has scalar
+    shortcuts: ``estimate``, ``se`` (a float here, unlike the other results — ``std_errors``
+    is the Series), ``t_stat``, ``p_value``, ``ci``, ``ci_low``, ``ci_high``; the interval level
+    of the shortcuts and of :meth:`conf_int` defaults to the fit's ``alpha``.
     """
 
-    params: tuple[float, float, float, float]
-    cov: tuple[tuple[float, ...], ...]
+    _title = "Cell difference-in-differences (CR1)"
+    _statistic = "t"
+    cov_type = "CR1"
+
+    params: pd.Series
+    cov: pd.DataFrame
     cell_means: tuple[float, float, float, float]
     cell_se: tuple[float, float, float, float]
     cell_obs: tuple[int, int, int, int]
@@ -49,12 +70,24 @@ class CellDiD:
     alpha: float = 0.05
 
     @property
+    def nobs(self) -> int:
+        return self.n_obs
+
+    @property
+    def n_clusters(self) -> int:
+        return self.n_persons
+
+    @property
+    def _t_df(self) -> int:
+        return self.df
+
+    @property
     def estimate(self) -> float:
-        return self.params[3]
+        return float(self.params.iloc[3])
 
     @property
     def se(self) -> float:
-        return float(np.sqrt(self.cov[3][3]))
+        return float(np.sqrt(self.cov.iloc[3, 3]))
 
     @property
     def df(self) -> int:
@@ -69,13 +102,28 @@ class CellDiD:
     def p_value(self) -> float:
         return float(2.0 * stats.t.sf(abs(self.t_stat), self.df)) if self.se > 0 else float("nan")
 
-    def conf_int(self, alpha: float | None = None) -> tuple[float, float]:
-        q = stats.t.ppf(1.0 - (self.alpha if alpha is None else alpha) / 2.0, self.df)
-        return (self.estimate - q * self.se, self.estimate + q * self.se)
+    def conf_int(self, alpha: float | None = None, kind: IntervalKind = "analytic") -> pd.DataFrame:
+        """t intervals of (η, μ, θ, φ) at level 1 − ``alpha`` (default: the fit's ``alpha``):
+        columns ``lower``, ``upper`` indexed by :data:`PARAM_NAMES`. There are no replicates here
+        (the Table 6 bootstrap is :func:`bipdask.analyses.hir.shares.share_did_replicates`), so
+        ``kind="bootstrap"`` raises ValueError."""
+        return super().conf_int(self.alpha if alpha is None else alpha, kind)
+
+    def tidy(self, alpha: float | None = None) -> pd.DataFrame:
+        return super().tidy(self.alpha if alpha is None else alpha)
+
+    def summary(self, alpha: float | None = None) -> Summary:
+        return super().summary(self.alpha if alpha is None else alpha)
+
+    def _summary_info(self) -> dict[str, str]:
+        return {"Cell means": ", ".join(f"{n} {m:.4f}" for n, m in zip(CELL_NAMES, self.cell_means)),
+                "Persons per cell": ", ".join(f"{p:,}" for p in self.cell_persons)}
 
     @property
     def ci(self) -> tuple[float, float]:
-        return self.conf_int()
+        """(lower, upper) of the DiD coefficient φ at the fit's ``alpha``."""
+        lo, hi = self.conf_int().iloc[3]
+        return (float(lo), float(hi))
 
     @property
     def ci_low(self) -> float:
@@ -90,7 +138,8 @@ class CellDiD:
         return (self.cell_means[cell] - q * self.cell_se[cell], self.cell_means[cell] + q * self.cell_se[cell])
 
     def params_series(self) -> pd.Series:
-        return pd.Series(self.params, index=list(PARAM_NAMES), name="params")
+        """Alias of ``params`` (named ``"params"``)."""
+        return self.params.rename("params")
 
 
 def cell_did(
@@ -158,9 +207,10 @@ def cell_did(
     cov = _CELL_TO_PARAMS @ cov_cells @ _CELL_TO_PARAMS.T
     params = _CELL_TO_PARAMS @ means
     persons_c = np.bincount(cell, minlength=4)
+    names = list(PARAM_NAMES)
     return CellDiD(
-        params=tuple(float(p) for p in params),
-        cov=tuple(tuple(float(v) for v in row) for row in cov),
+        params=pd.Series(params, index=names, dtype=np.float64),
+        cov=pd.DataFrame(cov, index=names, columns=names, dtype=np.float64),
         cell_means=tuple(float(m) for m in means),
         cell_se=tuple(float(np.sqrt(v)) for v in np.diag(cov_cells)),
         cell_obs=tuple(int(v) for v in n_c),

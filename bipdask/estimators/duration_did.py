@@ -1,6 +1,6 @@
 """Expected durations by group and their difference-in-differences (HIR Tables A, 4 and 7).
 
-The HIR quantitative report (seed 001, eq. 1) fits a Weibull PH model on D (participating job
+The HIR quantitative report (Metrica 2019, eq. 1) fits a Weibull PH model on D (participating job
 centre), E (intervention period) and D×E, converts it to the expected weeks between LAB
 interventions for the four groups, and reports the DiD in weeks and in percent of the
 participating job centres' before-period value (Table A: 43 → 41 vs 38 → 40, −4 weeks,

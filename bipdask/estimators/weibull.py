@@ -9,7 +9,9 @@ Data are compressed to unique (covariates, duration, event) *patterns* with coun
 likelihood is a weighted sum over patterns, so the fit is exact and, with weekly durations and
 categorical designs, a few hundred patterns stand for ~190k spells. The bootstrap re-weights
 the patterns per replicate (see :mod:`bipdask.inference.bootstrap`) and solves all replicates together by
-vectorised Newton–Raphson from the full-sample estimate.
+vectorised Newton–Raphson from the full-sample estimate. The full-sample fit is
+:func:`bipdask.estimators.newton.newton` (step halving), the variance is built from
+:mod:`bipdask.estimators.covariance`; the methods are described in ``docs/methods.md``.
 """
 
 from __future__ import annotations
@@ -23,14 +25,14 @@ from scipy import special
 
 from bipdask.inference import bootstrap as bs
 from bipdask.inference.pairs import BootstrapSummary, summarise
-from bipdask.estimators.results import confidence_interval, wald_table
-from bipdask.estimators.newton import vectorised_newton
+from bipdask.estimators import covariance as cv
+from bipdask.estimators.inputs import require_columns
+from bipdask.estimators.newton import NewtonMessages, newton, vectorised_newton
+from bipdask.estimators.results import Results
 from bipdask.errors import FitError
 
 CONS = "_cons"
 LN_P = "ln_p"
-
-
 
 
 @dataclass(frozen=True)
@@ -149,14 +151,17 @@ def _scores(theta: np.ndarray, pat: Patterns) -> np.ndarray:
     return np.column_stack([l_e[0][:, None] * pat.X, l_t[0]])
 
 
-@dataclass(frozen=True)
-class WeibullResult:
+@dataclass(frozen=True, repr=False)
+class WeibullResult(Results):
     """A fitted Weibull PH model (Stata ``streg, dist(weibull)`` metric).
 
     ``params`` index: the covariates, ``_cons``, ``ln_p``. ``se`` is model-based, or
     cluster-robust when a cluster was given (R's convention: no small-sample factor, unless
-    ``small_sample="stata"``, which multiplies the variance by G/(G−1)).
+    ``small_sample="stata"``, which multiplies the variance by G/(G−1)). Intervals, p-values
+    and :meth:`tidy` are normal-theory (:class:`~bipdask.estimators.results.Results`).
     """
+
+    _title = "Weibull proportional hazards"
 
     params: pd.Series
     cov: pd.DataFrame
@@ -170,60 +175,39 @@ class WeibullResult:
     _patterns: Patterns | None = field(default=None, repr=False, compare=False)
 
     @property
-    def se(self) -> pd.Series:
-        return pd.Series(np.sqrt(np.diag(self.cov.to_numpy())), index=self.params.index)
-
-    @property
     def shape(self) -> float:
         """Weibull shape p = exp(ln_p); p < 1 is a falling hazard (the report's Figure 1)."""
         return float(np.exp(self.params[LN_P]))
 
     @property
-    def se_boot(self) -> pd.Series | None:
-        return None if self.bootstrap is None else self.bootstrap.se
-
-    def conf_int(self, alpha: float = 0.05, kind: str = "analytic") -> pd.DataFrame:
-        """Wald CIs (``kind="analytic"``) or bootstrap percentile CIs (``kind="bootstrap"``)."""
-        return confidence_interval(self.params, self.se, self.bootstrap, alpha, kind)
-
-    @property
     def hazard_ratios(self) -> pd.Series:
         return np.exp(self.params.drop([CONS, LN_P]))
 
-    def tidy(self) -> pd.DataFrame:
-        """One row per parameter: term, estimate, se, z, p_value, ci_low, ci_high (+ bootstrap)."""
-        return wald_table(self.params, self.se, self.conf_int(), self.bootstrap)
+    def _summary_info(self) -> dict[str, str]:
+        return {"Events": f"{self.n_events:,.0f}", "Log-likelihood": f"{self.loglik:.4f}",
+                "Shape p": f"{self.shape:.4f}", "Iterations": str(self.iterations)}
 
 
-def _newton_single(pat: Patterns, start: np.ndarray, max_iter: int = 100) -> tuple[np.ndarray, int]:
-    theta = start.copy()
-    ll = _loglik(theta, pat)
-    for it in range(1, max_iter + 1):
+_MAX_ITER = 100
+
+
+def _newton_single(pat: Patterns, start: np.ndarray, max_iter: int = _MAX_ITER) -> tuple[np.ndarray, int]:
+    """The full-sample maximum-likelihood fit: Newton with step halving from ``start``."""
+
+    def gradient_hessian(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         g, h = _grad_hess(theta[None, :], pat, pat.count[None, :])
-        g, h = g[0], h[0]
-        try:
-            step = np.linalg.solve(h, -g)
-        except np.linalg.LinAlgError:
-            raise FitError(
-                "Weibull fit: the Hessian is singular — a covariate is constant or collinear "
-                "(e.g. a D×E cell without spells); drop it or merge cells"
-            ) from None
-        scale = 1.0
-        while True:  # step halving keeps the likelihood increasing
-            cand = theta + scale * step
-            new_ll = _loglik(cand, pat)
-            if np.isfinite(new_ll) and new_ll >= ll - 1e-12:
-                break
-            scale /= 2
-            if scale < 1e-8:
-                raise FitError("Weibull fit: no ascent direction; check for durations ≤ 0 or all-censored cells")
-        theta, ll = cand, new_ll
-        if np.max(np.abs(scale * step)) < 1e-10:
-            return theta, it
-    raise FitError(
-        f"Weibull fit did not converge in {max_iter} iterations; check for cells with no events "
-        "(a hazard ratio that runs to 0 or ∞) or rescale continuous covariates"
+        return g[0], h[0]
+
+    messages = NewtonMessages(
+        singular="Weibull fit: the Hessian is singular — a covariate is constant or collinear "
+                 "(e.g. a D×E cell without spells); drop it or merge cells",
+        no_ascent="Weibull fit: no ascent direction; check for durations ≤ 0 or all-censored cells",
+        no_convergence=f"Weibull fit did not converge in {max_iter} iterations; check for cells with no events "
+                       "(a hazard ratio that runs to 0 or ∞) or rescale continuous covariates",
     )
+    fit = newton(lambda theta: _loglik(theta, pat), gradient_hessian, start, messages=messages,
+                 max_iter=max_iter, step_tol=1e-10, ascent_tol=1e-12)
+    return fit.params, fit.iterations
 
 
 def weibull_ph(
@@ -237,7 +221,7 @@ def weibull_ph(
     bootstrap: int = 0,
     seed: int | None = None,
     scheme: bs.Scheme = "multinomial",
-    small_sample: str = "r",
+    small_sample: cv.SmallSample | str = "none",
     block: int = 1000,
     interval: bool = False,
 ) -> WeibullResult:
@@ -253,16 +237,16 @@ def weibull_ph(
     bootstrap : number of cluster-bootstrap replicates B (0 = none), solved without refitting
         rows: the replicate weights of the clusters are mapped onto the patterns.
     seed : bootstrap seed (required when ``bootstrap > 0``).
-    small_sample : ``"r"`` (no factor, like R ``survreg(robust=TRUE)``) or ``"stata"`` (G/(G−1)).
+    small_sample : ``"none"`` (no factor, like R ``survreg(robust=TRUE)``; alias ``"r"``) or
+        ``"stata"`` (G/(G−1), like ``streg, vce(cluster)``); see :mod:`bipdask.estimators.covariance`.
     interval : grouped weekly durations — an event at ``t`` happened within week t, (t−1, t];
         a censored row at ``t`` survived t whole weeks (t ≥ 0). The same Weibull PH parameters,
         without the bias a continuous likelihood has on whole-week data. Default ``False``
         (exact times, as R ``survreg`` and Stata ``streg``).
     """
     cols = list(covariates)
-    missing = [c for c in [duration, event, *cols, *(x for x in (weights, cluster) if x)] if c not in data]
-    if missing:
-        raise KeyError(f"weibull_ph: columns not in data: {missing}")
+    require_columns(data, [duration, event, *cols, weights, cluster], "weibull_ph")
+    small_sample = cv.small_sample_kind(small_sample)
     t = data[duration].to_numpy(dtype=np.float64)
     d_raw = data[event].to_numpy(dtype=np.float64)
     bad = ~np.isfinite(t) | ((t <= 0) if not interval else ((t < 1) & (d_raw > 0)) | (t < 0))
@@ -292,9 +276,7 @@ def weibull_ph(
         cov, cov_type = bread, "model"
     else:
         s = pat.cluster_patterns @ _scores(theta, pat)  # G × k cluster scores
-        cov = bread @ (s.T @ s) @ bread
-        if small_sample == "stata":
-            cov = cov * n_clusters / (n_clusters - 1)
+        cov = cv.likelihood_cluster_factor(cv.sandwich(bread, cv.cluster_meat(s)), small_sample, n_clusters)
         cov_type = f"cluster({small_sample})"
     params = pd.Series(theta, index=names)
     summary = None

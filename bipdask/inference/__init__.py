@@ -1,1 +1,2 @@
-"""inference"""
+"""Uncertainty: replicate weights and replicate sums (:mod:`.bootstrap`), bootstrap summaries
+(:mod:`.pairs`) and the inference record every analysis takes (:mod:`.config`)."""

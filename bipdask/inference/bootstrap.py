@@ -1,5 +1,7 @@
 """The cluster-bootstrap engine: replicate weights, replicate sums and summaries.
 
+The method in brief: ``docs/methods.md#the-bootstrap-engine--pairs-cluster-bootstrap-by-reweighting``.
+
 Replicates are never refits on resampled rows. An estimator aggregates each cluster's
 contribution once (a cluster × pattern count matrix, or per-cluster sufficient statistics),
 turns the replicate weights of the clusters into replicate weights of the patterns with one
@@ -18,7 +20,7 @@ Replicate weights are a pure function of the seed, the replicate number and the 
   (the draws are made as int32 when G < 2**31 and in pieces of 12,288; NumPy generates both
   from the same bounded 32-bit stream as one int64 call, so the numbers are identical).
 
-Speed (issue #5, ``benchmarks/bench_linear.py``): generating the weights costs O(B·G) and is
+Speed (``benchmarks/bench_linear.py``): generating the weights costs O(B·G) and is
 the largest part of a linear bootstrap at G ≈ 28k persons. Estimators stream replicates in
 blocks and can ask :func:`replicate_blocks` to reuse one block buffer (``reuse=True``), so the
 B × G matrix never sits in memory and no fresh pages are touched per block; the per-cluster
@@ -33,8 +35,6 @@ import numpy as np
 from scipy import sparse, stats
 
 Scheme = Literal["multinomial", "poisson"]
-
-_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
 def _splitmix64(x: np.ndarray) -> np.ndarray:

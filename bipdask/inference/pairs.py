@@ -1,4 +1,10 @@
-"""TODO docstring (bipdask/inference/pairs.py)."""
+"""Summaries of pairs-cluster bootstrap replicates: standard errors, percentile intervals, p-values.
+
+Every estimator that draws replicates (:mod:`bipdask.inference.bootstrap` weights) returns its
+B × k replicate estimates wrapped in one :class:`BootstrapSummary`, so the results' tables
+(:mod:`bipdask.estimators.results`) and the analyses read bootstrap SEs, percentile CIs and
+p-values the same way; replicates that failed to converge are NaN rows, counted in ``n_failed``.
+"""
 
 from __future__ import annotations
 

@@ -1,16 +1,18 @@
 """BIP data preparation: the 52-week outcome, the caseworker-report sample and the model covariates.
 
-Sources (``shared/seeds``; DESIGN.md §2 items 8–10):
+Sources (``docs/methods.md``, the BIP sections):
 
-* seed 000 — Rosholm, Sørensen, Skipper & Nielsen, *Sagsbehandlereffektivitet* (BIP caseworker
-  effectiveness): "Data og metode" (outcome, covariates, sample rules), Tabel 1 (the
-  counterfactual), Figures 1–2 (quartiles), Figures 4–19 and Tabel A1 (quartile profiles);
-* seed 003 — *Aktiv beskæftigelsesindsats og progression* (2018): Tables 1–3, Figures 3–24;
-* seed 002 — BIP slides: a change of caseworker lowers the job chance by 22 %.
+* the BIP caseworker report — Rosholm, Sørensen, Skipper & Nielsen, *Sagsbehandlereffektivitet*:
+  "Data og metode" (outcome, covariates, sample rules), Tabel 1 (the counterfactual), Figures
+  1–2 (quartiles), Figures 4–19 and Tabel A1 (quartile profiles);
+* the BIP progression report — *Aktiv beskæftigelsesindsats og progression* (2018): Tables 1–3,
+  Figures 3–24;
+* the BIP slides: a change of caseworker lowers the job chance by 22 %.
 
 This module holds the data preparation every BIP analysis shares; the estimators live in
-:mod:`bipdask.analyses.bip.effectiveness` (seed 000 and the slides) and :mod:`bipdask.analyses.bip.progression`
-(seed 003); :mod:`bipdask.analyses.bip.estimates` is the public entry point. Everything is a pure function over
+:mod:`bipdask.analyses.bip.effectiveness` (the caseworker report), :mod:`bipdask.analyses.bip.change`
+(the slides) and :mod:`bipdask.analyses.bip.progression` (the progression report);
+:mod:`bipdask.analyses.bip.estimates` is the public entry point. Everything is a pure function over
 contract frames (``bip_responses``, ``persons``, ``weeks``; see ``docs/data-contract.md``).
 """
 
@@ -63,7 +65,7 @@ def _flag(values: pd.Series) -> np.ndarray:
 
 def outcome_52w(bip_responses: pd.DataFrame, weeks: pd.DataFrame, *, panel_end=None,
                 follow_up_weeks: int = FOLLOW_UP_WEEKS) -> pd.DataFrame:
-    """Job or SU education within 52 weeks after each response (seed 000, "Data og metode").
+    """Job or SU education within 52 weeks after each response (the BIP caseworker report, "Data og metode").
 
     The response week ``t`` is the Monday of the ISO week of ``response_date``. The outcome is 1
     when the citizen has a week ``w`` with ``t < w <= t + 52 weeks`` (strictly after the
@@ -176,7 +178,8 @@ def with_previous(bip_responses: pd.DataFrame) -> pd.DataFrame:
 
 
 def combination_of_boxes(boxes: np.ndarray) -> pd.Series:
-    """J/O/S/H combination ("0000" … "1111") of S1 box rows (seed 003 Tabel 2–3, seed 000 Tabel A1).
+    """J/O/S/H combination ("0000" … "1111") of S1 box rows (the BIP progression report's
+    Tabel 2–3, the BIP caseworker report's Tabel A1).
 
     A group is 1 when any of its boxes (:data:`bipdask.data.contract.S1_GROUPS`) is ticked. A row
     with boxes ticked but none of a group ("ingen aktiviteter", "ved ikke") is "0000"; a row
@@ -196,7 +199,7 @@ def group_use(frame: pd.DataFrame) -> pd.DataFrame:
     """Per response: 1/0 use of each S1 activity group J, O, S, H and of none (NaN if S1 unanswered).
 
     "none" is a response whose caseworker ticked boxes but none of the four groups (box 22
-    "ingen aktiviteter" or box 23 "ved ikke"; seed 000 Figur 8).
+    "ingen aktiviteter" or box 23 "ved ikke"; the BIP caseworker report's Figur 8).
     """
     combo = frame["combination"]
     answered = combo.notna().to_numpy()
@@ -216,7 +219,7 @@ class CaseworkerSample:
 
     ``frame``: one row per kept response (columns of :func:`with_previous` plus those of
     :func:`outcome_52w`). ``steps``: ``step``, ``rule``, ``responses``, ``caseworkers``,
-    ``citizens`` — targets at scale 1 (seed 000): 13,688 → … → 6,164 responses, 115
+    ``citizens`` — targets at scale 1 (the BIP caseworker report): 13,688 → … → 6,164 responses, 115
     caseworkers, 2,701 citizens.
     """
 
@@ -233,11 +236,11 @@ def caseworker_sample(
     drop_incomplete_follow_up: bool = False,
     panel_end=None,
 ) -> CaseworkerSample:
-    """Apply the sample rules of the caseworker report (seed 000, "Data og metode").
+    """Apply the sample rules of the BIP caseworker report ("Data og metode").
 
     1. responses of caseworkers with at least ``min_caseworker_responses`` responses (the
-       report writes "besvaret BIP spørgeskemaet for mindst 10 borgere"; DESIGN.md and the
-       generator read it as responses, ``count_caseworker="citizens"`` counts distinct
+       report writes "besvaret BIP spørgeskemaet for mindst 10 borgere"; bipdask and the
+       synthetic generator read it as responses, ``count_caseworker="citizens"`` counts distinct
        citizens instead);
     2. citizens with more than one response;
     3. each citizen's first response dropped (its answers are the "previous response" the
@@ -281,7 +284,8 @@ def caseworker_sample(
 # --- covariates ---------------------------------------------------------------------------------
 
 def register_covariates(frame: pd.DataFrame, persons: pd.DataFrame) -> pd.DataFrame:
-    """Register covariates per response from ``persons`` (seed 000: "Data fra DREAM …").
+    """Register covariates per response from ``persons`` (the BIP caseworker report: "Data fra
+    DREAM …").
 
     female, age (response year − birth year), western / non-western origin (reference Danish),
     married, skilled / higher / missing education (reference none) and the 12 history-week
@@ -316,7 +320,8 @@ def register_covariates(frame: pd.DataFrame, persons: pd.DataFrame) -> pd.DataFr
 
 
 def answer_covariates(frame: pd.DataFrame, questions=BIP_CITIZEN_QUESTIONS) -> pd.DataFrame:
-    """The citizen's answers and their change since the previous response (seed 000).
+    """The citizen's answers and their change since the previous response (the BIP caseworker
+    report).
 
     For each question ``q``: ``answer_q`` (the answer, a missing answer set to the sample mean)
     with ``answer_q_missing``, and ``change_q`` (answer − previous answer, 0 when either is

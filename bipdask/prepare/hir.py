@@ -1,9 +1,9 @@
-"""One job centre's model inputs for the HIR duration and mediator analyses (seed 001).
+"""One job centre's model inputs for the HIR duration and mediator analyses (HIR quantitative report).
 
-The map side of DESIGN.md §4 ("per job centre: linkage → spells/outcomes → sufficient
-statistics"): from one job centre's staged weeks (+ the versioned DREAM code list, and for a
-participating job centre its assignments and caseload records) :func:`jobcentre_model_inputs`
-builds, in one pass over the weeks,
+The map side of a run (``docs/architecture.md#data-flow-of-a-run``, step 4: per job centre,
+linkage → spells/outcomes → sufficient statistics): from one job centre's staged weeks (+ the
+versioned DREAM code list, and for a participating job centre its assignments and caseload
+records) :func:`jobcentre_model_inputs` builds, in one pass over the weeks,
 
 - ``gap_spells`` — gaps between LAB spells begun in the before (E=0) and the intervention period
   (E=1), the durations of eq. (1), Tables A/4 and Figures 1–2;

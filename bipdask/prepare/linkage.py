@@ -1,8 +1,8 @@
-"""Caseload linkage (HIR quantitative report, seed 001, "Boks 1" and "Medierende faktorer").
+"""Caseload linkage (HIR quantitative report, "Boks 1" and "Medierende faktorer").
 
 Links every person-week in a resource course to the coordinating caseworker assigned that week
 and to that caseworker's full-time-equivalent caseload ("caseload omregnet til fuld tid"), the
-input of the mediator models of Tables 9–10 (DESIGN.md §2 item 1).
+input of the mediator models of Tables 9–10 (``docs/methods.md#hir-boks-1--caseload-linkage``).
 
 Weeks are ISO weeks identified by their Monday. Internally a week is an integer *week ordinal*
 (:func:`week_ordinal`: weeks since the Monday 1970-01-05), so interval arithmetic and joins are
@@ -71,7 +71,7 @@ def caseload_fte(caseload: pd.DataFrame, *, fte_hours: float = FTE_HOURS_PER_WEE
     """Full-time-equivalent caseload of each caseworker and week.
 
     ``caseload_fte = n_cases × fte_hours / weekly_hours`` ("antal sager*37/ugentligt timetal",
-    seed 001, section "Evaluering": 15 cases in 18.5 hours is a caseload of 30). Weeks with
+    HIR quantitative report, section "Evaluering": 15 cases in 18.5 hours is a caseload of 30). Weeks with
     ``weekly_hours`` ≤ 0 or missing have no defined FTE caseload (NaN).
 
     Parameters

@@ -1,10 +1,10 @@
 """Weekly outcome flags and the per-job-centre sufficient statistics of HIR Table 6.
 
-HIR quantitative report (Metrica 2019, seed 001), eq. (2) and Table 6: the share of
-resource-course person-weeks (*ressourceforløbs-uger*) in a company internship
-(*virksomhedspraktik*) or with ordinary paid hours (*ordinære løntimer*), participating job
-centres (D=1) against all others (D=0), the year before (E=0) against the intervention period
-or its last three months (E=1).
+HIR quantitative report (Metrica 2019), eq. (2) and Table 6: the share of resource-course
+person-weeks (*ressourceforløbs-uger*) in a company internship (*virksomhedspraktik*) or with
+ordinary paid hours (*ordinære løntimer*), participating job centres (D=1) against all others
+(D=0), the year before (E=0) against the intervention period or its last three months (E=1).
+Method: ``docs/methods.md#hir-table-6--share-in-internship-or-ordinary-hours``.
 
 Table 7's share block (*nytilkendte ressourceforløb*) is the same share over the weeks of courses
 newly granted in each period, from the course start to the period end
@@ -154,7 +154,7 @@ def new_course_share_cell_sums(
 ) -> pd.DataFrame:
     """Table 7's share block: :func:`share_cell_sums` over the weeks of newly granted courses.
 
-    Seed 001, "Effekt på nytilkendte ressourceforløb": for persons granted a resource course in
+    HIR quantitative report, "Effekt på nytilkendte ressourceforløb": for persons granted a resource course in
     the period, the share of their course weeks in a company internship or with ordinary hours,
     "beregnes som i afsnittet ovenfor" (Table 6, eq. 2). For each window (label → period; Table
     7 uses the whole before period, E=0, and the whole intervention period, E=1:

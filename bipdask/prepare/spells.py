@@ -1,4 +1,4 @@
-"""Spells and weekly outcomes of the HIR analyses (seed 001, Tables 4, 7, 8, 9–10).
+"""Spells and weekly outcomes of the HIR analyses (HIR quantitative report, Tables 4, 7, 8, 9–10).
 
 From the weekly person panel this module builds
 
@@ -330,7 +330,7 @@ def in_new_course(
     """Whether each row of ``weeks`` is a week of a course newly granted in the period (Table 7).
 
     The weeks behind Table 7's share block ("andelen i virksomhedsrettet indsats eller med
-    ordinære timer beregnes som i afsnittet ovenfor", seed 001): a person's course weeks from the
+    ordinære timer beregnes som i afsnittet ovenfor", HIR quantitative report): a person's course weeks from the
     first week of their first course granted in the period (the rule of :func:`first_lab_spells`,
     :func:`_new_course_rows`) up to the period end. A course interrupted by fewer than
     ``lookback_weeks`` weeks is, by that rule, the same course, so its later weeks count too (as

@@ -1,5 +1,7 @@
 """Disclosure control for published results: no cell rests on fewer than N persons.
 
+The rules in brief: ``docs/methods.md#disclosure-control``.
+
 Every number a report, a CLI line or an exported table shows goes through
 :func:`protect_estimates` (tidy estimates) or :func:`protect_curve` (Figures 1–2) first:
 
@@ -29,9 +31,9 @@ Every number a report, a CLI line or an exported table shows goes through
    too: a count below N is itself a small cell.
 3. **Order statistics** (:func:`safe_order_statistics`): minimum, maximum and median are
    reported as the mean of the N most extreme / central values, never one person's value.
-4. **Across monthly runs** (``protect_estimates(..., previous=...)``). Issue 7 asks for
-   "secondary suppression so that no suppressed cell can be recovered from totals, other tables
-   of the run, or the previous month's run". The attacker holds both releases and may assume
+4. **Across monthly runs** (``protect_estimates(..., previous=...)``). The rule: no suppressed
+   cell may be recovered from totals, from other tables of the run, or from the previous
+   month's run. The attacker holds both releases and may assume
    that a cell whose counts did not change did not change at all. Each cell is compared with the
    same cell (same analysis, estimand, job centre, period) of the previous run's *release* — its
    true counts and the flags its report published (:func:`compare_releases`):

@@ -1,4 +1,5 @@
-"""The per-job-centre model-input cache that makes a monthly refresh incremental (DESIGN.md §4).
+"""The per-job-centre model-input cache that makes a monthly refresh incremental
+(``docs/architecture.md#incremental-refresh-the-model-input-cache``).
 
 A month's delivery changes the rows of a few job centres; the rest are byte-for-byte what they
 were. Each job centre's model inputs (Table 6 cell sums, spells, time-varying rows, …) are kept

@@ -1,6 +1,6 @@
 """Run storage under one root URL: a local folder, ``file://…`` or ``s3://bucket/prefix``.
 
-DESIGN.md §5. A run writes everything under ``<root>/runs/<run_id>/``::
+A run writes everything under ``<root>/runs/<run_id>/`` (``docs/architecture.md#run-layout-on-storage``)::
 
     runs/<run_id>/staged/       validated input, hive-partitioned by jobcentre_id
     runs/<run_id>/model_input/  per-job-centre sufficient statistics (tiny frames)
@@ -248,7 +248,8 @@ def create_exclusive(data: bytes, url: str) -> bool:
     Local: ``os.open(O_CREAT | O_EXCL)`` on a fully written temporary file's name via
     ``os.link`` (atomic, and never exposes a half-written file). S3: a conditional PUT
     (``If-None-Match: *``, s3fs ``mode="create"``), which AWS S3 honours since 2024-08; an
-    object store that ignores the header degrades to last-writer-wins (see :func:`claim_run`).
+    object store that ignores the header degrades to last-writer-wins (see
+    :func:`bipdask.runtime.claims.claim_run`).
     """
     fs, path = filesystem(url)
     if _is_local(fs):

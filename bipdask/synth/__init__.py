@@ -1,9 +1,9 @@
 """The synthetic national delivery with planted truth (``bipdask synth``).
 
 :func:`generate` writes a delivery folder as :mod:`bipdask.data.delivery` describes it — the HIR panel
-of all 97 job centres (:mod:`bipdask.synth.hir.jobcentre`, calibrated to Metrica 2019, seed 001, and Discus
-2019, seed 004), the BIP survey part (:mod:`bipdask.synth.bip.delivery`), ``truth.json`` and ``_truth/``
-side files. Every job centre is simulated from ``SeedSequence([seed, jobcentre_id, stream])`` and
+of all 97 job centres (:mod:`bipdask.synth.hir.jobcentre`, calibrated to the HIR quantitative report,
+Metrica 2019, and the HIR main report, Discus 2019), the BIP survey part
+(:mod:`bipdask.synth.bip.delivery`), ``truth.json`` and ``_truth/`` side files. Every job centre is simulated from ``SeedSequence([seed, jobcentre_id, stream])`` and
 its weeks are written as soon as they are made, so the same seed gives byte-identical files for
 any number of workers and memory stays bounded by one job centre per worker.
 """
@@ -90,7 +90,7 @@ def generate(out: Path, *, scale: float = 1.0, seed: int = 42, workers: int = 1)
     Parameters
     ----------
     out : folder to write (created; existing files of the same names are overwritten).
-    scale : 1.0 = the reports' population (seed 001 Tabel 1: 4,169/4,354 persons in the 15
+    scale : 1.0 = the reports' population (HIR quantitative report, Tabel 1: 4,169/4,354 persons in the 15
         participating job centres, 22,151/24,207 elsewhere); counts are rounded, ≥ 1 per job
         centre and period.
     seed : master seed; job centre j uses ``SeedSequence([seed, j, stream])``.
@@ -206,7 +206,7 @@ def _truth(plans, results, scale: float, seed: int, belief: pd.DataFrame, bip) -
         "population": pop if pop is not None else {"missing": "run python -m bipdask.synth.hir.truth"},
         "how": {
             "persons": "Tabel 1 × scale exactly per job centre and period (deterministic course spans)",
-            "planted": "constants in bipdask/synth/params.py calibrated to seed 001 / 004 tables",
+            "planted": "constants in bipdask/synth/hir/params.py calibrated to the HIR quantitative and main reports' tables",
             "realised": ("counted from this delivery's simulated arrays before writing; sample_exit = "
                          "the Tabel 8 exit cell sums, rates, DiDs and eq. (3) β of this delivery "
                          "(bipdask.synth.hir.truth.aggregate_exits)"),

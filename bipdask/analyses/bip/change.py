@@ -1,4 +1,15 @@
-"""TODO docstring (bipdask/analyses/bip/change.py)."""
+"""BIP caseworker change: what a new caseworker does to the citizen's job chance (the BIP slides).
+
+The slides: a change of caseworker "reducerer borgerens jobchance med 22 pct.".
+:func:`caseworker_change` estimates it on the BIP caseworker report's sample
+(:func:`bipdask.prepare.bip.caseworker_sample`): the LPM of "job or SU education within 52 weeks
+of a response" on ``caseworker_changed`` (the response's caseworker differs from the one of the
+citizen's previous response) and the covariates of the effectiveness model, caseworker effects
+absorbed, clustered by citizen. γ is the effect in percentage points (a difference of fractions);
+the relative effect γ / (rate of changed responses − γ) is the change in percent of the job
+chance those responses would have had without it (a fraction: −0.22 = −22 %). Analysis
+``bip_caseworker_change``; method: ``docs/methods.md#bip-caseworker-change``.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +19,12 @@ import pandas as pd
 from bipdask.prepare.bip import (CaseworkerSample, cluster_ids, cluster_mean,
                                  full_rank_columns, model_frame)
 from bipdask.inference.pairs import BootstrapSummary, summarise
-from bipdask.inference.bootstrap import Scheme, replicate_blocks
+from bipdask.inference.bootstrap import replicate_blocks
 from bipdask.errors import InputError, Problem
 from bipdask.estimators.lpm import LinearResult, lpm
 from bipdask.analyses.estimates import estimates_frame
 from bipdask.analyses.bip.common import _estimates, _frame_of, _inference
+from bipdask.inference.config import Inference
 
 
 CHANGE = "bip_caseworker_change"
@@ -20,7 +32,7 @@ CHANGE = "bip_caseworker_change"
 
 @dataclass(frozen=True)
 class CaseworkerChange:
-    """Effect of a change of caseworker on the 52-week job/SU chance (slides, seed 002: −22 %).
+    """Effect of a change of caseworker on the 52-week job/SU chance (the BIP slides: −22 %).
 
     ``table`` rows: ``effect_pp`` (the LPM coefficient γ of ``caseworker_changed``),
     ``rate_changed`` (outcome rate of responses that came with a new caseworker),
@@ -54,11 +66,7 @@ def caseworker_change(
     persons: pd.DataFrame,
     *,
     caseworker_fe: bool = True,
-    bootstrap: int = 0,
-    seed: int = 0,
-    cluster: str = "person_id",
-    scheme: Scheme = "multinomial",
-    alpha: float = 0.05,
+    inference: Inference = Inference(),
 ) -> CaseworkerChange:
     """LPM of the 52-week outcome on ``caseworker_changed`` (the response's caseworker differs
     from the citizen's previous response's) and the covariates of the effectiveness model.
@@ -69,6 +77,8 @@ def caseworker_change(
     is. The relative effect's CI comes from the bootstrap (lpm's replicates of γ and the
     replicate-weighted rate of the changed responses); without a bootstrap it has no SE.
     """
+    bootstrap, seed, scheme, cluster, alpha = (inference.replicates, inference.seed, inference.scheme,
+                                               inference.cluster, inference.alpha)
     frame = _frame_of(sample)
     data, candidates = model_frame(frame, persons)
     data["caseworker_changed"] = data["caseworker_changed"].to_numpy(dtype=bool).astype(float)

@@ -1,4 +1,16 @@
-"""TODO docstring (bipdask/analyses/bip/common.py)."""
+"""What the three BIP analyses share: quartile ranking, inference columns and tidy rows.
+
+- :func:`quartile_of` ranks caseworker effects into four quartiles of (nearly) equal size, the
+  extra caseworkers in the lower quartiles (the BIP caseworker report: 115 → 29/29/29/28).
+- :func:`lpm_inference` and ``_inference`` give each quantity its estimate, SE, CI and p-value:
+  the bootstrap's (SE of the replicates, percentile CI, centred-replicate p-value) when the
+  analysis drew replicates, else the analytic cluster-robust values with Student's t on G − 1
+  degrees of freedom (Stata's cluster convention), else none.
+- ``_estimates`` turns such a table into rows of the tidy estimates schema
+  (:mod:`bipdask.analyses.estimates`), period ``all``.
+
+Methods: ``docs/methods.md#bip-tabel-1--caseworker-effectiveness`` and the sections after it.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +25,8 @@ from bipdask.analyses.estimates import Estimate
 
 def quartile_of(values: np.ndarray) -> np.ndarray:
     """Quartile 1 (least effective) … 4 of each value by rank; sizes as equal as possible with
-    the extra ones in the lower quartiles (115 → 29/29/29/28, seed 000). Ties keep input order."""
+    the extra ones in the lower quartiles (115 → 29/29/29/28 in the BIP caseworker
+    report). Ties keep input order."""
     values = np.asarray(values, dtype=float)
     n = values.size
     rank = np.empty(n, dtype=np.int64)

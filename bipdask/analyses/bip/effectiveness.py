@@ -1,4 +1,4 @@
-"""Caseworker effectiveness (BIP caseworker report, seed 000) and caseworker change (slides, seed 002).
+"""Caseworker effectiveness (the BIP caseworker report, Rosholm et al., *Sagsbehandlereffektivitet*).
 
 :func:`caseworker_effectiveness` is the report's fixed-effects LPM: the 52-week job/SU outcome
 on register covariates, the citizen's answers B1–B11 and their changes, and a fixed effect per
@@ -9,11 +9,11 @@ citizens per caseworker (Figur 3), the counterfactual "every caseworker as effec
 top-quartile mean" (Tabel 1: 14.76 % → 28.45 %, +14.69 pp) and the quartiles' use of the S1
 activity groups (Figures 4–8, Tabel A1) and mean S2–S12 answers (Figures 9–19).
 
-:func:`caseworker_change` estimates what a change of caseworker between consecutive responses
-does to the 52-week job chance, in percent ("reducerer borgerens jobchance med 22 pct.").
+What a change of caseworker does to the job chance (the BIP slides) is in
+:mod:`bipdask.analyses.bip.change`. Method: ``docs/methods.md#bip-tabel-1--caseworker-effectiveness``.
 
-Inference: the linear fits come from :func:`bipdask.analyses.hir.shares.lpm`; derived quantities (effects,
-quartiles, the counterfactual) get a cluster bootstrap that reuses lpm's replicates — the same
+Inference: the linear fit comes from :func:`bipdask.estimators.lpm.model.lpm`; derived quantities
+(effects, quartiles, the counterfactual) get a cluster bootstrap that reuses lpm's replicates — the same
 :func:`bipdask.inference.bootstrap.replicate_weights` over the same sorted cluster ids and seed — and
 recomputes each replicate's caseworker effects exactly from per-(cluster, caseworker) sums:
 with slope β*_b, the absorbed effect of caseworker k is Σ w(y − x'β*_b) / Σ w over k's rows.
@@ -33,12 +33,13 @@ from scipy import sparse
 from bipdask.prepare.bip import (ANALYSIS_PERIOD, CaseworkerSample, cluster_ids, cluster_mean,
                                  full_rank_columns, group_use, model_frame)
 from bipdask.inference.pairs import BootstrapSummary, summarise
-from bipdask.inference.bootstrap import Scheme, pattern_weights, replicate_blocks
+from bipdask.inference.bootstrap import pattern_weights, replicate_blocks
 from bipdask.data.contract import BIP_CASEWORKER_QUESTIONS
 from bipdask.errors import InputError, Problem
 from bipdask.estimators.lpm import LinearResult, lpm
 from bipdask.analyses.estimates import Estimate, estimates_frame
 from bipdask.analyses.bip.common import _estimates, _frame_of, _inference, quartile_of
+from bipdask.inference.config import Inference
 
 EFFECTIVENESS = "bip_caseworker_effectiveness"
 QUARTILES = (1, 2, 3, 4)
@@ -60,7 +61,7 @@ QUARTILES = (1, 2, 3, 4)
 
 @dataclass(frozen=True)
 class CaseworkerEffectiveness:
-    """Seed 000 reproduced. Shares are fractions (0.1476 = 14.76 %), effects are differences of
+    """The BIP caseworker report reproduced. Shares are fractions (0.1476 = 14.76 %), effects are differences of
     fractions (0.1469 = 14.69 pp).
 
     ``caseworkers``: caseworker_id, n_responses, n_citizens, fixed_effect (the absorbed level
@@ -113,23 +114,19 @@ def caseworker_effectiveness(
     sample: CaseworkerSample | pd.DataFrame,
     persons: pd.DataFrame,
     *,
-    bootstrap: int = 0,
-    seed: int = 0,
-    cluster: str = "person_id",
-    scheme: Scheme = "multinomial",
-    alpha: float = 0.05,
+    inference: Inference = Inference(),
     rerank_quartiles: bool = False,
 ) -> CaseworkerEffectiveness:
-    """Fit the caseworker fixed-effects LPM and derive the seed 000 figures and Tabel 1.
+    """Fit the caseworker fixed-effects LPM and derive the BIP caseworker report's figures and Tabel 1.
 
     Parameters
     ----------
-    sample : :func:`bipdask.analyses.bip.estimates.caseworker_sample` (or its ``frame``).
+    sample : :func:`bipdask.prepare.bip.caseworker_sample` (or its ``frame``).
     persons : the contract ``persons`` table (register covariates).
-    bootstrap : replicates B of the cluster bootstrap (0 = analytic SEs where they exist; the
-        counterfactual and the quartile effects then have none).
-    seed : the run seed; replicate weights are ``replicate_weights(ids, range(B), seed, scheme)``.
-    cluster : the cluster column (default citizens, ``person_id``).
+    inference : replicates B of the cluster bootstrap (0 = analytic SEs where they exist; the
+        counterfactual and the quartile effects then have none), the run seed (replicate weights
+        are ``replicate_weights(ids, range(B), seed, scheme)``), the cluster column (default
+        citizens, ``person_id``) and alpha.
     rerank_quartiles : False (default): every replicate keeps the point estimate's quartile
         membership, so the SEs/CIs of the quartile quantities and the counterfactual are
         conditional on the ranking, centred on the estimate. True: each replicate re-ranks its
@@ -147,6 +144,8 @@ def caseworker_effectiveness(
     the true effects (the generator's truth documents this gap; ``rerank_quartiles=True``
     shows its size).
     """
+    bootstrap, seed, scheme, cluster, alpha = (inference.replicates, inference.seed, inference.scheme,
+                                               inference.cluster, inference.alpha)
     frame = _frame_of(sample)
     data, candidates = model_frame(frame, persons)
     k_codes, k_ids = pd.factorize(data["caseworker_id"], sort=True)

@@ -1,20 +1,20 @@
-"""The BIP analyses (DESIGN.md §2 items 8–10): caseworker effectiveness, progression, caseworker change.
+"""The BIP analyses: caseworker effectiveness, progression, caseworker change (``docs/methods.md``, BIP).
 
-Sources (``shared/seeds``): the BIP caseworker report (seed 000: sample rules, Tabel 1, Figures
-1–19, Tabel A1), the progression report (seed 003: Tables 1–3, Figures 3–24) and the BIP slides
-(seed 002: a change of caseworker lowers the job chance by 22 %).
+Sources: the BIP caseworker report (sample rules, Tabel 1, Figures 1–19, Tabel A1), the BIP
+progression report (Tables 1–3, Figures 3–24) and the BIP slides (a change of caseworker lowers
+the job chance by 22 %).
 
 Pipeline, each step a pure function over contract frames::
 
     sample = caseworker_sample(bip_responses, weeks)          # outcome_52w + the report's rules
     eff    = caseworker_effectiveness(sample, persons, ...)   # FE LPM, quartiles, Tabel 1
     change = caseworker_change(sample, persons, ...)          # slides: −22 %
-    prog   = progression(bip_responses, ...)                  # seed 003 Tables 1, 3; Figs 3–24
+    prog   = progression(bip_responses, ...)                  # progression report Tables 1, 3; Figs 3–24
 
 or :func:`bip_estimates` for all of them as one tidy estimates frame
-(:data:`bipdask.analyses.estimates.ESTIMATES_SCHEMA`). Linear fits come from :func:`bipdask.analyses.hir.shares.lpm`;
-the cluster bootstrap (citizens by default) from :mod:`bipdask.inference.bootstrap` — one engine, one set
-of replicate weights per run seed.
+(:data:`bipdask.analyses.estimates.ESTIMATES_SCHEMA`). Linear fits come from
+:func:`bipdask.estimators.lpm.model.lpm`; the cluster bootstrap (citizens by default) from
+:mod:`bipdask.inference.bootstrap` — one engine, one set of replicate weights per run seed.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from bipdask.analyses.bip.effectiveness import CaseworkerEffectiveness, casework
 from bipdask.prepare.bip import (CaseworkerSample,
                                  caseworker_sample)
 from bipdask.analyses.bip.progression import Progression, progression
-from bipdask.inference.bootstrap import Scheme
 from bipdask.analyses.estimates import estimates_frame
 import numpy as np
 from bipdask.analyses.bip.change import CHANGE
@@ -36,6 +35,7 @@ from bipdask.analyses.bip.effectiveness import EFFECTIVENESS
 from bipdask.analyses.bip.progression import PROGRESSION
 from bipdask.prepare.bip import ANALYSIS_PERIOD
 from bipdask.analyses.estimates import HazardEstimates, replicate_key
+from bipdask.inference.config import Inference
 
 
 
@@ -58,11 +58,7 @@ def bip_estimates(
     persons: pd.DataFrame,
     weeks: pd.DataFrame,
     *,
-    bootstrap: int = 0,
-    seed: int = 0,
-    cluster: str = "person_id",
-    scheme: Scheme = "multinomial",
-    alpha: float = 0.05,
+    inference: Inference = Inference(),
     min_caseworker_responses: int = 10,
     drop_incomplete_follow_up: bool = False,
     panel_end=None,
@@ -74,7 +70,7 @@ def bip_estimates(
     """
     sample = caseworker_sample(bip_responses, weeks, min_caseworker_responses=min_caseworker_responses,
                                drop_incomplete_follow_up=drop_incomplete_follow_up, panel_end=panel_end)
-    kw = dict(bootstrap=bootstrap, seed=seed, cluster=cluster, scheme=scheme, alpha=alpha)
+    kw = dict(inference=inference)
     return BipResults(
         sample=sample,
         effectiveness=caseworker_effectiveness(sample, persons, **kw),

@@ -1,7 +1,7 @@
 """Progression between consecutive BIP responses and the J/O/S/H activity combinations.
 
-Rosholm, Sørensen, Skipper & Nielsen (2018), *Aktiv beskæftigelsesindsats og progression*
-(seed 003):
+The BIP progression report — Rosholm, Sørensen, Skipper & Nielsen (2018), *Aktiv
+beskæftigelsesindsats og progression* (``docs/methods.md#bip-progression``):
 
 * Tabel 1 — mean change per question between a response and the same citizen's previous
   one (B1–B9, S2–S12) and of the citizen average B1–B9 and the caseworker average S2–S12
@@ -19,9 +19,9 @@ The combination is that of the *later* response of each pair: S1 asks about the 
 efterfølgende besvarelser". Pairs whose later response has no caseworker part (no S1 box
 ticked) have no combination and stay out of Tabel 3 and the figures.
 
-The regression is fitted with :func:`bipdask.analyses.hir.shares.lpm` as ``z ~ 1 + 15 dummies`` (0000 the
-reference); the 16 effect sizes are _cons and _cons + β_c (the no-intercept presentation of
-the figures), their SEs from lpm's covariance, their bootstrap from lpm's replicates.
+The regression is fitted with :func:`bipdask.estimators.lpm.model.lpm` as ``z ~ 1 + 15 dummies``
+(0000 the reference); the 16 effect sizes are _cons and _cons + β_c (the no-intercept
+presentation of the figures), their SEs from lpm's covariance, their bootstrap from lpm's replicates.
 
 With a bootstrap, :attr:`Progression.bootstrap` keeps the B replicates of every bootstrapped
 row (mean changes, effect sizes, weeks slopes), columns named by the row's tidy estimand, like
@@ -39,21 +39,21 @@ from scipy import sparse
 from bipdask.prepare.bip import ANALYSIS_PERIOD, COMBINATIONS, cluster_ids, cluster_mean, with_previous
 from bipdask.analyses.bip.common import _inference, lpm_inference
 from bipdask.inference.pairs import BootstrapSummary, summarise
-from bipdask.inference.bootstrap import Scheme, pattern_weights, replicate_blocks
+from bipdask.inference.bootstrap import pattern_weights, replicate_blocks
 from bipdask.data.contract import BIP_CASEWORKER_QUESTIONS, BIP_CITIZEN_QUESTIONS
 from bipdask.errors import InputError, Problem
 from bipdask.estimators.lpm import lpm
 from bipdask.analyses.estimates import Estimate, estimates_frame
+from bipdask.inference.config import Inference
 
 PROGRESSION = "bip_progression"
-CITIZEN_AVERAGED = BIP_CITIZEN_QUESTIONS[:9]          # B1–B9 (seed 003 Tabel 1)
+CITIZEN_AVERAGED = BIP_CITIZEN_QUESTIONS[:9]          # B1–B9 (progression report Tabel 1)
 INDICATORS = ("citizen_avg", *CITIZEN_AVERAGED, "caseworker_avg", *BIP_CASEWORKER_QUESTIONS)
-_DUMMIES = tuple(f"c{c}" for c in COMBINATIONS[1:])
 
 
 @dataclass(frozen=True)
 class Progression:
-    """Seed 003 reproduced; changes are on the 1–5 answer scale.
+    """The BIP progression report reproduced; changes are on the 1–5 answer scale.
 
     ``mean_change`` (Tabel 1): indicator, estimate, se, ci_low, ci_high, p_value, n.
     ``combinations`` (Tabel 3): combination, n, share.
@@ -133,26 +133,24 @@ def change_pairs(bip_responses: pd.DataFrame) -> pd.DataFrame:
 def progression(
     bip_responses: pd.DataFrame,
     *,
-    bootstrap: int = 0,
-    seed: int = 0,
-    cluster: str = "person_id",
-    scheme: Scheme = "multinomial",
-    alpha: float = 0.05,
+    inference: Inference = Inference(),
     indicators: tuple[str, ...] = INDICATORS,
 ) -> Progression:
-    """Seed 003's progression tables and figures from all BIP responses.
+    """The BIP progression report's tables and figures from all BIP responses.
 
     Parameters
     ----------
     bip_responses : the contract table (all responses; the pairs are consecutive responses of
         the same citizen, in date order).
-    bootstrap, seed, scheme : cluster bootstrap (replicate weights of
-        :func:`bipdask.inference.bootstrap.replicate_weights` over the sorted cluster ids); 0 = analytic
-        cluster-robust SEs.
-    cluster : cluster column, default citizens (``person_id``): a citizen's pairs share one
-        person and overlap (the middle response of three enters two changes).
+    inference : cluster bootstrap (replicate weights of
+        :func:`bipdask.inference.bootstrap.replicate_weights` over the sorted cluster ids; 0
+        replicates = analytic cluster-robust SEs); its cluster column defaults to citizens
+        (``person_id``): a citizen's pairs share one person and overlap (the middle response of
+        three enters two changes).
     indicators : which of :data:`INDICATORS` get effect sizes and slopes (default all 22).
     """
+    bootstrap, seed, scheme, cluster, alpha = (inference.replicates, inference.seed, inference.scheme,
+                                               inference.cluster, inference.alpha)
     pairs = change_pairs(bip_responses)
     if pairs.empty:
         raise InputError([Problem("bip_responses", "person_id", "no citizen has two responses", 0)])
@@ -228,7 +226,7 @@ def _mean_replicates(values, g_codes, n_g, ids, n_reps, seed, scheme) -> np.ndar
 
 
 def standardize(values: np.ndarray) -> np.ndarray:
-    """(x − mean) / SD (ddof 1), seed 003 note 3."""
+    """(x − mean) / SD (ddof 1), the BIP progression report's note 3."""
     sd = float(np.std(values, ddof=1)) if values.size > 1 else float("nan")
     return (values - values.mean()) / sd if sd > 0 else np.full_like(values, np.nan)
 

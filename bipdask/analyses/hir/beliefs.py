@@ -1,4 +1,19 @@
-"""TODO docstring (bipdask/analyses/hir/beliefs.py)."""
+"""HIR Table 3: caseworker belief in the citizen (*tro på borgeren*) before and after, HIR quantitative report.
+
+The ``belief_survey`` asks each caseworker, before the intervention (``pre``) and at its end
+(``post``), how many of their caseload they expect to (1) be in a company internship within
+3 months, (2) have ordinary paid hours within 1 year, (3) have a flex, part- or full-time job
+within 2 years. :func:`belief_percentages` turns the counts into percent of the caseload
+(*omregnet til procent af sagsstammen*); :data:`BELIEFS` names the three.
+
+:func:`table3_belief` compares the waves for the caseworkers who answered both (81 in the
+report): per belief, belief = α_jobcentre + β·post + e with job-centre effects absorbed,
+clustered by caseworker; β is in percentage points (Table 3: 43.4 → 43.8, 18.3 → 17.0,
+34.5 → 35.6). :func:`table3` returns the rows with the bootstrap replicates of β (analysis
+``hir_table3``). The pre-wave percentages are also the mediators of Table 10
+(:mod:`bipdask.analyses.hir.mediators`). Method:
+``docs/methods.md#hir-table-3--caseworker-belief-before-and-after``.
+"""
 
 from __future__ import annotations
 
@@ -10,18 +25,18 @@ from bipdask.errors import InputError, Problem
 from bipdask.estimators.lpm import CONS, lpm
 from bipdask.analyses.estimates import Estimate
 from bipdask.analyses.estimates import HazardEstimates
+from bipdask.inference.config import Inference
 from bipdask.analyses.hir.linear_table import ModelFit, _linear_estimates, _model_fit, _returned, estimate_row
 
 
-def table3(belief_survey: pd.DataFrame, jobcentres: pd.DataFrame | None = None, *, bootstrap: int, seed: int,
-           scheme: str = "multinomial", alpha: float = 0.05) -> HazardEstimates:
+def table3(belief_survey: pd.DataFrame, jobcentres: pd.DataFrame | None = None, *,
+           inference: Inference) -> HazardEstimates:
     """HIR Table 3 (caseworker belief before/after) via :func:`bipdask.analyses.hir.beliefs.table3_belief`.
 
     Replicates of the before/after difference per belief (``"<belief>|all|difference"``),
     clustered by caseworker as table3_belief is; the wave means have analytic SEs.
     """
-    tab = table3_belief(belief_survey, jobcentres, bootstrap=bootstrap, seed=seed, scheme=scheme, alpha=alpha,
-                        return_fits=True)
+    tab = table3_belief(belief_survey, jobcentres, inference=inference, return_fits=True)
     notes = {"caseworkers": int(belief_percentages(belief_survey)["caseworker_id"].nunique())}
     return _linear_estimates("hir_table3", tab, notes=notes)
 
@@ -60,22 +75,21 @@ def table3_belief(
     belief_survey: pd.DataFrame,
     jobcentres: pd.DataFrame | None = None,
     *,
-    bootstrap: int = 999,
-    seed: int = 0,
-    scheme: str = "multinomial",
-    alpha: float = 0.05,
+    inference: Inference,
     return_fits: bool = False,
 ) -> list[Estimate] | LinearTable:
     """HIR Table 3: caseworker belief before and after, caseworkers who answered both waves.
 
     Per belief: the mean percent in the pre and post waves (periods ``"pre"``, ``"post"``) and
     the difference (period ``"difference"``): the coefficient on ``post`` in
-    belief = α_jobcentre + β·post + e, job-centre effects absorbed, clustered by caseworker.
+    belief = α_jobcentre + β·post + e, job-centre effects absorbed, clustered by caseworker
+    (whatever ``inference.cluster`` says: the survey's unit is the caseworker).
     ``jobcentres`` (optional) is checked to know every job centre of the survey.
     Rows: analysis ``"hir_table3"``, estimand = belief name, ``n_persons`` = caseworkers.
     With ``return_fits=True``: a :class:`LinearTable` whose ``fits`` are the three difference
     models (term ``"post"``, period ``"difference"``).
     """
+    alpha = inference.alpha
     pct = belief_percentages(belief_survey)
     if jobcentres is not None:
         unknown = int((~pct["jobcentre_id"].isin(jobcentres["jobcentre_id"])).sum())
@@ -93,7 +107,7 @@ def table3_belief(
                                       len(both))])
         both = both.assign(post=(both["wave"] == "post").astype(np.int8))
         fit = lpm(both, y=col, covariates=["post"], fixed_effects="jobcentre_id", cluster="caseworker_id",
-                  bootstrap=bootstrap, seed=seed, scheme=scheme)
+                  **inference.estimator_kwargs())
         for wave in ("pre", "post"):
             m = lpm(both[both["wave"] == wave], y=col, covariates=[], cluster="caseworker_id")
             rows.append(estimate_row(m, CONS, analysis=TABLE3, estimand=name, period=wave, alpha=alpha))

@@ -1,6 +1,6 @@
 """The reduce side of the HIR duration analyses: gathered model inputs → tidy estimate rows.
 
-HIR quantitative report (Metrica 2019, seed 001):
+HIR quantitative report (Metrica 2019):
 
 - Tables A and 4 — expected weeks between LAB interventions (eq. 1, Weibull PH on D, E, D×E) for
   the four D×E groups and their difference-in-differences, nationally and for each participating
@@ -8,15 +8,14 @@ HIR quantitative report (Metrica 2019, seed 001):
 - Table 7 — the same machinery on the time from a newly granted course to its first LAB
   (:func:`table7`);
 - Figures 1–2 — the raw weekly hazard of a new LAB and the Kaplan–Meier share not yet in a new
-  LAB, by D×E group (:func:`figure_curves`);
-- Table 9 — Cox models of the LAB hazard on the week's caseload (+casemiss) and on its change
-  from the January–February 2018 baseline (+change_miss) (:func:`table9`);
-- Table 10 — the same Cox setup on the caseworker's pre-survey belief (+ its missing indicator)
-  (:func:`table10`).
+  LAB, by D×E group (:func:`figure_curves`).
 
-The linear tables (3, 8 and the share LPMs of 9–10) are fitted by :mod:`bipdask.analyses.hir.linear_table`;
-:func:`table8`, :func:`table3` and :func:`share_mediators` wrap them as :class:`HazardEstimates`
-with the bootstrap replicates behind their rows.
+The other HIR tables are in their own modules: Tables 9–10 (Cox and share LPMs on caseload and
+belief) in :mod:`bipdask.analyses.hir.mediators`, Table 8 in :mod:`bipdask.analyses.hir.exits`,
+Table 3 in :mod:`bipdask.analyses.hir.beliefs`, Table 6 in :mod:`bipdask.analyses.hir.shares`.
+Methods: ``docs/methods.md#hir-table-4--weeks-between-lab-interventions``,
+``#hir-table-7--newly-granted-courses`` and
+``#hir-figures-1-and-2--raw-weekly-hazard-and-kaplan-meier-curve``.
 
 Every function takes the concatenated frames of :mod:`bipdask.prepare.hir` and returns a
 :class:`HazardEstimates`: rows in the columns of :data:`bipdask.analyses.estimates.ESTIMATES_SCHEMA`, the
@@ -38,6 +37,7 @@ from bipdask.errors import FitError
 from bipdask.estimators.weibull import expected_from_params
 from bipdask.analyses.estimates import replicate_key
 from bipdask.estimators.survival_curves import kaplan_meier, raw_weekly_hazard
+from bipdask.inference.config import Inference
 from bipdask.analyses.estimates import HazardEstimates, _replicates_frame, rows_frame
 
 DID_ESTIMANDS = (*GROUP_NAMES, "did_weeks", "did_pct")
@@ -85,8 +85,8 @@ def _did_rows(res: DurationDiD, data: pd.DataFrame, analysis: str, jobcentre_id:
     return rows
 
 
-def _duration_table(spells: pd.DataFrame, *, analysis: str, period: str, bootstrap: int, seed: int,
-                    scheme: str, min_persons: int, notes: dict, cluster: str) -> HazardEstimates:
+def _duration_table(spells: pd.DataFrame, *, analysis: str, period: str, inference: Inference, min_persons: int,
+                    notes: dict) -> HazardEstimates:
     """The national DiD and one per participating job centre against all D=0 spells.
 
     Same subsets as :func:`bipdask.estimators.duration_did.duration_did_by_jobcentre` (which does not
@@ -98,8 +98,8 @@ def _duration_table(spells: pd.DataFrame, *, analysis: str, period: str, bootstr
         # Replicates that fail to converge are NaN and counted in notes; their numpy warnings
         # would only reach the worker's stderr.
         warnings.simplefilter("ignore", RuntimeWarning)
-        return _duration_fits(spells, analysis=analysis, period=period, bootstrap=bootstrap, seed=seed,
-                              scheme=scheme, min_persons=min_persons, notes=notes, cluster=cluster)
+        return _duration_fits(spells, analysis=analysis, period=period, inference=inference,
+                              min_persons=min_persons, notes=notes)
 
 
 def weekly_survival_time(spells: pd.DataFrame) -> pd.Series:
@@ -114,16 +114,17 @@ def weekly_survival_time(spells: pd.DataFrame) -> pd.Series:
     return pd.Series(np.where(spells["event"].to_numpy() == 1, d, d - 1), index=spells.index)
 
 
-def _duration_fits(spells: pd.DataFrame, *, analysis: str, period: str, bootstrap: int, seed: int,
-                   scheme: str, min_persons: int, notes: dict, cluster: str) -> HazardEstimates:
+def _duration_fits(spells: pd.DataFrame, *, analysis: str, period: str, inference: Inference, min_persons: int,
+                   notes: dict) -> HazardEstimates:
     spells = spells.sort_values(["jobcentre_id", "person_id", "E", "duration", "event"],
                                 kind="mergesort").reset_index(drop=True)
     spells = spells.assign(weeks_survived=weekly_survival_time(spells))
-    fit_kw = dict(duration="weeks_survived", interval=True)
+    fit_kw = dict(duration="weeks_survived", interval=True, cluster=inference.cluster, **inference.estimator_kwargs())
+    bootstrap = inference.replicates
     rows: list[dict] = []
     reps: dict[str, np.ndarray] = {}
     try:
-        national = duration_did(spells, bootstrap=bootstrap, seed=seed, scheme=scheme, cluster=cluster, **fit_kw)
+        national = duration_did(spells, **fit_kw)
     except FitError as exc:
         notes.update({"national_fit": "failed", "reason": str(exc)})
         return HazardEstimates(analysis, rows_frame(rows), _replicates_frame({}, bootstrap), notes)
@@ -137,8 +138,7 @@ def _duration_fits(spells: pd.DataFrame, *, analysis: str, period: str, bootstra
             continue
         sub = pd.concat([mine, others], ignore_index=True)
         try:
-            res = duration_did(sub, label=str(jc), bootstrap=bootstrap, seed=seed, scheme=scheme, cluster=cluster,
-                               **fit_kw)
+            res = duration_did(sub, label=str(jc), **fit_kw)
             fits.append((jc, res, sub))
         except FitError:
             skipped_fit.append(jc)
@@ -152,8 +152,8 @@ def _duration_fits(spells: pd.DataFrame, *, analysis: str, period: str, bootstra
     return HazardEstimates(analysis, rows_frame(rows), _replicates_frame(reps, bootstrap), notes)
 
 
-def table4(gap_spells: pd.DataFrame, *, bootstrap: int, seed: int, scheme: str = "multinomial",
-           min_persons: int = 0, period: str = "intervention", cluster: str = "person_id") -> HazardEstimates:
+def table4(gap_spells: pd.DataFrame, *, inference: Inference, min_persons: int = 0,
+           period: str = "intervention") -> HazardEstimates:
     """Tables A and 4: expected weeks between LAB interventions by D×E and their DiD.
 
     The Weibull PH model of eq. (1) is fitted with the grouped-week likelihood (durations are
@@ -165,16 +165,14 @@ def table4(gap_spells: pd.DataFrame, *, bootstrap: int, seed: int, scheme: str =
     gap_spells : DataFrame
         The gathered ``gap_spells`` model input (D, E, jobcentre_id, person_id, duration in weeks,
         event), both periods.
-    bootstrap, seed, scheme
-        Cluster bootstrap: B replicates, the run seed, the weight scheme.
+    inference : Inference
+        Replicates, seed, weight scheme and cluster column of the bootstrap (``person_id``;
+        ``jobcentre_id`` for spec ``cluster = "jobcentre"``).
     min_persons : int
         Disclosure rule: per-job-centre rows need at least this many persons (spec
         ``disclosure_min_persons``).
     period : str
         The label of the E=1 period in the rows.
-    cluster : str
-        The cluster column of the bootstrap (``person_id``; ``jobcentre_id`` for spec
-        ``cluster = "jobcentre"``).
 
     Returns
     -------
@@ -183,13 +181,12 @@ def table4(gap_spells: pd.DataFrame, *, bootstrap: int, seed: int, scheme: str =
         other_before, other_intervention (weeks), did_weeks, did_pct (% of participating_before);
         ``jobcentre_id`` null = all participating job centres.
     """
-    return _duration_table(gap_spells, analysis="hir_table4", period=period, bootstrap=bootstrap, seed=seed,
-                           scheme=scheme, min_persons=min_persons, notes={"spells": int(len(gap_spells))},
-                           cluster=cluster)
+    return _duration_table(gap_spells, analysis="hir_table4", period=period, inference=inference,
+                           min_persons=min_persons, notes={"spells": int(len(gap_spells))})
 
 
-def table7(first_lab_spells: pd.DataFrame, *, bootstrap: int, seed: int, scheme: str = "multinomial",
-           min_persons: int = 0, period: str = "intervention", cluster: str = "person_id") -> HazardEstimates:
+def table7(first_lab_spells: pd.DataFrame, *, inference: Inference, min_persons: int = 0,
+           period: str = "intervention") -> HazardEstimates:
     """Table 7: expected weeks from a newly granted course to its first LAB, by D×E, and the DiD.
 
     The Table 4 machinery on :func:`bipdask.prepare.spells.first_lab_spells`. Courses whose first week
@@ -202,8 +199,7 @@ def table7(first_lab_spells: pd.DataFrame, *, bootstrap: int, seed: int, scheme:
     zero = first_lab_spells["duration"].to_numpy() <= 0
     notes = {"spells": int(len(first_lab_spells)), "dropped_duration_0": int(zero.sum())}
     return _duration_table(first_lab_spells.loc[~zero], analysis="hir_table7", period=period,
-                           bootstrap=bootstrap, seed=seed, scheme=scheme, min_persons=min_persons, notes=notes,
-                           cluster=cluster)
+                           inference=inference, min_persons=min_persons, notes=notes)
 
 
 # --------------------------------------------------------------------------- Figures 1–2

@@ -1,4 +1,16 @@
-"""TODO docstring (bipdask/analyses/hir/exits.py)."""
+"""HIR Table 8: exits from the resource course (*afgang fra ressourceforløb*), HIR quantitative report.
+
+The weekly transition LPM of eq. (3), Y_τ = ϑ_τ + κD + ξE + βDE + ε, one per destination
+(ordinary employment, flex job, ledighedsydelse, disability pension): Y_τ = 1 when the person's
+next week is in that destination, on every resource-course week of both periods in all job
+centres (:func:`bipdask.prepare.spells.course_exits`); ϑ_τ, the week within the period, is
+absorbed. β is the effect on the weekly exit probability (a difference of fractions). Beside
+it, the weekly exit share of each D×E cell, with analytic person-clustered SEs.
+
+:func:`table8_exits` fits the table from person-weeks; :func:`table8` runs it on the gathered
+``course_exits`` model inputs and returns the rows with the bootstrap replicates of β
+(analysis ``hir_table8``). Method: ``docs/methods.md#hir-table-8--exits-from-the-resource-course``.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +23,11 @@ from bipdask.estimators.lpm import CONS, lpm
 from bipdask.analyses.estimates import Estimate
 from bipdask.prepare.spells import EXIT_DESTINATIONS
 from bipdask.analyses.estimates import HazardEstimates
+from bipdask.inference.config import Inference
 from bipdask.analyses.hir.linear_table import ModelFit, _linear_estimates, _model_fit, _returned, estimate_row
 
 
-def table8(course_exits: pd.DataFrame, *, bootstrap: int, seed: int, scheme: str = "multinomial",
-           cluster: str = "person_id", period: str = "intervention", alpha: float = 0.05) -> HazardEstimates:
+def table8(course_exits: pd.DataFrame, *, inference: Inference, period: str = "intervention") -> HazardEstimates:
     """HIR Table 8 (exits from the course) via :func:`bipdask.analyses.hir.exits.table8_exits`, with replicates.
 
     Rows whose next week is not in the panel (``next_observed == 0``: the panel ends there) are
@@ -29,8 +41,7 @@ def table8(course_exits: pd.DataFrame, *, bootstrap: int, seed: int, scheme: str
         notes["rows_next_week_unobserved"] = int(len(course_exits) - len(data))
     d, e = data["D"].to_numpy(np.int8), data["E"].to_numpy(np.int8)
     frame = data.assign(D=d, E=e, DE=d * e, tau=period_week(data))
-    tab = table8_exits(frame, cluster=cluster, bootstrap=bootstrap, seed=seed, scheme=scheme, alpha=alpha,
-                       period=period, return_fits=True)
+    tab = table8_exits(frame, inference=inference, period=period, return_fits=True)
     return _linear_estimates("hir_table8", tab, notes=notes)
 
 
@@ -41,11 +52,7 @@ def table8_exits(
     person_weeks: pd.DataFrame,
     *,
     destinations: Sequence[str] = EXIT_DESTINATIONS,
-    cluster: str = "person_id",
-    bootstrap: int = 999,
-    seed: int = 0,
-    scheme: str = "multinomial",
-    alpha: float = 0.05,
+    inference: Inference,
     period: str = "intervention",
     return_fits: bool = False,
 ) -> list[Estimate] | LinearTable:
@@ -70,6 +77,7 @@ def table8_exits(
     With ``return_fits=True``: a :class:`LinearTable` whose ``fits`` are the four eq. (3) models
     (term ``"DE"``).
     """
+    cluster, alpha = inference.cluster, inference.alpha
     _require(person_weeks, "person_weeks", [cluster, "D", "E", *(f"exit_{d}" for d in destinations)])
     frame = person_weeks.assign(
         D=person_weeks["D"].astype(np.int8), E=person_weeks["E"].astype(np.int8),
@@ -86,7 +94,7 @@ def table8_exits(
     for d in destinations:
         y = f"exit_{d}"
         fit = lpm(frame, y=y, covariates=["D", "E", "DE"], fixed_effects="tau", cluster=cluster,
-                  bootstrap=bootstrap, seed=seed, scheme=scheme)
+                  **inference.estimator_kwargs())
         rows.append(estimate_row(fit, "DE", analysis=TABLE8, estimand=d, period=period, alpha=alpha))
         fits.append(_model_fit(fit, "DE", rows[-1]))
         for d_val, label in ((1, "mean_participating"), (0, "mean_others")):

@@ -1,21 +1,27 @@
-"""The HIR tables estimated as linear (probability) models: Tables 3, 8, 9 and 10.
+"""What the HIR tables estimated as linear (probability) models share: Tables 3, 8, 9 and 10.
 
-HIR quantitative report (Metrica 2019, seed 001), pure functions over frames, each returning
-rows of the tidy estimates schema (:mod:`bipdask.analyses.estimates`), all fitted with
-:func:`bipdask.estimators.lpm.model.lpm`:
+The tables themselves (HIR quantitative report, Metrica 2019) are pure functions over frames,
+each returning rows of the tidy estimates schema (:mod:`bipdask.analyses.estimates`), all fitted
+with :func:`bipdask.estimators.lpm.model.lpm`:
 
-* :func:`table8_exits` — exits from the resource course (*afgang fra ressourceforløb*), the
-  weekly transition LPM of eq. (3), Y_τ = ϑ_τ + κD + ξE + βDE + ε, one per destination
-  (ordinary employment, flex job, ledighedsydelse, disability pension), week effects ϑ_τ absorbed,
-  clustered by person.
-* :func:`table3_belief` — caseworker belief in the citizen (*tro på borgeren*), a before/after
-  comparison of the caseworkers who answered both surveys, controlling for job centre (job-centre
-  fixed effects), clustered by caseworker ("Der kontrolleres for sagsbehandlernes jobcenter-
-  tilknytning"; 81 caseworkers; Table 3: 43.4 → 43.8, 18.3 → 17.0, 34.5 → 35.6 percent).
-* :func:`table9_10_share` — the mediator LPMs of the share in company internship or with
-  ordinary hours (eq. 2's outcome) on the week's caseload (+casemiss), on the change in caseload
-  from the Jan–Feb 2018 baseline (+change_miss) — Table 9, 0.0012 and −0.0028 — and on the
-  caseworker's pre-survey belief — Table 10, 0.0021, 0.0001, −0.0004 — clustered by person.
+* :func:`bipdask.analyses.hir.exits.table8_exits` — exits from the resource course (*afgang fra
+  ressourceforløb*), the weekly transition LPM of eq. (3), Y_τ = ϑ_τ + κD + ξE + βDE + ε, one
+  per destination (ordinary employment, flex job, ledighedsydelse, disability pension), week
+  effects ϑ_τ absorbed, clustered by person.
+* :func:`bipdask.analyses.hir.beliefs.table3_belief` — caseworker belief in the citizen (*tro på
+  borgeren*), a before/after comparison of the caseworkers who answered both surveys,
+  controlling for job centre (job-centre fixed effects), clustered by caseworker ("Der
+  kontrolleres for sagsbehandlernes jobcenter-tilknytning"; 81 caseworkers; Table 3:
+  43.4 → 43.8, 18.3 → 17.0, 34.5 → 35.6 percent).
+* :func:`bipdask.analyses.hir.mediators.table9_10_share` — the mediator LPMs of the share in
+  company internship or with ordinary hours (eq. 2's outcome) on the week's caseload
+  (+casemiss), on the change in caseload from the Jan–Feb 2018 baseline (+change_miss) —
+  Table 9, 0.0012 and −0.0028 — and on the caseworker's pre-survey belief — Table 10, 0.0021,
+  0.0001, −0.0004 — clustered by person.
+
+This module holds what they share: :func:`estimate_row` (a tidy row from a fit),
+:class:`ModelFit` / :class:`LinearTable` (the fits behind the rows), :func:`period_week` (τ of
+eq. 3) and the conversion of a table's fits into replicate columns.
 
 Every row carries the cluster-bootstrap SE, percentile CI and p-value when ``bootstrap > 0``
 (the analytic CR1 values otherwise): ``se``, ``ci_low``, ``ci_high`` and ``p_value`` of the
@@ -72,7 +78,7 @@ class ModelFit:
 
 @dataclass(frozen=True)
 class LinearTable:
-    """Rows of one hir_linear function and the fits behind its bootstrapped rows.
+    """Rows of one linear HIR table function (Tables 3, 8, 9–10) and the fits behind its bootstrapped rows.
 
     ``rows`` is exactly what the function returns without ``return_fits``; ``fits`` has one
     :class:`ModelFit` per row fitted with the caller's ``bootstrap`` (Table 8: the DiD β per
@@ -159,8 +165,9 @@ def period_week(person_weeks: pd.DataFrame, *, week: str = "week", E: str = "E")
 
 
 def _linear_estimates(analysis: str, table: LinearTable, *, notes: dict) -> HazardEstimates:
-    """Rows of a :mod:`bipdask.analyses.hir.linear_table` function (``return_fits=True``) and the replicates of
-    their bootstrapped terms, taken from the fits behind the rows (no refit): column
+    """Rows of a linear HIR table function (``table8_exits``, ``table3_belief``,
+    ``table9_10_share`` with ``return_fits=True``) and the replicates of their bootstrapped
+    terms, taken from the fits behind the rows (no refit): column
     ``"<estimand>|<jobcentre>|<period>"``. Rows without an estimate (a covariate omitted as
     collinear) are dropped, with their columns, and counted.
     """

@@ -1,4 +1,24 @@
-"""TODO docstring (bipdask/analyses/hir/mediators.py)."""
+"""HIR Tables 9 and 10: mediating factors (*medierende faktorer*), HIR quantitative report.
+
+How the week's caseload, its change since January–February 2018 and the caseworker's
+pre-survey belief relate to the two success criteria, on the participating job centres'
+intervention period (the person-weeks linked by Boks 1, :mod:`bipdask.prepare.linkage`):
+
+- the hazard of a new LAB intervention (*afgangsrate til LAB-indsats*): Cox models on the
+  counting-process rows of the gaps between LAB spells, Efron ties, stratified by job centre,
+  reported as hazard ratios exp(β) per caseload unit or per belief percentage point —
+  :func:`table9` (caseload + casemiss, change + change_miss; Table 9: 0.9553, 0.9912) and
+  :func:`table10` (each belief + its missing indicator; Table 10: 1.0041, 0.9947, 1.0011);
+- the share in company internship or with ordinary hours (eq. 2's outcome): person-week LPMs on
+  the same covariates — :func:`table9_10_share`, wrapped with its replicates by
+  :func:`share_mediators` (Table 9: 0.0012, −0.0028; Table 10: 0.0021, 0.0001, −0.0004; a
+  change in the share, as a fraction, per unit).
+
+Clustered by person (the spec's cluster level). With a bootstrap, every row's SE, percentile CI
+and p-value come from its replicates (analyses ``hir_table9``, ``hir_table10``). Method:
+``docs/methods.md#hir-table-9--caseload-as-mediator`` and
+``docs/methods.md#hir-table-10--caseworker-belief-as-mediator``.
+"""
 
 from __future__ import annotations
 
@@ -15,14 +35,14 @@ from bipdask.analyses.estimates import replicate_key
 from bipdask.estimators.lpm import lpm
 from bipdask.analyses.estimates import Estimate
 from bipdask.analyses.estimates import HazardEstimates, _replicates_frame, rows_frame
+from bipdask.inference.config import Inference
 from bipdask.analyses.hir.linear_table import ModelFit, _linear_estimates, _model_fit, _returned, estimate_row
 
 
 TABLE9_MODELS = {"caseload": ("caseload", "casemiss"), "caseload_change": ("caseload_change", "change_miss")}
 
 
-def table9(time_varying: pd.DataFrame, *, bootstrap: int, seed: int, scheme: str = "multinomial",
-           period: str = "intervention", alpha: float = 0.05, cluster: str = "person_id") -> HazardEstimates:
+def table9(time_varying: pd.DataFrame, *, inference: Inference, period: str = "intervention") -> HazardEstimates:
     """Table 9: hazard ratios of a new LAB per unit of the week's caseload and of its change.
 
     Two Cox models on the counting-process rows of the participating job centres' intervention
@@ -39,12 +59,10 @@ def table9(time_varying: pd.DataFrame, *, bootstrap: int, seed: int, scheme: str
     the percentile interval of exp(β*) and the p-value the bootstrap one for β = 0; with B = 0
     the delta-method SE, a Wald CI and p-value from the cluster-robust variance.
     """
-    return _cox_table(time_varying, TABLE9_MODELS, analysis="hir_table9", bootstrap=bootstrap, seed=seed,
-                      scheme=scheme, period=period, alpha=alpha, cluster=cluster)
+    return _cox_table(time_varying, TABLE9_MODELS, analysis="hir_table9", inference=inference, period=period)
 
 
-def table10(time_varying: pd.DataFrame, *, bootstrap: int, seed: int, scheme: str = "multinomial",
-            period: str = "intervention", alpha: float = 0.05, cluster: str = "person_id") -> HazardEstimates:
+def table10(time_varying: pd.DataFrame, *, inference: Inference, period: str = "intervention") -> HazardEstimates:
     """Table 10 (*Medierende faktorer*): hazard ratios of a new LAB per point of pre-survey belief.
 
     One Cox model per belief of :data:`bipdask.analyses.hir.beliefs.BELIEFS` — the caseworker's answer
@@ -77,8 +95,7 @@ def table10(time_varying: pd.DataFrame, *, bootstrap: int, seed: int, scheme: st
         models[name] = (b, miss) if varies else (b,)
         if not varies:
             dropped.append(miss)
-    est = _cox_table(time_varying, models, analysis="hir_table10", bootstrap=bootstrap, seed=seed, scheme=scheme,
-                     period=period, alpha=alpha, cluster=cluster)
+    est = _cox_table(time_varying, models, analysis="hir_table10", inference=inference, period=period)
     if dropped:
         est.notes["constant_indicators_left_out"] = dropped
     return est
@@ -90,9 +107,10 @@ def _cox_table(data: pd.DataFrame, models: dict[str, tuple[str, ...]], **kw) -> 
         return _cox_fits(data, models, **kw)
 
 
-def _cox_fits(time_varying: pd.DataFrame, models: dict[str, tuple[str, ...]], *, analysis: str, bootstrap: int,
-              seed: int, scheme: str, period: str, alpha: float, cluster: str) -> HazardEstimates:
+def _cox_fits(time_varying: pd.DataFrame, models: dict[str, tuple[str, ...]], *, analysis: str,
+              inference: Inference, period: str) -> HazardEstimates:
     """Stratified Efron Cox fits, one per model, as hazard-ratio rows with bootstrap replicates."""
+    alpha, bootstrap = inference.alpha, inference.replicates
     notes: dict = {"rows": int(len(time_varying))}
     rows: list[dict] = []
     reps: dict[str, np.ndarray] = {}
@@ -105,8 +123,8 @@ def _cox_fits(time_varying: pd.DataFrame, models: dict[str, tuple[str, ...]], *,
             continue
         try:
             fit = cox_ph(data, duration="stop", start="start", event="event", covariates=list(covs),
-                         ties="efron", cluster=cluster, strata="jobcentre_id",
-                         bootstrap=bootstrap, seed=seed, scheme=scheme)
+                         ties="efron", cluster=inference.cluster, strata="jobcentre_id",
+                         **inference.estimator_kwargs())
         except FitError as exc:
             notes[model] = f"skipped: {exc}"
             continue
@@ -135,9 +153,8 @@ def _cox_fits(time_varying: pd.DataFrame, models: dict[str, tuple[str, ...]], *,
     return HazardEstimates(analysis, rows_frame(rows), _replicates_frame(reps, bootstrap if reps else 0), notes)
 
 
-def share_mediators(share_weeks: pd.DataFrame, *, analysis: str, bootstrap: int, seed: int,
-                    scheme: str = "multinomial", cluster: str = "person_id", period: str = "intervention",
-                    alpha: float = 0.05) -> HazardEstimates:
+def share_mediators(share_weeks: pd.DataFrame, *, analysis: str, inference: Inference,
+                    period: str = "intervention") -> HazardEstimates:
     """The share LPMs of HIR Table 9 or 10 via :func:`bipdask.analyses.hir.mediators.table9_10_share`.
 
     Parameters
@@ -167,8 +184,7 @@ def share_mediators(share_weeks: pd.DataFrame, *, analysis: str, bootstrap: int,
     notes: dict = {"rows": int(len(share_weeks))}
     if len(frame) == 0:
         return HazardEstimates(analysis, rows_frame([]), _replicates_frame({}, 0), {**notes, "skipped": "no rows"})
-    tab = table9_10_share(frame, beliefs=beliefs, cluster=cluster, bootstrap=bootstrap, seed=seed, scheme=scheme,
-                          alpha=alpha, period=period, return_fits=True)
+    tab = table9_10_share(frame, beliefs=beliefs, inference=inference, period=period, return_fits=True)
     mine = LinearTable([r for r in tab.rows if r.analysis == analysis], [m for m in tab.fits if m.analysis == analysis])
     return _linear_estimates(analysis, mine, notes=notes)
 
@@ -185,11 +201,7 @@ def table9_10_share(
     outcome: str = SHARE_OUTCOME,
     beliefs: Sequence[str] = tuple(BELIEF_PREFIX + b for b in BELIEFS),
     controls: Sequence[str] = (),
-    cluster: str = "person_id",
-    bootstrap: int = 999,
-    seed: int = 0,
-    scheme: str = "multinomial",
-    alpha: float = 0.05,
+    inference: Inference,
     period: str = "intervention",
     return_fits: bool = False,
 ) -> list[Estimate] | LinearTable:
@@ -200,8 +212,9 @@ def table9_10_share(
 
     * Table 9, estimand ``"caseload"``: outcome ~ caseload + casemiss (+ controls);
     * Table 9, estimand ``"caseload_change"``: outcome ~ caseload_change + change_miss;
-    * Table 10, one model per belief column b (percent, :func:`belief_percentages` of the pre
-      wave joined on the week's caseworker): outcome ~ b (+ ``<b>_miss`` when that column
+    * Table 10, one model per belief column b (percent,
+      :func:`bipdask.analyses.hir.beliefs.belief_percentages` of the pre wave joined on the
+      week's caseworker): outcome ~ b (+ ``<b>_miss`` when that column
       exists; otherwise weeks without a belief are dropped).
 
     Parameters
@@ -217,6 +230,7 @@ def table9_10_share(
     ``period``: the coefficient (change in the share per unit of caseload / belief percent).
     With ``return_fits=True``: a :class:`LinearTable` with one fit per row (term = the mediator).
     """
+    cluster, alpha = inference.cluster, inference.alpha
     _require(person_weeks, "person_weeks", [outcome, cluster])
     models: list[tuple[str, str, list[str]]] = [
         (TABLE9, "caseload", ["caseload", "casemiss"]),
@@ -230,8 +244,7 @@ def table9_10_share(
     for analysis, estimand, covs in models:
         if any(c not in frame.columns for c in covs):
             continue
-        fit = lpm(frame, y=outcome, covariates=[*covs, *controls], cluster=cluster, bootstrap=bootstrap,
-                  seed=seed, scheme=scheme)
+        fit = lpm(frame, y=outcome, covariates=[*covs, *controls], cluster=cluster, **inference.estimator_kwargs())
         rows.append(estimate_row(fit, covs[0], analysis=analysis, estimand=estimand, period=period, alpha=alpha))
         fits.append(_model_fit(fit, covs[0], rows[-1]))
     return _returned(rows, fits, return_fits)

@@ -1,6 +1,7 @@
-"""Linear probability models from sufficient statistics.
+"""HIR Table 6 (and Table 7's share block): the share in company internship or with ordinary hours.
 
-For now: the saturated 2×2 difference-in-differences of HIR eq. (2) (Metrica 2019, seed 001),
+The saturated 2×2 difference-in-differences of eq. (2) of the HIR quantitative report
+(Metrica 2019; ``docs/methods.md#hir-table-6--share-in-internship-or-ordinary-hours``),
 
     share = η + μ·D + θ·E + φ·D·E + ν,
 
@@ -11,13 +12,18 @@ difference-in-differences of cell means. The person-clustered covariance is the 
 score of cluster g in cell c is Σ_t (y_gt − m_c) = y_gc − n_gc·m_c. Inference uses Student's t
 with G−1 degrees of freedom, as Stata does.
 
-:func:`share_did_table` assembles Table 6: the pooled effect for all participating job
-centres and one effect per participating job centre, whole intervention period and its last
-months.
+The fit from the sums is :func:`bipdask.estimators.cell_did.cell_did`. :func:`share_did_table`
+assembles Table 6 from it: the pooled effect for all participating job centres and one effect
+per participating job centre, whole intervention period and its last months, with the cell
+means behind them (shares as fractions, effects as differences of fractions).
+:func:`share_did_replicates` draws the person-cluster bootstrap of every row at once from the
+per-person cell sums, and :func:`with_bootstrap` puts its SE, percentile CI and p-value on the
+rows; :func:`headline` is the text the command line prints.
 
-The general linear (probability) model with absorbed fixed effects, robust and cluster-bootstrap
-inference, :func:`lpm` / :class:`LinearResult`, lives in :mod:`bipdask.estimators.lpm.model` and is
-re-exported here; the HIR tables built on it are in :mod:`bipdask.analyses.hir.linear_table`.
+The general linear (probability) model with absorbed fixed effects, :func:`lpm` /
+:class:`LinearResult`, lives in :mod:`bipdask.estimators.lpm.model` and is re-exported here; the
+HIR tables built on it are in :mod:`bipdask.analyses.hir.exits`, :mod:`bipdask.analyses.hir.beliefs`
+and :mod:`bipdask.analyses.hir.mediators`.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from collections.abc import Sequence
 from scipy import sparse
 from bipdask.inference import bootstrap as bs
 from bipdask.inference.pairs import summarise
+from bipdask.inference.config import Inference
 from bipdask.analyses.estimates import MIN_REPLICATE_SHARE, replicate_key
 from bipdask.estimators.cell_did import CellDiD, cell_did
 
@@ -151,9 +158,7 @@ def share_did_replicates(
     treated_ids: Iterable[int],
     before: str,
     after: Sequence[str],
-    bootstrap: int,
-    seed: int,
-    scheme: bs.Scheme = "multinomial",
+    inference: Inference,
 ) -> pd.DataFrame:
     """B replicates of every Table 6 estimate: columns ``"<estimand>|<jobcentre or all>|<period>"``.
 
@@ -168,7 +173,10 @@ def share_did_replicates(
         d, n_weeks, n_yes) from every job centre.
     treated_ids : participating job centre ids (D=1).
     before, after : the E=0 period label and the E=1 window labels.
+    inference : replicates, seed and weight scheme; the clusters are persons by construction
+        (the cell sums are per person).
     """
+    bootstrap, seed, scheme = inference.replicates, inference.seed, inference.scheme
     treated = np.array(sorted(int(j) for j in treated_ids), dtype=np.int64)
     k = treated.size
     persons = np.unique(cells["person_id"].to_numpy(np.int64))

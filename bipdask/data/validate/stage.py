@@ -1,4 +1,4 @@
-"""Validate a delivery against the data contract and stage it for a run (issue #2, item 4).
+"""Validate a delivery against the data contract and stage it for a run.
 
 :func:`validate_delivery` reads every contract table present (:mod:`bipdask.data.delivery`),
 checks all of it, and reports every violated check at once.

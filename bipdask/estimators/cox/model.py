@@ -8,7 +8,9 @@ ties are handled exactly as R ``survival::coxph`` does (Efron by default), inclu
 robust (sandwich) variance from the Efron score residuals — lifelines' robust SEs ignore ties.
 
 The risk-set sums are computed for all event times at once with cumulative sums over event-time
-indices (no per-row loops), so ~200k person-week rows fit in well under a second.
+indices (no per-row loops), so ~200k person-week rows fit in well under a second. The fit is
+:func:`bipdask.estimators.newton.newton` (step halving) on the partial likelihood, the variance
+comes from :mod:`bipdask.estimators.covariance`; the methods are described in ``docs/methods.md``.
 """
 
 from __future__ import annotations
@@ -19,8 +21,12 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from bipdask.estimators.results import confidence_interval, wald_table
+from bipdask.estimators import covariance as cv
+from bipdask.estimators.inputs import require_columns
+from bipdask.estimators.newton import NewtonMessages, NewtonResult, newton
+from bipdask.estimators.results import Results
 from bipdask.errors import FitError
+from bipdask.inference.pairs import BootstrapSummary
 
 
 @dataclass(frozen=True)
@@ -137,9 +143,16 @@ def _score_residuals(st: _Stratum, r, j, frac, wbar, S0, a) -> np.ndarray:
     return L
 
 
-@dataclass(frozen=True)
-class CoxResult:
-    """A fitted Cox model: log hazard ratios, SEs (model-based or cluster-robust), log-likelihood."""
+@dataclass(frozen=True, repr=False)
+class CoxResult(Results):
+    """A fitted Cox model: log hazard ratios, SEs (model-based or cluster-robust), log-likelihood.
+
+    ``cov_model`` is the inverse information (``se_model``); ``cov`` the cluster-robust sandwich
+    when a cluster was given. Intervals, p-values and :meth:`tidy` (with a ``hazard_ratio``
+    column) are normal-theory (:class:`~bipdask.estimators.results.Results`).
+    """
+
+    _title = "Cox proportional hazards"
 
     params: pd.Series
     cov: pd.DataFrame
@@ -152,12 +165,8 @@ class CoxResult:
     ties: str
     cov_type: str
     iterations: int
-    bootstrap: object | None = None
+    bootstrap: BootstrapSummary | None = None
     _data: tuple | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def se(self) -> pd.Series:
-        return pd.Series(np.sqrt(np.diag(self.cov.to_numpy())), index=self.params.index)
 
     @property
     def se_model(self) -> pd.Series:
@@ -167,17 +176,12 @@ class CoxResult:
     def hazard_ratios(self) -> pd.Series:
         return np.exp(self.params)
 
-    @property
-    def se_boot(self) -> pd.Series | None:
-        return None if self.bootstrap is None else self.bootstrap.se
+    def _tidy_extra(self) -> dict[str, np.ndarray]:
+        return {"hazard_ratio": np.exp(self.params.to_numpy())}
 
-    def conf_int(self, alpha: float = 0.05, kind: str = "analytic") -> pd.DataFrame:
-        """Wald CIs (``kind="analytic"``) or bootstrap percentile CIs (``kind="bootstrap"``)."""
-        return confidence_interval(self.params, self.se, self.bootstrap, alpha, kind)
-
-    def tidy(self) -> pd.DataFrame:
-        return wald_table(self.params, self.se, self.conf_int(), self.bootstrap,
-                             hazard_ratio=np.exp(self.params.to_numpy()))
+    def _summary_info(self) -> dict[str, str]:
+        return {"Events": f"{self.n_events:,.0f}", "Ties": self.ties, "Log-likelihood": f"{self.loglik:.4f}",
+                "Null log-likelihood": f"{self.loglik_null:.4f}", "Iterations": str(self.iterations)}
 
 
 def _strata(data, start, duration, event, X, w, strata) -> list[_Stratum]:
@@ -194,6 +198,34 @@ def _strata(data, start, duration, event, X, w, strata) -> list[_Stratum]:
     return out
 
 
+_MAX_ITER = 59
+_MESSAGES = NewtonMessages(
+    singular="cox_ph: information matrix is singular; a covariate is constant or collinear",
+    no_ascent="cox_ph: no ascent direction; a covariate may separate events perfectly",
+    no_convergence="cox_ph did not converge in 60 iterations; rescale covariates or check separation",
+)
+
+
+def _newton_fit(strata_list: list[_Stratum], ties: str, p: int) -> NewtonResult:
+    """Newton with step halving on the partial likelihood from β = 0. Log-likelihood, score and
+    information come from one pass (:func:`_fit_stats`), so the last evaluation is kept for the
+    derivatives at the accepted point."""
+    last: dict = {}
+
+    def objective(beta: np.ndarray) -> float:
+        ll, U, I, _ = _fit_stats(beta, strata_list, ties)
+        last.update(beta=beta, U=U, I=I)
+        return ll
+
+    def gradient_hessian(beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if last.get("beta") is not beta:
+            objective(beta)
+        return last["U"], -last["I"]
+
+    return newton(objective, gradient_hessian, np.zeros(p), messages=_MESSAGES, max_iter=_MAX_ITER,
+                  step_tol=1e-11, ascent_tol=1e-10, relative_ascent=True, objective_tol=1e-13)
+
+
 def cox_ph(
     data: pd.DataFrame,
     *,
@@ -205,7 +237,7 @@ def cox_ph(
     cluster: str | None = None,
     weights: str | None = None,
     strata: str | None = None,
-    small_sample: str = "r",
+    small_sample: cv.SmallSample | str = "none",
     bootstrap: int = 0,
     seed: int | None = None,
     scheme: str = "multinomial",
@@ -220,43 +252,22 @@ def cox_ph(
     event : 1 if the spell ends at ``stop``.
     ties : ``"efron"`` (R's default) or ``"breslow"``.
     cluster : robust (sandwich) variance from score residuals summed within clusters; R's
-        convention (no small-sample factor) unless ``small_sample="stata"`` (G/(G−1)).
+        convention (``small_sample="none"``, alias ``"r"``: no factor) unless
+        ``small_sample="stata"`` (G/(G−1), like ``stcox, vce(cluster)``); see
+        :mod:`bipdask.estimators.covariance`.
     weights : case weights, treated as R does (Efron uses the mean weight of tied deaths).
     strata : a separate baseline hazard per stratum (e.g. ``jobcentre_id``).
     bootstrap : cluster-bootstrap replicates, solved by weighted vectorised Newton from the
         full-sample estimate (see :func:`bipdask.estimators.cox.replicates.bootstrap_cox`).
     """
     cols = list(covariates)
-    need = [duration, event, *cols, *(c for c in (start, cluster, weights, strata) if c)]
-    missing = [c for c in need if c not in data]
-    if missing:
-        raise KeyError(f"cox_ph: columns not in data: {missing}")
+    require_columns(data, [duration, event, *cols, start, cluster, weights, strata], "cox_ph")
+    small_sample = cv.small_sample_kind(small_sample)
     X = np.column_stack([data[c].to_numpy(dtype=np.float64) for c in cols])
     w = np.ones(len(data)) if weights is None else data[weights].to_numpy(dtype=np.float64)
     strata_list = _strata(data, start, duration, event, X, w, strata)
-    beta = np.zeros(len(cols))
-    ll0, U, I, _ = _fit_stats(beta, strata_list, ties)
-    ll_null, ll = ll0, ll0
-    for it in range(1, 60):
-        try:
-            step = np.linalg.solve(I, U)
-        except np.linalg.LinAlgError:
-            raise FitError("cox_ph: information matrix is singular; a covariate is constant or collinear") from None
-        scale = 1.0
-        while True:
-            cand = beta + scale * step
-            new_ll, newU, newI, _ = _fit_stats(cand, strata_list, ties)
-            if np.isfinite(new_ll) and new_ll >= ll - 1e-10 * max(1.0, abs(ll)):
-                break
-            scale /= 2
-            if scale < 1e-8:
-                raise FitError("cox_ph: no ascent direction; a covariate may separate events perfectly")
-        beta, ll, U, I = cand, new_ll, newU, newI
-        if np.max(np.abs(scale * step)) < 1e-11 or abs(new_ll - ll0) < 1e-13 * max(1.0, abs(ll)) and it > 1:
-            break
-        ll0 = ll
-    else:
-        raise FitError("cox_ph did not converge in 60 iterations; rescale covariates or check separation")
+    fit = _newton_fit(strata_list, ties, len(cols))
+    beta, ll_null, it = fit.params, fit.start_objective, fit.iterations
     ll, U, I, resid = _fit_stats(beta, strata_list, ties, want_resid=cluster is not None)
     cov_model = np.linalg.inv(I)
     n = len(data)
@@ -269,12 +280,8 @@ def cox_ph(
             L[st.rows] = res * st.w[:, None]
         codes, uniq = pd.factorize(data[cluster], sort=True)
         n_clusters = uniq.size
-        Lg = np.zeros((n_clusters, len(cols)))
-        np.add.at(Lg, codes, L)
-        dfb = Lg @ cov_model
-        cov = dfb.T @ dfb
-        if small_sample == "stata":
-            cov = cov * n_clusters / (n_clusters - 1)
+        Lg = cv.sum_by_cluster(codes, L, n_clusters)
+        cov = cv.likelihood_cluster_factor(cv.dfbeta_sandwich(Lg, cov_model), small_sample, n_clusters)
         cov_type = f"cluster({small_sample})"
     names = pd.Index(cols)
     params = pd.Series(beta, index=names)

@@ -1,6 +1,5 @@
-"""Linear (probability) models: the fit with absorbed fixed effects (:mod:`.model`), the
-absorption itself (:mod:`.absorb`) and the cluster bootstrap from per-cluster moments
-(:mod:`.replicates`)."""
+"""Linear (probability) models: the fit with absorbed fixed effects and its cluster bootstrap
+from per-cluster moments (:mod:`.model`), and the absorption itself (:mod:`.absorb`)."""
 
 from bipdask.estimators.lpm.model import CONS, LinearResult, lpm, refit_replicate
 

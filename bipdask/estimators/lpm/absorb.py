@@ -1,4 +1,12 @@
-"""TODO docstring (bipdask/estimators/lpm/absorb.py)."""
+"""Absorbing fixed effects: weighted demeaning of the linear model's y and X, and what follows.
+
+:func:`bipdask.estimators.lpm.model.lpm` never builds dummies. One factor is swept out exactly by
+its weighted level means, several by alternating projections (until no level mean exceeds 1e-13 of its column's scale);
+the level effects are recovered afterwards from y − Xb the same way. The degrees of freedom the
+absorbed levels use (less the redundancy of two connected factors), whether a factor is nested
+in the clusters, and which bootstrap absorption is exact for the design are decided here too;
+the methods are described in ``docs/methods.md``.
+"""
 
 from __future__ import annotations
 

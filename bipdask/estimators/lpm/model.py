@@ -1,16 +1,17 @@
 """Linear (probability) models with absorbed fixed effects, robust and cluster-bootstrap inference.
 
-:func:`lpm` fits y = Xb + FE + e by OLS (issue #5): HIR eqs. (2)–(3) and the mediator LPMs of
-Tables 9–10 (Metrica 2019, seed 001), and the BIP caseworker-effect LPM (seed 000: R² without/with
-caseworker fixed effects 16 %/21 %). Fixed effects are *absorbed* — swept out of y and X by
-weighted demeaning (exact group means for one factor, alternating projections for several) —
-never built as dummies; their level effects are recovered afterwards
-(:meth:`LinearResult.fixed_effect_values`). Without fixed effects the model has an intercept
+:func:`lpm` fits y = Xb + FE + e by OLS: HIR eqs. (2)–(3) and the mediator LPMs of Tables 9–10
+(the HIR quantitative report, Metrica 2019), and the BIP caseworker-effect LPM (the BIP caseworker
+report: R² without/with caseworker fixed effects 16 %/21 %). Fixed effects are *absorbed* —
+swept out of y and X by weighted demeaning (exact group means for one factor, alternating
+projections for several, :mod:`bipdask.estimators.lpm.absorb`) — never built as dummies; their
+level effects are recovered afterwards (:meth:`LinearResult.fixed_effect_values`). Without fixed effects the model has an intercept
 ``_cons`` (Stata naming).
 
 Standard errors (``small_sample="stata"``): HC1 = N/(N−K)·HC0 without a cluster, CR1 =
 G/(G−1)·(N−1)/(N−K)·CR0 with one (Stata ``regress``/``areg, vce(cluster)``, R ``vcovCL``).
-``small_sample="none"`` gives HC0/CR0. What K counts with absorbed effects is ``fe_dof``:
+``small_sample="none"`` (alias ``"r"``) gives HC0/CR0; the vocabulary and the sandwich pieces are
+:mod:`bipdask.estimators.covariance`. What K counts with absorbed effects is ``fe_dof``:
 
 * ``"all"``: the intercept and every absorbed level (L − 1 per factor after the first; for two
   factors the exact redundancy from their connected components). This is lm with dummies and
@@ -45,12 +46,13 @@ resampled clusters depends on the fixed effects (``LinearResult.bootstrap_absorp
   ~28k persons (Table 8: thousands of rows per level) the replicate SEs differ by well under 1 %;
   it matters for small levels (a few rows per level).
 
-Speed (issue #5, ``benchmarks/bench_linear.py``): the per-cluster sums are one pass over the rows
+Speed (``benchmarks/bench_linear.py``): the per-cluster sums are one pass over the rows
 (column-major products reduced per cluster run); per block of replicates the weights are drawn
 into one reused buffer and enter a single (block × G)·(G × q) product — q = 15 columns for the
 share DiD (Σw, Σw·z, Σw·z·z'), never a B × G matrix. At G ≈ 28k persons and 2.7M rows the
 replicates take ≈ 0.25 s for B = 999 and ≈ 1.6 s for B = 9,999 on one core, two thirds of it
-drawing the weights (≈ 0.1 ms per replicate); see benchmarks/results/linear.json.
+drawing the weights (≈ 0.1 ms per replicate); see benchmarks/results/linear.json. The methods are
+described in ``docs/methods.md``.
 """
 
 from __future__ import annotations
@@ -61,25 +63,24 @@ from typing import Literal, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import sparse, stats
+from scipy import sparse
 
 from bipdask.inference import bootstrap as bs
 from bipdask.inference.pairs import BootstrapSummary
 from bipdask.errors import InputError, Problem
+from bipdask.estimators import covariance as cv
+from bipdask.estimators.covariance import SmallSample
+from bipdask.estimators.inputs import require_columns
 from bipdask.estimators.lpm.absorb import _Absorbed, _absorb, _absorbed_params, _absorption_method, _nested, _recover_effects
+from bipdask.estimators.results import Results
 
 CONS = "_cons"
-SmallSample = Literal["stata", "none"]
 FeDof = Literal["nested", "all"]
 _COLLINEAR_TOL = 1e-10
 
 
-
-
-
-
-@dataclass(frozen=True)
-class LinearResult:
+@dataclass(frozen=True, repr=False)
+class LinearResult(Results):
     """A fitted :func:`lpm`: OLS coefficients, robust covariance, R² and bootstrap replicates.
 
     ``params`` index: the covariates (and ``_cons`` without fixed effects). Covariates collinear
@@ -88,7 +89,14 @@ class LinearResult:
     ``rsquared`` is the full model's (with the fixed effects, lm/areg's); ``rsquared_within``
     that of the absorbed regression (reghdfe's); ``rsquared_without_fe`` that of the same
     covariates with an intercept and no fixed effects (the BIP report's 16 % against 21 %).
+    Inference is Student's t with ``df_inference`` degrees of freedom
+    (:class:`~bipdask.estimators.results.Results`); ``tvalues``/``pvalues`` are the base's
+    ``statistics``/``p_values``.
     """
+
+    _title = "Linear model (OLS, absorbed fixed effects)"
+    _statistic = "t"
+    _se_name = "se"
 
     params: pd.Series
     cov: pd.DataFrame
@@ -113,53 +121,27 @@ class LinearResult:
     _state: _Absorbed | None = field(default=None, repr=False, compare=False)
 
     @property
-    def se(self) -> pd.Series:
-        return pd.Series(np.sqrt(np.diag(self.cov.to_numpy())), index=self.params.index, name="se")
-
-    @property
-    def se_boot(self) -> pd.Series | None:
-        return None if self.bootstrap is None else self.bootstrap.se
+    def _t_df(self) -> float:
+        return self.df_inference
 
     @property
     def tvalues(self) -> pd.Series:
-        return self.params / self.se
+        """Alias of :attr:`statistics` (t = estimate / se)."""
+        return self.statistics
 
     @property
     def pvalues(self) -> pd.Series:
-        return pd.Series(2 * stats.t.sf(np.abs(self.tvalues.to_numpy()), self.df_inference), index=self.params.index)
+        """Alias of :attr:`p_values` (t with ``df_inference`` degrees of freedom)."""
+        return self.p_values
 
-    def conf_int(self, alpha: float = 0.05, kind: Literal["analytic", "bootstrap"] = "analytic") -> pd.DataFrame:
-        """t-based CIs (``kind="analytic"``) or bootstrap percentile CIs (``kind="bootstrap"``)."""
-        if kind == "bootstrap":
-            if self.bootstrap is None:
-                raise ValueError("no bootstrap replicates: fit with bootstrap=B")
-            with warnings.catch_warnings():  # omitted covariates: all-NaN replicate columns
-                warnings.simplefilter("ignore", RuntimeWarning)
-                return self.bootstrap.conf_int(alpha)
-        if kind != "analytic":
-            raise ValueError(f"kind must be 'analytic' or 'bootstrap', not {kind!r}")
-        q = stats.t.ppf(1 - alpha / 2, self.df_inference)
-        return pd.DataFrame({"lower": self.params - q * self.se, "upper": self.params + q * self.se})
-
-    def tidy(self, alpha: float = 0.05) -> pd.DataFrame:
-        """One row per term: term, estimate, se, t, p_value, ci_low, ci_high (+ bootstrap columns)."""
-        ci = self.conf_int(alpha)
-        out = pd.DataFrame({
-            "term": self.params.index,
-            "estimate": self.params.to_numpy(),
-            "se": self.se.to_numpy(),
-            "t": self.tvalues.to_numpy(),
-            "p_value": self.pvalues.to_numpy(),
-            "ci_low": ci["lower"].to_numpy(),
-            "ci_high": ci["upper"].to_numpy(),
-        })
-        if self.bootstrap is not None:
-            bci = self.conf_int(alpha, kind="bootstrap")
-            out["se_boot"] = self.bootstrap.se.to_numpy()
-            out["ci_low_boot"] = bci["lower"].to_numpy()
-            out["ci_high_boot"] = bci["upper"].to_numpy()
-            out["p_value_boot"] = self.bootstrap.p_value.to_numpy()
-        return out
+    def _summary_info(self) -> dict[str, str]:
+        info = {"Sum of weights": f"{self.sum_weights:,.0f}", "R²": f"{self.rsquared:.4f}",
+                "R² without fixed effects": f"{self.rsquared_without_fe:.4f}", "t df": f"{self.df_inference:g}"}
+        if self.fixed_effects:
+            info["Absorbed"] = ", ".join(f"{f} ({n:,} levels)" for f, n in zip(self.fixed_effects, self.n_absorbed))
+        if self.omitted:
+            info["Omitted (collinear)"] = ", ".join(self.omitted)
+        return info
 
     def fixed_effect_values(self, name: str) -> pd.Series:
         """Estimated level effects of the absorbed factor ``name``, indexed by its levels.
@@ -177,19 +159,6 @@ class LinearResult:
         effects = _recover_effects(st.resid_fe, st.w, st.fe_codes, [len(lv) for lv in st.fe_levels])
         i = self.fixed_effects.index(name)
         return pd.Series(effects[i], index=st.fe_levels[i], name=name)
-
-
-# --------------------------------------------------------------------------- absorption
-
-
-
-
-
-
-
-
-
-
 
 
 def _independent(Q: np.ndarray, scale: np.ndarray) -> list[int]:
@@ -246,7 +215,8 @@ def lpm(
     weights : frequency-weight column (> 0).
     bootstrap, seed, scheme : B cluster-bootstrap replicates (0 = none) from
         :func:`bipdask.inference.bootstrap.replicate_weights`; a seed is required when B > 0.
-    small_sample : ``"stata"`` (HC1 / CR1) or ``"none"`` (HC0 / CR0).
+    small_sample : ``"stata"`` (HC1 / CR1) or ``"none"`` (HC0 / CR0; alias ``"r"``), see
+        :mod:`bipdask.estimators.covariance`.
     fe_dof : ``"nested"`` or ``"all"``: whether factors nested in the clusters count in K.
     block : replicates per block (memory: block × G floats).
     max_cell_entries : size limit of the dense per-(cluster, level) sums of the exact one-way
@@ -254,16 +224,13 @@ def lpm(
     """
     covs = list(covariates)
     fes = [fixed_effects] if isinstance(fixed_effects, str) else list(fixed_effects or [])
-    if small_sample not in ("stata", "none"):
-        raise ValueError(f"small_sample must be 'stata' or 'none', not {small_sample!r}")
+    small_sample = cv.small_sample_kind(small_sample)
     if fe_dof not in ("nested", "all"):
         raise ValueError(f"fe_dof must be 'nested' or 'all', not {fe_dof!r}")
     if len(set(covs)) != len(covs) or CONS in covs:
         raise ValueError("lpm: covariates must be distinct and not named '_cons'")
     used = list(dict.fromkeys([y, *covs, *fes, *(c for c in (cluster, weights) if c)]))
-    missing = [c for c in used if c not in data.columns]
-    if missing:
-        raise InputError([Problem("lpm", c, "column missing", 0) for c in missing])
+    require_columns(data, used, "lpm")
     frame = data[used]
     ok = frame.notna().all(axis=1).to_numpy()
     n_dropped = int((~ok).sum())
@@ -324,17 +291,16 @@ def lpm(
     bread = np.linalg.inv(A) if keep else np.zeros((0, 0))
     scores = Xk * (w * e)[:, None]
     if cluster is not None:
-        s = _cluster_sum(cl_codes, scores, g)
-        meat = s.T @ s
-        factor = g / (g - 1) * (n_w - 1) / (n_w - k_dof) if small_sample == "stata" else 1.0
+        meat = cv.cluster_meat(cv.sum_by_cluster(cl_codes, scores, g))
+        factor = cv.linear_factor(small_sample, nobs=n_w, k=k_dof, n_clusters=g)
         df_inf = float(g - 1)
         cov_type = f"CR1 (K={k_dof})" if small_sample == "stata" else "CR0"
     else:
-        meat = (Xk * (w * e * e)[:, None]).T @ Xk
-        factor = n_w / (n_w - k_dof) if small_sample == "stata" else 1.0
+        meat = cv.hetero_meat(Xk, w * e * e)
+        factor = cv.linear_factor(small_sample, nobs=n_w, k=k_dof)
         df_inf = n_w - k_all
         cov_type = f"HC1 (K={k_dof})" if small_sample == "stata" else "HC0"
-    cov_k = factor * bread @ meat @ bread
+    cov_k = cv.sandwich(bread, meat, factor)
     cov_k = (cov_k + cov_k.T) / 2
 
     names = [*covs] if fes else [*covs, CONS]
@@ -384,14 +350,6 @@ def lpm(
     )
 
 
-def _cluster_sum(codes: np.ndarray, u: np.ndarray, g: int) -> np.ndarray:
-    """(G × cols) sums of the rows of u within clusters."""
-    out = np.zeros((g, u.shape[1]))
-    for j in range(u.shape[1]):
-        out[:, j] = np.bincount(codes, weights=u[:, j], minlength=g)
-    return out
-
-
 def _solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.linalg.solve(A, b) if A.size else np.zeros(0)
 
@@ -400,14 +358,10 @@ def _cons_cov(Xk, e, w, cl_codes, g, xbar, factor, clustered) -> np.ndarray:
     """Sandwich of (b, _cons) from the centred fit: the intercept's score is Σ w e."""
     Xa = np.column_stack([Xk + xbar, np.ones(len(e))])  # raw design [x, 1]
     u = Xa * (w * e)[:, None]
-    if clustered:
-        s = _cluster_sum(cl_codes, u, g)
-        meat = s.T @ s
-    else:
-        meat = (Xa * (w * e * e)[:, None]).T @ Xa
+    meat = cv.cluster_meat(cv.sum_by_cluster(cl_codes, u, g)) if clustered else cv.hetero_meat(Xa, w * e * e)
     A = (Xa * w[:, None]).T @ Xa
     bread_full = np.linalg.inv(A)
-    return factor * bread_full @ meat @ bread_full
+    return cv.sandwich(bread_full, meat, factor)
 
 
 def _embed_cons(cov_full, keep, k) -> np.ndarray:
@@ -418,13 +372,6 @@ def _embed_cons(cov_full, keep, k) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- bootstrap
-
-
-
-
-def cluster_sums(state: _Absorbed) -> np.ndarray:
-    """(G × p) per-cluster sums of w·z_a·z_b over the upper triangle of z = (x̃, ỹ)."""
-    return _cluster_moments(state.Z, state.w, state.cluster_codes, state.cluster_ids.size, lead=False)
 
 
 _MOMENT_CHUNK_ENTRIES = 1 << 22  # rows × columns of one block of per-row products (32 MiB)

@@ -5,7 +5,7 @@ Disclosure control comes first: :func:`load_published` returns only protected fr
 and every table and figure is built from them. The estimates are protected against the
 previous committed run's release as well (:func:`release_of`: that run's true estimates with
 the flags its report published), so that no suppressed cell can be recovered by differencing
-the two months (issue 7; :mod:`bipdask.publish.disclosure`, step 4).
+the two months (:mod:`bipdask.publish.disclosure`, step 4; ``docs/methods.md#disclosure-control``).
 
 The report reads the run's ``results/`` layer, the manifest, the job centres' names
 (``staged/jobcentres.parquet``, a code list), the previous run's ``results/estimates.parquet``

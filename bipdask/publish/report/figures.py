@@ -1,11 +1,11 @@
 """The report's figures as PNG bytes (matplotlib, Agg canvas, no pyplot global state).
 
-- Figures 1–2 of the HIR report (Metrica 2019, seed 001): the raw weekly hazard of starting a
+- Figures 1–2 of the HIR quantitative report (Metrica 2019): the raw weekly hazard of starting a
   new LAB intervention and the Kaplan–Meier share not yet in a new one, by D×E group, with
   their 95 % bands; the data are cut where fewer than N persons are at risk beforehand
   (:func:`bipdask.publish.disclosure.protect_curve`).
 - Forest plots of the per-job-centre effects (Tables 4 and 6), coefficient plots of Tables
-  9–10, and the BIP quartile figures (seed 000, Figurer 1, 2, 4–8).
+  9–10, and the BIP quartile figures (the BIP caseworker report, Figurer 1, 2, 4–8).
 
 Every plotting function takes protected frames only, returns ``bytes`` (or ``None`` when
 there is nothing to draw) and is readable in black and white: groups differ by line style
@@ -199,7 +199,7 @@ def bip_quartiles(protected: pd.DataFrame, lang: str = "en") -> bytes | None:
 
 def effect_sizes(protected: pd.DataFrame, lang: str = "en") -> bytes | None:
     """BIP progression: standardized change on the citizen / caseworker averages by J/O/S/H
-    activity combination, with 95 % CIs (seed 003, Figurer 3–24 condensed)."""
+    activity combination, with 95 % CIs (the BIP progression report, Figurer 3–24 condensed)."""
     a = protected[(protected["analysis"] == "bip_progression") & protected["estimand"].str.startswith("effect_size/")]
     if a.empty:
         return None

@@ -1,8 +1,9 @@
 """Report labels in English and Danish, and number formatting per language.
 
-The Danish labels are the source reports' own terms (Metrica 2019, seed 001: "Deltagende
-jobcentre", "Året før indsatsperioden", "Indsatsperioden", "Forskel", "Effekt"; Rosholm et
-al., seed 000: "Sagsbehandler-kvartil", "Policy eksperiment").
+The Danish labels are the source reports' own terms (the HIR quantitative report, Metrica
+2019: "Deltagende jobcentre", "Året før indsatsperioden", "Indsatsperioden", "Forskel",
+"Effekt"; the BIP caseworker report, Rosholm et al.: "Sagsbehandler-kvartil", "Policy
+eksperiment").
 """
 
 from __future__ import annotations

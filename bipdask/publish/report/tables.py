@@ -1,8 +1,8 @@
 """The report's tables, built from disclosure-protected tidy estimates only.
 
-Each builder reproduces one published table's layout (HIR: Metrica 2019, seed 001, Tables A,
-3, 4, 6, 7, 8, 9, 10; BIP: Rosholm et al., seed 000 Tabel 1, seed 003 Tabel 1, seed 002 the
-caseworker change) and returns a :class:`Table` of formatted :class:`Cell` s — estimate, 95 %
+Each builder reproduces one published table's layout (the HIR quantitative report, Metrica
+2019: Tables A, 3, 4, 6, 7, 8, 9, 10; the BIP caseworker report's Tabel 1, the BIP progression
+report's Tabel 1 and the BIP slides' caseworker change; ``docs/methods.md``) and returns a :class:`Table` of formatted :class:`Cell` s — estimate, 95 %
 bootstrap CI and persons — or ``None`` when the run holds no rows of that analysis.
 
 Units: shares are stored as fractions and shown in per cent, effects on shares in percentage

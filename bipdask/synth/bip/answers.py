@@ -4,7 +4,7 @@ The answers follow latent levels that move between consecutive responses. The mo
 the J/O/S/H activity combination of the response (question S1, "activities in the last three
 months"), so that regressing the standardised change of the citizen average B1–B9 (or the
 caseworker average S2–S12) on the 16 combination dummies recovers the planted effect sizes of
-the progression report (seed 003, Figures 3 and 13), while each question's mean change matches
+the BIP progression report (Figures 3 and 13), while each question's mean change matches
 its Table 1 and the combinations occur with the frequencies of its Table 3.
 """
 
@@ -21,18 +21,18 @@ from bipdask.synth.bip import params as P
 GROUP_ORDER = ("J", "O", "S", "H")
 COMBINATIONS = tuple(f"{c:04b}" for c in range(16))       # index = J*8 + O*4 + S*2 + H
 #: Relative popularity of the boxes inside each group (job search and knowledge of the labour
-#: market dominate the job-oriented group; seed 000 Appendiks B).
+#: market dominate the job-oriented group; the BIP caseworker report, Appendiks B).
 BOX_WEIGHT = {3: 3, 5: 4, 7: 1, 12: 1.5, 13: 2, 14: 1, 17: 1, 19: 0.3, 20: 0.2,
               1: 2, 2: 1.5, 18: 0.6, 21: 0.4, 4: 2, 6: 1, 8: 1.5, 15: 1.2,
               9: 1, 10: 2, 11: 1.5, 16: 0.6}
 CITIZEN_LEVEL = np.array([3.2, 3.3, 3.6, 3.1, 3.4, 2.9, 3.0, 3.0, 3.0, 2.8, 3.0])
 CASEWORKER_LEVEL = np.array([3.0, 2.9, 2.9, 3.1, 3.4, 3.3, 3.1, 2.9, 3.1, 2.9, 2.5])
-# The citizen average is of B1–B9 and the caseworker average of S2–S12 (seed 003 Tabel 1).
+# The citizen average is of B1–B9 and the caseworker average of S2–S12 (BIP progression report, Tabel 1).
 N_CITIZEN_AVERAGED = 9
 
 
 def combination_weights() -> np.ndarray:
-    """Probability of each of the 16 combinations (seed 003 Tabel 3), index = JOSH bits."""
+    """Probability of each of the 16 combinations (BIP progression report, Tabel 3), index = JOSH bits."""
     counts = np.array([P.COMBINATION_COUNTS[c] for c in COMBINATIONS], dtype=float)
     return counts / counts.sum()
 
@@ -109,8 +109,8 @@ def draw_answers(
 
     ``citizen_strength`` (per citizen, standardised) correlates the answer levels with the
     citizen's register-based job chances; ``caseworker_optimism`` (per response) shifts the
-    caseworker's ratings of realism, initiative, concentration and job chance (seed 000,
-    Figures 9, 11, 15, 19).
+    caseworker's ratings of realism, initiative, concentration and job chance (the BIP
+    caseworker report, Figures 9, 11, 15, 19).
     """
     n = citizen.size
     combo, s1 = draw_activity_boxes(n, rng)

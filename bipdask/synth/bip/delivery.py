@@ -1,21 +1,21 @@
 """The BIP part of the synthetic delivery: citizens, their weeks, their BIP responses, the truth.
 
-Reproduces, at scale 1, the data behind the BIP reports (``shared/seeds``):
+Reproduces, at scale 1, the data behind the BIP reports (``docs/methods.md#source-reports``):
 
-* seed 000 (caseworker effectiveness): 13,688 responses from 3,707 citizens in the 10 BIP job
+* the BIP caseworker report: 13,688 responses from 3,707 citizens in the 10 BIP job
   centres; after the sample rules (caseworkers with ≥10 responses, citizens with >1 response,
   first response dropped) ≈6,164 responses, ≈115 caseworkers, ≈2,701 citizens; the outcome
   "job or SU education within 52 weeks of a response" ≈14.8 %; caseworker effects whose spread
   gives Tabel 1 (counterfactual "all as effective as the top-quartile mean") and Figures 1–2;
-* seed 003 (progression): answers 1–5 whose mean change between consecutive responses follows
+* the BIP progression report: answers 1–5 whose mean change between consecutive responses follows
   Tabel 1, S1 activity combinations with the frequencies of Tabel 3, and planted standardised
   effects of the combinations on the change (Figures 3 and 13);
-* seed 002 (slides): a change of caseworker lowers the job chance by ≈22 %; ≈40 % of citizens
+* the BIP slides: a change of caseworker lowers the job chance by ≈22 %; ≈40 % of citizens
   experience one.
 
-How it is made: :mod:`.bip_schedule` (persons, response weeks, caseworkers),
-:mod:`.bip_answers` (S1 boxes, answers), :mod:`.bip_outcome` (weekly start hazard, weeks rows).
-All parameters are in :mod:`.bip_params`. ``truth`` documents every planted parameter and the
+How it is made: :mod:`.schedule` (persons, response weeks, caseworkers),
+:mod:`.answers` (S1 boxes, answers), :mod:`.outcome` (weekly start hazard, weeks rows).
+All parameters are in :mod:`.params`. ``truth`` documents every planted parameter and the
 population quantities an estimator should recover; see :func:`generate_bip`.
 """
 
@@ -225,7 +225,7 @@ def generate_bip(
 
 def progression_effects(person: np.ndarray, date: np.ndarray, values: np.ndarray,
                         combination: np.ndarray) -> dict[str, object]:
-    """Progression between consecutive responses (seed 003 Tabel 1, Figures 3/13).
+    """Progression between consecutive responses (the BIP progression report's Tabel 1, Figures 3/13).
 
     ``values`` (n, q) are answers with NaN for missing; the change of each response is its
     value minus the citizen's previous response's. Returns per-question mean change and n, the

@@ -7,10 +7,10 @@ From a citizen's first response on, each week ``w`` carries the complementary-lo
           + c_k(latest response) + δ·1[latest response came with a new caseworker],
 
 where "latest response" is the latest response strictly before ``w``. The report's outcome —
-job or SU education within 52 weeks after a response (seed 000, "Data og metode") — then has
-the exact expectation 1 − exp(−Σ_window exp(η_w)) given the response was held, which is what
-``truth`` reports. A citizen leaves BIP at the start (no further responses: the slides say the
-citizens were followed "indtil de evt. er kommet i job").
+job or SU education within 52 weeks after a response (the BIP caseworker report, "Data og
+metode") — then has the exact expectation 1 − exp(−Σ_window exp(η_w)) given the response was
+held, which is what ``truth`` reports. A citizen leaves BIP at the start (no further responses:
+the slides say the citizens were followed "indtil de evt. er kommet i job").
 """
 
 from __future__ import annotations

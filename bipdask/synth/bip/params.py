@@ -1,9 +1,10 @@
 """Planted parameters and published targets of the synthetic BIP part.
 
 Every number the BIP generator plants lives here, next to the published figure it is meant to
-reproduce. Sources (``shared/seeds``): the BIP caseworker-effectiveness report (seed 000, Tabel 1,
-Tabel A1, Figures 1–3), the progression report *Aktiv beskæftigelsesindsats og progression*
-(seed 003, Tables 1–3, Figures 3–24) and the BIP slide deck (seed 002). Counts are at scale 1 and
+reproduce. Sources (``docs/methods.md#source-reports``): the BIP caseworker report (Tabel 1,
+Tabel A1, Figures 1–3), the BIP progression report *Aktiv beskæftigelsesindsats og progression*
+(Tables 1–3, Figures 3–24) and the BIP slides. Below, "caseworker report", "progression report"
+and "slides" are these three. Counts are at scale 1 and
 scale linearly. Parameters marked *tuned* were set by simulation so that the report's estimators,
 run on the synthetic data, land near the published values (see the module docstring of
 :mod:`bipdask.synth.bip.delivery`).
@@ -11,33 +12,33 @@ run on the synthetic data, land near the published values (see the module docstr
 
 from __future__ import annotations
 
-# --- population and survey design (seed 000 "Indledning"; seed 003 Tabel 1) -------------------
+# --- population and survey design (caseworker report "Indledning"; progression report Tabel 1) --
 
 BIP_JOBCENTRES: tuple[str, ...] = (
     "Faxe", "Horsens", "Rebild", "Silkeborg", "Sønderborg",
     "Thisted", "Vejen", "Viborg", "Vordingborg", "Aarhus",
 )
-#: Share of BIP citizens per job centre (seed 003 Tabel 4 gives anonymised shares A–J of 3–24 %;
+#: Share of BIP citizens per job centre (progression report Tabel 4 gives anonymised shares A–J of 3–24 %;
 #: here assigned to the named centres roughly by municipality size).
 JOBCENTRE_SHARE: tuple[float, ...] = (0.05, 0.10, 0.04, 0.09, 0.09, 0.06, 0.06, 0.10, 0.07, 0.24)
 
-CITIZENS = 3707                 # borgere with a response (seed 000)
-CITIZEN_RESPONSES = 13688       # borgerbesvarelser (seed 000)
+CITIZENS = 3707                 # borgere with a response (caseworker report)
+CITIZEN_RESPONSES = 13688       # borgerbesvarelser (caseworker report)
 CASEWORKER_RESPONSE_SHARE = 13561 / 13688   # sagsbehandlerbesvarelser / borgerbesvarelser
-MAIN_CASEWORKERS = 112          # main BIP caseworkers; with a few others ≈115 pass the ≥10 rule (seed 000)
+MAIN_CASEWORKERS = 112          # main BIP caseworkers; with a few others ≈115 pass the ≥10 rule (caseworker report)
 
 # Scheduled responses per citizen: 1 with prob SINGLE_SHARE, else 2 + Poisson(EXTRA_MEAN).
 # Responses after a job/SU start are not held (the citizen leaves BIP), so the schedule is a
 # little longer than the realised 13,688 / 3,707 = 3.69 responses per citizen. *tuned*
 SINGLE_SHARE = 0.05
 EXTRA_MEAN = 3.9
-GAP_MEAN_WEEKS = 22.0           # "knap 22 uger" between consecutive responses (seed 003 p. 7)
+GAP_MEAN_WEEKS = 22.0           # "knap 22 uger" between consecutive responses (progression report p. 7)
 GAP_SHAPE = 4.0                 # gamma shape of the gaps
 GAP_MIN_WEEKS = 6
-FOLLOW_UP_WEEKS = 52            # outcome window after a response (seed 000 "Data og metode")
+FOLLOW_UP_WEEKS = 52            # outcome window after a response (caseworker report "Data og metode")
 MIN_FOLLOW_UP_WEEKS = 26        # no response is scheduled with less follow-up than this
 
-# --- caseworkers (seed 000 Tabel 1, Figures 1–3; slides "Sagsbehandlerskift") ---------------
+# --- caseworkers (caseworker report Tabel 1, Figures 1–3; slides "Sagsbehandlerskift") ------
 
 #: Probability that a citizen's first caseworker is one of the job centre's main BIP caseworkers;
 #: the others are served by caseworkers with only one or two BIP citizens, who fail the
@@ -84,9 +85,9 @@ SU_SHARE_OLD = 0.08
 JOB_SPELL_MEAN_WEEKS = 40.0
 SU_SPELL_MEAN_WEEKS = 90.0
 
-# --- answers (seed 003 Table 1, Tables 2–3, Figures 1–24) -------------------------------------
+# --- answers (progression report Table 1, Tables 2–3, Figures 1–24) ---------------------------
 
-#: Mean change between consecutive responses (seed 003 Tabel 1); B10, B11 are not reported.
+#: Mean change between consecutive responses (progression report Tabel 1); B10, B11 are not reported.
 MEAN_CHANGE: dict[str, float] = {
     "b1": 0.020, "b2": 0.046, "b3": -0.015, "b4": -0.013, "b5": 0.050, "b6": 0.046,
     "b7": -0.022, "b8": 0.024, "b9": 0.032, "b10": 0.020, "b11": 0.000,
@@ -99,19 +100,19 @@ ANSWER_LEVEL_SD = 0.75          # sd of a citizen's latent level at the first re
 ANSWER_ITEM_SD = 0.45           # persistent citizen × question deviation
 ANSWER_NOISE_SD = 0.45          # response-to-response measurement noise
 LATENT_STEP_SD = 0.30           # sd of the latent change between responses
-CASEWORKER_OPTIMISM = 0.25      # effective caseworkers rate S2, S4, S8, S12 higher (seed 000 Figs 9–19)
+CASEWORKER_OPTIMISM = 0.25      # effective caseworkers rate S2, S4, S8, S12 higher (caseworker report Figs 9–19)
 OPTIMISTIC_QUESTIONS = ("s2", "s4", "s8", "s12")
 ITEM_NULL_SHARE = 0.005         # item non-response B1–B9, S2–S12
 ITEM_NULL_SHARE_B10_B11 = 0.02
 
-#: Frequencies of the 16 J/O/S/H activity combinations (seed 003 Tabel 3; n = 6,946).
+#: Frequencies of the 16 J/O/S/H activity combinations (progression report Tabel 3; n = 6,946).
 COMBINATION_COUNTS: dict[str, int] = {
     "0000": 1598, "0001": 964, "0010": 416, "0011": 366, "0100": 447, "0101": 58,
     "0110": 59, "0111": 26, "1000": 1681, "1001": 380, "1010": 308, "1011": 286,
     "1100": 234, "1101": 24, "1110": 55, "1111": 44,
 }
 #: Planted standardised effect of each combination on the change in the citizen average
-#: B1–B9 (seed 003 Figure 3: 0000 ≈ −0.15, 1101 ≈ +0.45, job-oriented combinations positive)
+#: B1–B9 (progression report Figure 3: 0000 ≈ −0.15, 1101 ≈ +0.45, job-oriented combinations positive)
 #: and on the caseworker average S2–S12 (Figure 13: 0000 ≈ −0.20, 1010 significant).
 #: Both are centred to a weighted mean of zero before use, as the standardisation implies.
 COMBINATION_EFFECT_CITIZEN: dict[str, float] = {
@@ -129,14 +130,14 @@ NONE_BOX_SHARE = 0.85
 #: Per ticked group: probability of each further box of the group beyond the first.
 EXTRA_BOX_PROB = 0.25
 
-# --- persons (seed 003 Tables 4–5; slides: activity-ready cash-benefit recipients over 30) ---
+# --- persons (progression report Tables 4–5; slides: activity-ready cash-benefit recipients over 30)
 
 FEMALE_SHARE = 0.48
 AGE_MEAN, AGE_SD, AGE_MIN, AGE_MAX = 39.0, 8.5, 30, 64
 ORIGIN_SHARE = {"danish": 0.80, "western": 0.03, "non_western": 0.17}
 MARRIED_SHARE = 0.20
 EDUCATION_SHARE = {"none": 0.70, "skilled": 0.22, "higher": 0.05, None: 0.03}
-#: Mean share of the last 3 years and of the 3 years before in each state (seed 003 Tabel 5;
+#: Mean share of the last 3 years and of the 3 years before in each state (progression report Tabel 5;
 #: its 5-year shares stand in for the 6-year window). Order: emp, cash, selfsupp, su, sick, rf.
 HISTORY_SHARE_3Y = (0.045, 0.70, 0.07, 0.035, 0.07, 0.02)
 HISTORY_SHARE_PRIOR_3Y = (0.15, 0.48, 0.11, 0.05, 0.09, 0.01)

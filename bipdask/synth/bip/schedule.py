@@ -3,12 +3,12 @@
 Building blocks of :func:`bipdask.synth.bip.delivery.generate_bip`. All functions are vectorised over
 citizens/responses and take an explicit ``numpy.random.Generator``.
 
-The caseworker design reproduces the sample of the BIP caseworker report (seed 000, "Data og
+The caseworker design reproduces the sample of the BIP caseworker report ("Data og
 metode"): a few main BIP caseworkers per job centre carry most citizens, while a long tail of
 caseworkers with one or two BIP citizens fails the rule "at least 10 responses"; citizens change
-caseworker between consecutive responses now and then (slides, seed 002: 40 % experience a
-change). Main caseworkers' effects are negatively sorted on their citizens' job chances (seed 000,
-Figure 2: the most effective caseworkers "ikke har haft de mest ressourcestærke borgere").
+caseworker between consecutive responses now and then (the BIP slides: 40 % experience a
+change). Main caseworkers' effects are negatively sorted on their citizens' job chances (the BIP
+caseworker report, Figure 2: the most effective caseworkers "ikke har haft de mest ressourcestærke borgere").
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ WEEKS_3Y = 156
 
 
 def draw_persons(n: int, reference_year: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Background of ``n`` BIP citizens (seed 003 Tables 4–5), as plain arrays.
+    """Background of ``n`` BIP citizens (the BIP progression report's Tables 4–5), as plain
+    arrays.
 
     Returns sex ("M"/"F"), birth_year, age (at ``reference_year``), origin, married, education
     (None = unknown) and the 12 history-week columns (weeks in each state over the last 3 and
@@ -34,7 +35,7 @@ def draw_persons(n: int, reference_year: int, rng: np.random.Generator) -> dict[
     age = np.clip(np.round(rng.normal(P.AGE_MEAN, P.AGE_SD, n)), P.AGE_MIN, P.AGE_MAX).astype(np.int16)
     sex = np.where(rng.random(n) < P.FEMALE_SHARE, "F", "M").astype(object)
     origin = rng.choice(np.array(list(P.ORIGIN_SHARE), dtype=object), n, p=list(P.ORIGIN_SHARE.values()))
-    # Non-western citizens marry more often (seed 003 Tabel 4, upskilling column).
+    # Non-western citizens marry more often (the BIP progression report's Tabel 4, upskilling column).
     married = rng.random(n) < np.where(origin == "non_western", 0.35, P.MARRIED_SHARE * 0.85)
     edu_levels = np.array(list(P.EDUCATION_SHARE), dtype=object)
     education = rng.choice(edu_levels, n, p=list(P.EDUCATION_SHARE.values()))
@@ -71,7 +72,8 @@ class Schedule:
 
 
 def schedule_responses(n: int, n_weeks: int, rng: np.random.Generator) -> Schedule:
-    """Response weeks: roughly every 3 months, gaps ~ Gamma with mean 22 weeks (seed 003 p. 7).
+    """Response weeks: roughly every 3 months, gaps ~ Gamma with mean 22 weeks (the BIP progression
+    report, p. 7).
 
     The first response is placed so the whole sequence fits before the last week with a full
     52-week follow-up where possible; responses with less than ``MIN_FOLLOW_UP_WEEKS`` of panel
@@ -185,7 +187,7 @@ def group_starts(groups: np.ndarray) -> np.ndarray:
 
 def report_sample_mask(person: np.ndarray, caseworker: np.ndarray, date: np.ndarray,
                        min_caseworker_responses: int = 10) -> np.ndarray:
-    """The BIP caseworker report's sample rules (seed 000, "Data og metode").
+    """The BIP caseworker report's sample rules ("Data og metode").
 
     Keep responses from caseworkers with at least ``min_caseworker_responses`` responses (counted
     over all responses), from citizens with more than one response, and drop each citizen's

@@ -2,9 +2,10 @@
 
 Population quantities are exact expectations under the data-generating process, not estimates:
 for a held response at week t the probability of a job/SU start within the follow-up window
-(t, min(t + 52, last panel week)] is 1 − exp(−Σ_window exp(η_w)) (see :mod:`.bip_outcome`).
+(t, min(t + 52, last panel week)] is 1 − exp(−Σ_window exp(η_w)) (see :mod:`.outcome`).
 Because every caseworker effect enters η additively, setting all of them to one value c gives
-1 − exp(−e^c · Σ_window exp(η_w − c_k(w))) — the counterfactual of seed 000 Tabel 1 in closed form.
+1 − exp(−e^c · Σ_window exp(η_w − c_k(w))) — the counterfactual of the BIP caseworker report's
+Tabel 1 in closed form.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ Per job centre (HIR participants only, Jan 2018 – Mar 2019):
 
 * coordinating caseworkers with weekly hours, a persistent deviation from the job centre's mean
   and weekly noise; the FTE caseload n_cases·37/weekly_hours has the job-centre sub-period means
-  of the main report's Tabel 1 (Discus 2019, seed 004); recorded values carry typo outliers
-  (values like 1 and 140, seed 001 Boks 1) and a few unreported weeks;
+  of the HIR main report's Tabel 1 (Discus 2019); recorded values carry typo outliers
+  (values like 1 and 140, HIR quantitative report, Boks 1) and a few unreported weeks;
 * the TRUE caseworker of every person-week (changes, temporary covers, leavers, a first stretch
   without a caseworker);
 * assignment records written so that reading them under Boks 1's four rules gives back the true
@@ -45,7 +45,7 @@ class CaseworkerPanel:
 
 
 def subperiod_of_week(w: np.ndarray) -> np.ndarray:
-    """Index 0..5 of the Tabel 1 (seed 004) caseload sub-period of each panel week."""
+    """Index 0..5 of the Tabel 1 (HIR main report) caseload sub-period of each panel week."""
     return np.searchsorted(np.asarray(P.CASELOAD_SUBPERIOD_STARTS), w, side="right") - 1
 
 
@@ -241,7 +241,7 @@ def encode_assignments(paths: list[list[Segment]], person_ids: np.ndarray, start
 
 
 def decode_assignments_reference(assignments: pd.DataFrame, period_end: pd.Timestamp) -> pd.DataFrame:
-    """Read assignment records under seed 001 Boks 1 → (person_id, week, caseworker_id).
+    """Read assignment records under the HIR quantitative report's Boks 1 → (person_id, week, caseworker_id).
 
     A plain per-person reading kept as the reference for the synthetic encoding (the production
     linkage lives in :mod:`bipdask.prepare.linkage`): (1) a missing end runs to the week before the
@@ -279,7 +279,7 @@ def decode_assignments_reference(assignments: pd.DataFrame, period_end: pd.Times
 
 
 def belief_survey(caseworkers: pd.DataFrame, scale: float, rng: np.random.Generator) -> pd.DataFrame:
-    """Contract ``belief_survey``: pre (Jan 2018) and post (Mar 2019) waves, seed 001 Tabel 3.
+    """Contract ``belief_survey``: pre (Jan 2018) and post (Mar 2019) waves, HIR quantitative report, Tabel 3.
 
     ``caseworkers`` has caseworker_id, jobcentre_id, n_cases_pre, n_cases_post (0 = not active
     at that survey). Respondent counts are Tabel 3's (112 pre, 109 post, 81 both) × scale, as far

@@ -1,12 +1,13 @@
 """Danish geography for the synthetic delivery: the 98 municipalities and their job centres.
 
 Municipality codes and names are the real ones (Danmarks Statistik, kommunekoder since the 2007
-reform); populations are rounded 1 January 2018 figures and serve only to split the HIR report's
-"other job centres" totals across job centres (Metrica 2019, seed 001, Tabel 1).
+reform); populations are rounded 1 January 2018 figures and serve only to split the "other job
+centres" totals of the HIR quantitative report's Tabel 1 (Metrica 2019) across job centres.
 
 Every municipality has its own job centre except Vallensbæk (187) and Ishøj (183), which share
-the job centre "Vallensbæk-Ishøj" (DESIGN.md §1). A job centre's ``jobcentre_id`` is the smallest
-municipality code it serves (so Vallensbæk-Ishøj is 183) — stable across deliveries and runs.
+the job centre "Vallensbæk-Ishøj" (as in the contract's ``jobcentres`` table). A job centre's
+``jobcentre_id`` is the smallest municipality code it serves (so Vallensbæk-Ishøj is 183) —
+stable across deliveries and runs.
 """
 
 from __future__ import annotations
@@ -61,13 +62,13 @@ HIR_JOBCENTRES: tuple[str, ...] = (
     "Herning", "Horsens", "Kolding", "Lyngby-Taarbæk", "Slagelse", "Syddjurs",
     "Vallensbæk-Ishøj", "Varde",
 )
-"""The 15 job centres of the HIR experiment (``bipdask/specs/hir.toml``; seed 001, Tabel 1)."""
+"""The 15 job centres of the HIR experiment (``bipdask/specs/hir.toml``; HIR quantitative report, Tabel 1)."""
 
 BIP_JOBCENTRES: tuple[str, ...] = (
     "Faxe", "Horsens", "Rebild", "Silkeborg", "Sønderborg", "Thisted", "Vejen", "Viborg",
     "Vordingborg", "Aarhus",
 )
-"""The 10 job centres of the BIP survey (seed 000, sample description)."""
+"""The 10 job centres of the BIP survey (BIP caseworker report, sample description)."""
 
 
 def municipalities() -> pd.DataFrame:

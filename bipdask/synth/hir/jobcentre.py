@@ -1,9 +1,10 @@
 """The HIR part of the synthetic delivery: one job centre's persons, courses and weekly panel.
 
-:func:`simulate_jobcentre` is the unit of work (module level, picklable, seeded only by
-``SeedSequence([seed, jobcentre_id, stream])``), so the result is the same whatever the number of
-worker processes. It reproduces, per job centre and period, the number of persons in resource
-courses of Metrica (2019, seed 001) Tabel 1 exactly, and simulates week by week, vectorised over
+The unit of work is :func:`bipdask.synth.hir.plan.run_jobcentre` (module level, picklable, seeded
+only by ``SeedSequence([seed, jobcentre_id, stream])`` through :class:`JobcentrePlan`), so the
+result is the same whatever the number of worker processes; this module holds its steps. They
+reproduce, per job centre and period, the number of persons in resource courses of the HIR
+quantitative report's (Metrica 2019) Tabel 1 exactly, and simulates week by week, vectorised over
 persons:
 
 * the gap between LAB interventions as a discrete-time Weibull proportional-hazards process
@@ -146,7 +147,7 @@ def draw_courses(plan: JobcentrePlan, rng: np.random.Generator) -> Courses:
 
 
 def draw_persons(plan: JobcentrePlan, courses: Courses, rng: np.random.Generator) -> pd.DataFrame:
-    """Person background (contract ``persons``) per seed 001 Tabel 2, by D."""
+    """Person background (contract ``persons``) per the HIR quantitative report's Tabel 2, by D."""
     b = P.BACKGROUND[plan.participating]
     n = len(courses.start)
     age = np.clip(rng.normal(b["age"], 11.0, n), 18, 64)
@@ -214,7 +215,7 @@ def simulate_lab(plan: JobcentrePlan, courses: Courses, caseload_dev: np.ndarray
 
     ``caseload_dev`` (persons × panel weeks) is the person's caseworker's true FTE caseload minus
     the job centre's period mean (0 where no caseworker); it shifts the Weibull index by
-    log(HR) per unit (seed 001 Tabel 9).
+    log(HR) per unit (HIR quantitative report, Tabel 9).
     """
     n = len(courses.start)
     D = plan.participating
@@ -386,7 +387,7 @@ def share_statistics(plan: JobcentrePlan, courses: Courses, panel: LabPanel) -> 
 
 
 def exit_statistics(courses: Courses) -> dict:
-    """The cell sums of the weekly exit LPM (seed 001 eq. 3, Tabel 8), per period and week τ.
+    """The cell sums of the weekly exit LPM (HIR quantitative report, eq. 3, Tabel 8), per period and week τ.
 
     Mirrors :func:`bipdask.prepare.spells.course_exits` on this job centre's weeks with the rows whose
     next week is not in the panel dropped (the panel's last week, 2019-03-25): for each period

@@ -1,7 +1,8 @@
 """Calibration targets and planted parameters of the synthetic HIR panel (the DGP).
 
-Targets are the published figures of Metrica (2019), *Kvantitativ slutevaluering af HIR* (seed 001),
-Tabel 1–8 and Boks 1, and Discus (2019) main report Tabel 1 (seed 004), as transcribed in
+Targets are the published figures of the HIR quantitative report (Metrica 2019, *Kvantitativ
+slutevaluering af Håndholdt indsats i Ressourceforløb*), Tabel 1–8 and Boks 1, and of the HIR main
+report (Discus 2019), Tabel 1, as transcribed in
 ``shared/calibration/seed_tables.json``. They are copied here so the package is self-contained.
 Changing anything that alters the simulated panel must bump :data:`DGP_VERSION` (the cached
 population truth is keyed by it).
@@ -48,14 +49,14 @@ CW_FIRST = _first_monday_on_or_after(CASELOAD_FIRST)  # 52 (2018-01-01)
 LAST3M_FIRSTW = _first_monday_on_or_after(LAST3M_FIRST)  # 105 (2019-01-07)
 N_PANEL = E1_LAST + 1
 
-# Tabel 1 caseload sub-periods (seed 004): first Monday index of each, by Monday.
+# Tabel 1 caseload sub-periods (HIR main report): first Monday index of each, by Monday.
 CASELOAD_SUBPERIOD_STARTS = tuple(
     _first_monday_on_or_after(d)
     for d in (dt.date(2018, 1, 1), dt.date(2018, 3, 1), dt.date(2018, 6, 1), dt.date(2018, 9, 1),
               dt.date(2018, 11, 1), dt.date(2019, 1, 1))
 )
 
-# --- Tabel 1 (seed 001): persons in resource courses per job centre and period ------------------
+# --- Tabel 1 (HIR quantitative report): persons in resource courses per job centre and period ----
 TABLE1_PERSONS: dict[str, tuple[int, int]] = {
     "Favrskov": (176, 172), "Faxe": (200, 224), "Faaborg-Midtfyn": (413, 404),
     "Gladsaxe": (296, 251), "Greve": (243, 269), "Haderslev": (230, 295),
@@ -101,8 +102,8 @@ TABLE4_NATIONAL = {True: (43.0, 41.0), False: (38.0, 40.0)}
 # Tabel 7: time to first LAB of a course granted in the period (D → before, intervention)
 TABLE7_FIRST_LAB_WEEKS = {True: (43.0, 45.0), False: (33.0, 35.0)}
 
-WEIBULL_SHAPE = 0.75  # p < 1: falling hazard, seed 001 Fig. 1 (2.5–3 %/week → ~1.5 % after 10 weeks)
-CASELOAD_HR = 0.955  # per FTE-caseload unit above the job centre's period mean (seed 001, Tabel 9)
+WEIBULL_SHAPE = 0.75  # p < 1: falling hazard, HIR quantitative report Fig. 1 (2.5–3 %/week → ~1.5 % after 10 weeks)
+CASELOAD_HR = 0.955  # per FTE-caseload unit above the job centre's period mean (HIR quantitative report, Tabel 9)
 
 
 def weibull_xb(expected_weeks: float, shape: float = WEIBULL_SHAPE) -> float:
@@ -187,7 +188,7 @@ OTHER_CODE = 130
 def dream_code_list() -> pd.DataFrame:
     """The versioned DREAM code list (contract table ``dream_codes``).
 
-    Cash benefit codes lie in 700–768 and sickness codes in 870–899 as seed 001 Tabel 2's note
+    Cash benefit codes lie in 700–768 and sickness codes in 870–899 as the HIR quantitative report's Tabel 2 note
     says. Code 785 changes status on 2018-01-01 ('other' → 'resource_course') and code 768 ends
     on 2018-06-30, so a reader must use the version valid in each week.
     """
@@ -212,7 +213,7 @@ def share_ramp(weeks_into_period: np.ndarray, effect: float, effect_last3m: floa
     """Planted DiD of the share (pp) by week of the intervention period (0 = 2018-03-05).
 
     Zero for the first half year; then linear so that the mean over all 56 weeks is ``effect``
-    and the mean over the last 12 weeks (Jan–Mar 2019) is ``effect_last3m`` (seed 001 Tabel 6).
+    and the mean over the last 12 weeks (Jan–Mar 2019) is ``effect_last3m`` (HIR quantitative report, Tabel 6).
     """
     n = E1_LAST - E1_FIRST + 1
     d = SHARE_EFFECT_DELAY_WEEKS

@@ -25,7 +25,7 @@ CASEWORKER_BLOCK = 5_000
 
 
 def scaled_counts(scale: float) -> pd.DataFrame:
-    """Persons in resource courses per job centre and period (seed 001 Tabel 1) × ``scale``.
+    """Persons in resource courses per job centre and period (HIR quantitative report, Tabel 1) × ``scale``.
 
     Participating job centres: round(n × scale), at least 1. Other job centres: the national
     totals × scale split by population (largest remainder, at least 1 each)."""
@@ -43,7 +43,7 @@ def scaled_counts(scale: float) -> pd.DataFrame:
 
 def exit_probabilities(counts: pd.DataFrame) -> dict[bool, tuple[tuple[float, ...], tuple[float, ...]]]:
     """Per D and period: P(destination | the course ends in the period), so that the expected
-    % of the period's persons exiting to each destination is seed 001 Tabel 8's."""
+    % of the period's persons exiting to each destination is the HIR quantitative report's Tabel 8."""
     out = {}
     for d in (True, False):
         sub = counts[counts["participating"] == d]

@@ -1,13 +1,13 @@
 """The planted truth of the synthetic HIR panel, and the population quantities it implies.
 
-The share "in company internship or with ordinary hours" (seed 001, eq. 2, Tabel 6) is produced by
+The share "in company internship or with ordinary hours" (HIR quantitative report, eq. 2, Tabel 6) is produced by
 the LAB dynamics, so its population values are not parameters: :func:`population_truth` simulates
 the same DGP for a much larger population (scale ``POPULATION_SCALE``, the same per-job-centre
 composition as Tabel 1, an independent seed stream) and aggregates the cell shares. The weekly
 exits from the course (Tabel 8, eq. 3) are aggregated from the same run (:func:`aggregate_exits`):
 their planted inputs are the per-period destination probabilities that reproduce Tabel 8's
 percent of persons, so the weekly-rate DiD is a population quantity too. The result is
-cached in ``bipdask/synth/population_truth.json`` keyed by :data:`~bipdask.synth.hir.params.DGP_VERSION`;
+cached in ``bipdask/synth/hir/population_truth.json`` keyed by :data:`~bipdask.synth.hir.params.DGP_VERSION`;
 regenerate it with ``python -m bipdask.synth.hir.truth`` after changing the DGP.
 
 Table 7's share block (new courses) has no planted or population value: the generator plants
@@ -70,7 +70,7 @@ def aggregate_shares(plans: list, stats: list[dict]) -> dict:
 
 
 def eq3_did(person_weeks: np.ndarray, exits: np.ndarray) -> float:
-    """β of seed 001 eq. (3), Y = ϑ_τ + κD + ξE + βDE + ε, from its cell sums.
+    """β of the HIR quantitative report's eq. (3), Y = ϑ_τ + κD + ξE + βDE + ε, from its cell sums.
 
     ``person_weeks`` and ``exits`` are (D, E, τ) arrays (D, E ∈ {0, 1}; τ = week within the
     period, 0-padded where a period is shorter). The regressors are constant within a

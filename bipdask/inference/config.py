@@ -1,0 +1,82 @@
+"""The one inference record every analysis takes: how its uncertainty is computed.
+
+An analysis (a HIR table, a BIP estimate) is called with one frozen :class:`Inference` instead
+of repeating ``bootstrap=, seed=, scheme=, cluster=, alpha=`` with defaults of its own; the run
+builds it once from the evaluation spec (:meth:`bipdask.spec.EvaluationSpec.inference`), so every
+table of a run uses the same replicates, seed and clustering. The estimators in
+:mod:`bipdask.estimators` keep plain keyword arguments for notebook use;
+:meth:`Inference.estimator_kwargs` turns the record into them.
+
+``method``:
+
+* ``"pairs"`` — the pairs cluster bootstrap by re-weighting clusters (:mod:`bipdask.inference.bootstrap`):
+  ``replicates`` B > 0 replicates, the standard error of the replicates, percentile intervals and
+  the share of centred replicates at least as extreme as the estimate as p-value.
+* ``"analytic"`` — no replicates: the cluster-robust (sandwich) variance, Wald intervals.
+
+The methods are described in ``docs/methods.md`` (section "Inference").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Literal
+
+from bipdask.inference.bootstrap import Scheme
+
+InferenceMethod = Literal["pairs", "analytic"]
+METHODS: tuple[str, ...] = ("pairs", "analytic")
+SCHEMES: tuple[str, ...] = ("multinomial", "poisson")
+
+
+@dataclass(frozen=True)
+class Inference:
+    """How an analysis computes standard errors, intervals and p-values.
+
+    Attributes
+    ----------
+    replicates : bootstrap replicates B (0 = analytic only; must be 0 with ``method="analytic"``).
+    seed : the run seed; replicate weights are a pure function of (seed, replicate, cluster id).
+    scheme : ``"multinomial"`` (classic pairs cluster bootstrap) or ``"poisson"`` weights.
+    cluster : the cluster column (``"person_id"``; ``"jobcentre_id"`` when the spec says
+        ``cluster = "jobcentre"``). Analyses whose unit is fixed by design (HIR Table 3 clusters
+        by caseworker) ignore it.
+    alpha : 1 − the confidence level of the intervals (0.05 → 95 %).
+    method : ``"pairs"`` or ``"analytic"``.
+    """
+
+    replicates: int = 0
+    seed: int = 0
+    scheme: Scheme = "multinomial"
+    cluster: str = "person_id"
+    alpha: float = 0.05
+    method: InferenceMethod = "pairs"
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"inference method must be one of {METHODS}, not {self.method!r}")
+        if self.scheme not in SCHEMES:
+            raise ValueError(f"bootstrap scheme must be one of {SCHEMES}, not {self.scheme!r}")
+        if int(self.replicates) != self.replicates or self.replicates < 0:
+            raise ValueError(f"replicates must be a whole number ≥ 0, not {self.replicates!r}")
+        if self.method == "analytic" and self.replicates:
+            raise ValueError("method='analytic' draws no replicates; set replicates=0")
+        if not 0 < self.alpha < 1:
+            raise ValueError(f"alpha must lie in (0, 1), not {self.alpha!r}")
+
+    @property
+    def bootstrap(self) -> bool:
+        """True when the analysis draws bootstrap replicates."""
+        return self.replicates > 0
+
+    def estimator_kwargs(self) -> dict:
+        """The keyword arguments of the estimators' bootstrap: ``bootstrap``, ``seed``, ``scheme``."""
+        return {"bootstrap": int(self.replicates), "seed": self.seed, "scheme": self.scheme}
+
+    def replace(self, **changes) -> "Inference":
+        """A copy with some fields changed (the record itself is immutable)."""
+        return dataclasses.replace(self, **changes)
+
+
+ANALYTIC = Inference(method="analytic")

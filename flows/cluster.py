@@ -1,0 +1,109 @@
+"""Where the tasks run: a DaskTaskRunner on an existing scheduler or on a LocalCluster started
+in the background (:class:`PrestartedLocalCluster`), its worker memory limit, and the Dask
+dashboard link of a running flow."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Any
+
+from prefect_dask import DaskTaskRunner
+
+WORKER_MEMORY_VARIABLE = "BIPDASK_WORKER_MEMORY"  # e.g. "8GiB"; "0" = no limit
+ADDRESS_VARIABLE = "DASK_ADDRESS"
+
+
+def scheduler_address(dask_address: str | None = None) -> str | None:
+    """The scheduler to use: ``dask_address``, else ``$DASK_ADDRESS``; ``None``: a LocalCluster."""
+    return dask_address or os.environ.get(ADDRESS_VARIABLE) or None
+
+
+class PrestartedLocalCluster:
+    """A LocalCluster started in a background thread as soon as this object exists.
+
+    Given to :class:`DaskTaskRunner` as its ``cluster_class``: the runner calls it when the
+    flow starts and gets the cluster that was being started meanwhile. The workers' start
+    (process spawn, importing :mod:`flows.tasks` with Prefect, pandas and SciPy — seconds per
+    worker) then overlaps with Prefect starting its temporary API server, instead of following
+    it. The runner closes the cluster when the flow ends; :meth:`close` covers a flow that
+    failed before it took the cluster.
+    """
+
+    def __init__(self, **cluster_kwargs: Any) -> None:
+        import concurrent.futures
+
+        from distributed import LocalCluster
+
+        self.__qualname__ = type(self).__qualname__  # the runner logs the "class" it instantiates by name
+        pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="bipdask-cluster-start")
+        self._future = pool.submit(self._start, LocalCluster, cluster_kwargs)
+        pool.shutdown(wait=False)
+
+    @staticmethod
+    def _start(cluster_class: Any, cluster_kwargs: dict) -> Any:
+        from distributed import Client
+
+        cluster = cluster_class(**cluster_kwargs)
+        with Client(cluster, set_as_default=False) as client:
+            client.run(importlib.import_module, "flows.tasks")
+        return cluster
+
+    def __call__(self, **_: Any):
+        return self._future.result()
+
+    def __getstate__(self) -> dict:
+        # Prefect ships the flow-run context, task runner included, with each task: only the
+        # name travels; the cluster itself is needed in this process only.
+        return {"__qualname__": self.__qualname__}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._future = None
+
+    def close(self) -> None:
+        try:
+            self._future.result().close()
+        except Exception:  # noqa: BLE001 - it failed to start or is closed already
+            pass
+
+
+def default_worker_memory() -> int:
+    """Per-worker memory limit of the LocalCluster, bytes: 90 % of the machine's RAM.
+
+    Not Dask's even share (RAM / workers): the reduces differ in size, and one of them (HIR
+    Table 8 at scale 10: ~14 GB) needs more than half of a 24 GiB machine while the other
+    worker's tasks are small — an even share gets that worker killed. The whole tree's peak is
+    what has to fit (measured: 14.3 GiB at scale 10 on 2 workers).
+    """
+    import psutil
+
+    return int(psutil.virtual_memory().total * 0.9)
+
+
+def task_runner(workers: int | None = None, dask_address: str | None = None) -> DaskTaskRunner:
+    """A DaskTaskRunner on an existing scheduler (``dask_address`` or ``$DASK_ADDRESS``) or a fresh
+    LocalCluster of ``workers`` processes (started now, in the background, its workers importing
+    the tasks module: :class:`PrestartedLocalCluster`)."""
+    address = scheduler_address(dask_address)
+    if address:
+        return DaskTaskRunner(address=address)
+    return DaskTaskRunner(cluster_class=PrestartedLocalCluster(
+        n_workers=max(1, int(workers or 1)), threads_per_worker=1, processes=True, dashboard_address=":0",
+        memory_limit=os.environ.get(WORKER_MEMORY_VARIABLE) or default_worker_memory()))
+
+
+def close_runner(runner: DaskTaskRunner | None) -> None:
+    """Close the LocalCluster a runner of :func:`task_runner` started, if the flow did not."""
+    if runner is not None and isinstance(runner.cluster_class, PrestartedLocalCluster):
+        runner.cluster_class.close()
+
+
+def dashboard_link() -> str | None:
+    """The Dask dashboard of the cluster this flow run's task runner is connected to, if any."""
+    try:
+        from prefect.context import FlowRunContext
+
+        return FlowRunContext.get().task_runner.client.dashboard_link  # connects now, as the first task would
+    except Exception:  # noqa: BLE001 - no context, no client, no dashboard: nothing to show
+        return None

@@ -1,0 +1,129 @@
+"""The run manifest (``_manifest.json``): :func:`build_manifest`, a pure function of what the
+``evaluate`` flow's tasks returned — no I/O, no clock.
+
+The manifest is committed last (:func:`bipdask.runtime.storage.commit`); its keys are read by
+the report (:mod:`bipdask.publish.report`), ``bipdask runs``/``show`` and the tests. The layout
+of a run is described in ``docs/architecture.md``.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from bipdask.prepare.hir import KINDS as MODEL_INPUT_KINDS
+from bipdask.runtime import input_cache, storage
+from bipdask.spec import EvaluationSpec
+
+from flows.outputs import ESTIMATES_FILE, ReduceOutput
+
+LINKAGE_COUNTS = ("person_weeks", "matched", "linked", "trimmed", "no_caseworker", "no_caseload_record")
+VALIDATION_KEYS = ("contract_version", "rows_in", "rows_out", "quarantined", "problems", "input_hashes",
+                   "week_span")
+SE_NOTE = ("bootstrap SE, percentile CI and bootstrap p-value (every analysis; the weekly/wave means of "
+           "hir_table8/hir_table3 and bip rows without replicates: analytic; Tables 6 and 7 (share) with job-centre "
+           "clusters: CR1 analytic)")
+
+
+def spec_dict(spec: EvaluationSpec) -> dict:
+    """The spec as a JSON-able dict (dates ISO), for the run key and the manifest."""
+    return json.loads(storage.canonical_json(dataclasses.asdict(spec)))
+
+
+def build_manifest(
+    *,
+    run_id: str,
+    run_key: str,
+    run_url: str,
+    code_version: Mapping[str, Any],
+    spec: EvaluationSpec,
+    spec_source: str,
+    seed: int,
+    cluster: str,
+    input_dir: str,
+    input_hashes: Mapping[str, str],
+    validation: Mapping[str, Any],
+    model_inputs: Sequence[Mapping[str, Any]],
+    jobcentre_ids: Sequence[int],
+    treated_ids: Sequence[int],
+    treated_names_not_found: Sequence[str],
+    linkage: Mapping[str, Any],
+    reduced: ReduceOutput,
+    timings: Mapping[str, float],
+    started_at: dt.datetime,
+    committed_at: dt.datetime,
+) -> dict[str, Any]:
+    """The manifest of one run of the ``evaluate`` flow.
+
+    Parameters
+    ----------
+    run_id, run_key, run_url : the run (``run_url`` = ``<root>/runs/<run_id>``; output URLs under it
+        are recorded relative to it).
+    code_version, spec, spec_source, seed : what decides the results (``spec_source``: the spec as
+        given — a built-in name or a file).
+    cluster : the bootstrap's cluster column (``person_id`` or ``jobcentre_id``).
+    input_dir, input_hashes : the delivery folder and the sha256 of each file read.
+    validation : the ``validate_and_stage`` report (a dict).
+    model_inputs : the ``compute_model_inputs`` results, one per job-centre batch.
+    jobcentre_ids, treated_ids, treated_names_not_found : the staged job centres, the
+        participating ones and the spec's names no job centre matched.
+    linkage : the ``check_linkage`` result.
+    reduced : the reduce tasks' outputs merged (:func:`flows.outputs.merge_outputs`).
+    timings : step → seconds (rounded to ms here).
+    started_at, committed_at : timestamps (UTC).
+    """
+
+    def rel(url: str) -> str:
+        return url[len(run_url):].lstrip("/")
+
+    rows = reduced.rows
+    kinds = ("share_cells", *MODEL_INPUT_KINDS)
+    model_rows = {k: sum(i["rows"].get(k, 0) for i in model_inputs) for k in kinds}
+    reused = sorted(j for i in model_inputs for j in i["reused"])
+    recomputed = sorted(j for i in model_inputs for j in i["recomputed"])
+    linkage_counts = {k: linkage[k] for k in LINKAGE_COUNTS if k in linkage}
+    return {
+        "run_id": run_id,
+        "run_key": run_key,
+        "flow": "evaluate",
+        "code_version": code_version,
+        "spec": {"name": spec.name, "source": spec_source, "content": spec_dict(spec)},
+        "seed": seed,
+        "inputs": {"delivery": str(input_dir), "sha256": input_hashes},
+        "validation": {k: validation.get(k) for k in VALIDATION_KEYS},
+        "row_counts": {
+            "input": validation.get("rows_in", {}),
+            "staged": validation.get("rows_out", {}),
+            "quarantined": {t: sum(r.values()) for t, r in (validation.get("quarantined") or {}).items()},
+            "weeks_read_by_model_inputs": sum(i["weeks_rows"] for i in model_inputs),
+            "share_cell_rows": model_rows["share_cells"],
+            "model_input": model_rows,
+            "linkage": linkage_counts,
+            "estimates": len(rows),
+            "estimates_by_analysis": dict(sorted(collections.Counter(r["analysis"] for r in rows).items())),
+            "reduce_outputs": dict(sorted(reduced.counts.items())),
+        },
+        "linkage": {k: v for k, v in linkage.items() if k not in ("url", "seconds")},
+        "estimation": {
+            "bootstrap_replicates": spec.bootstrap_replicates, "bootstrap_scheme": spec.bootstrap_scheme,
+            "seed": seed, "cluster": cluster,
+            "se": SE_NOTE,
+            "notes": dict(reduced.notes),
+        },
+        "jobcentres": {"staged": len(jobcentre_ids), "batches": len(model_inputs), "treated_ids": list(treated_ids),
+                       "treated_names_not_found": list(treated_names_not_found)},
+        "outputs": {"estimates": f"results/{ESTIMATES_FILE}", "staged": "staged/",
+                    **{k: f"model_input/{k}/" for k in kinds},
+                    **({"linkage_report": rel(linkage["url"])} if linkage.get("url") else {}),
+                    **{k: rel(v) for k, v in sorted(reduced.files.items())}},
+        "incremental": {"cache": f"{input_cache.CACHE_DIR}/", "reused": len(reused), "recomputed": len(recomputed),
+                        "reused_jobcentres": reused, "recomputed_jobcentres": recomputed,
+                        "keys": sorted(k for i in model_inputs for k in i.get("keys", []))},
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "started_at": started_at.isoformat(timespec="seconds"),
+        "committed_at": committed_at.isoformat(timespec="seconds"),
+    }

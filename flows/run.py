@@ -1,0 +1,249 @@
+"""One run of the ``evaluate`` flow per run key: :func:`plan_run` (input hashes, code version,
+spec and seed → run id), :func:`execute_run` (claim, heartbeat, cluster, flow call) and
+:func:`run_evaluation` (both; what ``bipdask run`` calls), and :class:`RunResult` (a committed
+run read back, with its summary text).
+
+Same inputs (file hashes), code version, spec and seed give the same run id: a rerun of a
+committed run is a no-op that reports the existing run.
+
+Dask: a ``LocalCluster`` (``workers`` processes, one thread each) unless an address is given
+(``--dask-address`` or ``DASK_ADDRESS``). Prefect: with no ``PREFECT_API_URL`` Prefect runs
+an ephemeral local server for the duration of the flow; its logging is quieted to WARNING (and
+task/flow failure tracebacks are left to the CLI's one-line error) unless ``debug``
+(:func:`flows.configure_logging`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bipdask.analyses.estimates import estimates_frame
+from bipdask.analyses.hir.shares import headline
+from bipdask.data.contract import TABLES
+from bipdask.data.dream import ACTIVITY_TABLE, WIDE_TABLE
+from bipdask.errors import BipdaskError, InfrastructureError, InputError, Problem
+from bipdask.runtime import claims, storage
+from bipdask.spec import load_spec
+
+from flows import configure_logging
+from flows.cluster import close_runner, scheduler_address, task_runner
+from flows.credentials import apply_s3_secret_block
+from flows.evaluate import ProgressFn, StageProgress, evaluate
+from flows.manifest import spec_dict
+from flows.outputs import ESTIMATES_FILE
+from flows.version import code_version, version_key
+
+DELIVERY_TABLES = (*TABLES, WIDE_TABLE, ACTIVITY_TABLE)  # every file the validator reads
+BATCHES_PER_WORKER = 4
+CLAIM_POLL_S = 2.0
+
+
+# --------------------------------------------------------------------------- plan and execute
+
+
+def plan_run(input_dir: str | Path, output_url: str, spec: str = "hir", seed: int | None = None
+             ) -> tuple[storage.RunLayout, dict[str, Any]]:
+    """Hash the inputs and derive the run id; no side effects."""
+    input_dir = Path(input_dir)
+    if not input_dir.is_dir():
+        raise InputError([Problem("delivery", "", "delivery folder not found", 0)])
+    spec_obj = load_spec(spec)
+    seed = spec_obj.seed if seed is None else int(seed)
+    hashes = storage.hash_delivery(input_dir, list(DELIVERY_TABLES))
+    if not hashes:
+        raise InputError([Problem("delivery", "", "no contract tables found", 0)])
+    version = code_version()
+    key = storage.run_key(hashes, version_key(version), spec_dict(spec_obj), seed)
+    run = storage.RunLayout.create(output_url, storage.run_id_from_key(key))
+    return run, {"run_key": key, "seed": seed, "input_hashes": hashes, "code_version": version,
+                 "spec": spec, "input_dir": str(input_dir.resolve())}
+
+
+def run_evaluation(
+    *,
+    input_dir: str | Path,
+    output_url: str,
+    seed: int | None = None,
+    spec: str = "hir",
+    workers: int | None = None,
+    dask_address: str | None = None,
+    debug: bool = False,
+    batch_size: int | None = None,
+    progress: ProgressFn | None = None,
+) -> RunResult:
+    """Run (or find) the evaluation of the delivery at ``input_dir`` under ``output_url``.
+
+    ``batch_size`` job centres go to one ``compute_model_inputs`` task (default: about
+    ``BATCHES_PER_WORKER`` tasks per local worker, or ``DEFAULT_BATCH_SIZE`` on a remote
+    cluster); the results do not depend on it. ``progress(stage, done, total)`` is called as the
+    stages advance (the CLI draws its bar from it).
+    """
+    run, plan = plan_run(input_dir, output_url, spec, seed)
+    return execute_run(run, plan, workers=workers, dask_address=dask_address, debug=debug, batch_size=batch_size,
+                       progress=progress)
+
+
+def execute_run(
+    run: storage.RunLayout,
+    plan: dict[str, Any],
+    *,
+    workers: int | None = None,
+    dask_address: str | None = None,
+    debug: bool = False,
+    batch_size: int | None = None,
+    poll_s: float = CLAIM_POLL_S,
+    progress: ProgressFn | None = None,
+    s3_secret_block: str | None = None,
+) -> RunResult:
+    """Compute a planned run once, whoever else asks for the same run key at the same time.
+
+    A committed run is returned as it is (``reused``). Otherwise this process claims the run
+    (:func:`bipdask.runtime.claims.claim_run`); while another process holds a live claim it waits
+    for that run's commit and then reports it. The claim is kept alive by a heartbeat thread
+    and released after the commit or a failure. ``s3_secret_block`` (or
+    ``$BIPDASK_S3_SECRET_BLOCK``) names a Prefect Secret block with the S3 credentials
+    (:mod:`flows.credentials`).
+    """
+    apply_s3_secret_block(s3_secret_block)  # before any S3 access and the LocalCluster (workers inherit it)
+    claim = runner = None
+    while claim is None:
+        if run.is_committed():
+            return load_result(run.root, run.run_id, reused=True)
+        claim = claims.claim_run(run)
+        if claim is None:
+            time.sleep(poll_s)
+    try:
+        if run.is_committed():  # committed between our check and our claim
+            return load_result(run.root, run.run_id, reused=True)
+        for layer in storage.RUN_LAYERS:  # an earlier attempt that never committed: start clean
+            storage.remove(run.layer(layer))
+        storage.remove(run.manifest)
+        address = scheduler_address(dask_address)
+        n_batches = 0 if address else BATCHES_PER_WORKER * max(1, int(workers or 1))
+        runner = task_runner(workers, address)
+        flow_fn = evaluate.with_options(task_runner=runner, flow_run_name=f"evaluate-{run.run_id}")
+        configure_logging(debug)
+        with Heartbeat(claim):
+            try:
+                flow_fn(input_dir=plan["input_dir"], root=run.root, run_id=run.run_id, run_key=plan["run_key"],
+                        spec=plan["spec"], seed=plan["seed"], code_version=plan["code_version"],
+                        input_hashes=plan["input_hashes"], n_batches=n_batches, batch_size=int(batch_size or 0),
+                        claim_token=claim.token, progress=StageProgress(progress))
+            except BipdaskError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - cluster/orchestration failure: exit code 3
+                if debug:
+                    raise
+                raise InfrastructureError(f"evaluate flow failed ({type(exc).__name__})") from None
+    finally:
+        close_runner(runner)
+        try:
+            claims.release_claim(claim)
+        except BipdaskError:
+            pass  # a stale claim expires by itself
+    return load_result(run.root, run.run_id)
+
+
+class Heartbeat:
+    """Refresh a claim every quarter of the stale timeout while a run is computed."""
+
+    def __init__(self, claim: claims.Claim) -> None:
+        self.claim = claim
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name="bipdask-claim-heartbeat", daemon=True)
+
+    def _beat(self) -> None:
+        interval = claims.claim_stale_after() / 4
+        while not self.stop.wait(interval):
+            try:
+                if not claims.refresh_claim(self.claim):
+                    return
+            except BipdaskError:
+                continue
+
+    def __enter__(self) -> Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
+
+
+# --------------------------------------------------------------------------- the committed run
+
+
+@dataclass(frozen=True, eq=False)
+class RunResult:
+    """A committed run: id, URL, the tidy estimates and the manifest."""
+
+    run_id: str
+    url: str
+    estimates: pd.DataFrame
+    manifest: dict
+    reused: bool = False
+    published: pd.DataFrame | None = None  # as the report publishes them: disclosure control applied
+
+    def describe(self) -> str:
+        shown = self.estimates if self.published is None else self.published
+        lines = [headline(shown), ""]
+        rows = self.manifest.get("row_counts", {})
+        weeks_in = (rows.get("input") or {}).get("weeks")
+        if weeks_in is not None:
+            lines.append(f"weeks rows: {weeks_in:,} in, {(rows.get('staged') or {}).get('weeks', 0):,} staged, "
+                         f"{(rows.get('quarantined') or {}).get('weeks', 0):,} quarantined")
+        lines += _headline_extras(shown)
+        state = "already committed; nothing recomputed" if self.reused else "committed"
+        lines.append(f"run {self.run_id} {state}: {self.url}")
+        lines.append(f"estimates: {storage.join(self.url, 'results', ESTIMATES_FILE)}")
+        for rel_url in (self.manifest.get("outputs") or {}).get("report", []):
+            lines.append(f"report: {storage.join(self.url, rel_url)}")
+        return "\n".join(lines)
+
+
+def load_result(root: str, run_id: str | None = None, reused: bool = False) -> RunResult:
+    """The committed run's estimates, as computed and as published (disclosure control), and its
+    manifest."""
+    from bipdask.publish.report.build import load_published
+
+    committed = storage.open_run(root, run_id)
+    estimates = estimates_frame(storage.read_parquet(storage.join(committed.url, "results", ESTIMATES_FILE)))
+    return RunResult(committed.run_id, committed.url, estimates, committed.manifest, reused=reused,
+                     published=load_published(committed).estimates)
+
+
+# (analysis, estimand, label, scale, unit) of the national rows the CLI prints after Table 6
+_EXTRAS = (
+    ("hir_table4", "participating_before", "Table A: weeks between LAB, participating, before", 1, " wk"),
+    ("hir_table4", "participating_intervention", "Table A: weeks between LAB, participating, during", 1, " wk"),
+    ("hir_table4", "other_before", "Table A: weeks between LAB, others, before", 1, " wk"),
+    ("hir_table4", "other_intervention", "Table A: weeks between LAB, others, during", 1, " wk"),
+    ("hir_table4", "did_weeks", "Table A: effect on weeks between LAB (DiD)", 1, " wk"),
+    ("hir_table9", "hr_caseload", "Table 9: hazard ratio of a new LAB per caseload unit", 1, ""),
+    ("bip_caseworker_effectiveness", "actual", "BIP Table 1: job or SU within 52 weeks", 100, "%"),
+    ("bip_caseworker_effectiveness", "counterfactual_top_quartile", "BIP Table 1: all as top-quartile caseworkers",
+     100, "%"),
+)
+
+
+def _headline_extras(estimates: pd.DataFrame) -> list[str]:
+    """National Table A, Table 9 and BIP Table 1 lines with their bootstrap CIs, where present."""
+    if estimates is None or estimates.empty or "analysis" not in estimates:
+        return []
+    national = estimates[estimates["jobcentre_id"].isna()]
+    lines = []
+    for analysis, estimand, label, scale, unit in _EXTRAS:
+        row = national[(national["analysis"] == analysis) & (national["estimand"] == estimand)]
+        if row.empty or pd.isna(row["estimate"].iloc[0]):
+            continue
+        r = row.iloc[0]
+        ci = (f"  95% CI [{scale * r['ci_low']:.3g}, {scale * r['ci_high']:.3g}]"
+              if pd.notna(r["ci_low"]) and pd.notna(r["ci_high"]) else "")
+        lines.append(f"{label:<56} {scale * r['estimate']:.3g}{unit}{ci}")
+    return ["", *lines] if lines else []
