@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 from bipdask.errors import InputError, Problem
-from bipdask.inference.config import Inference
+from bipdask.inference.config import METHODS, Inference
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ class EvaluationSpec:
     last_months: int = 3
     caseload_baseline: Period | None = None
     cluster: str = "person"
+    inference_method: str = "pairs"  # TOML key ``inference``
     bootstrap_replicates: int = 999
     bootstrap_scheme: str = "multinomial"
     seed: int = 0
@@ -54,9 +55,10 @@ class EvaluationSpec:
         """The run's one :class:`~bipdask.inference.config.Inference` record: the spec's bootstrap
         replicates and scheme, its cluster level as a column, and ``seed`` (the run's seed; the
         spec's when ``None``)."""
-        return Inference(replicates=self.bootstrap_replicates, seed=self.seed if seed is None else int(seed),
-                         scheme=self.bootstrap_scheme,
-                         cluster="jobcentre_id" if self.cluster == "jobcentre" else "person_id")
+        return Inference(replicates=0 if self.inference_method == "analytic" else self.bootstrap_replicates,
+                         seed=self.seed if seed is None else int(seed), scheme=self.bootstrap_scheme,
+                         cluster="jobcentre_id" if self.cluster == "jobcentre" else "person_id",
+                         method=self.inference_method)
 
     @property
     def last_months_period(self) -> Period:
@@ -86,6 +88,9 @@ def parse_spec(raw: dict) -> EvaluationSpec:
     cluster = raw.get("cluster", "person")
     if cluster not in ("person", "jobcentre"):
         raise InputError([Problem("spec", "cluster", "must be 'person' or 'jobcentre'", 0)])
+    inference = raw.get("inference", "pairs")
+    if inference not in METHODS:
+        raise InputError([Problem("spec", "inference", f"must be one of {', '.join(METHODS)}", 0)])
     b = int(raw.get("bootstrap_replicates", 999))
     if not 0 <= b <= 9999:
         raise InputError([Problem("spec", "bootstrap_replicates", "must be within 0..9999", 0)])
@@ -102,6 +107,7 @@ def parse_spec(raw: dict) -> EvaluationSpec:
             else None
         ),
         cluster=cluster,
+        inference_method=inference,
         bootstrap_replicates=b,
         bootstrap_scheme=str(raw.get("bootstrap_scheme", "multinomial")),
         seed=int(raw.get("seed", 0)),
@@ -109,7 +115,7 @@ def parse_spec(raw: dict) -> EvaluationSpec:
         match_rate_floor=float(raw.get("match_rate_floor", 0.90)),
         fte_hours_per_week=float(caseload.get("fte_hours_per_week", 37.0)),
         caseload_trim=tuple(float(x) for x in caseload.get("trim", (13.0, 50.0))),
-        extra={k: v for k, v in raw.items() if k not in EvaluationSpec.__dataclass_fields__},
+        extra={k: v for k, v in raw.items() if k not in EvaluationSpec.__dataclass_fields__ and k != "inference"},
     )
 
 

@@ -145,13 +145,12 @@ def evaluate(
     boot = dict(inference=inference)
     panel_end = (report.get("week_span") or [None])[-1]
     t0 = time.perf_counter()
-    share_inference = inference if cluster == "person_id" else inference.replace(replicates=0)  # person sums only
     reduces: dict[str, PrefectFuture] = {}
     reduces["estimate_share_did"] = estimate_share_did.submit(
         urls("share_cells"), list(treated_ids), list(windows), spec_obj.disclosure_min_persons, run.replicates,
-        share_inference)
+        inference)
     new_course_future = estimate_new_course_share.submit(urls("new_course_share_cells"), list(treated_ids),
-                                                         run.replicates, share_inference)
+                                                         run.replicates, inference)
     reduces["estimate_hir_durations"] = estimate_hir_durations.submit(
         urls("gap_spells"), urls("first_lab_spells"), run.results, run.replicates,
         min_persons=spec_obj.disclosure_min_persons, **boot)

@@ -110,7 +110,7 @@ def build_manifest(
         "linkage": {k: v for k, v in linkage.items() if k not in ("url", "seconds")},
         "estimation": {
             "bootstrap_replicates": spec.bootstrap_replicates, "bootstrap_scheme": spec.bootstrap_scheme,
-            "seed": seed, "cluster": cluster,
+            "seed": seed, "cluster": cluster, "inference": spec.inference_method,
             "se": SE_NOTE,
             "notes": dict(reduced.notes),
         },

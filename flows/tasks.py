@@ -26,13 +26,13 @@ from bipdask.prepare.bip import BIP_WEEKS_COLUMNS, bip_jobcentre_ids, bip_weeks
 from bipdask.analyses.bip.estimates import bip_outputs
 from bipdask.publish.disclosure import NEW_COURSE_SHARE_ANALYSIS
 from bipdask.errors import BipdaskError, InfrastructureError, InputError
-from bipdask.analyses.estimates import HazardEstimates, combine_estimates
+from bipdask.analyses.estimates import HazardEstimates, combine_estimates, describe_inference
 from bipdask.analyses.hir.durations import figure_curves, table4, table7
 from bipdask.analyses.hir.mediators import share_mediators, table9, table10
 from bipdask.analyses.hir.beliefs import table3
 from bipdask.analyses.hir.exits import table8
 from bipdask.runtime.input_cache import frame_digest
-from bipdask.analyses.hir.shares import SHARE_ANALYSIS, share_did_table
+from bipdask.analyses.hir.shares import design_based_rows, SHARE_ANALYSIS, share_did_table
 from bipdask.prepare.linkage import check_match_rate
 from bipdask.prepare.hir import (ModelInputConfig, caseworkers_rows, concat_inputs, jobcentre_model_inputs,
                                  linkage_report_from_counts, linkage_report_table, persons_rows,
@@ -215,26 +215,35 @@ def estimate_share_did_impl(
     cells = storage.read_parquet(list(cell_urls))
     rows = share_did_table(cells, treated_ids=treated_ids, before=windows[0], after=windows[1:],
                            min_persons=min_persons)
-    rows, files, counts = _share_bootstrap(SHARE_ANALYSIS, rows, cells, treated_ids, windows[0], windows[1:],
-                                           replicates_url, inference)
-    return ReduceOutput(rows=[dataclasses.asdict(r) for r in rows], files=files, counts=counts,
-                        seconds=time.perf_counter() - t0)
+    rows, reps, files, counts = _share_bootstrap(SHARE_ANALYSIS, rows, cells, treated_ids, windows[0], windows[1:],
+                                                 replicates_url, inference)
+    if inference.method == "wild":  # the caseload cap was assigned to job centres
+        rows = design_based_rows(rows, cells, treated_ids=treated_ids, before=windows[0], after=windows[1:],
+                                 inference=inference, min_persons=min_persons)
+    plain = _described(pd.DataFrame([dataclasses.asdict(r) for r in rows]), reps,
+                       inference.cluster if reps is not None else "person_id")
+    return ReduceOutput(rows=plain, files=files, counts=counts, seconds=time.perf_counter() - t0)
 
 
 def _share_bootstrap(analysis: str, rows: list[Estimate], cells: pd.DataFrame, treated_ids: Sequence[int],
                      before: str, after: Sequence[str], replicates_url: str | None, inference: Inference,
-                     pooled_only: bool = False) -> tuple[list[Estimate], dict, dict]:
+                     pooled_only: bool = False) -> tuple[list[Estimate], pd.DataFrame | None, dict, dict]:
     """The person-cluster bootstrap of a share DiD (Tables 6, 7): rows with bootstrap SE/CI/p, the
-    replicates file ``replicates/<analysis>.parquet`` (``pooled_only``: the ``|all|`` columns) and
-    its counts; the rows as they are without replicates."""
+    replicates (written to ``replicates/<analysis>.parquet``; ``pooled_only``: the ``|all|``
+    columns), the file and its counts; the rows as they are without replicates. The replicates
+    resample the run's clusters: persons, or job centres (the cell sums are additive, so a job
+    centre's sums stand in for its persons')."""
     if not inference.bootstrap or not replicates_url:
-        return rows, {}, {}
+        return rows, None, {}, {}
+    if inference.cluster == "jobcentre_id":
+        cells = (cells.groupby(["jobcentre_id", "period", "d"], as_index=False)[["n_weeks", "n_yes"]].sum()
+                 .assign(person_id=lambda f: f["jobcentre_id"].astype("int64")))
     reps = share_did_replicates(cells, treated_ids=treated_ids, before=before, after=after, inference=inference)
     if pooled_only:
         reps = reps[["replicate", *(c for c in reps.columns if str(c).split("|")[1:2] == ["all"])]]
     url = storage.write_parquet(reps, storage.join(replicates_url, f"{analysis}.parquet"))
     rows = with_bootstrap(rows, reps)
-    return rows, {f"replicates_{analysis}": url}, {
+    return rows, reps, {f"replicates_{analysis}": url}, {
         analysis: {"estimates": len(rows), "replicates": int(len(reps)), "replicate_columns": int(reps.shape[1] - 1)}}
 
 
@@ -262,13 +271,14 @@ def estimate_new_course_share_impl(
     except InputError as exc:
         return _skipped([analysis], str(exc), t0)
     rows = [dataclasses.replace(r, analysis=analysis) for r in rows if r.jobcentre_id is None]
-    rows, files, counts = _share_bootstrap(analysis, rows, cells, treated_ids, before, after, replicates_url,
-                                           inference, pooled_only=True)
+    rows, reps, files, counts = _share_bootstrap(analysis, rows, cells, treated_ids, before, after, replicates_url,
+                                                 inference, pooled_only=True)
+    plain = _described(pd.DataFrame([dataclasses.asdict(r) for r in rows]), reps,
+                       inference.cluster if reps is not None else "person_id")
     notes = {analysis: {"persons": int(cells["person_id"].nunique()), "person_weeks": int(cells["n_weeks"].sum()),
                         "weeks": "course weeks of courses granted in the period (the hir_table7 rule: no course "
                                  "week in the lookback before), from the course start to the period end"}}
-    return ReduceOutput(rows=[dataclasses.asdict(r) for r in rows], files=files, notes=notes, counts=counts,
-                        seconds=time.perf_counter() - t0)
+    return ReduceOutput(rows=plain, files=files, notes=notes, counts=counts, seconds=time.perf_counter() - t0)
 
 
 def _plain_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -279,7 +289,7 @@ def _plain_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
         for k, v in r.items():
             if v is None or (not isinstance(v, str) and pd.isna(v)):
                 row[k] = None
-            elif k in ("jobcentre_id", "n_persons", "n_obs"):
+            elif k in ("jobcentre_id", "n_persons", "n_obs", "n_clusters", "n_replicates"):
                 row[k] = int(v)
             elif isinstance(v, str):
                 row[k] = v
@@ -340,16 +350,24 @@ def estimate_hir_durations_impl(
         url = _write_replicates(est, replicates_url)
         if url:
             files[f"replicates_{est.analysis}"] = url
-    return ReduceOutput(rows=_plain_rows(t4.rows) + _plain_rows(t7.rows), files=files,
+    rows = [r for est in (t4, t7) for r in _described(est.rows, est.replicates, inference.cluster)]
+    return ReduceOutput(rows=rows, files=files,
                         notes={t4.analysis: t4.notes, t7.analysis: t7.notes}, seconds=time.perf_counter() - t0)
 
 
-def _outputs(estimates: Sequence[HazardEstimates], replicates_url: str, t0: float) -> ReduceOutput:
+def _described(rows: pd.DataFrame, replicates: Any, cluster: str | None) -> list[dict[str, Any]]:
+    """Rows as plain dicts with their inference columns filled (method, cluster level, usable
+    replicates; :func:`bipdask.analyses.estimates.describe_inference`)."""
+    return _plain_rows(describe_inference(rows, replicates, cluster=cluster))
+
+
+def _outputs(estimates: Sequence[HazardEstimates], replicates_url: str, t0: float,
+             cluster: str | None) -> ReduceOutput:
     """The task result of one or more analyses: rows, replicate files, notes, seconds."""
     rows, files, notes, counts = [], {}, {}, {}
     for est in estimates:
         kept, withheld = withhold_unstable_intervals(est.rows, est.replicates, est.analysis)
-        rows += _plain_rows(kept)
+        rows += _described(kept, est.replicates, cluster)
         url = _write_replicates(est, replicates_url)
         if url:
             files[f"replicates_{est.analysis}"] = url
@@ -376,7 +394,7 @@ def estimate_hir_mediators_impl(
     cox = table9(storage.read_parquet(list(time_varying_urls)), **boot)
     share = share_mediators(storage.read_parquet(list(share_weeks_urls)), analysis="hir_table9", **boot)
     t9 = combine_estimates("hir_table9", cox, dataclasses.replace(share, notes={"share": share.notes}))
-    return _outputs([t9], replicates_url, t0)
+    return _outputs([t9], replicates_url, t0, inference.cluster)
 
 
 def estimate_hir_beliefs_impl(
@@ -401,7 +419,7 @@ def estimate_hir_beliefs_impl(
     t10 = combine_estimates("hir_table10", cox, dataclasses.replace(share, notes={"share": share.notes}))
     t10.notes["weeks_without_pre_belief"] = {c: int(shares[c].sum()) for c in shares.columns if c.endswith("_miss")
                                              and c.startswith("belief_")}
-    return _outputs([t10], replicates_url, t0)
+    return _outputs([t10], replicates_url, t0, inference.cluster)
 
 
 def estimate_hir_exits_impl(
@@ -412,7 +430,7 @@ def estimate_hir_exits_impl(
     """Table 8: the weekly exit LPMs (eq. 3) per destination on the gathered course_exits."""
     t0 = time.perf_counter()
     t8 = table8(storage.read_parquet(list(course_exit_urls)), inference=inference)
-    return _outputs([t8], replicates_url, t0)
+    return _outputs([t8], replicates_url, t0, inference.cluster)
 
 
 def estimate_hir_belief_change_impl(
@@ -428,10 +446,18 @@ def estimate_hir_belief_change_impl(
         return _skipped(["hir_table3"], "no belief_survey table in the delivery", t0)
     jobcentres = storage.read_parquet(storage.join(staged_url, "jobcentres.parquet"))
     try:
-        t3 = table3(survey, jobcentres, inference=inference)
+        t3 = table3(survey, jobcentres, inference=_own_unit(inference, "caseworker_id"))
     except InputError as exc:
         return _skipped(["hir_table3"], str(exc), t0)
-    return _outputs([t3], replicates_url, t0)
+    return _outputs([t3], replicates_url, t0, "caseworker_id")
+
+
+def _own_unit(inference: Inference, cluster: str) -> Inference:
+    """The inference of an analysis whose unit is fixed by its design rather than by a group-level
+    assignment (BIP: citizens; HIR Table 3: caseworkers; ``docs/methods.md``): a pairs bootstrap
+    of that unit, or analytic, whatever the run's cluster level."""
+    method = "pairs" if inference.method == "wild" else inference.method
+    return inference.replace(method=method, cluster=cluster)
 
 
 def estimate_bip_impl(
@@ -453,16 +479,18 @@ def estimate_bip_impl(
              for jc in bip_jobcentre_ids(responses)]
     weeks = pd.concat(parts, ignore_index=True)
     try:
-        results = bip_estimates(responses, persons, weeks, inference=inference, panel_end=panel_end)
+        results = bip_estimates(responses, persons, weeks, inference=_own_unit(inference, "person_id"),
+                                panel_end=panel_end)
     except InputError as exc:
         return _skipped(["bip"], str(exc), t0)
     rows, by_analysis = bip_outputs(results)
     for est in by_analysis.values():
         rows, _ = withhold_unstable_intervals(rows, est.replicates, est.analysis)
-    out = _outputs(list(by_analysis.values()), replicates_url, t0)
+    out = _outputs(list(by_analysis.values()), replicates_url, t0, "person_id")
     bip = {"responses": int(len(responses)), "weeks_rows": int(len(weeks)), "jobcentres": len(parts),
            "sample_responses": int(results.effectiveness.n_obs)}
-    return dataclasses.replace(out, rows=_plain_rows(rows), notes={**out.notes, "bip": bip})
+    rows = _described(rows, [est.replicates for est in by_analysis.values()], "person_id")
+    return dataclasses.replace(out, rows=rows, notes={**out.notes, "bip": bip})
 
 
 def write_results_impl(rows: Sequence[dict[str, Any]], results_url: str) -> str:

@@ -134,3 +134,24 @@ def _write(name: str, df: pd.DataFrame, path: Path, fmt: str) -> None:
         df.to_csv(path, index=False)
     else:
         pq.write_table(to_arrow(name, df), path)
+
+
+SMALL_B = 20
+
+
+def write_spec(path: Path, bootstrap: int = SMALL_B, *, inference: str | None = None,
+               cluster: str | None = None) -> Path:
+    """The built-in HIR spec with a small B (fast bootstrap in tests), optionally another
+    inference method and cluster level."""
+    import re
+    from importlib import resources
+
+    text = resources.files("bipdask.specs").joinpath("hir.toml").read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^bootstrap_replicates = \d+", f"bootstrap_replicates = {bootstrap}", text)
+    assert f"bootstrap_replicates = {bootstrap}" in text
+    if inference is not None:
+        text = re.sub(r'(?m)^inference = "\w+"', f'inference = "{inference}"', text)
+    if cluster is not None:
+        text = re.sub(r'(?m)^cluster = "\w+"', f'cluster = "{cluster}"', text)
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 import warnings
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -29,7 +28,7 @@ from lifelines import CoxPHFitter, CoxTimeVaryingFitter, KaplanMeierFitter, Weib
 
 pytestmark = pytest.mark.against_r
 
-FIXTURES = Path(__file__).parent / "fixtures" / "r"
+from r_fixtures import R_FIXTURES as FIXTURES
 Z975 = 1.959963984540054
 
 

@@ -30,8 +30,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from test_flow import write_spec
-from test_report import digit_tokens, png_text_chunks
+from _deliveries import write_spec
+from fake_runs import digit_tokens, png_text_chunks
 
 from bipdask.cli import main
 from bipdask.errors import EXIT_BAD_INPUT, EXIT_OK

@@ -32,6 +32,12 @@ ESTIMATES_SCHEMA = pa.schema(
         pa.field("p_value", pa.float64(), nullable=True),
         pa.field("n_persons", pa.int64(), nullable=False),
         pa.field("n_obs", pa.int64(), nullable=False),
+        # how se/ci/p were computed: "wild" (wild cluster bootstrap test), "pairs" (pairs cluster
+        # bootstrap replicates), "randomization", "placebo" or "analytic" (sandwich covariance)
+        pa.field("inference", pa.string(), nullable=True),
+        pa.field("cluster_level", pa.string(), nullable=True),  # person, jobcentre, caseworker
+        pa.field("n_clusters", pa.int64(), nullable=True),
+        pa.field("n_replicates", pa.int64(), nullable=True),  # usable replicates (0 = analytic)
     ]
 )
 
@@ -51,10 +57,54 @@ class Estimate:
     p_value: float | None = None
     n_persons: int = 0
     n_obs: int = 0
+    inference: str | None = None
+    cluster_level: str | None = None
+    n_clusters: int | None = None
+    n_replicates: int | None = None
 
 
 COLUMNS = tuple(f.name for f in fields(Estimate))
 assert COLUMNS == tuple(ESTIMATES_SCHEMA.names)
+
+
+CLUSTER_LEVELS = {"person_id": "person", "jobcentre_id": "jobcentre", "caseworker_id": "caseworker"}
+INFERENCE_COLUMNS = ("inference", "cluster_level", "n_clusters", "n_replicates")
+
+
+def cluster_level(column: str | None) -> str | None:
+    """The published name of a cluster column: ``jobcentre_id`` → ``"jobcentre"``."""
+    return None if column is None else CLUSTER_LEVELS.get(column, column.removesuffix("_id"))
+
+
+def describe_inference(rows: pd.DataFrame, replicates: pd.DataFrame | Iterable[pd.DataFrame] | None, *,
+                       cluster: str | None) -> pd.DataFrame:
+    """Fill the inference columns an analysis left empty.
+
+    ``n_replicates`` is the number of usable (finite) replicates behind a row, read from the
+    analysis' replicates file (column :func:`replicate_key`); a row with replicates and no
+    ``inference`` of its own is ``"pairs"``, one without is ``"analytic"``; ``cluster_level`` is
+    the run's cluster column (``cluster``) unless the analysis set its own (HIR Table 3 clusters
+    by caseworker whatever the run says).
+    """
+    if len(rows) == 0:
+        return rows
+    out = rows.copy()
+    for col in INFERENCE_COLUMNS:
+        if col not in out.columns:
+            out[col] = None
+    keys = [replicate_key(e, j, p) for e, j, p in zip(out["estimand"], out["jobcentre_id"], out["period"])]
+    frames = [] if replicates is None else [replicates] if isinstance(replicates, pd.DataFrame) else list(replicates)
+    usable: dict[str, int] = {}
+    for frame in frames:
+        if frame is not None and not frame.empty:
+            usable.update(frame.drop(columns=["replicate"], errors="ignore").notna().sum().to_dict())
+    n_reps = [int(usable.get(k, 0)) for k in keys]
+    missing = out["n_replicates"].isna().to_numpy()
+    out.loc[missing, "n_replicates"] = [n for n, m in zip(n_reps, missing) if m]
+    no_method = out["inference"].isna().to_numpy()
+    out.loc[no_method, "inference"] = ["pairs" if n else "analytic" for n, m in zip(n_reps, no_method) if m]
+    out.loc[out["cluster_level"].isna().to_numpy(), "cluster_level"] = cluster_level(cluster)
+    return out
 
 
 def _none_if_nan(x: float | None) -> float | None:
@@ -68,10 +118,10 @@ def estimates_table(rows: Iterable[Estimate] | pd.DataFrame) -> pa.Table:
     the file independent of the order the estimates were computed in.
     """
     if isinstance(rows, pd.DataFrame):
-        missing = [c for c in COLUMNS if c not in rows.columns]
+        missing = [c for c in COLUMNS if c not in rows.columns and c not in INFERENCE_COLUMNS]
         if missing:
             raise ValueError(f"estimates frame lacks columns {missing}")
-        records = [Estimate(**{c: (None if pd.isna(r[c]) else r[c]) for c in COLUMNS})
+        records = [Estimate(**{c: (None if pd.isna(r.get(c)) else r[c]) for c in COLUMNS})
                    for r in rows.to_dict("records")]
     else:
         records = list(rows)

@@ -8,11 +8,18 @@ per cell — so the fit needs the (person, D, E) sums only, never the person-wee
 statsmodels ``OLS(y ~ D + E + D:E)`` with ``cov_type="cluster"`` on those rows. The result is a
 :class:`~bipdask.estimators.results.Results` with Student's t (G − 1 df) inference; the methods
 are described in ``docs/methods.md``.
+
+The caseload cap was assigned to job centres (15 of 97), so :func:`cell_did_wild` judges the DiD
+coefficient at job-centre level with the wild cluster restricted bootstrap
+(:mod:`bipdask.inference.wild`) from job-centre × cell sums alone: in the cell parametrisation
+(one dummy per D×E cell) X_g'X_g = diag(n_gc) and X_g'y_g = (y_gc), and φ = R'm with
+R = (1, −1, −1, 1) over the cells (00, 01, 10, 11).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -20,6 +27,7 @@ from scipy import stats
 
 from bipdask.errors import InputError, Problem
 from bipdask.estimators.results import IntervalKind, Results, Summary
+from bipdask.inference.wild import ClusterMoments, WildTest, WildWeights, wcr_linear
 
 
 PARAM_NAMES = ("_cons", "D", "E", "D_E")
@@ -68,6 +76,7 @@ class CellDiD(Results):
     n_obs: int
     n_persons: int
     alpha: float = 0.05
+    wild: WildTest | None = None
 
     @property
     def nobs(self) -> int:
@@ -219,3 +228,82 @@ def cell_did(
         n_persons=int(g),
         alpha=alpha,
     )
+
+
+def _cell_frame(cells: pd.DataFrame, cluster: str, d: str, e: str, n: str, y: str) -> pd.DataFrame:
+    agg = (cells[[cluster, d, e, n, y]].groupby([cluster, d, e], sort=True, observed=True)[[n, y]].sum()
+           .reset_index())
+    return agg[agg[n] > 0]
+
+
+def cell_moments(cells: pd.DataFrame, *, cluster: str = "jobcentre_id", d: str = "d", e: str = "e",
+                 n: str = "n_weeks", y: str = "n_yes") -> ClusterMoments:
+    """Per-cluster sufficient statistics of the cell parametrisation of HIR eq. 2 (regressors: the
+    four D×E cell dummies :data:`CELL_NAMES`, no intercept): X_g'X_g = diag(n_gc) (person-weeks of
+    cluster g in cell c) and X_g'y_g = (y_gc) (those weeks with the outcome). Rows of the same
+    cluster and cell are summed first. Integer cluster ids key the wild weights (as in
+    :func:`bipdask.estimators.lpm.lpm` on the same column)."""
+    agg = _cell_frame(cells, cluster, d, e, n, y)
+    dd, ee = agg[d].to_numpy().astype("int64"), agg[e].to_numpy().astype("int64")
+    if not (np.isin(dd, (0, 1)).all() and np.isin(ee, (0, 1)).all()):
+        raise ValueError("D and E must be 0/1")
+    cell = 2 * dd + ee
+    codes, uniques = pd.factorize(agg[cluster], sort=True)
+    ids = (np.asarray(uniques, dtype=np.int64) if pd.api.types.is_integer_dtype(uniques)
+           else np.arange(len(uniques), dtype=np.int64))
+    g = ids.size
+    n_gc = np.zeros((g, K_PARAMS))
+    y_gc = np.zeros((g, K_PARAMS))
+    n_gc[codes, cell] = agg[n].to_numpy(dtype=np.float64)  # each (g, c) once after the groupby
+    y_gc[codes, cell] = agg[y].to_numpy(dtype=np.float64)
+    iu0, iu1 = np.triu_indices(K_PARAMS)
+    xx = np.zeros((g, iu0.size))
+    diag = np.flatnonzero(iu0 == iu1)
+    xx[:, diag] = n_gc[:, iu0[diag]]
+    return ClusterMoments(xx=xx, xy=y_gc, cluster_ids=ids, names=CELL_NAMES, nobs=float(n_gc.sum()),
+                          k_dof=K_PARAMS)
+
+
+def cell_did_wild(
+    cells: pd.DataFrame,
+    *,
+    cluster: str = "jobcentre_id",
+    d: str = "d",
+    e: str = "e",
+    n: str = "n_weeks",
+    y: str = "n_yes",
+    terms: Sequence[str] = ("D_E",),
+    bootstrap: int = 9999,
+    seed: int | None = None,
+    weights: WildWeights = "rademacher",
+    alpha: float = 0.05,
+) -> CellDiD:
+    """HIR Table 6 (eq. 2) at job-centre level: the saturated 2×2 DiD with the wild cluster
+    restricted bootstrap of φ (``D_E``) from job-centre × cell sums.
+
+    Parameters
+    ----------
+    cells : per (job centre, D, E) — or finer, e.g. the per-person rows of
+        :func:`bipdask.prepare.outcomes.share_cell_sums` with the period mapped to ``e`` — the
+        person-weeks ``n`` and the weeks with the outcome ``y``; summed per job centre and cell.
+    cluster : the wild cluster (the level where treatment was assigned).
+    terms : parameters of :data:`PARAM_NAMES` to test (H0: parameter = 0); each is a contrast
+        of the cell means.
+    bootstrap, seed, weights : B Rademacher or Webb draws; all 2^G sign vectors when 2^G ≤ B.
+    alpha : 1 − the level of the inverted intervals.
+
+    Returns
+    -------
+    CellDiD with CR1 at job-centre level (:func:`cell_did` with ``cluster``) and ``wild``: the WCR
+    p-value, inverted CI and implied SE of ``terms`` (``tidy()`` publishes them; other terms NaN).
+    Equal to :func:`bipdask.estimators.lpm.lpm` with covariates D, E, D×E,
+    ``inference="wild"`` on the expanded person-week rows (same weights, same p-value).
+    """
+    unknown = [t for t in terms if t not in PARAM_NAMES]
+    if unknown:
+        raise ValueError(f"cell_did_wild: unknown terms {unknown}; choose from {PARAM_NAMES}")
+    fit = cell_did(cells, cluster=cluster, d=d, e=e, n=n, y=y, alpha=alpha)
+    moments = cell_moments(cells, cluster=cluster, d=d, e=e, n=n, y=y)
+    contrasts = {t: _CELL_TO_PARAMS[PARAM_NAMES.index(t)] for t in terms}
+    test = wcr_linear(moments, contrasts=contrasts, bootstrap=bootstrap, seed=seed, weights=weights, alpha=alpha)
+    return replace(fit, wild=replace(test, table=test.table.reindex(list(PARAM_NAMES))))

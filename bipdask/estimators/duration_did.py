@@ -8,16 +8,44 @@ participating job centres' before-period value (Table A: 43 → 41 vs 38 → 40,
 job centres; expected durations above 52 weeks are printed as ">52" and a difference involving
 one as ">0"/"<0". Table 7 applies the same machinery to the time to the first LAB of new courses.
 Every number carries a cluster-bootstrap SE and percentile CI from the same replicates.
+
+**Wild inference** (``inference="wild"``, clustered by job centre, where HIR assigned
+treatment): the wild score bootstrap of Kline and Santos (2012), :mod:`bipdask.inference.score`.
+The fit's ``wild`` tests H0: DE = 0 (with D and E), but the weeks DiD is *not* zero iff DE = 0.
+With q = 1/p, a = e^{−λq}, b = e^{−γq}, d = e^{−δq} and B0 = Γ(1+q)·e^{−c·q} (other job
+centres, year before), the expected weeks are B0 (others, before), B0·b (others, intervention),
+B0·a (participating, before), B0·abd (participating, intervention), and
+
+    did_weeks = B0·(abd − a − b + 1) = B0·[(a − 1)(b − 1) + ab(d − 1)],
+
+so δ = 0 gives did_weeks = B0·(a − 1)(b − 1), zero only when λ = 0 or γ = 0. (DE = 0 is the
+hypothesis of no DiD in *log* expected weeks, −δ/p.) So the weeks DiD gets its own test, of
+the nonlinear restriction h(θ) = did_weeks(θ) = w: the model is refitted under h(θ) = w —
+δ solved from the other parameters, d = (w/B0 + a + b − 1)/(ab), δ = −p·ln d, and the
+log-likelihood maximised over (λ, γ, c, ln p) — and the score statistic uses R = ∂h/∂θ at the
+restricted estimate (the LM form of a nonlinear restriction). The p-value is that of
+H0: did_weeks = 0, the CI the set of w not rejected (test inversion with the same weights).
+``did_pct`` = 100·did_weeks/(B0·a) is zero exactly when did_weeks is, so it has the same
+p-value; its CI inverts H0: did_pct = w (d = (w·a/100 + a + b − 1)/(ab)). Both rows report as ``se_boot``
+the SE the interval implies, (ci_high − ci_low)/(2·z_{1−α/2}); the four group rows have no
+wild interval (NaN): the wild bootstrap here is a test of contrasts, not of levels.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import special
 
-from bipdask.estimators.weibull import WeibullResult, expected_from_params, weibull_ph
+from bipdask.errors import FitError
+from bipdask.estimators.newton import NewtonMessages, newton
+from bipdask.estimators.weibull import (WeibullResult, _grad_hess, _loglik, _scores, expected_from_params,
+                                        weibull_ph)
+from bipdask.inference import score
+from bipdask.inference.wild import WildWeights
 
 GROUPS = pd.DataFrame({"D": [1, 1, 0, 0], "E": [0, 1, 0, 1]}).assign(DE=lambda g: g["D"] * g["E"])
 GROUP_NAMES = ["participating_before", "participating_intervention", "other_before", "other_intervention"]
@@ -63,16 +91,27 @@ def duration_did(
     scheme: str = "multinomial",
     alpha: float = 0.05,
     interval: bool = False,
+    inference: str | None = None,
+    wild_weights: WildWeights = "rademacher",
 ) -> DurationDiD:
     """Weibull DiD (eq. 1) on ``spells`` with columns D, E, duration, event, cluster.
 
     Returns expected weeks per group, the DiD in weeks and percent, each with a bootstrap SE,
     percentile CI and p-value (share of centred replicates at least as extreme as the estimate).
     ``interval=True`` reads durations as grouped weeks (see :func:`bipdask.estimators.weibull.weibull_ph`).
+
+    ``inference="wild"`` (with ``cluster="jobcentre_id"``): the wild score bootstrap with
+    B = ``bootstrap`` replicates. ``did_weeks`` gets the p-value of H0: did_weeks = 0 and the CI
+    by inverting H0: did_weeks = w; ``did_pct`` the same p-value and the CI inverting
+    H0: did_pct = w; ``fit.wild`` tests D, E and DE = 0. Why the DE test is not used for the
+    weeks DiD: see the module docstring. The group rows have no interval then.
     """
     data = spells.assign(DE=spells["D"] * spells["E"])
+    if inference == "wild":
+        return _wild_duration_did(data, label, duration, event, cluster, bootstrap, seed, alpha, interval,
+                                  wild_weights)
     fit = weibull_ph(data, duration=duration, event=event, covariates=["D", "E", "DE"], cluster=cluster,
-                     bootstrap=bootstrap, seed=seed, scheme=scheme, interval=interval)
+                     bootstrap=bootstrap, seed=seed, scheme=scheme, interval=interval, inference=inference)
     point = _quantities(fit.params.to_numpy()[None, :], fit)[0]
     names = [*GROUP_NAMES, "did_weeks", "did_pct"]
     rows = []
@@ -87,6 +126,135 @@ def duration_did(
     for i, q in enumerate(names):
         rows.append({"quantity": q, "estimate": point[i], "se_boot": se[i], "ci_low": lo[i], "ci_high": hi[i],
                      "p_value": p[i] if q.startswith("did") else np.nan, "display": _display(point[i], q, point)})
+    return DurationDiD(label, fit, pd.DataFrame(rows))
+
+
+_D, _E, _DE, _C, _LNP = range(5)  # parameter order of the eq. (1) fit: D, E, DE, _cons, ln_p
+_FREE = [_D, _E, _C, _LNP]
+
+
+def _contrast(theta: np.ndarray, kind: str) -> tuple[float, np.ndarray]:
+    """did_weeks (``kind="weeks"``) or did_pct (``"pct"``) at θ, and its gradient in θ (5,)."""
+    e = expected_from_params(theta[None, :], pd.Index(["D", "E", "DE", "_cons", "ln_p"]), GROUPS)[0]
+    q = math.exp(-theta[_LNP])
+    X = np.column_stack([GROUPS[["D", "E", "DE"]].to_numpy(float), np.ones(4)])
+    xb = X @ theta[:4]
+    grad_e = np.column_stack([-X * (e * q)[:, None], e * q * (xb - special.digamma(1 + q))])  # 4 × 5
+    sign = np.array([-1.0, 1.0, 1.0, -1.0])  # (e11 − e10) − (e01 − e00), GROUPS order 10, 11, 00, 01
+    did, grad = float(sign @ e), sign @ grad_e
+    if kind == "weeks":
+        return did, grad
+    return 100 * did / e[0], 100 * (grad / e[0] - did * grad_e[0] / e[0] ** 2)
+
+
+def _delta(phi: np.ndarray, kind: str, w: float) -> float:
+    """δ (the DE coefficient) that makes the contrast equal ``w``, given φ = (λ, γ, c, ln p)."""
+    lam, gam, c, lnp = phi
+    q = math.exp(-lnp)
+    a, b = math.exp(-lam * q), math.exp(-gam * q)
+    scale = w * a / 100 if kind == "pct" else w / (special.gamma(1 + q) * math.exp(-c * q))
+    d = (scale + a + b - 1) / (a * b)
+    if not d > 0:
+        raise FitError(f"duration_did: no Weibull fit has a {kind} DiD of {w:g}")
+    return -math.log(d) / q
+
+
+def _full(phi: np.ndarray, kind: str, w: float) -> np.ndarray:
+    theta = np.empty(5)
+    theta[_FREE] = phi
+    theta[_DE] = _delta(phi, kind, w)
+    return theta
+
+
+def _delta_derivatives(phi: np.ndarray, kind: str, w: float) -> tuple[np.ndarray, np.ndarray]:
+    """∂δ/∂φ (implicit function: −h_φ/h_δ, analytic) and ∂²δ/∂φ² (central differences of it)."""
+
+    def grad(ph: np.ndarray) -> np.ndarray:
+        g = _contrast(_full(ph, kind, w), kind)[1]
+        return -g[_FREE] / g[_DE]
+
+    first = grad(phi)
+    second = np.empty((4, 4))
+    for m in range(4):
+        h = 1e-5 * max(1.0, abs(phi[m]))
+        up, down = phi.copy(), phi.copy()
+        up[m] += h
+        down[m] -= h
+        second[m] = (grad(up) - grad(down)) / (2 * h)
+    return first, (second + second.T) / 2
+
+
+_CONTRAST_MESSAGES = NewtonMessages(
+    singular="duration_did: the Hessian of the restricted Weibull fit is singular",
+    no_ascent="duration_did: no ascent direction in the restricted Weibull fit",
+    no_convergence="duration_did: the restricted Weibull fit did not converge",
+)
+
+
+def _restricted_contrast(fit: WeibullResult, kind: str) -> score.Restricted:
+    """w ↦ (cluster scores, information, ∂h/∂θ) at the fit under H0: contrast = w."""
+    pat = fit._patterns
+    first = fit.params.to_numpy()[_FREE]
+    warm = [first]
+
+    def maximise(w: float, start: np.ndarray) -> np.ndarray:
+        _delta(start, kind, w)  # the start must be feasible
+
+        def objective(phi: np.ndarray) -> float:
+            try:
+                return _loglik(_full(phi, kind, w), pat)
+            except FitError:
+                return -math.inf
+
+        def gradient_hessian(phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            g, h = _grad_hess(_full(phi, kind, w)[None, :], pat, pat.count[None, :])
+            d1, d2 = _delta_derivatives(phi, kind, w)
+            J = np.zeros((5, 4))
+            J[_FREE, range(4)] = 1.0
+            J[_DE] = d1
+            return J.T @ g[0], J.T @ h[0] @ J + g[0][_DE] * d2
+
+        return newton(objective, gradient_hessian, start, messages=_CONTRAST_MESSAGES, max_iter=100,
+                      step_tol=1e-10, ascent_tol=1e-12, relative_ascent=True).params
+
+    def at(w: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # far-out trial steps
+            try:
+                phi = maximise(w, warm[0])
+            except FitError:
+                phi = maximise(w, first)
+        warm[0] = phi
+        theta = _full(phi, kind, w)
+        _, h = _grad_hess(theta[None, :], pat, pat.count[None, :])
+        return pat.cluster_patterns @ _scores(theta, pat), -h[0], _contrast(theta, kind)[1]
+
+    return at
+
+
+def _wild_duration_did(data: pd.DataFrame, label: str, duration: str, event: str, cluster: str, bootstrap: int,
+                       seed: int, alpha: float, interval: bool, wild_weights: WildWeights) -> DurationDiD:
+    """The eq. (1) fit with wild score inference, and the wild tests of the DiD contrasts."""
+    fit = weibull_ph(data, duration=duration, event=event, covariates=["D", "E", "DE"], cluster=cluster,
+                     bootstrap=bootstrap, seed=seed, interval=interval, inference="wild", wild_weights=wild_weights,
+                     alpha=alpha)
+    theta = fit.params.to_numpy()
+    pat = fit._patterns
+    weights, _ = score.wild_weights(pat.cluster_ids, bootstrap, seed, wild_weights)
+    shares = score.cluster_shares(np.asarray(pat.cluster_patterns.sum(axis=1)))
+    point = _quantities(theta[None, :], fit)[0]
+    names = [*GROUP_NAMES, "did_weeks", "did_pct"]
+    tests = {}
+    for kind in ("weeks", "pct"):
+        value, grad = _contrast(theta, kind)
+        se = float(np.sqrt(grad @ fit.cov.to_numpy() @ grad))
+        problem = score.TermProblem(_restricted_contrast(fit, kind), value, se)
+        tests[kind] = score.term_inference(problem, weights, shares, alpha)
+    tests["pct"]["p_value"] = tests["weeks"]["p_value"]  # the same hypothesis: did_pct = 0 ⟺ did_weeks = 0
+    rows = []
+    for i, q in enumerate(names):
+        test = tests.get(q.removeprefix("did_"), dict.fromkeys(["se", "ci_low", "ci_high", "p_value"], np.nan))
+        rows.append({"quantity": q, "estimate": point[i], "se_boot": test["se"], "ci_low": test["ci_low"],
+                     "ci_high": test["ci_high"], "p_value": test["p_value"], "display": _display(point[i], q, point)})
     return DurationDiD(label, fit, pd.DataFrame(rows))
 
 

@@ -12,11 +12,18 @@ the patterns per replicate (see :mod:`bipdask.inference.bootstrap`) and solves a
 vectorised Newton–Raphson from the full-sample estimate. The full-sample fit is
 :func:`bipdask.estimators.newton.newton` (step halving), the variance is built from
 :mod:`bipdask.estimators.covariance`; the methods are described in ``docs/methods.md``.
+
+Inference at job-centre level (HIR assigned the caseload cap to 15 of 97 job centres):
+``inference="wild"`` runs the wild score bootstrap of Kline and Santos (2012)
+(:func:`wild_weibull`, :mod:`bipdask.inference.score`): per tested coefficient a restricted
+fit with the coefficient held at r — the column dropped and r·x added to the linear predictor
+as a per-pattern offset — the full model's cluster scores and information there, and sign
+flips of the job centres' scores instead of refits.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 import numpy as np
@@ -24,7 +31,9 @@ import pandas as pd
 from scipy import special
 
 from bipdask.inference import bootstrap as bs
+from bipdask.inference import score
 from bipdask.inference.pairs import BootstrapSummary, summarise
+from bipdask.inference.wild import WildTest, WildWeights
 from bipdask.estimators import covariance as cv
 from bipdask.estimators.inputs import require_columns
 from bipdask.estimators.newton import NewtonMessages, newton, vectorised_newton
@@ -80,17 +89,22 @@ def _xlogy_p(t: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return tp, p * lt
 
 
-def _terms(theta: np.ndarray, X: np.ndarray, t: np.ndarray, d: np.ndarray, interval: bool):
-    """Per-pattern log-likelihood and its derivatives in (η = x'b, θ = ln p), each (B × P).
+def _terms(theta: np.ndarray, X: np.ndarray, t: np.ndarray, d: np.ndarray, interval: bool,
+           offset: np.ndarray | None = None):
+    """Per-pattern log-likelihood and its derivatives in (η = x'b [+ offset], θ = ln p), each (B × P).
 
     Continuous (exact times): ℓ = d(θ + (p−1) ln t + η) − e^η t^p.
     Interval (grouped weeks): an event at t has probability S(t−1) − S(t), i.e.
     ℓ = −e^η (t−1)^p + log(1 − exp(−e^η (t^p − (t−1)^p))); a censored row at t gives ℓ = −e^η t^p.
     This is the likelihood of a discrete-week Weibull PH process (the synthetic panel's DGP).
+    ``offset`` (P,): a constant added to every pattern's linear predictor — a coefficient held
+    fixed (the restricted fits of the wild score bootstrap); ``None`` leaves η untouched.
     """
     b, ln_p = theta[:, :-1], theta[:, -1:]
     p = np.exp(ln_p)
     eta = b @ X.T
+    if offset is not None:
+        eta = eta + offset
     e = np.exp(eta)
     if not interval:
         tp, plt = _xlogy_p(t[None, :], p)
@@ -127,11 +141,11 @@ def _terms(theta: np.ndarray, X: np.ndarray, t: np.ndarray, d: np.ndarray, inter
     return ll, l_e, l_t, l_ee, l_et, l_tt
 
 
-def _grad_hess(theta: np.ndarray, pat: "Patterns", w: np.ndarray):
+def _grad_hess(theta: np.ndarray, pat: "Patterns", w: np.ndarray, offset: np.ndarray | None = None):
     """Gradient (B × (k+1)) and Hessian (B × (k+1)²) of the weighted log-likelihood for B
     parameter rows ``theta`` = [b, ln_p] with pattern weights ``w`` (B × P)."""
     X = pat.X
-    _, l_e, l_t, l_ee, l_et, l_tt = _terms(theta, X, pat.t, pat.event, pat.interval)
+    _, l_e, l_t, l_ee, l_et, l_tt = _terms(theta, X, pat.t, pat.event, pat.interval, offset)
     k = X.shape[1]
     h = np.empty((theta.shape[0], k + 1, k + 1))
     h[:, :k, :k] = np.einsum("bp,pi,pj->bij", w * l_ee, X, X)
@@ -140,8 +154,8 @@ def _grad_hess(theta: np.ndarray, pat: "Patterns", w: np.ndarray):
     return np.hstack([(w * l_e) @ X, np.sum(w * l_t, axis=1, keepdims=True)]), h
 
 
-def _loglik(theta: np.ndarray, pat: "Patterns") -> float:
-    ll = _terms(theta[None, :], pat.X, pat.t, pat.event, pat.interval)[0][0]
+def _loglik(theta: np.ndarray, pat: "Patterns", offset: np.ndarray | None = None) -> float:
+    ll = _terms(theta[None, :], pat.X, pat.t, pat.event, pat.interval, offset)[0][0]
     return float(np.sum(pat.count * ll))
 
 
@@ -158,7 +172,8 @@ class WeibullResult(Results):
     ``params`` index: the covariates, ``_cons``, ``ln_p``. ``se`` is model-based, or
     cluster-robust when a cluster was given (R's convention: no small-sample factor, unless
     ``small_sample="stata"``, which multiplies the variance by G/(G−1)). Intervals, p-values
-    and :meth:`tidy` are normal-theory (:class:`~bipdask.estimators.results.Results`).
+    and :meth:`tidy` are normal-theory (:class:`~bipdask.estimators.results.Results`), or with
+    ``inference="wild"`` those of the wild score bootstrap in ``wild`` (:func:`wild_weibull`).
     """
 
     _title = "Weibull proportional hazards"
@@ -172,6 +187,7 @@ class WeibullResult(Results):
     cov_type: str
     iterations: int
     bootstrap: BootstrapSummary | None = None
+    wild: WildTest | None = None
     _patterns: Patterns | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -184,18 +200,29 @@ class WeibullResult(Results):
         return np.exp(self.params.drop([CONS, LN_P]))
 
     def _summary_info(self) -> dict[str, str]:
-        return {"Events": f"{self.n_events:,.0f}", "Log-likelihood": f"{self.loglik:.4f}",
+        info = {"Events": f"{self.n_events:,.0f}", "Log-likelihood": f"{self.loglik:.4f}",
                 "Shape p": f"{self.shape:.4f}", "Iterations": str(self.iterations)}
+        if self.wild is not None:
+            info["Wild bootstrap"] = score.describe(self.wild)
+        return info
 
 
 _MAX_ITER = 100
 
 
-def _newton_single(pat: Patterns, start: np.ndarray, max_iter: int = _MAX_ITER) -> tuple[np.ndarray, int]:
-    """The full-sample maximum-likelihood fit: Newton with step halving from ``start``."""
+def _newton_single(pat: Patterns, start: np.ndarray, max_iter: int = _MAX_ITER,
+                   offset: np.ndarray | None = None, relative_ascent: bool = False) -> tuple[np.ndarray, int]:
+    """The full-sample maximum-likelihood fit: Newton with step halving from ``start``
+    (with ``offset``, per pattern, added to the linear predictor: a restricted fit).
+
+    ``relative_ascent`` scales the step-halving slack by |ℓ| (as the Cox fit does). The
+    restricted fits use it: with the absolute slack of 1e-12, a converged fit whose
+    log-likelihood is above ~5,000 in magnitude can see its last tiny step lower ℓ by one
+    rounding unit and stop with "no ascent direction".
+    """
 
     def gradient_hessian(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        g, h = _grad_hess(theta[None, :], pat, pat.count[None, :])
+        g, h = _grad_hess(theta[None, :], pat, pat.count[None, :], offset)
         return g[0], h[0]
 
     messages = NewtonMessages(
@@ -205,8 +232,8 @@ def _newton_single(pat: Patterns, start: np.ndarray, max_iter: int = _MAX_ITER) 
         no_convergence=f"Weibull fit did not converge in {max_iter} iterations; check for cells with no events "
                        "(a hazard ratio that runs to 0 or ∞) or rescale continuous covariates",
     )
-    fit = newton(lambda theta: _loglik(theta, pat), gradient_hessian, start, messages=messages,
-                 max_iter=max_iter, step_tol=1e-10, ascent_tol=1e-12)
+    fit = newton(lambda theta: _loglik(theta, pat, offset), gradient_hessian, start, messages=messages,
+                 max_iter=max_iter, step_tol=1e-10, ascent_tol=1e-12, relative_ascent=relative_ascent)
     return fit.params, fit.iterations
 
 
@@ -224,6 +251,10 @@ def weibull_ph(
     small_sample: cv.SmallSample | str = "none",
     block: int = 1000,
     interval: bool = False,
+    inference: str | None = None,
+    wild_weights: WildWeights = "rademacher",
+    wild_terms: Sequence[str] | None = None,
+    alpha: float = 0.05,
 ) -> WeibullResult:
     """Fit h(t|x) = p·t^(p−1)·exp(x'b + _cons) by maximum likelihood (Newton–Raphson).
 
@@ -243,9 +274,20 @@ def weibull_ph(
         a censored row at ``t`` survived t whole weeks (t ≥ 0). The same Weibull PH parameters,
         without the bias a continuous likelihood has on whole-week data. Default ``False``
         (exact times, as R ``survreg`` and Stata ``streg``).
+    inference : ``"pairs"`` (the default when ``bootstrap`` > 0: the pairs cluster bootstrap in
+        ``bootstrap``), ``"analytic"`` (the default without replicates) or ``"wild"``: the wild
+        score bootstrap (Kline and Santos 2012) with B = ``bootstrap`` replicates, clustered by
+        ``cluster`` (the job centre, where HIR assigned treatment) — per tested term the
+        restricted p-value of H0: term = 0 and a CI by test inversion at level 1 − ``alpha``, in
+        ``wild`` and in :meth:`tidy` (:mod:`bipdask.inference.score`). No pairs replicates are
+        drawn then; ``params`` and ``cov`` are those of the analytic fit.
+    wild_weights : ``"rademacher"`` (all 2^G sign vectors when 2^G ≤ B) or ``"webb"``.
+    wild_terms : the terms to test (default: every covariate; never ``_cons`` or ``ln_p``).
+    alpha : 1 − the level of the wild CI (only with ``inference="wild"``).
     """
     cols = list(covariates)
     require_columns(data, [duration, event, *cols, weights, cluster], "weibull_ph")
+    method = score.resolve_inference(inference, bootstrap, cluster, "weibull_ph")
     small_sample = cv.small_sample_kind(small_sample)
     t = data[duration].to_numpy(dtype=np.float64)
     d_raw = data[event].to_numpy(dtype=np.float64)
@@ -280,11 +322,11 @@ def weibull_ph(
         cov_type = f"cluster({small_sample})"
     params = pd.Series(theta, index=names)
     summary = None
-    if bootstrap:
+    if bootstrap and method == "pairs":
         if seed is None:
             raise ValueError("weibull_ph: bootstrap needs a seed")
         summary = bootstrap_weibull(pat, params, bootstrap, seed, scheme, block)
-    return WeibullResult(
+    result = WeibullResult(
         params=params,
         cov=pd.DataFrame(cov, index=names, columns=names),
         loglik=ll,
@@ -296,6 +338,68 @@ def weibull_ph(
         bootstrap=summary,
         _patterns=pat,
     )
+    if method != "wild":
+        return result
+    test = wild_weibull(result, wild_terms, bootstrap=bootstrap, seed=seed, wild_weights=wild_weights, alpha=alpha)
+    return replace(result, wild=test)
+
+
+def _restricted_fit(pat: Patterns, j: int, r: float, start: np.ndarray) -> np.ndarray:
+    """The maximum-likelihood fit with parameter j (a covariate or ``_cons``) held at ``r``:
+    column j dropped, r·x_j added to the linear predictor as an offset (constant within a
+    pattern, since x_j is part of it), Newton from ``start`` (the other parameters). Returns
+    the full parameter vector, r in place j."""
+    reduced = replace(pat, X=np.delete(pat.X, j, axis=1))
+    free, _ = _newton_single(reduced, start, offset=r * pat.X[:, j], relative_ascent=True)
+    return np.insert(free, j, r)
+
+
+def _restricted(pat: Patterns, theta_hat: np.ndarray, j: int) -> score.Restricted:
+    """r ↦ (cluster scores G × (k+1), information, e_j) at the fit with parameter j held at r.
+
+    Newton starts from the last restricted solution (the unrestricted estimate first, and
+    again if that fails). Scores and information are those of the full model at the
+    restricted estimate (boottest's convention).
+    """
+    direction = np.zeros(theta_hat.size)
+    direction[j] = 1.0
+    first = np.delete(theta_hat, j)
+    warm = [first]
+
+    def at(r: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # far-out trial steps
+            try:
+                theta = _restricted_fit(pat, j, r, warm[0])
+            except FitError:
+                theta = _restricted_fit(pat, j, r, first)
+        warm[0] = np.delete(theta, j)
+        _, h = _grad_hess(theta[None, :], pat, pat.count[None, :])
+        return pat.cluster_patterns @ _scores(theta, pat), -h[0], direction
+
+    return at
+
+
+def wild_weibull(result: WeibullResult, terms: Sequence[str] | None = None, *, bootstrap: int, seed: int | None,
+                 wild_weights: WildWeights = "rademacher", alpha: float = 0.05, ci: bool = True) -> WildTest:
+    """The wild score bootstrap of a fitted clustered Weibull model (H0: term = 0 per term).
+
+    ``terms`` default to every covariate (``_cons`` and ``ln_p`` are never tested). The clusters
+    are the fit's; each cluster's share of the observations is its share of the (weighted)
+    spells. ``ci=False`` skips the test inversion (p-values only).
+    """
+    pat = result._patterns
+    names = result.params.index
+    covs = [n for n in names if n not in (CONS, LN_P)]
+    terms = covs if terms is None else list(terms)
+    unknown = [t for t in terms if t not in covs]
+    if unknown:
+        raise ValueError(f"weibull_ph: wild_terms must be covariates, not {unknown}")
+    theta = result.params.to_numpy()
+    se = result.std_errors
+    problems = {t: score.TermProblem(_restricted(pat, theta, names.get_loc(t)), float(result.params[t]), float(se[t]))
+                for t in terms}
+    shares = score.cluster_shares(np.asarray(pat.cluster_patterns.sum(axis=1)))
+    return score.wild_score_test(problems, names, pat.cluster_ids, shares, bootstrap, seed, wild_weights, alpha, ci)
 
 
 def bootstrap_weibull(pat: Patterns, params: pd.Series, n_replicates: int, seed: int,

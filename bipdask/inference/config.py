@@ -12,6 +12,10 @@ table of a run uses the same replicates, seed and clustering. The estimators in
 * ``"pairs"`` — the pairs cluster bootstrap by re-weighting clusters (:mod:`bipdask.inference.bootstrap`):
   ``replicates`` B > 0 replicates, the standard error of the replicates, percentile intervals and
   the share of centred replicates at least as extreme as the estimate as p-value.
+* ``"wild"`` — a wild cluster bootstrap test at the ``cluster`` level (the restricted WCR for
+  linear models, the score bootstrap for Weibull and Cox): the null is imposed, ``replicates``
+  sign draws (all 2^G when that is fewer), CIs by test inversion. The design-based default when
+  treatment is assigned to groups (job centres), which a pairs bootstrap of persons ignores.
 * ``"analytic"`` — no replicates: the cluster-robust (sandwich) variance, Wald intervals.
 
 The methods are described in ``docs/methods.md`` (section "Inference").
@@ -25,8 +29,9 @@ from typing import Literal
 
 from bipdask.inference.bootstrap import Scheme
 
-InferenceMethod = Literal["pairs", "analytic"]
-METHODS: tuple[str, ...] = ("pairs", "analytic")
+InferenceMethod = Literal["wild", "pairs", "analytic"]
+METHODS: tuple[str, ...] = ("wild", "pairs", "analytic")
+WILD_WEIGHTS: tuple[str, ...] = ("rademacher", "webb")
 SCHEMES: tuple[str, ...] = ("multinomial", "poisson")
 
 
@@ -52,6 +57,7 @@ class Inference:
     cluster: str = "person_id"
     alpha: float = 0.05
     method: InferenceMethod = "pairs"
+    wild_weights: str = "rademacher"
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -62,6 +68,8 @@ class Inference:
             raise ValueError(f"replicates must be a whole number ≥ 0, not {self.replicates!r}")
         if self.method == "analytic" and self.replicates:
             raise ValueError("method='analytic' draws no replicates; set replicates=0")
+        if self.wild_weights not in WILD_WEIGHTS:
+            raise ValueError(f"wild weights must be one of {WILD_WEIGHTS}, not {self.wild_weights!r}")
         if not 0 < self.alpha < 1:
             raise ValueError(f"alpha must lie in (0, 1), not {self.alpha!r}")
 
@@ -71,8 +79,12 @@ class Inference:
         return self.replicates > 0
 
     def estimator_kwargs(self) -> dict:
-        """The keyword arguments of the estimators' bootstrap: ``bootstrap``, ``seed``, ``scheme``."""
-        return {"bootstrap": int(self.replicates), "seed": self.seed, "scheme": self.scheme}
+        """The keyword arguments of the estimators' bootstrap: ``bootstrap``, ``seed``, ``scheme``
+        (and ``inference``, ``wild_weights`` for a wild bootstrap)."""
+        kw = {"bootstrap": int(self.replicates), "seed": self.seed, "scheme": self.scheme}
+        if self.method == "wild":
+            kw.update(inference="wild", wild_weights=self.wild_weights)
+        return kw
 
     def replace(self, **changes) -> "Inference":
         """A copy with some fields changed (the record itself is immutable)."""

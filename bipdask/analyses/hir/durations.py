@@ -38,6 +38,7 @@ from bipdask.estimators.weibull import expected_from_params
 from bipdask.analyses.estimates import replicate_key
 from bipdask.estimators.survival_curves import kaplan_meier, raw_weekly_hazard
 from bipdask.inference.config import Inference
+from bipdask.inference.placebo import placebo_interval
 from bipdask.analyses.estimates import HazardEstimates, _replicates_frame, rows_frame
 
 DID_ESTIMANDS = (*GROUP_NAMES, "did_weeks", "did_pct")
@@ -67,8 +68,25 @@ def did_replicates(result: DurationDiD) -> np.ndarray:
     return np.column_stack([e, did, 100 * did / e[:, 0]])
 
 
+def _placebo_dids(spells: pd.DataFrame, fit_kw: dict) -> np.ndarray:
+    """(n × 2) placebo DiDs (weeks, percent): each comparison centre with spells in both periods
+    as if it had been participating, against the other comparison centres (point fits)."""
+    others = spells[spells["D"] == 0]
+    out = []
+    for jc in sorted(int(j) for j in others["jobcentre_id"].unique()):
+        mine = others["jobcentre_id"].to_numpy() == jc
+        if others.loc[mine, "E"].nunique() < 2:
+            continue
+        try:
+            res = duration_did(others.assign(D=mine.astype(np.int8)), label=f"placebo {jc}", **fit_kw)
+        except FitError:
+            continue
+        out.append(res.table.set_index("quantity").loc[["did_weeks", "did_pct"], "estimate"].to_numpy(float))
+    return np.array(out).reshape(-1, 2)
+
+
 def _did_rows(res: DurationDiD, data: pd.DataFrame, analysis: str, jobcentre_id: int | None,
-              period: str) -> list[dict]:
+              period: str, placebos: np.ndarray | None = None, alpha: float = 0.05) -> list[dict]:
     rows = []
     tab = res.table.set_index("quantity")
     for name in DID_ESTIMANDS:
@@ -78,10 +96,18 @@ def _did_rows(res: DurationDiD, data: pd.DataFrame, analysis: str, jobcentre_id:
         else:
             cell = data
         r = tab.loc[name]
-        rows.append({"analysis": analysis, "estimand": name, "jobcentre_id": jobcentre_id, "period": period,
-                     "estimate": float(r["estimate"]), "se": r["se_boot"], "ci_low": r["ci_low"],
-                     "ci_high": r["ci_high"], "p_value": r["p_value"],
-                     "n_persons": int(cell["person_id"].nunique()), "n_obs": int(len(cell))})
+        row = {"analysis": analysis, "estimand": name, "jobcentre_id": jobcentre_id, "period": period,
+               "estimate": float(r["estimate"]), "se": r["se_boot"], "ci_low": r["ci_low"],
+               "ci_high": r["ci_high"], "p_value": r["p_value"],
+               "n_persons": int(cell["person_id"].nunique()), "n_obs": int(len(cell)),
+               "n_clusters": int(res.fit.n_clusters)}
+        if name in ("did_weeks", "did_pct") and res.fit.wild is not None:
+            row.update(inference="wild", n_replicates=int(res.fit.wild.n_replicates))
+        elif name in ("did_weeks", "did_pct") and placebos is not None and jobcentre_id is not None and len(placebos):
+            iv = placebo_interval(float(r["estimate"]), placebos[:, 0 if name == "did_weeks" else 1], alpha)
+            row.update(se=None, ci_low=iv["ci_low"], ci_high=iv["ci_high"], p_value=iv["p_value"], inference="placebo",
+                       n_clusters=iv["n_placebos"] + 1, n_replicates=iv["n_placebos"])
+        rows.append(row)
     return rows
 
 
@@ -121,6 +147,10 @@ def _duration_fits(spells: pd.DataFrame, *, analysis: str, period: str, inferenc
     spells = spells.assign(weeks_survived=weekly_survival_time(spells))
     fit_kw = dict(duration="weeks_survived", interval=True, cluster=inference.cluster, **inference.estimator_kwargs())
     bootstrap = inference.replicates
+    wild = inference.method == "wild"
+    # a per-centre row rests on one treated cluster, where no bootstrap works: point fits, then
+    # Conley–Taber placebo intervals from the comparison centres (docs/methods.md#inference)
+    centre_kw = dict(duration="weeks_survived", interval=True, cluster=inference.cluster, bootstrap=0) if wild else fit_kw
     rows: list[dict] = []
     reps: dict[str, np.ndarray] = {}
     try:
@@ -138,12 +168,13 @@ def _duration_fits(spells: pd.DataFrame, *, analysis: str, period: str, inferenc
             continue
         sub = pd.concat([mine, others], ignore_index=True)
         try:
-            res = duration_did(sub, label=str(jc), **fit_kw)
+            res = duration_did(sub, label=str(jc), **centre_kw)
             fits.append((jc, res, sub))
         except FitError:
             skipped_fit.append(jc)
+    placebos = _placebo_dids(spells, centre_kw) if wild and len(fits) > 1 else None
     for jc, res, data in fits:
-        rows += _did_rows(res, data, analysis, jc, period)
+        rows += _did_rows(res, data, analysis, jc, period, placebos, inference.alpha)
         for name, col in zip(DID_ESTIMANDS, did_replicates(res).T):
             reps[replicate_key(name, jc, period)] = col
     notes.update({"fits": len(fits), "jobcentres_skipped_small": skipped_small,

@@ -89,17 +89,21 @@ def table8_exits(
     cells = frame.groupby(["D", "E"]).size()
     if len(cells) < 4:
         raise InputError([Problem("person_weeks", "D, E", "a D×E group has no person-weeks", len(frame))])
+    # with person clusters the fit's clusters are the persons; otherwise count them for disclosure
+    n_persons = None if cluster == "person_id" else int(frame["person_id"].nunique())
     rows: list[Estimate] = []
     fits: list[ModelFit] = []
     for d in destinations:
         y = f"exit_{d}"
         fit = lpm(frame, y=y, covariates=["D", "E", "DE"], fixed_effects="tau", cluster=cluster,
                   **inference.estimator_kwargs())
-        rows.append(estimate_row(fit, "DE", analysis=TABLE8, estimand=d, period=period, alpha=alpha))
+        rows.append(estimate_row(fit, "DE", analysis=TABLE8, estimand=d, period=period, alpha=alpha,
+                                 n_persons=n_persons))
         fits.append(_model_fit(fit, "DE", rows[-1]))
         for d_val, label in ((1, "mean_participating"), (0, "mean_others")):
             for e_val, per in ((0, "before"), (1, period)):
                 sub = frame[(frame["D"] == d_val) & (frame["E"] == e_val)]
                 m = lpm(sub, y=y, covariates=[], cluster=cluster)
-                rows.append(estimate_row(m, CONS, analysis=TABLE8, estimand=f"{d}:{label}", period=per, alpha=alpha))
+                rows.append(estimate_row(m, CONS, analysis=TABLE8, estimand=f"{d}:{label}", period=per, alpha=alpha,
+                                         n_persons=int(sub["person_id"].nunique()) if n_persons is not None else None))
     return _returned(rows, fits, return_fits)

@@ -112,17 +112,24 @@ def _returned(rows: list[Estimate], fits: list[ModelFit], return_fits: bool) -> 
 
 
 def estimate_row(fit: LinearResult, term: str, *, analysis: str, estimand: str, period: str,
-                 jobcentre_id: int | None = None, alpha: float = 0.05) -> Estimate:
-    """One tidy row for ``term`` of ``fit``: bootstrap SE/CI/p when replicated, else analytic."""
+                 jobcentre_id: int | None = None, alpha: float = 0.05, n_persons: int | None = None) -> Estimate:
+    """One tidy row for ``term`` of ``fit``: bootstrap SE/CI/p when replicated, else analytic.
+
+    ``n_persons`` (the persons behind the row, for disclosure control) defaults to the fit's
+    clusters, which is right only when the clusters are persons."""
     est = float(fit.params[term])
-    if fit.bootstrap is not None:
+    if fit.wild is not None and np.isfinite(fit.wild.table.loc[term, "p_value"]):
+        w = fit.wild.table.loc[term]
+        ci, se, p = pd.Series({"lower": w["ci_low"], "upper": w["ci_high"]}), float(w["se"]), float(w["p_value"])
+    elif fit.bootstrap is not None:
         ci = fit.conf_int(alpha, kind="bootstrap").loc[term]
         se, p = float(fit.bootstrap.se[term]), float(fit.bootstrap.p_value[term])
     else:
         ci = fit.conf_int(alpha).loc[term]
         se, p = float(fit.se[term]), float(fit.pvalues[term])
     return Estimate(analysis, estimand, jobcentre_id, period, est, se, float(ci["lower"]), float(ci["upper"]),
-                    p, int(fit.n_clusters), int(fit.nobs))
+                    p, int(fit.n_clusters if n_persons is None else n_persons), int(fit.nobs),
+                    inference=fit.inference, n_clusters=int(fit.n_clusters), n_replicates=fit.n_replicates)
 
 
 def _require(frame: pd.DataFrame, table: str, columns: Iterable[str]) -> None:

@@ -121,15 +121,22 @@ def _cox_fits(time_varying: pd.DataFrame, models: dict[str, tuple[str, ...]], *,
         if len(data) == 0 or data["event"].sum() == 0:
             notes[model] = "skipped: no events"
             continue
+        wild = {"wild_terms": [covs[0]]} if inference.method == "wild" else {}  # the mediator, not its indicator
         try:
             fit = cox_ph(data, duration="stop", start="start", event="event", covariates=list(covs),
                          ties="efron", cluster=inference.cluster, strata="jobcentre_id",
-                         **inference.estimator_kwargs())
+                         **inference.estimator_kwargs(), **wild)
         except FitError as exc:
             notes[model] = f"skipped: {exc}"
             continue
         hr = np.exp(fit.params.to_numpy())
-        if fit.bootstrap is not None:
+        if fit.wild is not None:  # the wild score test of β = 0 and its inverted CI, on the HR scale
+            rep = None
+            tab = fit.wild.table.reindex(list(covs))
+            se = hr * tab["se"].to_numpy()
+            lo, hi = np.exp(tab["ci_low"].to_numpy()), np.exp(tab["ci_high"].to_numpy())
+            p = tab["p_value"].to_numpy()
+        elif fit.bootstrap is not None:
             rep = np.exp(fit.bootstrap.replicates.to_numpy())
             se = np.nanstd(rep, axis=0, ddof=1)
             lo, hi = np.nanquantile(rep, [alpha / 2, 1 - alpha / 2], axis=0)
@@ -146,7 +153,9 @@ def _cox_fits(time_varying: pd.DataFrame, models: dict[str, tuple[str, ...]], *,
             rows.append({"analysis": analysis, "estimand": estimand, "jobcentre_id": None, "period": period,
                          "estimate": float(hr[i]), "se": float(se[i]), "ci_low": float(lo[i]),
                          "ci_high": float(hi[i]), "p_value": float(p[i]), "n_persons": n_persons,
-                         "n_obs": int(len(data))})
+                         "n_obs": int(len(data)), "n_clusters": int(fit.n_clusters),
+                         **({"inference": "wild", "n_replicates": int(fit.wild.n_replicates)}
+                            if fit.wild is not None and np.isfinite(p[i]) else {})})
             if rep is not None:
                 reps[replicate_key(estimand, None, period)] = rep[:, i]
         notes[f"{model}_events"] = int(fit.n_events)
@@ -239,12 +248,15 @@ def table9_10_share(
     for b in beliefs:
         models.append((TABLE10, b.removeprefix(BELIEF_PREFIX), [b, *([f"{b}_miss"] if f"{b}_miss" in person_weeks else [])]))
     frame = person_weeks.assign(**{outcome: person_weeks[outcome].astype(np.float64)})
+    # with person clusters the fit's clusters are the persons; otherwise count them for disclosure
+    n_persons = None if cluster == "person_id" else int(frame["person_id"].nunique())
     rows: list[Estimate] = []
     fits: list[ModelFit] = []
     for analysis, estimand, covs in models:
         if any(c not in frame.columns for c in covs):
             continue
         fit = lpm(frame, y=outcome, covariates=[*covs, *controls], cluster=cluster, **inference.estimator_kwargs())
-        rows.append(estimate_row(fit, covs[0], analysis=analysis, estimand=estimand, period=period, alpha=alpha))
+        rows.append(estimate_row(fit, covs[0], analysis=analysis, estimand=estimand, period=period, alpha=alpha,
+                                 n_persons=n_persons))
         fits.append(_model_fit(fit, covs[0], rows[-1]))
     return _returned(rows, fits, return_fits)

@@ -110,7 +110,7 @@ def share_did_table(
 def _did_row(fit: CellDiD, jobcentre_id: int | None, period: str) -> Estimate:
     lo, hi = fit.ci
     return Estimate(SHARE_ANALYSIS, "did", jobcentre_id, period, fit.estimate, fit.se, lo, hi,
-                    fit.p_value, fit.n_persons, fit.n_obs)
+                    fit.p_value, fit.n_persons, fit.n_obs, n_clusters=fit.n_clusters)
 
 
 def _mean_rows(fit: CellDiD, jobcentre_id: int | None, period: str, e: int,
@@ -122,7 +122,8 @@ def _mean_rows(fit: CellDiD, jobcentre_id: int | None, period: str, e: int,
         c = 2 * d + e
         lo, hi = fit.cell_conf_int(c)
         out.append(Estimate(SHARE_ANALYSIS, estimand, jobcentre_id, period, fit.cell_means[c],
-                            fit.cell_se[c], lo, hi, None, fit.cell_persons[c], fit.cell_obs[c]))
+                            fit.cell_se[c], lo, hi, None, fit.cell_persons[c], fit.cell_obs[c],
+                            n_clusters=int(fit.cell_persons[c])))
     return out
 
 
@@ -244,3 +245,77 @@ def with_bootstrap(rows: Sequence[Estimate], replicates: pd.DataFrame, alpha: fl
         out.append(dataclasses.replace(row, se=float(summary.se[key]), ci_low=float(ci.loc[key, "lower"]),
                                        ci_high=float(ci.loc[key, "upper"]), p_value=p))
     return out
+
+
+RANDOMIZATION_ESTIMAND = "did_randomization"
+
+
+def design_based_rows(rows: Sequence[Estimate], cells: pd.DataFrame, *, treated_ids: Iterable[int], before: str,
+                      after: Sequence[str], inference: Inference, min_persons: int = 0) -> list[Estimate]:
+    """HIR Table 6 with inference at the level where the caseload cap was assigned (job centres).
+
+    The rows of :func:`share_did_table` are kept; their inference changes:
+
+    * the pooled ``did`` rows: the wild cluster restricted bootstrap at job-centre level
+      (:func:`bipdask.estimators.cell_did.cell_did_wild`; Rademacher or Webb weights, all 2^G
+      sign vectors when that is fewer than the replicates) — p-value of DiD = 0, CI by test
+      inversion, the SE that CI implies;
+    * one ``did_randomization`` row per window next to it: the same DiD with randomization
+      inference over which centres are participating (sharp null; exact when the assignments can
+      be enumerated, else ``inference.replicates`` sampled ones) and the interval of constant
+      effects it does not reject (:func:`bipdask.inference.randomization.table6_design_inference`);
+    * the per-centre ``did`` rows (one treated cluster each, where no bootstrap works): Conley–Taber
+      placebo intervals from the comparison centres' placebo DiDs with the Ferman–Pinto size
+      adjustment; no SE.
+
+    The cell means keep their person-clustered intervals (levels, not effects). Methods:
+    ``docs/methods.md#inference``.
+    """
+    from bipdask.estimators.cell_did import cell_did_wild
+    from bipdask.inference.randomization import table6_design_inference
+
+    treated = sorted(int(j) for j in treated_ids)
+    reps = max(int(inference.replicates), 1)
+    out: list[Estimate] = []
+    added: list[Estimate] = []
+    design = {}
+    for window in after:
+        sample = cells[cells["period"].isin([before, window])]
+        sample = sample.assign(e=(sample["period"] == window).astype("int8"))
+        wild = cell_did_wild(sample, cluster="jobcentre_id", bootstrap=reps, seed=inference.seed,
+                             weights=inference.wild_weights, alpha=inference.alpha)
+        ri = table6_design_inference(cells, treated, before, window, inference.seed, assignments=reps,
+                                     alpha=inference.alpha, min_persons=min_persons)
+        design[window] = (wild, ri)
+    for row in rows:
+        if row.estimand != "did" or row.period not in design:
+            out.append(row)
+            continue
+        wild, ri = design[row.period]
+        if row.jobcentre_id is None:
+            w = wild.wild.table.loc["D_E"]
+            out.append(dataclasses.replace(row, se=float(w["se"]), ci_low=float(w["ci_low"]),
+                                           ci_high=float(w["ci_high"]), p_value=float(w["p_value"]),
+                                           inference="wild", cluster_level="jobcentre",
+                                           n_clusters=int(wild.wild.n_clusters),
+                                           n_replicates=int(wild.wild.n_replicates)))
+            pooled = ri.pooled
+            added.append(dataclasses.replace(row, estimand=RANDOMIZATION_ESTIMAND, estimate=float(pooled.estimate),
+                                             se=None, ci_low=_finite(pooled.ci_low), ci_high=_finite(pooled.ci_high),
+                                             p_value=float(pooled.p_value), inference="randomization",
+                                             cluster_level="jobcentre", n_clusters=int(pooled.n_centres),
+                                             n_replicates=int(pooled.n_assignments)))
+            continue
+        per = ri.per_centre.set_index("jobcentre_id")
+        if row.jobcentre_id not in per.index:
+            out.append(row)
+            continue
+        p = per.loc[row.jobcentre_id]
+        out.append(dataclasses.replace(row, se=None, ci_low=float(p["ci_low"]), ci_high=float(p["ci_high"]),
+                                       p_value=float(p["p_value"]), inference="placebo", cluster_level="jobcentre",
+                                       n_clusters=int(p["n_placebos"]) + 1, n_replicates=int(p["n_placebos"])))
+    return out + added
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None

@@ -1,5 +1,6 @@
 """Linear (probability) models: the fit with absorbed fixed effects and its cluster bootstrap
-from per-cluster moments (:mod:`.model`), and the absorption itself (:mod:`.absorb`)."""
+from per-cluster moments (:mod:`.model`), the absorption itself (:mod:`.absorb`), and the
+per-cluster sufficient statistics of the wild cluster restricted bootstrap (:mod:`.wild`)."""
 
 from bipdask.estimators.lpm.model import CONS, LinearResult, lpm, refit_replicate
 

@@ -46,19 +46,34 @@ resampled clusters depends on the fixed effects (``LinearResult.bootstrap_absorp
   ~28k persons (Table 8: thousands of rows per level) the replicate SEs differ by well under 1 %;
   it matters for small levels (a few rows per level).
 
+Wild cluster restricted bootstrap (``inference="wild"``): the caseload cap of the HIR experiment
+was assigned to 15 of 97 job centres, so the DiD coefficients of eqs. (2)–(3) need inference at
+job-centre level, where CR1 (and person-clustered intervals even more) over-reject. ``lpm`` then
+tests H0: β_j = 0 for every covariate by the WCR bootstrap of :mod:`bipdask.inference.wild`
+(``cluster`` is the wild cluster, ``bootstrap`` is B, ``wild_weights`` Rademacher or Webb; all 2^G
+sign vectors when 2^G ≤ B) and inverts it for intervals at ``alpha``. The replicates come from
+per-cluster sums of the partialled design (:meth:`LinearResult.cluster_moments`,
+:mod:`bipdask.estimators.lpm.wild`) — O(G·k) per replicate, never the rows — and equal the WCR of
+the model with its intercept and fixed effects as dummies: exact without fixed effects, with
+factors nested in the clusters, and with one factor not nested (beside at most one nested
+factor; others raise ValueError). ``bootstrap_absorption`` is then ``"exact"`` or ``"nested"``.
+The result is in ``wild`` and ``tidy()`` publishes its se/CI/p (``inference="wild"``).
+
 Speed (``benchmarks/bench_linear.py``): the per-cluster sums are one pass over the rows
 (column-major products reduced per cluster run); per block of replicates the weights are drawn
 into one reused buffer and enter a single (block × G)·(G × q) product — q = 15 columns for the
 share DiD (Σw, Σw·z, Σw·z·z'), never a B × G matrix. At G ≈ 28k persons and 2.7M rows the
 replicates take ≈ 0.25 s for B = 999 and ≈ 1.6 s for B = 9,999 on one core, two thirds of it
 drawing the weights (≈ 0.1 ms per replicate); see benchmarks/results/linear.json. The methods are
-described in ``docs/methods.md``.
+described in ``docs/methods.md``. The WCR bootstrap at G = 97 job centres and 2.7M rows with
+B = 9,999 takes ≈ 0.25 s after the point fit for one coefficient, ≈ 0.4 s for D, E and D×E
+(``benchmarks/bench_wild.py``, results/wild.json).
 """
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, Sequence
 
 import numpy as np
@@ -72,10 +87,13 @@ from bipdask.estimators import covariance as cv
 from bipdask.estimators.covariance import SmallSample
 from bipdask.estimators.inputs import require_columns
 from bipdask.estimators.lpm.absorb import _Absorbed, _absorb, _absorbed_params, _absorption_method, _nested, _recover_effects
+from bipdask.estimators.lpm.wild import wild_absorption, wild_moments
 from bipdask.estimators.results import Results
+from bipdask.inference.wild import WEIGHTS, ClusterMoments, WildTest, WildWeights, wcr_linear
 
 CONS = "_cons"
 FeDof = Literal["nested", "all"]
+InferenceKind = Literal["analytic", "pairs", "wild"]
 _COLLINEAR_TOL = 1e-10
 
 
@@ -118,6 +136,7 @@ class LinearResult(Results):
     n_dropped: int = 0
     bootstrap: BootstrapSummary | None = None
     bootstrap_absorption: str | None = None
+    wild: WildTest | None = None
     _state: _Absorbed | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -141,7 +160,28 @@ class LinearResult(Results):
             info["Absorbed"] = ", ".join(f"{f} ({n:,} levels)" for f, n in zip(self.fixed_effects, self.n_absorbed))
         if self.omitted:
             info["Omitted (collinear)"] = ", ".join(self.omitted)
+        if self.wild is not None:
+            draws = ("all 2^G sign vectors" if self.wild.enumerated
+                     else f"{self.wild.n_replicates:,} {self.wild.weights} draws, seed {self.wild.seed}")
+            info["Wild cluster bootstrap"] = f"WCR, {self.wild.n_clusters:,} clusters, {draws}"
         return info
+
+    def cluster_moments(self) -> ClusterMoments:
+        """The fit's per-cluster sufficient statistics (FWL-partialled design, and the cells of an
+        absorbed factor not nested in the clusters), for wild cluster restricted bootstrap tests of
+        other hypotheses: :func:`bipdask.inference.wild.wcr_draws` (H0: R'β = r for any contrast R
+        and r) and :func:`~bipdask.inference.wild.wcr_linear`. Without ``cluster`` the rows are the
+        clusters. ValueError for absorbed factors the WCR cannot handle exactly
+        (:func:`bipdask.estimators.lpm.wild.wild_absorption`)."""
+        st = self._state
+        if st is None:
+            raise ValueError("cluster moments need the fit state (not kept for this result)")
+        covs = [c for c in self.params.index if c != CONS]
+        keep = [j for j, c in enumerate(covs) if c not in self.omitted]
+        nested = [_nested(c, st.cluster_codes) for c in st.fe_codes]
+        small = "stata" if self.cov_type.startswith(("CR1", "HC1")) else "none"
+        return wild_moments(st, keep, len(covs), [covs[j] for j in keep], nobs=self.sum_weights,
+                            k_dof=self.k_dof, small_sample=small, nested=nested, n_levels=list(self.n_absorbed))
 
     def fixed_effect_values(self, name: str) -> pd.Series:
         """Estimated level effects of the absorbed factor ``name``, indexed by its levels.
@@ -199,6 +239,9 @@ def lpm(
     fe_dof: FeDof = "nested",
     block: int = 500,
     max_cell_entries: int = 20_000_000,
+    inference: InferenceKind | None = None,
+    wild_weights: WildWeights = "rademacher",
+    alpha: float = 0.05,
 ) -> LinearResult:
     """OLS of ``y`` on ``covariates`` with absorbed ``fixed_effects`` (a linear probability model).
 
@@ -221,7 +264,15 @@ def lpm(
     block : replicates per block (memory: block × G floats).
     max_cell_entries : size limit of the dense per-(cluster, level) sums of the exact one-way
         bootstrap; above it the demeaning is done once (see the module docstring).
+    inference : ``"analytic"`` (HC1/CR1 only; ``bootstrap`` must be 0), ``"pairs"`` (the pairs
+        cluster bootstrap above, ``bootstrap`` = B > 0) or ``"wild"`` (the wild cluster restricted
+        bootstrap of every covariate with ``cluster`` as the wild cluster and ``bootstrap`` as B,
+        stored in ``wild``; ``tidy()`` then publishes its se/CI/p). Default (``None``): pairs when
+        ``bootstrap`` > 0, analytic otherwise.
+    wild_weights : ``"rademacher"`` (all 2^G sign vectors when 2^G ≤ B) or ``"webb"``.
+    alpha : level of the wild bootstrap's inverted intervals (1 − α).
     """
+    method = _inference_method(inference, bootstrap, cluster, wild_weights)
     covs = list(covariates)
     fes = [fixed_effects] if isinstance(fixed_effects, str) else list(fixed_effects or [])
     small_sample = cv.small_sample_kind(small_sample)
@@ -332,8 +383,14 @@ def lpm(
         r2_without, r2_within, resid_fe = r2, np.nan, None
     state = _Absorbed(Z, w, cl_codes, cluster_ids, tuple(fe_codes), tuple(fe_levels),
                       None if fes else means, resid_fe)
-    summary = absorption = None
-    if bootstrap:
+    summary = absorption = wild = None
+    if method == "wild":
+        absorption = wild_absorption(nested)
+        moments = wild_moments(state, keep, k, [covs[j] for j in keep], nobs=n_w, k_dof=k_dof,
+                               small_sample=small_sample, nested=nested, n_levels=n_levels)
+        test = wcr_linear(moments, bootstrap=bootstrap, seed=seed, weights=wild_weights, alpha=alpha)
+        wild = replace(test, table=test.table.reindex(params.index))
+    elif bootstrap:
         if seed is None:
             raise ValueError("lpm: bootstrap needs a seed")
         absorption = _absorption_method(fe_codes, nested, g, n_levels, k, max_cell_entries)
@@ -346,8 +403,30 @@ def lpm(
         k_dof=int(k_dof), rss=rss, rsquared=r2, rsquared_adj=r2_adj, rsquared_within=r2_within,
         rsquared_without_fe=r2_without, n_clusters=int(g), cov_type=cov_type, fixed_effects=tuple(fes),
         n_absorbed=tuple(n_levels), omitted=omitted, n_dropped=n_dropped, bootstrap=summary,
-        bootstrap_absorption=absorption, _state=state,
+        bootstrap_absorption=absorption, wild=wild, _state=state,
     )
+
+
+def _inference_method(inference: str | None, bootstrap: int, cluster: str | None, weights: str) -> str:
+    """Resolve ``inference`` (None: pairs when B > 0, analytic otherwise) and check its arguments."""
+    if inference is None:
+        return "pairs" if bootstrap else "analytic"
+    if inference == "analytic":
+        if bootstrap:
+            raise ValueError("lpm: inference='analytic' draws no replicates; set bootstrap=0")
+    elif inference == "pairs":
+        if not bootstrap:
+            raise ValueError("lpm: inference='pairs' needs bootstrap=B > 0")
+    elif inference == "wild":
+        if cluster is None:
+            raise ValueError("lpm: inference='wild' needs a cluster (the level of the wild weights)")
+        if not bootstrap or bootstrap < 0:
+            raise ValueError("lpm: inference='wild' needs bootstrap=B > 0")
+        if weights not in WEIGHTS:
+            raise ValueError(f"lpm: wild_weights must be one of {WEIGHTS}, not {weights!r}")
+    else:
+        raise ValueError(f"lpm: inference must be 'analytic', 'pairs' or 'wild', not {inference!r}")
+    return inference
 
 
 def _solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:

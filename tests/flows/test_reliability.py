@@ -179,13 +179,9 @@ def _bucket(name: str) -> str:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def pinned_code_version():
-    """A fixed code version: the run ids and cache keys must not change if HEAD moves mid-test."""
-    import flows.run
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(flows.run, "code_version", lambda: {"bipdask": "test", "git_sha": "pinned"})
-        yield
+def _pinned(pinned_code_version):
+    """The run ids and cache keys must not change if the source moves mid-test (conftest)."""
+    yield
 
 
 @pytest.fixture(scope="module")
@@ -480,7 +476,7 @@ def test_prefect_yaml_schedules_the_monthly_refresh_flow():
     import yaml
     from prefect.client.schemas.schedules import CronSchedule
 
-    config = yaml.safe_load((Path(__file__).parents[1] / "prefect.yaml").read_text())
+    config = yaml.safe_load((Path(__file__).parents[2] / "prefect.yaml").read_text())
     (deployment,) = config["deployments"]
     path, name = deployment["entrypoint"].split(":")
     module = importlib.import_module(path.removesuffix(".py").replace("/", "."))

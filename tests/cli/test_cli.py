@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_report import PLANTED_IDS, SMALL_JC, digit_tokens, make_fake_run
+from fake_runs import PLANTED_IDS, SMALL_JC, digit_tokens, make_fake_run
 
 from bipdask.runtime import storage
 from bipdask.cli import main

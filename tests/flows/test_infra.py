@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 INFRA = REPO / "infra"
 if str(INFRA) not in sys.path:
     sys.path.insert(0, str(INFRA))

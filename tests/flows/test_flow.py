@@ -16,6 +16,9 @@ import pytest
 from bipdask.runtime import storage
 from bipdask.data.contract import TABLES
 from bipdask.analyses.estimates import ESTIMATES_SCHEMA
+from _deliveries import SMALL_B, write_spec
+
+pytestmark = pytest.mark.usefixtures("pinned_code_version")
 
 JOBCENTRES = pd.DataFrame({
     "jobcentre_id": [1, 2, 3, 4, 5],
@@ -87,44 +90,9 @@ def write_tiny_delivery(root: Path, n_persons: int = 240, seed: int = 5, effect:
     return root
 
 
-@pytest.fixture(scope="module", autouse=True)
-def pinned_code_version():
-    """A fixed code version: run ids must not change if the source is edited mid-test."""
-    import flows.run
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(flows.run, "code_version", lambda: {"bipdask": "test", "source_sha256": "pinned"})
-        yield
-
-
 @pytest.fixture(scope="module")
 def delivery(tmp_path_factory) -> Path:
     return write_tiny_delivery(tmp_path_factory.mktemp("delivery"))
-
-
-@pytest.fixture(scope="module")
-def s3_root():
-    """An S3 endpoint on loopback (moto), configured through the environment only; set before
-    the clusters start so their worker processes inherit it."""
-    import socket
-
-    from moto.server import ThreadedMotoServer
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    with pytest.MonkeyPatch.context() as mp:
-        for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                            "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"}.items():
-            mp.setenv(name, value)
-        for name in ("FSSPEC_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"):
-            mp.delenv(name, raising=False)
-        fs, _ = storage.filesystem("s3://bipdask-flow")
-        fs.mkdir("bipdask-flow")
-        yield "s3://bipdask-flow/agency"
-    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -249,20 +217,6 @@ def test_flow_writes_and_commits_on_s3(delivery, tmp_path, harness, clusters, s3
 
 
 # --------------------------------------------------------------------------- HIR hazards in the flow
-
-SMALL_B = 20
-
-
-def write_spec(path: Path, bootstrap: int = SMALL_B) -> Path:
-    """The built-in HIR spec with a small B (fast bootstrap in tests)."""
-    from importlib import resources
-
-    text = resources.files("bipdask.specs").joinpath("hir.toml").read_text(encoding="utf-8")
-    text = text.replace("bootstrap_replicates = 999", f"bootstrap_replicates = {bootstrap}")
-    assert f"bootstrap_replicates = {bootstrap}" in text
-    path.write_text(text, encoding="utf-8")
-    return path
-
 
 @pytest.fixture(scope="module")
 def synth_delivery(tmp_path_factory) -> Path:
@@ -500,3 +454,39 @@ def test_a_failing_progress_display_never_fails_the_run_and_never_travels_to_wor
     shipped = pickle.loads(pickle.dumps(StageProgress(StageBar())))  # as Prefect ships flow parameters
     assert shipped.callback is None
     shipped("validate and stage", 1, 1)
+
+
+# --------------------------------------------------------------------------- job-centre-level inference
+
+
+@pytest.mark.prefect
+@pytest.mark.dask
+def test_wild_inference_at_jobcentre_level_end_to_end(synth_delivery, tmp_path, harness, clusters):
+    """spec inference = "wild", cluster = "jobcentre": every HIR DiD is tested at the level where the
+    caseload cap was assigned, the run says so row by row, and the units fixed by design stay."""
+    from flows.run import run_evaluation
+
+    spec = write_spec(tmp_path / "wild.toml", bootstrap=99, inference="wild", cluster="jobcentre")
+    result = run_evaluation(input_dir=synth_delivery, output_url=str(tmp_path / "out"), spec=str(spec),
+                            dask_address=clusters[2], batch_size=20)
+    est = result.estimates
+    assert result.manifest["estimation"]["inference"] == "wild"
+    share = est[est["analysis"] == "share_internship_or_hours"]
+    pooled = share[(share["estimand"] == "did") & share["jobcentre_id"].isna()]
+    assert set(pooled["inference"]) == {"wild"} and set(pooled["cluster_level"]) == {"jobcentre"}
+    assert (pooled["n_clusters"] > 15).all() and (pooled["n_replicates"] == 99).all()  # G job centres, B draws
+    assert (pooled["ci_low"] < pooled["estimate"]).all() and (pooled["estimate"] < pooled["ci_high"]).all()
+    ri = share[share["estimand"] == "did_randomization"]
+    assert set(ri["period"]) == set(pooled["period"]) and set(ri["inference"]) == {"randomization"}
+    assert (ri["estimate"].to_numpy() == pooled.set_index("period").loc[ri["period"], "estimate"].to_numpy()).all()
+    per_centre = share[(share["estimand"] == "did") & share["jobcentre_id"].notna()]
+    assert len(per_centre) and set(per_centre["inference"]) == {"placebo"} and per_centre["se"].isna().all()
+    for analysis, estimand in (("hir_table4", "did_weeks"), ("hir_table8", "ordinary_employment"),
+                               ("hir_table9", "hr_caseload"), ("hir_table9", "caseload")):
+        row = est[(est["analysis"] == analysis) & (est["estimand"] == estimand) & est["jobcentre_id"].isna()]
+        assert len(row) == 1, (analysis, estimand)
+        assert row["inference"].iloc[0] == "wild" and row["cluster_level"].iloc[0] == "jobcentre", (analysis, row)
+        assert 0 <= row["p_value"].iloc[0] <= 1
+    # units fixed by design: BIP resamples citizens, Table 3 caseworkers
+    assert set(est.loc[est["analysis"].str.startswith("bip_"), "cluster_level"].dropna()) == {"person"}
+    assert set(est.loc[est["analysis"] == "hir_table3", "cluster_level"]) == {"caseworker"}

@@ -1,6 +1,5 @@
 """Kaplan–Meier and raw weekly hazards (HIR Figures 1–2) against R survfit fixtures."""
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -8,7 +7,6 @@ import pytest
 
 from bipdask.estimators.survival_curves import kaplan_meier, raw_weekly_hazard
 
-FIX = Path(__file__).parent / "fixtures" / "r"
 
 
 def _hand():

@@ -4,7 +4,6 @@ The fixtures and the R script that made them are in ``tests/fixtures/r`` (see it
 Tolerances: 1e-6 relative in coefficients, 1e-4 relative in SEs.
 """
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,7 +15,7 @@ from bipdask.estimators.survival_curves import kaplan_meier
 
 pytestmark = pytest.mark.against_r
 
-FIX = Path(__file__).parent / "fixtures" / "r"
+from r_fixtures import R_FIXTURES as FIX
 CALLS = pd.read_csv(FIX / "survival_calls.csv", keep_default_na=False)
 COEF = pd.read_csv(FIX / "survival_coef.csv")
 STATS = pd.read_csv(FIX / "survival_stats.csv").pivot(index="model", columns="quantity", values="value")

@@ -264,7 +264,7 @@ def test_dream_codes_table_reads_with_open_versions(tmp_path):
 
 # --- the written contract -------------------------------------------------------------------------
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "data-contract.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "data-contract.md"
 
 
 def _documented_columns() -> dict[str, dict[str, tuple[str, str]]]:

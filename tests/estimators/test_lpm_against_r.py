@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,7 +19,7 @@ from bipdask.estimators.lpm import CONS, lpm
 
 pytestmark = pytest.mark.against_r
 
-FIXTURES = Path(__file__).parent / "fixtures" / "r"
+from r_fixtures import R_FIXTURES as FIXTURES
 
 
 @lru_cache(maxsize=None)

@@ -28,7 +28,7 @@ SECTION_KEYS = {
                    "week_span"},
     "row_counts": {"input", "staged", "quarantined", "weeks_read_by_model_inputs", "share_cell_rows",
                    "model_input", "linkage", "estimates", "estimates_by_analysis", "reduce_outputs"},
-    "estimation": {"bootstrap_replicates", "bootstrap_scheme", "seed", "cluster", "se", "notes"},
+    "estimation": {"bootstrap_replicates", "bootstrap_scheme", "seed", "cluster", "inference", "se", "notes"},
     "jobcentres": {"staged", "batches", "treated_ids", "treated_names_not_found"},
     "incremental": {"cache", "reused", "recomputed", "reused_jobcentres", "recomputed_jobcentres", "keys"},
 }
