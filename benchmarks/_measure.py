@@ -6,7 +6,9 @@ Dask workers are child processes, so the peak is the sum of RSS over the tree, s
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 import threading
 import time
 
@@ -52,3 +54,16 @@ def run_measured(cmd: list[str], env: dict | None = None, cwd: str | None = None
         "returncode": proc.returncode,
         "output_tail": out[-2000:],
     }
+
+
+# A Dask worker's environment (distributed's nanny ``pre-spawn-environ``): one BLAS thread and
+# glibc's malloc trimming, which is where the flows run the estimators.
+WORKER_ENV = {"MALLOC_TRIM_THRESHOLD_": "65536", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+              "OPENBLAS_NUM_THREADS": "1"}
+
+
+def in_worker_environment() -> None:
+    """Re-execute the running benchmark script in :data:`WORKER_ENV` (before numpy is imported:
+    BLAS reads its thread count when loaded), unless ``--inherit-env`` is on its command line."""
+    if "--inherit-env" not in sys.argv and any(os.environ.get(k) != v for k, v in WORKER_ENV.items()):
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **WORKER_ENV})

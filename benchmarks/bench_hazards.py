@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter, WeibullAFTFitter
 
-from bipdask.inference import bootstrap as bs
 from bipdask.estimators.cox import cox_ph
 from bipdask.estimators.weibull import weibull_ph
+from bipdask.inference import bootstrap as bs
 
 
 def gap_spells(n=190_000, persons=28_000, seed=1) -> pd.DataFrame:

@@ -33,15 +33,13 @@ import argparse
 import json
 import os
 import resource
-import sys
 import time
 from pathlib import Path
 
-WORKER_ENV = {"MALLOC_TRIM_THRESHOLD_": "65536", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-              "OPENBLAS_NUM_THREADS": "1"}
-if __name__ == "__main__" and "--inherit-env" not in sys.argv and any(
-        os.environ.get(k) != v for k, v in WORKER_ENV.items()):
-    os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **WORKER_ENV})
+from _measure import WORKER_ENV, in_worker_environment  # noqa: E402
+
+if __name__ == "__main__":
+    in_worker_environment()
 
 import numpy as np  # noqa: E402  (after the environment is fixed: BLAS reads it when loaded)
 import pandas as pd  # noqa: E402

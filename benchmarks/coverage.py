@@ -35,7 +35,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from bipdask.estimators.cell_did import cell_did, cell_did_wild
 from bipdask.inference.config import Inference

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
 EXIT_INFRASTRUCTURE = 3

@@ -39,8 +39,8 @@ class EvaluationSpec:
     intervention: Period
     last_months: int = 3
     caseload_baseline: Period | None = None
-    cluster: str = "person"
-    inference_method: str = "pairs"  # TOML key ``inference``
+    cluster: str = "jobcentre"
+    inference_method: str = "wild"  # TOML key ``inference``
     bootstrap_replicates: int = 999
     bootstrap_scheme: str = "multinomial"
     seed: int = 0
@@ -85,10 +85,10 @@ def parse_spec(raw: dict) -> EvaluationSpec:
         raise InputError([Problem("spec", k, "required key missing", 0) for k in missing])
     periods = raw["periods"]
     caseload = raw.get("caseload", {})
-    cluster = raw.get("cluster", "person")
+    cluster = raw.get("cluster", "jobcentre")
     if cluster not in ("person", "jobcentre"):
         raise InputError([Problem("spec", "cluster", "must be 'person' or 'jobcentre'", 0)])
-    inference = raw.get("inference", "pairs")
+    inference = raw.get("inference", "wild")
     if inference not in METHODS:
         raise InputError([Problem("spec", "inference", f"must be one of {', '.join(METHODS)}", 0)])
     b = int(raw.get("bootstrap_replicates", 999))

@@ -19,7 +19,6 @@ from bipdask.prepare.hir import ModelInputConfig
 from bipdask.prepare.outcomes import comparison_windows, treated_jobcentre_ids
 from bipdask.runtime import input_cache, storage
 from bipdask.spec import load_spec
-
 from flows.cluster import dashboard_link
 from flows.manifest import build_manifest
 from flows.outputs import ReduceOutput, merge_outputs

@@ -18,15 +18,21 @@ from typing import Any
 from bipdask.prepare.hir import KINDS as MODEL_INPUT_KINDS
 from bipdask.runtime import input_cache, storage
 from bipdask.spec import EvaluationSpec
-
 from flows.outputs import ESTIMATES_FILE, ReduceOutput
 
 LINKAGE_COUNTS = ("person_weeks", "matched", "linked", "trimmed", "no_caseworker", "no_caseload_record")
 VALIDATION_KEYS = ("contract_version", "rows_in", "rows_out", "quarantined", "problems", "input_hashes",
                    "week_span")
-SE_NOTE = ("bootstrap SE, percentile CI and bootstrap p-value (every analysis; the weekly/wave means of "
-           "hir_table8/hir_table3 and bip rows without replicates: analytic; Tables 6 and 7 (share) with job-centre "
-           "clusters: CR1 analytic)")
+SE_NOTES = {
+    "pairs": ("pairs cluster bootstrap SE, percentile CI and bootstrap p-value (every analysis; the weekly/wave "
+              "means of hir_table8/hir_table3 and bip rows without replicates: analytic)"),
+    "wild": ("HIR DiDs at the cluster level: wild cluster restricted bootstrap (linear) or wild score bootstrap "
+             "(Weibull, Cox), p-value of no effect and CI by test inversion, se implied by the CI; pooled share "
+             "DiD also by randomization inference (did_randomization); per-centre DiDs by placebo intervals; "
+             "levels, BIP (citizens) and hir_table3 (caseworkers): pairs bootstrap or analytic. Per row: the "
+             "inference, cluster_level, n_clusters and n_replicates columns"),
+    "analytic": "cluster-robust analytic SE, Wald CI and p-value",
+}
 
 
 def spec_dict(spec: EvaluationSpec) -> dict:
@@ -111,7 +117,7 @@ def build_manifest(
         "estimation": {
             "bootstrap_replicates": spec.bootstrap_replicates, "bootstrap_scheme": spec.bootstrap_scheme,
             "seed": seed, "cluster": cluster, "inference": spec.inference_method,
-            "se": SE_NOTE,
+            "se": SE_NOTES.get(spec.inference_method, SE_NOTES["pairs"]),
             "notes": dict(reduced.notes),
         },
         "jobcentres": {"staged": len(jobcentre_ids), "batches": len(model_inputs), "treated_ids": list(treated_ids),

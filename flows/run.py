@@ -30,7 +30,6 @@ from bipdask.data.dream import ACTIVITY_TABLE, WIDE_TABLE
 from bipdask.errors import BipdaskError, InfrastructureError, InputError, Problem
 from bipdask.runtime import claims, storage
 from bipdask.spec import load_spec
-
 from flows import configure_logging
 from flows.cluster import close_runner, scheduler_address, task_runner
 from flows.credentials import apply_s3_secret_block

@@ -19,30 +19,50 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from bipdask.runtime import claims, input_cache, storage
-from bipdask.inference.config import Inference
-from bipdask.analyses.bip.estimates import bip_estimates
-from bipdask.prepare.bip import BIP_WEEKS_COLUMNS, bip_jobcentre_ids, bip_weeks
-from bipdask.analyses.bip.estimates import bip_outputs
-from bipdask.publish.disclosure import NEW_COURSE_SHARE_ANALYSIS
-from bipdask.errors import BipdaskError, InfrastructureError, InputError
-from bipdask.analyses.estimates import HazardEstimates, combine_estimates, describe_inference
-from bipdask.analyses.hir.durations import figure_curves, table4, table7
-from bipdask.analyses.hir.mediators import share_mediators, table9, table10
+from bipdask.analyses.bip.estimates import bip_estimates, bip_outputs
+from bipdask.analyses.estimates import (
+    Estimate,
+    HazardEstimates,
+    combine_estimates,
+    describe_inference,
+    estimates_table,
+    withhold_unstable_intervals,
+)
 from bipdask.analyses.hir.beliefs import table3
+from bipdask.analyses.hir.durations import figure_curves, table4, table7
 from bipdask.analyses.hir.exits import table8
-from bipdask.runtime.input_cache import frame_digest
-from bipdask.analyses.hir.shares import design_based_rows, SHARE_ANALYSIS, share_did_table
-from bipdask.prepare.linkage import check_match_rate
-from bipdask.prepare.hir import (ModelInputConfig, caseworkers_rows, concat_inputs, jobcentre_model_inputs,
-                                 linkage_report_from_counts, linkage_report_table, persons_rows,
-                                 with_pre_belief)
-from bipdask.prepare.outcomes import NEW_COURSE_WINDOWS, empty_cell_sums, share_cell_sums
-from bipdask.analyses.estimates import Estimate, estimates_table, withhold_unstable_intervals
-from bipdask.analyses.hir.shares import share_did_replicates, with_bootstrap
-from bipdask.spec import Period
+from bipdask.analyses.hir.mediators import share_mediators, table9, table10
+from bipdask.analyses.hir.shares import (
+    SHARE_ANALYSIS,
+    design_based_rows,
+    share_did_replicates,
+    share_did_table,
+    with_bootstrap,
+)
 from bipdask.data.validate import validate_delivery
-
+from bipdask.errors import BipdaskError, InfrastructureError, InputError
+from bipdask.inference.config import Inference
+from bipdask.prepare.bip import BIP_WEEKS_COLUMNS, bip_jobcentre_ids, bip_weeks
+from bipdask.prepare.hir import (
+    ModelInputConfig,
+    caseworkers_rows,
+    concat_inputs,
+    jobcentre_model_inputs,
+    linkage_report_from_counts,
+    linkage_report_table,
+    persons_rows,
+    with_pre_belief,
+)
+from bipdask.prepare.linkage import check_match_rate
+from bipdask.prepare.outcomes import (
+    NEW_COURSE_WINDOWS,
+    empty_cell_sums,
+    share_cell_sums,
+)
+from bipdask.publish.disclosure import NEW_COURSE_SHARE_ANALYSIS
+from bipdask.runtime import claims, input_cache, storage
+from bipdask.runtime.input_cache import frame_digest
+from bipdask.spec import Period
 from flows.outputs import ESTIMATES_FILE, ReduceOutput
 
 WEEKS_COLUMNS = ["person_id", "week", "dream_code", "lab_type", "ordinary_hours", "employed"]
@@ -273,6 +293,8 @@ def estimate_new_course_share_impl(
     rows = [dataclasses.replace(r, analysis=analysis) for r in rows if r.jobcentre_id is None]
     rows, reps, files, counts = _share_bootstrap(analysis, rows, cells, treated_ids, before, after, replicates_url,
                                                  inference, pooled_only=True)
+    if inference.method == "wild":
+        rows = design_based_rows(rows, cells, treated_ids=treated_ids, before=before, after=after, inference=inference)
     plain = _described(pd.DataFrame([dataclasses.asdict(r) for r in rows]), reps,
                        inference.cluster if reps is not None else "person_id")
     notes = {analysis: {"persons": int(cells["person_id"].nunique()), "person_weeks": int(cells["n_weeks"].sum()),

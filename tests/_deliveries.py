@@ -14,8 +14,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from bipdask.data.contract import (BIP_CASEWORKER_QUESTIONS, BIP_CITIZEN_QUESTIONS, BIP_S1_BOXES,
-                                   HISTORY_COLUMNS, TABLES)
+from bipdask.data.contract import (
+    BIP_CASEWORKER_QUESTIONS,
+    BIP_CITIZEN_QUESTIONS,
+    BIP_S1_BOXES,
+    HISTORY_COLUMNS,
+    TABLES,
+)
 
 PERSON_IDS = [90412001, 90412002, 90412003, 90412004, 90412005, 90412006]
 UNKNOWN_PERSON_ID = 90412999

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from bipdask.runtime import storage
 from bipdask.analyses.estimates import Estimate, estimates_table
+from bipdask.runtime import storage
 
 PLANTED_IDS = [48151623, 42000917, 73194851, 61803398, 27182818, 31415926]
 NAMES = {11: "Favrskov", 12: "Haderslev", 13: "Varde", 21: "Aarhus"}

@@ -24,11 +24,17 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
-from lifelines import CoxPHFitter, CoxTimeVaryingFitter, KaplanMeierFitter, WeibullAFTFitter
+from lifelines import (
+    CoxPHFitter,
+    CoxTimeVaryingFitter,
+    KaplanMeierFitter,
+    WeibullAFTFitter,
+)
 
 pytestmark = pytest.mark.against_r
 
 from r_fixtures import R_FIXTURES as FIXTURES
+
 Z975 = 1.959963984540054
 
 

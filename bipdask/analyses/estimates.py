@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import astuple, dataclass, fields
+from dataclasses import astuple, dataclass, field, fields
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
-from dataclasses import field
-import numpy as np
 
 ESTIMATES_SCHEMA = pa.schema(
     [
@@ -108,7 +107,9 @@ def describe_inference(rows: pd.DataFrame, replicates: pd.DataFrame | Iterable[p
 
 
 def _none_if_nan(x: float | None) -> float | None:
-    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+    """Missing and non-finite values are null: an interval end a wild test could not bound (few
+    clusters) is published as null, not as ±inf."""
+    return None if x is None or (isinstance(x, float) and not math.isfinite(x)) else float(x)
 
 
 def estimates_table(rows: Iterable[Estimate] | pd.DataFrame) -> pa.Table:

@@ -50,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--scale", type=float, default=1.0, help="1.0 = the reports' population")
     s.add_argument("--seed", type=int, default=42)
     s.add_argument("--workers", type=int, default=1, help="processes writing job centres")
+    s.add_argument("--no-jobcentre-shocks", action="store_true",
+                   help="no job-centre × period shocks (the panel without common job-centre shocks)")
 
     v = sub.add_parser("validate", help="check a delivery against the data contract",
                        epilog="example: bipdask validate data/synth",
@@ -124,7 +126,8 @@ def _bar(args: argparse.Namespace):
 def _synth(args: argparse.Namespace) -> None:
     from bipdask.synth import generate
 
-    summary = generate(Path(args.out), scale=args.scale, seed=args.seed, workers=args.workers)
+    summary = generate(Path(args.out), scale=args.scale, seed=args.seed, workers=args.workers,
+                       jobcentre_shocks=not args.no_jobcentre_shocks)
     print(summary.describe() if hasattr(summary, "describe") else summary)
 
 

@@ -25,8 +25,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from bipdask.data.weeks import iso_year_week, monday_of_iso
 from bipdask.data.contract import DREAM_CODES, WEEKS
+from bipdask.data.weeks import iso_year_week, monday_of_iso
 from bipdask.errors import InputError, Problem
 
 WIDE_TABLE = "dream_wide"

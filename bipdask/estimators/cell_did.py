@@ -29,7 +29,6 @@ from bipdask.errors import InputError, Problem
 from bipdask.estimators.results import IntervalKind, Results, Summary
 from bipdask.inference.wild import ClusterMoments, WildTest, WildWeights, wcr_linear
 
-
 PARAM_NAMES = ("_cons", "D", "E", "D_E")
 
 

@@ -27,8 +27,9 @@ restricted estimate (the LM form of a nonlinear restriction). The p-value is tha
 H0: did_weeks = 0, the CI the set of w not rejected (test inversion with the same weights).
 ``did_pct`` = 100·did_weeks/(B0·a) is zero exactly when did_weeks is, so it has the same
 p-value; its CI inverts H0: did_pct = w (d = (w·a/100 + a + b − 1)/(ab)). Both rows report as ``se_boot``
-the SE the interval implies, (ci_high − ci_low)/(2·z_{1−α/2}); the four group rows have no
-wild interval (NaN): the wild bootstrap here is a test of contrasts, not of levels.
+the SE the interval implies, (ci_high − ci_low)/(2·z_{1−α/2}). The four group rows are levels,
+not contrasts, so there is no null to impose: they get delta-method Wald intervals from the
+job-centre-clustered covariance of the fit (no p-value).
 """
 
 from __future__ import annotations
@@ -38,12 +39,18 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import special
+from scipy import special, stats
 
 from bipdask.errors import FitError
 from bipdask.estimators.newton import NewtonMessages, newton
-from bipdask.estimators.weibull import (WeibullResult, _grad_hess, _loglik, _scores, expected_from_params,
-                                        weibull_ph)
+from bipdask.estimators.weibull import (
+    WeibullResult,
+    _grad_hess,
+    _loglik,
+    _scores,
+    expected_from_params,
+    weibull_ph,
+)
 from bipdask.inference import score
 from bipdask.inference.wild import WildWeights
 
@@ -104,7 +111,8 @@ def duration_did(
     B = ``bootstrap`` replicates. ``did_weeks`` gets the p-value of H0: did_weeks = 0 and the CI
     by inverting H0: did_weeks = w; ``did_pct`` the same p-value and the CI inverting
     H0: did_pct = w; ``fit.wild`` tests D, E and DE = 0. Why the DE test is not used for the
-    weeks DiD: see the module docstring. The group rows have no interval then.
+    weeks DiD: see the module docstring. The group rows then get delta-method intervals from
+    the cluster-robust covariance.
     """
     data = spells.assign(DE=spells["D"] * spells["E"])
     if inference == "wild":
@@ -133,13 +141,18 @@ _D, _E, _DE, _C, _LNP = range(5)  # parameter order of the eq. (1) fit: D, E, DE
 _FREE = [_D, _E, _C, _LNP]
 
 
-def _contrast(theta: np.ndarray, kind: str) -> tuple[float, np.ndarray]:
-    """did_weeks (``kind="weeks"``) or did_pct (``"pct"``) at θ, and its gradient in θ (5,)."""
+def _group_weeks(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The four groups' expected weeks at θ (GROUPS order) and their gradients in θ (4 × 5)."""
     e = expected_from_params(theta[None, :], pd.Index(["D", "E", "DE", "_cons", "ln_p"]), GROUPS)[0]
     q = math.exp(-theta[_LNP])
     X = np.column_stack([GROUPS[["D", "E", "DE"]].to_numpy(float), np.ones(4)])
     xb = X @ theta[:4]
-    grad_e = np.column_stack([-X * (e * q)[:, None], e * q * (xb - special.digamma(1 + q))])  # 4 × 5
+    return e, np.column_stack([-X * (e * q)[:, None], e * q * (xb - special.digamma(1 + q))])
+
+
+def _contrast(theta: np.ndarray, kind: str) -> tuple[float, np.ndarray]:
+    """did_weeks (``kind="weeks"``) or did_pct (``"pct"``) at θ, and its gradient in θ (5,)."""
+    e, grad_e = _group_weeks(theta)
     sign = np.array([-1.0, 1.0, 1.0, -1.0])  # (e11 − e10) − (e01 − e00), GROUPS order 10, 11, 00, 01
     did, grad = float(sign @ e), sign @ grad_e
     if kind == "weeks":
@@ -250,9 +263,17 @@ def _wild_duration_did(data: pd.DataFrame, label: str, duration: str, event: str
         problem = score.TermProblem(_restricted_contrast(fit, kind), value, se)
         tests[kind] = score.term_inference(problem, weights, shares, alpha)
     tests["pct"]["p_value"] = tests["weeks"]["p_value"]  # the same hypothesis: did_pct = 0 ⟺ did_weeks = 0
+    # The groups' levels are not effects and have no null to impose: delta-method intervals from
+    # the job-centre-clustered covariance (97 clusters), no p-value.
+    _, grad_e = _group_weeks(theta)
+    z = stats.norm.ppf(1 - alpha / 2)
+    for i, q in enumerate(GROUP_NAMES):
+        se = float(np.sqrt(grad_e[i] @ fit.cov.to_numpy() @ grad_e[i]))
+        tests[q] = {"se": se, "ci_low": point[i] - z * se, "ci_high": point[i] + z * se, "p_value": np.nan}
     rows = []
     for i, q in enumerate(names):
-        test = tests.get(q.removeprefix("did_"), dict.fromkeys(["se", "ci_low", "ci_high", "p_value"], np.nan))
+        test = tests.get(q.removeprefix("did_") if q.startswith("did_") else q,
+                         dict.fromkeys(["se", "ci_low", "ci_high", "p_value"], np.nan))
         rows.append({"quantity": q, "estimate": point[i], "se_boot": test["se"], "ci_low": test["ci_low"],
                      "ci_high": test["ci_high"], "p_value": test["p_value"], "display": _display(point[i], q, point)})
     return DurationDiD(label, fit, pd.DataFrame(rows))

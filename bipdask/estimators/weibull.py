@@ -30,15 +30,15 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from bipdask.inference import bootstrap as bs
-from bipdask.inference import score
-from bipdask.inference.pairs import BootstrapSummary, summarise
-from bipdask.inference.wild import WildTest, WildWeights
+from bipdask.errors import FitError
 from bipdask.estimators import covariance as cv
 from bipdask.estimators.inputs import require_columns
 from bipdask.estimators.newton import NewtonMessages, newton, vectorised_newton
 from bipdask.estimators.results import Results
-from bipdask.errors import FitError
+from bipdask.inference import bootstrap as bs
+from bipdask.inference import score
+from bipdask.inference.pairs import BootstrapSummary, summarise
+from bipdask.inference.wild import WildTest, WildWeights
 
 CONS = "_cons"
 LN_P = "ln_p"

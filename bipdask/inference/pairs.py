@@ -9,6 +9,7 @@ p-values the same way; replicates that failed to converge are NaN rows, counted 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 

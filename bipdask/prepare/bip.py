@@ -24,8 +24,13 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from bipdask.data.contract import (BIP_CASEWORKER_QUESTIONS, BIP_CITIZEN_QUESTIONS, BIP_S1_BOXES,
-                                   HISTORY_COLUMNS, S1_GROUPS)
+from bipdask.data.contract import (
+    BIP_CASEWORKER_QUESTIONS,
+    BIP_CITIZEN_QUESTIONS,
+    BIP_S1_BOXES,
+    HISTORY_COLUMNS,
+    S1_GROUPS,
+)
 from bipdask.errors import InputError, Problem
 
 FOLLOW_UP_WEEKS = 52

@@ -44,16 +44,34 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bipdask.data.contract import FTE_HOURS_PER_WEEK
 from bipdask.analyses.hir.beliefs import BELIEF_PREFIX, BELIEFS, belief_percentages
 from bipdask.analyses.hir.linear_table import SHARE_OUTCOME
-from bipdask.prepare.linkage import (LINK_STATUSES, LinkageReport, add_caseload_change, caseload_baseline,
-                                     caseload_fte, combine_linkage_reports, link_caseload, linkage_report)
-from bipdask.prepare.outcomes import (NEW_COURSE_WINDOWS, empty_cell_sums, in_internship_or_hours,
-                                      new_course_share_cell_sums)
+from bipdask.data.contract import FTE_HOURS_PER_WEEK
+from bipdask.prepare.linkage import (
+    LINK_STATUSES,
+    LinkageReport,
+    add_caseload_change,
+    caseload_baseline,
+    caseload_fte,
+    combine_linkage_reports,
+    link_caseload,
+    linkage_report,
+)
+from bipdask.prepare.outcomes import (
+    NEW_COURSE_WINDOWS,
+    empty_cell_sums,
+    in_internship_or_hours,
+    new_course_share_cell_sums,
+)
+from bipdask.prepare.spells import (
+    EXIT_DESTINATIONS,
+    course_exits,
+    first_lab_spells,
+    gap_spells,
+    time_varying_rows,
+    with_course_status,
+)
 from bipdask.spec import EvaluationSpec, Period
-from bipdask.prepare.spells import (EXIT_DESTINATIONS, course_exits, first_lab_spells, gap_spells,
-                                    time_varying_rows, with_course_status)
 
 KINDS = ("gap_spells", "first_lab_spells", "new_course_share_cells", "course_exits", "time_varying", "share_weeks",
          "linkage_counts")

@@ -27,8 +27,13 @@ import numpy as np
 import pandas as pd
 
 from bipdask.data.contract import FTE_HOURS_PER_WEEK
+from bipdask.data.weeks import (
+    _dates_ns,
+    ordinal_monday,
+    period_week_bounds,
+    week_ordinal,
+)
 from bipdask.errors import InputError, Problem
-from bipdask.data.weeks import _dates_ns, ordinal_monday, period_week_bounds, week_ordinal
 
 LINK_STATUSES = ("linked", "trimmed", "no_caseworker", "no_caseload_record")
 

@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from bipdask.errors import InputError, Problem
-from bipdask.spec import EvaluationSpec, Period
 from bipdask.prepare.spells import in_new_course, with_course_status
+from bipdask.spec import EvaluationSpec, Period
 
 SHARE_OUTCOME = "in_internship_or_hours"
 RESOURCE_COURSE = "resource_course"

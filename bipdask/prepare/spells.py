@@ -36,8 +36,8 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from bipdask.errors import InputError, Problem
 from bipdask.data.weeks import ordinal_monday, period_week_bounds, week_ordinal
+from bipdask.errors import InputError, Problem
 
 EXIT_DESTINATIONS = ("ordinary_employment", "flex_job", "ledighedsydelse", "disability_pension")
 

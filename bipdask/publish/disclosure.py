@@ -82,7 +82,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from bipdask.analyses.hir.shares import SHARE_ANALYSIS  # the analysis name Table 6 rows carry
+from bipdask.analyses.hir.shares import (
+    SHARE_ANALYSIS,  # the analysis name Table 6 rows carry
+)
 
 __all__ = [
     "DEFAULT_MIN_PERSONS",

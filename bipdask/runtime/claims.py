@@ -16,7 +16,13 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from bipdask.runtime.storage import RunLayout, create_exclusive, read_json, remove, write_bytes
+from bipdask.runtime.storage import (
+    RunLayout,
+    create_exclusive,
+    read_json,
+    remove,
+    write_bytes,
+)
 
 DEFAULT_CLAIM_STALE_S = 900.0
 

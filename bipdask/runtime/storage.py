@@ -36,8 +36,7 @@ import os
 import posixpath
 import time
 import uuid
-from collections.abc import Callable
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -404,7 +403,9 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 
 def hash_delivery(root: str | os.PathLike, tables: list[str]) -> dict[str, str]:
     """sha256 of every file of the named tables in a local delivery folder, keyed by relative path."""
-    from bipdask.data.delivery import table_files  # local import: delivery is the layout authority
+    from bipdask.data.delivery import (
+        table_files,  # local import: delivery is the layout authority
+    )
 
     root = Path(root)
     hashes: dict[str, str] = {}

@@ -21,8 +21,16 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from bipdask.data.contract import (ASSIGNMENTS, BELIEF_SURVEY, BIP_RESPONSES, CASELOAD, DREAM_CODES,
-                                   JOBCENTRES, PERSONS, TABLES)
+from bipdask.data.contract import (
+    ASSIGNMENTS,
+    BELIEF_SURVEY,
+    BIP_RESPONSES,
+    CASELOAD,
+    DREAM_CODES,
+    JOBCENTRES,
+    PERSONS,
+    TABLES,
+)
 from bipdask.synth.hir import caseworkers as C
 from bipdask.synth.hir import geography
 from bipdask.synth.hir import params as P
@@ -84,7 +92,8 @@ def _run_jobcentre(plan, weeks_dir: Path, extra_weeks: pd.DataFrame | None) -> P
     return PL.run_jobcentre(plan, weeks_dir=weeks_dir, extra_weeks=extra_weeks)
 
 
-def generate(out: Path, *, scale: float = 1.0, seed: int = 42, workers: int = 1) -> SynthSummary:
+def generate(out: Path, *, scale: float = 1.0, seed: int = 42, workers: int = 1,
+             jobcentre_shocks: bool | float = True) -> SynthSummary:
     """Write the synthetic national delivery to ``out`` and return a summary.
 
     Parameters
@@ -95,10 +104,18 @@ def generate(out: Path, *, scale: float = 1.0, seed: int = 42, workers: int = 1)
         centre and period.
     seed : master seed; job centre j uses ``SeedSequence([seed, j, stream])``.
     workers : processes simulating job centres (results do not depend on it).
+    jobcentre_shocks : job-centre × period shocks on the Tabel 6 outcome's weekly probability and
+        the gap hazard (:data:`~bipdask.synth.hir.params.JOBCENTRE_SHARE_SHOCK_SD_PP`,
+        :data:`~bipdask.synth.hir.params.JOBCENTRE_FRAILTY_SD`): ``True`` = the planted SDs,
+        ``False`` or 0 = none (byte-identical to the DGP without shocks), a float = a multiplier
+        on the SDs. They are drawn from ``SeedSequence([seed, j, 5])`` only.
     """
     t0 = time.perf_counter()
     if not scale > 0:
         raise ValueError("synth: scale must be positive")
+    shock_scale = float(jobcentre_shocks)
+    if not shock_scale >= 0:
+        raise ValueError("synth: jobcentre_shocks must be a bool or a non-negative multiplier")
     out = Path(out)
     (out / "weeks").mkdir(parents=True, exist_ok=True)
     (out / "_truth").mkdir(exist_ok=True)
@@ -111,7 +128,7 @@ def generate(out: Path, *, scale: float = 1.0, seed: int = 42, workers: int = 1)
         notes.append("bipdask.synth.bip.delivery not available: no BIP part (bip_responses empty)")
     bip_weeks = {} if bip is None else {int(k): g for k, g in bip.weeks.groupby("jobcentre_id")}
 
-    plans = PL.build_plans(scale, seed)
+    plans = PL.build_plans(scale, seed, shock_scale=shock_scale)
     extras = [bip_weeks.get(p.jobcentre_id) for p in plans]
     dirs = [out / "weeks"] * len(plans)
     if workers > 1:
@@ -144,7 +161,7 @@ def generate(out: Path, *, scale: float = 1.0, seed: int = 42, workers: int = 1)
     _sorted([r.caseload_true for r in results], ["caseworker_id", "week"]).to_parquet(
         out / "_truth" / "caseload_true.parquet", index=False)
 
-    truth = _truth(plans, results, scale, seed, belief, bip)
+    truth = _truth(plans, results, scale, seed, belief, bip, shock_scale)
     (out / "truth.json").write_text(json.dumps(truth, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
                                     encoding="utf-8")
     persons_pp = {d: {per: int(sum(r.stats["persons"][per] for p, r in zip(plans, results)
@@ -168,7 +185,7 @@ def pa_table(cw_weeks: pd.DataFrame):
                                 preserve_index=False).replace_schema_metadata(None)
 
 
-def _truth(plans, results, scale: float, seed: int, belief: pd.DataFrame, bip) -> dict:
+def _truth(plans, results, scale: float, seed: int, belief: pd.DataFrame, bip, shock_scale: float = 0.0) -> dict:
     """truth.json: planted parameters, realised counts and the population quantities."""
     realised: dict = {"persons_per_jobcentre": {}, "exits": {}, "rc_person_weeks": {}}
     link = {"rc_weeks_intervention": 0, "with_caseworker": 0, "linked": 0, "caseworker_weeks": 0,
@@ -217,6 +234,16 @@ def _truth(plans, results, scale: float, seed: int, belief: pd.DataFrame, bip) -
         },
         "tables": sorted(TABLES),
     }
+    if shock_scale:  # only with shocks: without them truth.json stays byte-identical to before
+        truth["planted"]["jobcentre_shocks"] = T.planted_shocks(shock_scale)
+        truth["realised"]["jobcentre_shocks"] = {
+            p.name: {"jobcentre_id": p.jobcentre_id, "participating": p.participating,
+                     **{k: list(v) for k, v in p.shocks().items()}} for p in plans}
+        truth["how"]["jobcentre_shocks"] = (
+            "per job centre j and period E (before, intervention) u[j,E] ~ N(0, share_sd_pp²) and "
+            "v[j,E] ~ N(0, log_hazard_sd²) from SeedSequence([seed, j, 5]); realised values listed; "
+            "the population truth is the DGP at zero shocks (their mean), so the delivery's "
+            "estimates differ from it by the realised shocks as well as by sampling noise")
     if bip is not None:
         truth["bip"] = bip.truth
     return truth

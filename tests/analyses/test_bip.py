@@ -8,22 +8,25 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
-
-from bipdask.inference.config import Inference
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bipdask.analyses import bip
-from bipdask.inference.bootstrap import replicate_weights
-from bipdask.data.contract import (BIP_CASEWORKER_QUESTIONS, BIP_CITIZEN_QUESTIONS, BIP_S1_BOXES,
-                                   HISTORY_COLUMNS)
+from bipdask.analyses.estimates import COLUMNS
+from bipdask.data.contract import (
+    BIP_CASEWORKER_QUESTIONS,
+    BIP_CITIZEN_QUESTIONS,
+    BIP_S1_BOXES,
+    HISTORY_COLUMNS,
+)
 from bipdask.errors import InputError
 from bipdask.estimators.lpm import lpm
-from bipdask.analyses.estimates import COLUMNS
+from bipdask.inference.bootstrap import replicate_weights
+from bipdask.inference.config import Inference
+from bipdask.synth.bip.delivery import generate_bip
 from bipdask.synth.hir import geography
 from bipdask.synth.hir import params as SP
-from bipdask.synth.bip.delivery import generate_bip
 
 SEED = 5
 B = 199

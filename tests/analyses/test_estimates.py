@@ -5,7 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bipdask.analyses.estimates import estimates_frame, replicate_key, withhold_unstable_intervals
+from bipdask.analyses.estimates import (
+    estimates_frame,
+    replicate_key,
+    withhold_unstable_intervals,
+)
 
 
 def _rows() -> pd.DataFrame:

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
-from bipdask.inference.config import Inference
 import pytest
 import statsmodels.api as sm
 
-from bipdask.errors import InputError
-from bipdask.analyses.hir.linear_table import LinearTable, period_week
+from bipdask.analyses.estimates import estimates_frame
 from bipdask.analyses.hir.beliefs import belief_percentages, table3_belief
 from bipdask.analyses.hir.exits import table8_exits
+from bipdask.analyses.hir.linear_table import LinearTable, period_week
 from bipdask.analyses.hir.mediators import table9_10_share
-from bipdask.analyses.estimates import estimates_frame
+from bipdask.errors import InputError
+from bipdask.inference.config import Inference
 from bipdask.prepare.spells import EXIT_DESTINATIONS
 
 

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
-from bipdask.inference.config import Inference
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bipdask.inference import bootstrap as bs
+from bipdask.analyses.hir.shares import (
+    share_did_replicates,
+    share_did_table,
+    with_bootstrap,
+)
 from bipdask.estimators.cell_did import cell_did
-from bipdask.analyses.hir.shares import share_did_table
-from bipdask.analyses.hir.shares import share_did_replicates, with_bootstrap
+from bipdask.inference import bootstrap as bs
+from bipdask.inference.config import Inference
 
 TREATED = (3, 5)
 WINDOWS = ("intervention", "last_3_months")

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
-from bipdask.inference.config import Inference
 import pytest
 
-from bipdask.estimators.duration_did import duration_did_by_jobcentre
-from bipdask.analyses.hir.durations import DID_ESTIMANDS, figure_curves, table4, table7, weekly_survival_time
-from bipdask.analyses.estimates import replicate_key
+from bipdask.analyses.estimates import COLUMNS, estimates_table, replicate_key
+from bipdask.analyses.hir.durations import (
+    DID_ESTIMANDS,
+    figure_curves,
+    table4,
+    table7,
+    weekly_survival_time,
+)
 from bipdask.analyses.hir.mediators import table9
-from bipdask.analyses.estimates import COLUMNS, estimates_table
+from bipdask.estimators.duration_did import duration_did_by_jobcentre
+from bipdask.inference.config import Inference
 
 B = 30
 TREATED_JC = (11, 12, 13)
@@ -221,8 +225,7 @@ def test_table10_recovers_the_belief_hazard_ratio_and_its_replicates_give_the_se
 
 
 def test_share_mediators_are_hir_linear_rows_with_matching_replicates():
-    from bipdask.analyses.hir.mediators import share_mediators
-    from bipdask.analyses.hir.mediators import table9_10_share
+    from bipdask.analyses.hir.mediators import share_mediators, table9_10_share
 
     data = belief_weeks(n_caseworkers=30).assign(caseload=lambda d: d["belief_internship_3m"] / 2 + 13,
                                                  casemiss=lambda d: d["belief_internship_3m_miss"])
@@ -241,9 +244,8 @@ def test_share_mediators_are_hir_linear_rows_with_matching_replicates():
 
 
 def test_table8_and_table3_wrap_hir_linear_with_the_replicates_of_their_bootstrapped_rows():
-    from bipdask.analyses.hir.beliefs import table3
+    from bipdask.analyses.hir.beliefs import table3, table3_belief
     from bipdask.analyses.hir.exits import table8
-    from bipdask.analyses.hir.beliefs import table3_belief
     from bipdask.prepare.spells import EXIT_DESTINATIONS
 
     rng = np.random.default_rng(np.random.SeedSequence([6, 1]))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from fake_runs import PLANTED_IDS, SMALL_JC, digit_tokens, make_fake_run
 
-from bipdask.runtime import storage
 from bipdask.cli import main
 from bipdask.errors import InfrastructureError, InputError
+from bipdask.runtime import storage
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,20 @@ import pyarrow.parquet as pq
 import pytest
 
 from bipdask.data.contract import CASELOAD, DREAM_CODES, TABLES, WEEKS
-from bipdask.data.delivery import (conform_table, dataset, has_table, iter_table_batches, iter_table_files,
-                                   present_tables, read_delivery_table, read_table, table_files,
-                                   table_format, to_pandas, weeks_layout)
+from bipdask.data.delivery import (
+    conform_table,
+    dataset,
+    has_table,
+    iter_table_batches,
+    iter_table_files,
+    present_tables,
+    read_delivery_table,
+    read_table,
+    table_files,
+    table_format,
+    to_pandas,
+    weeks_layout,
+)
 from bipdask.errors import InputError
 
 SECRET_ID = 987654321012

@@ -11,9 +11,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bipdask.data.contract import WEEKS
-from bipdask.data.dream import (dream_status, dream_wide_to_long, expand_two_digit_year, in_resource_course,
-                                is_valid_iso_week, long_to_dream_wide, week_column_mondays, week_column_name,
-                                weeks_from_dream_wide)
+from bipdask.data.dream import (
+    dream_status,
+    dream_wide_to_long,
+    expand_two_digit_year,
+    in_resource_course,
+    is_valid_iso_week,
+    long_to_dream_wide,
+    week_column_mondays,
+    week_column_name,
+    weeks_from_dream_wide,
+)
 from bipdask.errors import InputError
 
 SECRET_ID = 987654321012

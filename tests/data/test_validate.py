@@ -14,14 +14,20 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
+from _deliveries import (
+    PERSON_IDS,
+    UNKNOWN_PERSON_ID,
+    tiny_tables,
+    to_arrow,
+    write_delivery,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from _deliveries import PERSON_IDS, UNKNOWN_PERSON_ID, tiny_tables, to_arrow, write_delivery
 from bipdask.cli import main
 from bipdask.data.dream import long_to_dream_wide
-from bipdask.errors import InputError, Problem
 from bipdask.data.validate import ValidationReport, validate_delivery
+from bipdask.errors import InputError, Problem
 
 PLANTED_IDS = [*PERSON_IDS, UNKNOWN_PERSON_ID]
 Tables = dict[str, pd.DataFrame]

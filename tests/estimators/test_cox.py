@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 from lifelines import CoxPHFitter
 
-from bipdask.inference import bootstrap as bs
-from bipdask.estimators.cox import cox_ph
 from bipdask.errors import FitError
+from bipdask.estimators.cox import cox_ph
+from bipdask.inference import bootstrap as bs
 
 
 def _person_weeks(n_persons=400, seed=0, beta=(-0.05, 0.3)):

@@ -9,10 +9,10 @@ import statsmodels.api as sm
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bipdask.analyses.estimates import estimates_frame
+from bipdask.analyses.hir.shares import headline, share_did_table
 from bipdask.errors import InputError
 from bipdask.estimators.cell_did import PARAM_NAMES, cell_did
-from bipdask.analyses.hir.shares import headline, share_did_table
-from bipdask.analyses.estimates import estimates_frame
 
 
 def random_person_weeks(seed: int, n_persons: int = 60) -> pd.DataFrame:
@@ -135,11 +135,11 @@ def test_share_did_table_suppresses_small_job_centres():
 
 # --------------------------------------------------------------------------- lpm
 
-from bipdask.inference import bootstrap as bs  # noqa: E402
-from bipdask.estimators.lpm import CONS, LinearResult, lpm  # noqa: E402
-from bipdask.estimators.lpm import model as lm  # noqa: E402
-from bipdask.estimators.lpm import refit_replicate  # noqa: E402
 from scipy import sparse  # noqa: E402
+
+from bipdask.estimators.lpm import CONS, LinearResult, lpm, refit_replicate  # noqa: E402
+from bipdask.estimators.lpm import model as lm  # noqa: E402
+from bipdask.inference import bootstrap as bs  # noqa: E402
 
 
 def panel(seed: int, n: int = 800, persons: int = 80) -> pd.DataFrame:

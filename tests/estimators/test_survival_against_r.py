@@ -10,12 +10,13 @@ import pandas as pd
 import pytest
 
 from bipdask.estimators.cox import cox_ph
-from bipdask.estimators.weibull import weibull_ph
 from bipdask.estimators.survival_curves import kaplan_meier
+from bipdask.estimators.weibull import weibull_ph
 
 pytestmark = pytest.mark.against_r
 
 from r_fixtures import R_FIXTURES as FIX
+
 CALLS = pd.read_csv(FIX / "survival_calls.csv", keep_default_na=False)
 COEF = pd.read_csv(FIX / "survival_coef.csv")
 STATS = pd.read_csv(FIX / "survival_stats.csv").pivot(index="model", columns="quantity", values="value")

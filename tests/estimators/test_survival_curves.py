@@ -8,7 +8,6 @@ import pytest
 from bipdask.estimators.survival_curves import kaplan_meier, raw_weekly_hazard
 
 
-
 def _hand():
     return pd.DataFrame({"t": [1, 1, 2, 3, 3, 3, 5], "d": [1, 0, 1, 1, 1, 0, 0], "g": list("aaabbbb")})
 

@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 from lifelines import WeibullAFTFitter
 
-from bipdask.inference import bootstrap as bs
 from bipdask.errors import FitError
 from bipdask.estimators.weibull import expected_duration, weibull_ph
+from bipdask.inference import bootstrap as bs
 
 
 def _spells(n=4000, seed=0, weekly=True):

@@ -12,11 +12,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
-from bipdask.runtime import storage
-from bipdask.data.contract import TABLES
-from bipdask.analyses.estimates import ESTIMATES_SCHEMA
 from _deliveries import SMALL_B, write_spec
+
+from bipdask.analyses.estimates import ESTIMATES_SCHEMA
+from bipdask.data.contract import TABLES
+from bipdask.runtime import storage
 
 pytestmark = pytest.mark.usefixtures("pinned_code_version")
 
@@ -96,6 +96,14 @@ def delivery(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def pairs_spec(tmp_path_factory) -> str:
+    """The person-level pairs bootstrap (B = 999): the labelled option these tests check on a
+    delivery of 4 job centres, too few for a job-centre-level test."""
+    return str(write_spec(tmp_path_factory.mktemp("spec") / "pairs.toml", bootstrap=999, inference="pairs",
+                          cluster="person"))
+
+
+@pytest.fixture(scope="module")
 def clusters(s3_root):
     """Scheduler addresses of a 1-worker and a 2-worker LocalCluster, shared by the tests
     (a cold worker spends most of a tiny run importing Prefect)."""
@@ -108,11 +116,11 @@ def clusters(s3_root):
 
 @pytest.mark.prefect
 @pytest.mark.dask
-def test_flow_writes_tidy_estimates_and_manifest_and_recovers_planted_effect(delivery, tmp_path, harness, caplog):
+def test_flow_writes_tidy_estimates_and_manifest_and_recovers_planted_effect(delivery, pairs_spec, tmp_path, harness, caplog):
     from flows.run import run_evaluation
 
     with caplog.at_level(logging.DEBUG):
-        result = run_evaluation(input_dir=delivery, output_url=str(tmp_path / "out"), workers=2)
+        result = run_evaluation(input_dir=delivery, spec=pairs_spec, output_url=str(tmp_path / "out"), workers=2)
     run_dir = tmp_path / "out" / "runs" / result.run_id
     table = pq.read_table(run_dir / "results" / "estimates.parquet")
     assert table.schema.equals(ESTIMATES_SCHEMA, check_metadata=False)
@@ -139,19 +147,19 @@ def test_flow_writes_tidy_estimates_and_manifest_and_recovers_planted_effect(del
     assert not any(p in logged for p in pids)
 
     # Same inputs ⇒ same run id ⇒ the rerun is a no-op reporting the committed run.
-    again = run_evaluation(input_dir=delivery, output_url=str(tmp_path / "out"), workers=1, dask_address="tcp://0.0.0.0:1")
+    again = run_evaluation(input_dir=delivery, spec=pairs_spec, output_url=str(tmp_path / "out"), workers=1, dask_address="tcp://0.0.0.0:1")
     assert again.reused and again.run_id == result.run_id
     assert "already committed" in again.describe()
 
 
 @pytest.mark.prefect
 @pytest.mark.dask
-def test_estimates_are_byte_identical_on_one_and_two_workers(delivery, tmp_path, harness, clusters):
+def test_estimates_are_byte_identical_on_one_and_two_workers(delivery, pairs_spec, tmp_path, harness, clusters):
     from flows.run import run_evaluation
 
-    one = run_evaluation(input_dir=delivery, output_url=str(tmp_path / "w1"), dask_address=clusters[1],
+    one = run_evaluation(input_dir=delivery, spec=pairs_spec, output_url=str(tmp_path / "w1"), dask_address=clusters[1],
                          batch_size=4)
-    two = run_evaluation(input_dir=delivery, output_url=str(tmp_path / "w2"), dask_address=clusters[2],
+    two = run_evaluation(input_dir=delivery, spec=pairs_spec, output_url=str(tmp_path / "w2"), dask_address=clusters[2],
                          batch_size=1)
     assert one.run_id == two.run_id
     assert (one.manifest["jobcentres"]["batches"], two.manifest["jobcentres"]["batches"]) == (1, 4)
@@ -161,11 +169,11 @@ def test_estimates_are_byte_identical_on_one_and_two_workers(delivery, tmp_path,
 
 @pytest.mark.prefect
 @pytest.mark.dask
-def test_crash_before_commit_leaves_run_invisible_and_rerun_commits(delivery, tmp_path, harness, clusters,
+def test_crash_before_commit_leaves_run_invisible_and_rerun_commits(delivery, pairs_spec, tmp_path, harness, clusters,
                                                                     monkeypatch):
     import flows.evaluate
-    from flows.run import run_evaluation
     from bipdask.errors import InfrastructureError
+    from flows.run import run_evaluation
 
     root = str(tmp_path / "crash")
 
@@ -175,22 +183,22 @@ def test_crash_before_commit_leaves_run_invisible_and_rerun_commits(delivery, tm
 
     monkeypatch.setattr(flows.evaluate, "commit_run", CrashingCommit())
     with pytest.raises(InfrastructureError, match="OSError"):
-        run_evaluation(input_dir=delivery, output_url=root, dask_address=clusters[2])
+        run_evaluation(input_dir=delivery, spec=pairs_spec, output_url=root, dask_address=clusters[2])
     leftovers = list((tmp_path / "crash" / "runs").glob("*/results/estimates.parquet"))
     assert len(leftovers) == 1  # written, but not committed
     assert storage.list_runs(root) == []
     with pytest.raises(FileNotFoundError):
         storage.open_run(root)
     monkeypatch.undo()
-    result = run_evaluation(input_dir=delivery, output_url=root, dask_address=clusters[2])
+    result = run_evaluation(input_dir=delivery, spec=pairs_spec, output_url=root, dask_address=clusters[2])
     assert storage.list_runs(root) == [result.run_id] and not result.reused
 
 
 @pytest.mark.prefect
 @pytest.mark.dask
 def test_broken_delivery_is_an_input_error(tmp_path, harness, clusters):
-    from flows.run import run_evaluation
     from bipdask.errors import InputError
+    from flows.run import run_evaluation
 
     root = write_tiny_delivery(tmp_path / "broken", n_persons=20)
     (root / "jobcentres.parquet").unlink()
@@ -202,16 +210,16 @@ def test_broken_delivery_is_an_input_error(tmp_path, harness, clusters):
 @pytest.mark.prefect
 @pytest.mark.dask
 @pytest.mark.s3
-def test_flow_writes_and_commits_on_s3(delivery, tmp_path, harness, clusters, s3_root):
+def test_flow_writes_and_commits_on_s3(delivery, pairs_spec, tmp_path, harness, clusters, s3_root):
     from flows.run import load_result, run_evaluation
 
-    result = run_evaluation(input_dir=delivery, output_url=s3_root, dask_address=clusters[2])
+    result = run_evaluation(input_dir=delivery, spec=pairs_spec, output_url=s3_root, dask_address=clusters[2])
     assert storage.list_runs(s3_root) == [result.run_id]
     assert storage.list_files(storage.join(result.url, "staged", "weeks"), ".parquet")
     again = load_result(s3_root)
     assert again.run_id == result.run_id
     pd.testing.assert_frame_equal(again.estimates, result.estimates)
-    run_evaluation(input_dir=delivery, output_url=str(tmp_path / "local"), dask_address=clusters[1])
+    run_evaluation(input_dir=delivery, spec=pairs_spec, output_url=str(tmp_path / "local"), dask_address=clusters[1])
     rel = f"runs/{result.run_id}/results/estimates.parquet"
     assert storage.read_bytes(storage.join(s3_root, rel)) == (tmp_path / "local" / rel).read_bytes()
 
@@ -229,7 +237,8 @@ def synth_delivery(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def small_spec(tmp_path_factory) -> Path:
-    return write_spec(tmp_path_factory.mktemp("spec") / "hir_b20.toml")
+    """B = 20 with the person-level pairs bootstrap, whose replicate files these tests read."""
+    return write_spec(tmp_path_factory.mktemp("spec") / "hir_b20.toml", inference="pairs", cluster="person")
 
 
 PROGRESS_EVENTS: list[tuple[str, int, int]] = []

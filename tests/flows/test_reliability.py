@@ -26,9 +26,9 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 from distributed.diagnostics.plugin import WorkerPlugin
+from test_flow import write_spec, write_tiny_delivery
 
 from bipdask.runtime import claims, storage
-from test_flow import write_spec, write_tiny_delivery
 
 B = 10
 STORAGE_ATTEMPTS, BOTOCORE_ATTEMPTS = 3, 2

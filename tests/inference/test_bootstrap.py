@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bipdask.inference import bootstrap as bs
 from bipdask.estimators.newton import vectorised_newton
+from bipdask.inference import bootstrap as bs
 
 
 @pytest.mark.parametrize("scheme", ["multinomial", "poisson"])

@@ -45,5 +45,21 @@ def test_spec_builds_the_runs_record():
     inf = spec.inference(seed=11)
     assert inf.replicates == spec.bootstrap_replicates and inf.scheme == spec.bootstrap_scheme
     assert inf.seed == 11 and spec.inference().seed == spec.seed
-    assert inf.cluster == "person_id"
-    assert dataclasses.replace(spec, cluster="jobcentre").inference().cluster == "jobcentre_id"
+    # the built-in HIR spec tests at the level where the caseload cap was assigned
+    assert (inf.cluster, inf.method) == ("jobcentre_id", "wild")
+    pairs = dataclasses.replace(spec, cluster="person", inference_method="pairs").inference()
+    assert (pairs.cluster, pairs.method, pairs.replicates) == ("person_id", "pairs", spec.bootstrap_replicates)
+    assert dataclasses.replace(spec, inference_method="analytic").inference().replicates == 0
+
+
+def test_an_unknown_inference_method_in_a_spec_is_an_input_error():
+    import tomllib
+    from importlib import resources
+
+    from bipdask.errors import InputError
+    from bipdask.spec import parse_spec
+
+    raw = tomllib.loads(resources.files("bipdask.specs").joinpath("hir.toml").read_text(encoding="utf-8"))
+    with pytest.raises(InputError, match="inference"):
+        parse_spec({**raw, "inference": "bayes"})
+    assert parse_spec({k: v for k, v in raw.items() if k not in ("inference", "cluster")}).inference().method == "wild"

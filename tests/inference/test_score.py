@@ -21,7 +21,12 @@ from bipdask.estimators.cox import cox_ph
 from bipdask.estimators.cox import model as cox_model
 from bipdask.estimators.cox import score as cox_score
 from bipdask.estimators.duration_did import _contrast, duration_did
-from bipdask.estimators.weibull import _restricted, _restricted_fit, weibull_ph, wild_weibull
+from bipdask.estimators.weibull import (
+    _restricted,
+    _restricted_fit,
+    weibull_ph,
+    wild_weibull,
+)
 from bipdask.inference import score
 
 COVS = ["D", "E", "DE"]
@@ -270,7 +275,21 @@ def test_weeks_did_has_its_own_test_and_interval():
     for q in ("did_weeks", "did_pct"):
         assert tab.loc[q, "ci_low"] < tab.loc[q, "estimate"] < tab.loc[q, "ci_high"]
     assert tab.loc["did_pct", "p_value"] == tab.loc["did_weeks", "p_value"]
-    assert tab.loc[["participating_before", "other_intervention"], "ci_low"].isna().all()
+    # the group levels: delta-method Wald intervals from the clustered covariance, no p-value
+    from bipdask.estimators.weibull import expected_from_params
+
+    groups = ["participating_before", "participating_intervention", "other_before", "other_intervention"]
+    assert tab.loc[groups, "p_value"].isna().all()
+    theta0, names = res.fit.params.to_numpy(), res.fit.params.index
+    from bipdask.estimators.duration_did import GROUPS
+
+    h = 1e-6
+    grad = np.array([(expected_from_params((theta0 + h * np.eye(5)[j])[None, :], names, GROUPS)[0]
+                      - expected_from_params((theta0 - h * np.eye(5)[j])[None, :], names, GROUPS)[0]) / (2 * h)
+                     for j in range(5)]).T  # 4 × 5, by central differences
+    se = np.sqrt(np.einsum("gi,ij,gj->g", grad, res.fit.cov.to_numpy(), grad))
+    np.testing.assert_allclose(tab.loc[groups, "se_boot"].to_numpy(float), se, rtol=1e-5)
+    assert (tab.loc[groups, "ci_low"] < tab.loc[groups, "estimate"]).all()
     assert res.fit.inference == "wild" and res.fit.wild.table.loc["DE", "p_value"] >= 0
     # DE = 0 does not make the weeks DiD zero (λ, γ ≠ 0): the reason for the separate test
     theta = res.fit.params.to_numpy().copy()

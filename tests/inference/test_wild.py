@@ -22,13 +22,22 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bipdask.estimators.cell_did import cell_did_wild
 from bipdask.estimators.lpm import lpm
-from bipdask.inference.wild import (TIE_RTOL, WEBB_POINTS, cluster_moments, enumerates, sign_vectors, wcr_draws,
-                                    wcr_linear, wcr_pvalue, wild_weights)
-
+from bipdask.inference.wild import (
+    TIE_RTOL,
+    WEBB_POINTS,
+    cluster_moments,
+    enumerates,
+    sign_vectors,
+    wcr_draws,
+    wcr_linear,
+    wcr_pvalue,
+    wild_weights,
+)
 
 # --------------------------------------------------------------------------- data
 

@@ -9,18 +9,37 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from _deliveries import PERSON_IDS, tiny_tables
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from _deliveries import PERSON_IDS, tiny_tables
-from bipdask.prepare.linkage import (add_caseload_change, combine_linkage_reports, link_caseload,
-                                     linkage_report)
-from bipdask.prepare.hir import (KINDS, LINKAGE_COLUMNS, SPELL_COLUMNS, TIME_VARYING_COLUMNS,
-                                 ModelInputConfig, caseworkers_rows, concat_inputs, empty_inputs,
-                                 jobcentre_model_inputs, linkage_report_from_counts, linkage_report_table,
-                                 persons_rows)
+from bipdask.prepare.hir import (
+    KINDS,
+    LINKAGE_COLUMNS,
+    SPELL_COLUMNS,
+    TIME_VARYING_COLUMNS,
+    ModelInputConfig,
+    caseworkers_rows,
+    concat_inputs,
+    empty_inputs,
+    jobcentre_model_inputs,
+    linkage_report_from_counts,
+    linkage_report_table,
+    persons_rows,
+)
+from bipdask.prepare.linkage import (
+    add_caseload_change,
+    combine_linkage_reports,
+    link_caseload,
+    linkage_report,
+)
+from bipdask.prepare.spells import (
+    first_lab_spells,
+    gap_spells,
+    time_varying_rows,
+    with_course_status,
+)
 from bipdask.spec import load_spec
-from bipdask.prepare.spells import first_lab_spells, gap_spells, time_varying_rows, with_course_status
 
 # The tiny panel runs ten Mondays from 2018-01-01: weeks 0–3 are the "before" period, 4–9 the
 # "intervention" period, and Jan 2018 is the caseload baseline.

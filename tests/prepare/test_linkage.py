@@ -10,11 +10,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bipdask.errors import InputError
-from bipdask.prepare.linkage import (LINK_STATUSES, add_caseload_change, assignment_weeks, caseload_baseline,
-                                     caseload_fte, check_match_rate, combine_linkage_reports, link_caseload,
-                                     linkage_report)
 from bipdask.data.weeks import period_week_bounds, week_ordinal
+from bipdask.errors import InputError
+from bipdask.prepare.linkage import (
+    LINK_STATUSES,
+    add_caseload_change,
+    assignment_weeks,
+    caseload_baseline,
+    caseload_fte,
+    check_match_rate,
+    combine_linkage_reports,
+    link_caseload,
+    linkage_report,
+)
 
 W0 = dt.date(2018, 3, 5)  # a Monday: week 0 of the test period
 PERIOD = dict(period_start=W0, period_end=W0 + dt.timedelta(weeks=12) - dt.timedelta(days=1))  # weeks 0..11

@@ -11,9 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bipdask.errors import InputError
-from bipdask.prepare.outcomes import (comparison_windows, in_internship_or_hours, in_period,
-                                      in_resource_course, new_course_share_cell_sums, share_cell_sums,
-                                      treated_jobcentre_ids)
+from bipdask.prepare.outcomes import (
+    comparison_windows,
+    in_internship_or_hours,
+    in_period,
+    in_resource_course,
+    new_course_share_cell_sums,
+    share_cell_sums,
+    treated_jobcentre_ids,
+)
 from bipdask.spec import Period, load_spec
 
 CODES = pd.DataFrame({

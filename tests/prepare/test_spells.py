@@ -10,10 +10,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bipdask.errors import InputError
 from bipdask.data.weeks import week_ordinal
-from bipdask.prepare.spells import (course_exits, first_lab_spells, gap_spells, in_new_course,
-                                    time_varying_rows, with_course_status)
+from bipdask.errors import InputError
+from bipdask.prepare.spells import (
+    course_exits,
+    first_lab_spells,
+    gap_spells,
+    in_new_course,
+    time_varying_rows,
+    with_course_status,
+)
 
 W0 = dt.date(2018, 3, 5)  # Monday of test week 0 = the first week of the period
 PERIOD = dict(period_start=dt.date(2018, 3, 1), period_end=W0 + dt.timedelta(weeks=10, days=2))  # weeks 0..10

@@ -11,9 +11,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bipdask.publish.disclosure import (ALL, PREVIOUS, PRIMARY, SECONDARY, SUPPRESSED, assert_protected,
-                                        cell_key, cell_persons, compare_releases, protect_curve,
-                                        protect_estimates, relations, safe_order_statistics)
+from bipdask.publish.disclosure import (
+    ALL,
+    PREVIOUS,
+    PRIMARY,
+    SECONDARY,
+    SUPPRESSED,
+    assert_protected,
+    cell_key,
+    cell_persons,
+    compare_releases,
+    protect_curve,
+    protect_estimates,
+    relations,
+    safe_order_statistics,
+)
 
 S = "share_internship_or_hours"
 COLS = ["analysis", "estimand", "jobcentre_id", "period", "estimate", "se", "ci_low", "ci_high", "p_value",

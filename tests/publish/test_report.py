@@ -13,11 +13,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from fake_runs import (
+    NAMES,
+    SMALL_JC,
+    _est,
+    digit_tokens,
+    fake_estimates,
+    fake_replicates,
+    make_fake_run,
+    png_text_chunks,
+)
 
+from bipdask.analyses.estimates import estimates_table
 from bipdask.publish.disclosure import SUPPRESSED
 from bipdask.publish.report.i18n import number
-from bipdask.analyses.estimates import estimates_table
-from fake_runs import (NAMES, SMALL_JC, _est, fake_estimates, fake_replicates, make_fake_run, digit_tokens, png_text_chunks)
+
 
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory):

@@ -8,8 +8,8 @@ import socket
 import pandas as pd
 import pytest
 
-from bipdask.runtime import storage
 from bipdask.analyses.estimates import ESTIMATES_SCHEMA, Estimate, estimates_table
+from bipdask.runtime import storage
 
 
 def _frame() -> pd.DataFrame:

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from bipdask.data.contract import BIP_RESPONSES, BIP_S1_BOXES, PERSONS, WEEKS
 from bipdask.errors import InputError
 from bipdask.synth.bip import params as P
+from bipdask.synth.bip.answers import COMBINATIONS, combination_of_boxes
 from bipdask.synth.bip.delivery import generate_bip, progression_effects
 from bipdask.synth.bip.schedule import report_sample_mask
-from bipdask.synth.bip.answers import COMBINATIONS, combination_of_boxes
 
 NAMES = ["Faxe", "Horsens", "Rebild", "Silkeborg", "Sønderborg", "Thisted", "Vejen", "Viborg",
          "Vordingborg", "Aarhus", "Vallensbæk-Ishøj", "Vallensbæk-Ishøj", "Odense"]

@@ -14,8 +14,8 @@ import pytest
 
 from bipdask.data.contract import TABLES
 from bipdask.data.delivery import read_table, table_files
-from bipdask.synth.hir import caseworkers as C
 from bipdask.synth import generate
+from bipdask.synth.hir import caseworkers as C
 from bipdask.synth.hir import geography
 from bipdask.synth.hir import params as P
 from bipdask.synth.hir import plan as PL
@@ -313,3 +313,74 @@ def test_scale1_person_weeks_in_participating_intervention(tmp_path):
     t = json.loads((tmp_path / "truth.json").read_text())
     n = t["realised"]["linkage"]["rc_weeks_intervention"]
     assert 170_000 < n < 200_000
+
+
+# --- job-centre × period shocks ---------------------------------------------------------------
+
+# Content digest of the scale-0.05, seed-42 delivery written by the DGP before the job-centre
+# shocks existed (hir-dgp-1): every parquet table's rows (pandas row hashes, so independent of the
+# parquet writer's version string) and truth.json's bytes.
+NO_SHOCK_DIGEST_SCALE005_SEED42 = "de365ec9bec43bf5de214d81301007ca0f943bfc3f19597c796a2c71b76170df"
+
+
+def _content_digest(root: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*.parquet")):
+        h.update(str(p.relative_to(root)).encode())
+        h.update(pd.util.hash_pandas_object(pq.read_table(p).to_pandas(), index=False).to_numpy().tobytes())
+    h.update((root / "truth.json").read_bytes())
+    return h.hexdigest()
+
+
+def test_shocks_off_is_the_panel_without_shocks_byte_for_byte(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    generate(a, scale=0.05, seed=42, workers=1, jobcentre_shocks=False)
+    assert _content_digest(a) == NO_SHOCK_DIGEST_SCALE005_SEED42
+    generate(b, scale=0.05, seed=42, workers=1, jobcentre_shocks=0.0)
+    assert _digest(a) == _digest(b)
+    assert (a / "truth.json").read_bytes() == (b / "truth.json").read_bytes()
+    truth = json.loads((a / "truth.json").read_text())
+    assert "jobcentre_shocks" not in truth["planted"] and "jobcentre_shocks" not in truth["realised"]
+
+
+def test_shocks_on_are_recorded_in_truth(delivery):
+    truth = json.loads((delivery / "truth.json").read_text())
+    planted = truth["planted"]["jobcentre_shocks"]
+    assert planted["share_sd_pp"] == P.JOBCENTRE_SHARE_SHOCK_SD_PP > 0
+    assert planted["log_hazard_sd"] == P.JOBCENTRE_FRAILTY_SD > 0
+    realised = truth["realised"]["jobcentre_shocks"]
+    assert len(realised) == 97 and sum(v["participating"] for v in realised.values()) == 15
+    plans = {p.name: p for p in PL.build_plans(SCALE, 7, shock_scale=1.0)}
+    for name, v in realised.items():
+        assert v["jobcentre_id"] == plans[name].jobcentre_id
+        assert v["share_pp"] == list(plans[name].shocks()["share_pp"])
+        assert v["log_hazard"] == list(plans[name].shocks()["log_hazard"])
+    u = np.array([v["share_pp"] for v in realised.values()])
+    f = np.array([v["log_hazard"] for v in realised.values()])
+    assert 0.6 < u.std() / P.JOBCENTRE_SHARE_SHOCK_SD_PP < 1.4 and abs(u.mean()) < 0.5
+    assert 0.6 < f.std() / P.JOBCENTRE_FRAILTY_SD < 1.4
+    # the shocks come from their own stream: the same job centre's other draws do not move
+    p0 = PL.build_plans(SCALE, 7)[0]
+    p1 = PL.build_plans(SCALE, 7, shock_scale=1.0)[0]
+    assert p0.rng(0).random(5).tolist() == p1.rng(0).random(5).tolist()
+    assert p0.shocks() == {"share_pp": (0.0, 0.0), "log_hazard": (0.0, 0.0)}
+
+
+def _participating_dids(shock_scale: float, scale: float = 1.0, seed: int = 4) -> np.ndarray:
+    """Per participating job centre: (intervention − before) share change, pp. The others' common
+    change is the same for every row of Tabel 6, so the spread of these is the DiDs' spread."""
+    plans = [p for p in PL.build_plans(scale, seed, shock_scale=shock_scale) if p.participating]
+    out = []
+    for p in plans:
+        s = PL.run_jobcentre(p, light=True).stats["share"]
+        out.append(100 * (s["intervention"]["share_weeks"] / s["intervention"]["rc_weeks"]
+                          - s["before"]["share_weeks"] / s["before"]["rc_weeks"]))
+    return np.array(out)
+
+
+def test_shocks_widen_the_spread_of_the_job_centres_dids():
+    # scale 1, 3 × the planted SDs so the comparison is not a coin toss among 15 job centres
+    planted = np.array([P.TABLE6_SHARE_PCT[p.name][2] for p in PL.build_plans(1.0, 4) if p.participating])
+    off, on = _participating_dids(0.0), _participating_dids(3.0)
+    assert on.std(ddof=1) > off.std(ddof=1)
+    assert (on - planted).std(ddof=1) > 1.3 * (off - planted).std(ddof=1)

@@ -4,13 +4,33 @@ tidy estimates frame (:mod:`.estimates`). Methods: ``docs/methods.md`` (BIP)."""
 
 from bipdask.analyses.bip.change import CaseworkerChange, caseworker_change
 from bipdask.analyses.bip.common import lpm_inference, quartile_of
-from bipdask.analyses.bip.effectiveness import CaseworkerEffectiveness, caseworker_effectiveness
+from bipdask.analyses.bip.effectiveness import (
+                                 CaseworkerEffectiveness,
+                                 caseworker_effectiveness,
+)
 from bipdask.analyses.bip.estimates import BipResults, bip_estimates, bip_outputs
-from bipdask.analyses.bip.progression import INDICATORS, Progression, change_pairs, progression, standardize
+from bipdask.analyses.bip.progression import (
+                                 INDICATORS,
+                                 Progression,
+                                 change_pairs,
+                                 progression,
+                                 standardize,
+)
 from bipdask.estimators.lpm import lpm
-from bipdask.prepare.bip import (COMBINATIONS, FOLLOW_UP_WEEKS, REGISTER_COVARIATES, CaseworkerSample,
-                                 answer_covariates, caseworker_sample, combination_of_boxes, group_use,
-                                 model_frame, outcome_52w, register_covariates, with_previous)
+from bipdask.prepare.bip import (
+                                 COMBINATIONS,
+                                 FOLLOW_UP_WEEKS,
+                                 REGISTER_COVARIATES,
+                                 CaseworkerSample,
+                                 answer_covariates,
+                                 caseworker_sample,
+                                 combination_of_boxes,
+                                 group_use,
+                                 model_frame,
+                                 outcome_52w,
+                                 register_covariates,
+                                 with_previous,
+)
 
 __all__ = [
     "BipResults", "CaseworkerSample", "CaseworkerEffectiveness", "CaseworkerChange", "Progression",

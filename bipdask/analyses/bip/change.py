@@ -14,18 +14,24 @@ chance those responses would have had without it (a fraction: −0.22 = −22 %)
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
-from bipdask.prepare.bip import (CaseworkerSample, cluster_ids, cluster_mean,
-                                 full_rank_columns, model_frame)
-from bipdask.inference.pairs import BootstrapSummary, summarise
-from bipdask.inference.bootstrap import replicate_blocks
+
+from bipdask.analyses.bip.common import _estimates, _frame_of, _inference
+from bipdask.analyses.estimates import estimates_frame
 from bipdask.errors import InputError, Problem
 from bipdask.estimators.lpm import LinearResult, lpm
-from bipdask.analyses.estimates import estimates_frame
-from bipdask.analyses.bip.common import _estimates, _frame_of, _inference
+from bipdask.inference.bootstrap import replicate_blocks
 from bipdask.inference.config import Inference
-
+from bipdask.inference.pairs import BootstrapSummary, summarise
+from bipdask.prepare.bip import (
+    CaseworkerSample,
+    cluster_ids,
+    cluster_mean,
+    full_rank_columns,
+    model_frame,
+)
 
 CHANGE = "bip_caseworker_change"
 

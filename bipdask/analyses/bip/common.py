@@ -17,10 +17,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy import stats
-from bipdask.prepare.bip import (ANALYSIS_PERIOD, CaseworkerSample)
-from bipdask.inference.pairs import BootstrapSummary
-from bipdask.errors import InputError, Problem
+
 from bipdask.analyses.estimates import Estimate
+from bipdask.errors import InputError, Problem
+from bipdask.inference.pairs import BootstrapSummary
+from bipdask.prepare.bip import ANALYSIS_PERIOD, CaseworkerSample
 
 
 def quartile_of(values: np.ndarray) -> np.ndarray:

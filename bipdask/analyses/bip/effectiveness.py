@@ -30,16 +30,23 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from bipdask.prepare.bip import (ANALYSIS_PERIOD, CaseworkerSample, cluster_ids, cluster_mean,
-                                 full_rank_columns, group_use, model_frame)
-from bipdask.inference.pairs import BootstrapSummary, summarise
-from bipdask.inference.bootstrap import pattern_weights, replicate_blocks
+from bipdask.analyses.bip.common import _estimates, _frame_of, _inference, quartile_of
+from bipdask.analyses.estimates import Estimate, estimates_frame
 from bipdask.data.contract import BIP_CASEWORKER_QUESTIONS
 from bipdask.errors import InputError, Problem
 from bipdask.estimators.lpm import LinearResult, lpm
-from bipdask.analyses.estimates import Estimate, estimates_frame
-from bipdask.analyses.bip.common import _estimates, _frame_of, _inference, quartile_of
+from bipdask.inference.bootstrap import pattern_weights, replicate_blocks
 from bipdask.inference.config import Inference
+from bipdask.inference.pairs import BootstrapSummary, summarise
+from bipdask.prepare.bip import (
+    ANALYSIS_PERIOD,
+    CaseworkerSample,
+    cluster_ids,
+    cluster_mean,
+    full_rank_columns,
+    group_use,
+    model_frame,
+)
 
 EFFECTIVENESS = "bip_caseworker_effectiveness"
 QUARTILES = (1, 2, 3, 4)

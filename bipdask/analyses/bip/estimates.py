@@ -21,22 +21,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
-from bipdask.analyses.bip.change import CaseworkerChange, caseworker_change
-from bipdask.analyses.bip.effectiveness import CaseworkerEffectiveness, caseworker_effectiveness
-from bipdask.prepare.bip import (CaseworkerSample,
-                                 caseworker_sample)
-from bipdask.analyses.bip.progression import Progression, progression
-from bipdask.analyses.estimates import estimates_frame
-import numpy as np
-from bipdask.analyses.bip.change import CHANGE
-from bipdask.analyses.bip.effectiveness import EFFECTIVENESS
-from bipdask.analyses.bip.progression import PROGRESSION
-from bipdask.prepare.bip import ANALYSIS_PERIOD
-from bipdask.analyses.estimates import HazardEstimates, replicate_key
+from bipdask.analyses.bip.change import CHANGE, CaseworkerChange, caseworker_change
+from bipdask.analyses.bip.effectiveness import (
+    EFFECTIVENESS,
+    CaseworkerEffectiveness,
+    caseworker_effectiveness,
+)
+from bipdask.analyses.bip.progression import PROGRESSION, Progression, progression
+from bipdask.analyses.estimates import HazardEstimates, estimates_frame, replicate_key
 from bipdask.inference.config import Inference
-
+from bipdask.prepare.bip import ANALYSIS_PERIOD, CaseworkerSample, caseworker_sample
 
 
 @dataclass(frozen=True)

@@ -36,15 +36,21 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from bipdask.prepare.bip import ANALYSIS_PERIOD, COMBINATIONS, cluster_ids, cluster_mean, with_previous
 from bipdask.analyses.bip.common import _inference, lpm_inference
-from bipdask.inference.pairs import BootstrapSummary, summarise
-from bipdask.inference.bootstrap import pattern_weights, replicate_blocks
+from bipdask.analyses.estimates import Estimate, estimates_frame
 from bipdask.data.contract import BIP_CASEWORKER_QUESTIONS, BIP_CITIZEN_QUESTIONS
 from bipdask.errors import InputError, Problem
 from bipdask.estimators.lpm import lpm
-from bipdask.analyses.estimates import Estimate, estimates_frame
+from bipdask.inference.bootstrap import pattern_weights, replicate_blocks
 from bipdask.inference.config import Inference
+from bipdask.inference.pairs import BootstrapSummary, summarise
+from bipdask.prepare.bip import (
+    ANALYSIS_PERIOD,
+    COMBINATIONS,
+    cluster_ids,
+    cluster_mean,
+    with_previous,
+)
 
 PROGRESSION = "bip_progression"
 CITIZEN_AVERAGED = BIP_CITIZEN_QUESTIONS[:9]          # B1–B9 (progression report Tabel 1)

@@ -17,16 +17,24 @@ clustered by caseworker; β is in percentage points (Table 3: 43.4 → 43.8, 18.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
-from bipdask.analyses.hir.linear_table import _require, LinearTable
-from collections.abc import Mapping
+
+from bipdask.analyses.estimates import Estimate, HazardEstimates
+from bipdask.analyses.hir.linear_table import (
+    LinearTable,
+    ModelFit,
+    _linear_estimates,
+    _model_fit,
+    _require,
+    _returned,
+    estimate_row,
+)
 from bipdask.errors import InputError, Problem
 from bipdask.estimators.lpm import CONS, lpm
-from bipdask.analyses.estimates import Estimate
-from bipdask.analyses.estimates import HazardEstimates
 from bipdask.inference.config import Inference
-from bipdask.analyses.hir.linear_table import ModelFit, _linear_estimates, _model_fit, _returned, estimate_row
 
 
 def table3(belief_survey: pd.DataFrame, jobcentres: pd.DataFrame | None = None, *,

@@ -32,14 +32,23 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from bipdask.estimators.duration_did import GROUP_NAMES, GROUPS, DurationDiD, duration_did
+from bipdask.analyses.estimates import (
+    HazardEstimates,
+    _replicates_frame,
+    replicate_key,
+    rows_frame,
+)
 from bipdask.errors import FitError
-from bipdask.estimators.weibull import expected_from_params
-from bipdask.analyses.estimates import replicate_key
+from bipdask.estimators.duration_did import (
+    GROUP_NAMES,
+    GROUPS,
+    DurationDiD,
+    duration_did,
+)
 from bipdask.estimators.survival_curves import kaplan_meier, raw_weekly_hazard
+from bipdask.estimators.weibull import expected_from_params
 from bipdask.inference.config import Inference
 from bipdask.inference.placebo import placebo_interval
-from bipdask.analyses.estimates import HazardEstimates, _replicates_frame, rows_frame
 
 DID_ESTIMANDS = (*GROUP_NAMES, "did_weeks", "did_pct")
 GROUP_LABELS = {(1, 0): "participating_before", (1, 1): "participating_intervention",

@@ -15,16 +15,25 @@ it, the weekly exit share of each D×E cell, with analytic person-clustered SEs.
 from __future__ import annotations
 
 from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
-from bipdask.analyses.hir.linear_table import _require, LinearTable, period_week
+
+from bipdask.analyses.estimates import Estimate, HazardEstimates
+from bipdask.analyses.hir.linear_table import (
+    LinearTable,
+    ModelFit,
+    _linear_estimates,
+    _model_fit,
+    _require,
+    _returned,
+    estimate_row,
+    period_week,
+)
 from bipdask.errors import InputError, Problem
 from bipdask.estimators.lpm import CONS, lpm
-from bipdask.analyses.estimates import Estimate
-from bipdask.prepare.spells import EXIT_DESTINATIONS
-from bipdask.analyses.estimates import HazardEstimates
 from bipdask.inference.config import Inference
-from bipdask.analyses.hir.linear_table import ModelFit, _linear_estimates, _model_fit, _returned, estimate_row
+from bipdask.prepare.spells import EXIT_DESTINATIONS
 
 
 def table8(course_exits: pd.DataFrame, *, inference: Inference, period: str = "intervention") -> HazardEstimates:

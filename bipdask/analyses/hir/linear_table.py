@@ -43,11 +43,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bipdask.analyses.estimates import (
+    Estimate,
+    HazardEstimates,
+    _replicates_frame,
+    replicate_key,
+    rows_frame,
+)
 from bipdask.errors import InputError, Problem
 from bipdask.estimators.lpm import LinearResult
-from bipdask.analyses.estimates import Estimate
-from bipdask.analyses.estimates import replicate_key
-from bipdask.analyses.estimates import HazardEstimates, _replicates_frame, rows_frame
 
 SHARE_OUTCOME = "in_internship_or_hours"
 __all__ = ["LinearTable", "ModelFit", "estimate_row", "period_week"]

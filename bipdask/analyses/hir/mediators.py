@@ -24,20 +24,33 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 from scipy import stats
-from bipdask.estimators.cox import cox_ph
-from bipdask.errors import FitError
-from bipdask.analyses.hir.beliefs import BELIEF_PREFIX, BELIEFS
-from bipdask.analyses.hir.linear_table import SHARE_OUTCOME, _require, LinearTable
-from bipdask.analyses.estimates import replicate_key
-from bipdask.estimators.lpm import lpm
-from bipdask.analyses.estimates import Estimate
-from bipdask.analyses.estimates import HazardEstimates, _replicates_frame, rows_frame
-from bipdask.inference.config import Inference
-from bipdask.analyses.hir.linear_table import ModelFit, _linear_estimates, _model_fit, _returned, estimate_row
 
+from bipdask.analyses.estimates import (
+    Estimate,
+    HazardEstimates,
+    _replicates_frame,
+    replicate_key,
+    rows_frame,
+)
+from bipdask.analyses.hir.beliefs import BELIEF_PREFIX, BELIEFS
+from bipdask.analyses.hir.linear_table import (
+    SHARE_OUTCOME,
+    LinearTable,
+    ModelFit,
+    _linear_estimates,
+    _model_fit,
+    _require,
+    _returned,
+    estimate_row,
+)
+from bipdask.errors import FitError
+from bipdask.estimators.cox import cox_ph
+from bipdask.estimators.lpm import lpm
+from bipdask.inference.config import Inference
 
 TABLE9_MODELS = {"caseload": ("caseload", "casemiss"), "caseload_change": ("caseload_change", "change_miss")}
 

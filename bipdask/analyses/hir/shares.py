@@ -20,33 +20,31 @@ means behind them (shares as fractions, effects as differences of fractions).
 per-person cell sums, and :func:`with_bootstrap` puts its SE, percentile CI and p-value on the
 rows; :func:`headline` is the text the command line prints.
 
-The general linear (probability) model with absorbed fixed effects, :func:`lpm` /
-:class:`LinearResult`, lives in :mod:`bipdask.estimators.lpm.model` and is re-exported here; the
-HIR tables built on it are in :mod:`bipdask.analyses.hir.exits`, :mod:`bipdask.analyses.hir.beliefs`
-and :mod:`bipdask.analyses.hir.mediators`.
+:func:`design_based_rows` replaces the DiD rows' inference by tests at job-centre level (the wild
+cluster restricted bootstrap, randomization inference, placebo intervals) when the run's
+inference is ``"wild"``. The HIR tables built on the linear model are in
+:mod:`bipdask.analyses.hir.exits`, :mod:`bipdask.analyses.hir.beliefs` and
+:mod:`bipdask.analyses.hir.mediators`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-
-from bipdask.errors import InputError
-from bipdask.estimators.lpm import CONS, LinearResult, lpm
-from bipdask.errors import FitError
-from bipdask.analyses.estimates import Estimate
-import dataclasses
-from collections.abc import Sequence
 from scipy import sparse
-from bipdask.inference import bootstrap as bs
-from bipdask.inference.pairs import summarise
-from bipdask.inference.config import Inference
-from bipdask.analyses.estimates import MIN_REPLICATE_SHARE, replicate_key
-from bipdask.estimators.cell_did import CellDiD, cell_did
 
-__all__ = ["CONS", "CellDiD", "FitError", "LinearResult", "cell_did", "headline", "lpm", "share_did_table"]
+from bipdask.analyses.estimates import MIN_REPLICATE_SHARE, Estimate, replicate_key
+from bipdask.errors import InputError
+from bipdask.estimators.cell_did import CellDiD, cell_did
+from bipdask.inference import bootstrap as bs
+from bipdask.inference.config import Inference
+from bipdask.inference.pairs import summarise
+
+__all__ = ["SHARE_ANALYSIS", "design_based_rows", "headline", "share_did_replicates", "share_did_table",
+           "with_bootstrap"]
 
 
 

@@ -47,8 +47,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from bipdask.data.contract import (ANSWER_RANGE, BIP_CASEWORKER_QUESTIONS, BIP_CITIZEN_QUESTIONS,
-                                   HISTORY_COLUMNS, TABLES, Table)
+from bipdask.data.contract import (
+    ANSWER_RANGE,
+    BIP_CASEWORKER_QUESTIONS,
+    BIP_CITIZEN_QUESTIONS,
+    HISTORY_COLUMNS,
+    TABLES,
+    Table,
+)
 from bipdask.data.validate.read import ProblemLog
 
 MAX_WEEKLY_HOURS = 168.0  # hours in a week

@@ -61,13 +61,38 @@ import pyarrow as pa
 from bipdask.data.contract import CONTRACT_VERSION, TABLES
 from bipdask.data.delivery import iter_table_files, table_files, weeks_layout
 from bipdask.data.dream import ACTIVITY_TABLE, WIDE_TABLE
+from bipdask.data.validate.read import (
+    RULE_MIXED_FORMATS,
+    RULE_TABLE_MISSING,
+    RULE_ZERO_ROWS,
+    DeliveryFile,
+    ProblemLog,
+    cast_batch,
+    check_columns,
+    full_schema_table,
+    open_file,
+    read_cast,
+    read_whole,
+    sha256_file,
+)
+from bipdask.data.validate.rules import (
+    MIN_AGE_YEARS,
+    Context,
+    Frame,
+    check_dream_codes,
+    check_jobcentres,
+    dream_versions,
+    pair_key,
+    row_reasons,
+)
+from bipdask.data.validate.write import (
+    QUARANTINE,
+    STAGED,
+    Folder,
+    PartitionedWriter,
+    QuarantineSink,
+)
 from bipdask.errors import InputError, Problem
-from bipdask.data.validate.read import (RULE_MIXED_FORMATS, RULE_TABLE_MISSING, RULE_ZERO_ROWS, DeliveryFile,
-                                        ProblemLog, cast_batch, check_columns, full_schema_table, open_file,
-                                        read_cast, read_whole, sha256_file)
-from bipdask.data.validate.rules import (MIN_AGE_YEARS, Context, Frame, check_dream_codes, check_jobcentres,
-                                         dream_versions, pair_key, row_reasons)
-from bipdask.data.validate.write import QUARANTINE, STAGED, Folder, PartitionedWriter, QuarantineSink
 
 DEFAULT_MAX_QUARANTINE_SHARE = 0.05
 RULE_TOO_MANY_BAD_ROWS = "too many rows quarantined"

@@ -25,11 +25,11 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from bipdask.errors import FitError
 from bipdask.estimators import covariance as cv
 from bipdask.estimators.inputs import require_columns
 from bipdask.estimators.newton import NewtonMessages, NewtonResult, newton
 from bipdask.estimators.results import Results
-from bipdask.errors import FitError
 from bipdask.inference import score
 from bipdask.inference.pairs import BootstrapSummary
 from bipdask.inference.wild import WildTest, WildWeights

@@ -18,9 +18,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from bipdask.estimators.newton import vectorised_newton
 from bipdask.inference import bootstrap as bs
 from bipdask.inference.pairs import BootstrapSummary, summarise
-from bipdask.estimators.newton import vectorised_newton
 
 
 class _BlockStratum:

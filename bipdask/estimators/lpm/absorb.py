@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Sequence
+
 import numpy as np
 import pandas as pd
 from scipy import sparse
 from scipy.sparse import csgraph
+
 from bipdask.errors import FitError
 
 _MAP_TOL = 1e-13  # alternating projections stop when the largest change is below this

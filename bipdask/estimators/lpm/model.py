@@ -80,16 +80,29 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from bipdask.inference import bootstrap as bs
-from bipdask.inference.pairs import BootstrapSummary
 from bipdask.errors import InputError, Problem
 from bipdask.estimators import covariance as cv
 from bipdask.estimators.covariance import SmallSample
 from bipdask.estimators.inputs import require_columns
-from bipdask.estimators.lpm.absorb import _Absorbed, _absorb, _absorbed_params, _absorption_method, _nested, _recover_effects
+from bipdask.estimators.lpm.absorb import (
+    _absorb,
+    _Absorbed,
+    _absorbed_params,
+    _absorption_method,
+    _nested,
+    _recover_effects,
+)
 from bipdask.estimators.lpm.wild import wild_absorption, wild_moments
 from bipdask.estimators.results import Results
-from bipdask.inference.wild import WEIGHTS, ClusterMoments, WildTest, WildWeights, wcr_linear
+from bipdask.inference import bootstrap as bs
+from bipdask.inference.pairs import BootstrapSummary
+from bipdask.inference.wild import (
+    WEIGHTS,
+    ClusterMoments,
+    WildTest,
+    WildWeights,
+    wcr_linear,
+)
 
 CONS = "_cons"
 FeDof = Literal["nested", "all"]

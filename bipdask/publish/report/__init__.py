@@ -9,9 +9,20 @@ release the estimates are also protected against).
 ``bipdask report RUN_URL [--lang da]`` calls it.
 """
 
-from bipdask.publish.report.build import (Published, build_report, committed_runs, describe_run,
-                                          format_estimate, load_published, load_release, open_committed,
-                                          previous_run, release_of, split_run_url, write_report)
+from bipdask.publish.report.build import (
+                                          Published,
+                                          build_report,
+                                          committed_runs,
+                                          describe_run,
+                                          format_estimate,
+                                          load_published,
+                                          load_release,
+                                          open_committed,
+                                          previous_run,
+                                          release_of,
+                                          split_run_url,
+                                          write_report,
+)
 
 __all__ = ["Published", "build_report", "committed_runs", "describe_run", "format_estimate", "load_published",
            "load_release", "open_committed", "previous_run", "release_of", "split_run_url", "write_report"]

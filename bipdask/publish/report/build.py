@@ -25,17 +25,29 @@ from typing import Literal
 
 import pandas as pd
 
-from bipdask.runtime import storage
-from bipdask.publish.disclosure import (DEFAULT_MIN_PERSONS, NEW_COURSE_SHARE_ANALYSIS, SUPPRESSED,
-                                        protect_curve, protect_estimates)
+from bipdask.analyses.estimates import estimates_frame
 from bipdask.analyses.hir.shares import SHARE_ANALYSIS
 from bipdask.errors import InputError, Problem
+from bipdask.publish.disclosure import (
+    DEFAULT_MIN_PERSONS,
+    NEW_COURSE_SHARE_ANALYSIS,
+    SUPPRESSED,
+    protect_curve,
+    protect_estimates,
+)
 from bipdask.publish.report import figures, html
 from bipdask.publish.report.i18n import LANGUAGES, count, label, number
-from bipdask.publish.report.tables import (DIFFERENCE_SIDES, KINDS, SHARE_DIFFERENCE_SIDES, Estimates,
-                                           all_tables, ci_text, difference_intervals,
-                                           share_difference_intervals)
-from bipdask.analyses.estimates import estimates_frame
+from bipdask.publish.report.tables import (
+    DIFFERENCE_SIDES,
+    KINDS,
+    SHARE_DIFFERENCE_SIDES,
+    Estimates,
+    all_tables,
+    ci_text,
+    difference_intervals,
+    share_difference_intervals,
+)
+from bipdask.runtime import storage
 
 ESTIMATES_FILE = "estimates.parquet"
 FIGURE_FILES = {"figure1": "figure1_raw_hazard.parquet", "figure2": "figure2_km.parquet"}
@@ -301,6 +313,22 @@ def month_over_month(current: Published, previous: Published, lang: str) -> str:
 # --------------------------------------------------------------------------- the document
 
 
+def methods_text(estimates: pd.DataFrame, estimation: dict, lang: str) -> str:
+    """The report's methods paragraph: which inference each table uses and why (from the run's
+    manifest and the rows' ``inference`` column; ``docs/methods.md#inference``)."""
+    method = estimation.get("inference", "pairs")
+    unit = label("unit_jobcentre" if str(estimation.get("cluster", "")).startswith("jobcentre") else "unit_person", lang)
+    if method == "wild":
+        g = ""
+        if {"inference", "n_clusters"} <= set(estimates.columns):
+            n = estimates.loc[estimates["inference"] == "wild", "n_clusters"].dropna()
+            g = str(int(n.max())) if len(n) else ""
+        return label("methods_wild", lang).format(g=g)
+    if method == "analytic":
+        return label("methods_analytic", lang).format(unit=unit)
+    return label("methods_pairs", lang).format(unit=unit, b=estimation.get("bootstrap_replicates", ""))
+
+
 def build_report(published: Published, lang: str = "en", previous: Published | None = None
                  ) -> tuple[str, dict[str, bytes]]:
     """The report's HTML and its figures (key → PNG bytes), from protected data only."""
@@ -346,6 +374,7 @@ def build_report(published: Published, lang: str = "en", previous: Published | N
         (label("seed", lang), str(m.get("seed", ""))),
         (label("bootstrap", lang), str(estimation.get("bootstrap_replicates", ""))),
         (label("scheme", lang), f'{estimation.get("bootstrap_scheme", "")}, {estimation.get("cluster", "")}'),
+        (label("inference", lang), str(estimation.get("inference", "pairs"))),
         (label("code_version", lang), " ".join(str(v) for v in (m.get("code_version") or {}).values() if v)),
     ])
     disclosure = label("disclosure_text", lang).format(n=published.min_persons, k=n_sup, m=len(p))
@@ -354,6 +383,7 @@ def build_report(published: Published, lang: str = "en", previous: Published | N
     header += f'<p class="note">{html.esc(disclosure)}</p>'
     sections = [
         html.Section("summary", label("sec_summary", lang), tab("tableA")),
+        html.Section("methods", label("sec_methods", lang), f"<p>{html.esc(methods_text(p, estimation, lang))}</p>"),
         html.Section("belief", label("sec_belief", lang), tab("table3")),
         html.Section("durations", label("weeks_between_lab", lang), fig("figure1") + fig("figure2") + tab("table4")
                      + fig("forest4")),

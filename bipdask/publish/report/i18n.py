@@ -42,6 +42,45 @@ LABELS: dict[str, dict[str, str]] = {
               "Effects in bold are statistically significant at the 5% level.",
         "da": "Hver celle: estimat, 95 % bootstrap-konfidensinterval i klammer, antal personer (n). "
               "Effekter angivet med fed skrift er statistisk signifikante på 5 procents niveau."},
+    "inference": {"en": "Inference", "da": "Inferens"},
+    "sec_methods": {"en": "How the uncertainty is computed", "da": "Sådan er usikkerheden beregnet"},
+    "methods_wild": {
+        "en": "The caseload cap was assigned to job centres, not to persons, so every HIR difference-in-differences "
+              "is tested at job-centre level ({g} job centres): the weeks between LAB interventions (Tables A, 4, 7) "
+              "and the hazard ratios (Tables 9, 10) by the wild score bootstrap; the shares and exits (Tables 6, 7, "
+              "8 and the share rows of Tables 9, 10) by the wild cluster restricted bootstrap, with the p-value of "
+              "no effect and the interval found by inverting that test. The pooled share effect is also tested by "
+              "randomization inference over which job centres participate (row 'did_randomization'). One job "
+              "centre's own effect rests on a single treated centre, where no bootstrap works: its interval comes "
+              "from the comparison centres' placebo effects (Conley–Taber), and it is in bold only when it lies "
+              "outside them. The levels (shares, weeks per group) keep person-level intervals. BIP results resample "
+              "citizens and Table 3 caseworkers, the units of those designs. Person-level intervals would ignore "
+              "shocks that job centres share and overstate the evidence.",
+        "da": "Loftet over sagsstammer blev tildelt jobcentre, ikke personer, så alle HIR-forskel-i-forskelle testes "
+              "på jobcenterniveau ({g} jobcentre): ugerne mellem LAB-indsatser (tabel A, 4, 7) og hazard ratios "
+              "(tabel 9, 10) med wild score bootstrap; andele og afgange (tabel 6, 7, 8 og andelsrækkerne i tabel 9, "
+              "10) med wild cluster restricted bootstrap, med p-værdien for ingen effekt og intervallet fundet ved at "
+              "invertere testen. Den samlede effekt på andelen testes også med randomiseringsinferens over, hvilke "
+              "jobcentre der deltager (rækken 'did_randomization'). Et enkelt jobcenters egen effekt hviler på ét "
+              "behandlet jobcenter, hvor ingen bootstrap virker: intervallet kommer fra sammenligningsjobcentrenes "
+              "placebo-effekter (Conley–Taber), og effekten er kun med fed, når den ligger uden for dem. Niveauerne "
+              "(andele, uger pr. gruppe) har intervaller på personniveau. BIP-resultater gentrækker borgere og tabel 3 "
+              "sagsbehandlere, enhederne i de designs. Intervaller på personniveau ville overse stød, som jobcentre "
+              "deler, og overdrive evidensen."},
+    "methods_pairs": {
+        "en": "Every interval is a percentile interval of a pairs cluster bootstrap that resamples {unit} (B = {b}); "
+              "the p-value is the share of centred replicates at least as far from zero as the estimate. The caseload "
+              "cap was assigned to job centres: with person clusters these intervals ignore shocks that job centres "
+              "share (the spec's inference = \"wild\" tests at job-centre level).",
+        "da": "Alle intervaller er percentilintervaller fra en pairs cluster bootstrap, der gentrækker {unit} "
+              "(B = {b}); p-værdien er andelen af centrerede replikationer mindst lige så langt fra nul som estimatet. "
+              "Loftet blev tildelt jobcentre: med personklynger overser intervallerne stød, som jobcentre deler "
+              "(specifikationens inference = \"wild\" tester på jobcenterniveau)."},
+    "methods_analytic": {
+        "en": "Intervals are analytic (cluster-robust, {unit}); no bootstrap was run.",
+        "da": "Intervallerne er analytiske (klyngerobuste, {unit}); der er ikke kørt bootstrap."},
+    "unit_jobcentre": {"en": "job centres", "da": "jobcentre"},
+    "unit_person": {"en": "persons", "da": "personer"},
     "suppressed_note": {"en": "× suppressed (disclosure control); · not estimated.",
                         "da": "× diskretioneret; · ikke estimeret."},
     "sec_summary": {"en": "Summary", "da": "Sammenfatning"},

@@ -28,7 +28,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from bipdask.publish.disclosure import NEW_COURSE_SHARE_ANALYSIS, SUPPRESSED, assert_protected
+from bipdask.publish.disclosure import (
+    NEW_COURSE_SHARE_ANALYSIS,
+    SUPPRESSED,
+    assert_protected,
+)
 from bipdask.publish.report.i18n import count, label, number
 
 WEEKS_CAP = 52.0

@@ -10,12 +10,18 @@ import posixpath
 
 import pandas as pd
 
-from bipdask.runtime import storage
-from bipdask.publish.disclosure import SUPPRESSED
 from bipdask.errors import InputError, Problem
-from bipdask.publish.report.build import (committed_runs, describe_run, display_kind, format_estimate,
-                                          load_published, open_committed)
+from bipdask.publish.disclosure import SUPPRESSED
+from bipdask.publish.report.build import (
+    committed_runs,
+    describe_run,
+    display_kind,
+    format_estimate,
+    load_published,
+    open_committed,
+)
 from bipdask.publish.report.i18n import count, number
+from bipdask.runtime import storage
 
 UNITS = {"pct": "%", "pct2": "%", "pp": "pp", "pp2": "pp", "weeks": "weeks", "weeks_did": "weeks",
          "weeks_did1": "weeks", "pct_did": "%", "belief": "%", "belief_pp": "pp", "r2": "%", "ratio_pct": "%"}

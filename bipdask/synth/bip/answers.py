@@ -14,8 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bipdask.data.contract import (BIP_CASEWORKER_QUESTIONS, BIP_CITIZEN_QUESTIONS, S1_DONT_KNOW_BOX,
-                                   S1_GROUPS, S1_NONE_BOX)
+from bipdask.data.contract import (
+    BIP_CASEWORKER_QUESTIONS,
+    BIP_CITIZEN_QUESTIONS,
+    S1_DONT_KNOW_BOX,
+    S1_GROUPS,
+    S1_NONE_BOX,
+)
 from bipdask.synth.bip import params as P
 
 GROUP_ORDER = ("J", "O", "S", "H")

@@ -29,16 +29,40 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from bipdask.data.contract import (BIP_CASEWORKER_QUESTIONS, BIP_CITIZEN_QUESTIONS, BIP_RESPONSES,
-                                   BIP_S1_BOXES, HISTORY_COLUMNS, PERSONS, WEEKS, Table)
+from bipdask.data.contract import (
+    BIP_CASEWORKER_QUESTIONS,
+    BIP_CITIZEN_QUESTIONS,
+    BIP_RESPONSES,
+    BIP_S1_BOXES,
+    HISTORY_COLUMNS,
+    PERSONS,
+    WEEKS,
+    Table,
+)
 from bipdask.errors import InputError, Problem
 from bipdask.synth.bip import params as P
-from bipdask.synth.bip.answers import (COMBINATIONS, N_CITIZEN_AVERAGED, centred_effects, citizen_average,
-                                       draw_answers)
-from bipdask.synth.bip.outcome import (answers_index, build_weeks, lab_type_of_boxes, register_index,
-                                       simulate_hazard)
-from bipdask.synth.bip.schedule import (assign_caseworkers, draw_persons, group_starts,
-                                        main_caseworker_counts, report_sample_mask, schedule_responses)
+from bipdask.synth.bip.answers import (
+    COMBINATIONS,
+    N_CITIZEN_AVERAGED,
+    centred_effects,
+    citizen_average,
+    draw_answers,
+)
+from bipdask.synth.bip.outcome import (
+    answers_index,
+    build_weeks,
+    lab_type_of_boxes,
+    register_index,
+    simulate_hazard,
+)
+from bipdask.synth.bip.schedule import (
+    assign_caseworkers,
+    draw_persons,
+    group_starts,
+    main_caseworker_counts,
+    report_sample_mask,
+    schedule_responses,
+)
 
 __all__ = ["BipPart", "generate_bip", "report_sample_mask", "progression_effects"]
 
@@ -210,7 +234,9 @@ def generate_bip(
     resp_cols.update({q: s[:, i] for i, q in enumerate(BIP_CASEWORKER_QUESTIONS)})
     responses_df = _frame(BIP_RESPONSES, resp_cols)
 
-    from bipdask.synth.bip.truth import build_truth  # local: keeps the import graph flat
+    from bipdask.synth.bip.truth import (
+        build_truth,  # local: keeps the import graph flat
+    )
 
     truth = build_truth(
         seed=seed, scale=scale, n_weeks=n_weeks, weeks_index=weeks_index, path=path,

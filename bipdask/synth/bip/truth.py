@@ -13,7 +13,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bipdask.analyses.bip.common import quartile_of  # the BIP report's quartile rule, shared with the estimator
+from bipdask.analyses.bip.common import (
+    quartile_of,  # the BIP report's quartile rule, shared with the estimator
+)
 from bipdask.synth.bip import params as P
 from bipdask.synth.bip.answers import COMBINATIONS
 from bipdask.synth.bip.outcome import COVARIATE_MOMENTS, HazardPath, window_sums
@@ -27,7 +29,10 @@ def build_truth(*, seed: int, scale: float, n_weeks: int, weeks_index: pd.Dateti
                 person_id: np.ndarray, jc_names: tuple[str, ...], jc_ids: list[int],
                 jc_effect: np.ndarray) -> dict:
     """Assemble the truth dictionary (see the module docstring and its ``_about`` entry)."""
-    from bipdask.synth.bip.delivery import planted_combination_effects, population_progression
+    from bipdask.synth.bip.delivery import (
+        planted_combination_effects,
+        population_progression,
+    )
 
     win = window_sums(path, n_weeks, r_cit, r_week)
     p_actual = 1 - np.exp(-win["hazard"])

@@ -10,9 +10,11 @@ persons:
 * the gap between LAB interventions as a discrete-time Weibull proportional-hazards process
   h(t) = p t^(p-1) exp(x'b), t = weeks since the previous LAB ended, x'b set per job centre and
   period from Tabel 4 (expected durations), first gaps of new courses from Tabel 7, plus a planted
-  caseload term log(HR)·(caseload − job-centre period mean) (Tabel 9);
-* the LAB type at start (Tabel 5 mix; company internship tuned to reach Tabel 6's share), LAB
-  spell lengths, and spells of ordinary hours;
+  caseload term log(HR)·(caseload − job-centre period mean) (Tabel 9), plus (when the plan's
+  ``shock_scale`` > 0) a job-centre × period frailty on x'b;
+* the LAB type at start (Tabel 5 mix; company internship tuned to reach Tabel 6's share, shifted
+  by a job-centre × period shock when ``shock_scale`` > 0), LAB spell lengths, and spells of
+  ordinary hours;
 * exits from the course to the destinations of Tabel 8.
 """
 
@@ -38,7 +40,7 @@ L_OTHER = float(sum(P.OTHER_LAB_SPLIT[k] * P.LAB_MEAN_WEEKS[k] for k in P.OTHER_
 OTHER_EXIT = len(P.EXIT_DESTINATIONS)
 NO_EXIT = OTHER_EXIT + 1
 
-STREAM_COURSES, STREAM_CASEWORKERS, STREAM_LAB, STREAM_ASSIGNMENTS, STREAM_BELIEF = range(5)
+STREAM_COURSES, STREAM_CASEWORKERS, STREAM_LAB, STREAM_ASSIGNMENTS, STREAM_BELIEF, STREAM_SHOCKS = range(6)
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class JobcentrePlan:
     seed: int = 42
     stream_offset: int = 0  # 0 = the delivery; population truth uses an independent offset
     share_calibration: float | None = None  # None = P.SHARE_CALIBRATION[participating]
+    shock_scale: float = 0.0  # multiplier on the planted job-centre × period shock SDs (0 = off)
 
     @property
     def n_both(self) -> int:
@@ -74,6 +77,16 @@ class JobcentrePlan:
     def rng(self, stream: int) -> np.random.Generator:
         ss = np.random.SeedSequence([self.seed, self.jobcentre_id, self.stream_offset + stream])
         return np.random.default_rng(ss)
+
+    def shocks(self) -> dict[str, tuple[float, float]]:
+        """The job centre's realised shocks per period (before, intervention): ``share_pp`` on the
+        target weekly probability of the Tabel 6 outcome (pp) and ``log_hazard`` on the gap hazard's
+        x'b. Drawn from their own stream, SeedSequence([seed, jobcentre_id, STREAM_SHOCKS]); all
+        zero when ``shock_scale`` is 0."""
+        z = self.rng(STREAM_SHOCKS).standard_normal(4)
+        a = self.shock_scale * P.JOBCENTRE_SHARE_SHOCK_SD_PP
+        b = self.shock_scale * P.JOBCENTRE_FRAILTY_SD
+        return {"share_pp": (float(a * z[0]), float(a * z[1])), "log_hazard": (float(b * z[2]), float(b * z[3]))}
 
 
 def both_periods_count(n_before: int, n_intervention: int) -> int:
@@ -198,6 +211,9 @@ def share_target_path(plan: JobcentrePlan) -> np.ndarray:
         out = np.where(w >= P.E1_FIRST, before + trend + P.SHARE_RAMP_GAIN * ramp, before)
     else:
         out = np.where(w >= P.E1_FIRST, during, before)
+    if plan.shock_scale:
+        u0, u1 = plan.shocks()["share_pp"]
+        out = out + np.where(w >= P.E1_FIRST, u1, u0)
     return np.clip(out, 1.0, 90.0) / 100.0
 
 
@@ -222,6 +238,9 @@ def simulate_lab(plan: JobcentrePlan, courses: Courses, caseload_dev: np.ndarray
     p = P.WEIBULL_SHAPE
     gap_xb = np.array([P.weibull_xb(g) for g in plan.gap_weeks])
     first_xb = np.array([P.weibull_xb(g) for g in P.TABLE7_FIRST_LAB_WEEKS[D]])
+    if plan.shock_scale:  # the job centre × period frailty on the gap hazard
+        frailty = np.asarray(plan.shocks()["log_hazard"])
+        gap_xb, first_xb = gap_xb + frailty, first_xb + frailty
     beta_c = math.log(P.CASELOAD_HR)
     hours_q = P.HOURS_SHARE[D]
     share = share_target_path(plan)

@@ -137,6 +137,16 @@ SHARE_LEAD_WEEKS = 8  # internship starts lead the share by about half a spell
 SHARE_RAMP_GAIN = 1.65  # the share lags internship starts; gain set from the population run
 SHARE_CALIBRATION = {True: 1.04, False: 1.02}  # multiplier on P(internship) by D, set from a scale-1 run
 
+# --- job-centre × period shocks (common to all persons of a job centre in a period) -------------
+# u[j, E] ~ N(0, SD²) shifts job centre j's target weekly probability of the Tabel 6 outcome
+# (company internship or ordinary hours, pp) in period E; v[j, E] ~ N(0, SD²) shifts the gap
+# hazard's log index x'b (a frailty) for gaps begun in period E. Drawn from
+# SeedSequence([seed, jobcentre_id, STREAM_SHOCKS]) only, so no other draw changes; scaled by
+# generate(jobcentre_shocks=…) (0 = off = the panel of DGP hir-dgp-1 byte for byte). Mean zero:
+# the population truth is the DGP at zero shocks (see docs/methods.md, Inference).
+JOBCENTRE_SHARE_SHOCK_SD_PP = 1.5
+JOBCENTRE_FRAILTY_SD = 0.10
+
 # --- caseworkers and caseload (participating job centres, Jan 2018 – Mar 2019) ------------------
 TABLE1_CASELOAD_FTE: dict[str, tuple[float, ...]] = {
     "Favrskov": (29.4, 25.9, 25.4, 27.4, 33.2, 29.8), "Faxe": (52.5, 31.6, 31.7, 31.8, 31.7, 30.4),

@@ -60,8 +60,11 @@ def exit_probabilities(counts: pd.DataFrame) -> dict[bool, tuple[tuple[float, ..
 
 
 def build_plans(scale: float, seed: int, stream_offset: int = 0,
-                share_calibration: float | None = None) -> list[H.JobcentrePlan]:
-    """One :class:`~bipdask.synth.hir.jobcentre.JobcentrePlan` per job centre, in jobcentre_id order."""
+                share_calibration: float | None = None, shock_scale: float = 0.0) -> list[H.JobcentrePlan]:
+    """One :class:`~bipdask.synth.hir.jobcentre.JobcentrePlan` per job centre, in jobcentre_id order.
+
+    ``shock_scale`` multiplies the planted job-centre × period shock SDs (0 = no shocks, the
+    population-truth runs; :func:`bipdask.synth.generate` passes 1 by default)."""
     counts = scaled_counts(scale)
     exits = exit_probabilities(counts)
     m = G.municipalities()
@@ -85,6 +88,7 @@ def build_plans(scale: float, seed: int, stream_offset: int = 0,
                        else (P.TABLE6_OTHER[0], P.TABLE6_OTHER[1], 0.0, 0.0)),
             caseload_fte=P.TABLE1_CASELOAD_FTE[row.name] if d else (),
             scale=scale, seed=seed, stream_offset=stream_offset, share_calibration=share_calibration,
+            shock_scale=float(shock_scale),
         )
         pid += plan.n_persons
         rank += int(d)

@@ -230,6 +230,24 @@ def write_population_truth(path: Path | None = None, workers: int = 1) -> dict:
     return data
 
 
+def planted_shocks(shock_scale: float = 1.0) -> dict:
+    """The planted job-centre × period shock SDs (``planted.jobcentre_shocks`` of truth.json)."""
+    return {
+        "multiplier": shock_scale,
+        "share_sd_pp": shock_scale * P.JOBCENTRE_SHARE_SHOCK_SD_PP,
+        "log_hazard_sd": shock_scale * P.JOBCENTRE_FRAILTY_SD,
+        "base_share_sd_pp": P.JOBCENTRE_SHARE_SHOCK_SD_PP, "base_log_hazard_sd": P.JOBCENTRE_FRAILTY_SD,
+        "model": ("u[j,E] (pp) is added to job centre j's target weekly probability of being in a company "
+                  "internship or with ordinary hours in period E (weeks by their Monday, the internship "
+                  "probability leading the share by lead_weeks), before the 1–90 % clip; v[j,E] is added "
+                  "to x'b of the gap hazard for gaps begun in period E (first gaps of new courses "
+                  "included). Independent N(0, SD²) across job centres and periods, mean zero; "
+                  "population quantities are those at zero shocks"),
+        "stream": "SeedSequence([seed, jobcentre_id, 5]).standard_normal(4) = (u_before, u_intervention, "
+                  "v_before, v_intervention) / SD",
+    }
+
+
 def planted_parameters() -> dict:
     """Every planted parameter of the HIR DGP, with the table it was calibrated to."""
     p = P.WEIBULL_SHAPE
