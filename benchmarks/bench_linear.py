@@ -52,7 +52,7 @@ import pandas as pd  # noqa: E402
 
 from bipdask.analyses.hir.shares import share_did_replicates, share_did_table  # noqa: E402
 from bipdask.estimators.lpm import lpm, refit_replicate  # noqa: E402
-from bipdask.estimators.lpm import model as lm  # noqa: E402
+from bipdask.estimators.lpm import replicates as lm  # noqa: E402
 from bipdask.inference import bootstrap as bs  # noqa: E402
 from bipdask.inference.config import Inference  # noqa: E402
 
