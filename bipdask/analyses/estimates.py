@@ -98,11 +98,11 @@ def describe_inference(rows: pd.DataFrame, replicates: pd.DataFrame | Iterable[p
         if frame is not None and not frame.empty:
             usable.update(frame.drop(columns=["replicate"], errors="ignore").notna().sum().to_dict())
     n_reps = [int(usable.get(k, 0)) for k in keys]
-    missing = out["n_replicates"].isna().to_numpy()
-    out.loc[missing, "n_replicates"] = [n for n, m in zip(n_reps, missing) if m]
-    no_method = out["inference"].isna().to_numpy()
-    out.loc[no_method, "inference"] = ["pairs" if n else "analytic" for n, m in zip(n_reps, no_method) if m]
-    out.loc[out["cluster_level"].isna().to_numpy(), "cluster_level"] = cluster_level(cluster)
+    given = [None if pd.isna(v) else v for v in out["n_replicates"]]
+    out["n_replicates"] = pd.array([n if g is None else int(g) for g, n in zip(given, n_reps)], dtype="Int64")
+    out["inference"] = [("pairs" if n else "analytic") if pd.isna(m) else m for m, n in zip(out["inference"], n_reps)]
+    level = cluster_level(cluster)
+    out["cluster_level"] = [level if pd.isna(c) else c for c in out["cluster_level"]]
     return out
 
 
