@@ -67,3 +67,19 @@ def in_worker_environment() -> None:
     BLAS reads its thread count when loaded), unless ``--inherit-env`` is on its command line."""
     if "--inherit-env" not in sys.argv and any(os.environ.get(k) != v for k, v in WORKER_ENV.items()):
         os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **WORKER_ENV})
+
+
+def timed(fn, repeat: int):
+    """(result, best wall s, best CPU s) of ``repeat`` runs of ``fn()``: minima, since the
+    machine is shared and other work only ever adds time."""
+    best, cpu, out = float("inf"), float("inf"), None
+    for _ in range(repeat):
+        t, c = time.perf_counter(), time.process_time()
+        out = fn()
+        best, cpu = min(best, time.perf_counter() - t), min(cpu, time.process_time() - c)
+    return out, best, cpu
+
+
+def load() -> float:
+    """The 1-minute load average, recorded at the start and end of a benchmark."""
+    return round(os.getloadavg()[0], 2)

@@ -42,7 +42,7 @@ import resource
 import time
 from pathlib import Path
 
-from _measure import WORKER_ENV, in_worker_environment  # noqa: E402
+from _measure import WORKER_ENV, in_worker_environment, load, timed  # noqa: E402
 
 if __name__ == "__main__":
     in_worker_environment()
@@ -115,18 +115,6 @@ def naive_cell_did(cells: pd.DataFrame, reps: int) -> float:
     return (time.perf_counter() - t) / reps
 
 
-def timed(fn, repeat: int):
-    """(result, best wall s, best CPU s) of ``repeat`` runs."""
-    best, cpu, out = float("inf"), float("inf"), None
-    for _ in range(repeat):
-        t, c = time.perf_counter(), time.process_time()
-        out = fn()
-        best, cpu = min(best, time.perf_counter() - t), min(cpu, time.process_time() - c)
-    return out, best, cpu
-
-
-def load() -> float:
-    return round(os.getloadavg()[0], 2)
 
 
 def naive(df, kw, cluster, fes, reps) -> float:

@@ -33,7 +33,7 @@ import resource
 import time
 from pathlib import Path
 
-from _measure import WORKER_ENV, in_worker_environment  # noqa: E402
+from _measure import WORKER_ENV, in_worker_environment, load, timed  # noqa: E402
 
 if __name__ == "__main__":
     in_worker_environment()
@@ -73,17 +73,6 @@ def table6_cells(seed: int = 1) -> tuple[pd.DataFrame, list[int]]:
     return cells, treated
 
 
-def timed(fn, repeat: int):
-    best, cpu, out = float("inf"), float("inf"), None
-    for _ in range(repeat):
-        t, c = time.perf_counter(), time.process_time()
-        out = fn()
-        best, cpu = min(best, time.perf_counter() - t), min(cpu, time.process_time() - c)
-    return out, best, cpu
-
-
-def load() -> float:
-    return round(os.getloadavg()[0], 2)
 
 
 def naive_ri(cells: pd.DataFrame, ids: np.ndarray, reps: int, seed: int = 3) -> float:

@@ -36,7 +36,7 @@ import resource
 import time
 from pathlib import Path
 
-from _measure import WORKER_ENV, in_worker_environment  # noqa: E402
+from _measure import WORKER_ENV, in_worker_environment, load, timed  # noqa: E402
 
 if __name__ == "__main__":
     in_worker_environment()
@@ -68,18 +68,6 @@ def share_panel(n=2_700_000, persons=28_000, seed=1) -> pd.DataFrame:
     return pd.DataFrame({"person_id": pid, "jobcentre_id": jc, "D": D, "E": E, "DE": D * E, "y": y})
 
 
-def timed(fn, repeat: int):
-    """(result, best wall s, best CPU s) of ``repeat`` runs."""
-    best, cpu, out = float("inf"), float("inf"), None
-    for _ in range(repeat):
-        t, c = time.perf_counter(), time.process_time()
-        out = fn()
-        best, cpu = min(best, time.perf_counter() - t), min(cpu, time.process_time() - c)
-    return out, best, cpu
-
-
-def load() -> float:
-    return round(os.getloadavg()[0], 2)
 
 
 def naive(df: pd.DataFrame, reps: int) -> tuple[float, np.ndarray]:
