@@ -88,6 +88,10 @@ def parse_spec(raw: dict) -> EvaluationSpec:
     cluster = raw.get("cluster", "jobcentre")
     if cluster not in ("person", "jobcentre"):
         raise InputError([Problem("spec", "cluster", "must be 'person' or 'jobcentre'", 0)])
+    treated = raw["treated_jobcentres"]
+    if not isinstance(treated, list) or not treated or not all(isinstance(n, str) and n.strip() for n in treated):
+        raise InputError([Problem("spec", "treated_jobcentres", "must be a non-empty list of job centre names "
+                                  '(e.g. ["Favrskov", "Faxe"])', 0)])
     inference = raw.get("inference", "wild")
     if inference not in METHODS:
         raise InputError([Problem("spec", "inference", f"must be one of {', '.join(METHODS)}", 0)])
@@ -97,7 +101,7 @@ def parse_spec(raw: dict) -> EvaluationSpec:
     return EvaluationSpec(
         name=str(raw["name"]),
         title=str(raw.get("title", "")),
-        treated_jobcentres=tuple(raw["treated_jobcentres"]),
+        treated_jobcentres=tuple(treated),
         before=_period(periods.get("before"), "periods.before"),
         intervention=_period(periods.get("intervention"), "periods.intervention"),
         last_months=int(periods.get("last_months", 3)),

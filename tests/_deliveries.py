@@ -8,8 +8,10 @@ eight-digit numbers so tests can assert that none of them leaks into a message.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -145,7 +147,7 @@ SMALL_B = 20
 
 
 def write_spec(path: Path, bootstrap: int = SMALL_B, *, inference: str | None = None,
-               cluster: str | None = None) -> Path:
+               cluster: str | None = None, treated: Sequence[str] | None = None) -> Path:
     """The built-in HIR spec with a small B (fast bootstrap in tests), optionally another
     inference method and cluster level."""
     import re
@@ -158,5 +160,82 @@ def write_spec(path: Path, bootstrap: int = SMALL_B, *, inference: str | None = 
         text = re.sub(r'(?m)^inference = "\w+"', f'inference = "{inference}"', text)
     if cluster is not None:
         text = re.sub(r'(?m)^cluster = "\w+"', f'cluster = "{cluster}"', text)
+    if treated is not None:  # the tiny deliveries have only some of the 15 participating job centres
+        names = ", ".join(f'"{n}"' for n in treated)
+        text = re.sub(r"(?ms)^treated_jobcentres = \[.*?\]", f"treated_jobcentres = [{names}]", text)
+        assert f"treated_jobcentres = [{names}]" in text
     path.write_text(text, encoding="utf-8")
     return path
+
+
+# --------------------------------------------------------------------------- the flow tests' tiny delivery
+
+JOBCENTRES = pd.DataFrame({
+    "jobcentre_id": [1, 2, 3, 4, 5],
+    "name": ["Favrskov", "Vallensbæk-Ishøj", "Vallensbæk-Ishøj", "Aarhus", "Odense"],
+    "municipality_code": [710, 187, 183, 751, 461],
+})
+JOBCENTRES.loc[2, "jobcentre_id"] = 2  # Vallensbæk and Ishøj share one job centre
+TREATED = {1, 2}
+TINY_TREATED = ("Favrskov", "Vallensbæk-Ishøj")  # the treated names of the tiny flow delivery
+RC_CODE, CASH_CODE = 781, 111
+PLANTED_EFFECT = 0.12
+
+
+def _cast(df: pd.DataFrame, name: str) -> pa.Table:
+    return pa.Table.from_pandas(df[list(TABLES[name].column_names)], schema=TABLES[name].schema(),
+                                preserve_index=False)
+
+
+def write_tiny_delivery(root: Path, n_persons: int = 240, seed: int = 5, effect: float = PLANTED_EFFECT) -> Path:
+    """A valid contract-v1 delivery: 4 job centres (2 in the HIR spec), weeks Mar 2017–Mar 2019.
+
+    Outcome probability 0.15 + 0.03·D + 0.02·E + effect·D·E per resource-course week; one week
+    in ten has a cash-benefit code (not a resource-course week).
+    """
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 3]))
+    root.mkdir(parents=True, exist_ok=True)
+    pids = np.arange(1, n_persons + 1, dtype="int64") * 13 + 100_000
+    persons = pd.DataFrame({
+        "person_id": pids,
+        "sex": rng.choice(["M", "F"], n_persons),
+        "birth_year": rng.integers(1960, 1995, n_persons).astype("int16"),
+        "origin": rng.choice(["danish", "western", "non_western"], n_persons),
+        "married": rng.random(n_persons) < 0.4,
+        "education": rng.choice(["none", "skilled", "higher"], n_persons),
+    })
+    for c in TABLES["persons"].column_names[6::2]:
+        persons[c] = rng.integers(0, 100, n_persons).astype("int16")
+        persons[c.replace("3y", "6y")] = persons[c] + rng.integers(0, 100, n_persons).astype("int16")
+    pq.write_table(_cast(persons, "persons"), root / "persons.parquet")
+    pq.write_table(_cast(JOBCENTRES, "jobcentres"), root / "jobcentres.parquet")
+    codes = pd.DataFrame({"dream_code": [RC_CODE, CASH_CODE], "valid_from": [dt.date(2010, 1, 1)] * 2,
+                          "valid_to": [None, None], "status": ["resource_course", "cash_benefit"]})
+    pq.write_table(_cast(codes, "dream_codes"), root / "dream_codes.parquet")
+
+    mondays = pd.date_range("2017-03-06", "2019-03-25", freq="7D")
+    jc_rows = JOBCENTRES.drop_duplicates("jobcentre_id").reset_index(drop=True)
+    home = rng.integers(0, len(jc_rows), n_persons)
+    n = n_persons * len(mondays)
+    pid = np.repeat(pids, len(mondays))
+    week = np.tile(mondays.values, n_persons)
+    jc = np.repeat(jc_rows["jobcentre_id"].to_numpy(), 1)[np.repeat(home, len(mondays))]
+    muni = jc_rows["municipality_code"].to_numpy()[np.repeat(home, len(mondays))]
+    d = np.isin(jc, list(TREATED)).astype(float)
+    e = (week >= np.datetime64("2018-03-01")).astype(float)
+    p = 0.15 + 0.03 * d + 0.02 * e + effect * d * e
+    yes = rng.random(n) < p
+    internship = yes & (rng.random(n) < 0.5)
+    weeks = pd.DataFrame({
+        "person_id": pid, "week": week, "jobcentre_id": jc.astype("int32"), "municipality_code": muni.astype("int32"),
+        "dream_code": np.where(rng.random(n) < 0.1, CASH_CODE, RC_CODE).astype("int16"),
+        "lab_type": np.where(internship, "company_internship", np.where(rng.random(n) < 0.3, "guidance_upskilling", "none")),
+        "ordinary_hours": np.where(yes & ~internship, rng.integers(1, 20, n), 0).astype(float),
+        "employed": False, "su": False,
+    })
+    weeks["week"] = weeks["week"].dt.date
+    (root / "weeks").mkdir(exist_ok=True)
+    half = len(weeks) // 2
+    pq.write_table(_cast(weeks.iloc[:half], "weeks"), root / "weeks" / "part-00001.parquet")
+    pq.write_table(_cast(weeks.iloc[half:], "weeks"), root / "weeks" / "part-00002.parquet")
+    return root

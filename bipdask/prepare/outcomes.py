@@ -16,6 +16,8 @@ is :func:`bipdask.analyses.hir.shares.share_did_table`.
 
 from __future__ import annotations
 
+import difflib
+import unicodedata
 from collections.abc import Iterable, Mapping
 
 import numpy as np
@@ -96,24 +98,40 @@ def last_months_label(spec: EvaluationSpec) -> str:
 
 
 def treated_jobcentre_ids(jobcentres: pd.DataFrame, names: Iterable[str]) -> tuple[tuple[int, ...], tuple[str, ...]]:
-    """Job centre ids whose name is one of the spec's treated names (D=1), and names not found.
+    """Job centre ids of the spec's treated names (D=1); the second element (names not found)
+    is always empty, since an unresolved name stops the run.
 
-    Names match case- and whitespace-insensitively (``"Vallensbæk-Ishøj"`` names one job
-    centre that serves two municipalities). Raises :class:`InputError` if no name matches.
+    Every treated name must resolve to exactly one job centre: names are compared after Unicode
+    normalisation (NFC, so "æ" typed as "a" + combining ring matches), case folding and collapsed
+    whitespace (``"Vallensbæk-Ishøj"`` names one job centre that serves two municipalities). A
+    name that matches no job centre, or two different ones, raises :class:`InputError` (exit 2)
+    naming the name and the closest names in the delivery: a treated centre that silently became
+    a comparison centre would publish a wrong DiD with exit 0.
     """
     wanted = {_norm(n): n for n in names}
     table = jobcentres[["jobcentre_id", "name"]].dropna().drop_duplicates()
     keys = table["name"].map(_norm)
-    ids = tuple(sorted({int(i) for i in table.loc[keys.isin(wanted), "jobcentre_id"]}))
-    missing = tuple(sorted(n for k, n in wanted.items() if k not in set(keys)))
-    if not ids:
-        raise InputError([Problem("jobcentres", "name", "no job centre matches the spec's treated names",
-                                  0, f"{len(wanted)} names expected")])
-    return ids, missing
+    by_name = {k: sorted({int(i) for i in table.loc[keys == k, "jobcentre_id"]}) for k in wanted}
+    problems = []
+    for key, name in sorted(wanted.items(), key=lambda kv: kv[1]):
+        found = by_name[key]
+        if len(found) == 1:
+            continue
+        if not found:
+            close = difflib.get_close_matches(key, sorted(set(keys)), n=3, cutoff=0.5)
+            shown = sorted({table["name"][keys == c].iloc[0] for c in close})
+            hint = f"closest in the delivery: {', '.join(shown)}" if shown else "no similar name in the delivery"
+            problems.append(Problem("jobcentres", "name", f"treated job centre {name!r} not found", 0, hint))
+        else:
+            problems.append(Problem("jobcentres", "name", f"treated job centre {name!r} matches {len(found)} job "
+                                    "centres", len(found), "job centre ids " + ", ".join(map(str, found))))
+    if problems:
+        raise InputError(problems)
+    return tuple(sorted({i for ids in by_name.values() for i in ids})), ()
 
 
 def _norm(name: str) -> str:
-    return " ".join(str(name).split()).casefold()
+    return " ".join(unicodedata.normalize("NFC", str(name)).split()).casefold()
 
 
 def share_cell_sums(

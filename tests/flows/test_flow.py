@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 from pathlib import Path
@@ -12,83 +11,18 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from _deliveries import SMALL_B, write_spec
+from _deliveries import (
+    PLANTED_EFFECT,
+    SMALL_B,
+    TINY_TREATED,
+    write_spec,
+    write_tiny_delivery,
+)
 
 from bipdask.analyses.estimates import ESTIMATES_SCHEMA
-from bipdask.data.contract import TABLES
 from bipdask.runtime import storage
 
 pytestmark = pytest.mark.usefixtures("pinned_code_version")
-
-JOBCENTRES = pd.DataFrame({
-    "jobcentre_id": [1, 2, 3, 4, 5],
-    "name": ["Favrskov", "Vallensbæk-Ishøj", "Vallensbæk-Ishøj", "Aarhus", "Odense"],
-    "municipality_code": [710, 187, 183, 751, 461],
-})
-JOBCENTRES.loc[2, "jobcentre_id"] = 2  # Vallensbæk and Ishøj share one job centre
-TREATED = {1, 2}
-RC_CODE, CASH_CODE = 781, 111
-PLANTED_EFFECT = 0.12
-
-
-def _cast(df: pd.DataFrame, name: str) -> pa.Table:
-    return pa.Table.from_pandas(df[list(TABLES[name].column_names)], schema=TABLES[name].schema(),
-                                preserve_index=False)
-
-
-def write_tiny_delivery(root: Path, n_persons: int = 240, seed: int = 5, effect: float = PLANTED_EFFECT) -> Path:
-    """A valid contract-v1 delivery: 4 job centres (2 in the HIR spec), weeks Mar 2017–Mar 2019.
-
-    Outcome probability 0.15 + 0.03·D + 0.02·E + effect·D·E per resource-course week; one week
-    in ten has a cash-benefit code (not a resource-course week).
-    """
-    rng = np.random.default_rng(np.random.SeedSequence([seed, 3]))
-    root.mkdir(parents=True, exist_ok=True)
-    pids = np.arange(1, n_persons + 1, dtype="int64") * 13 + 100_000
-    persons = pd.DataFrame({
-        "person_id": pids,
-        "sex": rng.choice(["M", "F"], n_persons),
-        "birth_year": rng.integers(1960, 1995, n_persons).astype("int16"),
-        "origin": rng.choice(["danish", "western", "non_western"], n_persons),
-        "married": rng.random(n_persons) < 0.4,
-        "education": rng.choice(["none", "skilled", "higher"], n_persons),
-    })
-    for c in TABLES["persons"].column_names[6::2]:
-        persons[c] = rng.integers(0, 100, n_persons).astype("int16")
-        persons[c.replace("3y", "6y")] = persons[c] + rng.integers(0, 100, n_persons).astype("int16")
-    pq.write_table(_cast(persons, "persons"), root / "persons.parquet")
-    pq.write_table(_cast(JOBCENTRES, "jobcentres"), root / "jobcentres.parquet")
-    codes = pd.DataFrame({"dream_code": [RC_CODE, CASH_CODE], "valid_from": [dt.date(2010, 1, 1)] * 2,
-                          "valid_to": [None, None], "status": ["resource_course", "cash_benefit"]})
-    pq.write_table(_cast(codes, "dream_codes"), root / "dream_codes.parquet")
-
-    mondays = pd.date_range("2017-03-06", "2019-03-25", freq="7D")
-    jc_rows = JOBCENTRES.drop_duplicates("jobcentre_id").reset_index(drop=True)
-    home = rng.integers(0, len(jc_rows), n_persons)
-    n = n_persons * len(mondays)
-    pid = np.repeat(pids, len(mondays))
-    week = np.tile(mondays.values, n_persons)
-    jc = np.repeat(jc_rows["jobcentre_id"].to_numpy(), 1)[np.repeat(home, len(mondays))]
-    muni = jc_rows["municipality_code"].to_numpy()[np.repeat(home, len(mondays))]
-    d = np.isin(jc, list(TREATED)).astype(float)
-    e = (week >= np.datetime64("2018-03-01")).astype(float)
-    p = 0.15 + 0.03 * d + 0.02 * e + effect * d * e
-    yes = rng.random(n) < p
-    internship = yes & (rng.random(n) < 0.5)
-    weeks = pd.DataFrame({
-        "person_id": pid, "week": week, "jobcentre_id": jc.astype("int32"), "municipality_code": muni.astype("int32"),
-        "dream_code": np.where(rng.random(n) < 0.1, CASH_CODE, RC_CODE).astype("int16"),
-        "lab_type": np.where(internship, "company_internship", np.where(rng.random(n) < 0.3, "guidance_upskilling", "none")),
-        "ordinary_hours": np.where(yes & ~internship, rng.integers(1, 20, n), 0).astype(float),
-        "employed": False, "su": False,
-    })
-    weeks["week"] = weeks["week"].dt.date
-    (root / "weeks").mkdir(exist_ok=True)
-    half = len(weeks) // 2
-    pq.write_table(_cast(weeks.iloc[:half], "weeks"), root / "weeks" / "part-00001.parquet")
-    pq.write_table(_cast(weeks.iloc[half:], "weeks"), root / "weeks" / "part-00002.parquet")
-    return root
-
 
 @pytest.fixture(scope="module")
 def delivery(tmp_path_factory) -> Path:
@@ -100,7 +34,7 @@ def pairs_spec(tmp_path_factory) -> str:
     """The person-level pairs bootstrap (B = 999): the labelled option these tests check on a
     delivery of 4 job centres, too few for a job-centre-level test."""
     return str(write_spec(tmp_path_factory.mktemp("spec") / "pairs.toml", bootstrap=999, inference="pairs",
-                          cluster="person"))
+                          cluster="person", treated=TINY_TREATED))
 
 
 @pytest.fixture(scope="module")
@@ -499,3 +433,20 @@ def test_wild_inference_at_jobcentre_level_end_to_end(synth_delivery, tmp_path, 
     # units fixed by design: BIP resamples citizens, Table 3 caseworkers
     assert set(est.loc[est["analysis"].str.startswith("bip_"), "cluster_level"].dropna()) == {"person"}
     assert set(est.loc[est["analysis"] == "hir_table3", "cluster_level"]) == {"caseworker"}
+
+
+@pytest.mark.prefect
+@pytest.mark.dask
+def test_a_treated_name_missing_from_the_delivery_stops_the_run_with_exit_2(delivery, tmp_path, harness, clusters,
+                                                                             capsys):
+    """The built-in spec names 15 participating centres; this delivery has 2 of them. Before, the
+    13 others silently counted as missing and the run published a DiD with exit 0."""
+    from bipdask.cli import main
+
+    out = tmp_path / "out"
+    code = main(["--no-progress", "run", "--input", str(delivery), "--output", str(out),
+                 "--dask-address", clusters[1]])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "treated job centre 'Faxe' not found" in err and "Traceback" not in err
+    assert storage.list_runs(str(out)) == []

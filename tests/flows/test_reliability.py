@@ -25,8 +25,8 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
+from _deliveries import TINY_TREATED, write_spec, write_tiny_delivery
 from distributed.diagnostics.plugin import WorkerPlugin
-from test_flow import write_spec, write_tiny_delivery
 
 from bipdask.runtime import claims, storage
 
@@ -200,7 +200,7 @@ def delivery(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def spec(tmp_path_factory) -> str:
-    return str(write_spec(tmp_path_factory.mktemp("spec") / "hir_b10.toml", bootstrap=B))
+    return str(write_spec(tmp_path_factory.mktemp("spec") / "hir_b10.toml", bootstrap=B, treated=TINY_TREATED))
 
 
 @pytest.fixture(scope="module")

@@ -56,11 +56,48 @@ def test_hir_windows_and_treated_names():
     assert w["last_3_months"] == Period(dt.date(2019, 1, 1), dt.date(2019, 3, 31))
     jc = pd.DataFrame({"jobcentre_id": [7, 8, 8, 9], "name": ["Favrskov", " vallensbæk-ishøj", "Vallensbæk-Ishøj", "Aarhus"],
                        "municipality_code": [710, 187, 183, 751]})
-    ids, missing = treated_jobcentre_ids(jc, spec.treated_jobcentres)
-    assert ids == (7, 8)
-    assert "Faxe" in missing and "Favrskov" not in missing and len(missing) == 13
-    with pytest.raises(InputError, match="jobcentres.name"):
-        treated_jobcentre_ids(jc[jc["name"] == "Aarhus"], spec.treated_jobcentres)
+    ids, missing = treated_jobcentre_ids(jc, ["Favrskov", "Vallensbæk-Ishøj"])
+    assert ids == (7, 8) and missing == ()
+    # every treated name must resolve: 13 of the spec's 15 are not in this delivery
+    with pytest.raises(InputError, match="jobcentres.name") as err:
+        treated_jobcentre_ids(jc, spec.treated_jobcentres)
+    assert len(err.value.problems) == 13 and "'Faxe' not found" in str(err.value)
+
+
+def test_a_treated_name_that_matches_nothing_stops_the_run_and_names_the_nearest():
+    jc = pd.DataFrame({"jobcentre_id": [1, 2, 3], "name": ["Jobcenter Herning", "Favrskov", "Aarhus"]})
+    with pytest.raises(InputError) as err:
+        treated_jobcentre_ids(jc, ["Herning", "Favrskov"])
+    (problem,) = err.value.problems
+    assert (problem.table, problem.column) == ("jobcentres", "name")
+    assert "'Herning' not found" in problem.rule and "Jobcenter Herning" in problem.message
+
+
+def test_names_match_after_unicode_normalisation_case_and_whitespace():
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFD", "Århus")  # "Å" as "A" + combining ring: another byte string
+    assert decomposed != "Århus"
+    jc = pd.DataFrame({"jobcentre_id": [1, 2], "name": [decomposed, "  lyngby-TAARBÆK "]})
+    assert treated_jobcentre_ids(jc, ["Århus", "Lyngby-Taarbæk"])[0] == (1, 2)
+
+
+def test_a_name_shared_by_two_job_centres_is_ambiguous():
+    jc = pd.DataFrame({"jobcentre_id": [1, 2], "name": ["Favrskov", "favrskov"]})
+    with pytest.raises(InputError, match="matches 2 job centres"):
+        treated_jobcentre_ids(jc, ["Favrskov"])
+
+
+@pytest.mark.parametrize("treated", ["Favrskov", [], [1, 2], ["Favrskov", ""]])
+def test_treated_jobcentres_must_be_a_list_of_names(treated):
+    import tomllib
+    from importlib import resources
+
+    from bipdask.spec import parse_spec
+
+    raw = tomllib.loads(resources.files("bipdask.specs").joinpath("hir.toml").read_text(encoding="utf-8"))
+    with pytest.raises(InputError, match="treated_jobcentres"):
+        parse_spec({**raw, "treated_jobcentres": treated})
 
 
 def _weeks() -> pd.DataFrame:
