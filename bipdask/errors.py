@@ -5,6 +5,7 @@ Messages name the table, column, rule and row count; they never carry person ids
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 EXIT_OK = 0
@@ -62,3 +63,15 @@ class FitError(RuntimeError):
     Raised by every estimator in :mod:`bipdask.estimators`; the message says what to try.
     Analyses catch it to skip one model and record why (counts only) instead of failing a run.
     """
+
+
+def require_columns(data, columns: Iterable[str | None], table: str) -> None:
+    """Raise an :class:`InputError` naming every column of ``columns`` (``None`` skipped) that the
+    frame ``data`` lacks: one :class:`Problem` per column, rule ``"column missing"``, ``n_rows``
+    the frame's rows. Used by the estimators (table = the estimator) and the data preparation
+    and analyses (table = the contract table), so a missing column is always exit 2, never a
+    ``KeyError``."""
+    wanted = dict.fromkeys(c for c in columns if c)
+    missing = [c for c in wanted if c not in data.columns]
+    if missing:
+        raise InputError([Problem(table, c, "column missing", len(data)) for c in missing])

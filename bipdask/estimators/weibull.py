@@ -30,9 +30,8 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from bipdask.errors import FitError
+from bipdask.errors import FitError, require_columns
 from bipdask.estimators import covariance as cv
-from bipdask.estimators.inputs import require_columns
 from bipdask.estimators.newton import NewtonMessages, newton, vectorised_newton
 from bipdask.estimators.results import Results
 from bipdask.inference import bootstrap as bs

@@ -31,7 +31,7 @@ from bipdask.data.contract import (
     HISTORY_COLUMNS,
     S1_GROUPS,
 )
-from bipdask.errors import InputError, Problem
+from bipdask.errors import InputError, Problem, require_columns
 
 FOLLOW_UP_WEEKS = 52
 GROUP_ORDER = ("J", "O", "S", "H")
@@ -55,11 +55,6 @@ def _monday(values) -> pd.Series:
     d = _datetime(values).dt.normalize()
     return d - pd.to_timedelta(d.dt.weekday, unit="D")
 
-
-def _require(frame: pd.DataFrame, table: str, columns) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise InputError([Problem(table, c, "column missing", len(frame)) for c in missing])
 
 
 def _flag(values: pd.Series) -> np.ndarray:
@@ -97,8 +92,8 @@ def outcome_52w(bip_responses: pd.DataFrame, weeks: pd.DataFrame, *, panel_end=N
     qualifying week after the response, NaT if none in the window), ``follow_up_weeks`` (int,
     weeks of the window inside the panel) and ``full_follow_up`` (bool).
     """
-    _require(bip_responses, "bip_responses", ("response_id", "person_id", "response_date"))
-    _require(weeks, "weeks", ("person_id", "week", "employed", "ordinary_hours", "su"))
+    require_columns(bip_responses, ("response_id", "person_id", "response_date"), "bip_responses")
+    require_columns(weeks, ("person_id", "week", "employed", "ordinary_hours", "su"), "weeks")
     resp = pd.DataFrame({
         "row": np.arange(len(bip_responses)),
         "response_id": bip_responses["response_id"].to_numpy().astype("int64"),
@@ -148,9 +143,8 @@ def with_previous(bip_responses: pd.DataFrame) -> pd.DataFrame:
     no box is ticked: the caseworker part is missing) and ``<q>_prev`` for every answer
     B1–B11 and S2–S12 (float, NaN = not answered).
     """
-    _require(bip_responses, "bip_responses",
-             ("response_id", "person_id", "caseworker_id", "jobcentre_id", "response_date",
-              *BIP_CITIZEN_QUESTIONS, *BIP_S1_BOXES, *BIP_CASEWORKER_QUESTIONS))
+    require_columns(bip_responses, ("response_id", "person_id", "caseworker_id", "jobcentre_id", "response_date",
+              *BIP_CITIZEN_QUESTIONS, *BIP_S1_BOXES, *BIP_CASEWORKER_QUESTIONS), "bip_responses")
     r = pd.DataFrame({
         "response_id": bip_responses["response_id"].to_numpy().astype("int64"),
         "person_id": bip_responses["person_id"].to_numpy().astype("int64"),
@@ -296,8 +290,8 @@ def register_covariates(frame: pd.DataFrame, persons: pd.DataFrame) -> pd.DataFr
     married, skilled / higher / missing education (reference none) and the 12 history-week
     columns (weeks over the last 3 and 6 years). Rows align with ``frame``.
     """
-    _require(persons, "persons", ("person_id", "sex", "birth_year", "origin", "married", "education",
-                                  *HISTORY_COLUMNS))
+    require_columns(persons, ("person_id", "sex", "birth_year", "origin", "married", "education",
+                                  *HISTORY_COLUMNS), "persons")
     p = persons.drop_duplicates("person_id").set_index(
         persons.drop_duplicates("person_id")["person_id"].to_numpy().astype("int64"))
     pid = frame["person_id"].to_numpy().astype("int64")

@@ -28,11 +28,10 @@ from bipdask.analyses.hir.linear_table import (
     ModelFit,
     _linear_estimates,
     _model_fit,
-    _require,
     _returned,
     estimate_row,
 )
-from bipdask.errors import InputError, Problem
+from bipdask.errors import InputError, Problem, require_columns
 from bipdask.estimators.lpm import CONS, lpm
 from bipdask.inference.config import Inference
 
@@ -69,7 +68,8 @@ def belief_percentages(belief_survey: pd.DataFrame, *, wave: str | None = None) 
     the three beliefs of :data:`BELIEFS`; rows with n_caseload ≤ 0 or missing are left out.
     ``wave`` keeps one wave (``"pre"`` for the Table 10 covariates).
     """
-    _require(belief_survey, "belief_survey", ["caseworker_id", "jobcentre_id", "wave", "n_caseload", *BELIEFS.values()])
+    require_columns(belief_survey, ["caseworker_id", "jobcentre_id", "wave", "n_caseload", *BELIEFS.values()],
+                    "belief_survey")
     s = belief_survey if wave is None else belief_survey[belief_survey["wave"] == wave]
     caseload = pd.to_numeric(s["n_caseload"], errors="coerce").to_numpy(np.float64)
     ok = caseload > 0

@@ -25,12 +25,11 @@ from bipdask.analyses.hir.linear_table import (
     ModelFit,
     _linear_estimates,
     _model_fit,
-    _require,
     _returned,
     estimate_row,
     period_week,
 )
-from bipdask.errors import InputError, Problem
+from bipdask.errors import InputError, Problem, require_columns
 from bipdask.estimators.lpm import CONS, lpm
 from bipdask.inference.config import Inference
 from bipdask.prepare.spells import EXIT_DESTINATIONS
@@ -87,13 +86,13 @@ def table8_exits(
     (term ``"DE"``).
     """
     cluster, alpha = inference.cluster, inference.alpha
-    _require(person_weeks, "person_weeks", [cluster, "D", "E", *(f"exit_{d}" for d in destinations)])
+    require_columns(person_weeks, [cluster, "D", "E", *(f"exit_{d}" for d in destinations)], "person_weeks")
     frame = person_weeks.assign(
         D=person_weeks["D"].astype(np.int8), E=person_weeks["E"].astype(np.int8),
         DE=(person_weeks["D"].astype(np.int8) * person_weeks["E"].astype(np.int8)),
     )
     if "tau" not in frame.columns:
-        _require(person_weeks, "person_weeks", ["week"])
+        require_columns(person_weeks, ["week"], "person_weeks")
         frame["tau"] = period_week(frame)
     cells = frame.groupby(["D", "E"]).size()
     if len(cells) < 4:

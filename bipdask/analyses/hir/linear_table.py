@@ -37,7 +37,6 @@ the B replicates of every row (:meth:`LinearTable.replicate_columns`) without re
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,7 +49,6 @@ from bipdask.analyses.estimates import (
     replicate_key,
     rows_frame,
 )
-from bipdask.errors import InputError, Problem
 from bipdask.estimators.lpm import LinearResult
 
 SHARE_OUTCOME = "in_internship_or_hours"
@@ -135,11 +133,6 @@ def estimate_row(fit: LinearResult, term: str, *, analysis: str, estimand: str, 
                     p, int(fit.n_clusters if n_persons is None else n_persons), int(fit.nobs),
                     inference=fit.inference, n_clusters=int(fit.n_clusters), n_replicates=fit.n_replicates)
 
-
-def _require(frame: pd.DataFrame, table: str, columns: Iterable[str]) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise InputError([Problem(table, c, "column missing", len(frame)) for c in missing])
 
 
 # --------------------------------------------------------------------------- Table 8

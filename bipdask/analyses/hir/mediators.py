@@ -43,11 +43,10 @@ from bipdask.analyses.hir.linear_table import (
     ModelFit,
     _linear_estimates,
     _model_fit,
-    _require,
     _returned,
     estimate_row,
 )
-from bipdask.errors import FitError
+from bipdask.errors import FitError, require_columns
 from bipdask.estimators.cox import cox_ph
 from bipdask.estimators.lpm import lpm
 from bipdask.inference.config import Inference
@@ -253,7 +252,7 @@ def table9_10_share(
     With ``return_fits=True``: a :class:`LinearTable` with one fit per row (term = the mediator).
     """
     cluster, alpha = inference.cluster, inference.alpha
-    _require(person_weeks, "person_weeks", [outcome, cluster])
+    require_columns(person_weeks, [outcome, cluster], "person_weeks")
     models: list[tuple[str, str, list[str]]] = [
         (TABLE9, "caseload", ["caseload", "casemiss"]),
         (TABLE9, "caseload_change", ["caseload_change", "change_miss"]),

@@ -25,9 +25,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from bipdask.errors import FitError
+from bipdask.errors import FitError, require_columns
 from bipdask.estimators import covariance as cv
-from bipdask.estimators.inputs import require_columns
 from bipdask.estimators.newton import NewtonMessages, NewtonResult, newton
 from bipdask.estimators.results import Results
 from bipdask.inference import score

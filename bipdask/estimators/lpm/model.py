@@ -79,10 +79,9 @@ from typing import Literal, Sequence
 import numpy as np
 import pandas as pd
 
-from bipdask.errors import InputError, Problem
+from bipdask.errors import InputError, Problem, require_columns
 from bipdask.estimators import covariance as cv
 from bipdask.estimators.covariance import SmallSample
-from bipdask.estimators.inputs import require_columns
 from bipdask.estimators.lpm.absorb import (
     _absorb,
     _Absorbed,
