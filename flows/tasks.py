@@ -468,18 +468,10 @@ def estimate_hir_belief_change_impl(
         return _skipped(["hir_table3"], "no belief_survey table in the delivery", t0)
     jobcentres = storage.read_parquet(storage.join(staged_url, "jobcentres.parquet"))
     try:
-        t3 = table3(survey, jobcentres, inference=_own_unit(inference, "caseworker_id"))
+        t3 = table3(survey, jobcentres, inference=inference.at_unit("caseworker_id"))
     except InputError as exc:
         return _skipped(["hir_table3"], str(exc), t0)
     return _outputs([t3], replicates_url, t0, "caseworker_id")
-
-
-def _own_unit(inference: Inference, cluster: str) -> Inference:
-    """The inference of an analysis whose unit is fixed by its design rather than by a group-level
-    assignment (BIP: citizens; HIR Table 3: caseworkers; ``docs/methods.md``): a pairs bootstrap
-    of that unit, or analytic, whatever the run's cluster level."""
-    method = "pairs" if inference.method == "wild" else inference.method
-    return inference.replace(method=method, cluster=cluster)
 
 
 def estimate_bip_impl(
@@ -501,7 +493,7 @@ def estimate_bip_impl(
              for jc in bip_jobcentre_ids(responses)]
     weeks = pd.concat(parts, ignore_index=True)
     try:
-        results = bip_estimates(responses, persons, weeks, inference=_own_unit(inference, "person_id"),
+        results = bip_estimates(responses, persons, weeks, inference=inference.at_unit("person_id"),
                                 panel_end=panel_end)
     except InputError as exc:
         return _skipped(["bip"], str(exc), t0)

@@ -86,6 +86,12 @@ class Inference:
             kw.update(inference="wild", wild_weights=self.wild_weights)
         return kw
 
+    def at_unit(self, cluster: str) -> "Inference":
+        """The record for an analysis whose resampling unit is fixed by its design rather than by a
+        group-level assignment (BIP: citizens; HIR Table 3: caseworkers; ``docs/methods.md``): a
+        pairs bootstrap of ``cluster`` (or analytic), whatever the run's cluster level."""
+        return dataclasses.replace(self, method="pairs" if self.method == "wild" else self.method, cluster=cluster)
+
     def replace(self, **changes) -> "Inference":
         """A copy with some fields changed (the record itself is immutable)."""
         return dataclasses.replace(self, **changes)

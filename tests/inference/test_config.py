@@ -63,3 +63,9 @@ def test_an_unknown_inference_method_in_a_spec_is_an_input_error():
     with pytest.raises(InputError, match="inference"):
         parse_spec({**raw, "inference": "bayes"})
     assert parse_spec({k: v for k, v in raw.items() if k not in ("inference", "cluster")}).inference().method == "wild"
+
+
+def test_a_design_fixed_unit_keeps_its_own_clusters_and_a_pairs_bootstrap():
+    wild = Inference(method="wild", replicates=99, seed=4, cluster="jobcentre_id")
+    assert wild.at_unit("person_id") == Inference(method="pairs", replicates=99, seed=4, cluster="person_id")
+    assert ANALYTIC.at_unit("caseworker_id") == Inference(method="analytic", cluster="caseworker_id")

@@ -38,10 +38,11 @@ from scipy import sparse
 
 from bipdask.analyses.estimates import MIN_REPLICATE_SHARE, Estimate, replicate_key
 from bipdask.errors import InputError
-from bipdask.estimators.cell_did import CellDiD, cell_did
+from bipdask.estimators.cell_did import CellDiD, cell_did, cell_did_wild
 from bipdask.inference import bootstrap as bs
 from bipdask.inference.config import Inference
 from bipdask.inference.pairs import summarise
+from bipdask.inference.randomization import table6_design_inference
 
 __all__ = ["SHARE_ANALYSIS", "design_based_rows", "headline", "share_did_replicates", "share_did_table",
            "with_bootstrap"]
@@ -269,9 +270,6 @@ def design_based_rows(rows: Sequence[Estimate], cells: pd.DataFrame, *, treated_
     The cell means keep their person-clustered intervals (levels, not effects). Methods:
     ``docs/methods.md#inference``.
     """
-    from bipdask.estimators.cell_did import cell_did_wild
-    from bipdask.inference.randomization import table6_design_inference
-
     treated = sorted(int(j) for j in treated_ids)
     reps = max(int(inference.replicates), 1)
     out: list[Estimate] = []
