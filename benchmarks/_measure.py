@@ -83,3 +83,9 @@ def timed(fn, repeat: int):
 def load() -> float:
     """The 1-minute load average, recorded at the start and end of a benchmark."""
     return round(os.getloadavg()[0], 2)
+
+
+def machine() -> str:
+    """Cores and RAM of this machine, as the result files record it ("2 cores, 24 GiB")."""
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores, {ram:.0f} GiB"

@@ -33,7 +33,7 @@ import resource
 import time
 from pathlib import Path
 
-from _measure import WORKER_ENV, in_worker_environment, load, timed  # noqa: E402
+from _measure import WORKER_ENV, in_worker_environment, load, machine, timed  # noqa: E402
 
 if __name__ == "__main__":
     in_worker_environment()
@@ -142,8 +142,7 @@ def main() -> None:
                  f"per-assignment time is the mean over {args.naive_reps} refits; the 2-core machine is shared "
                  "(load_start/load_end: 1-minute load average)"),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "machine": f"{os.cpu_count()} cores, "
-                   f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB",
+        "machine": machine(),
         "environment": {k: os.environ.get(k, "unset (library default)") for k in WORKER_ENV},
     })
     path = Path(__file__).parent / "results" / "randomization.json"

@@ -36,7 +36,7 @@ import resource
 import time
 from pathlib import Path
 
-from _measure import WORKER_ENV, in_worker_environment, load, timed  # noqa: E402
+from _measure import WORKER_ENV, in_worker_environment, load, machine, timed  # noqa: E402
 
 if __name__ == "__main__":
     in_worker_environment()
@@ -144,8 +144,7 @@ def main() -> None:
     out["note"] = (f"best of {rep} runs per timing (CPU s = best process time of the same runs); the 2-core "
                    "machine is shared with other jobs: see load_start/load_end (1-minute load average)")
     out["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    out["machine"] = f"{os.cpu_count()} cores, {ram:.0f} GiB"
+    out["machine"] = machine()
     out["environment"] = {k: os.environ.get(k, "unset (library default)") for k in WORKER_ENV}
     path = Path(__file__).parent / "results" / "wild.json"
     path.write_text(json.dumps(out, indent=2) + "\n")

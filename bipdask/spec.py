@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 from bipdask.errors import InputError, Problem
-from bipdask.inference.config import METHODS, Inference
+from bipdask.inference.config import METHODS, SCHEMES, Inference
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,9 @@ def parse_spec(raw: dict) -> EvaluationSpec:
     if not isinstance(treated, list) or not treated or not all(isinstance(n, str) and n.strip() for n in treated):
         raise InputError([Problem("spec", "treated_jobcentres", "must be a non-empty list of job centre names "
                                   '(e.g. ["Favrskov", "Faxe"])', 0)])
+    scheme = str(raw.get("bootstrap_scheme", "multinomial"))
+    if scheme not in SCHEMES:
+        raise InputError([Problem("spec", "bootstrap_scheme", f"must be one of {', '.join(SCHEMES)}", 0)])
     inference = raw.get("inference", "wild")
     if inference not in METHODS:
         raise InputError([Problem("spec", "inference", f"must be one of {', '.join(METHODS)}", 0)])
@@ -113,7 +116,7 @@ def parse_spec(raw: dict) -> EvaluationSpec:
         cluster=cluster,
         inference_method=inference,
         bootstrap_replicates=b,
-        bootstrap_scheme=str(raw.get("bootstrap_scheme", "multinomial")),
+        bootstrap_scheme=scheme,
         seed=int(raw.get("seed", 0)),
         disclosure_min_persons=int(raw.get("disclosure_min_persons", 5)),
         match_rate_floor=float(raw.get("match_rate_floor", 0.90)),

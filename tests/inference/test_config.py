@@ -69,3 +69,15 @@ def test_a_design_fixed_unit_keeps_its_own_clusters_and_a_pairs_bootstrap():
     wild = Inference(method="wild", replicates=99, seed=4, cluster="jobcentre_id")
     assert wild.at_unit("person_id") == Inference(method="pairs", replicates=99, seed=4, cluster="person_id")
     assert ANALYTIC.at_unit("caseworker_id") == Inference(method="analytic", cluster="caseworker_id")
+
+
+def test_an_unknown_bootstrap_scheme_in_a_spec_is_an_input_error_not_a_crash():
+    import tomllib
+    from importlib import resources
+
+    from bipdask.errors import InputError
+    from bipdask.spec import parse_spec
+
+    raw = tomllib.loads(resources.files("bipdask.specs").joinpath("hir.toml").read_text(encoding="utf-8"))
+    with pytest.raises(InputError, match="spec.bootstrap_scheme"):
+        parse_spec({**raw, "bootstrap_scheme": "jackknife"})

@@ -134,7 +134,6 @@ def test_enumeration_rule_and_sign_vectors():
 
 @pytest.mark.parametrize("param", ["treatment", "log_income"])
 def test_matches_wildboottest_with_full_enumeration(param):
-    pytest.importorskip("wildboottest")
     df = voters()
     X = df[["treatment", "log_income"]].assign(const=1.0)
     model = sm.OLS(df["proposition_vote"], X)
@@ -170,7 +169,6 @@ def test_matches_wildboottest_with_full_enumeration(param):
 @pytest.mark.parametrize("kind", ["webb", "rademacher"])
 def test_matches_wildboottest_with_the_same_random_weights(kind):
     """Random draws: our weights injected into wildboottest (a callable weights_type)."""
-    pytest.importorskip("wildboottest")
     df = voters(seed=8, n_clusters=12, n=500)
     X = df[["treatment", "log_income"]].assign(const=1.0)
     model = sm.OLS(df["proposition_vote"], X)
