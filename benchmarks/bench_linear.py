@@ -39,6 +39,7 @@ import argparse
 import json
 import os
 import resource
+import sys
 import time
 from pathlib import Path
 
@@ -51,10 +52,13 @@ import numpy as np  # noqa: E402  (after the environment is fixed: BLAS reads it
 import pandas as pd  # noqa: E402
 
 from bipdask.analyses.hir.shares import share_did_replicates, share_did_table  # noqa: E402
-from bipdask.estimators.lpm import lpm, refit_replicate  # noqa: E402
+from bipdask.estimators.lpm import lpm  # noqa: E402
 from bipdask.estimators.lpm import replicates as lm  # noqa: E402
 from bipdask.inference import bootstrap as bs  # noqa: E402
 from bipdask.inference.config import Inference  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))  # the statsmodels reference (test extra)
+from reference_refits import refit_replicate  # noqa: E402
 
 
 def share_panel(n=2_700_000, persons=28_000, seed=1) -> pd.DataFrame:

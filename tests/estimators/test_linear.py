@@ -135,9 +135,10 @@ def test_share_did_table_suppresses_small_job_centres():
 
 # --------------------------------------------------------------------------- lpm
 
+from reference_refits import refit_replicate  # noqa: E402
 from scipy import sparse  # noqa: E402
 
-from bipdask.estimators.lpm import CONS, LinearResult, lpm, refit_replicate  # noqa: E402
+from bipdask.estimators.lpm import CONS, LinearResult, lpm  # noqa: E402
 from bipdask.estimators.lpm import replicates as lm  # noqa: E402
 from bipdask.inference import bootstrap as bs  # noqa: E402
 

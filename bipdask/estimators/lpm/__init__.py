@@ -2,6 +2,6 @@
 from per-cluster moments (:mod:`.model`), the absorption itself (:mod:`.absorb`), and the
 per-cluster sufficient statistics of the wild cluster restricted bootstrap (:mod:`.wild`)."""
 
-from bipdask.estimators.lpm.model import CONS, LinearResult, lpm, refit_replicate
+from bipdask.estimators.lpm.model import CONS, LinearResult, lpm
 
-__all__ = ["CONS", "LinearResult", "lpm", "refit_replicate"]
+__all__ = ["CONS", "LinearResult", "lpm"]

@@ -72,7 +72,6 @@ B = 9,999 takes ≈ 0.25 s after the point fit for one coefficient, ≈ 0.4 s fo
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field, replace
 from typing import Literal, Sequence
 
@@ -459,31 +458,3 @@ def _embed_cons(cov_full, keep, k) -> np.ndarray:
     idx = [*keep, k]
     out[np.ix_(idx, idx)] = (cov_full + cov_full.T) / 2
     return out
-
-
-# --------------------------------------------------------------------------- bootstrap
-
-
-def refit_replicate(data: pd.DataFrame, weights_by_cluster: pd.Series, *, y: str, covariates: Sequence[str],
-                    fixed_effects: Sequence[str] = (), cluster: str) -> pd.Series:
-    """Reference for tests and benchmarks: statsmodels OLS on the resampled, duplicated clusters.
-
-    Every row of cluster g is repeated ``weights_by_cluster[g]`` times (copies keep their fixed-
-    effect levels), then OLS is fitted with fixed-effect dummies. Slow by design.
-    """
-    import statsmodels.api as sm
-
-    times = data[cluster].map(weights_by_cluster).fillna(0).to_numpy(np.int64)
-    dup = data.loc[data.index.repeat(times)]
-    X = dup[list(covariates)].astype(float)
-    if fixed_effects:
-        dummies = [pd.get_dummies(dup[f].astype("category").cat.remove_unused_categories(), prefix=f"fe{i}",
-                                  drop_first=i > 0, dtype=float) for i, f in enumerate(fixed_effects)]
-        X = pd.concat([X, *dummies], axis=1)
-    else:
-        X = sm.add_constant(X, has_constant="add").rename(columns={"const": CONS})
-    with warnings.catch_warnings():  # rank-deficient dummies (levels absent from the replicate)
-        warnings.simplefilter("ignore")
-        fit = sm.OLS(dup[y].astype(float), X).fit()
-    names = list(covariates) + ([] if fixed_effects else [CONS])
-    return fit.params[names]

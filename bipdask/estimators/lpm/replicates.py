@@ -4,7 +4,7 @@ Every replicate's coefficients solve the same normal equations on replicate-weig
 per-cluster cross products (``_cluster_moments``): a cluster drawn k times contributes its
 moments k times. With absorbed effects nested in the clusters the per-cluster moments of the
 absorbed data are exact; otherwise the per-(cluster, level) cell sums (``_cell_sums``) re-absorb
-per replicate. :func:`refit_replicate` is the slow reference a test compares against.
+per replicate. ``tests/reference_refits.py``'s ``refit_replicate`` is the slow reference a test compares against.
 """
 
 from __future__ import annotations
