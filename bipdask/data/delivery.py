@@ -59,17 +59,70 @@ _TRUE, _FALSE = ("true", "1"), ("false", "0")
 
 
 def table_files(root: str | Path, name: str) -> list[Path]:
-    """The files that make up table ``name`` in the delivery at ``root`` (empty if absent)."""
+    """The files that make up table ``name`` in the delivery at ``root`` (empty if absent).
+
+    A table is one file (``name.parquet`` or ``name.csv``) or one folder ``name/`` of part
+    files, searched at any depth. Symbolic links are followed, to files and to folders, as a
+    delivery is often assembled from links into the agency's archive (a folder link skipped
+    would silently drop its parts).
+
+    Raises
+    ------
+    InputError
+        The table has more than one source (``weeks.parquet`` next to ``weeks/`` or
+        ``weeks.csv``: which one is the delivery cannot be told); a folder links back to
+        itself or to a folder above it (a symbolic link loop); a part file is a link to
+        nothing.
+    """
     root = Path(root)
-    for suffix in (".parquet", ".csv"):
-        single = root / f"{name}{suffix}"
-        if single.is_file():
-            return [single]
+    sources = [root / f"{name}{suffix}" for suffix in (".parquet", ".csv")]
+    sources = [p for p in sources if p.is_file()]
     folder = root / name
     if folder.is_dir():
-        parts = sorted(p for p in folder.rglob("*") if p.suffix in (".parquet", ".csv") and p.is_file())
-        return parts
-    return []
+        sources.append(folder)
+    if len(sources) > 1:
+        found = ", ".join(p.name + ("/" if p.is_dir() else "") for p in sources)
+        raise InputError([Problem(name, "", "table delivered twice", 0,
+                                  f"{found}: keep one source of the table")])
+    if not sources:
+        return []
+    if sources[0].is_file():
+        return sources
+    return _part_files(root, folder, name)
+
+
+def _part_files(root: Path, folder: Path, name: str) -> list[Path]:
+    """Every ``.parquet``/``.csv`` file below ``folder``, following symbolic links (with a check
+    for link loops), sorted by path."""
+    parts: list[Path] = []
+    seen: set[tuple[int, int]] = set()
+
+    def walk(d: Path, ancestors: frozenset[tuple[int, int]]) -> None:
+        st = d.stat()  # the folder a link points to
+        here = (st.st_dev, st.st_ino)
+        if here in ancestors:
+            raise InputError([Problem(name, "", "symbolic link loop", 0,
+                                      f"{d.relative_to(root).as_posix()} links to a folder above it")])
+        if here in seen:
+            return  # the same folder reached through a second link: its parts are already in
+        seen.add(here)
+        below = ancestors | {here}
+        try:
+            entries = sorted(d.iterdir())
+        except OSError as exc:
+            raise InputError([Problem(name, "", "folder unreadable", 0,
+                                      f"{d.relative_to(root).as_posix()} ({type(exc).__name__})")]) from None
+        for entry in entries:
+            if entry.is_dir():
+                walk(entry, below)
+            elif entry.suffix in (".parquet", ".csv"):
+                if not entry.is_file():
+                    raise InputError([Problem(name, "", "file unreadable", 0,
+                                              f"{entry.relative_to(root).as_posix()} (broken link)")])
+                parts.append(entry)
+
+    walk(folder, frozenset())
+    return sorted(parts)
 
 
 def table_format(files: list[Path]) -> str:

@@ -46,7 +46,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from bipdask.errors import InfrastructureError
+from bipdask.errors import InfrastructureError, InputError, Problem
 
 RUNS = "runs"
 MANIFEST = "_manifest.json"
@@ -411,7 +411,11 @@ def hash_delivery(root: str | os.PathLike, tables: list[str]) -> dict[str, str]:
     hashes: dict[str, str] = {}
     for name in tables:
         for f in table_files(root, name):
-            hashes[f.relative_to(root).as_posix()] = sha256_file(f)
+            rel = f.relative_to(root).as_posix()
+            try:
+                hashes[rel] = sha256_file(f)
+            except OSError as exc:
+                raise InputError([Problem(name, "", "file unreadable", 0, f"{rel} ({type(exc).__name__})")]) from None
     return dict(sorted(hashes.items()))
 
 

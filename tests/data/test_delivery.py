@@ -310,3 +310,78 @@ def test_doc_lists_every_code_list_value():
         for col in table.columns:
             for value in col.allowed or ():
                 assert f"`{value}`" in text, f"{table.name}.{col.name} = {value}"
+
+
+# --------------------------------------------------------------------------- layout: links, two sources
+
+
+def _parts(folder: Path, n: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        pq.write_table(pa.table({"person_id": pa.array([i], pa.int64())}), folder / f"part-{i}.parquet")
+
+
+def test_parts_in_a_linked_folder_are_found(tmp_path):
+    """A delivery assembled from links: the parts in a linked subfolder are part of the table
+    (a walk that does not follow folder links drops them, and half the weeks with them)."""
+    archive = tmp_path / "archive" / "2018"
+    _parts(archive, 2)
+    root = tmp_path / "delivery"
+    _parts(root / "weeks" / "2017", 2)
+    (root / "weeks" / "2018").symlink_to(archive, target_is_directory=True)
+    (root / "weeks" / "part-x.parquet").symlink_to(archive / "part-0.parquet")
+    files = [p.relative_to(root).as_posix() for p in table_files(root, "weeks")]
+    assert files == ["weeks/2017/part-0.parquet", "weeks/2017/part-1.parquet", "weeks/2018/part-0.parquet",
+                     "weeks/2018/part-1.parquet", "weeks/part-x.parquet"]
+    assert len(read_table(root, "weeks")) == 5
+
+
+def test_a_linked_table_folder_is_found(tmp_path):
+    _parts(tmp_path / "elsewhere", 3)
+    root = tmp_path / "delivery"
+    root.mkdir()
+    (root / "weeks").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    assert len(table_files(root, "weeks")) == 3
+
+
+def test_a_folder_linked_twice_is_read_once(tmp_path):
+    _parts(tmp_path / "elsewhere", 2)
+    root = tmp_path / "delivery"
+    (root / "weeks").mkdir(parents=True)
+    (root / "weeks" / "a").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (root / "weeks" / "b").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    assert [p.relative_to(root).as_posix() for p in table_files(root, "weeks")] == [
+        "weeks/a/part-0.parquet", "weeks/a/part-1.parquet"]
+
+
+def test_a_link_loop_is_a_delivery_error(tmp_path):
+    root = tmp_path / "delivery"
+    _parts(root / "weeks" / "x", 1)
+    (root / "weeks" / "x" / "back").symlink_to(root / "weeks", target_is_directory=True)
+    with pytest.raises(InputError, match=r"weeks: symbolic link loop \(0 rows\): weeks/x/back links to a folder"):
+        table_files(root, "weeks")
+
+
+def test_a_broken_link_part_is_a_delivery_error(tmp_path):
+    root = tmp_path / "delivery"
+    _parts(root / "weeks", 1)
+    (root / "weeks" / "part-9.parquet").symlink_to(tmp_path / "gone.parquet")
+    with pytest.raises(InputError, match=r"weeks: file unreadable .*weeks/part-9.parquet \(broken link\)"):
+        table_files(root, "weeks")
+
+
+@pytest.mark.parametrize("sources", [("weeks.parquet", "weeks/"), ("weeks.parquet", "weeks.csv"),
+                                     ("weeks.csv", "weeks/")])
+def test_two_sources_of_one_table_is_a_delivery_error(tmp_path, sources):
+    """``weeks.parquet`` next to ``weeks/``: reading one would hide (and not hash) the other."""
+    for s in sources:
+        if s.endswith("/"):
+            _parts(tmp_path / s.rstrip("/"), 1)
+        elif s.endswith(".csv"):
+            (tmp_path / s).write_text("person_id\n1\n")
+        else:
+            pq.write_table(pa.table({"person_id": [1]}), tmp_path / s)
+    with pytest.raises(InputError, match="weeks: table delivered twice") as err:
+        table_files(tmp_path, "weeks")
+    for s in sources:
+        assert s in str(err.value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -466,3 +467,29 @@ def test_synthetic_delivery_validates(tmp_path: Path, seed: int) -> None:
     assert {t: r for t, r in report.quarantined.items() if r} == {}
     assert report.problems == []
     assert_balanced(report)
+
+
+def test_cli_validate_reads_parts_in_a_linked_folder(tmp_path: Path, capsys) -> None:
+    """The second weeks part lives in a linked folder: every weeks row is validated and hashed."""
+    folder = build(tmp_path)
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    (folder / "weeks" / "part-00002.parquet").rename(archive / "part-00002.parquet")
+    (folder / "weeks" / "more").symlink_to(archive, target_is_directory=True)
+    assert main(["validate", str(folder)]) == 0
+    out = capsys.readouterr().out
+    n = len(tiny_tables()["weeks"])
+    assert re.search(rf"weeks\s+{n}\s+{n}\s+0", out), out
+    report = validate_delivery(folder)
+    assert "weeks/more/part-00002.parquet" in report.input_hashes
+
+
+def test_cli_validate_two_sources_of_a_table(tmp_path: Path, capsys) -> None:
+    """``weeks.parquet`` next to ``weeks/``: exit 2 naming both, not one of them read silently."""
+    folder = build(tmp_path)
+    pq.write_table(pq.read_table(folder / "weeks" / "part-00001.parquet"), folder / "weeks.parquet")
+    assert main(["validate", str(folder)]) == 2
+    captured = capsys.readouterr()
+    assert "weeks: table delivered twice (0 rows): weeks.parquet, weeks/" in captured.err
+    assert "Traceback" not in captured.err + captured.out
+    no_ids(captured.err + captured.out)

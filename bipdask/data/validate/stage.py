@@ -64,6 +64,7 @@ from bipdask.data.dream import ACTIVITY_TABLE, WIDE_TABLE
 from bipdask.data.validate.read import (
     RULE_MIXED_FORMATS,
     RULE_TABLE_MISSING,
+    RULE_UNREADABLE,
     RULE_ZERO_ROWS,
     DeliveryFile,
     ProblemLog,
@@ -267,25 +268,41 @@ def _discover(root: Path, st: _State) -> None:
     its weeks built by :func:`bipdask.data.delivery.iter_table_files`, one DREAM file at a time.
     """
     for name, table in TABLES.items():
-        paths = table_files(root, name)
-        if not paths and name == "weeks" and weeks_layout(root) == "dream_wide":
-            for p in table_files(root, WIDE_TABLE) + table_files(root, ACTIVITY_TABLE):
-                st.hashes[p.relative_to(root).as_posix()] = sha256_file(p)
-            st.files["weeks"] = []
-            st.weeks_wide = True
+        try:
+            paths = table_files(root, name)
+            wide = not paths and name == "weeks" and weeks_layout(root) == "dream_wide"
+            if wide:
+                paths = table_files(root, WIDE_TABLE) + table_files(root, ACTIVITY_TABLE)
+        except InputError as exc:  # two sources of one table, a link loop, a broken link
+            for p in exc.problems:
+                st.errors.add(p.table, p.column, p.rule, p.n_rows, p.message)
             continue
         if not paths:
             if table.required:
                 st.errors.add(name, "", RULE_TABLE_MISSING, 0)
             continue
-        for p in paths:
-            st.hashes[p.relative_to(root).as_posix()] = sha256_file(p)
+        paths = [p for p in paths if _hash(root, p, name, st)]
+        if wide:
+            st.files["weeks"] = []
+            st.weeks_wide = True
+            continue
         if len({p.suffix for p in paths}) > 1:
             st.errors.add(name, "", RULE_MIXED_FORMATS, 0)
             continue
         files = [f for p in paths if (f := open_file(root, p, table, st.errors)) is not None]
         check_columns(table, files, st.errors, st.warnings)
         st.files[name] = files
+
+
+def _hash(root: Path, path: Path, name: str, st: _State) -> bool:
+    """Record the file's SHA-256; a file that cannot be opened is a table-level problem."""
+    rel = path.relative_to(root).as_posix()
+    try:
+        st.hashes[rel] = sha256_file(path)
+    except OSError as exc:
+        st.errors.add(name, "", RULE_UNREADABLE, 0, f"{rel} ({type(exc).__name__})")
+        return False
+    return True
 
 
 def _weeks_batches(root: Path, st: _State, columns: list[str]) -> Iterator[pa.Table]:
