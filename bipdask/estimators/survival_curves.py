@@ -50,11 +50,18 @@ def kaplan_meier(
     weights: str | None = None,
     alpha: float = 0.05,
     conf_type: str = "log",
+    origin: bool = False,
 ) -> pd.DataFrame:
     """Kaplan–Meier survival per group: one row per group and distinct time.
 
     Columns: the group columns, time (weeks), n_risk, n_event, surv, std_err, lower, upper.
     ``surv`` is the share still without the event (for Figure 2: not yet started a new LAB).
+
+    The rows are R ``survfit``'s: one per distinct observed time, so a curve whose first time is
+    1 starts at S(1), below 100 % by the first week's hazard. ``origin=True`` adds, per group
+    without observations at time 0, the row time 0: everyone at risk, no event, S(0) = 1 with a
+    zero-width band — where a plotted curve must start (Figure 2 of the HIR report starts at
+    100 %).
     """
     z = stats.norm.ppf(1 - alpha / 2)
     frames = []
@@ -62,7 +69,12 @@ def kaplan_meier(
     grouped = [((), data)] if not keys else data.groupby(keys, sort=True, observed=True)
     for key, g in grouped:
         w = np.ones(len(g)) if weights is None else g[weights].to_numpy(dtype=float)
-        curve = _one_curve(g[duration].to_numpy(dtype=float), g[event].to_numpy(dtype=float), w, z, conf_type)
+        t = g[duration].to_numpy(dtype=float)
+        curve = _one_curve(t, g[event].to_numpy(dtype=float), w, z, conf_type)
+        if origin and not np.any(t <= 0):
+            start = pd.DataFrame({"time": [0.0], "n_risk": [float(w.sum())], "n_event": [0.0], "surv": [1.0],
+                                  "std_err": [0.0], "lower": [1.0], "upper": [1.0]})
+            curve = pd.concat([start, curve], ignore_index=True)
         key = key if isinstance(key, tuple) else (key,)
         frames.append(curve.assign(**dict(zip(keys, key))))
     out = pd.concat(frames, ignore_index=True)

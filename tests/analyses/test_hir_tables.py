@@ -122,12 +122,38 @@ def test_figure_curves_by_group():
                       "event": [1, 1, 0, 0, 1]})
     raw, km = figure_curves(s)
     a = raw[raw["group"] == "participating_before"].set_index("week")
+    # the censored gap of 2 observed weeks survived 1 whole week: not at risk in week 2
     assert a.loc[1, "n_risk"] == 3 and a.loc[1, "hazard"] == pytest.approx(1 / 3)
-    assert a.loc[2, "n_risk"] == 2 and a.loc[2, "hazard"] == pytest.approx(1 / 2)
+    assert a.loc[2, "n_risk"] == 1 and a.loc[2, "hazard"] == pytest.approx(1)
     k = km[km["group"] == "participating_before"].set_index("time")
-    assert k.loc[2.0, "surv"] == pytest.approx(2 / 3 * 1 / 2)
+    assert k.loc[1.0, "surv"] == pytest.approx(2 / 3)
+    assert k.loc[2.0, "surv"] == pytest.approx(0)
     assert set(km["group"]) == {"participating_before", "other_intervention"}
     assert all((np.diff(g["surv"]) <= 0).all() for _, g in km.groupby("group"))
+
+
+def test_figure2_starts_at_one_at_week_zero():
+    """Every gap lasts ≥ 1 week, so the curve's first observed time is week 1; without a week-0
+    row the plotted curve began at S(1) (here 90 %, as the run's began near 93 %)."""
+    n = 50
+    s = pd.DataFrame({"D": 1, "E": 0, "duration": np.r_[np.ones(5, int), np.full(n - 5, 8)],
+                      "event": np.r_[np.ones(5, int), np.zeros(n - 5, int)]})
+    _, km = figure_curves(s)
+    first = km.sort_values("time").iloc[0]
+    assert first["time"] == 0 and first["surv"] == 1 and first["n_risk"] == n and first["n_event"] == 0
+    assert first["lower"] == first["upper"] == 1
+    assert km.loc[km["time"] == 1, "surv"].item() == pytest.approx(0.9)
+
+
+def test_figure2_matches_lifelines_on_the_weeks_of_the_fit():
+    lifelines = pytest.importorskip("lifelines")
+    s = weibull_spells(n_persons=300, seed=11)
+    _, km = figure_curves(s)
+    for (d, e), cell in s.groupby(["D", "E"]):
+        mine = km[(km["D"] == d) & (km["E"] == e)].set_index("time")["surv"]
+        ref = lifelines.KaplanMeierFitter().fit(weekly_survival_time(cell), cell["event"]).survival_function_
+        ref = ref.iloc[:, 0].reindex(mine.index)
+        np.testing.assert_allclose(mine.to_numpy(), ref.to_numpy(), rtol=1e-12)
 
 
 def time_varying(n_spells: int = 1500, seed: int = 9, log_hr: float = -0.05) -> pd.DataFrame:

@@ -34,3 +34,16 @@ def test_raw_weekly_hazard_hand_computed():
     assert list(h.n_event) == [1, 1, 2, 0, 0]
     assert h.hazard.iloc[2] == pytest.approx(0.5)
     assert np.all((h.lower <= h.hazard) & (h.hazard <= h.upper))
+
+
+def test_km_origin_adds_week_zero_at_one_unless_there_are_times_at_zero():
+    km = kaplan_meier(_hand(), duration="t", event="d", groups=["g"], origin=True)
+    for _, g in km.groupby("g"):
+        first = g.iloc[0]
+        assert (first["time"], first["surv"], first["n_event"]) == (0, 1, 0)
+        assert first["n_risk"] == len(_hand().query("g == @first.g"))
+    plain = kaplan_meier(_hand(), duration="t", event="d")
+    assert plain["time"].min() == 1  # R survfit's rows: no origin row by default
+    at_zero = pd.DataFrame({"t": [0, 0, 1, 2], "d": [1, 0, 1, 0]})
+    km0 = kaplan_meier(at_zero, duration="t", event="d", origin=True)
+    assert list(km0["time"]) == [0, 1, 2] and km0["surv"].iloc[0] == pytest.approx(3 / 4)

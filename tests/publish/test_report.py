@@ -334,3 +334,19 @@ def test_share_difference_intervals_come_from_the_cell_mean_replicates():
     lo, hi = out[("share_internship_or_hours", "participating", None, "intervention")]
     assert lo == pytest.approx(np.quantile(after - before, 0.025)) and hi == pytest.approx(np.quantile(after - before, 0.975))
     assert hi - lo < 0.01  # far narrower than the cells' own intervals (±0.02): correlation used
+
+
+def test_figure2_number_at_risk_row_reads_the_protected_curve():
+    from bipdask.publish.report import figures
+
+    km = pd.DataFrame({"group": ["other_before"] * 4 + ["participating_before"] * 2,
+                       "time": [0.0, 1.0, 12.0, 25.0, 0.0, 3.0], "n_risk": [40.0, 38.0, 20.0, 7.0, 9.0, 6.0],
+                       "surv": [1, 0.9, 0.6, 0.5, 1, 0.8], "lower": 0.0, "upper": 1.0})
+    risk = figures.at_risk_table(km, every=10)
+    assert list(risk.columns) == [0, 10, 20]
+    assert list(risk.index) == ["participating_before", "other_before"]  # the figure's group order
+    # at week 10 the risk set is that of the next observed time (12): 20; at week 20, that of 25
+    assert risk.loc["other_before"].tolist() == [40, 20, 7]
+    # the participating curve was cut after week 3 (disclosure): blank, never a small count
+    assert risk.loc["participating_before", 0] == 9 and np.isnan(risk.loc["participating_before", 10])
+    assert figures.curves(km, "km").startswith(b"\x89PNG")

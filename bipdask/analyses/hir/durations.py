@@ -248,16 +248,23 @@ def table7(first_lab_spells: pd.DataFrame, *, inference: Inference, min_persons:
 def figure_curves(gap_spells: pd.DataFrame, *, max_week: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Figures 1 and 2 by D×E group: raw weekly hazard and Kaplan–Meier, as tidy frames.
 
+    Both curves count time as the Weibull fit of Tables A/4 does (:func:`weekly_survival_time`):
+    a gap that ended in a new LAB after d weeks is an event in week d; a censored gap of d
+    observed weeks survived d − 1 whole weeks (its week-d outcome is not observed), so it leaves
+    the risk set after week d − 1 instead of counting as a survivor of week d. The Kaplan–Meier
+    curve starts at week 0 with S(0) = 1 (every gap at risk, no event): without that row the
+    plotted curve began at S(1), e.g. 93 % after a 7 % first-week hazard.
+
     Returns
     -------
     (DataFrame, DataFrame)
         Figure 1: group, D, E, week, n_risk, n_event, hazard, lower, upper (Wilson 95 %);
-        Figure 2: group, D, E, time (weeks), n_risk, n_event, surv (share not yet in a new LAB),
-        std_err, lower, upper (log band, R ``survfit`` conventions).
+        Figure 2: group, D, E, time (weeks, from 0), n_risk, n_event, surv (share not yet in a
+        new LAB), std_err, lower, upper (log band, R ``survfit`` conventions).
     """
-    data = gap_spells[["D", "E", "duration", "event"]]
-    raw = raw_weekly_hazard(data, duration="duration", event="event", groups=["D", "E"], max_week=max_week)
-    km = kaplan_meier(data, duration="duration", event="event", groups=["D", "E"])
+    data = gap_spells[["D", "E", "duration", "event"]].assign(weeks_survived=weekly_survival_time(gap_spells))
+    raw = raw_weekly_hazard(data, duration="weeks_survived", event="event", groups=["D", "E"], max_week=max_week)
+    km = kaplan_meier(data, duration="weeks_survived", event="event", groups=["D", "E"], origin=True)
     return _with_group(raw), _with_group(km)
 
 

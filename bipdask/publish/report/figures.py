@@ -23,7 +23,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from bipdask.publish.disclosure import SUPPRESSED
-from bipdask.publish.report.i18n import label
+from bipdask.publish.report.i18n import label, number
 
 GROUPS = ("participating_before", "participating_intervention", "other_before", "other_intervention")
 STYLE = {  # colour-blind safe (Okabe–Ito) + line style + marker: readable in print
@@ -54,13 +54,44 @@ def _shown(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[frame["estimate"].notna()]
 
 
+AT_RISK_EVERY = 10  # weeks between the columns of Figure 2's number-at-risk row
+
+
+def at_risk_table(frame: pd.DataFrame, every: int = AT_RISK_EVERY) -> pd.DataFrame:
+    """Figure 2's number-at-risk row: per group, the spells at risk at weeks 0, 10, 20, ….
+
+    At risk at week x = ``n_risk`` of the group's first Kaplan–Meier row at or after x (the risk
+    set changes only at observed times). Blank (NaN) where the protected curve has been cut
+    before x, so no count below the disclosure threshold is shown. Rows: groups in
+    :data:`GROUPS` order that have a curve; columns: the weeks.
+    """
+    top = float(frame["time"].max()) if len(frame) else 0.0
+    weeks = np.arange(0, top + 1, every)
+    out = {}
+    for g in GROUPS:
+        sub = frame[frame["group"] == g].sort_values("time")
+        if sub.empty:
+            continue
+        t, n = sub["time"].to_numpy(float), sub["n_risk"].to_numpy(float)
+        i = np.searchsorted(t, weeks, side="left")
+        out[g] = np.where(i < len(t), n[np.minimum(i, len(t) - 1)], np.nan)
+    return pd.DataFrame(out, index=weeks.astype(int)).T
+
+
 def curves(frame: pd.DataFrame, kind: str, lang: str = "en") -> bytes | None:
-    """Figure 1 (``kind="hazard"``) or Figure 2 (``kind="km"``) by D×E group with 95 % bands."""
+    """Figure 1 (``kind="hazard"``) or Figure 2 (``kind="km"``) by D×E group with 95 % bands;
+    Figure 2 carries a number-at-risk row under the plot (:func:`at_risk_table`)."""
     if frame is None or frame.empty:
         return None
     x, y = ("week", "hazard") if kind == "hazard" else ("time", "surv")
-    fig = _new(7.0, 4.2)
-    ax = fig.add_subplot()
+    if kind == "km":
+        risk = at_risk_table(frame)
+        fig = _new(7.0, 4.2 + 0.22 * (len(risk) + 1))
+        grid = fig.add_gridspec(2, 1, height_ratios=[4.2, 0.22 * (len(risk) + 1)])
+        ax = fig.add_subplot(grid[0])
+    else:
+        fig = _new(7.0, 4.2)
+        ax = fig.add_subplot()
     for g in GROUPS:
         sub = frame[frame["group"] == g].sort_values(x)
         if sub.empty:
@@ -78,12 +109,31 @@ def curves(frame: pd.DataFrame, kind: str, lang: str = "en") -> bytes | None:
     ax.set_ylabel(label("weekly_probability" if kind == "hazard" else "share_no_new_lab", lang))
     if kind == "km":
         ax.set_ylim(0, 1)
+        ax.set_xlim(left=-1)
+        _risk_row(fig.add_subplot(grid[1], sharex=ax), risk, lang)
     elif frame[y].notna().any():
         ax.set_ylim(0, max(float(np.nanquantile(frame[y], 0.95)) * 1.8, 1e-3))
     ax.yaxis.set_major_formatter(lambda v, _: f"{100 * v:.0f}%" if kind == "km" else f"{100 * v:.1f}%")
     ax.grid(alpha=0.3)
     ax.legend(frameon=False, fontsize=8)
     return png_bytes(fig)
+
+
+def _risk_row(ax, risk: pd.DataFrame, lang: str) -> None:
+    """The number-at-risk table drawn in its own axes, aligned with the curve's weeks."""
+    ax.set_ylim(len(risk) - 0.5, -1.5)
+    ax.text(0, -1, label("number_at_risk", lang), fontsize=7, fontweight="bold", va="center", ha="left")
+    for r, (g, counts) in enumerate(risk.iterrows()):
+        for week, n in counts.items():
+            if np.isfinite(n):
+                ax.text(week, r, number(n, 0, lang), fontsize=7, va="center", ha="center", color=STYLE[g]["color"])
+    ax.set_yticks(range(len(risk)), [label(g, lang) for g in risk.index], fontsize=7)
+    for tick, g in zip(ax.get_yticklabels(), risk.index):
+        tick.set_color(STYLE[g]["color"])
+    ax.tick_params(axis="x", labelbottom=False, length=0)
+    ax.tick_params(axis="y", length=0, pad=18)
+    for side in ax.spines.values():
+        side.set_visible(False)
 
 
 def forest(protected: pd.DataFrame, analysis: str, estimand: str, periods: tuple[str, ...],

@@ -187,6 +187,7 @@ LABELS: dict[str, dict[str, str]] = {
                         "da": "Uger siden afslutning af seneste LAB-forløb"},
     "weekly_probability": {"en": "Weekly probability", "da": "Ugentlig sandsynlighed"},
     "share_no_new_lab": {"en": "Share without a new LAB intervention", "da": "Andel uden nyt LAB-forløb"},
+    "number_at_risk": {"en": "Number at risk", "da": "Antal i risiko"},
     "participating_before": {"en": "Participating, year before", "da": "Deltagende, året før"},
     "participating_intervention": {"en": "Participating, intervention period", "da": "Deltagende, indsatsperioden"},
     "other_before": {"en": "Others, year before", "da": "Øvrige, året før"},
