@@ -235,6 +235,14 @@ def parse_text(text: pa.Array, target: pa.DataType) -> tuple[pa.Array, int]:
     raise TypeError(f"no text parser for {target}")
 
 
+def float_out_of_range(arr: pa.Array, target: pa.DataType) -> pa.Array:
+    """Floats outside integer type ``target``'s range (±inf too; NaN counts as not integral)."""
+    lo, hi = _int_range(target)
+    # hi + 1 is a power of two, exact as a float: v > hi  <=>  v >= hi + 1 for whole numbers
+    return pc.or_(pc.less(arr, pa.scalar(float(lo), arr.type)),
+                  pc.greater_equal(arr, pa.scalar(float(hi + 1), arr.type)))
+
+
 def _int_range(t: pa.DataType) -> tuple[int, int]:
     bits = t.bit_width
     if pa.types.is_unsigned_integer(t):
@@ -262,9 +270,9 @@ def conform_column(values: pa.Array | pa.ChunkedArray, column: Column, table: st
         n_bad = _count(pc.or_(pc.less(arr, lo), pc.greater(arr, hi)))
         rule = f"integer out of range for {target}"
     elif pa.types.is_integer(target) and pa.types.is_floating(src):
-        lo, hi = _int_range(target)
-        n_bad = _count(pc.or_(pc.invert(pc.equal(arr, pc.floor(arr))),
-                              pc.or_(pc.less(arr, lo), pc.greater(arr, hi))))
+        # whole-number floats (SAS and Excel exports write ids so) are cast; the type's bounds
+        # are compared as floats, since Arrow will not cast 2**63 - 1 or -2**63 to a float
+        n_bad = _count(pc.or_(pc.invert(pc.equal(arr, pc.floor(arr))), float_out_of_range(arr, target)))
         rule = _not_a(target)
     elif pa.types.is_floating(target) and (pa.types.is_integer(src) or pa.types.is_floating(src)):
         return pc.cast(arr, target, safe=False), None

@@ -168,8 +168,6 @@ TABLE_LEVEL = [
      ["caseload.week: not a date (ISO YYYY-MM-DD) (1 rows)"]),
     ("integer_overflow", cell("weeks", 0, "jobcentre_id", 2**40), None, "parquet",
      ["weeks.jobcentre_id: integer out of range for int32 (1 rows)"]),
-    ("fraction_in_integer", cell("caseload", 0, "n_cases", 2.5), None, "parquet",
-     ["caseload.n_cases: not an integer (int32) (1 rows)"]),
     ("zero_rows", _zero_rows("caseload"), None, "parquet", ["caseload: table has zero rows (0 rows)"]),
     ("duplicate_column_names", None, _dup_header, "csv",
      ["persons.sex: duplicate column names (0 rows): persons.csv"]),
@@ -287,6 +285,7 @@ ROW_LEVEL = [
     ("hours_zero_with_cases", cell("caseload", 0, "weekly_hours", 0.0),
      {"caseload": {"hours_zero_with_cases:weekly_hours": 1}}),
     ("negative_cases", cell("caseload", 0, "n_cases", -1), {"caseload": {"out_of_range:n_cases": 1}}),
+    ("fraction_in_integer", cell("caseload", 0, "n_cases", 2.5), {"caseload": {"not_integral:n_cases": 1}}),
     ("duplicate_caseworker_week", append_copy("caseload", 0),
      {"caseload": {"duplicate_key:caseworker_id+week": 2}}),
     ("caseload_outside_span", cell("caseload", 0, "week", dt.date(2019, 1, 7)),
@@ -493,3 +492,61 @@ def test_cli_validate_two_sources_of_a_table(tmp_path: Path, capsys) -> None:
     assert "weeks: table delivered twice (0 rows): weeks.parquet, weeks/" in captured.err
     assert "Traceback" not in captured.err + captured.out
     no_ids(captured.err + captured.out)
+
+
+ID_COLUMNS = ("person_id", "caseworker_id", "jobcentre_id", "municipality_code")
+
+
+def _float_ids(fraction_rows: int = 0) -> Callable[[Path], None]:
+    """Every id column rewritten as float64, as SAS and Excel exports write them; a fraction
+    (``+ 0.5``) in the person id of the first ``fraction_rows`` weeks rows."""
+    def rewrite(folder: Path) -> None:
+        for path in sorted(folder.rglob("*.parquet")):
+            t = pq.read_table(path)
+            for c in ID_COLUMNS:
+                if c in t.column_names:
+                    values = t.column(c).cast(pa.float64()).to_numpy(zero_copy_only=False).copy()
+                    if c == "person_id" and path.parent.name == "weeks" and path.name.endswith("1.parquet"):
+                        values[:fraction_rows] += 0.5
+                    t = t.set_column(t.column_names.index(c), c, pa.array(values, pa.float64()))
+            pq.write_table(t, path)
+    return rewrite
+
+
+def test_cli_validate_float_ids_are_cast(tmp_path: Path, capsys) -> None:
+    """Whole-number float ids are cast to the contract's integers (they were 'file unreadable')."""
+    folder = build(tmp_path, after_write=_float_ids())
+    assert pq.read_schema(folder / "persons.parquet").field("person_id").type == pa.float64()
+    assert main(["validate", str(folder)]) == 0
+    out = capsys.readouterr().out
+    n = len(tiny_tables()["weeks"])
+    assert re.search(rf"weeks\s+{n}\s+{n}\s+0", out), out
+    report = validate_delivery(folder, out_url=str(tmp_path / "run"))
+    staged = pq.read_table(tmp_path / "run" / "staged" / "persons.parquet")
+    assert staged.schema.field("person_id").type == pa.int64()
+    assert sorted(staged.column("person_id").to_pylist()) == PERSON_IDS
+    assert report.n_quarantined("weeks") == 0
+
+
+def test_cli_validate_float_id_with_a_fraction_is_quarantined(tmp_path: Path, capsys) -> None:
+    """A fraction in a float id is one bad row (quarantined with its reason), not a broken file."""
+    folder = build(tmp_path, after_write=_float_ids(fraction_rows=2))
+    assert main(["validate", str(folder), "--quarantine", str(tmp_path / "q")]) == 0
+    captured = capsys.readouterr()
+    assert "weeks: not_integral:person_id (2 rows)" in captured.out
+    assert "Traceback" not in captured.err + captured.out
+    no_ids(captured.err + captured.out)
+    q = pq.read_table(tmp_path / "q" / "weeks.parquet")
+    assert q.column("reason").to_pylist() == ["not_integral:person_id"] * 2
+    assert q.column("person_id").null_count == 2
+
+
+def test_float_with_a_fraction_in_a_reference_table_stops_the_run(tmp_path: Path) -> None:
+    def rewrite(folder: Path) -> None:
+        t = pq.read_table(folder / "jobcentres.parquet")
+        values = [101.0, 102.5, 102.0]
+        pq.write_table(t.set_column(0, "jobcentre_id", pa.array(values, pa.float64())), folder / "jobcentres.parquet")
+    with pytest.raises(InputError) as err:
+        validate_delivery(build(tmp_path, after_write=rewrite))
+    assert "jobcentres.jobcentre_id: not a whole number (1 rows)" in str(err.value)
+    assert "missing values" not in str(err.value)

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
@@ -157,37 +158,75 @@ def iter_raw(f: DeliveryFile, columns: list[str], batch_rows: int = BATCH_ROWS) 
 # ---------------------------------------------------------------------------------- casting
 
 
+NOT_INTEGRAL = "__not_integral__"
+"""Prefix of the boolean flag columns :func:`cast_batch` adds for integer columns delivered as
+floats with a fraction (``__not_integral__person_id``); the row rules quarantine those rows."""
+
+
+def not_integral_flag(column: str) -> str:
+    return f"{NOT_INTEGRAL}{column}"
+
+
 def cast_batch(raw: pa.Table, table: Table) -> tuple[pa.Table, list[Problem]]:
     """The contract columns of ``raw`` in contract order and types, and the typing problems.
 
     Typing is :func:`bipdask.data.delivery.conform_column`'s (the same rules as every reader: strict
     CSV text, lossless Parquet casts), after NaN in float columns is read as null. A column that
     cannot be typed comes back all null: its table is broken and is not row-checked.
+
+    Integer columns delivered as floats (ids from SAS or Excel: ``90412001.0``) are cast; a value
+    with a fraction is a bad *row*, not a broken column: its cell becomes null and a flag column
+    (:func:`not_integral_flag`) marks the row for the quarantine (``not_integral:<column>``).
     """
-    arrays, fields, problems = [], [], []
+    arrays, fields, problems, flags = [], [], [], []
     for col in table.columns:
         if col.name not in raw.column_names:
             continue
         arr = raw.column(col.name).combine_chunks()
         if pa.types.is_floating(arr.type):
             arr = pc.if_else(pc.is_nan(arr), pa.scalar(None, arr.type), arr)
+            if pa.types.is_integer(col.type):
+                fraction = pc.fill_null(pc.not_equal(arr, pc.floor(arr)), False)
+                if pc.any(fraction).as_py():
+                    arr = pc.if_else(fraction, pa.scalar(None, arr.type), arr)
+                    flags.append((not_integral_flag(col.name), fraction))
         arr, problem = conform_column(arr, col, table.name)
         if problem is not None:
             problems.append(problem)
             arr = pa.nulls(raw.num_rows, col.type)
         arrays.append(arr)
         fields.append(pa.field(col.name, col.type))
+    for name, flag in flags:
+        arrays.append(flag)
+        fields.append(pa.field(name, pa.bool_()))
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields)), problems
 
 
-def full_schema_table(t: pa.Table, table: Table, drop: tuple[str, ...] = ()) -> pa.Table:
-    """``t`` with every contract column (absent ones as nulls), in contract order."""
+def flag_columns(t: pa.Table) -> list[str]:
+    return [c for c in t.column_names if c.startswith(NOT_INTEGRAL)]
+
+
+def without_flags(t: pa.Table) -> pa.Table:
+    return t.drop_columns(flag_columns(t))
+
+
+def full_schema_table(t: pa.Table, table: Table, drop: tuple[str, ...] = (),
+                      keep_flags: bool = False) -> pa.Table:
+    """``t`` with every contract column (absent ones as nulls), in contract order; with
+    ``keep_flags`` the :data:`NOT_INTEGRAL` flags of every integer column follow (false where absent)."""
     arrays, fields = [], []
     for col in table.columns:
         if col.name in drop:
             continue
         arrays.append(t.column(col.name) if col.name in t.column_names else pa.nulls(t.num_rows, col.type))
         fields.append(pa.field(col.name, col.type))
+    if keep_flags:
+        for col in table.columns:
+            if pa.types.is_integer(col.type):
+                name = not_integral_flag(col.name)
+                arrays.append(t.column(name) if name in t.column_names
+                              else pa.array(np.zeros(t.num_rows, bool)))
+                fields.append(pa.field(name, pa.bool_()))
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
@@ -206,11 +245,12 @@ def read_cast(
 
 
 def read_whole(files: list[DeliveryFile], table: Table, log: ProblemLog) -> pa.Table:
-    """A small table read in full, cast, with every contract column (absent ones null)."""
+    """A small table read in full, cast, with every contract column (absent ones null) and the
+    :data:`NOT_INTEGRAL` flags (strip them with :func:`without_flags` before writing)."""
     parts = []
     for f in files:
         for t in read_cast(f, table, list(table.column_names), log):
-            parts.append(full_schema_table(t, table))
+            parts.append(full_schema_table(t, table, keep_flags=True))
     if not parts:
-        return full_schema_table(pa.table({}), table)
+        return full_schema_table(pa.table({}), table, keep_flags=True)
     return pa.concat_tables(parts)

@@ -3,12 +3,14 @@
 A row rule returns a boolean mask of offending rows; its *reason code* is ``rule:column``
 (``out_of_range:b3``, ``duplicate_key:person_id+week``, ``unknown_reference:person_id``).
 A row breaking several rules is quarantined once, under the first rule in the order below
-(missing values, allowed values, ranges, dates, keys, references, codes), so the reason
+(whole numbers, missing values, allowed values, ranges, dates, keys, references, codes), so the reason
 counts of a table add up to its quarantined rows.
 
 =====================================  ==========================================================
 reason code                            rule
 =====================================  ==========================================================
+``not_integral:<column>``              an integer column delivered as floats (ids from SAS or
+                                       Excel exports) with a fraction: ``90412001.5``
 ``null:<column>``                      a missing value in a column the contract requires
 ``not_allowed:<column>``               not in the code list (sex, origin, education, lab_type, wave)
 ``out_of_range:<column>``              BIP answers 1–5; ordinary_hours and weekly_hours 0–168;
@@ -55,7 +57,12 @@ from bipdask.data.contract import (
     TABLES,
     Table,
 )
-from bipdask.data.validate.read import ProblemLog
+from bipdask.data.validate.read import (
+    NOT_INTEGRAL,
+    ProblemLog,
+    flag_columns,
+    not_integral_flag,
+)
 
 MAX_WEEKLY_HOURS = 168.0  # hours in a week
 HISTORY_MAX_WEEKS = {"3y": 156, "6y": 312}
@@ -64,6 +71,7 @@ MIN_AGE_YEARS = 15  # nobody younger takes part in an employment programme
 
 # Table-level rules of the reference tables (Problem.rule texts).
 RULE_REF_NULL = "missing values"
+RULE_REF_NOT_INTEGRAL = "not a whole number"
 RULE_REF_NOT_ALLOWED = "value not allowed"
 RULE_REF_DUPLICATE = "duplicate key"
 RULE_REF_NAMES = "one job centre with several names"
@@ -272,8 +280,14 @@ def _dream_valid_in_week(f: Frame, ctx: Context) -> np.ndarray | None:
 # ------------------------------------------------------------------------- rules per table
 
 
+def _not_integral(c: str) -> RowRule:
+    flag = not_integral_flag(c)
+    return RowRule(f"not_integral:{c}", (flag,), lambda f, ctx: f.values(flag))
+
+
 def _generic(table: Table) -> list[RowRule]:
-    rules = [_null(c.name) for c in table.columns if not c.nullable]
+    rules = [_not_integral(c.name) for c in table.columns if pa.types.is_integer(c.type)]
+    rules += [_null(c.name) for c in table.columns if not c.nullable]
     rules += [_allowed(c.name, c.allowed) for c in table.columns if c.allowed]
     return rules
 
@@ -354,12 +368,27 @@ def row_reasons(t: pa.Table, name: str, ctx: Context) -> tuple[np.ndarray, list[
 # ------------------------------------------------------------------------- reference tables
 
 
+def _fractions(t: pa.Table, name: str, log: ProblemLog) -> None:
+    """Integer columns of a reference table delivered as floats with a fraction."""
+    for flag in flag_columns(t):
+        if n := int(Frame(t).values(flag).sum()):
+            log.add(name, flag.removeprefix(NOT_INTEGRAL), RULE_REF_NOT_INTEGRAL, n)
+
+
+def _n_missing(f: Frame, c: str) -> int:
+    """Missing cells, not counting those nulled for a fraction (reported as such)."""
+    flag = not_integral_flag(c)
+    fraction = f.values(flag) if f.has(flag) else False
+    return int((~f.valid(c) & ~fraction).sum())
+
+
 def check_jobcentres(t: pa.Table, log: ProblemLog) -> None:
     """Table-level: no missing values, one row per municipality, one name per job centre."""
     name = "jobcentres"
     f = Frame(t)
+    _fractions(t, name, log)
     for c in TABLES[name].columns:
-        if not c.nullable and (n := int((~f.valid(c.name)).sum())):
+        if not c.nullable and (n := _n_missing(f, c.name)):
             log.add(name, c.name, RULE_REF_NULL, n)
     df = t.select(["jobcentre_id", "name", "municipality_code"]).to_pandas()
     dup = df["municipality_code"].notna() & df.duplicated("municipality_code", keep=False)
@@ -374,8 +403,9 @@ def check_dream_codes(t: pa.Table, log: ProblemLog) -> None:
     """Table-level: statuses allowed, valid_to ≥ valid_from, versions of a code do not overlap."""
     name = "dream_codes"
     f = Frame(t)
+    _fractions(t, name, log)
     for c in TABLES[name].columns:
-        if not c.nullable and (n := int((~f.valid(c.name)).sum())):
+        if not c.nullable and (n := _n_missing(f, c.name)):
             log.add(name, c.name, RULE_REF_NULL, n)
         if c.allowed:
             bad = f.valid(c.name) & ~np.isin(f.values(c.name), np.array(c.allowed, object))

@@ -75,6 +75,7 @@ from bipdask.data.validate.read import (
     read_cast,
     read_whole,
     sha256_file,
+    without_flags,
 )
 from bipdask.data.validate.rules import (
     MIN_AGE_YEARS,
@@ -458,13 +459,13 @@ def _write_small_tables(data: dict[str, pa.Table], checked: dict[str, tuple[np.n
         sinks.append((out, (QUARANTINE,)))
         for name, t in data.items():
             first = checked.get(name, (np.full(t.num_rows, -1, np.int16), []))[0]
-            out.write_table(t.filter(pa.array(first < 0)), STAGED, f"{name}.parquet")
+            out.write_table(without_flags(t).filter(pa.array(first < 0)), STAGED, f"{name}.parquet")
     sink = QuarantineSink(sinks)
     try:
         for name, (first, reasons) in checked.items():
             bad = first >= 0
             if bad.any():
-                sink.write(name, data[name].filter(pa.array(bad)),
+                sink.write(name, without_flags(data[name]).filter(pa.array(bad)),
                            pa.array(np.array(reasons, object)[first[bad]], pa.string()))
     finally:
         sink.close()
