@@ -20,12 +20,12 @@ class Problem:
     table: str
     column: str
     rule: str
-    n_rows: int
+    n_rows: int | None  # None: a problem of a setting, not of rows (a spec key)
     message: str = ""
 
     def line(self) -> str:
         where = f"{self.table}.{self.column}" if self.column else self.table
-        text = f"{where}: {self.rule} ({self.n_rows} rows)"
+        text = f"{where}: {self.rule}" if self.n_rows is None else f"{where}: {self.rule} ({self.n_rows} rows)"
         return f"{text}: {self.message}" if self.message else text
 
 

@@ -29,7 +29,7 @@ from bipdask.data.contract import TABLES
 from bipdask.data.dream import ACTIVITY_TABLE, WIDE_TABLE
 from bipdask.errors import BipdaskError, InfrastructureError, InputError, Problem
 from bipdask.runtime import claims, storage
-from bipdask.spec import load_spec
+from bipdask.spec import MAX_SEED, load_spec
 from flows import configure_logging
 from flows.cluster import close_runner, scheduler_address, task_runner
 from flows.credentials import apply_s3_secret_block
@@ -48,12 +48,15 @@ CLAIM_POLL_S = 2.0
 
 def plan_run(input_dir: str | Path, output_url: str, spec: str = "hir", seed: int | None = None
              ) -> tuple[storage.RunLayout, dict[str, Any]]:
-    """Hash the inputs and derive the run id; no side effects."""
+    """Check the spec and the output URL, then hash the inputs and derive the run id; no side effects."""
     input_dir = Path(input_dir)
+    spec_obj = load_spec(spec)  # every spec problem at once, before any work
+    output_url = storage.check_root_url(output_url)  # a root no run can be written to: before hashing
     if not input_dir.is_dir():
         raise InputError([Problem("delivery", "", "delivery folder not found", 0)])
-    spec_obj = load_spec(spec)
     seed = spec_obj.seed if seed is None else int(seed)
+    if not 0 <= seed <= MAX_SEED:
+        raise InputError([Problem("run", "seed", f"must be within 0..{MAX_SEED}", None)])
     hashes = storage.hash_delivery(input_dir, list(DELIVERY_TABLES))
     if not hashes:
         raise InputError([Problem("delivery", "", "no contract tables found", 0)])

@@ -14,6 +14,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from bipdask.errors import EXIT_INFRASTRUCTURE, EXIT_OK, BipdaskError
 
@@ -41,7 +42,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     p.add_argument("--no-progress", action="store_true",
                    help="no progress bar (it is drawn on stderr only when that is a terminal)")
-    sub = p.add_subparsers(dest="command", required=True)
+    # The global flags are accepted after the subcommand too (``bipdask run … --debug``); SUPPRESS
+    # keeps a subcommand that does not see them from resetting what was given before it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+    common.add_argument("--no-progress", action="store_true", default=argparse.SUPPRESS, help="no progress bar")
+    sub = _Subparsers(p.add_subparsers(dest="command", required=True), common)
 
     s = sub.add_parser("synth", help="write a synthetic national delivery with planted truth",
                        epilog="example: bipdask synth --out data/synth --scale 1 --seed 42",
@@ -110,6 +116,16 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+class _Subparsers:
+    """``add_parser`` with the global flags (:func:`_parser`'s ``common``) as a parent."""
+
+    def __init__(self, action: Any, common: argparse.ArgumentParser) -> None:
+        self.action, self.common = action, common
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return self.action.add_parser(name, parents=[self.common], **kwargs)
+
+
 def _bar(args: argparse.Namespace):
     from bipdask.cli.progress import StageBar
 
@@ -138,6 +154,13 @@ def _validate(args: argparse.Namespace) -> None:
 
 
 def _run(args: argparse.Namespace) -> None:
+    from bipdask.runtime.storage import check_root_url
+    from bipdask.spec import load_spec
+
+    # Before importing Prefect and Dask, hashing the delivery or starting anything: the spec
+    # (every problem at once) and the output URL's scheme (exit 2).
+    load_spec(args.spec)
+    check_root_url(args.output)
     from flows.run import run_evaluation
 
     if args.s3_secret_block:

@@ -6,7 +6,8 @@ Every number a report, a CLI line or an exported table shows goes through
 :func:`protect_estimates` (tidy estimates) or :func:`protect_curve` (Figures 1–2) first:
 
 1. **Primary suppression.** A cell whose person count is below ``min_persons`` (the spec's
-   ``disclosure_min_persons``, 5 by default — Danmarks Statistik's rule for register
+   ``disclosure_min_persons``, 5 by default and never below that floor, which a spec cannot
+   lower (``docs/spec.md#the-disclosure-floor``) — Danmarks Statistik's rule for register
    microdata, *diskretionering*) has its values and counts set to missing and is flagged
    ``suppressed = "primary"``. The person count of a cell is ``min(n_persons, n_obs)``: rows
    whose ``n_persons`` counts the whole sample (BIP quartiles, activity combinations) still
@@ -85,6 +86,7 @@ import pandas as pd
 from bipdask.analyses.hir.shares import (
     SHARE_ANALYSIS,  # the analysis name Table 6 rows carry
 )
+from bipdask.spec import DISCLOSURE_FLOOR
 
 __all__ = [
     "DEFAULT_MIN_PERSONS",
@@ -103,7 +105,7 @@ __all__ = [
     "safe_order_statistics",
 ]
 
-DEFAULT_MIN_PERSONS = 5
+DEFAULT_MIN_PERSONS = DISCLOSURE_FLOOR  # the spec's default N is the floor a spec cannot go below
 SUPPRESSED = "suppressed"
 PRIMARY = "primary"
 SECONDARY = "secondary"

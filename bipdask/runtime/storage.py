@@ -72,6 +72,26 @@ def normalize_root(root: str | os.PathLike) -> str:
     return text.rstrip("/") or "/"
 
 
+ROOT_SCHEMES = ("file", "s3", "s3a")
+"""The URL schemes a run root may use: a local path (or ``file://``) and S3 (``s3://bucket/prefix``,
+any S3-compatible store via ``AWS_ENDPOINT_URL``). Runs need atomic single-object writes and
+exclusive creation (:func:`create_exclusive`); other fsspec stores are not supported."""
+
+
+def check_root_url(url: str | os.PathLike) -> str:
+    """The normalized root URL, or an :class:`InputError` (exit 2) when its scheme is not one of
+    :data:`ROOT_SCHEMES` — checked before any work (the delivery is not hashed for a root no run
+    can be written to)."""
+    text = os.fspath(url)
+    scheme = text.split("://", 1)[0].lower() if "://" in text else "file"
+    if scheme not in ROOT_SCHEMES:
+        raise InputError([Problem("output", "", f"unsupported URL scheme {scheme + '://'!r}", None,
+                                  "use a local folder, file://… or s3://bucket/prefix")])
+    if "://" in text and not text.split("://", 1)[1].strip("/"):
+        raise InputError([Problem("output", "", f"{scheme}:// URL names no bucket or folder", None)])
+    return normalize_root(text)
+
+
 def is_remote(url: str) -> bool:
     return "://" in url and not url.startswith("file://")
 

@@ -131,3 +131,59 @@ def test_the_progress_bar_draws_each_stage_on_a_terminal_and_nothing_elsewhere()
     with StageBar(pipe) as bar:
         bar("validate and stage", 1, 1)
     assert pipe.getvalue() == ""
+
+
+# --------------------------------------------------------------------------- run: checks before any work
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Fail the test if the delivery is hashed or the flow machinery is imported/started."""
+    def hashed(*a, **k):
+        raise AssertionError("the delivery was hashed")
+
+    monkeypatch.setattr(storage, "hash_delivery", hashed)
+
+
+def _delivery(tmp_path):
+    (tmp_path / "delivery").mkdir()
+    (tmp_path / "delivery" / "persons.parquet").write_bytes(b"not read")
+    return str(tmp_path / "delivery")
+
+
+def test_a_bad_spec_is_exit_2_one_line_per_problem_before_any_work(tmp_path, capsys, no_work):
+    spec = tmp_path / "bad.toml"
+    spec.write_text('name = "x"\ntreated_jobcentres = "Favrskov"\nbootstrap_replicate = 49\nseed = "x"\n'
+                    'disclosure_min_persons = 0\n[periods]\nbefore = ["2017-03-01", "2018-02-28"]\n'
+                    'intervention = ["2018-03-01", "2019-03-31"]\n', encoding="utf-8")
+    assert main(["run", "--input", _delivery(tmp_path), "--output", str(tmp_path / "out"), "--spec", str(spec)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0] == "bipdask run: error" and len(err) == 5
+    assert "  spec.bootstrap_replicate: unknown key: did you mean 'bootstrap_replicates'?" in err
+    assert any(line.startswith("  spec.treated_jobcentres: must be a list") for line in err)
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unknown_spec_name_lists_the_builtin_specs(tmp_path, capsys, no_work):
+    assert main(["run", "--input", _delivery(tmp_path), "--output", str(tmp_path / "out"), "--spec", "hri"]) == 2
+    err = capsys.readouterr().err
+    assert "no built-in spec named 'hri': did you mean 'hir'? built-in specs: hir" in err
+
+
+@pytest.mark.parametrize("url, scheme", [("gs://bucket/x", "gs://"), ("ftp://host/x", "ftp://"),
+                                         ("http://host/x", "http://")])
+def test_an_unsupported_output_scheme_is_exit_2_before_hashing(tmp_path, capsys, no_work, url, scheme):
+    assert main(["run", "--input", _delivery(tmp_path), "--output", url]) == 2
+    err = capsys.readouterr().err
+    assert f"unsupported URL scheme '{scheme}'" in err and "s3://bucket/prefix" in err and "Traceback" not in err
+
+
+def test_debug_is_accepted_after_the_subcommand(root, tmp_path, capsys, no_work):
+    with pytest.raises(InputError):
+        main(["report", f"{root}/runs/rnothere00000000", "--debug"])
+    with pytest.raises(InputError, match="unsupported URL scheme"):
+        main(["run", "--input", _delivery(tmp_path), "--output", "gs://b/x", "--debug"])
+    assert main(["runs", str(root), "--no-progress"]) == 0
+    # given before the subcommand it is not reset by the subcommand's parser
+    with pytest.raises(InputError):
+        main(["--debug", "show", str(root), "no_such_thing"])

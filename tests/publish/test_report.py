@@ -350,3 +350,21 @@ def test_figure2_number_at_risk_row_reads_the_protected_curve():
     # the participating curve was cut after week 3 (disclosure): blank, never a small count
     assert risk.loc["participating_before", 0] == 9 and np.isnan(risk.loc["participating_before", 10])
     assert figures.curves(km, "km").startswith(b"\x89PNG")
+
+
+def test_a_run_recording_n_below_the_floor_is_still_published_at_the_floor(tmp_path):
+    """A manifest saying disclosure_min_persons = 0 (a run committed before the floor was enforced)
+    does not switch disclosure control off in the report, show or the rerun's summary."""
+    from bipdask.errors import InputError
+    from bipdask.publish.report.build import load_published
+    from bipdask.runtime import storage
+
+    run = make_fake_run(tmp_path)
+    manifest = dict(run.manifest, spec={"name": "hir", "source": "hir", "content": {"disclosure_min_persons": 0}})
+    run = storage.commit(storage.RunLayout.create(tmp_path, run.run_id), manifest)
+    published = load_published(run, previous=None)
+    assert published.min_persons == 5
+    small = published.estimates[published.estimates["jobcentre_id"] == SMALL_JC]
+    assert (small[SUPPRESSED] != "").any()
+    with pytest.raises(InputError, match="disclosure floor"):
+        load_published(run, min_persons=0)

@@ -150,3 +150,16 @@ def test_s3_endpoint_comes_from_the_environment(s3_root, moto_endpoint):
     options = storage.storage_options(s3_root)
     assert options["client_kwargs"]["endpoint_url"] == moto_endpoint
     assert "key" not in options and "secret" not in options
+
+
+def test_check_root_url_accepts_local_and_s3_and_names_any_other_scheme(tmp_path):
+    from bipdask.errors import InputError
+
+    assert storage.check_root_url(tmp_path) == str(tmp_path)
+    assert storage.check_root_url(f"file://{tmp_path}/") == str(tmp_path)
+    assert storage.check_root_url("s3://bucket/prefix") == "s3://bucket/prefix"
+    for url in ("gs://bucket/x", "ftp://host/x", "memory://x"):
+        with pytest.raises(InputError, match="unsupported URL scheme"):
+            storage.check_root_url(url)
+    with pytest.raises(InputError, match="names no bucket"):
+        storage.check_root_url("s3://")

@@ -48,6 +48,7 @@ from bipdask.publish.report.tables import (
     share_difference_intervals,
 )
 from bipdask.runtime import storage
+from bipdask.spec import disclosure_floor
 
 ESTIMATES_FILE = "estimates.parquet"
 FIGURE_FILES = {"figure1": "figure1_raw_hazard.parquet", "figure2": "figure2_km.parquet"}
@@ -125,8 +126,15 @@ def previous_run(run: storage.CommittedRun) -> storage.CommittedRun | None:
 
 
 def min_persons_of(manifest: dict) -> int:
+    """The N a committed run is published at: its spec's ``disclosure_min_persons``, never below the
+    disclosure floor (:func:`bipdask.spec.disclosure_floor`) — a run committed before the floor was
+    enforced, or a manifest edited to 0, is still published at the floor."""
     spec = (manifest.get("spec") or {}).get("content") or {}
-    return int(spec.get("disclosure_min_persons", DEFAULT_MIN_PERSONS))
+    try:
+        n = int(spec.get("disclosure_min_persons", DEFAULT_MIN_PERSONS))
+    except (TypeError, ValueError):
+        n = DEFAULT_MIN_PERSONS
+    return max(n, disclosure_floor())
 
 
 def _results(run: storage.CommittedRun, name: str) -> pd.DataFrame | None:
@@ -197,6 +205,9 @@ def load_published(run: storage.CommittedRun, min_persons: int | None = None,
     run alone.
     """
     n_min = min_persons_of(run.manifest) if min_persons is None else int(min_persons)
+    if n_min < disclosure_floor():
+        raise InputError([Problem("report", "min_persons", f"must be >= {disclosure_floor()}, the disclosure floor",
+                                  None)])
     raw = _results(run, ESTIMATES_FILE)
     if raw is None:
         raise InputError([Problem("results", "estimates", "the run has no estimates.parquet", 0)])
