@@ -208,7 +208,10 @@ def _dump_toml(mapping: dict) -> str:
     import json
 
     def value(v):
-        return json.dumps(v, ensure_ascii=False) if not isinstance(v, float) else repr(v)
+        if isinstance(v, float):
+            return repr(v)
+        text = json.dumps(v, ensure_ascii=False)  # TOML basic strings share JSON's escapes but not DEL
+        return text.replace("\x7f", "\\u007f") if isinstance(v, str) else text
 
     def scalar_or_list(v):
         return "[" + ", ".join(value(x) for x in v) + "]" if isinstance(v, list) else value(v)
