@@ -14,8 +14,11 @@ reason code                            rule
 ``null:<column>``                      a missing value in a column the contract requires
 ``not_allowed:<column>``               not in the code list (sex, origin, education, lab_type, wave)
 ``out_of_range:<column>``              BIP answers 1–5; ordinary_hours and weekly_hours 0–168;
-                                       n_cases and belief counts ≥ 0; history weeks 0–156 (3 y) /
-                                       0–312 (6 y); birth_year 1900 … (last week's year − 15)
+                                       n_cases and belief counts 0–1,000; history weeks 0–156 (3 y)
+                                       / 0–312 (6 y); birth_year 1900 … (last week's year − 15);
+                                       dates from 1990-01-01, an assignment's end to 2099-12-31
+                                       (9999-12-31 is a sentinel: leave the end null)
+``in_future:<column>``                 a week or response date after the day of validation
 ``history_3y_exceeds_6y:<col>_3y``     more weeks in the last 3 years than in the last 6
 ``hours_zero_with_cases:weekly_hours`` cases but no working hours (the FTE caseload would divide
                                        by zero; Boks 1)
@@ -65,6 +68,15 @@ from bipdask.data.validate.read import (
 )
 
 MAX_WEEKLY_HOURS = 168.0  # hours in a week
+MAX_CASES = 1_000  # persons on one caseworker's caseload (HIR capped it at 35; typical 50–100)
+FIRST_DATE = "1990-01-01"  # DREAM starts in 1991: no register date in scope lies before
+LAST_END_DATE = "2099-12-31"  # a planned end beyond it is a sentinel (9999-12-31), not a date
+DAY = np.datetime64("1970-01-01", "D")
+
+
+def days(iso: str) -> int:
+    """An ISO date as days since 1970-01-01 (the rules' unit for dates)."""
+    return int((np.datetime64(iso, "D") - DAY).astype("int64"))
 HISTORY_MAX_WEEKS = {"3y": 156, "6y": 312}
 BIRTH_YEAR_MIN = 1900
 MIN_AGE_YEARS = 15  # nobody younger takes part in an employment programme
@@ -127,6 +139,7 @@ class Context:
     dream_versions: pd.DataFrame | None = None  # dream_code, valid_from, valid_to (days), sorted
     weeks_duplicates: pd.MultiIndex | None = None  # (person_id, week days) occurring twice
     max_birth_year: int | None = None
+    today: int | None = None  # the validation date as days: later weeks and dates are in the future
 
 
 Rule = Callable[[Frame, Context], "np.ndarray | None"]
@@ -205,6 +218,28 @@ def _in_span(c: str, *, start_only: bool = False) -> RowRule:
         late = v > ctx.span[1] + 6
         return f.valid(c) & (late if start_only else (late | (v < ctx.span[0])))
     return RowRule(f"outside_week_span:{c}", (c,), mask)
+
+
+def _plausible_date(c: str, last: str | None = None) -> RowRule:
+    """Not before :data:`FIRST_DATE` (a typo year: 1600, 1018) nor after ``last``."""
+    lo, hi = days(FIRST_DATE), (days(last) if last else None)
+
+    def mask(f: Frame, ctx: Context) -> np.ndarray:
+        v = f.values(c)
+        bad = v < lo
+        if hi is not None:
+            bad |= v > hi
+        return f.valid(c) & bad
+    return RowRule(f"out_of_range:{c}", (c,), mask)
+
+
+def _not_future(c: str) -> RowRule:
+    """A register week or survey date after the day of validation cannot have been observed."""
+    def mask(f: Frame, ctx: Context) -> np.ndarray | None:
+        if ctx.today is None:
+            return None
+        return f.valid(c) & (f.values(c) > ctx.today)
+    return RowRule(f"in_future:{c}", (c,), mask)
 
 
 def _duplicates(key: tuple[str, ...]) -> RowRule:
@@ -305,7 +340,8 @@ def _rules(name: str) -> list[RowRule]:
         rules += [_history_order(k) for k in kinds]
         rules.append(_duplicates(table.key))
     elif name == "weeks":
-        rules += [_range("ordinary_hours", 0, MAX_WEEKLY_HOURS), _monday("week"),
+        rules += [_range("ordinary_hours", 0, MAX_WEEKLY_HOURS), _plausible_date("week"), _not_future("week"),
+                  _monday("week"),
                   RowRule("duplicate_key:person_id+week", ("person_id", "week"), _weeks_duplicates),
                   unknown_person, quarantined_person, jobcentre,
                   RowRule("municipality_mismatch:municipality_code",
@@ -314,20 +350,22 @@ def _rules(name: str) -> list[RowRule]:
                   RowRule("code_not_valid_in_week:dream_code", ("dream_code", "week"),
                           _dream_valid_in_week)]
     elif name == "assignments":
-        rules += [RowRule("end_before_start:end_date", ("start_date", "end_date"),
+        rules += [_plausible_date("start_date"), _plausible_date("end_date", LAST_END_DATE),
+                  RowRule("end_before_start:end_date", ("start_date", "end_date"),
                           lambda f, ctx: f.valid("end_date") & f.valid("start_date")
                           & (f.values("end_date") < f.values("start_date"))),
                   _in_span("start_date", start_only=True),
                   _duplicates(table.key), unknown_person, quarantined_person, jobcentre]
     elif name == "caseload":
-        rules += [_range("n_cases", 0, None), _range("weekly_hours", 0, MAX_WEEKLY_HOURS),
+        rules += [_range("n_cases", 0, MAX_CASES), _range("weekly_hours", 0, MAX_WEEKLY_HOURS),
+                  _plausible_date("week"), _not_future("week"),
                   RowRule("hours_zero_with_cases:weekly_hours", ("n_cases", "weekly_hours"),
                           lambda f, ctx: f.valid("n_cases") & f.valid("weekly_hours")
                           & (f.values("n_cases") > 0) & (f.values("weekly_hours") <= 0)),
                   _monday("week"), _in_span("week"), _duplicates(table.key), jobcentre]
     elif name == "belief_survey":
         counts = ("n_internship_3m", "n_ordinary_hours_1y", "n_job_2y")
-        rules += [_range(c, 0, None) for c in ("n_caseload", *counts)]
+        rules += [_range(c, 0, MAX_CASES) for c in ("n_caseload", *counts)]
         rules += [RowRule(f"exceeds_caseload:{c}", (c, "n_caseload"),
                           lambda f, ctx, c=c: f.valid(c) & f.valid("n_caseload")
                           & (f.values(c) > f.values("n_caseload"))) for c in counts]
@@ -335,7 +373,8 @@ def _rules(name: str) -> list[RowRule]:
     elif name == "bip_responses":
         lo, hi = ANSWER_RANGE
         rules += [_range(c, lo, hi) for c in (*BIP_CITIZEN_QUESTIONS, *BIP_CASEWORKER_QUESTIONS)]
-        rules += [_in_span("response_date"), _duplicates(table.key),
+        rules += [_plausible_date("response_date"), _not_future("response_date"), _in_span("response_date"),
+                  _duplicates(table.key),
                   unknown_person, quarantined_person, jobcentre]
     return rules
 

@@ -50,6 +50,7 @@ rows in 85 files (scale-10 size, every file mixing all job centres) validate and
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,11 +79,13 @@ from bipdask.data.validate.read import (
     without_flags,
 )
 from bipdask.data.validate.rules import (
+    FIRST_DATE,
     MIN_AGE_YEARS,
     Context,
     Frame,
     check_dream_codes,
     check_jobcentres,
+    days,
     dream_versions,
     pair_key,
     row_reasons,
@@ -191,6 +194,7 @@ def validate_delivery(
     quarantine_dir: Path | str | None = None,
     storage_options: dict | None = None,
     max_quarantine_share: float = DEFAULT_MAX_QUARANTINE_SHARE,
+    today: dt.date | None = None,
 ) -> ValidationReport:
     """Check a delivery against the data contract v1; optionally stage its clean rows.
 
@@ -207,6 +211,9 @@ def validate_delivery(
         fsspec options for ``out_url`` (e.g. an S3 endpoint); credentials stay in the environment.
     max_quarantine_share
         Largest share of a table's rows that may be quarantined before the table counts as broken.
+    today
+        The day of validation (default: today, UTC): weeks and dates after it are quarantined
+        as ``in_future`` (a register cannot have observed them).
 
     Raises
     ------
@@ -219,13 +226,15 @@ def validate_delivery(
     st = _State()
     _discover(root, st)
     data = {n: read_whole(st.files[n], TABLES[n], st.errors) for n in SMALL_TABLES if n in st.files}
-    span, duplicates, weeks_rows = _weeks_keys(root, st) if "weeks" in st.files else (None, None, 0)
+    today_days = days((today or dt.datetime.now(dt.timezone.utc).date()).isoformat())
+    span, duplicates, weeks_rows = (_weeks_keys(root, st, today_days) if "weeks" in st.files
+                                    else (None, None, 0))
     st.unusable |= st.errors.tables()
     if "jobcentres" in data and "jobcentres" not in st.unusable:
         check_jobcentres(data["jobcentres"], st.errors)
     if "dream_codes" in data and "dream_codes" not in st.unusable:
         check_dream_codes(data["dream_codes"], st.errors)
-    ctx = _context(data, st, span, duplicates)
+    ctx = dataclasses.replace(_context(data, st, span, duplicates), today=today_days)
 
     out = Folder(out_url, storage_options) if out_url is not None else None
     qdir = Folder(str(quarantine_dir)) if quarantine_dir is not None else None
@@ -326,8 +335,12 @@ def _weeks_batches(root: Path, st: _State, columns: list[str]) -> Iterator[pa.Ta
             st.errors.add(p.table, p.column, p.rule, p.n_rows, p.message)
 
 
-def _weeks_keys(root: Path, st: _State) -> tuple[tuple[int, int] | None, pd.MultiIndex | None, int]:
-    """Pass 1 over weeks: the week span, the (person, week) pairs that occur twice, rows."""
+def _weeks_keys(root: Path, st: _State, today: int) -> tuple[tuple[int, int] | None, pd.MultiIndex | None, int]:
+    """Pass 1 over weeks: the week span, the (person, week) pairs that occur twice, rows.
+
+    The span is that of the plausible weeks (from :data:`~bipdask.data.validate.rules.FIRST_DATE`
+    to ``today``): one row dated 1600 or 2099 must not stretch it (and with it the window every
+    other table's dates are checked against)."""
     pids, weeks = [], []
     n_rows = 0
     for t in _weeks_batches(root, st, list(WEEKS_KEY)):
@@ -342,7 +355,12 @@ def _weeks_keys(root: Path, st: _State) -> tuple[tuple[int, int] | None, pd.Mult
         return None, None, n_rows
     pid, week = np.concatenate(pids), np.concatenate(weeks)
     del pids, weeks
-    span = (int(week.min() - (week.min() + 3) % 7), int(week.max() - (week.max() + 3) % 7))
+    plausible = week[(week >= days(FIRST_DATE)) & (week <= today)]
+    if len(plausible):
+        lo, hi = plausible.min(), plausible.max()
+        span = (int(lo - (lo + 3) % 7), int(hi - (hi + 3) % 7))
+    else:
+        span = None
     order = np.lexsort((week, pid))
     pid, week = pid[order], week[order]
     del order
