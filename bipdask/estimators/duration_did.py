@@ -228,7 +228,7 @@ def _restricted_contrast(fit: WeibullResult, kind: str) -> score.Restricted:
             return J.T @ g[0], J.T @ h[0] @ J + g[0][_DE] * d2
 
         return newton(objective, gradient_hessian, start, messages=_CONTRAST_MESSAGES, max_iter=100,
-                      step_tol=1e-10, ascent_tol=1e-12, relative_ascent=True).params
+                      step_tol=1e-10, ascent_tol=1e-12).params
 
     def at(w: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # far-out trial steps

@@ -44,7 +44,6 @@ def newton(
     max_iter: int,
     step_tol: float,
     ascent_tol: float,
-    relative_ascent: bool = False,
     objective_tol: float | None = None,
     min_scale: float = 1e-8,
 ) -> NewtonResult:
@@ -52,8 +51,11 @@ def newton(
 
     Each iteration solves H·step = −g at the current point (``gradient_hessian`` returns g and
     the Hessian H of the objective), then halves the step until the objective is finite and no
-    lower than the current value less a slack: ``ascent_tol``, times max(1, |value|) when
-    ``relative_ascent``. A step halved below ``min_scale`` raises ``messages.no_ascent``.
+    lower than the current value less a slack of ``ascent_tol``·max(1, |value|). The slack is
+    relative because a converged fit's last tiny step can lower the objective by one rounding
+    unit, which is 1.8e-12 at |value| = 10⁴: an absolute slack of 1e-12 made large samples fail
+    with "no ascent direction" at their optimum. A step halved below ``min_scale`` raises
+    ``messages.no_ascent``.
     It stops when the largest accepted step is below ``step_tol`` or, with ``objective_tol``,
     from the second iteration on when the objective changed by less than
     ``objective_tol``·max(1, |value|); after ``max_iter`` iterations it raises
@@ -74,7 +76,7 @@ def newton(
         while True:  # step halving keeps the objective increasing
             cand = theta + scale * step
             new_value = objective(cand)
-            slack = ascent_tol * (max(1.0, abs(value)) if relative_ascent else 1.0)
+            slack = ascent_tol * max(1.0, abs(value))
             if np.isfinite(new_value) and new_value >= value - slack:
                 break
             scale /= 2
@@ -103,6 +105,11 @@ def vectorised_newton(
     their row numbers, and returns gradients (n × k) and Hessians (n × k × k) of concave
     objectives. Starting from the full-sample estimate, replicates converge in a few steps.
     Returns the solutions (non-converged rows NaN) and a convergence flag per replicate.
+
+    Replicates fail one by one: a singular Hessian or a non-finite step stops only its own
+    replicate (:func:`solve_many`), so each surviving replicate equals the solution of its
+    problem alone. A replicate that cannot be fitted (a resample with an empty or event-free
+    cell) is NaN and counted as failed by the summaries (:mod:`bipdask.inference.pairs`).
     """
     theta = np.array(start, dtype=np.float64, copy=True)
     active = np.ones(theta.shape[0], dtype=bool)
@@ -112,11 +119,7 @@ def vectorised_newton(
         if idx.size == 0:
             break
         g, h = grad_hess(theta[idx], idx)
-        try:
-            step = np.linalg.solve(h, -g[..., None])[..., 0]
-        except np.linalg.LinAlgError:
-            step = np.full_like(g, np.nan)
-        step = np.clip(step, -max_step, max_step)
+        step = np.clip(solve_many(h, -g), -max_step, max_step)
         theta[idx] += step
         bad = ~np.all(np.isfinite(theta[idx]), axis=1)
         done = np.max(np.abs(step), axis=1) < tol
@@ -124,3 +127,20 @@ def vectorised_newton(
         active[idx[done | bad]] = False
     theta[~converged] = np.nan
     return theta, converged
+
+
+def solve_many(A: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Solve a stack of linear systems A[i]·x[i] = rhs[i] (A: n × k × k, rhs: n × k), one at a
+    time where the stacked solve fails: LAPACK refuses the whole stack when one matrix is
+    singular, and that must cost only that system (its row is NaN), not the whole block of
+    bootstrap replicates. Used by :func:`vectorised_newton` and the linear bootstrap."""
+    try:
+        return np.linalg.solve(A, rhs[..., None])[..., 0]
+    except np.linalg.LinAlgError:
+        out = np.full(rhs.shape, np.nan)
+        for i in range(A.shape[0]):
+            try:
+                out[i] = np.linalg.solve(A[i], rhs[i])
+            except np.linalg.LinAlgError:
+                pass
+        return out

@@ -210,15 +210,10 @@ _MAX_ITER = 100
 
 
 def _newton_single(pat: Patterns, start: np.ndarray, max_iter: int = _MAX_ITER,
-                   offset: np.ndarray | None = None, relative_ascent: bool = False) -> tuple[np.ndarray, int]:
+                   offset: np.ndarray | None = None) -> tuple[np.ndarray, int]:
     """The full-sample maximum-likelihood fit: Newton with step halving from ``start``
-    (with ``offset``, per pattern, added to the linear predictor: a restricted fit).
-
-    ``relative_ascent`` scales the step-halving slack by |ℓ| (as the Cox fit does). The
-    restricted fits use it: with the absolute slack of 1e-12, a converged fit whose
-    log-likelihood is above ~5,000 in magnitude can see its last tiny step lower ℓ by one
-    rounding unit and stop with "no ascent direction".
-    """
+    (with ``offset``, per pattern, added to the linear predictor: a restricted fit). The
+    step-halving slack is relative to |ℓ| (:func:`bipdask.estimators.newton.newton`)."""
 
     def gradient_hessian(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         g, h = _grad_hess(theta[None, :], pat, pat.count[None, :], offset)
@@ -232,7 +227,7 @@ def _newton_single(pat: Patterns, start: np.ndarray, max_iter: int = _MAX_ITER,
                        "(a hazard ratio that runs to 0 or ∞) or rescale continuous covariates",
     )
     fit = newton(lambda theta: _loglik(theta, pat, offset), gradient_hessian, start, messages=messages,
-                 max_iter=max_iter, step_tol=1e-10, ascent_tol=1e-12, relative_ascent=relative_ascent)
+                 max_iter=max_iter, step_tol=1e-10, ascent_tol=1e-12)
     return fit.params, fit.iterations
 
 
@@ -349,7 +344,7 @@ def _restricted_fit(pat: Patterns, j: int, r: float, start: np.ndarray) -> np.nd
     pattern, since x_j is part of it), Newton from ``start`` (the other parameters). Returns
     the full parameter vector, r in place j."""
     reduced = replace(pat, X=np.delete(pat.X, j, axis=1))
-    free, _ = _newton_single(reduced, start, offset=r * pat.X[:, j], relative_ascent=True)
+    free, _ = _newton_single(reduced, start, offset=r * pat.X[:, j])
     return np.insert(free, j, r)
 
 

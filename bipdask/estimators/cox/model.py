@@ -238,7 +238,7 @@ def _newton_fit(strata_list: list[_Stratum], ties: str, p: int, start: np.ndarra
 
     return newton(objective, gradient_hessian, np.zeros(p) if start is None else start, messages=_MESSAGES,
                   max_iter=_MAX_ITER,
-                  step_tol=1e-11, ascent_tol=1e-10, relative_ascent=True, objective_tol=1e-13)
+                  step_tol=1e-11, ascent_tol=1e-10, objective_tol=1e-13)
 
 
 def cox_ph(

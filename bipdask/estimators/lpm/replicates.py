@@ -15,6 +15,7 @@ from scipy import sparse
 from bipdask.estimators.lpm.absorb import (
     _Absorbed,
 )
+from bipdask.estimators.newton import solve_many
 from bipdask.inference import bootstrap as bs
 
 _COLLINEAR_TOL = 1e-10  # a pivot below this share of its full-sample value: the covariate is collinear
@@ -124,7 +125,7 @@ def _bootstrap(state: _Absorbed, keep: list[int], k: int, n_rep: int, seed: int,
         good = np.all(np.diagonal(A, axis1=1, axis2=2) > _COLLINEAR_TOL * np.maximum(full_diag, 1e-300), axis=1)
         beta = np.full((nb, kk.size), np.nan)
         if good.any() and kk.size:
-            beta[good] = _solve_many(A[good], rhs[good])
+            beta[good] = solve_many(A[good], rhs[good])
         out[reps.start:reps.stop, kk] = beta
         if with_cons:
             n_b = C[:, 0, 0]
@@ -132,16 +133,3 @@ def _bootstrap(state: _Absorbed, keep: list[int], k: int, n_rep: int, seed: int,
             cons = state.means[k] + shift[:, k] - np.einsum("bj,bj->b", state.means[kk] + shift[:, kk], beta)
             out[reps.start:reps.stop, k] = np.where(n_b > 0, cons, np.nan)
     return out
-
-
-def _solve_many(A: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    try:
-        return np.linalg.solve(A, rhs[..., None])[..., 0]
-    except np.linalg.LinAlgError:
-        out = np.full(rhs.shape, np.nan)
-        for i in range(A.shape[0]):
-            try:
-                out[i] = np.linalg.solve(A[i], rhs[i])
-            except np.linalg.LinAlgError:
-                pass
-        return out
