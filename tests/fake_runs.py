@@ -53,6 +53,12 @@ def fake_estimates(shift: float = 0.0) -> list[Estimate]:
                      _est(a, "other_intervention", jc, "intervention", 40.0, 950, width=2),
                      _est(a, "did_weeks", jc, "intervention", (pi - pb) - 2.0, 2000, width=5, p=0.03),
                      _est(a, "did_pct", jc, "intervention", 100 * ((pi - pb) - 2.0) / pb, 2000, width=10, p=0.03)]
+        rows += [_est(a, "rmst52_participating_before", None, "intervention", 31.0 + shift, 75, width=2),
+                 _est(a, "rmst52_participating_intervention", None, "intervention", 29.5, 75, width=2),
+                 _est(a, "rmst52_other_before", None, "intervention", 30.0, 900, width=1),
+                 _est(a, "rmst52_other_intervention", None, "intervention", 30.4, 950, width=1),
+                 _est(a, "rmst52_did_weeks", None, "intervention", -1.9, 2000, width=1.5, p=0.01),
+                 _est(a, "hazard_ratio", None, "intervention", 1.087, 2000, width=0.04, p=0.004)]
     for b in ("internship_3m", "ordinary_hours_1y", "job_2y"):
         rows += [_est("hir_table3", b, None, "pre", 43.4, 81, width=3), _est("hir_table3", b, None, "post", 43.8, 81,
                                                                              width=3),
@@ -128,6 +134,8 @@ def fake_replicates(b: int = 199, seed: int = 3) -> pd.DataFrame:
         cols[f"other_before|{jc}|intervention"] = 38.0 + rng.normal(0, 0.3, b)
         cols[f"other_intervention|{jc}|intervention"] = 40.0 + rng.normal(0, 0.3, b)
         cols[f"did_weeks|{jc}|intervention"] = rng.normal(-4, 2, b)
+    cols["rmst52_participating_before|all|intervention"] = 31.0 + common / 2 + rng.normal(0, 0.5, b)
+    cols["rmst52_participating_intervention|all|intervention"] = 29.5 + common / 2 + rng.normal(0, 0.5, b)
     cols["participating_before|all|intervention"][5] = np.nan  # a failed replicate
     return pd.DataFrame(cols)
 

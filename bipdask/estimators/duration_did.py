@@ -9,6 +9,20 @@ job centres; expected durations above 52 weeks are printed as ">52" and a differ
 one as ">0"/"<0". Table 7 applies the same machinery to the time to the first LAB of new courses.
 Every number carries a cluster-bootstrap SE and percentile CI from the same replicates.
 
+**Units.** E[T] = Γ(1 + 1/p)·e^{−x'b/p} is the mean of the latent continuous time T of the
+grouped-week likelihood (an event in week d means T ∈ (d−1, d]). It does *not* count whole
+weeks: a spell lasts ⌈T⌉ whole weeks, and E[⌈T⌉] = Σ_{k≥0} S(k) ≈ E[T] + ½ (for the shapes of the
+HIR data, p ≈ 0.6–0.9, within a few hundredths of a week). A Weibull fitted to whole-week
+durations as exact times (Stata ``streg`` on the register's weeks, as the report did) estimates
+roughly the whole-week mean, so the report's Tables A/4/7 values are about ½ week above E[T].
+E[T] also extrapolates the Weibull tail far beyond the 56 weeks the data observe (about 45 % of
+gaps see no new LAB within them). Two estimands the window identifies are therefore added:
+
+- ``rmst52_<group>``: the restricted mean over the first 52 weeks, in whole weeks,
+  E[min(⌈T⌉, 52)] = Σ_{k=0}^{51} S(k) (the expected number of the first 52 weeks without a new
+  LAB), and ``rmst52_did_weeks``, its DiD;
+- ``hazard_ratio``: exp(δ), the D×E hazard ratio of eq. (1) (no effect = 1).
+
 **Wild inference** (``inference="wild"``, clustered by job centre, where HIR assigned
 treatment): the wild score bootstrap of Kline and Santos (2012), :mod:`bipdask.inference.score`.
 The fit's ``wild`` tests H0: DE = 0 (with D and E), but the weeks DiD is *not* zero iff DE = 0.
@@ -39,7 +53,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import optimize, special, stats
 
 from bipdask.errors import FitError
 from bipdask.estimators.newton import NewtonMessages, newton
@@ -49,6 +63,7 @@ from bipdask.estimators.weibull import (
     _loglik,
     _scores,
     expected_from_params,
+    restricted_mean_from_params,
     weibull_ph,
 )
 from bipdask.inference import score
@@ -57,6 +72,10 @@ from bipdask.inference.wild import WildWeights
 GROUPS = pd.DataFrame({"D": [1, 1, 0, 0], "E": [0, 1, 0, 1]}).assign(DE=lambda g: g["D"] * g["E"])
 GROUP_NAMES = ["participating_before", "participating_intervention", "other_before", "other_intervention"]
 DISPLAY_CAP_WEEKS = 52.0
+RMST_WEEKS = 52
+RMST_NAMES = [f"rmst{RMST_WEEKS}_{g}" for g in GROUP_NAMES]
+QUANTITIES = [*GROUP_NAMES, "did_weeks", "did_pct", *RMST_NAMES, f"rmst{RMST_WEEKS}_did_weeks", "hazard_ratio"]
+EFFECTS = ("did_weeks", "did_pct", f"rmst{RMST_WEEKS}_did_weeks", "hazard_ratio")  # the rows with a p-value
 
 
 @dataclass(frozen=True)
@@ -71,16 +90,45 @@ class DurationDiD:
         return self.table.assign(label=self.label)
 
 
-def _quantities(theta_draws: np.ndarray, fit: WeibullResult) -> np.ndarray:
-    """(B × 6): the four expected durations, the DiD in weeks and in percent."""
-    e = expected_from_params(theta_draws, fit.params.index, GROUPS)
+def quantities(theta_draws: np.ndarray, names: pd.Index) -> np.ndarray:
+    """(B × 12) the :data:`QUANTITIES` for parameter rows ``theta_draws`` (B × 5, eq. (1) order).
+
+    The four expected durations E[T] (weeks, continuous time), the DiD in weeks and in percent;
+    the four restricted means over the first :data:`RMST_WEEKS` weeks (whole weeks,
+    :func:`bipdask.estimators.weibull.restricted_mean_from_params`) and their DiD in weeks; the
+    hazard ratio exp(δ) of D×E. Each is a function of the parameters, so the bootstrap
+    replicates of the parameters give its replicates.
+    """
+    e = expected_from_params(theta_draws, names, GROUPS)
     did = (e[:, 1] - e[:, 0]) - (e[:, 3] - e[:, 2])
-    return np.column_stack([e, did, 100 * did / e[:, 0]])
+    r = restricted_mean_from_params(theta_draws, names, GROUPS, RMST_WEEKS)
+    r_did = (r[:, 1] - r[:, 0]) - (r[:, 3] - r[:, 2])
+    hr = np.exp(theta_draws[:, names.get_loc("DE")])
+    return np.column_stack([e, did, 100 * did / e[:, 0], r, r_did, hr])
+
+
+def _quantities(theta_draws: np.ndarray, fit: WeibullResult) -> np.ndarray:
+    return quantities(theta_draws, fit.params.index)
+
+
+def _null_scale(values: np.ndarray) -> np.ndarray:
+    """The quantities on the scale whose null is 0: log for the hazard ratio (H0: exp(δ) = 1)."""
+    out = np.array(values, dtype=float, copy=True)
+    hr = QUANTITIES.index("hazard_ratio")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out[..., hr] = np.log(out[..., hr])
+    return out
 
 
 def _display(estimate: float, quantity: str, values: np.ndarray) -> str:
     if quantity in GROUP_NAMES:
         return ">52" if estimate > DISPLAY_CAP_WEEKS else f"{estimate:.0f}"
+    if quantity in RMST_NAMES:
+        return f"{estimate:.0f}"
+    if quantity == "hazard_ratio":
+        return f"{estimate:.3f}"
+    if quantity.startswith("rmst"):
+        return f"{estimate:.1f}"
     if np.any(values[:4] > DISPLAY_CAP_WEEKS):
         return ">0" if estimate > 0 else "<0"
     return f"{estimate:.0f}" if quantity == "did_weeks" else f"{estimate:.1f}"
@@ -121,19 +169,20 @@ def duration_did(
     fit = weibull_ph(data, duration=duration, event=event, covariates=["D", "E", "DE"], cluster=cluster,
                      bootstrap=bootstrap, seed=seed, scheme=scheme, interval=interval, inference=inference)
     point = _quantities(fit.params.to_numpy()[None, :], fit)[0]
-    names = [*GROUP_NAMES, "did_weeks", "did_pct"]
+    names = QUANTITIES
     rows = []
     if bootstrap:
         reps = _quantities(fit.bootstrap.replicates.to_numpy(), fit)
         lo, hi = np.nanquantile(reps, [alpha / 2, 1 - alpha / 2], axis=0)
         se = np.nanstd(reps, axis=0, ddof=1)
-        far = np.abs(reps - point) >= np.abs(point)
+        null_point, null_reps = _null_scale(point), _null_scale(reps)
+        far = np.abs(null_reps - null_point) >= np.abs(null_point)
         p = (1 + far.sum(axis=0)) / (np.isfinite(reps).sum(axis=0) + 1)
     else:
         lo = hi = se = p = np.full(point.size, np.nan)
     for i, q in enumerate(names):
         rows.append({"quantity": q, "estimate": point[i], "se_boot": se[i], "ci_low": lo[i], "ci_high": hi[i],
-                     "p_value": p[i] if q.startswith("did") else np.nan, "display": _display(point[i], q, point)})
+                     "p_value": p[i] if q in EFFECTS else np.nan, "display": _display(point[i], q, point)})
     return DurationDiD(label, fit, pd.DataFrame(rows))
 
 
@@ -150,10 +199,31 @@ def _group_weeks(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return e, np.column_stack([-X * (e * q)[:, None], e * q * (xb - special.digamma(1 + q))])
 
 
+def _group_rmst(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The four groups' restricted means over :data:`RMST_WEEKS` weeks at θ and their gradients (4 × 5).
+
+    R = Σ_k S(k), S(k) = exp(−e^η k^p): ∂R/∂η = −Σ_k S(k)·e^η k^p, ∂R/∂ln p = −Σ_k S(k)·e^η k^p·p·ln k.
+    """
+    X = np.column_stack([GROUPS[["D", "E", "DE"]].to_numpy(float), np.ones(4)])
+    rate = np.exp(X @ theta[:4])
+    p = math.exp(theta[_LNP])
+    k = np.arange(1, RMST_WEEKS, dtype=float)  # k = 0 adds S(0) = 1 and nothing to the gradient
+    cum = rate[:, None] * k[None, :] ** p  # (4 × K)
+    surv = np.exp(-cum)
+    r = 1.0 + surv.sum(axis=1)
+    d_eta = -(surv * cum).sum(axis=1)
+    d_lnp = -(surv * cum * p * np.log(k)[None, :]).sum(axis=1)
+    return r, np.column_stack([X * d_eta[:, None], d_lnp])
+
+
 def _contrast(theta: np.ndarray, kind: str) -> tuple[float, np.ndarray]:
-    """did_weeks (``kind="weeks"``) or did_pct (``"pct"``) at θ, and its gradient in θ (5,)."""
-    e, grad_e = _group_weeks(theta)
+    """did_weeks (``kind="weeks"``), did_pct (``"pct"``) or the restricted-mean DiD (``"rmst"``)
+    at θ, and its gradient in θ (5,)."""
     sign = np.array([-1.0, 1.0, 1.0, -1.0])  # (e11 − e10) − (e01 − e00), GROUPS order 10, 11, 00, 01
+    if kind == "rmst":
+        r, grad_r = _group_rmst(theta)
+        return float(sign @ r), sign @ grad_r
+    e, grad_e = _group_weeks(theta)
     did, grad = float(sign @ e), sign @ grad_e
     if kind == "weeks":
         return did, grad
@@ -163,6 +233,8 @@ def _contrast(theta: np.ndarray, kind: str) -> tuple[float, np.ndarray]:
 def _delta(phi: np.ndarray, kind: str, w: float) -> float:
     """δ (the DE coefficient) that makes the contrast equal ``w``, given φ = (λ, γ, c, ln p)."""
     lam, gam, c, lnp = phi
+    if kind == "rmst":
+        return _delta_rmst(phi, w)
     q = math.exp(-lnp)
     a, b = math.exp(-lam * q), math.exp(-gam * q)
     scale = w * a / 100 if kind == "pct" else w / (special.gamma(1 + q) * math.exp(-c * q))
@@ -170,6 +242,27 @@ def _delta(phi: np.ndarray, kind: str, w: float) -> float:
     if not d > 0:
         raise FitError(f"duration_did: no Weibull fit has a {kind} DiD of {w:g}")
     return -math.log(d) / q
+
+
+def _delta_rmst(phi: np.ndarray, w: float) -> float:
+    """δ that makes the restricted-mean DiD equal ``w``: R11 is strictly decreasing in the
+    participating-intervention group's linear predictor η11 = λ + γ + δ + c, so η11 is the root
+    of R(η) = w + R10 + R01 − R00 (which must lie in (1, RMST_WEEKS): S(0) = 1, S(k) < 1)."""
+    lam, gam, c, lnp = phi
+    p = math.exp(lnp)
+    k = np.arange(1, RMST_WEEKS, dtype=float) ** p
+
+    def rmst(eta: float) -> float:
+        return 1.0 + float(np.exp(-math.exp(eta) * k).sum())
+
+    target = w + rmst(lam + c) + rmst(gam + c) - rmst(c)
+    if not 1.0 < target < RMST_WEEKS:
+        raise FitError(f"duration_did: no Weibull fit has a restricted-mean DiD of {w:g}")
+    lo, hi = -60.0, 30.0
+    if not (rmst(lo) - target) > 0 > (rmst(hi) - target):
+        raise FitError(f"duration_did: no Weibull fit has a restricted-mean DiD of {w:g}")
+    eta = optimize.brentq(lambda x: rmst(x) - target, lo, hi, xtol=1e-13, rtol=1e-13)
+    return eta - lam - gam - c
 
 
 def _full(phi: np.ndarray, kind: str, w: float) -> np.ndarray:
@@ -255,9 +348,9 @@ def _wild_duration_did(data: pd.DataFrame, label: str, duration: str, event: str
     weights, _ = score.wild_weights(pat.cluster_ids, bootstrap, seed, wild_weights)
     shares = score.cluster_shares(np.asarray(pat.cluster_patterns.sum(axis=1)))
     point = _quantities(theta[None, :], fit)[0]
-    names = [*GROUP_NAMES, "did_weeks", "did_pct"]
+    names = QUANTITIES
     tests = {}
-    for kind in ("weeks", "pct"):
+    for kind in ("weeks", "pct", "rmst"):
         value, grad = _contrast(theta, kind)
         se = float(np.sqrt(grad @ fit.cov.to_numpy() @ grad))
         problem = score.TermProblem(_restricted_contrast(fit, kind), value, se)
@@ -266,10 +359,17 @@ def _wild_duration_did(data: pd.DataFrame, label: str, duration: str, event: str
     # The groups' levels are not effects and have no null to impose: delta-method intervals from
     # the job-centre-clustered covariance (97 clusters), no p-value.
     _, grad_e = _group_weeks(theta)
+    _, grad_r = _group_rmst(theta)
     z = stats.norm.ppf(1 - alpha / 2)
     for i, q in enumerate(GROUP_NAMES):
-        se = float(np.sqrt(grad_e[i] @ fit.cov.to_numpy() @ grad_e[i]))
-        tests[q] = {"se": se, "ci_low": point[i] - z * se, "ci_high": point[i] + z * se, "p_value": np.nan}
+        for name, grad, value in ((q, grad_e[i], point[i]), (RMST_NAMES[i], grad_r[i], point[names.index(RMST_NAMES[i])])):
+            se = float(np.sqrt(grad @ fit.cov.to_numpy() @ grad))
+            tests[name] = {"se": se, "ci_low": value - z * se, "ci_high": value + z * se, "p_value": np.nan}
+    tests[f"rmst{RMST_WEEKS}_did_weeks"] = tests.pop("rmst")
+    # exp(δ): the wild test of DE = 0 (H0: hazard ratio 1) and its inverted CI, exponentiated
+    de = fit.wild.table.loc["DE"]
+    lo, hi = math.exp(de["ci_low"]), math.exp(de["ci_high"])
+    tests["hazard_ratio"] = {"se": (hi - lo) / (2 * z), "ci_low": lo, "ci_high": hi, "p_value": de["p_value"]}
     rows = []
     for i, q in enumerate(names):
         test = tests.get(q.removeprefix("did_") if q.startswith("did_") else q,

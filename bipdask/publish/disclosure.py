@@ -194,7 +194,10 @@ def relations(frame: pd.DataFrame) -> list[Relation]:
                     groups = [(analysis, g, jc, period) for g in DURATION_GROUPS]
                     for derived in ("did_weeks", "did_pct"):
                         add("derived", (analysis, derived, jc, period), groups)
-                for g in ("participating_before", "participating_intervention"):
+                    add("derived", (analysis, "rmst52_did_weeks", jc, period),
+                        [(analysis, f"rmst52_{g}", jc, period) for g in DURATION_GROUPS])
+                for g in ("participating_before", "participating_intervention",
+                          "rmst52_participating_before", "rmst52_participating_intervention"):
                     parts = [k for k in ks if k[1] == g and k[3] == period and k[2] != ALL]
                     add("additive", (analysis, g, ALL, period), parts)
         elif analysis == "hir_table8":

@@ -101,13 +101,21 @@ def test_small_jobcentres_are_skipped_for_disclosure(spells):
     assert res.rows["se"].isna().all()  # no bootstrap, no SE
 
 
-def test_table7_drops_zero_durations_and_counts_them(spells):
-    firsts = pd.concat([spells, spells.iloc[:40].assign(duration=0, event=1)], ignore_index=True)
+def test_table7_keeps_courses_starting_with_a_lab_as_first_week_starts_and_counts_them(spells):
+    zero = spells.iloc[:40].assign(duration=0, event=1)
+    firsts = pd.concat([spells, zero], ignore_index=True)
     res = table7(firsts, inference=Inference(replicates=0, seed=1))
-    assert res.notes["dropped_duration_0"] == 40
+    assert res.notes["first_week_lab"] == 40
+    assert sum(res.notes["first_week_lab_by_group"].values()) == 40
     assert set(res.rows["analysis"]) == {"hir_table7"}
-    same = table4(spells, inference=Inference(replicates=0, seed=1)).rows
+    # kept, not dropped: the same fit as week-1 starts, and they are in the counts
+    as_week1 = pd.concat([spells, zero.assign(duration=1)], ignore_index=True)
+    same = table4(as_week1, inference=Inference(replicates=0, seed=1)).rows
     np.testing.assert_allclose(res.rows["estimate"], same["estimate"], rtol=1e-10)
+    national = res.rows[res.rows["jobcentre_id"].isna() & (res.rows["estimand"] == "did_weeks")]
+    assert national["n_obs"].item() == len(firsts)
+    without = table7(spells, inference=Inference(replicates=0, seed=1)).rows
+    assert not np.allclose(without["estimate"], res.rows["estimate"])  # the fastest starts move the fit
 
 
 def test_rows_do_not_depend_on_input_row_order(spells, t4):
@@ -301,3 +309,29 @@ def test_table8_and_table3_wrap_hir_linear_with_the_replicates_of_their_bootstra
     want = table3_belief(survey, inference=Inference(replicates=B, seed=3))
     np.testing.assert_allclose(t3.rows["estimate"], [r.estimate for r in want], rtol=1e-12)
     assert set(t3.rows["period"]) == {"pre", "post", "difference"} and t3.replicates.shape == (B, 4)
+
+
+def test_table4_wild_rows_carry_the_restricted_mean_and_hazard_ratio_with_placebo_intervals_per_centre():
+    from bipdask.analyses.hir.durations import EFFECT_ESTIMANDS
+    from bipdask.inference.placebo import placebo_interval
+
+    s = weibull_spells(n_persons=1200, seed=21)
+    # more comparison centres, so each per-centre row has placebos
+    s["jobcentre_id"] = np.where(s["D"] == 1, s["jobcentre_id"], 30 + (s["person_id"] % 8))
+    res = table4(s, inference=Inference(method="wild", replicates=99, seed=3, cluster="jobcentre_id"))
+    rows = res.rows.set_index(["estimand", res.rows["jobcentre_id"].fillna(-1).astype(int)])
+    for name in EFFECT_ESTIMANDS:
+        national = rows.loc[(name, -1)]
+        assert national["inference"] == "wild" and national["ci_low"] <= national["estimate"] <= national["ci_high"]
+    hr = rows.loc[("hazard_ratio", TREATED_JC[0])]
+    assert hr["inference"] == "placebo" and hr["ci_low"] < hr["ci_high"]
+    # the placebo interval of exp(δ) is the exponentiated interval of δ from the log-scale placebos
+    national_fit_rows = rows.loc[("rmst52_did_weeks", TREATED_JC[0])]
+    assert national_fit_rows["inference"] == "placebo"
+    from bipdask.analyses.hir.durations import _placebo_dids
+
+    placebos = _placebo_dids(s.sort_values(["jobcentre_id", "person_id", "E", "duration", "event"], kind="mergesort")
+                             .reset_index(drop=True).assign(weeks_survived=lambda d: weekly_survival_time(d)),
+                             {"duration": "weeks_survived", "interval": True, "cluster": "jobcentre_id", "bootstrap": 0})
+    iv = placebo_interval(float(np.log(hr["estimate"])), placebos[:, -1])
+    assert hr["ci_low"] == pytest.approx(np.exp(iv["ci_low"])) and hr["ci_high"] == pytest.approx(np.exp(iv["ci_high"]))

@@ -5,7 +5,12 @@ import pandas as pd
 import pytest
 from scipy.special import gamma
 
-from bipdask.estimators.duration_did import duration_did, duration_did_by_jobcentre
+from bipdask.estimators.duration_did import (
+    QUANTITIES,
+    duration_did,
+    duration_did_by_jobcentre,
+)
+from bipdask.estimators.weibull import restricted_mean_from_params
 
 
 def _spells(n=30000, seed=0, delta=-0.3):
@@ -47,6 +52,98 @@ def test_display_caps_at_52_weeks():
 
 def test_by_jobcentre_one_row_set_per_participating_centre():
     tab = duration_did_by_jobcentre(_spells(n=8000), bootstrap=50, seed=1)
-    assert tab["jobcentre_id"].isna().sum() == 6
+    assert tab["jobcentre_id"].isna().sum() == len(QUANTITIES)
     assert sorted(tab["jobcentre_id"].dropna().unique()) == [1, 2, 3]
     assert tab["se_boot"].notna().all()
+
+
+# ---------------------------------------------------------------- restricted mean and hazard ratio
+
+NAMES = pd.Index(["D", "E", "DE", "_cons", "ln_p"])
+
+
+def _grouped(n=40000, seed=5, delta=-0.3, p=0.75, window=56):
+    """Whole-week spells of a Weibull PH process: an event in week ⌈T⌉, censored after ``window``
+    whole weeks (the fit's ``weeks survived`` convention)."""
+    rng = np.random.default_rng(seed)
+    D, E = (rng.random(n) < 0.4).astype(int), rng.integers(0, 2, n)
+    xb = -2.6 - 0.1 * D - 0.05 * E + delta * D * E
+    t = (-np.log(rng.random(n)) / np.exp(xb)) ** (1 / p)
+    event = (t <= window).astype(int)
+    return pd.DataFrame({"t": np.where(event == 1, np.ceil(t), window), "event": event, "D": D, "E": E,
+                         "person_id": np.arange(n)})
+
+
+@pytest.mark.parametrize("p", [0.6, 0.75, 1.0, 1.4])
+def test_restricted_mean_is_the_area_under_the_whole_week_survival_step(p):
+    from scipy import integrate
+
+    theta = np.array([[0.2, -0.1, -0.3, -3.0, np.log(p)]])
+    profile = pd.DataFrame({"D": [1, 0], "E": [1, 0], "DE": [1, 0]})
+    got = restricted_mean_from_params(theta, NAMES, profile, 52)[0]
+    for row, eta in zip(got, (-3.2, -3.0)):
+        surv = lambda t, eta=eta: np.exp(-np.exp(eta) * np.floor(t) ** p)
+        area = sum(integrate.quad(surv, k, k + 1)[0] for k in range(52))
+        assert row == pytest.approx(area, rel=1e-10)
+
+
+@pytest.mark.parametrize("p", [0.6, 0.75, 0.9, 1.2])
+def test_whole_week_mean_is_the_expected_duration_plus_about_half_a_week(p):
+    """E[⌈T⌉] = Σ_k S(k) against E[T] = ∫ S(t) dt (numerically integrated), for expected
+    durations of 20–60 weeks: the gap is ½ week to within 0.05."""
+    from scipy import integrate, special
+
+    for mean in (20.0, 40.0, 60.0):
+        eta = -p * np.log(mean / special.gamma(1 + 1 / p))
+        e_t = integrate.quad(lambda t, eta=eta: np.exp(-np.exp(eta) * t ** p), 0, np.inf, limit=500)[0]
+        assert e_t == pytest.approx(mean, rel=1e-6)  # the expected-duration formula
+        theta = np.array([[0.0, 0.0, 0.0, eta, np.log(p)]])
+        whole = restricted_mean_from_params(theta, NAMES, pd.DataFrame({"D": [0], "E": [0], "DE": [0]}), 20000)
+        assert whole[0, 0] - e_t == pytest.approx(0.5, abs=0.05)
+
+
+def test_restricted_mean_matches_lifelines_kaplan_meier_on_the_same_data():
+    lifelines = pytest.importorskip("lifelines")
+    from lifelines.utils import restricted_mean_survival_time
+
+    df = _grouped()
+    res = duration_did(df, duration="t", interval=True, bootstrap=200, seed=2)
+    tab = res.table.set_index("quantity")
+    km = {}
+    for name, (d, e) in zip(["participating_before", "participating_intervention", "other_before",
+                             "other_intervention"], [(1, 0), (1, 1), (0, 0), (0, 1)]):
+        cell = df[(df.D == d) & (df.E == e)]
+        fitter = lifelines.KaplanMeierFitter().fit(cell["t"], cell["event"])
+        km[name] = restricted_mean_survival_time(fitter, t=52)
+        row = tab.loc[f"rmst52_{name}"]
+        # the model's restricted mean and the nonparametric one agree within the model's sampling error
+        assert abs(row["estimate"] - km[name]) < 2 * row["se_boot"], (name, row["estimate"], km[name])
+    km_did = (km["participating_intervention"] - km["participating_before"]) - (
+        km["other_intervention"] - km["other_before"])
+    assert tab.loc["rmst52_did_weeks", "ci_low"] < km_did < tab.loc["rmst52_did_weeks", "ci_high"]
+    # the planted truth of the restricted-mean DiD lies in its interval
+    truth = restricted_mean_from_params(np.array([[-0.1, -0.05, -0.3, -2.6, np.log(0.75)]]), NAMES,
+                                        pd.DataFrame({"D": [1, 1, 0, 0], "E": [0, 1, 0, 1], "DE": [0, 1, 0, 0]}), 52)[0]
+    did = (truth[1] - truth[0]) - (truth[3] - truth[2])
+    assert tab.loc["rmst52_did_weeks", "ci_low"] < did < tab.loc["rmst52_did_weeks", "ci_high"]
+    assert tab.loc["rmst52_did_weeks", "p_value"] < 0.05  # δ = −0.3 is a clear effect at this n
+
+
+def test_hazard_ratio_matches_lifelines_weibull_on_exact_times():
+    """Where the models match (exact continuous times), exp(δ) equals lifelines' Weibull fit's:
+    its AFT coefficient β_DE and ρ give the PH coefficient −β_DE·ρ."""
+    lifelines = pytest.importorskip("lifelines")
+    df = _spells(n=8000, seed=9)
+    res = duration_did(df, bootstrap=100, seed=1)
+    aft = lifelines.WeibullAFTFitter().fit(df.assign(DE=df.D * df.E)[["duration", "event", "D", "E", "DE"]],
+                                           duration_col="duration", event_col="event")
+    rho = np.exp(aft.params_.loc[("rho_", "Intercept")])
+    hr_ref = np.exp(-aft.params_.loc[("lambda_", "DE")] * rho)
+    tab = res.table.set_index("quantity")
+    assert tab.loc["hazard_ratio", "estimate"] == pytest.approx(hr_ref, rel=1e-4)
+    assert tab.loc["hazard_ratio", "estimate"] == pytest.approx(np.exp(res.fit.params["DE"]), rel=1e-12)
+    assert tab.loc["hazard_ratio", "ci_low"] < np.exp(-0.3) < tab.loc["hazard_ratio", "ci_high"]
+    # the bootstrap p-value of H0: exp(δ) = 1 is that of δ = 0 (log scale)
+    d = res.fit.bootstrap.replicates["DE"].to_numpy()
+    far = np.abs(d - res.fit.params["DE"]) >= abs(res.fit.params["DE"])
+    assert tab.loc["hazard_ratio", "p_value"] == pytest.approx((1 + far.sum()) / (np.isfinite(d).sum() + 1))

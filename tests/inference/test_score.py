@@ -299,6 +299,33 @@ def test_weeks_did_has_its_own_test_and_interval():
     assert abs(_contrast(theta, "weeks")[0]) > 0.1
 
 
+def test_restricted_mean_did_and_hazard_ratio_get_wild_inference():
+    from bipdask.estimators.duration_did import _contrast, _full
+
+    df = _spells(G=16, n=6000, seed=6, weekly=True, frailty=0.2).rename(columns={"t": "duration", "d": "event"})
+    res = duration_did(df, cluster="jc", inference="wild", bootstrap=199, seed=4, interval=True)
+    tab = res.table.set_index("quantity")
+    r = tab.loc["rmst52_did_weeks"]
+    assert r["ci_low"] < r["estimate"] < r["ci_high"] and 0 <= r["p_value"] <= 1
+    assert abs(r["p_value"] * 199 - round(r["p_value"] * 199)) < 1e-9  # a share of the draws
+    # exp(δ): the DE test of the fit, its inverted interval exponentiated
+    de = res.fit.wild.table.loc["DE"]
+    assert tab.loc["hazard_ratio", "p_value"] == de["p_value"]
+    assert tab.loc["hazard_ratio", "ci_low"] == pytest.approx(np.exp(de["ci_low"]))
+    assert tab.loc["hazard_ratio", "ci_high"] == pytest.approx(np.exp(de["ci_high"]))
+    assert tab.loc[[f"rmst52_{g}" for g in ("participating_before", "other_intervention")], "p_value"].isna().all()
+    # the restriction δ(φ, w) makes the restricted-mean DiD exactly w
+    phi = res.fit.params.to_numpy()[[0, 1, 3, 4]]
+    for w in (-3.0, 0.0, 2.5):
+        assert _contrast(_full(phi, "rmst", w), "rmst")[0] == pytest.approx(w, abs=1e-9)
+    # its analytic gradient against central differences
+    theta = res.fit.params.to_numpy()
+    _, grad = _contrast(theta, "rmst")
+    num = [(_contrast(theta + 1e-6 * np.eye(5)[j], "rmst")[0] - _contrast(theta - 1e-6 * np.eye(5)[j], "rmst")[0])
+           / 2e-6 for j in range(5)]
+    np.testing.assert_allclose(grad, num, rtol=1e-5, atol=1e-7)
+
+
 def test_weeks_did_restriction_holds_at_the_restricted_fit():
     from bipdask.estimators.duration_did import _restricted_contrast
 

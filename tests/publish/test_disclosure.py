@@ -553,3 +553,21 @@ def test_across_tables_and_two_months_no_suppressed_cell_is_recovered():
     assert flags[("hir_table4", "did_weeks", 12, "intervention")] != ""
     assert flags[(S, "mean_participating", 14, "before")] == PRIMARY
     assert_protected(p1, 5)
+
+
+def test_a_small_restricted_mean_cell_cannot_be_solved_from_its_did():
+    """The 52-week restricted means of Tables 4/7 are tied to their DiD like the expected weeks:
+    hiding one group cell hides a complement too."""
+    a = "hir_table4"
+    groups = ["participating_before", "participating_intervention", "other_before", "other_intervention"]
+    persons = {"participating_before": 3, "participating_intervention": 40, "other_before": 900,
+               "other_intervention": 950}
+    rows = [row(a, f"rmst52_{g}", 11, "intervention", 20.0 + i, persons[g], 2 * persons[g])
+            for i, g in enumerate(groups)]
+    rows.append(row(a, "rmst52_did_weeks", 11, "intervention", 0.0, 43, 86))
+    t = pd.DataFrame(rows, columns=COLS)
+    target = (a, "rmst52_did_weeks", 11, "intervention")
+    assert any(r.kind == "derived" and r.target == target for r in relations(t))
+    p = protect_estimates(t, 5)
+    hidden = p[p[SUPPRESSED] != ""]
+    assert len(hidden) >= 2 and not attack(p, t)

@@ -368,3 +368,19 @@ def test_a_run_recording_n_below_the_floor_is_still_published_at_the_floor(tmp_p
     assert (small[SUPPRESSED] != "").any()
     with pytest.raises(InputError, match="disclosure floor"):
         load_published(run, min_persons=0)
+
+
+def test_tables_4_and_7_show_the_restricted_mean_and_hazard_ratio_under_the_total(reports):
+    text = Path(reports["en"]).read_text(encoding="utf-8")
+    for key in ("tableA", "table4", "table7"):
+        table = text[text.index(f'id="{key}"'):]
+        table = table[:table.index("</table>")]
+        block = table[table.index("restricted mean"):]
+        assert "31" in block and "29.5" not in block  # levels in whole weeks
+        assert "−1.9" in block and "1.087" in block, key  # the DiD (weeks, 1 decimal) and exp(δ)
+    # the participating side's difference carries the interval of the replicate differences
+    table4 = text[text.index('id="table4"'):]
+    row = table4[table4.index("restricted mean"):]
+    row = row[row.index("<tr"):]
+    row = row[:row.index("</tr>")]
+    assert "−2" in row and "[" in row

@@ -42,15 +42,18 @@ from bipdask.errors import FitError
 from bipdask.estimators.duration_did import (
     GROUP_NAMES,
     GROUPS,
+    QUANTITIES,
+    RMST_NAMES,
     DurationDiD,
     duration_did,
+    quantities,
 )
 from bipdask.estimators.survival_curves import kaplan_meier, raw_weekly_hazard
-from bipdask.estimators.weibull import expected_from_params
 from bipdask.inference.config import Inference
 from bipdask.inference.placebo import placebo_interval
 
-DID_ESTIMANDS = (*GROUP_NAMES, "did_weeks", "did_pct")
+DID_ESTIMANDS = tuple(QUANTITIES)
+EFFECT_ESTIMANDS = ("did_weeks", "did_pct", "rmst52_did_weeks", "hazard_ratio")
 GROUP_LABELS = {(1, 0): "participating_before", (1, 1): "participating_intervention",
                 (0, 0): "other_before", (0, 1): "other_intervention"}
 
@@ -65,21 +68,22 @@ __all__ = ["DID_ESTIMANDS", "did_replicates", "figure_curves", "table4", "table7
 
 
 def did_replicates(result: DurationDiD) -> np.ndarray:
-    """(B × 6) replicates of the four expected durations, the DiD in weeks and in percent.
+    """(B × 12) replicates of :data:`DID_ESTIMANDS`: the four expected durations, the DiD in weeks
+    and in percent, the four 52-week restricted means and their DiD, the hazard ratio exp(δ).
 
-    The same quantities as :func:`bipdask.estimators.duration_did.duration_did` computes internally, from
-    the fit's bootstrap replicates of the Weibull parameters: E[T|D,E] = Γ(1 + 1/p)·exp(−x'b/p).
+    The same quantities as :func:`bipdask.estimators.duration_did.duration_did` computes
+    (:func:`bipdask.estimators.duration_did.quantities`), from the fit's bootstrap replicates of
+    the Weibull parameters.
     """
     if result.fit.bootstrap is None:
         return np.empty((0, len(DID_ESTIMANDS)))
-    e = expected_from_params(result.fit.bootstrap.replicates.to_numpy(), result.fit.params.index, GROUPS)
-    did = (e[:, 1] - e[:, 0]) - (e[:, 3] - e[:, 2])
-    return np.column_stack([e, did, 100 * did / e[:, 0]])
+    return quantities(result.fit.bootstrap.replicates.to_numpy(), result.fit.params.index)
 
 
 def _placebo_dids(spells: pd.DataFrame, fit_kw: dict) -> np.ndarray:
-    """(n × 2) placebo DiDs (weeks, percent): each comparison centre with spells in both periods
-    as if it had been participating, against the other comparison centres (point fits)."""
+    """(n × 4) placebo effects (:data:`EFFECT_ESTIMANDS`: weeks, percent, restricted-mean weeks,
+    log hazard ratio): each comparison centre with spells in both periods as if it had been
+    participating, against the other comparison centres (point fits)."""
     others = spells[spells["D"] == 0]
     out = []
     for jc in sorted(int(j) for j in others["jobcentre_id"].unique()):
@@ -90,8 +94,10 @@ def _placebo_dids(spells: pd.DataFrame, fit_kw: dict) -> np.ndarray:
             res = duration_did(others.assign(D=mine.astype(np.int8)), label=f"placebo {jc}", **fit_kw)
         except FitError:
             continue
-        out.append(res.table.set_index("quantity").loc[["did_weeks", "did_pct"], "estimate"].to_numpy(float))
-    return np.array(out).reshape(-1, 2)
+        effects = res.table.set_index("quantity").loc[list(EFFECT_ESTIMANDS), "estimate"].to_numpy(float)
+        effects[-1] = np.log(effects[-1])  # placebos of exp(δ) on the log scale, where no effect is 0
+        out.append(effects)
+    return np.array(out).reshape(-1, len(EFFECT_ESTIMANDS))
 
 
 def _did_rows(res: DurationDiD, data: pd.DataFrame, analysis: str, jobcentre_id: int | None,
@@ -99,8 +105,9 @@ def _did_rows(res: DurationDiD, data: pd.DataFrame, analysis: str, jobcentre_id:
     rows = []
     tab = res.table.set_index("quantity")
     for name in DID_ESTIMANDS:
-        if name in GROUP_NAMES:
-            d, e = GROUPS.iloc[GROUP_NAMES.index(name)][["D", "E"]]
+        group = GROUP_NAMES[RMST_NAMES.index(name)] if name in RMST_NAMES else name
+        if group in GROUP_NAMES:
+            d, e = GROUPS.iloc[GROUP_NAMES.index(group)][["D", "E"]]
             cell = data[(data["D"] == d) & (data["E"] == e)]
         else:
             cell = data
@@ -110,11 +117,14 @@ def _did_rows(res: DurationDiD, data: pd.DataFrame, analysis: str, jobcentre_id:
                "ci_high": r["ci_high"], "p_value": r["p_value"],
                "n_persons": int(cell["person_id"].nunique()), "n_obs": int(len(cell)),
                "n_clusters": int(res.fit.n_clusters)}
-        if name in ("did_weeks", "did_pct") and res.fit.wild is not None:
+        if name in EFFECT_ESTIMANDS and res.fit.wild is not None:
             row.update(inference="wild", n_replicates=int(res.fit.wild.n_replicates))
-        elif name in ("did_weeks", "did_pct") and placebos is not None and jobcentre_id is not None and len(placebos):
-            iv = placebo_interval(float(r["estimate"]), placebos[:, 0 if name == "did_weeks" else 1], alpha)
-            row.update(se=None, ci_low=iv["ci_low"], ci_high=iv["ci_high"], p_value=iv["p_value"], inference="placebo",
+        elif name in EFFECT_ESTIMANDS and placebos is not None and jobcentre_id is not None and len(placebos):
+            log = name == "hazard_ratio"
+            est = float(np.log(r["estimate"])) if log else float(r["estimate"])
+            iv = placebo_interval(est, placebos[:, EFFECT_ESTIMANDS.index(name)], alpha)
+            lo, hi = (np.exp(iv["ci_low"]), np.exp(iv["ci_high"])) if log else (iv["ci_low"], iv["ci_high"])
+            row.update(se=None, ci_low=lo, ci_high=hi, p_value=iv["p_value"], inference="placebo",
                        n_clusters=iv["n_placebos"] + 1, n_replicates=iv["n_placebos"])
         rows.append(row)
     return rows
@@ -229,17 +239,24 @@ def table7(first_lab_spells: pd.DataFrame, *, inference: Inference, min_persons:
            period: str = "intervention") -> HazardEstimates:
     """Table 7: expected weeks from a newly granted course to its first LAB, by D×E, and the DiD.
 
-    The Table 4 machinery on :func:`bipdask.prepare.spells.first_lab_spells`. Courses whose first week
-    is already a LAB week have duration 0; they are **dropped** before the fit, as Stata's
-    ``stset`` drops zero-length spells from a ``streg`` (a Weibull density has no mass at 0).
-    ``notes["dropped_duration_0"]`` counts them. Courses whose 52-week lookback reaches before
-    the delivery's first week are kept (the before period's new courses all do when the panel
-    starts in January 2017).
+    The Table 4 machinery on :func:`bipdask.prepare.spells.first_lab_spells`. A course whose first
+    week is already a LAB week (``duration = 0``, ``event = 1``) is **kept** as a start within
+    the first week, T ∈ (0, 1] — the interval of a LAB in the week after the grant week, the
+    fastest start the gap clock can express (an event in week d is T ∈ (d−1, d]; a Weibull has no
+    mass at T = 0). Dropping them, as Stata's ``stset`` drops zero-length spells, would remove
+    the fastest starts and bias the DiD whenever the intervention changes how many courses start
+    with a LAB. ``notes["first_week_lab"]`` counts them (``notes["first_week_lab_by_group"]`` per
+    D×E group). Courses whose 52-week lookback reaches before the delivery's first week are kept
+    (the before period's new courses all do when the panel starts in January 2017).
     """
-    zero = first_lab_spells["duration"].to_numpy() <= 0
-    notes = {"spells": int(len(first_lab_spells)), "dropped_duration_0": int(zero.sum())}
-    return _duration_table(first_lab_spells.loc[~zero], analysis="hir_table7", period=period,
-                           inference=inference, min_persons=min_persons, notes=notes)
+    duration = first_lab_spells["duration"].to_numpy()
+    zero = (duration <= 0) & (first_lab_spells["event"].to_numpy() == 1)
+    by_group = first_lab_spells.loc[zero].groupby(["D", "E"]).size()
+    notes = {"spells": len(first_lab_spells), "first_week_lab": int(zero.sum()),
+             "first_week_lab_by_group": {GROUP_LABELS[(int(d), int(e))]: int(n) for (d, e), n in by_group.items()}}
+    spells = first_lab_spells.assign(duration=np.where(zero, 1, duration))
+    return _duration_table(spells, analysis="hir_table7", period=period, inference=inference,
+                           min_persons=min_persons, notes=notes)
 
 
 # --------------------------------------------------------------------------- Figures 1–2

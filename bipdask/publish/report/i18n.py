@@ -146,6 +146,21 @@ LABELS: dict[str, dict[str, str]] = {
               "correlated, and the run stores no replicates of these means from which to derive one.",
         "da": "—: intet KI for denne forskel. De samme personer indgår i begge perioder, så de to celler er "
               "korrelerede, og kørslen gemmer ingen replikationer af disse gennemsnit, som et KI kan udledes af."},
+    "rmst52": {"en": "Weeks without a new LAB intervention in the first 52 (restricted mean)",
+               "da": "Uger uden ny LAB-indsats af de første 52 (begrænset middelværdi)"},
+    "hazard_ratio_de": {"en": "Hazard ratio of a new LAB, exp(δ) (no effect = 1)",
+                        "da": "Hazard ratio for ny LAB-indsats, exp(δ) (ingen effekt = 1)"},
+    "rmst52_participating": {"en": "Participating job centres, weeks of 52", "da": "Deltagende jobcentre, uger af 52"},
+    "rmst52_others": {"en": "Other job centres, weeks of 52", "da": "Landets øvrige jobcentre, uger af 52"},
+    "rmst52_note": {
+        "en": "Expected weeks are the Weibull model's mean of continuous time and extrapolate its tail beyond "
+              "the 56 weeks observed; a spell's whole weeks average about ½ week more. The restricted mean counts "
+              "the whole weeks, of the first 52, without a new LAB intervention, which the data observe; exp(δ) "
+              "is the change in the hazard of a new LAB intervention.",
+        "da": "Forventede uger er Weibull-modellens middelværdi af kontinuert tid og ekstrapolerer dens hale ud "
+              "over de 56 observerede uger; et forløbs hele uger er i gennemsnit ca. ½ uge flere. Den begrænsede "
+              "middelværdi tæller de hele uger af de første 52 uden ny LAB-indsats, som data observerer; exp(δ) "
+              "er ændringen i afgangsraten til ny LAB-indsats."},
     "time_to_first_lab": {"en": "Time to first LAB intervention, weeks", "da": "Tid til første LAB-indsats, uger"},
     "table8": {"en": "Table 8. Exits from the resource course to ordinary employment, flex job, "
                      "ledighedsydelse and disability pension, weekly rate, per cent",

@@ -41,7 +41,9 @@ MISSING_MARK = "·"
 NO_CI_MARK = "—"
 NEW_COURSE_SHARE = NEW_COURSE_SHARE_ANALYSIS  # Table 7's share block (flows: estimate_new_course_share)
 DIFFERENCE_SIDES = {"participating": ("participating_before", "participating_intervention"),
-                    "other": ("other_before", "other_intervention")}
+                    "other": ("other_before", "other_intervention"),
+                    "rmst52_participating": ("rmst52_participating_before", "rmst52_participating_intervention"),
+                    "rmst52_other": ("rmst52_other_before", "rmst52_other_intervention")}
 SIGNIFICANCE = 0.05
 
 # kind → (scale, decimals, signed)
@@ -49,7 +51,7 @@ KINDS: dict[str, tuple[float, int, bool]] = {
     "weeks": (1.0, 0, False), "weeks_did": (1.0, 0, True), "pct": (100.0, 1, False), "pp": (100.0, 1, True),
     "pct2": (100.0, 2, False), "pp2": (100.0, 2, True), "belief": (1.0, 1, False), "belief_pp": (1.0, 1, True),
     "weeks_did1": (1.0, 1, True), "hr": (1.0, 4, False), "coef": (1.0, 4, True), "change": (1.0, 3, True), "r2": (100.0, 1, False),
-    "ratio_pct": (100.0, 1, True), "pct_did": (1.0, 1, True),
+    "ratio_pct": (100.0, 1, True), "pct_did": (1.0, 1, True), "weeks1": (1.0, 1, True), "hr3": (1.0, 3, False),
 }
 
 
@@ -174,7 +176,7 @@ def difference(before: dict | None, after: dict | None, kind: str, lang: str,
 
 def _diff_kind(kind: str) -> str:
     """The display kind of a difference of two ``kind`` cells (signed)."""
-    return {"weeks": "weeks_did", "pct": "pp", "pct2": "pp2"}.get(kind, kind)
+    return {"weeks": "weeks_did", "pct": "pp", "pct2": "pp2", "weeks1": "weeks_did1"}.get(kind, kind)
 
 
 def difference_intervals(replicates: pd.DataFrame, analysis: str, alpha: float = 0.05
@@ -302,6 +304,27 @@ def _duration_rows(est: Estimates, analysis: str, jc: int | None, row_label: str
     return rows
 
 
+def _restricted_rows(est: Estimates, analysis: str, jc: int | None, lang: str) -> list[Row]:
+    """The estimands the 56-week window identifies, under a Tables A/4/7 block: the restricted
+    mean over the first 52 weeks (whole weeks) per group and its DiD, and the hazard ratio
+    exp(δ). No rows when the run has none (runs before these estimands existed)."""
+    hr = est.get(analysis, "hazard_ratio", jc)
+    if hr is None and est.get(analysis, "rmst52_did_weeks", jc) is None:
+        return []
+    rows = [Row(label("rmst52", lang), heading=True)]
+    for side, side_label, effect in (("participating", "rmst52_participating", True),
+                                     ("other", "rmst52_others", False)):
+        b, i = (est.get(analysis, f"rmst52_{side}_{p}", jc) for p in ("before", "intervention"))
+        rows.append(Row(label(side_label, lang), (
+            cell(b, "weeks", lang), cell(i, "weeks", lang),
+            difference(b, i, "weeks1", lang, est.difference_ci(analysis, f"rmst52_{side}", jc)),
+            cell(est.get(analysis, "rmst52_did_weeks", jc), "weeks_did1", lang, significance=True) if effect
+            else Cell())))
+    rows.append(Row(label("hazard_ratio_de", lang), (Cell(), Cell(), Cell(),
+                                                     cell(hr, "hr3", lang, significance=True))))
+    return rows
+
+
 def _share_rows(est: Estimates, jc: int | None, row_label: str, lang: str, last3: bool, total: bool = False,
                 analysis: str = "share_internship_or_hours") -> Row:
     a = analysis
@@ -333,6 +356,7 @@ def table_a(est: Estimates, lang: str) -> Table | None:
         rows.append(Row(label("effect_pct", lang), (Cell(), Cell(), Cell(),
                                                     cell(est.get("hir_table4", "did_pct"), "pct_did", lang,
                                                          significance=True))))
+        rows += _restricted_rows(est, "hir_table4", None, lang)
     if est.has("share_internship_or_hours"):
         rows.append(Row(label("share_internship", lang), heading=True))
         whole = label("whole_period", lang)
@@ -370,6 +394,10 @@ def duration_table(est: Estimates, analysis: str, lang: str, names: Mapping[int,
         for jc in est.jobcentres(analysis, names):
             rows += _duration_rows(est, analysis, jc, _name(names, jc), lang, with_others=False)
     rows += _duration_rows(est, analysis, None, label("total_participating", lang), lang, total=True)
+    restricted = _restricted_rows(est, analysis, None, lang)
+    rows += restricted
+    if restricted:
+        notes.append(label("rmst52_note", lang))
     if analysis == "hir_table7":
         rows.append(Row(label("share_internship", lang), heading=True))
         if est.has(NEW_COURSE_SHARE):
