@@ -68,6 +68,10 @@ def fake_estimates(shift: float = 0.0) -> list[Estimate]:
             rows += [_est("hir_table8", f"{d}:{side}", None, p, 0.004, 1200, 50000, 0.001)
                      for p in ("before", "intervention")]
         rows.append(_est("hir_table8", d, None, "intervention", -0.0005, 9000, 600000, 0.001, 0.5))
+        for side, levels in (("persons_participating", (0.100, 0.128)), ("persons_others", (0.085, 0.113))):
+            rows += [_est("hir_table8", f"{d}:{side}", None, p, v, 1200, 1200, 0.01)
+                     for p, v in zip(("before", "intervention"), levels)]
+        rows.append(_est("hir_table8", f"{d}:persons_did", None, "intervention", -0.001, 9000, 14000, 0.02, 0.9))
     rows += [_est("hir_table9", "hr_caseload", None, "intervention", 0.9553, 600, 12000, 0.01, 0.0005),
              _est("hir_table9", "hr_caseload_change", None, "intervention", 0.9912, 600, 12000, 0.004, 0.002),
              _est("hir_table9", "hr_casemiss", None, "intervention", 0.8, 600, 12000, 0.2),

@@ -25,17 +25,20 @@ import pandas as pd
 import pytest
 
 from bipdask.analyses.estimates import estimates_frame
-from bipdask.analyses.hir.exits import table8_exits
+from bipdask.analyses.hir.exits import persons_exits, table8_exits, table8_persons
 from bipdask.analyses.hir.shares import share_did_table
 from bipdask.data import delivery
+from bipdask.data.weeks import period_week_bounds, week_ordinal
 from bipdask.estimators.cox import cox_ph
 from bipdask.estimators.weibull import weibull_ph
 from bipdask.inference.config import Inference
 from bipdask.prepare import linkage, spells
 from bipdask.prepare.outcomes import new_course_share_cell_sums
+from bipdask.prepare.spells import EXIT_DESTINATIONS
 from bipdask.spec import Period
 from bipdask.synth import generate
 from bipdask.synth.hir.geography import participating_jobcentre_ids
+from bipdask.synth.hir.params import TABLE8_EXIT_PCT
 from bipdask.synth.hir.truth import sample_new_course_share
 
 BEFORE = ("2017-03-01", "2018-02-28")
@@ -80,6 +83,8 @@ def panel(tmp_path_factory):
     return {"gaps": gaps, "tv": pd.concat(tv, ignore_index=True), "truth": truth, "names": names,
             "exits": pd.concat(exits, ignore_index=True), "sample_exit": full["realised"]["sample_exit"],
             "population": full["population"], "new_cells": pd.concat(new_cells, ignore_index=True),
+            "courses": pd.read_parquet(out / "_truth" / "courses.parquet"),
+            "last_week": pd.read_parquet(out / "weeks", columns=["week"])["week"].max(),
             "new_course_truth": sample_new_course_share(
                 pd.read_parquet(out / "_truth" / "courses.parquet"),
                 pd.read_parquet(out / "weeks", columns=["person_id", "week", "lab_type", "ordinary_hours"]),
@@ -163,6 +168,44 @@ def test_table8_exit_did_ci_covers_the_population_truth(panel, table8):
                 z.append((r["estimate"] - want) / r["se"])
     z = np.abs(np.array(z))
     assert len(z) == 16 and np.mean(z < 1.96) >= 14 / 16 and np.all(z < 3.5)
+
+
+@pytest.fixture(scope="module")
+def table8_persons_rows(panel):
+    return estimates_frame(table8_persons(persons_exits(panel["exits"]), inference=Inference())).set_index(
+        ["estimand", "period"])
+
+
+def test_table8_persons_shares_are_the_generators_own_course_ends_exactly(panel, table8_persons_rows):
+    """The share of persons exiting to d: persons whose course (the generator's span) overlaps the
+    period's weeks with an observable next week, and of them those whose course ends there to d."""
+    c = panel["courses"]
+    start, end = week_ordinal(c["course_start"]), week_ordinal(c["course_end"])
+    last = int(week_ordinal([panel["last_week"]])[0])
+    participating = np.isin(c["jobcentre_id"].to_numpy(), list(participating_jobcentre_ids()))
+    for e, (a, b) in enumerate((BEFORE, INTERVENTION)):
+        p0, p1 = period_week_bounds(a, b)
+        p1 = min(p1, last - 1)  # the panel's last week: where it went is not observed
+        present = (start <= p1) & (end >= p0)
+        for dest in EXIT_DESTINATIONS:
+            exits = present & (end <= p1) & (c["destination"].to_numpy() == dest)
+            for d, side in ((True, "persons_participating"), (False, "persons_others")):
+                who = participating == d
+                got = table8_persons_rows.loc[(f"{dest}:{side}", ("before", "intervention")[e]), "estimate"]
+                assert got == pytest.approx(exits[who].sum() / present[who].sum(), abs=1e-15), (dest, side, e)
+
+
+def test_table8_persons_shares_cover_the_planted_percentages(table8_persons_rows):
+    """The generator plants the report's Tabel 8 percentages as the expected share of a period's
+    persons exiting to each destination (synth params TABLE8_EXIT_PCT): Wald z of the 16 cells."""
+    z = []
+    for dest, planted in TABLE8_EXIT_PCT.items():
+        for d, side in ((True, "persons_participating"), (False, "persons_others")):
+            for e, per in enumerate(("before", "intervention")):
+                r = table8_persons_rows.loc[(f"{dest}:{side}", per)]
+                z.append((r["estimate"] - planted[d][e] / 100) / r["se"])
+    z = np.abs(np.array(z))
+    assert len(z) == 16 and np.mean(z < 1.96) >= 14 / 16 and np.all(z < 3.5), z
 
 
 def test_table7_new_course_share_is_the_generators_own_count_exactly(panel):

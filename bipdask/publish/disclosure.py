@@ -207,6 +207,11 @@ def relations(frame: pd.DataFrame) -> list[Relation]:
                     add("derived", k, [(analysis, f"{dest}:{side}", k[2], p)
                                        for side in ("mean_participating", "mean_others")
                                        for p in ("before", "intervention")])
+                elif k[1].endswith(":persons_did"):
+                    dest = k[1].removesuffix(":persons_did")
+                    add("derived", k, [(analysis, f"{dest}:{side}", k[2], p)
+                                       for side in ("persons_participating", "persons_others")
+                                       for p in ("before", k[3])])
         elif analysis == "hir_table3":
             for k in ks:
                 if k[3] == "difference":

@@ -571,3 +571,16 @@ def test_a_small_restricted_mean_cell_cannot_be_solved_from_its_did():
     p = protect_estimates(t, 5)
     hidden = p[p[SUPPRESSED] != ""]
     assert len(hidden) >= 2 and not attack(p, t)
+
+
+def test_a_small_table8_persons_cell_cannot_be_solved_from_the_persons_did():
+    a = "hir_table8"
+    rows = [row(a, "flex_job:persons_participating", None, "before", 0.015, 3, 3),
+            row(a, "flex_job:persons_participating", None, "intervention", 0.019, 800, 800),
+            row(a, "flex_job:persons_others", None, "before", 0.012, 5000, 5000),
+            row(a, "flex_job:persons_others", None, "intervention", 0.013, 5200, 5200),
+            row(a, "flex_job:persons_did", None, "intervention", 0.003, 9000, 11000)]
+    t = pd.DataFrame(rows, columns=COLS)
+    assert any(r.kind == "derived" and r.target == (a, "flex_job:persons_did", ALL, "intervention")
+               for r in relations(t))
+    assert (protect_estimates(t, 5)[SUPPRESSED] != "").sum() >= 2

@@ -384,3 +384,16 @@ def test_tables_4_and_7_show_the_restricted_mean_and_hazard_ratio_under_the_tota
     row = row[row.index("<tr"):]
     row = row[:row.index("</tr>")]
     assert "−2" in row and "[" in row
+
+
+def test_table8_shows_the_share_of_persons_exiting_with_the_weekly_effect_beside_it(reports):
+    text = Path(reports["en"]).read_text(encoding="utf-8")
+    table = text[text.index('id="table8"'):]
+    table = table[:table.index("</table>")]
+    assert "Effect on the weekly exit probability" in table
+    pension = table[table.index("Disability pension") if "Disability pension" in table else table.index("isability"):]
+    row = pension[pension.index("Participating"):]
+    row = row[:row.index("</tr>")]
+    # per cent of persons (10.0 → 12.8), their difference, the persons DiD (−0.1 pp), the weekly β (−0.05 pp)
+    for value in ("10.0", "12.8", "+2.8", "−0.1", "−0.05"):
+        assert value in row, (value, row)

@@ -146,6 +146,15 @@ LABELS: dict[str, dict[str, str]] = {
               "correlated, and the run stores no replicates of these means from which to derive one.",
         "da": "—: intet KI for denne forskel. De samme personer indgår i begge perioder, så de to celler er "
               "korrelerede, og kørslen gemmer ingen replikationer af disse gennemsnit, som et KI kan udledes af."},
+    "effect_weekly_exit": {"en": "Effect on the weekly exit probability, pp",
+                           "da": "Effekt på den ugentlige afgangssandsynlighed, procentpoint"},
+    "table8_note": {
+        "en": "Levels: per cent of the persons in a resource course in the period whose course ended in the period "
+              "to the destination; Effect: the difference-in-differences of these shares, in percentage points. "
+              "The last column is the effect on the weekly exit probability (eq. 3), in percentage points.",
+        "da": "Niveauer: procent af personerne i ressourceforløb i perioden, hvis forløb sluttede i perioden med "
+              "afgang til destinationen; Effekt: forskel-i-forskelle for disse andele, i procentpoint. Sidste "
+              "kolonne er effekten på den ugentlige afgangssandsynlighed (lign. 3), i procentpoint."},
     "rmst52": {"en": "Weeks without a new LAB intervention in the first 52 (restricted mean)",
                "da": "Uger uden ny LAB-indsats af de første 52 (begrænset middelværdi)"},
     "hazard_ratio_de": {"en": "Hazard ratio of a new LAB, exp(δ) (no effect = 1)",

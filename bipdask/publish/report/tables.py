@@ -428,21 +428,37 @@ EXIT_DESTINATIONS = ("ordinary_employment", "flex_job", "ledighedsydelse", "disa
 
 
 def table8(est: Estimates, lang: str) -> Table | None:
+    """Table 8: per destination the share of persons exiting in each period (the report's
+    percentages) and the DiD of those shares; the weekly exit rate's DiD (eq. 3) beside it as a
+    secondary effect column. A run without the persons rows shows the weekly rates only."""
     a = "hir_table8"
     if not est.has(a):
         return None
+    persons = any(est.get(a, f"{d}:persons_did") is not None for d in EXIT_DESTINATIONS)
     rows: list[Row] = []
     for dest in EXIT_DESTINATIONS:
         rows.append(Row(label(dest, lang), heading=True))
-        for side, side_label in (("mean_participating", "participating"), ("mean_others", "others")):
-            b = est.get(a, f"{dest}:{side}", None, "before")
-            i = est.get(a, f"{dest}:{side}", None, "intervention")
-            effect = (cell(est.get(a, dest, None, "intervention"), "pp2", lang, significance=True)
-                      if side == "mean_participating" else Cell())
+        for side, side_label in (("participating", "participating"), ("others", "others")):
+            first = side == "participating"
+            if persons:
+                b = est.get(a, f"{dest}:persons_{side}", None, "before")
+                i = est.get(a, f"{dest}:persons_{side}", None, "intervention")
+                effect = cell(est.get(a, f"{dest}:persons_did"), "pp", lang, significance=True) if first else Cell()
+                weekly = cell(est.get(a, dest, None, "intervention"), "pp2", lang, significance=True) if first else Cell()
+                rows.append(Row(label(side_label, lang), (cell(b, "pct", lang), cell(i, "pct", lang),
+                                                          difference(b, i, "pct", lang), effect, weekly)))
+                continue
+            b = est.get(a, f"{dest}:mean_{side}", None, "before")
+            i = est.get(a, f"{dest}:mean_{side}", None, "intervention")
+            effect = cell(est.get(a, dest, None, "intervention"), "pp2", lang, significance=True) if first else Cell()
             rows.append(Row(label(side_label, lang), (cell(b, "pct2", lang), cell(i, "pct2", lang),
                                                       difference(b, i, "pct2", lang), effect)))
-    return Table("table8", label("table8", lang), _period_columns(lang, label("effect", lang)), tuple(rows),
-                 _notes(rows, label("how_to_read", lang), lang=lang))
+    columns = _period_columns(lang, label("effect", lang))
+    notes = [label("how_to_read", lang)]
+    if persons:
+        columns = (*columns, label("effect_weekly_exit", lang))
+        notes.append(label("table8_note", lang))
+    return Table("table8", label("table8", lang), columns, tuple(rows), _notes(rows, *notes, lang=lang))
 
 
 def table9(est: Estimates, lang: str) -> Table | None:
