@@ -25,6 +25,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from bipdask.data.validate.coverage import MAX_PERSONS_WITHOUT_WEEKS, MAX_ROW_DROP
 from bipdask.errors import InputError, Problem
 from bipdask.inference.config import METHODS, SCHEMES, Inference
 
@@ -148,6 +149,13 @@ class EvaluationSpec:
                                     doc="hours of one full-time caseworker")
     caseload_trim: tuple[float, float] = key((13.0, 50.0), toml="caseload.trim", kind="pair", check=_trim,
                                              doc="[low, high] caseloads outside which person-weeks are trimmed")
+    coverage_max_persons_without_weeks: float = key(
+        MAX_PERSONS_WITHOUT_WEEKS, toml="coverage.max_persons_without_weeks", check=between(0.0, 1.0),
+        doc="largest share of the persons table with no weeks row before the run stops")
+    coverage_max_row_drop: float = key(
+        MAX_ROW_DROP, toml="coverage.max_row_drop", check=between(0.0, 1.0),
+        doc="largest fall of a job centre-month's weeks rows per week (against the month before "
+            "and the previous delivery) before the run stops")
     title: str = key("", doc="the report's title")
 
     def inference(self, seed: int | None = None) -> Inference:
@@ -158,6 +166,11 @@ class EvaluationSpec:
                          seed=self.seed if seed is None else int(seed), scheme=self.bootstrap_scheme,
                          cluster="jobcentre_id" if self.cluster == "jobcentre" else "person_id",
                          method=self.inference_method)
+
+    def coverage_limits(self) -> dict[str, float]:
+        """The ``[coverage]`` thresholds as :func:`bipdask.data.validate.validate_delivery` takes them."""
+        return {"max_persons_without_weeks": self.coverage_max_persons_without_weeks,
+                "max_row_drop": self.coverage_max_row_drop}
 
     @property
     def last_months_period(self) -> Period:

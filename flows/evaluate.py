@@ -109,7 +109,7 @@ def evaluate(
 
     t0 = time.perf_counter()
     step("validate and stage", 0, 1)
-    report = validate_and_stage.submit(input_dir, run.url).result()
+    report = validate_and_stage.submit(input_dir, run.url, spec_obj.coverage_limits(), root).result()
     timings["validate_and_stage"] = time.perf_counter() - t0
     step("validate and stage", 1, 1)
 

@@ -22,7 +22,7 @@ from flows.outputs import ESTIMATES_FILE, ReduceOutput
 
 LINKAGE_COUNTS = ("person_weeks", "matched", "linked", "trimmed", "no_caseworker", "no_caseload_record")
 VALIDATION_KEYS = ("contract_version", "rows_in", "rows_out", "quarantined", "problems", "input_hashes",
-                   "week_span")
+                   "week_span", "coverage")
 SE_NOTES = {
     "pairs": ("pairs cluster bootstrap SE, percentile CI and bootstrap p-value (every analysis; the weekly/wave "
               "means of hir_table8/hir_table3 and bip rows without replicates: analytic)"),

@@ -95,14 +95,30 @@ def _sanitized(name: str) -> Callable:
 # --------------------------------------------------------------------------- validate and stage
 
 
-def validate_and_stage_impl(input_dir: str, run_url: str) -> dict[str, Any]:
-    """Validate the delivery and write the run's staged layer; the report as a dict."""
+def validate_and_stage_impl(input_dir: str, run_url: str, coverage_limits: dict | None = None,
+                            root: str | None = None) -> dict[str, Any]:
+    """Validate the delivery and write the run's staged layer; the report as a dict.
+
+    ``coverage_limits`` are the spec's ``[coverage]`` thresholds; the coverage is compared with
+    that of the latest run committed under ``root`` (the previous delivery), if any."""
     t0 = time.perf_counter()
-    report = validate_delivery(input_dir, out_url=run_url, storage_options=storage.storage_options(run_url))
+    report = validate_delivery(input_dir, out_url=run_url, storage_options=storage.storage_options(run_url),
+                               coverage_limits=coverage_limits,
+                               previous_coverage=previous_coverage(root) if root else None)
     out = report.to_dict()
     out["staged_url"] = storage.join(run_url, "staged")
     out["seconds"] = time.perf_counter() - t0
     return out
+
+
+def previous_coverage(root: str) -> dict | None:
+    """The coverage the latest committed run under ``root`` recorded (None: no such run, or one
+    committed before coverage was recorded)."""
+    try:
+        manifest = storage.open_run(root).manifest
+    except FileNotFoundError:
+        return None
+    return (manifest.get("validation") or {}).get("coverage")
 
 
 # --------------------------------------------------------------------------- per job centre

@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,6 +62,7 @@ import pyarrow as pa
 from bipdask.data.contract import CONTRACT_VERSION, TABLES
 from bipdask.data.delivery import iter_table_files, table_files, weeks_layout
 from bipdask.data.dream import ACTIVITY_TABLE, WIDE_TABLE
+from bipdask.data.validate.coverage import CoverageCounter, reconcile
 from bipdask.data.validate.read import (
     RULE_MIXED_FORMATS,
     RULE_TABLE_MISSING,
@@ -125,6 +126,7 @@ class ValidationReport:
     max_quarantine_share: float = DEFAULT_MAX_QUARANTINE_SHARE
     contract_version: str = CONTRACT_VERSION
     staged_url: str | None = None
+    coverage: dict | None = None  # bipdask.data.validate.coverage: what the clean weeks rows cover
 
     def n_quarantined(self, table: str) -> int:
         return sum(self.quarantined.get(table, {}).values())
@@ -161,6 +163,7 @@ class ValidationReport:
             "week_span": list(self.week_span) if self.week_span else None,
             "max_quarantine_share": self.max_quarantine_share,
             "staged_url": self.staged_url,
+            "coverage": self.coverage,
         }
 
 
@@ -177,6 +180,7 @@ class _State:
     quarantined: dict[str, dict[str, int]] = field(default_factory=dict)
     unusable: set[str] = field(default_factory=set)
     weeks_wide: bool = False
+    coverage: CoverageCounter = field(default_factory=CoverageCounter)
 
     def count(self, name: str, first: np.ndarray, reasons: list[str]) -> None:
         self.rows_in[name] = self.rows_in.get(name, 0) + len(first)
@@ -195,6 +199,8 @@ def validate_delivery(
     storage_options: dict | None = None,
     max_quarantine_share: float = DEFAULT_MAX_QUARANTINE_SHARE,
     today: dt.date | None = None,
+    coverage_limits: Mapping[str, float] | None = None,
+    previous_coverage: Mapping | None = None,
 ) -> ValidationReport:
     """Check a delivery against the data contract v1; optionally stage its clean rows.
 
@@ -214,6 +220,11 @@ def validate_delivery(
     today
         The day of validation (default: today, UTC): weeks and dates after it are quarantined
         as ``in_future`` (a register cannot have observed them).
+    coverage_limits
+        ``max_persons_without_weeks`` and ``max_row_drop`` (the spec's ``[coverage]``; default
+        :mod:`bipdask.data.validate.coverage`'s): beyond them missing coverage stops the run.
+    previous_coverage
+        The previous delivery's ``coverage`` (its run manifest), to compare months with.
 
     Raises
     ------
@@ -249,6 +260,14 @@ def validate_delivery(
         if n == 0 and name not in st.unusable:
             st.errors.add(name, "", RULE_ZERO_ROWS, 0)
     _check_shares(st, max_quarantine_share, skip=st.errors.tables())
+    coverage = None
+    if not ({"weeks", "persons", "jobcentres"} & st.unusable) and "weeks" in st.files:
+        coverage = st.coverage.summary(ctx.persons_clean, ctx.jobcentre_ids)
+        found = reconcile(coverage, previous_coverage, **dict(coverage_limits or {}))
+        for p in found.warnings:
+            st.warnings.add(p.table, p.column, p.rule, p.n_rows, p.message)
+        for p in found.errors:
+            st.errors.add(p.table, p.column, p.rule, p.n_rows, p.message)
     _write_small_tables(data, checked, out if not st.errors else None, qdir)
 
     if st.errors:
@@ -265,6 +284,7 @@ def validate_delivery(
         week_span=_span_text(span),
         max_quarantine_share=max_quarantine_share,
         staged_url=(out.path(STAGED) if out is not None else None),
+        coverage=coverage,
     )
 
 
@@ -409,6 +429,7 @@ def _weeks_rows(root: Path, st: _State, ctx: Context, writer: PartitionedWriter 
             clean = t.filter(pa.array(first < 0))
             if "jobcentre_id" in clean.column_names:
                 jobcentres.update(np.unique(Frame(clean).values("jobcentre_id")).tolist())
+            _cover(st, t, ctx)
             if writer is not None and not st.errors:
                 writer.write(full_schema_table(clean, table))
             bad = first >= 0
@@ -421,6 +442,18 @@ def _weeks_rows(root: Path, st: _State, ctx: Context, writer: PartitionedWriter 
         sink.close()
     st.rows_in.setdefault("weeks", 0)
     return sorted(int(i) for i in jobcentres)
+
+
+def _cover(st: _State, t: pa.Table, ctx: Context) -> None:
+    """Count what the delivered weeks rows cover (quarantined ones too: the quarantine is
+    reported on its own; coverage asks what was delivered at all), inside the week span."""
+    fr = Frame(t)
+    if not fr.has("person_id", "week", "jobcentre_id") or ctx.span is None:
+        return
+    week = fr.values("week")
+    ok = (fr.valid("person_id") & fr.valid("week") & fr.valid("jobcentre_id")
+          & (week >= ctx.span[0]) & (week <= ctx.span[1] + 6))
+    st.coverage.add(fr.values("jobcentre_id")[ok], fr.values("week")[ok], fr.values("person_id")[ok])
 
 
 def _clear_outputs(out: Folder | None, qdir: Folder | None) -> None:

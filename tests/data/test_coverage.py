@@ -1,0 +1,111 @@
+"""Coverage of a delivery (bipdask.data.validate.coverage): persons without weeks, job centres
+without weeks, job centre-months whose rows fall against the month before or the previous delivery."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from _deliveries import PERSON_IDS, tiny_tables, write_delivery
+
+from bipdask.cli import main
+from bipdask.data.validate import validate_delivery
+from bipdask.data.validate.coverage import (
+    MIN_ROWS_PER_WEEK,
+    RULE_DROP_DELIVERY,
+    RULE_DROP_MONTH,
+    RULE_JOBCENTRES,
+    RULE_PERSONS,
+    reconcile,
+)
+from bipdask.errors import InputError
+from bipdask.spec import load_spec
+
+
+def _without_weeks_of(folder: Path, *person_ids: int) -> Path:
+    tables = tiny_tables()
+    tables["weeks"] = tables["weeks"][~tables["weeks"]["person_id"].isin(person_ids)]
+    return write_delivery(tables, folder)
+
+
+def test_tiny_delivery_is_fully_covered(tmp_path: Path) -> None:
+    report = validate_delivery(write_delivery(tiny_tables(), tmp_path))
+    assert report.coverage["persons"] == 6
+    assert report.coverage["persons_without_weeks"] == 0
+    assert report.coverage["jobcentres_without_weeks"] == []
+    assert report.coverage["rows_per_week"] == {"101": {"2018-01": 3.0, "2018-02": 3.0, "2018-03": 3.0},
+                                                "102": {"2018-01": 3.0, "2018-02": 3.0, "2018-03": 3.0}}
+    assert not report.problems
+    assert report.to_dict()["coverage"] == report.coverage
+
+
+def test_persons_without_weeks_stop_validation(tmp_path: Path, capsys) -> None:
+    """A person in the persons table with no weeks row at all: a part file missing (exit 2)."""
+    folder = _without_weeks_of(tmp_path / "d", PERSON_IDS[0])
+    assert main(["validate", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert ("weeks.person_id: persons without weeks rows (1 rows): 1 of 6 persons (16.7%) have no weeks row, "
+            "limit 2.0%: are part files missing?") in err
+    assert str(PERSON_IDS[0]) not in err
+
+
+def test_persons_without_weeks_below_the_limit_are_a_warning(tmp_path: Path) -> None:
+    folder = _without_weeks_of(tmp_path / "d", PERSON_IDS[0])
+    report = validate_delivery(folder, coverage_limits={"max_persons_without_weeks": 0.2})
+    assert [(p.rule, p.n_rows) for p in report.problems] == [(RULE_PERSONS, 1)]
+
+
+def test_a_jobcentre_without_weeks_is_flagged(tmp_path: Path) -> None:
+    tables = tiny_tables()
+    tables["jobcentres"].loc[len(tables["jobcentres"])] = [103, "Faxe", 320]
+    report = validate_delivery(write_delivery(tables, tmp_path))
+    assert [(p.rule, p.message) for p in report.problems] == [(RULE_JOBCENTRES, "job centre 103")]
+
+
+def _cov(months: dict[str, float], jc: str = "7") -> dict:
+    return {"persons": 100, "persons_without_weeks": 0, "jobcentres_without_weeks": [],
+            "rows_per_week": {jc: months}}
+
+
+def test_a_month_falling_by_more_than_the_limit_stops_the_run() -> None:
+    found = reconcile(_cov({"2018-01": 100.0, "2018-02": 40.0, "2018-03": 100.0}), max_row_drop=0.5)
+    assert [(p.rule, p.message) for p in found.errors] == [
+        (RULE_DROP_MONTH, ("job centre 7, 2018-02: 40 rows/week against 2018-01 (100 rows/week), a fall of 60%, "
+                           "limit 50%"))]
+    assert found.warnings == []
+
+
+def test_a_smaller_fall_is_a_warning_and_a_small_one_nothing() -> None:
+    found = reconcile(_cov({"2018-01": 100.0, "2018-02": 70.0, "2018-03": 65.0}), max_row_drop=0.5)
+    assert found.errors == []
+    assert [p.message for p in found.warnings] == [
+        "job centre 7, 2018-02: 70 rows/week against 2018-01 (100 rows/week), a fall of 30%, limit 50%"]
+
+
+def test_a_month_missing_inside_the_span_is_a_full_fall() -> None:
+    found = reconcile(_cov({"2018-01": 100.0, "2018-04": 100.0}))
+    assert sorted(p.message.split(":")[0] for p in found.errors) == ["job centre 7, 2018-02", "job centre 7, 2018-03"]
+
+
+def test_small_jobcentres_are_not_compared() -> None:
+    tiny = MIN_ROWS_PER_WEEK - 1
+    assert reconcile(_cov({"2018-01": float(tiny), "2018-02": 0.5})) == reconcile(None)
+
+
+def test_against_the_previous_delivery() -> None:
+    """Months the previous delivery had must not fall; months after this delivery's last are not compared."""
+    previous = _cov({"2018-01": 100.0, "2018-02": 100.0, "2018-03": 100.0, "2018-04": 100.0})
+    now = _cov({"2018-01": 100.0, "2018-02": 30.0, "2018-03": 100.0})
+    found = reconcile(now, previous)
+    assert {(p.rule, p.message.split(":")[0]) for p in found.errors} == {
+        (RULE_DROP_MONTH, "job centre 7, 2018-02"), (RULE_DROP_DELIVERY, "job centre 7, 2018-02")}
+    gone = reconcile(_cov({"2018-01": 100.0}, jc="8"), previous)
+    assert [p.message.split(":")[0] for p in gone.errors] == ["job centre 7, 2018-01"]
+
+
+def test_spec_thresholds_reach_validation(tmp_path: Path) -> None:
+    spec = load_spec("hir")
+    assert spec.coverage_limits() == {"max_persons_without_weeks": 0.02, "max_row_drop": 0.5}
+    folder = _without_weeks_of(tmp_path / "d", PERSON_IDS[0])
+    with pytest.raises(InputError, match=RULE_PERSONS):
+        validate_delivery(folder, coverage_limits=spec.coverage_limits())
