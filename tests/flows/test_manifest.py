@@ -25,7 +25,7 @@ SECTION_KEYS = {
     "spec": {"name", "source", "content"},
     "inputs": {"delivery", "sha256"},
     "validation": {"contract_version", "rows_in", "rows_out", "quarantined", "problems", "input_hashes",
-                   "week_span"},
+                   "week_span", "coverage"},
     "row_counts": {"input", "staged", "quarantined", "weeks_read_by_model_inputs", "share_cell_rows",
                    "model_input", "linkage", "estimates", "estimates_by_analysis", "reduce_outputs"},
     "estimation": {"bootstrap_replicates", "bootstrap_scheme", "seed", "cluster", "inference", "se", "notes"},
