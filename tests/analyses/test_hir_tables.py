@@ -294,7 +294,7 @@ def test_table8_and_table3_wrap_hir_linear_with_the_replicates_of_their_bootstra
         exits[f"exit_{d}"] = (rng.random(n) < 0.05).astype(np.int8)
     t8 = table8(exits, inference=Inference(replicates=B, seed=3))
     assert t8.notes["rows_next_week_unobserved"] == int((exits["next_observed"] == 0).sum())
-    assert t8.replicates.shape == (B, 1 + len(EXIT_DESTINATIONS))
+    assert t8.replicates.shape == (B, 1 + 2 * len(EXIT_DESTINATIONS))  # weekly β and persons DiD per destination
     did = t8.rows[t8.rows["estimand"].isin(EXIT_DESTINATIONS)].set_index("estimand")
     for d in EXIT_DESTINATIONS:
         assert np.nanstd(t8.replicates[replicate_key(d, None, "intervention")], ddof=1) == pytest.approx(
