@@ -10,7 +10,7 @@ block). See ``docs/architecture.md``.
 Importing this package sets quiet defaults for Prefect and Dask *before* Prefect is imported
 (Prefect reads its settings once, at import, and hands them to its temporary server and to
 Dask workers): Prefect logs at WARNING, task/flow failure tracebacks are left to the CLI's
-one-line error, distributed logs at ERROR, and the local server sends no telemetry. Values
+one-line error, distributed logs at ERROR. Telemetry is off in any case (``OFFLINE_ENV``). Values
 the user exported win; ``BIPDASK_DEBUG=1`` keeps Prefect's own defaults.
 """
 
@@ -22,9 +22,14 @@ QUIET_ENV = {
     "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
     "PREFECT_LOGGING_LOGGERS_PREFECT_TASK_RUNS_LEVEL": "CRITICAL",
     "PREFECT_LOGGING_LOGGERS_PREFECT_FLOW_RUNS_LEVEL": "CRITICAL",
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "DASK_LOGGING__DISTRIBUTED": "error",
 }
+
+# The agency runs offline: no usage telemetry, with or without BIPDASK_DEBUG (DO_NOT_TRACK turns
+# off Prefect's client-side SDK analytics; the temporary server's analytics have their own switch).
+OFFLINE_ENV = {"DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+for _name, _value in OFFLINE_ENV.items():
+    os.environ.setdefault(_name, _value)
 
 if not os.environ.get("BIPDASK_DEBUG"):
     for _name, _value in QUIET_ENV.items():

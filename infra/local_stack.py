@@ -154,7 +154,7 @@ class LocalStack:
             "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{self.workdir / 'prefect.db'}",
             # local conveniences, not part of the stack's contract
             "PREFECT_HOME": str(self.workdir / "prefect-home"),
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            **stack.OFFLINE_ENV,
             "PREFECT_UI_ENABLED": "false",
             "PREFECT_WORKER_QUERY_SECONDS": "2",
             "PREFECT_WORKER_WEBSERVER_HOST": LOOPBACK,

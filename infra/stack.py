@@ -35,6 +35,10 @@ DELIVERY_MOUNT = "/data/bipdask/delivery"  # where containers see the agency's d
 
 PREFECT_API = ("PREFECT_API_URL",)
 S3_ENV = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
+# The agency runs offline: no usage telemetry from any process of the stack (DO_NOT_TRACK turns
+# off Prefect's client-side SDK analytics; the server's own analytics have their own setting).
+# The image sets both (docker/Dockerfile); compose and the local stack set them again.
+OFFLINE_ENV = {"DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
 
 
 @dataclass(frozen=True)

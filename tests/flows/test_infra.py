@@ -76,6 +76,9 @@ def compose_problems(compose: dict) -> list[str]:
         missing = [n for n in stack.ROLES[roles[0]].env if n not in env]
         if missing:
             problems.append(f"{name} ({roles[0]}): environment lacks {missing}")
+        tracking = {k: v for k, v in stack.OFFLINE_ENV.items() if str(env.get(k)) != v}
+        if tracking:
+            problems.append(f"{name} ({roles[0]}): telemetry not off, needs {tracking}")
         if "build" in svc and svc["build"].get("dockerfile") != "docker/Dockerfile":
             problems.append(f"{name}: not built from docker/Dockerfile")
     for role in stack.ROLES:
@@ -134,6 +137,9 @@ def test_compose_check_catches_a_changed_command_env_or_image():
     secret = copy.deepcopy(compose)
     secret["services"]["create-bucket"]["environment"]["AWS_SECRET_ACCESS_KEY"] = "hunter22"
     assert any("literal" in p for p in compose_problems(secret))
+    tracked = copy.deepcopy(compose)
+    del tracked["services"]["dask-scheduler"]["environment"]["DO_NOT_TRACK"]
+    assert any("telemetry" in p and "dask-scheduler" in p for p in compose_problems(tracked))
 
 
 def test_compose_credentials_are_dev_defaults_from_the_environment():
@@ -290,6 +296,10 @@ def test_image_installs_the_package_from_the_lock_and_copies_what_the_stack_runs
                 assert src in allowed, f"{src} is filtered out of the build context"
     # the files the compose and Kubernetes one-shot jobs name are in the image
     assert "COPY prefect.yaml" in dockerfile and "COPY infra/stack.py infra/stack.py" in dockerfile
+    # the agency runs offline: no usage telemetry from any process of the image
+    env = dict(re.findall(r"^\s*(?:ENV\s+)?([A-Z_]+)=(\S+?)\s*\\?$", dockerfile, re.M))
+    for key, value in stack.OFFLINE_ENV.items():
+        assert env.get(key) == value, f"the image does not set {key}={value}"
 
 
 def test_lock_pins_every_dependency_within_the_projects_ranges():
