@@ -216,8 +216,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"bipdask {args.command}: error", file=sys.stderr)
-        for line in str(exc).splitlines():
-            print(f"  {line}", file=sys.stderr)
+        for line in str(exc).splitlines():  # a file name may carry bytes that are not UTF-8
+            print(f"  {line.encode('utf-8', 'surrogateescape').decode('utf-8', 'replace')}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("bipdask: interrupted", file=sys.stderr)

@@ -74,6 +74,11 @@ class DeliveryFile:
         return [c for c in table.column_names if c in have]
 
 
+def printable(text: str) -> str:
+    """A file name as it can be printed: bytes that are not UTF-8 shown as U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def sha256_file(path: Path) -> str:
     """SHA-256 of a file's bytes, read in 1 MiB chunks (for the run manifest)."""
     h = hashlib.sha256()
@@ -105,8 +110,11 @@ def open_file(root: Path, path: Path, table: Table, log: ProblemLog) -> Delivery
             columns = next(csv.reader([first], delimiter=delimiter), [])
         else:
             columns = pq.read_schema(path).names
+    except UnicodeEncodeError:  # Arrow takes paths as UTF-8: a name with other bytes cannot be opened
+        log.add(table.name, "", RULE_UNREADABLE, 0, f"{printable(rel)} (file name not UTF-8: rename it)")
+        return None
     except (OSError, ValueError, csv.Error, pa.ArrowException) as exc:
-        log.add(table.name, "", RULE_UNREADABLE, 0, f"{rel} ({type(exc).__name__})")
+        log.add(table.name, "", RULE_UNREADABLE, 0, f"{printable(rel)} ({type(exc).__name__})")
         return None
     dupes = sorted({c for c in columns if columns.count(c) > 1})
     for c in dupes:

@@ -74,6 +74,7 @@ from bipdask.data.validate.read import (
     check_columns,
     full_schema_table,
     open_file,
+    printable,
     read_cast,
     read_whole,
     sha256_file,
@@ -236,6 +237,7 @@ def validate_delivery(
         raise InputError([Problem("delivery", "", "delivery folder not found", 0)])
     st = _State()
     _discover(root, st)
+    _unknown_tables(root, st)
     data = {n: read_whole(st.files[n], TABLES[n], st.errors) for n in SMALL_TABLES if n in st.files}
     today_days = days((today or dt.datetime.now(dt.timezone.utc).date()).isoformat())
     span, duplicates, weeks_rows = (_weeks_keys(root, st, today_days) if "weeks" in st.files
@@ -322,6 +324,22 @@ def _discover(root: Path, st: _State) -> None:
         files = [f for p in paths if (f := open_file(root, p, table, st.errors)) is not None]
         check_columns(table, files, st.errors, st.warnings)
         st.files[name] = files
+
+
+KNOWN_ENTRIES = {*TABLES, WIDE_TABLE, ACTIVITY_TABLE, "truth"}
+RULE_UNKNOWN_TABLE = "unknown table ignored"  # a warning: a misspelt name is also a missing table
+
+
+def _unknown_tables(root: Path, st: _State) -> None:
+    """Files and folders of the delivery that are no contract table (``week.parquet``,
+    ``extra/``): warnings, so a misspelt or unexpected table is seen, not silently skipped."""
+    for entry in sorted(root.iterdir()):
+        name = entry.name
+        if name.startswith(("_", ".")):
+            continue
+        stem = entry.stem if entry.suffix in (".parquet", ".csv", ".json") else name
+        if stem not in KNOWN_ENTRIES:
+            st.warnings.add(printable(stem), "", RULE_UNKNOWN_TABLE, 0)
 
 
 def _hash(root: Path, path: Path, name: str, st: _State) -> bool:
