@@ -335,3 +335,25 @@ def test_table4_wild_rows_carry_the_restricted_mean_and_hazard_ratio_with_placeb
                              {"duration": "weeks_survived", "interval": True, "cluster": "jobcentre_id", "bootstrap": 0})
     iv = placebo_interval(float(np.log(hr["estimate"])), placebos[:, -1])
     assert hr["ci_low"] == pytest.approx(np.exp(iv["ci_low"])) and hr["ci_high"] == pytest.approx(np.exp(iv["ci_high"]))
+
+
+def test_table9_share_is_within_job_centres_like_the_stratified_cox():
+    """Job centres with higher caseloads have a higher share level, but within a centre the share
+    does not depend on caseload (planted 0): the pooled LPM finds the between-centre slope, the
+    job-centre fixed effects (the share rows' model, matching the Cox strata) find about 0, and
+    equal OLS with job-centre dummies (statsmodels) to machine precision."""
+    sm = pytest.importorskip("statsmodels.formula.api")
+    from bipdask.analyses.hir.mediators import table9_10_share
+
+    rng = np.random.default_rng(np.random.SeedSequence([12, 3]))
+    jc = rng.integers(0, 6, 6000)
+    caseload = 20 + 4 * jc + rng.normal(0, 3, jc.size)
+    y = (rng.random(jc.size) < 0.05 + 0.03 * jc).astype(np.int8)  # share rises with the centre, not caseload
+    weeks = pd.DataFrame({"person_id": np.arange(jc.size) // 4, "jobcentre_id": jc, "in_internship_or_hours": y,
+                          "caseload": caseload, "casemiss": 0, "caseload_change": caseload - 30, "change_miss": 0})
+    within = {r.estimand: r for r in table9_10_share(weeks, inference=Inference())}
+    pooled = {r.estimand: r for r in table9_10_share(weeks, fixed_effects=None, inference=Inference())}
+    assert pooled["caseload"].estimate > 0.005 and pooled["caseload"].p_value < 0.001  # confounded
+    assert abs(within["caseload"].estimate) < 2 * within["caseload"].se
+    ref = sm.ols("in_internship_or_hours ~ caseload + C(jobcentre_id)", data=weeks).fit()  # casemiss is all 0
+    assert within["caseload"].estimate == pytest.approx(ref.params["caseload"], rel=1e-9)

@@ -10,7 +10,8 @@ intervention period (the person-weeks linked by Boks 1, :mod:`bipdask.prepare.li
   :func:`table9` (caseload + casemiss, change + change_miss; Table 9: 0.9553, 0.9912) and
   :func:`table10` (each belief + its missing indicator; Table 10: 1.0041, 0.9947, 1.0011);
 - the share in company internship or with ordinary hours (eq. 2's outcome): person-week LPMs on
-  the same covariates — :func:`table9_10_share`, wrapped with its replicates by
+  the same covariates with job-centre fixed effects (within job centres, as the Cox strata) —
+  :func:`table9_10_share`, wrapped with its replicates by
   :func:`share_mediators` (Table 9: 0.0012, −0.0028; Table 10: 0.0021, 0.0001, −0.0004; a
   change in the share, as a fraction, per unit).
 
@@ -222,6 +223,7 @@ def table9_10_share(
     outcome: str = SHARE_OUTCOME,
     beliefs: Sequence[str] = tuple(BELIEF_PREFIX + b for b in BELIEFS),
     controls: Sequence[str] = (),
+    fixed_effects: str | None = "jobcentre_id",
     inference: Inference,
     period: str = "intervention",
     return_fits: bool = False,
@@ -229,7 +231,11 @@ def table9_10_share(
     """HIR Tables 9–10 (share rows): the LPM of the weekly share on caseload, its change, belief.
 
     Models, each clustered by person, on the participating job centres' person-weeks of the
-    intervention period (the weeks that have a caseload):
+    intervention period (the weeks that have a caseload), with **job-centre fixed effects
+    absorbed** (``fixed_effects``, when that column is present): the coefficient comes from
+    differences *within* a job centre, as the Cox rows' hazard ratios do (stratified by job
+    centre, :func:`table9`). Job centres differ in both caseload level and share level, which a
+    pooled intercept would confound with the caseload effect. ``fixed_effects=None`` pools.
 
     * Table 9, estimand ``"caseload"``: outcome ~ caseload + casemiss (+ controls);
     * Table 9, estimand ``"caseload_change"``: outcome ~ caseload_change + change_miss;
@@ -260,6 +266,7 @@ def table9_10_share(
     for b in beliefs:
         models.append((TABLE10, b.removeprefix(BELIEF_PREFIX), [b, *([f"{b}_miss"] if f"{b}_miss" in person_weeks else [])]))
     frame = person_weeks.assign(**{outcome: person_weeks[outcome].astype(np.float64)})
+    absorb = fixed_effects if fixed_effects is not None and fixed_effects in frame.columns else None
     # with person clusters the fit's clusters are the persons; otherwise count them for disclosure
     n_persons = None if cluster == "person_id" else int(frame["person_id"].nunique())
     rows: list[Estimate] = []
@@ -267,7 +274,8 @@ def table9_10_share(
     for analysis, estimand, covs in models:
         if any(c not in frame.columns for c in covs):
             continue
-        fit = lpm(frame, y=outcome, covariates=[*covs, *controls], cluster=cluster, **inference.estimator_kwargs())
+        fit = lpm(frame, y=outcome, covariates=[*covs, *controls], fixed_effects=absorb, cluster=cluster,
+                  **inference.estimator_kwargs())
         rows.append(estimate_row(fit, covs[0], analysis=analysis, estimand=estimand, period=period, alpha=alpha,
                                  n_persons=n_persons))
         fits.append(_model_fit(fit, covs[0], rows[-1]))
