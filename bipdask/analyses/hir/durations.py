@@ -228,8 +228,10 @@ def table4(gap_spells: pd.DataFrame, *, inference: Inference, min_persons: int =
     -------
     HazardEstimates
         ``analysis="hir_table4"``; estimands participating_before, participating_intervention,
-        other_before, other_intervention (weeks), did_weeks, did_pct (% of participating_before);
-        ``jobcentre_id`` null = all participating job centres.
+        other_before, other_intervention (expected weeks E[T], continuous time), did_weeks,
+        did_pct (% of participating_before); rmst52_<group> (whole weeks of the first 52 without
+        a new LAB) and rmst52_did_weeks; hazard_ratio (exp(δ)); ``jobcentre_id`` null = all
+        participating job centres.
     """
     return _duration_table(gap_spells, analysis="hir_table4", period=period, inference=inference,
                            min_persons=min_persons, notes={"spells": int(len(gap_spells))})
