@@ -171,7 +171,8 @@ def make_fake_run(root: Path, run_id: str = "r00000000000000a1", committed_at: s
                 "spec": {"name": "hir", "source": "hir", "content": {"disclosure_min_persons": 5, "seed": seed}},
                 "inputs": {"delivery": "/data/delivery", "sha256": {"persons.parquet": "ab" * 32,
                                                                      "weeks/part-00011.parquet": "cd" * 32}},
-                "estimation": {"bootstrap_replicates": 199, "bootstrap_scheme": "multinomial", "cluster": "person_id"},
+                "estimation": {"bootstrap_replicates": 199, "bootstrap_scheme": "multinomial", "cluster": "person_id",
+                               "notes": {"hir_table7": {"spells": 900, "first_week_lab": 37}}},
                 "row_counts": {"estimates": len(fake_estimates())}}
     return storage.commit(run, manifest)
 

@@ -397,3 +397,15 @@ def test_table8_shows_the_share_of_persons_exiting_with_the_weekly_effect_beside
     # per cent of persons (10.0 → 12.8), their difference, the persons DiD (−0.1 pp), the weekly β (−0.05 pp)
     for value in ("10.0", "12.8", "+2.8", "−0.1", "−0.05"):
         assert value in row, (value, row)
+
+
+def test_table7_states_how_many_new_courses_started_with_a_lab_and_were_kept(reports):
+    from bipdask.publish.report.build import first_week_lab_note
+
+    text = Path(reports["en"]).read_text(encoding="utf-8")
+    section = text[text.index('id="table7"'):]
+    assert "first week is already a LAB week: 37" in section[:section.index("</section>")]
+    estimation = {"notes": {"hir_table7": {"first_week_lab": 3}}}
+    assert "fewer than 5" in first_week_lab_note(estimation, 5, "en")  # a small count is not shown
+    assert "færre end 5" in first_week_lab_note(estimation, 5, "da")
+    assert first_week_lab_note({}, 5, "en") == ""  # a run from before the count existed

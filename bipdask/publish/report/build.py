@@ -340,6 +340,18 @@ def methods_text(estimates: pd.DataFrame, estimation: dict, lang: str) -> str:
     return label("methods_pairs", lang).format(unit=unit, b=estimation.get("bootstrap_replicates", ""))
 
 
+def first_week_lab_note(estimation: dict, min_persons: int, lang: str) -> str:
+    """Table 7's count of new courses whose first week is already a LAB week (kept in the fit as
+    starts within week 1; ``notes["first_week_lab"]`` of ``hir_table7`` in the manifest), as a
+    note under the table. A count between 1 and ``min_persons`` − 1 is shown as "fewer than N"
+    (disclosure). Empty for runs that did not record it."""
+    n = ((estimation.get("notes") or {}).get("hir_table7") or {}).get("first_week_lab")
+    if n is None:
+        return ""
+    shown = count(n, lang) if n == 0 or n >= min_persons else label("fewer_than", lang).format(n=min_persons)
+    return f'<p class="note">{html.esc(label("first_week_lab_note", lang).format(n=shown))}</p>'
+
+
 def build_report(published: Published, lang: str = "en", previous: Published | None = None
                  ) -> tuple[str, dict[str, bytes]]:
     """The report's HTML and its figures (key → PNG bytes), from protected data only."""
@@ -399,7 +411,8 @@ def build_report(published: Published, lang: str = "en", previous: Published | N
         html.Section("durations", label("weeks_between_lab", lang), fig("figure1") + fig("figure2") + tab("table4")
                      + fig("forest4")),
         html.Section("share", label("share_internship", lang), tab("table6") + fig("forest6")),
-        html.Section("new_courses", label("sec_new_courses", lang), tab("table7")),
+        html.Section("new_courses", label("sec_new_courses", lang), tab("table7") + first_week_lab_note(
+            estimation, published.min_persons, lang)),
         html.Section("exits", label("sec_exits", lang), tab("table8")),
         html.Section("mediators", label("sec_mediators", lang), tab("table9") + tab("table10") + fig("coef")),
         html.Section("bip", label("sec_bip", lang), tab("bip_table1") + fig("bip_quartiles") + tab("bip_change")),

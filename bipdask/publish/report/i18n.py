@@ -155,6 +155,12 @@ LABELS: dict[str, dict[str, str]] = {
         "da": "Niveauer: procent af personerne i ressourceforløb i perioden, hvis forløb sluttede i perioden med "
               "afgang til destinationen; Effekt: forskel-i-forskelle for disse andele, i procentpoint. Sidste "
               "kolonne er effekten på den ugentlige afgangssandsynlighed (lign. 3), i procentpoint."},
+    "first_week_lab_note": {
+        "en": "New courses whose first week is already a LAB week: {n}. They are kept in the time-to-first-LAB model "
+              "as starts within the first week, not dropped.",
+        "da": "Nytilkendte forløb, hvis første uge allerede er en LAB-uge: {n}. De indgår i modellen for tid til "
+              "første LAB-indsats som start i første uge og udelades ikke."},
+    "fewer_than": {"en": "fewer than {n}", "da": "færre end {n}"},
     "rmst52": {"en": "Weeks without a new LAB intervention in the first 52 (restricted mean)",
                "da": "Uger uden ny LAB-indsats af de første 52 (begrænset middelværdi)"},
     "hazard_ratio_de": {"en": "Hazard ratio of a new LAB, exp(δ) (no effect = 1)",
