@@ -384,13 +384,8 @@ def estimate_hir_durations_impl(
     raw, km = figure_curves(gaps)
     files = {name: storage.write_parquet(frame, storage.join(results_url, f"{name}.parquet"))
              for name, frame in ((FIGURE1, raw), (FIGURE2, km))}
-    for est in (t4, t7):
-        url = _write_replicates(est, replicates_url)
-        if url:
-            files[f"replicates_{est.analysis}"] = url
-    rows = [r for est in (t4, t7) for r in _described(est.rows, est.replicates, inference.cluster)]
-    return ReduceOutput(rows=rows, files=files,
-                        notes={t4.analysis: t4.notes, t7.analysis: t7.notes}, seconds=time.perf_counter() - t0)
+    out = _outputs([t4, t7], replicates_url, t0, inference.cluster)  # the withholding rule, as every table
+    return dataclasses.replace(out, files={**files, **out.files}, seconds=time.perf_counter() - t0)
 
 
 def _described(rows: pd.DataFrame, replicates: Any, cluster: str | None) -> list[dict[str, Any]]:
@@ -409,7 +404,7 @@ def _outputs(estimates: Sequence[HazardEstimates], replicates_url: str, t0: floa
         url = _write_replicates(est, replicates_url)
         if url:
             files[f"replicates_{est.analysis}"] = url
-        notes[est.analysis] = {**est.notes, **({"intervals_withheld_few_replicates": withheld} if withheld else {})}
+        notes[est.analysis] = {**est.notes, **({"intervals_withheld_failed_replicates": withheld} if withheld else {})}
         counts[est.analysis] = {"estimates": int(len(est.rows)), "replicates": int(len(est.replicates)) if url else 0,
                                 "replicate_columns": int(est.replicates.shape[1] - 1) if url else 0}
     return ReduceOutput(rows=rows, files=files, notes=notes, counts=counts, seconds=time.perf_counter() - t0)

@@ -5,7 +5,7 @@ Every estimator's ``tidy()`` yields :class:`Estimate` rows; the flows write them
 Spark and pandas read as they are. Shares are fractions (0.172 = 17.2 %), effects on shares are
 differences of fractions (0.017 = 1.7 percentage points). Columns, units, analyses and
 estimands: ``docs/results.md#the-tidy-estimates``; the replicate files' column names:
-:func:`replicate_key`; withheld intervals: ``docs/methods.md#withholding-unstable-intervals``.
+:func:`replicate_key`; withheld intervals: ``docs/methods.md#failed-bootstrap-replicates``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from dataclasses import astuple, dataclass, field, fields
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+
+from bipdask.inference.pairs import MAX_FAILURE_SHARE, failure_share
 
 ESTIMATES_SCHEMA = pa.schema(
     [
@@ -37,6 +39,9 @@ ESTIMATES_SCHEMA = pa.schema(
         pa.field("cluster_level", pa.string(), nullable=True),  # person, jobcentre, caseworker
         pa.field("n_clusters", pa.int64(), nullable=True),
         pa.field("n_replicates", pa.int64(), nullable=True),  # usable replicates (0 = analytic)
+        # share of the drawn bootstrap replicates that failed (could not be fitted); null without
+        # replicates. Failures count as extreme in the CI and p-value; above 1 % those are withheld
+        pa.field("replicate_failure_share", pa.float64(), nullable=True),
     ]
 )
 
@@ -60,6 +65,7 @@ class Estimate:
     cluster_level: str | None = None
     n_clusters: int | None = None
     n_replicates: int | None = None
+    replicate_failure_share: float | None = None
 
 
 COLUMNS = tuple(f.name for f in fields(Estimate))
@@ -67,7 +73,7 @@ assert COLUMNS == tuple(ESTIMATES_SCHEMA.names)
 
 
 CLUSTER_LEVELS = {"person_id": "person", "jobcentre_id": "jobcentre", "caseworker_id": "caseworker"}
-INFERENCE_COLUMNS = ("inference", "cluster_level", "n_clusters", "n_replicates")
+INFERENCE_COLUMNS = ("inference", "cluster_level", "n_clusters", "n_replicates", "replicate_failure_share")
 
 
 def cluster_level(column: str | None) -> str | None:
@@ -80,7 +86,8 @@ def describe_inference(rows: pd.DataFrame, replicates: pd.DataFrame | Iterable[p
     """Fill the inference columns an analysis left empty.
 
     ``n_replicates`` is the number of usable (finite) replicates behind a row, read from the
-    analysis' replicates file (column :func:`replicate_key`); a row with replicates and no
+    analysis' replicates file (column :func:`replicate_key`), ``replicate_failure_share`` the
+    share of that column's replicates that are not (unless the analysis set them); a row with replicates and no
     ``inference`` of its own is ``"pairs"``, one without is ``"analytic"``; ``cluster_level`` is
     the run's cluster column (``cluster``) unless the analysis set its own (HIR Table 3 clusters
     by caseworker whatever the run says).
@@ -94,13 +101,19 @@ def describe_inference(rows: pd.DataFrame, replicates: pd.DataFrame | Iterable[p
     keys = [replicate_key(e, j, p) for e, j, p in zip(out["estimand"], out["jobcentre_id"], out["period"])]
     frames = [] if replicates is None else [replicates] if isinstance(replicates, pd.DataFrame) else list(replicates)
     usable: dict[str, int] = {}
+    failed: dict[str, float] = {}
     for frame in frames:
         if frame is not None and not frame.empty:
-            usable.update(frame.drop(columns=["replicate"], errors="ignore").notna().sum().to_dict())
+            finite = np.isfinite(frame.drop(columns=["replicate"], errors="ignore").astype(float))
+            usable.update(finite.sum().to_dict())
+            failed.update((~finite).mean().to_dict())
     n_reps = [int(usable.get(k, 0)) for k in keys]
     given = [None if pd.isna(v) else v for v in out["n_replicates"]]
     out["n_replicates"] = pd.array([n if g is None else int(g) for g, n in zip(given, n_reps)], dtype="Int64")
     out["inference"] = [("pairs" if n else "analytic") if pd.isna(m) else m for m, n in zip(out["inference"], n_reps)]
+    own = [None if pd.isna(v) else float(v) for v in out["replicate_failure_share"]]
+    out["replicate_failure_share"] = [f if f is not None else failed.get(k) if m == "pairs" else None
+                                      for f, k, m in zip(own, keys, out["inference"])]
     level = cluster_level(cluster)
     out["cluster_level"] = [level if pd.isna(c) else c for c in out["cluster_level"]]
     return out
@@ -149,27 +162,31 @@ def replicate_key(estimand: str, jobcentre_id: int | None, period: str) -> str:
     return f"{estimand}|{'all' if jobcentre_id is None or pd.isna(jobcentre_id) else int(jobcentre_id)}|{period}"
 
 
-MIN_REPLICATE_SHARE = 0.9  # below this share of usable replicates a bootstrap interval is not shown
-
-
 def withhold_unstable_intervals(rows: pd.DataFrame, replicates: pd.DataFrame, analysis: str,
-                                min_share: float = MIN_REPLICATE_SHARE) -> tuple[pd.DataFrame, list[str]]:
-    """Blank the SE, CI and p-value of ``analysis`` rows whose bootstrap mostly failed.
+                                max_failure_share: float = MAX_FAILURE_SHARE) -> tuple[pd.DataFrame, list[str]]:
+    """Blank the SE, CI and p-value of ``analysis`` rows whose bootstrap failed too often.
 
-    A replicate fails when the resampled data cannot be fitted (a small delivery where a
-    resample leaves a caseworker with too few responses, a Cox stratum without events); the SE
-    and percentile interval of the few that remain would look precise and be meaningless.
-    Rows whose replicate column has fewer than ``min_share`` finite values keep their estimate
-    and lose se/ci_low/ci_high/p_value. Returns the rows and the replicate keys withheld.
+    A replicate fails when the resampled data cannot be fitted (a resample that leaves a cell
+    empty or without events, a caseworker with too few responses, a Cox stratum without
+    events). Those are the tail draws, so the survivors' SE and percentile interval would be too
+    narrow. Rows whose replicate column has more than ``max_failure_share`` (1 %,
+    :data:`bipdask.inference.pairs.MAX_FAILURE_SHARE`) non-finite values keep their estimate and
+    lose se/ci_low/ci_high/p_value — the rule :func:`bipdask.inference.pairs.replicate_summary`
+    applies to every bootstrap summary, enforced here once more on what the run publishes.
+    Rows whose inference is not the pairs bootstrap (wild, placebo, randomization) are left
+    alone. Returns the rows and the replicate keys withheld.
     """
     if replicates is None or replicates.empty or len(rows) == 0:
         return rows, []
-    finite = replicates.drop(columns=["replicate"], errors="ignore").notna().mean()
-    unstable = set(finite.index[finite < min_share])
+    reps = replicates.drop(columns=["replicate"], errors="ignore")
+    share = pd.Series(failure_share(reps.to_numpy(dtype=float)), index=reps.columns)
+    unstable = set(share.index[~(share <= max_failure_share)])
     if not unstable:
         return rows, []
     keys = [replicate_key(e, j, p) for e, j, p in zip(rows["estimand"], rows["jobcentre_id"], rows["period"])]
-    hit = (rows["analysis"] == analysis).to_numpy() & pd.Series(keys).isin(unstable).to_numpy()
+    method = rows["inference"] if "inference" in rows.columns else pd.Series(None, index=rows.index, dtype=object)
+    pairs = (method.isna() | (method == "pairs")).to_numpy()
+    hit = (rows["analysis"] == analysis).to_numpy() & pd.Series(keys).isin(unstable).to_numpy() & pairs
     out = rows.copy()
     out.loc[hit, ["se", "ci_low", "ci_high", "p_value"]] = None
     return out, sorted(k for k, h in zip(keys, hit) if h)

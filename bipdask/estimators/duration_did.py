@@ -67,6 +67,7 @@ from bipdask.estimators.weibull import (
     weibull_ph,
 )
 from bipdask.inference import score
+from bipdask.inference.pairs import conservative_p_value, replicate_summary
 from bipdask.inference.wild import WildWeights
 
 GROUPS = pd.DataFrame({"D": [1, 1, 0, 0], "E": [0, 1, 0, 1]}).assign(DE=lambda g: g["D"] * g["E"])
@@ -84,7 +85,7 @@ class DurationDiD:
 
     label: str
     fit: WeibullResult
-    table: pd.DataFrame  # quantity, estimate, se_boot, ci_low, ci_high, p_value, display
+    table: pd.DataFrame  # quantity, estimate, se_boot, ci_low, ci_high, p_value, display, replicate_failure_share
 
     def tidy(self) -> pd.DataFrame:
         return self.table.assign(label=self.label)
@@ -152,7 +153,10 @@ def duration_did(
     """Weibull DiD (eq. 1) on ``spells`` with columns D, E, duration, event, cluster.
 
     Returns expected weeks per group, the DiD in weeks and percent, each with a bootstrap SE,
-    percentile CI and p-value (share of centred replicates at least as extreme as the estimate).
+    percentile CI and p-value (share of centred replicates at least as extreme as the estimate)
+    and the share of replicates that failed. Failed replicates count as extreme in both tails,
+    above 1 % of them SE, CI and p-value are NaN, and with none left the p-value is NaN, never
+    1/(0 + 1) (:func:`bipdask.inference.pairs.replicate_summary`).
     ``interval=True`` reads durations as grouped weeks (see :func:`bipdask.estimators.weibull.weibull_ph`).
 
     ``inference="wild"`` (with ``cluster="jobcentre_id"``): the wild score bootstrap with
@@ -171,18 +175,18 @@ def duration_did(
     point = _quantities(fit.params.to_numpy()[None, :], fit)[0]
     names = QUANTITIES
     rows = []
-    if bootstrap:
+    if bootstrap:  # failed replicates count as extreme; above 1 % the interval is withheld
         reps = _quantities(fit.bootstrap.replicates.to_numpy(), fit)
-        lo, hi = np.nanquantile(reps, [alpha / 2, 1 - alpha / 2], axis=0)
-        se = np.nanstd(reps, axis=0, ddof=1)
-        null_point, null_reps = _null_scale(point), _null_scale(reps)
-        far = np.abs(null_reps - null_point) >= np.abs(null_point)
-        p = (1 + far.sum(axis=0)) / (np.isfinite(reps).sum(axis=0) + 1)
+        summary = replicate_summary(reps, point, alpha)
+        se, lo, hi, failed = (summary[c].to_numpy() for c in ("se", "ci_low", "ci_high", "failure_share"))
+        # the p-value of H0 on the scale whose null is 0 (log for the hazard ratio), same rule
+        p = np.where(summary["withheld"], np.nan, conservative_p_value(_null_scale(reps), _null_scale(point)))
     else:
-        lo = hi = se = p = np.full(point.size, np.nan)
+        lo = hi = se = p = failed = np.full(point.size, np.nan)
     for i, q in enumerate(names):
         rows.append({"quantity": q, "estimate": point[i], "se_boot": se[i], "ci_low": lo[i], "ci_high": hi[i],
-                     "p_value": p[i] if q in EFFECTS else np.nan, "display": _display(point[i], q, point)})
+                     "p_value": p[i] if q in EFFECTS else np.nan, "display": _display(point[i], q, point),
+                     "replicate_failure_share": failed[i]})
     return DurationDiD(label, fit, pd.DataFrame(rows))
 
 

@@ -304,11 +304,13 @@ class WCRDraws:
             q = self.p0 - 2.0 * rho * self.p1 + rho * rho * self.p2
             t_star = np.abs(self.n0 - rho * self.n1) / np.sqrt(self.factor * np.maximum(q, 0.0))
             t = np.abs(np.float64(self.estimate) - r) / np.float64(self.se)
-        return t_star >= t * (1.0 - TIE_RTOL)
+        # a draw whose statistic is undefined (0/0) counts as extreme, as a failed pairs
+        # replicate does (docs/methods.md#failed-bootstrap-replicates)
+        return np.isnan(t_star) | (t_star >= t * (1.0 - TIE_RTOL))
 
     def p_value(self, r: float | None = None) -> float:
         """Two-sided symmetric p-value of H0: R'β = r (default the drawn ``null``): the share of
-        replicates with |t*_b(r)| ≥ |t(r)|, same weights for every r."""
+        replicates with |t*_b(r)| ≥ |t(r)| or an undefined t*_b(r), same weights for every r."""
         return float(np.mean(self._exceed(self.null if r is None else float(r))))
 
     def conf_int(self, alpha: float = 0.05) -> tuple[float, float]:

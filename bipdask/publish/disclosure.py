@@ -110,7 +110,9 @@ SUPPRESSED = "suppressed"
 PRIMARY = "primary"
 SECONDARY = "secondary"
 PREVIOUS = "previous"  # suppressed because of the previous run's release (step 4)
-VALUE_COLUMNS = ("estimate", "se", "ci_low", "ci_high", "p_value")
+# replicate_failure_share too: a small cell's resamples draw it empty about e^−n of the time,
+# so its failure share would tell how many persons a suppressed cell has
+VALUE_COLUMNS = ("estimate", "se", "ci_low", "ci_high", "p_value", "replicate_failure_share")
 COUNT_COLUMNS = ("n_persons", "n_obs")
 ALL = -1  # jobcentre_id of the "all participating job centres" rows in keys
 

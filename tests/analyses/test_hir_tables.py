@@ -6,7 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bipdask.analyses.estimates import COLUMNS, estimates_table, replicate_key
+from bipdask.analyses.estimates import (
+    COLUMNS,
+    estimates_table,
+    replicate_key,
+    withhold_unstable_intervals,
+)
 from bipdask.analyses.hir.durations import (
     DID_ESTIMANDS,
     figure_curves,
@@ -357,3 +362,36 @@ def test_table9_share_is_within_job_centres_like_the_stratified_cox():
     assert abs(within["caseload"].estimate) < 2 * within["caseload"].se
     ref = sm.ols("in_internship_or_hours ~ caseload + C(jobcentre_id)", data=weeks).fit()  # casemiss is all 0
     assert within["caseload"].estimate == pytest.approx(ref.params["caseload"], rel=1e-9)
+
+
+# --------------------------------------------------------------------------- failed replicates, Tables 4 and 7
+
+SMALL_JC = 14
+
+
+def _with_a_small_cell(spells: pd.DataFrame) -> pd.DataFrame:
+    """A participating centre with 30 persons before and 2 in the intervention period: most
+    resamples of persons draw its D=1, E=1 cell, about e^−2 ≈ 14 % draw it empty (singular)."""
+    rng = np.random.default_rng(21)
+    rows = []
+    for i in range(32):
+        e = int(i >= 30)
+        for _ in range(2):
+            rows.append((1, e, SMALL_JC, 3_000_000 + i, int(rng.integers(1, 40)), int(rng.random() < 0.8)))
+    small = pd.DataFrame(rows, columns=spells.columns).astype(spells.dtypes.to_dict())
+    return pd.concat([spells, small], ignore_index=True)
+
+
+@pytest.mark.parametrize("table", [table4, table7])
+def test_a_small_cell_with_failed_replicates_is_withheld_in_tables_4_and_7(spells, table):
+    res = table(_with_a_small_cell(spells), inference=Inference(replicates=99, seed=7))
+    rows = res.rows.assign(jc=res.rows["jobcentre_id"].astype("Int64").fillna(-1)).set_index(["jc", "estimand"])
+    small, national = rows.loc[SMALL_JC], rows.loc[-1]
+    # the small centre's fit fails in the resamples that draw its cell empty, and only there
+    assert (small["replicate_failure_share"] > 0.05).all() and np.isfinite(small["estimate"]).all()
+    assert small[["se", "ci_low", "ci_high", "p_value"]].isna().all().all()  # withheld, never dropped
+    assert res.notes["bootstrap_failed_replicates_by_fit"][str(SMALL_JC)] > 5
+    assert (national["replicate_failure_share"] <= 0.01).all() and (national["se"] > 0).all()
+    # the flow's check on the replicates file withholds the same rows
+    _, withheld = withhold_unstable_intervals(res.rows, res.replicates, res.rows["analysis"].iloc[0])
+    assert withheld == sorted(replicate_key(e, SMALL_JC, "intervention") for e in DID_ESTIMANDS)

@@ -5,12 +5,16 @@ import pandas as pd
 import pytest
 from scipy.special import gamma
 
+from bipdask.analyses.hir.durations import did_replicates
 from bipdask.estimators.duration_did import (
+    GROUP_NAMES,
     QUANTITIES,
     duration_did,
     duration_did_by_jobcentre,
 )
 from bipdask.estimators.weibull import restricted_mean_from_params
+from bipdask.inference import bootstrap as bs
+from bipdask.inference.pairs import replicate_summary
 
 
 def _spells(n=30000, seed=0, delta=-0.3):
@@ -24,30 +28,68 @@ def _spells(n=30000, seed=0, delta=-0.3):
                          "person_id": rng.integers(0, n // 2, n), "jobcentre_id": jc})
 
 
-def _truth(delta=-0.3):
-    e = lambda xb: gamma(1 + 1 / 0.8) * np.exp(-xb / 0.8)  # noqa: E731
-    vals = [e(-2.8), e(-2.7 + delta), e(-3.0), e(-2.9)]
-    return vals, (vals[1] - vals[0]) - (vals[3] - vals[2])
-
-
-def test_planted_did_in_weeks_inside_bootstrap_ci():
-    res = duration_did(_spells(), bootstrap=300, seed=3)
+def test_quantities_are_the_fits_expected_weeks_and_the_bootstrap_follows_the_rule():
+    """Exact checks on one fit. Whether the intervals cover a planted DiD is a property over many
+    draws: ``benchmarks/coverage.py`` (section ``duration_did``)."""
+    res = duration_did(_spells(n=8000), bootstrap=60, seed=3)
     tab = res.table.set_index("quantity")
-    groups, did = _truth()
-    assert tab.loc["did_weeks", "ci_low"] < did < tab.loc["did_weeks", "ci_high"]
-    for name, value in zip(["participating_before", "participating_intervention", "other_before",
-                            "other_intervention"], groups):
-        assert tab.loc[name, "ci_low"] < value < tab.loc[name, "ci_high"]
-    assert tab.loc["did_pct", "estimate"] == pytest.approx(
-        100 * tab.loc["did_weeks", "estimate"] / tab.loc["participating_before", "estimate"])
+    b = res.fit.params
+    p = np.exp(b["ln_p"])
+    for name, (d, e) in zip(GROUP_NAMES, [(1, 0), (1, 1), (0, 0), (0, 1)]):
+        xb = b["_cons"] + b["D"] * d + b["E"] * e + b["DE"] * d * e
+        assert tab.loc[name, "estimate"] == pytest.approx(gamma(1 + 1 / p) * np.exp(-xb / p), rel=1e-12)
+    g = tab["estimate"]
+    did = (g["participating_intervention"] - g["participating_before"]) - (g["other_intervention"] - g["other_before"])
+    assert tab.loc["did_weeks", "estimate"] == pytest.approx(did, rel=1e-12)
+    assert tab.loc["did_pct", "estimate"] == pytest.approx(100 * did / g["participating_before"], rel=1e-12)
+    want = replicate_summary(did_replicates(res), tab["estimate"].to_numpy())
+    np.testing.assert_allclose(tab["se_boot"], want["se"], rtol=1e-12)
+    np.testing.assert_allclose(tab[["ci_low", "ci_high"]], want[["ci_low", "ci_high"]], rtol=1e-12)
+    np.testing.assert_allclose(tab["replicate_failure_share"], want["failure_share"])
+    assert tab.loc["did_weeks", "p_value"] == pytest.approx(want["p_value"].iloc[4], rel=1e-12)
+    assert tab.loc[GROUP_NAMES, "p_value"].isna().all()
 
 
 def test_display_caps_at_52_weeks():
-    res = duration_did(_spells(), bootstrap=0)
-    tab = res.table.set_index("quantity")
-    assert all(tab.loc[q, "display"] == ">52" for q in tab.index[:4] if tab.loc[q, "estimate"] > 52)
-    if (tab["estimate"].iloc[:4] > 52).any():
-        assert tab.loc["did_weeks", "display"] in (">0", "<0")
+    """Participating centres' gaps last about 100 weeks (above the cap), the others' about 45."""
+    rng = np.random.default_rng(1)
+    n = 6000
+    D, E = rng.integers(0, 2, n), rng.integers(0, 2, n)
+    xb = -3.0 - 0.6 * D + 0.05 * E
+    t = (-np.log(rng.random(n)) / np.exp(xb)) ** (1 / 0.8)
+    spells = pd.DataFrame({"duration": np.minimum(t, 400), "event": (t <= 400).astype(int), "D": D, "E": E,
+                           "person_id": np.arange(n)})
+    tab = duration_did(spells, bootstrap=0).table.set_index("quantity")
+    est = tab.loc[GROUP_NAMES, "estimate"]
+    assert (est.loc[["participating_before", "participating_intervention"]] > 52).all()
+    assert (est.loc[["other_before", "other_intervention"]] < 52).all()
+    for name in GROUP_NAMES:
+        want = ">52" if est[name] > 52 else f"{est[name]:.0f}"
+        assert tab.loc[name, "display"] == want
+    for name in ("did_weeks", "did_pct"):
+        assert tab.loc[name, "display"] == (">0" if tab.loc[name, "estimate"] > 0 else "<0")
+    below = duration_did(spells[spells["D"] == 0].assign(D=lambda d: (d["person_id"] % 2).astype(int)),
+                         bootstrap=0).table.set_index("quantity")  # no group above 52: numbers shown
+    assert (below.loc[GROUP_NAMES, "estimate"] < 52).all()
+    assert below.loc["did_weeks", "display"] == f"{below.loc['did_weeks', 'estimate']:.0f}"
+
+
+def test_no_successful_replicate_publishes_no_p_value(monkeypatch):
+    """Every resample draws the D=1, E=1 cell empty: no replicate can be fitted. The p-value was
+    1/(0 + 1) = 1.0 from nothing; it is missing, with SE and CI, and the failure share is 1."""
+    spells = _spells(n=3000)
+    cell = ((spells["D"] == 1) & (spells["E"] == 1)).to_numpy()
+    spells = spells.assign(person_id=np.arange(len(spells)))
+    weights = np.ones((20, len(spells)))
+    weights[:, cell] = 0.0
+
+    def blocks(cluster_ids, n_replicates, seed, scheme="multinomial", block=500, *, reuse=False):
+        yield range(n_replicates), weights
+
+    monkeypatch.setattr(bs, "replicate_blocks", blocks)
+    tab = duration_did(spells, bootstrap=20, seed=1).table.set_index("quantity")
+    assert tab[["se_boot", "ci_low", "ci_high", "p_value"]].isna().all().all()
+    assert (tab["replicate_failure_share"] == 1.0).all() and tab["estimate"].notna().all()
 
 
 def test_by_jobcentre_one_row_set_per_participating_centre():

@@ -30,6 +30,7 @@ from bipdask.estimators.lpm import lpm
 from bipdask.inference.wild import (
     TIE_RTOL,
     WEBB_POINTS,
+    WCRDraws,
     cluster_moments,
     enumerates,
     sign_vectors,
@@ -437,3 +438,13 @@ def test_enumeration_order_is_itertools_product_reordered():
     g = 4
     theirs = np.array(list(itertools.product([-1, 1], repeat=g)), dtype=float)
     np.testing.assert_array_equal(theirs[_their_order(g)], sign_vectors(g))
+
+
+def test_undefined_wild_draw_counts_as_extreme():
+    """t* = [1, 0.5, 0/0, 3] against |t| = 2: the 0/0 draw is extreme with the 3 (p = 2/4); it was
+    counted as not extreme (p = 1/4), the opposite of the rule for failed pairs replicates."""
+    zeros = np.zeros(4)
+    draws = WCRDraws(term="x", estimate=2.0, se=1.0, null=0.0, n0=np.array([1.0, 0.5, 0.0, 3.0]), n1=zeros,
+                     p0=np.array([1.0, 1.0, 0.0, 1.0]), p1=zeros, p2=zeros, factor=1.0, n_clusters=4,
+                     weights="rademacher", enumerated=False, seed=0)
+    assert draws.p_value() == 0.5

@@ -119,11 +119,12 @@ def attack(published: pd.DataFrame, truth: pd.DataFrame) -> set:
 
 
 def test_primary_suppression_masks_values_and_counts():
-    t = share_table({11: (40, 42), 12: (3, 30), 13: (50, 55)})
+    # the failure share of a 3-person cell's replicates (≈ e^−3) would reveal its size
+    t = share_table({11: (40, 42), 12: (3, 30), 13: (50, 55)}).assign(replicate_failure_share=0.05)
     p = protect_estimates(t, 5)
     small = p[(p["jobcentre_id"] == 12) & (p["period"] == "before") & (p["estimand"] == "mean_participating")].iloc[0]
     assert small[SUPPRESSED] == PRIMARY
-    assert all(math.isnan(small[c]) for c in ("estimate", "se", "ci_low", "ci_high"))
+    assert all(math.isnan(small[c]) for c in ("estimate", "se", "ci_low", "ci_high", "replicate_failure_share"))
     assert pd.isna(small["n_persons"]) and pd.isna(small["n_obs"])
     sel = (t["jobcentre_id"] == 13) & (t["period"] == "before") & (t["estimand"] == "mean_participating")
     big = p[sel.to_numpy()].iloc[0]

@@ -191,11 +191,18 @@ def test_difference_intervals_are_percentiles_of_the_replicate_differences():
                          "other_intervention|7|intervention": [1.0, 1, 1, 1, 1],
                          "did_weeks|all|intervention": [0.0] * 5})
     out = difference_intervals(reps, "hir_table7")
-    assert set(out) == {("hir_table7", "participating", None, "intervention"),
-                        ("hir_table7", "other", 7, "intervention")}
-    lo, hi = out[("hir_table7", "participating", None, "intervention")]
-    assert (lo, hi) == tuple(np.quantile([-2.0, -1, -3, 2], [0.025, 0.975]))  # the NaN replicate left out
+    # 1 failed replicate of 5 (20 % > 1 %): that interval is withheld, not computed from the other 4
+    assert set(out) == {("hir_table7", "other", 7, "intervention")}
     assert out[("hir_table7", "other", 7, "intervention")] == tuple(np.quantile([0.0, -1, -2, -3, -4], [0.025, 0.975]))
+    # 1 of 200 (0.5 %): the failure counts as extreme in both tails, the interval widens
+    before = np.r_[np.nan, np.zeros(199)]
+    after = np.r_[0.0, np.arange(199.0)]
+    wide = difference_intervals(pd.DataFrame({"participating_before|all|intervention": before,
+                                              "participating_intervention|all|intervention": after}), "hir_table7")
+    lo, hi = wide[("hir_table7", "participating", None, "intervention")]
+    assert (lo, hi) == (np.interp(199 * 0.025 - 1, range(199), np.arange(199.0)),
+                        np.interp(199 * 0.975, range(199), np.arange(199.0)))
+    assert lo < np.quantile(np.arange(199.0), 0.025) and hi > np.quantile(np.arange(199.0), 0.975)
 
 
 def test_table7_shows_the_new_course_share_block_only_when_estimated():

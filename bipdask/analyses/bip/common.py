@@ -47,13 +47,15 @@ def _frame_of(sample: CaseworkerSample | pd.DataFrame) -> pd.DataFrame:
 def _inference(estimate: pd.Series, summary: BootstrapSummary | None, analytic_se: pd.Series | None,
                n_clusters: int, alpha: float) -> pd.DataFrame:
     """SE, CI and p-value per quantity: bootstrap percentile when replicates exist, else
-    analytic (t with G−1 degrees of freedom, as Stata's cluster VCE), else none."""
+    analytic (t with G−1 degrees of freedom, as Stata's cluster VCE), else none. Bootstrap rows also
+    carry ``replicate_failure_share`` (failed replicates count as extreme; above 1 % se/CI/p are NaN)."""
     out = pd.DataFrame({"estimate": estimate.astype(float)})
     if summary is not None:
         ci = summary.conf_int(alpha)
         out["se"] = summary.se.reindex(out.index)
         out["ci_low"], out["ci_high"] = ci["lower"].reindex(out.index), ci["upper"].reindex(out.index)
         out["p_value"] = summary.p_value.reindex(out.index)
+        out["replicate_failure_share"] = summary.failure_share.reindex(out.index)
         return out
     se = (analytic_se if analytic_se is not None else pd.Series(np.nan, index=out.index)).reindex(out.index)
     q = stats.t.ppf(1 - alpha / 2, max(n_clusters - 1, 1))
@@ -80,7 +82,8 @@ def _estimates(analysis: str, table: pd.DataFrame, n_persons: int, n_obs: int | 
         n = int(n_obs[name]) if isinstance(n_obs, pd.Series) else int(n_obs)
         rows.append(Estimate(analysis, str(name), None, ANALYSIS_PERIOD, float(r["estimate"]),
                              _f(r.get("se")), _f(r.get("ci_low")), _f(r.get("ci_high")),
-                             _f(r.get("p_value")), n_persons, n))
+                             _f(r.get("p_value")), n_persons, n,
+                             replicate_failure_share=_f(r.get("replicate_failure_share"))))
     return rows
 
 

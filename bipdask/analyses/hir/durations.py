@@ -116,16 +116,16 @@ def _did_rows(res: DurationDiD, data: pd.DataFrame, analysis: str, jobcentre_id:
                "estimate": float(r["estimate"]), "se": r["se_boot"], "ci_low": r["ci_low"],
                "ci_high": r["ci_high"], "p_value": r["p_value"],
                "n_persons": int(cell["person_id"].nunique()), "n_obs": int(len(cell)),
-               "n_clusters": int(res.fit.n_clusters)}
+               "n_clusters": int(res.fit.n_clusters), "replicate_failure_share": r.get("replicate_failure_share")}
         if name in EFFECT_ESTIMANDS and res.fit.wild is not None:
-            row.update(inference="wild", n_replicates=int(res.fit.wild.n_replicates))
+            row.update(inference="wild", n_replicates=int(res.fit.wild.n_replicates), replicate_failure_share=None)
         elif name in EFFECT_ESTIMANDS and placebos is not None and jobcentre_id is not None and len(placebos):
             log = name == "hazard_ratio"
             est = float(np.log(r["estimate"])) if log else float(r["estimate"])
             iv = placebo_interval(est, placebos[:, EFFECT_ESTIMANDS.index(name)], alpha)
             lo, hi = (np.exp(iv["ci_low"]), np.exp(iv["ci_high"])) if log else (iv["ci_low"], iv["ci_high"])
             row.update(se=None, ci_low=lo, ci_high=hi, p_value=iv["p_value"], inference="placebo",
-                       n_clusters=iv["n_placebos"] + 1, n_replicates=iv["n_placebos"])
+                       n_clusters=iv["n_placebos"] + 1, n_replicates=iv["n_placebos"], replicate_failure_share=None)
         rows.append(row)
     return rows
 
@@ -196,9 +196,16 @@ def _duration_fits(spells: pd.DataFrame, *, analysis: str, period: str, inferenc
         rows += _did_rows(res, data, analysis, jc, period, placebos, inference.alpha)
         for name, col in zip(DID_ESTIMANDS, did_replicates(res).T):
             reps[replicate_key(name, jc, period)] = col
+    boots = {("all" if jc is None else jc): res.fit.bootstrap for jc, res, _ in fits if res.fit.bootstrap is not None}
     notes.update({"fits": len(fits), "jobcentres_skipped_small": skipped_small,
                   "jobcentres_skipped_fit_failed": skipped_fit,
                   "bootstrap_failed_replicates": int(national.fit.bootstrap.n_failed) if national.fit.bootstrap else 0})
+    failed = {str(k): int(b.n_failed) for k, b in boots.items() if b.n_failed}
+    if failed:  # per fit; above 1 % of B its rows' SE, CI and p-value are withheld (docs/methods.md)
+        notes["bootstrap_failed_replicates_by_fit"] = failed
+    none_left = [str(k) for k, b in boots.items() if len(b.replicates) and b.n_failed == len(b.replicates)]
+    if none_left:  # no p-value of 1/(0 + 1): these fits' SE, CI and p-value are missing
+        notes["fits_without_usable_replicates"] = none_left
     return HazardEstimates(analysis, rows_frame(rows), _replicates_frame(reps, bootstrap), notes)
 
 

@@ -51,6 +51,7 @@ from bipdask.errors import FitError, require_columns
 from bipdask.estimators.cox import cox_ph
 from bipdask.estimators.lpm import lpm
 from bipdask.inference.config import Inference
+from bipdask.inference.pairs import replicate_summary
 
 TABLE9_MODELS = {"caseload": ("caseload", "casemiss"), "caseload_change": ("caseload_change", "change_miss")}
 
@@ -151,8 +152,8 @@ def _cox_fits(time_varying: pd.DataFrame, models: dict[str, tuple[str, ...]], *,
             p = tab["p_value"].to_numpy()
         elif fit.bootstrap is not None:
             rep = np.exp(fit.bootstrap.replicates.to_numpy())
-            se = np.nanstd(rep, axis=0, ddof=1)
-            lo, hi = np.nanquantile(rep, [alpha / 2, 1 - alpha / 2], axis=0)
+            hr_boot = replicate_summary(rep, hr, alpha)  # failed replicates count as extreme
+            se, lo, hi = (hr_boot[c].to_numpy() for c in ("se", "ci_low", "ci_high"))
             p = fit.bootstrap.p_value.to_numpy()
             notes[f"{model}_bootstrap_failed_replicates"] = int(fit.bootstrap.n_failed)
         else:

@@ -36,12 +36,12 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from bipdask.analyses.estimates import MIN_REPLICATE_SHARE, Estimate, replicate_key
+from bipdask.analyses.estimates import Estimate, replicate_key
 from bipdask.errors import InputError
 from bipdask.estimators.cell_did import CellDiD, cell_did, cell_did_wild
 from bipdask.inference import bootstrap as bs
 from bipdask.inference.config import Inference
-from bipdask.inference.pairs import summarise
+from bipdask.inference.pairs import replicate_summary
 from bipdask.inference.randomization import table6_design_inference
 
 __all__ = ["SHARE_ANALYSIS", "design_based_rows", "headline", "share_did_replicates", "share_did_table",
@@ -226,8 +226,9 @@ def with_bootstrap(rows: Sequence[Estimate], replicates: pd.DataFrame, alpha: fl
 
     The p-value is :class:`bipdask.inference.pairs.BootstrapSummary`'s (centred replicates at least as
     far from zero as the estimate); mean rows keep no p-value. Rows without a replicate column
-    are returned unchanged; rows whose replicates are mostly NaN (a cell that resamples empty)
-    lose their SE and CI (:data:`bipdask.analyses.estimates.MIN_REPLICATE_SHARE`).
+    are returned unchanged. Replicates that are NaN (a cell that resamples empty) count as
+    extreme, and above 1 % of them the row loses its SE and CI
+    (:func:`bipdask.inference.pairs.replicate_summary`); the share is in ``replicate_failure_share``.
     """
     out = []
     for row in rows:
@@ -235,15 +236,15 @@ def with_bootstrap(rows: Sequence[Estimate], replicates: pd.DataFrame, alpha: fl
         if key not in replicates:
             out.append(row)
             continue
-        if replicates[key].notna().mean() < MIN_REPLICATE_SHARE:  # mostly empty resampled cells
-            out.append(dataclasses.replace(row, se=None, ci_low=None, ci_high=None, p_value=None))
-            continue
-        summary = summarise(replicates[[key]].to_numpy(), pd.Series({key: row.estimate}), "", 0)
-        ci = summary.conf_int(alpha)
-        p = float(summary.p_value[key]) if row.estimand == "did" else None
-        out.append(dataclasses.replace(row, se=float(summary.se[key]), ci_low=float(ci.loc[key, "lower"]),
-                                       ci_high=float(ci.loc[key, "upper"]), p_value=p))
+        s = replicate_summary(replicates[[key]].to_numpy(dtype=float), np.array([row.estimate]), alpha).iloc[0]
+        out.append(dataclasses.replace(row, se=_none(s["se"]), ci_low=_none(s["ci_low"]), ci_high=_none(s["ci_high"]),
+                                       p_value=_none(s["p_value"]) if row.estimand == "did" else None,
+                                       replicate_failure_share=float(s["failure_share"])))
     return out
+
+
+def _none(x: float) -> float | None:
+    return None if np.isnan(x) else float(x)
 
 
 RANDOMIZATION_ESTIMAND = "did_randomization"

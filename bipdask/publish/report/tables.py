@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from bipdask.inference.pairs import replicate_summary
 from bipdask.publish.disclosure import (
     NEW_COURSE_SHARE_ANALYSIS,
     SUPPRESSED,
@@ -217,13 +218,15 @@ def difference_intervals(replicates: pd.DataFrame, analysis: str, alpha: float =
 def _difference_interval(replicates: pd.DataFrame, after: str, before: str, alpha: float
                          ) -> tuple[float, float] | None:
     """Percentile interval of the replicate differences ``after − before`` (the same draws on
-    both sides); failed (NaN) replicates left out; None with fewer than two."""
+    both sides) by the rule for failed replicates (:func:`bipdask.inference.pairs.replicate_summary`:
+    they count as extreme; above 1 % of them, or with fewer than two successes, None)."""
     d = replicates[after].to_numpy(dtype=float) - replicates[before].to_numpy(dtype=float)
-    d = d[np.isfinite(d)]
-    if d.size < 2:
+    if np.isfinite(d).sum() < 2:
         return None
-    lo, hi = np.quantile(d, [alpha / 2, 1 - alpha / 2])
-    return float(lo), float(hi)
+    s = replicate_summary(d[:, None], np.array([np.nan]), alpha).iloc[0]
+    if not (np.isfinite(s["ci_low"]) and np.isfinite(s["ci_high"])):
+        return None
+    return float(s["ci_low"]), float(s["ci_high"])
 
 
 SHARE_DIFFERENCE_SIDES = {"participating": "mean_participating", "other": "mean_others"}
