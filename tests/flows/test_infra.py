@@ -283,7 +283,7 @@ def _gib(quantity: str) -> float:
 def test_image_installs_the_package_from_the_lock_and_copies_what_the_stack_runs():
     dockerfile = (REPO / "docker" / "Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.11-slim\b", dockerfile, re.M)
-    assert "pip install --no-deps -r docker/requirements.lock" in dockerfile
+    assert "pip install --no-deps --require-hashes -r docker/requirements.lock" in dockerfile
     assert "pip check" in dockerfile
     assert stack.IMAGE.split(":")[1] == tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
     ignore = (REPO / "docker" / "Dockerfile.dockerignore").read_text().splitlines()
@@ -302,23 +302,62 @@ def test_image_installs_the_package_from_the_lock_and_copies_what_the_stack_runs
         assert env.get(key) == value, f"the image does not set {key}={value}"
 
 
-def test_lock_pins_every_dependency_within_the_projects_ranges():
-    from packaging.requirements import Requirement
-    from packaging.utils import canonicalize_name
+def _lock_module():
+    import importlib.util
 
-    pins: dict[str, str] = {}
-    for line in (REPO / "docker" / "requirements.lock").read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            name, version = line.split("==")
-            assert canonicalize_name(name) not in pins, name
-            pins[canonicalize_name(name)] = version
-    for text in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]:
-        req = Requirement(text)
-        key = canonicalize_name(req.name)
-        assert key in pins, f"{req.name} is not pinned"
-        assert req.specifier.contains(pins[key], prereleases=True), f"{req.name}=={pins[key]} not in {req.specifier}"
-    for test_only in ("pytest", "hypothesis", "moto"):
-        assert test_only not in pins
+    spec = importlib.util.spec_from_file_location("bipdask_lock", REPO / "docker" / "lock.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_locks_pin_every_dependency_within_the_projects_ranges_with_hashes():
+    """requirements.lock (CI) holds the runtime and test dependencies; docker/requirements.lock
+    (the image) is its runtime part: the same versions and hashes, no test package."""
+    from packaging.requirements import Requirement
+
+    lock = _lock_module()
+    full = lock.pins((REPO / lock.FULL).read_text())
+    runtime = lock.pins((REPO / lock.RUNTIME).read_text())
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    wanted = {"runtime": project["dependencies"], "test": project["optional-dependencies"]["test"]}
+    for part, texts in wanted.items():
+        for text in texts:
+            req = Requirement(text)
+            key = canonicalize(req.name)
+            for name, pins in ((lock.FULL, full), (lock.RUNTIME, runtime)) if part == "runtime" else \
+                    ((lock.FULL, full),):
+                assert key in pins, f"{req.name} is not pinned in {name}"
+                assert req.specifier.contains(pins[key][0], prereleases=True), \
+                    f"{req.name}=={pins[key][0]} not in {req.specifier} ({name})"
+    for text in wanted["test"]:
+        assert canonicalize(Requirement(text).name) not in runtime, f"test-only {text} in the image's lock"
+    assert lock.disagreements((REPO / lock.FULL).read_text(), (REPO / lock.RUNTIME).read_text()) == []
+
+
+def test_lock_check_catches_a_runtime_pin_that_differs_from_the_root_lock():
+    lock = _lock_module()
+    full = (REPO / lock.FULL).read_text()
+    runtime = (REPO / lock.RUNTIME).read_text()
+    version = lock.pins(runtime)["numpy"][0]
+    moved = runtime.replace(f"numpy=={version} ", "numpy==1.0.0 ")
+    assert any(p.startswith("numpy:") for p in lock.disagreements(full, moved))
+    digest = next(iter(lock.pins(runtime)["numpy"][1]))
+    rehashed = runtime.replace(digest, "sha256:" + "0" * 64)
+    assert any("hashes differ" in p for p in lock.disagreements(full, rehashed))
+
+
+def test_ci_and_readme_install_the_root_lock_with_hashes():
+    ci = (REPO / ".ci" / "run").read_text()
+    readme = (REPO / "README.md").read_text()
+    for text in (ci, readme):
+        assert "pip install --quiet --require-hashes -r requirements.lock" in text.replace(" -q ", " --quiet ")
+        assert "--no-deps -e ." in text
+    assert "'.[test]'" not in ci  # unpinned: CI would test other versions than the image ships
+
+
+def canonicalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def test_prefect_yaml_deploys_the_installed_flow_on_the_stacks_pool_and_bucket():
