@@ -157,6 +157,10 @@ class EvaluationSpec:
         doc="largest fall of a job centre-month's weeks rows per week (against the month before "
             "and the previous delivery) before the run stops")
     title: str = key("", doc="the report's title")
+    bip_top_quartile: str = key("eb", toml="bip.top_quartile", choices=("eb", "split", "raw"),
+                                doc="BIP Tabel 1: how the top-quartile mean of caseworker effects is estimated")
+    bip_count_caseworker: str = key("citizens", toml="bip.count_caseworker", choices=("citizens", "responses"),
+                                    doc="BIP sample: what the >= 10 rule counts per caseworker")
 
     def inference(self, seed: int | None = None) -> Inference:
         """The run's one :class:`~bipdask.inference.config.Inference` record: the spec's bootstrap

@@ -160,7 +160,9 @@ def evaluate(
             urls("time_varying"), urls("share_weeks"), staged, run.replicates, **boot)
     reduces["estimate_hir_exits"] = estimate_hir_exits.submit(urls("course_exits"), run.replicates, **boot)
     reduces["estimate_new_course_share"] = new_course_future
-    reduces["estimate_bip"] = estimate_bip.submit(staged, run.replicates, panel_end, **boot)
+    reduces["estimate_bip"] = estimate_bip.submit(staged, run.replicates, panel_end, **boot,
+                                                  top_quartile=spec_obj.bip_top_quartile,
+                                                  count_caseworker=spec_obj.bip_count_caseworker)
     reduces["estimate_hir_belief_change"] = estimate_hir_belief_change.submit(
         staged, run.replicates, **boot)
     _track(list(reduces.values()), "estimates and bootstrap", step)

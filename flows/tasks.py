@@ -490,6 +490,8 @@ def estimate_bip_impl(
     replicates_url: str,
     panel_end: str | None,
     inference: Inference,
+    top_quartile: str = "eb",
+    count_caseworker: str = "citizens",
 ) -> ReduceOutput:
     """The BIP analyses (:func:`bipdask.analyses.bip.estimates.bip_estimates`) on the staged responses, persons and the
     weeks of the BIP job centres (those partitions only, :data:`BIP_WEEKS_COLUMNS` only);
@@ -505,7 +507,7 @@ def estimate_bip_impl(
     weeks = pd.concat(parts, ignore_index=True)
     try:
         results = bip_estimates(responses, persons, weeks, inference=inference.at_unit("person_id"),
-                                panel_end=panel_end)
+                                panel_end=panel_end, top_quartile=top_quartile, count_caseworker=count_caseworker)
     except InputError as exc:
         return _skipped(["bip"], str(exc), t0)
     rows, by_analysis = bip_outputs(results)

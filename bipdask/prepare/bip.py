@@ -23,6 +23,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from bipdask.data.contract import (
     BIP_CASEWORKER_QUESTIONS,
@@ -42,8 +44,19 @@ REGISTER_COVARIATES = ("female", "age", "western", "non_western", "married", "sk
 ANALYSIS_PERIOD = "all"
 
 
+def _arrow(values) -> pa.ChunkedArray | None:
+    """The Arrow data behind an Arrow-backed Series (None otherwise): converting it with
+    pyarrow.compute avoids pandas' element-by-element path for Arrow dates and booleans."""
+    s = values.array if isinstance(values, pd.Series) else values
+    return s.__arrow_array__() if isinstance(getattr(s, "dtype", None), pd.ArrowDtype) else None
+
+
 def _datetime(values) -> pd.Series:
     """Dates of any contract flavour (Arrow date32, datetime64, python dates) as datetime64[ns]."""
+    arrow = _arrow(values)
+    if arrow is not None and (pa.types.is_date(arrow.type) or pa.types.is_timestamp(arrow.type)):
+        ts = pc.cast(arrow, pa.timestamp("ns")) if pa.types.is_date(arrow.type) else arrow
+        return pd.Series(ts.to_numpy(), dtype="datetime64[ns]")
     s = pd.Series(values)
     try:
         return s.astype("datetime64[ns]")
@@ -58,6 +71,9 @@ def _monday(values) -> pd.Series:
 
 
 def _flag(values: pd.Series) -> np.ndarray:
+    arrow = _arrow(values)
+    if arrow is not None and pa.types.is_boolean(arrow.type):
+        return pc.fill_null(arrow, False).to_numpy().astype(bool)
     return pd.Series(values).astype("boolean").fillna(False).to_numpy(dtype=bool)
 
 
@@ -106,7 +122,7 @@ def outcome_52w(bip_responses: pd.DataFrame, weeks: pd.DataFrame, *, panel_end=N
     hours = pd.to_numeric(pd.Series(weeks["ordinary_hours"]), errors="coerce").fillna(0.0).to_numpy()
     hit = _flag(weeks["employed"]) | (hours > 0) | _flag(weeks["su"])
     hits = pd.DataFrame({"person_id": weeks["person_id"].to_numpy()[hit].astype("int64"),
-                         "first_start_week": _monday(weeks["week"].to_numpy()[hit]).to_numpy()})
+                         "first_start_week": _monday(weeks["week"]).to_numpy()[hit]})
     hits = hits.drop_duplicates().sort_values("first_start_week", kind="stable")
     if panel_end is None:
         panel_end = _monday(weeks["week"]).max() if len(weeks) else resp["response_week"].max()
@@ -231,16 +247,16 @@ def caseworker_sample(
     weeks: pd.DataFrame,
     *,
     min_caseworker_responses: int = 10,
-    count_caseworker: Literal["responses", "citizens"] = "responses",
+    count_caseworker: Literal["responses", "citizens"] = "citizens",
     drop_incomplete_follow_up: bool = False,
     panel_end=None,
 ) -> CaseworkerSample:
     """Apply the sample rules of the BIP caseworker report ("Data og metode").
 
-    1. responses of caseworkers with at least ``min_caseworker_responses`` responses (the
-       report writes "besvaret BIP spørgeskemaet for mindst 10 borgere"; bipdask and the
-       synthetic generator read it as responses, ``count_caseworker="citizens"`` counts distinct
-       citizens instead);
+    1. responses of caseworkers who answered for at least ``min_caseworker_responses`` distinct
+       citizens (the report: "besvaret BIP spørgeskemaet for mindst 10 borgere"; the synthetic
+       truth applies the same rule); ``count_caseworker="responses"`` counts responses instead
+       (an earlier reading of the rule, kept as an option);
     2. citizens with more than one response;
     3. each citizen's first response dropped (its answers are the "previous response" the
        changes are measured from);

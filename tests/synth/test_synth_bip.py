@@ -193,13 +193,17 @@ def test_missing_bip_jobcentre_is_a_clear_input_error():
 
 
 def test_report_sample_mask_by_hand():
-    # caseworker 1 has 10 responses, caseworker 2 has 2; person 9 has a single response.
+    # caseworker 1 has 10 responses from 4 citizens, caseworker 2 has 2 from 1; person 9 has a
+    # single response.
     person = np.array([1, 1, 1, 1, 1, 2, 2, 2, 2, 3, 4, 4, 9])
     cw = np.array([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 1])
     date = np.array([5, 1, 2, 3, 4, 1, 2, 3, 4, 1, 1, 2, 1])
-    keep = report_sample_mask(person, cw, date)
-    assert keep.tolist() == [True, False, True, True, True, False, True, True, True,
-                             False, False, False, False]
+    kept = [True, False, True, True, True, False, True, True, True, False, False, False, False]
+    assert report_sample_mask(person, cw, date, count="responses").tolist() == kept
+    # The report's rule counts citizens ("mindst 10 borgere"): caseworker 1 has only 4.
+    assert not report_sample_mask(person, cw, date).any()
+    assert report_sample_mask(person, cw, date, min_caseworker_count=4).tolist() == kept
+    assert not report_sample_mask(person, cw, date, min_caseworker_count=5).any()
 
 
 @settings(max_examples=50, deadline=None)
@@ -207,7 +211,7 @@ def test_report_sample_mask_by_hand():
                 min_size=1, max_size=80, unique_by=lambda t: (t[0], t[2])))
 def test_report_sample_mask_invariants(rows):
     person, cw, date = (np.array(x) for x in zip(*rows))
-    keep = report_sample_mask(person, cw, date)
+    keep = report_sample_mask(person, cw, date, count="responses")
     for p in np.unique(person):
         mine = person == p
         first = np.flatnonzero(mine)[np.argmin(date[mine])]
@@ -216,3 +220,9 @@ def test_report_sample_mask_invariants(rows):
             assert not keep[mine].any()
     counts = {c: (cw == c).sum() for c in np.unique(cw)}
     assert all(counts[c] >= 10 for c in cw[keep])
+    # The citizens rule (threshold 3 here: at most 7 persons) keeps exactly the responses the
+    # responses rule keeps among caseworkers with >= 3 distinct citizens.
+    by_citizens = report_sample_mask(person, cw, date, min_caseworker_count=3)
+    citizens = {c: np.unique(person[cw == c]).size for c in np.unique(cw)}
+    base = report_sample_mask(person, cw, date, min_caseworker_count=0, count="responses")
+    assert by_citizens.tolist() == [b and citizens[c] >= 3 for b, c in zip(base, cw)]

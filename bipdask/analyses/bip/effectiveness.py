@@ -28,8 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
+from scipy import sparse, stats
 
+from bipdask.analyses.bip import ranking
 from bipdask.analyses.bip.common import _estimates, _frame_of, _inference, quartile_of
 from bipdask.analyses.estimates import Estimate, estimates_frame
 from bipdask.data.contract import BIP_CASEWORKER_QUESTIONS
@@ -50,18 +51,6 @@ from bipdask.prepare.bip import (
 
 EFFECTIVENESS = "bip_caseworker_effectiveness"
 QUARTILES = (1, 2, 3, 4)
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 # --- caseworker effectiveness ------------------------------------------------------------------
@@ -93,6 +82,7 @@ class CaseworkerEffectiveness:
     n_citizens: int
     n_caseworkers: int
     cluster: str
+    top_quartile: str = "eb"
     bootstrap: BootstrapSummary | None = None
 
     def tidy(self) -> pd.DataFrame:
@@ -122,7 +112,8 @@ def caseworker_effectiveness(
     persons: pd.DataFrame,
     *,
     inference: Inference = Inference(),
-    rerank_quartiles: bool = False,
+    top_quartile: str = "eb",
+    rerank_quartiles: bool = True,
 ) -> CaseworkerEffectiveness:
     """Fit the caseworker fixed-effects LPM and derive the BIP caseworker report's figures and Tabel 1.
 
@@ -132,25 +123,27 @@ def caseworker_effectiveness(
     persons : the contract ``persons`` table (register covariates).
     inference : replicates B of the cluster bootstrap (0 = analytic SEs where they exist; the
         counterfactual and the quartile effects then have none), the run seed (replicate weights
-        are ``replicate_weights(ids, range(B), seed, scheme)``), the cluster column (default
-        citizens, ``person_id``) and alpha.
-    rerank_quartiles : False (default): every replicate keeps the point estimate's quartile
-        membership, so the SEs/CIs of the quartile quantities and the counterfactual are
-        conditional on the ranking, centred on the estimate. True: each replicate re-ranks its
-        own effects — the bootstrap of the statistic "mean of the top 25 % of estimated effects",
-        whose replicates are shifted up by the same noise that inflates the estimate (their mean
-        minus the estimate is a bootstrap estimate of that bias), so its percentile CI may not
-        even contain the estimate.
+        are ``replicate_weights(ids, range(B), seed, scheme)``; it also seeds the EB posterior
+        draws and the split halves), the cluster column (default citizens, ``person_id``) and alpha.
+    top_quartile : how Tabel 1's "mean effect of the top 25 %" is estimated
+        (:mod:`bipdask.analyses.bip.ranking`): ``"eb"`` (default) the posterior expectation of the
+        true top-quartile mean under an empirical-Bayes normal prior; ``"split"`` rank on one half
+        of the citizens, evaluate on the other (cross-fitted); ``"raw"`` the report's mean of the
+        top quarter of the estimates, biased upward by the winner's curse.
+    rerank_quartiles : True (default): each replicate ranks its own effects, so the interval
+        carries the uncertainty of who is in the top quartile. False: replicates keep the
+        point estimate's quartile membership (conditional on the ranking; for ``raw`` that
+        interval is centred on an upward-biased estimate and undercovers).
 
     Notes
     -----
     The counterfactual keeps every response's covariates and moves its caseworker effect to the
-    top-quartile mean: counterfactual = actual + mean_{k in Q4} α_k − mean_i α_k(i) (the LPM is
-    linear, so no prediction is clipped). Estimated effects include sampling noise, which
-    widens their spread; in expectation the counterfactual therefore overstates the one under
-    the true effects (the generator's truth documents this gap; ``rerank_quartiles=True``
-    shows its size).
+    top-quartile mean: counterfactual = actual + top − mean_i α̂_k(i) (the LPM is linear, so no
+    prediction is clipped). ``caseworkers`` ranks by the method's score (posterior means for
+    ``eb``, the estimates otherwise); ``mean_effect/q4`` equals the increase only for ``raw``.
     """
+    if top_quartile not in ranking.METHODS:
+        raise InputError([Problem("spec", "bip.top_quartile", f"must be one of {', '.join(ranking.METHODS)}", 0)])
     bootstrap, seed, scheme, cluster, alpha = (inference.replicates, inference.seed, inference.scheme,
                                                inference.cluster, inference.alpha)
     frame = _frame_of(sample)
@@ -165,19 +158,25 @@ def caseworker_effectiveness(
     y = data["outcome"].to_numpy(dtype=float)
     x = data[covariates].to_numpy(dtype=float)
     beta = fit.params[covariates].to_numpy(dtype=float)
-    n_k = np.bincount(k_codes, minlength=len(k_ids)).astype(float)
-    alpha_k = np.bincount(k_codes, weights=y - x @ beta, minlength=len(k_ids)) / n_k
-    quart = quartile_of(alpha_k)
-    point = _derived(alpha_k, n_k, np.bincount(k_codes, weights=y, minlength=len(k_ids)), quart)
+    ids, g_codes = cluster_ids(data, cluster)
+    sums = _CellSums.of(y, x, beta, g_codes, len(ids), k_codes, len(k_ids), ranking.split_halves(ids, seed))
+    z = ranking.posterior_draws(len(k_ids), seed)
+    ones = np.ones((1, len(ids)))
+    alpha_k, n_k, y_k, top, score, var_k = next(sums.effects(ones, beta[None, :], top_quartile, z))
+    quart = quartile_of(score)
+    point = _derived(alpha_k, n_k, y_k, quart, top, score)
     mean_alpha = float(n_k @ alpha_k / n_k.sum())
     ybar = float(y.mean())
-    ids, g_codes = cluster_ids(data, cluster)
+    post_mean, _, reliability = ranking.eb_posterior(alpha_k, var_k)
     cw = pd.DataFrame({
         "caseworker_id": np.asarray(k_ids, dtype="int64"),
         "n_responses": n_k.astype("int64"),
         "n_citizens": data.groupby(k_codes)["person_id"].nunique().to_numpy().astype("int64"),
         "fixed_effect": alpha_k,
         "effect": alpha_k - mean_alpha,
+        "effect_variance": var_k,
+        "reliability": reliability,
+        "shrunk_effect": post_mean - mean_alpha,
         "rate_if_all_had": ybar + alpha_k - mean_alpha,
         "quartile": quart.astype("int64"),
     })
@@ -187,7 +186,7 @@ def caseworker_effectiveness(
     summary = None
     if bootstrap > 0:
         reps = fit.bootstrap.replicates[covariates].to_numpy(dtype=float)
-        derived = _derived_replicates(y, x, g_codes, len(ids), k_codes, len(k_ids), reps, ids, seed, scheme,
+        derived = _derived_replicates(sums, reps, ids, seed, scheme, top_quartile, z,
                                       None if rerank_quartiles else quart)
         prof_reps = _profile_replicates(prof_values, g_codes, len(ids), resp_q, ids, bootstrap, seed, scheme)
         est = pd.concat([pd.Series(point), _profile_point(prof_values, resp_q, prof_names)])
@@ -198,7 +197,8 @@ def caseworker_effectiveness(
     actual_se = cluster_mean(y, g_codes, len(ids))[1]
     cf_sum = None if summary is None else _sub(summary, ["actual", "counterfactual", "increase"],
                                                list(cf_est.index))
-    counterfactual = _inference(cf_est, cf_sum, pd.Series({"actual": actual_se}), len(ids), alpha)
+    counterfactual = _normal_interval(_inference(cf_est, cf_sum, pd.Series({"actual": actual_se}), len(ids), alpha),
+                                      ["counterfactual_top_quartile", "increase"], alpha)
 
     quartiles = _quartile_table(cw, data, resp_q, point, summary, g_codes, len(ids), alpha)
     profile = _profile_table(prof_values, prof_names, resp_q, g_codes, len(ids), summary, alpha)
@@ -206,23 +206,100 @@ def caseworker_effectiveness(
         fit=fit, covariates=tuple(covariates), caseworkers=cw, quartiles=quartiles,
         counterfactual=counterfactual, profile=profile, r2_without_fe=float(fit.rsquared_without_fe),
         r2_with_fe=float(fit.rsquared), n_obs=len(data), n_citizens=int(data["person_id"].nunique()),
-        n_caseworkers=len(k_ids), cluster=cluster, bootstrap=summary)
+        n_caseworkers=len(k_ids), cluster=cluster, top_quartile=top_quartile, bootstrap=summary)
 
 
-def _derived(alpha_k: np.ndarray, n_k: np.ndarray, y_k: np.ndarray, quart: np.ndarray) -> dict[str, float]:
-    """Tabel 1 and Figures 1–2 from caseworker effects, response counts and outcome sums.
+@dataclass(frozen=True)
+class _CellSums:
+    """Per-(cluster, caseworker) sums from which any weighting of the clusters (the point
+    estimate: all ones; a bootstrap replicate: its weights) gives the caseworker effects
+    α_k = Σw(y − x'β)/Σw n exactly, and their sampling variances from the point estimate's
+    residuals r = y − x'β̂: s_k² = G_k/(G_k − 1) · Σ_c w_c (R_ck − n_ck ᾱ_k)² / (Σ_c w_c n_ck)²
+    (the cluster-robust variance of a mean; ᾱ_k the weighted mean of r). ``half`` is each
+    cluster's split-sample half."""
+
+    n: sparse.csr_matrix
+    y: sparse.csr_matrix
+    x: sparse.csr_matrix
+    r: sparse.csr_matrix
+    r2: sparse.csr_matrix
+    nr: sparse.csr_matrix
+    n2: sparse.csr_matrix
+    g_factor: np.ndarray
+    half: np.ndarray
+    n_k: int
+    p: int
+
+    @classmethod
+    def of(cls, y, x, beta, g_codes, n_g, k_codes, n_k, half) -> _CellSums:
+        p = x.shape[1]
+
+        def cells(values):
+            return sparse.csr_matrix((values, (g_codes, k_codes)), shape=(n_g, n_k))
+
+        n = cells(np.ones_like(y))
+        r = cells(y - x @ beta)
+        rows = np.repeat(g_codes, p)
+        cols = (k_codes[:, None] * p + np.arange(p)[None, :]).ravel()
+        a_x = sparse.csr_matrix((x.ravel(), (rows, cols)), shape=(n_g, n_k * p))
+        g_k = np.asarray((n > 0).sum(axis=0)).ravel().astype(float)
+        return cls(n=n, y=cells(y), x=a_x, r=r, r2=r.multiply(r).tocsr(), nr=n.multiply(r).tocsr(),
+                   n2=n.multiply(n).tocsr(), g_factor=g_k / np.maximum(g_k - 1, 1), half=half, n_k=n_k, p=p)
+
+    def _alpha(self, w, b):
+        nw, yw = pattern_weights(w, self.n), pattern_weights(w, self.y)
+        xw = pattern_weights(w, self.x).reshape(w.shape[0], self.n_k, self.p)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return nw, yw, (yw - np.einsum("bkp,bp->bk", xw, b)) / nw
+
+    def effects(self, w: np.ndarray, b: np.ndarray, method: str, z: np.ndarray):
+        """Per row of weights ``w`` (replicates × clusters) and slopes ``b``: α, Σw n, Σw y (NaN
+        effect where a caseworker has no weight), the top-quartile mean by ``method``, the ranking
+        score and s²; yields one tuple per row."""
+        nw, yw, alpha = self._alpha(w, b)
+        rw, r2w = pattern_weights(w, self.r), pattern_weights(w, self.r2)
+        nrw, n2w = pattern_weights(w, self.nr), pattern_weights(w, self.n2)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rbar = rw / nw
+            var = self.g_factor * (r2w - 2 * rbar * nrw + rbar**2 * n2w) / nw**2
+        if method == "split":
+            w_a = w * (self.half == 0)[None, :]
+            _, _, alpha_a = self._alpha(w_a, b)
+            _, _, alpha_b = self._alpha(w - w_a, b)
+        for i in range(w.shape[0]):
+            ok = (nw[i] > 0) & np.isfinite(alpha[i])
+            a = np.where(ok, alpha[i], np.nan)
+            if method == "raw":
+                top, score = ranking.top_mean(a[ok]), a
+            elif method == "eb":
+                v = np.maximum(var[i], 0.0)
+                draws = ranking.eb_increase_draws(a[ok], v[ok], nw[i][ok], z)
+                # on the level scale of the other methods: _derived subtracts the weighted mean of α̂
+                top = float(draws.mean()) + float(nw[i][ok] @ a[ok] / nw[i][ok].sum())
+                score = np.full_like(a, np.nan)
+                score[ok] = ranking.eb_posterior(a[ok], v[ok])[0]
+            else:
+                both = ok & np.isfinite(alpha_a[i]) & np.isfinite(alpha_b[i])
+                top, score = ranking.split_top_mean(alpha_a[i][both], alpha_b[i][both]), a
+            yield a, np.where(ok, nw[i], 0.0), np.where(ok, yw[i], 0.0), top, score, var[i]
+
+
+def _derived(alpha_k: np.ndarray, n_k: np.ndarray, y_k: np.ndarray, quart: np.ndarray, top: float,
+             score: np.ndarray) -> dict[str, float]:
+    """Tabel 1 and Figures 1–2 from caseworker effects, response counts, outcome sums, the
+    top-quartile mean ``top`` (level scale, :mod:`bipdask.analyses.bip.ranking`) and the ranking
+    score whose quartile means are Figur 2.
 
     ``alpha_k`` may hold NaN for caseworkers without weight (a bootstrap replicate that drew
-    none of their clusters); ``quart`` ranks only the others.
+    none of their clusters; their ``n_k`` is 0); ``quart`` is 0 for them.
     """
     total = n_k.sum()
     actual = y_k.sum() / total
     mean_alpha = np.nansum(n_k * alpha_k) / total
-    effect = alpha_k - mean_alpha
+    effect = score - mean_alpha
     out = {"actual": actual}
-    top = float(np.mean(effect[quart == 4])) if np.any(quart == 4) else float("nan")
-    out["counterfactual"] = actual + top
-    out["increase"] = top
+    out["counterfactual"] = actual + top - mean_alpha
+    out["increase"] = top - mean_alpha
     for q in QUARTILES:
         m = quart == q
         out[f"outcome_rate/q{q}"] = y_k[m].sum() / n_k[m].sum() if n_k[m].sum() > 0 else float("nan")
@@ -230,35 +307,44 @@ def _derived(alpha_k: np.ndarray, n_k: np.ndarray, y_k: np.ndarray, quart: np.nd
     return out
 
 
-def _derived_replicates(y, x, g_codes, n_g, k_codes, n_k, beta_reps, ids, seed, scheme,
+def _derived_replicates(sums: _CellSums, beta_reps, ids, seed, scheme, method: str, z: np.ndarray,
                         quart_fixed: np.ndarray | None) -> np.ndarray:
-    """Replicates of :func:`_derived`: per replicate, the caseworker effects Σw(y − x'β*)/Σw from
-    per-(cluster, caseworker) sums; quartiles ``quart_fixed`` (None: re-ranked per replicate).
-    A caseworker none of whose clusters is drawn has no effect in that replicate and is left out."""
-    p = x.shape[1]
-    a_n = sparse.csr_matrix((np.ones_like(y), (g_codes, k_codes)), shape=(n_g, n_k))
-    a_y = sparse.csr_matrix((y, (g_codes, k_codes)), shape=(n_g, n_k))
-    rows = np.repeat(g_codes, p)
-    cols = (k_codes[:, None] * p + np.arange(p)[None, :]).ravel()
-    a_x = sparse.csr_matrix((x.ravel(), (rows, cols)), shape=(n_g, n_k * p))
+    """Replicates of :func:`_derived`: per replicate the caseworker effects, their variances and
+    the top-quartile mean recomputed from the replicate's weights (``method`` re-applied: EB
+    re-estimates its prior, split re-ranks on the reweighted halves); quartiles ``quart_fixed``
+    (None: re-ranked per replicate). A caseworker none of whose clusters is drawn has no effect
+    in that replicate and is left out."""
     out = []
     for reps, w in replicate_blocks(ids, beta_reps.shape[0], seed, scheme):
-        nw, yw = pattern_weights(w, a_n), pattern_weights(w, a_y)
-        xw = pattern_weights(w, a_x).reshape(len(reps), n_k, p)
         b = beta_reps[reps.start:reps.stop]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            alpha = (yw - np.einsum("bkp,bp->bk", xw, b)) / nw
-        for i in range(len(reps)):
-            a = np.where(nw[i] > 0, alpha[i], np.nan)
+        for i, (a, nw, yw, top, score, _) in enumerate(sums.effects(w, np.nan_to_num(b), method, z)):
             ok = np.isfinite(a)
-            quart = np.zeros(n_k, dtype=np.int64)
-            quart[ok] = quartile_of(a[ok]) if quart_fixed is None else quart_fixed[ok]
-            if not np.all(np.isfinite(b[i])):
+            if not np.all(np.isfinite(b[i])) or not ok.any():
                 out.append(np.full(3 + 2 * len(QUARTILES), np.nan))
                 continue
-            d = _derived(np.where(ok, a, 0.0), np.where(ok, nw[i], 0.0), np.where(ok, yw[i], 0.0), quart)
+            quart = np.zeros(a.size, dtype=np.int64)
+            quart[ok] = quartile_of(score[ok]) if quart_fixed is None else quart_fixed[ok]
+            d = _derived(np.where(ok, a, 0.0), nw, yw, quart, top, np.where(ok, score, 0.0))
             out.append(np.array(list(d.values())))
     return np.vstack(out)
+
+
+def _normal_interval(table: pd.DataFrame, rows: list[str], alpha: float) -> pd.DataFrame:
+    """Estimate ± z·SE (bootstrap SE) and its normal p-value for the top-quartile rows.
+
+    The percentile interval is wrong for them: the bootstrap world's "true" caseworker effects
+    are the noisy estimates, whose top quartile lies further out than the real one, so the
+    re-ranked replicates sit above the estimate (by ≈ 3.5 pp at scale 1 with EB). Their spread
+    still measures the estimator's sampling variability, which the normal interval uses.
+    """
+    out = table.copy()
+    z = stats.norm.ppf(1 - alpha / 2)
+    for r in rows:
+        est, se = out.loc[r, "estimate"], out.loc[r, "se"]
+        if np.isfinite(se):
+            out.loc[r, ["ci_low", "ci_high"]] = est - z * se, est + z * se
+            out.loc[r, "p_value"] = 2 * stats.norm.sf(abs(est) / se) if se > 0 else float("nan")
+    return out
 
 
 def _profile_values(data: pd.DataFrame) -> tuple[np.ndarray, list[str]]:

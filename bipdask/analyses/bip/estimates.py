@@ -57,20 +57,26 @@ def bip_estimates(
     *,
     inference: Inference = Inference(),
     min_caseworker_responses: int = 10,
+    count_caseworker: str = "citizens",
+    top_quartile: str = "eb",
     drop_incomplete_follow_up: bool = False,
     panel_end=None,
 ) -> BipResults:
     """Run the three BIP analyses on one delivery (all BIP job centres together).
 
     ``weeks`` needs only the BIP citizens' rows (``person_id`` in ``bip_responses``); pass
-    ``panel_end`` when it is cut from a longer panel. See the step functions for the rules.
+    ``panel_end`` when it is cut from a longer panel. ``count_caseworker`` and
+    ``min_caseworker_responses``: the caseworker rule of :func:`~bipdask.prepare.bip.caseworker_sample`;
+    ``top_quartile``: Tabel 1's estimator (:func:`~bipdask.analyses.bip.effectiveness.caseworker_effectiveness`).
+    See the step functions for the rules.
     """
     sample = caseworker_sample(bip_responses, weeks, min_caseworker_responses=min_caseworker_responses,
+                               count_caseworker=count_caseworker,
                                drop_incomplete_follow_up=drop_incomplete_follow_up, panel_end=panel_end)
     kw = dict(inference=inference)
     return BipResults(
         sample=sample,
-        effectiveness=caseworker_effectiveness(sample, persons, **kw),
+        effectiveness=caseworker_effectiveness(sample, persons, top_quartile=top_quartile, **kw),
         change=caseworker_change(sample, persons, **kw),
         progression=progression(bip_responses, **kw),
     )

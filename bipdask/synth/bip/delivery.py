@@ -54,6 +54,7 @@ from bipdask.synth.bip.outcome import (
     lab_type_of_boxes,
     register_index,
     simulate_hazard,
+    window_sums,
 )
 from bipdask.synth.bip.schedule import (
     assign_caseworkers,
@@ -78,6 +79,10 @@ class BipPart:
     weeks: pd.DataFrame
     bip_responses: pd.DataFrame
     truth: dict
+    #: P(job or SU start within the response's follow-up window) per row of ``bip_responses``:
+    #: the exact expectation of the outcome given the drawn covariates, answers and caseworkers.
+    #: Benchmarks fit estimators on it to get their noise-free (pseudo-true) value.
+    expected_outcome: np.ndarray | None = None
 
 
 def _rng(seed: int, stream: int) -> np.random.Generator:
@@ -246,7 +251,9 @@ def generate_bip(
         person_id=person_id, jc_names=P.BIP_JOBCENTRES,
         jc_ids=[int(jobcentres["jobcentre_id"].iloc[r[0]]) for r in rows], jc_effect=jc_effect,
     )
-    return BipPart(persons=persons_df, weeks=weeks_df, bip_responses=responses_df, truth=truth)
+    expected = 1 - np.exp(-window_sums(path, n_weeks, r_cit, r_week)["hazard"])
+    return BipPart(persons=persons_df, weeks=weeks_df, bip_responses=responses_df, truth=truth,
+                   expected_outcome=expected)
 
 
 def progression_effects(person: np.ndarray, date: np.ndarray, values: np.ndarray,

@@ -186,18 +186,24 @@ def group_starts(groups: np.ndarray) -> np.ndarray:
 
 
 def report_sample_mask(person: np.ndarray, caseworker: np.ndarray, date: np.ndarray,
-                       min_caseworker_responses: int = 10) -> np.ndarray:
+                       min_caseworker_count: int = 10, count: str = "citizens") -> np.ndarray:
     """The BIP caseworker report's sample rules ("Data og metode").
 
-    Keep responses from caseworkers with at least ``min_caseworker_responses`` responses (counted
-    over all responses), from citizens with more than one response, and drop each citizen's
-    first response. Returns a boolean mask aligned with the inputs (any order).
+    Keep responses from caseworkers who answered for at least ``min_caseworker_count`` distinct
+    citizens ("mindst 10 borgere"; ``count="responses"`` counts responses instead), counted over
+    all responses, from citizens with more than one response, and drop each citizen's first
+    response. Returns a boolean mask aligned with the inputs (any order).
     """
     person = np.asarray(person)
     caseworker = np.asarray(caseworker)
+    if count not in ("citizens", "responses"):
+        raise ValueError("count must be 'citizens' or 'responses'")
     _, cw_inv, cw_count = np.unique(caseworker, return_inverse=True, return_counts=True)
     _, p_inv, p_count = np.unique(person, return_inverse=True, return_counts=True)
+    if count == "citizens":
+        pairs = np.unique(np.column_stack([cw_inv, p_inv]), axis=0)
+        cw_count = np.bincount(pairs[:, 0], minlength=cw_count.size)
     order = np.lexsort((np.asarray(date), person))
     first = np.zeros(person.size, dtype=bool)
     first[order] = group_starts(person[order])
-    return (cw_count[cw_inv] >= min_caseworker_responses) & (p_count[p_inv] > 1) & ~first
+    return (cw_count[cw_inv] >= min_caseworker_count) & (p_count[p_inv] > 1) & ~first

@@ -77,11 +77,15 @@ def build_truth(*, seed: int, scale: float, n_weeks: int, weeks_index: pd.Dateti
             "[latest response came with a new caseworker]. Outcome: job/SU start within "
             "(t, min(t+52, last week)] of a response. 'expected_*' are exact expectations "
             "given the drawn covariates and answers; 'realized_*' are the drawn data. The "
-            "sample is the report's rules (caseworkers >=10 responses over all responses, "
+            "sample is the report's rules (caseworkers with >=10 distinct citizens over all responses, "
             "citizens >1 response, first response dropped). Caseworker quartiles are by true "
-            "effect among the sample's caseworkers. A fixed-effects LPM inflates the spread "
-            "of estimated effects by sampling noise, so its counterfactual exceeds the true "
-            "one."
+            "effect among the sample's caseworkers; the counterfactual moves every caseworker "
+            "effect (log hazard) to the true top quartile's mean over the whole follow-up "
+            "window. Ranking noisy fixed effects inflates the top quartile's mean (winner's "
+            "curse); a fixed-effects LPM also measures each caseworker's effect on the "
+            "probability scale among their own (negatively sorted) citizens and over the part "
+            "of the window before a change, so its estimand is below this one "
+            "(docs/methods.md#bip-tabel-1--caseworker-effectiveness)."
         ),
         "seed": seed, "scale": scale,
         "counts": {
