@@ -215,7 +215,7 @@ def load_result(root: str, run_id: str | None = None, reused: bool = False) -> R
     from bipdask.publish.report.build import load_published
 
     committed = storage.open_run(root, run_id)
-    estimates = estimates_frame(storage.read_parquet(storage.join(committed.url, "results", ESTIMATES_FILE)))
+    estimates = estimates_frame(committed.read_parquet(f"results/{ESTIMATES_FILE}"))  # checked: sha256
     return RunResult(committed.run_id, committed.url, estimates, committed.manifest, reused=reused,
                      published=load_published(committed).estimates)
 

@@ -1,4 +1,4 @@
-"""The ``bipdask`` command line: synth, validate, run, demo, report, runs, show.
+"""The ``bipdask`` command line: synth, validate, run, demo, report, runs, show, verify.
 
 The CLI is the one room above both :mod:`bipdask` and :mod:`flows`: ``run`` and ``demo`` call
 :func:`flows.run.run_evaluation` and :func:`flows.demo.run_demo`; nothing else in ``bipdask/``
@@ -27,6 +27,7 @@ EPILOG = """examples:
   bipdask runs out/
   bipdask show out/ did --analysis share_internship_or_hours
   bipdask report out/runs/r0123456789abcdef --lang da
+  bipdask verify out/runs/r0123456789abcdef
 
 exit codes: 0 ok, 2 bad input (or no such run / estimand), 3 infrastructure failure
 """
@@ -113,6 +114,13 @@ def _parser() -> argparse.ArgumentParser:
     sh.add_argument("--analysis", default=None, help="e.g. share_internship_or_hours, hir_table4")
     sh.add_argument("--jobcentre", type=int, default=None, help="one job centre (default: all participating)")
     sh.add_argument("--period", default=None, help="e.g. intervention, last_3_months, before")
+    vf = sub.add_parser("verify", help="check every file of a committed run against its manifest's sha256",
+                        epilog="examples:\n  bipdask verify out/                        # the latest run\n"
+                               "  bipdask verify s3://bucket/bipdask/runs/r0123456789abcdef\n\n"
+                               "exit codes: 0 every file matches, 2 no such run, 3 a file changed, missing or "
+                               "added, or a storage failure",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    vf.add_argument("run_url", metavar="ROOT[/runs/ID]", help="a root (its latest run) or one run")
     return p
 
 
@@ -201,8 +209,18 @@ def _show(args: argparse.Namespace) -> None:
                     period=args.period))
 
 
+def _verify(args: argparse.Namespace) -> None:
+    from bipdask.publish.report.build import open_committed
+    from bipdask.runtime.storage import IntegrityError, verify_run
+
+    result = verify_run(open_committed(args.run_url))
+    if result.problems:
+        raise IntegrityError(result.describe())
+    print(result.describe())
+
+
 COMMANDS = {"synth": _synth, "validate": _validate, "run": _run, "demo": _demo, "report": _report, "runs": _runs,
-            "show": _show}
+            "show": _show, "verify": _verify}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -523,9 +523,56 @@ class RunLayout:
         return exists(self.manifest)
 
 
+FILES = "files"  # the manifest key: run-relative path → sha256 of every file of the run
+
+
+def sha256_url(url: str, chunk: int = 1 << 20) -> tuple[str, int]:
+    """(sha256, bytes) of one stored object (local file or S3 object), streamed."""
+    fs, path = filesystem(url)
+
+    def digest() -> tuple[str, int]:
+        h, n = hashlib.sha256(), 0
+        with fs.open(path, "rb") as fh:
+            while block := fh.read(chunk):
+                h.update(block)
+                n += len(block)
+        return h.hexdigest(), n
+
+    return with_retries(digest, "hashing", url)
+
+
+def run_files(run_url: str) -> list[str]:
+    """The run-relative paths of every file of a run: all its layers, not the manifest or the claim."""
+    base = run_url.rstrip("/")
+    out = []
+    for url in list_files(base):
+        rel = url[len(base):].lstrip("/")
+        if rel not in (MANIFEST, CLAIM):
+            out.append(rel)
+    return sorted(out)
+
+
+def hash_run(run_url: str) -> dict[str, str]:
+    """sha256 of every file of a run (:func:`run_files`), by run-relative path: the manifest's
+    ``files``, recorded at the commit so that later edits are detected (:class:`CommittedRun`)."""
+    return {rel: sha256_url(join(run_url, rel))[0] for rel in run_files(run_url)}
+
+
+class IntegrityError(InfrastructureError):
+    """A committed run's file does not match the sha256 its manifest records (edited, truncated
+    or removed after the commit). Exit code 3; the file's data are not used."""
+
+
 @dataclass(frozen=True)
 class CommittedRun:
-    """A run a reader may see: its id, URL and manifest."""
+    """A run a reader may see: its id, URL and manifest.
+
+    Read a committed run's files through :meth:`read_bytes`, :meth:`read_parquet`,
+    :meth:`read_csv_bytes` and :meth:`has`: each file is checked against the sha256 the manifest
+    records for it (``files``) before its data are used, so only what is read is hashed; a
+    mismatch raises :class:`IntegrityError` naming the file. :func:`verify_run` checks them all.
+    A run committed before the manifest recorded hashes is read unchecked.
+    """
 
     run_id: str
     url: str
@@ -534,15 +581,94 @@ class CommittedRun:
     def layer(self, name: str) -> str:
         return join(self.url, name)
 
+    @property
+    def hashes(self) -> dict[str, str] | None:
+        files = self.manifest.get(FILES)
+        return dict(files) if isinstance(files, Mapping) else None
+
+    def has(self, rel: str) -> bool:
+        """Whether the run has the file ``rel`` (the manifest's list when it has one)."""
+        hashes = self.hashes
+        return rel in hashes if hashes is not None else exists(join(self.url, rel))
+
+    def read_bytes(self, rel: str) -> bytes:
+        """The bytes of the run's file ``rel``, checked against the manifest's sha256."""
+        url = join(self.url, rel)
+        hashes = self.hashes
+        if hashes is not None and rel not in hashes:
+            raise IntegrityError(f"run {self.run_id}: {rel} is not a file of the committed run (not in its manifest)")
+        try:
+            data = read_bytes(url)
+        except FileNotFoundError:
+            if hashes is None:
+                raise
+            raise IntegrityError(f"run {self.run_id}: {rel} is missing (its manifest records it); "
+                                 "run `bipdask verify` on the run") from None
+        if hashes is not None and hashlib.sha256(data).hexdigest() != hashes[rel]:
+            raise IntegrityError(f"run {self.run_id}: {rel} does not match the sha256 in its manifest (changed "
+                                 "after the commit); not read — run `bipdask verify` on the run")
+        return data
+
+    def read_parquet(self, rel: str, columns: list[str] | Callable[[list[str]], list[str]] | None = None
+                     ) -> pd.DataFrame:
+        """One Parquet file of the run, checked (:meth:`read_bytes`), as pandas; ``columns``: the
+        columns to read, or a function choosing them from the file's column names."""
+        data = self.read_bytes(rel)
+
+        def read() -> pa.Table:
+            wanted = columns(pq.read_schema(pa.BufferReader(data)).names) if callable(columns) else columns
+            return pq.read_table(pa.BufferReader(data), columns=wanted)
+
+        return with_retries(read, "reading", join(self.url, rel)).to_pandas(date_as_object=False)
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What :func:`verify_run` found: files checked, their bytes, and one line per problem."""
+
+    run_id: str
+    checked: int
+    n_bytes: int
+    problems: tuple[str, ...]
+
+    def describe(self) -> str:
+        if self.problems:
+            return "\n".join(self.problems)
+        return f"run {self.run_id}: all {self.checked} files match their sha256 in the manifest ({self.n_bytes:,} bytes)"
+
+
+def verify_run(run: CommittedRun) -> Verification:
+    """Hash every file of a committed run and compare with its manifest: changed, missing and
+    unlisted files, one line each (no data are parsed)."""
+    hashes = run.hashes
+    if hashes is None:
+        why = f"run {run.run_id}: its manifest records no file hashes (committed before they were recorded)"
+        return Verification(run.run_id, 0, 0, (f"{why}; cannot verify",))
+    problems, n_bytes = [], 0
+    present = set(run_files(run.url))
+    for rel, expected in sorted(hashes.items()):
+        if rel not in present:
+            problems.append(f"run {run.run_id}: {rel} is missing")
+            continue
+        digest, size = sha256_url(join(run.url, rel))
+        n_bytes += size
+        if digest != expected:
+            problems.append(f"run {run.run_id}: {rel} does not match the sha256 in its manifest")
+    problems += [f"run {run.run_id}: {rel} is not in its manifest (added after the commit)"
+                 for rel in sorted(present - set(hashes))]
+    return Verification(run.run_id, len(hashes), n_bytes, tuple(problems))
+
 
 def commit(run: RunLayout, manifest: Mapping[str, Any]) -> CommittedRun:
-    """Commit a run: write ``_manifest.json`` (last of the run's files), then ``runs/latest.json``.
+    """Commit a run: hash every file of the run into the manifest's ``files`` (:func:`hash_run`),
+    write ``_manifest.json`` (last of the run's files), then ``runs/latest.json``.
 
     Everything the run wrote must be in place before this is called; after it returns, readers
     see the run. The pointer is written after the manifest, so it never names an uncommitted run.
     """
     body = dict(manifest)
     body.setdefault("run_id", run.run_id)
+    body[FILES] = hash_run(run.url)
     write_json(body, run.manifest)
     write_json({"run_id": run.run_id, "manifest": f"{RUNS}/{run.run_id}/{MANIFEST}"},
                join(run.root, RUNS, LATEST))

@@ -90,13 +90,13 @@ def test_storage_failure_exits_3(root, capsys, monkeypatch):
     def broken(*a, **k):
         raise InfrastructureError("storage: reading results failed (OSError)")
 
-    monkeypatch.setattr(storage, "read_parquet", broken)
+    monkeypatch.setattr(storage, "read_bytes", broken)
     assert main(["show", str(root), "did"]) == 3
     err = capsys.readouterr().err
     assert "storage" in err and "Traceback" not in err and len(err.strip().splitlines()) <= 2
 
 
-@pytest.mark.parametrize("command", ["report", "runs", "show"])
+@pytest.mark.parametrize("command", ["report", "runs", "show", "verify"])
 def test_help_has_examples_and_exit_codes(command, capsys):
     with pytest.raises(SystemExit) as exc:
         main([command, "--help"])
@@ -187,3 +187,63 @@ def test_debug_is_accepted_after_the_subcommand(root, tmp_path, capsys, no_work)
     # given before the subcommand it is not reset by the subcommand's parser
     with pytest.raises(InputError):
         main(["--debug", "show", str(root), "no_such_thing"])
+
+
+# --------------------------------------------------------------------------- committed files are checked
+
+
+def _tamper(path):
+    data = bytearray(path.read_bytes())
+    data[-20] ^= 0x01  # one bit, somewhere in the file
+    path.write_bytes(bytes(data))
+
+
+def test_verify_passes_an_intact_run_and_names_a_tampered_file(tmp_path, capsys):
+    run = make_fake_run(tmp_path, report=False)
+    assert main(["verify", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"run {run.run_id}: all {len(run.manifest['files'])} files match")
+    _tamper(tmp_path / "runs" / run.run_id / "replicates" / "hir_table4.parquet")
+    (tmp_path / "runs" / run.run_id / "results" / "figure1_raw_hazard.parquet").unlink()
+    (tmp_path / "runs" / run.run_id / "results" / "extra.csv").write_text("x\n")
+    assert main(["verify", f"{tmp_path}/runs/{run.run_id}"]) == 3
+    err = capsys.readouterr().err
+    assert "replicates/hir_table4.parquet does not match the sha256 in its manifest" in err
+    assert "results/figure1_raw_hazard.parquet is missing" in err
+    assert "results/extra.csv is not in its manifest" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("rel", ["results/estimates.parquet", "staged/jobcentres.parquet",
+                                 "replicates/hir_table4.parquet"])
+def test_show_and_report_refuse_an_edited_file_naming_it(tmp_path, capsys, rel):
+    run = make_fake_run(tmp_path, report=False)
+    _tamper(tmp_path / "runs" / run.run_id / rel)
+    for argv in (["report", str(tmp_path), "--out", str(tmp_path / "r")],
+                 *([["show", str(tmp_path), "did"]] if rel.startswith("results") else [])):
+        assert main(argv) == 3
+        err = capsys.readouterr().err
+        assert f"{rel} does not match the sha256 in its manifest" in err and "not read" in err
+    assert not (tmp_path / "r" / "report.html").exists()
+
+
+def test_the_next_run_refuses_the_previous_runs_edited_release(tmp_path, capsys):
+    """The previous month's published_estimates.csv is the basis of this month's protection: an
+    edited one (flags removed) is exit 3, not a weaker release."""
+    first = make_fake_run(tmp_path)
+    make_fake_run(tmp_path, "r00000000000000b2", "2026-11-01T06:00:00+00:00", shift=0.01, seed=8)
+    path = tmp_path / "runs" / first.run_id / "report" / "published_estimates.csv"
+    path.write_text(path.read_text().replace("primary", ""))
+    assert main(["show", str(tmp_path), "did"]) == 3
+    assert "report/published_estimates.csv does not match" in capsys.readouterr().err
+
+
+def test_report_never_rewrites_a_committed_runs_report(tmp_path, capsys):
+    run = make_fake_run(tmp_path)
+    before = (tmp_path / "runs" / run.run_id / "report" / "report.html").read_bytes()
+    assert main(["report", str(tmp_path)]) == 0  # the same report again: nothing written
+    assert main(["verify", str(tmp_path)]) == 0
+    capsys.readouterr()
+    other = make_fake_run(tmp_path / "other", "r00000000000000c3", shift=0.02)
+    assert main(["report", str(tmp_path), "--previous", other.url]) == 2  # would differ
+    assert "cannot be rewritten" in capsys.readouterr().err
+    assert (tmp_path / "runs" / run.run_id / "report" / "report.html").read_bytes() == before

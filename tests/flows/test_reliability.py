@@ -524,3 +524,21 @@ def test_results_read_with_pyarrow_dataset_and_pandas_as_they_are(clean):
         assert len(reps) == B and len(pd.read_parquet(path)) == B
     whole = ds.dataset(run_dir / "model_input" / "share_cells", format="parquet").to_table()
     assert whole.num_rows == result.manifest["row_counts"]["model_input"]["share_cells"]
+
+
+def test_a_rerun_of_an_edited_committed_run_is_exit_3_naming_the_file(tmp_path):
+    """The no-op rerun reads the committed estimates back: an edit after the commit is caught
+    (exit 3, the file named) instead of being reported as the run's result."""
+    from fake_runs import make_fake_run
+
+    from bipdask.runtime import storage
+    from flows.run import execute_run
+
+    run = make_fake_run(tmp_path, report=False)
+    path = tmp_path / "runs" / run.run_id / "results" / "estimates.parquet"
+    data = bytearray(path.read_bytes())
+    data[-20] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(storage.IntegrityError, match="results/estimates.parquet does not match") as err:
+        execute_run(storage.RunLayout.create(tmp_path, run.run_id), {})
+    assert err.value.exit_code == 3

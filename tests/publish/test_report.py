@@ -240,6 +240,7 @@ def _more_persons_in_favrskov(frame: pd.DataFrame) -> pd.DataFrame:
 def test_the_report_is_protected_against_the_previous_runs_release(tmp_path):
     from bipdask.publish.report import build
     from bipdask.publish.report.build import load_published, release_of, write_report
+    from bipdask.runtime import storage
 
     first = make_fake_run(tmp_path)
     write_report(first.url)
@@ -251,6 +252,7 @@ def test_the_report_is_protected_against_the_previous_runs_release(tmp_path):
     assert haderslev.sum() == 1 and csv.loc[haderslev, SUPPRESSED].iloc[0] == ""
     csv.loc[haderslev, SUPPRESSED] = "previous"
     csv.to_csv(csv_path, index=False)
+    first = storage.commit(storage.RunLayout.create(tmp_path, first.run_id), first.manifest)  # as if committed so
     basis = release_of(first)
     assert (basis[SUPPRESSED] == "previous").sum() == 1 and basis["estimate"].notna().all()  # true values, flags
 

@@ -50,6 +50,45 @@ def _roundtrip(root: str) -> None:
     assert not storage.exists(storage.join(root, "runs", "r0003", "results", "x.parquet"))
 
 
+def _integrity(root: str) -> None:
+    """The commit records every file's sha256; checked reads and verify_run detect an edit."""
+    import hashlib
+
+    run = storage.RunLayout.create(root, "r0009")
+    est = storage.write_parquet(_frame(), storage.join(run.results, "estimates.parquet"))
+    storage.write_bytes(b"a,b\n1,2\n", storage.join(run.report, "published_estimates.csv"))
+    storage.write_bytes(b"{}", run.claim)  # the claim is not a file of the run
+    committed = storage.commit(run, {"seed": 9})
+    assert committed.manifest["files"] == {
+        "results/estimates.parquet": hashlib.sha256(storage.read_bytes(est)).hexdigest(),
+        "report/published_estimates.csv": hashlib.sha256(b"a,b\n1,2\n").hexdigest()}
+    reopened = storage.open_run(root, "r0009")
+    pd.testing.assert_frame_equal(reopened.read_parquet("results/estimates.parquet"), _frame())
+    assert reopened.has("report/published_estimates.csv") and not reopened.has("results/none.parquet")
+    assert storage.verify_run(reopened).problems == ()
+
+    storage.write_bytes(b"a,b\n1,3\n", storage.join(run.report, "published_estimates.csv"))  # same size, edited
+    with pytest.raises(storage.IntegrityError, match="report/published_estimates.csv does not match the sha256"):
+        reopened.read_bytes("report/published_estimates.csv")
+    assert reopened.read_parquet("results/estimates.parquet").shape == (3, 3)  # only what is read is checked
+    storage.remove(est)
+    with pytest.raises(storage.IntegrityError, match="results/estimates.parquet is missing"):
+        reopened.read_parquet("results/estimates.parquet")
+    assert [p.split(": ", 1)[1] for p in storage.verify_run(reopened).problems] == [
+        "report/published_estimates.csv does not match the sha256 in its manifest",
+        "results/estimates.parquet is missing"]
+    assert storage.IntegrityError("x").exit_code == 3
+
+
+def test_local_commit_records_and_checks_file_hashes(tmp_path):
+    _integrity(str(tmp_path))
+
+
+@pytest.mark.s3
+def test_s3_commit_records_and_checks_file_hashes(s3_root):
+    _integrity(s3_root)
+
+
 def test_local_roundtrip_and_commit_protocol(tmp_path):
     _roundtrip(str(tmp_path / "store"))
 

@@ -17,6 +17,7 @@ reads persons, weeks or responses, and writes only under ``report/``.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import posixpath
 from dataclasses import dataclass, field
@@ -138,15 +139,15 @@ def min_persons_of(manifest: dict) -> int:
 
 
 def _results(run: storage.CommittedRun, name: str) -> pd.DataFrame | None:
-    url = storage.join(run.url, "results", name)
-    return storage.read_parquet(url) if storage.exists(url) else None
+    rel = f"results/{name}"
+    return run.read_parquet(rel) if run.has(rel) else None
 
 
 def _names(run: storage.CommittedRun) -> dict[int, str]:
-    url = storage.join(run.url, "staged", "jobcentres.parquet")
-    if not storage.exists(url):
+    rel = "staged/jobcentres.parquet"
+    if not run.has(rel):
         return {}
-    jc = storage.read_parquet(url, columns=["jobcentre_id", "name"]).drop_duplicates("jobcentre_id")
+    jc = run.read_parquet(rel, columns=["jobcentre_id", "name"]).drop_duplicates("jobcentre_id")
     return {int(i): str(n) for i, n in zip(jc["jobcentre_id"], jc["name"])}
 
 
@@ -170,11 +171,11 @@ def release_of(run: storage.CommittedRun) -> pd.DataFrame | None:
     if raw is None:
         return None
     raw = estimates_frame(raw)
-    url = storage.join(run.url, "report", PUBLISHED_FILE)
-    if not storage.exists(url):
+    rel = f"report/{PUBLISHED_FILE}"
+    if not run.has(rel):
         flags = protect_estimates(raw, min_persons_of(run.manifest))[SUPPRESSED].to_numpy()
         return raw.assign(**{SUPPRESSED: flags})
-    csv = pd.read_csv(io.BytesIO(storage.read_bytes(url)), dtype=str, keep_default_na=False,
+    csv = pd.read_csv(io.BytesIO(run.read_bytes(rel)), dtype=str, keep_default_na=False,
                       usecols=[*KEY_COLUMNS, SUPPRESSED])
     published = {_csv_key(r): r[SUPPRESSED] for r in csv.to_dict("records")}
     keys = [_frame_key(r) for r in raw[KEY_COLUMNS].to_dict("records")]
@@ -187,12 +188,12 @@ def _difference_intervals(run: storage.CommittedRun) -> dict:
     """95 % CIs of the Tables A/4/6/7 Difference columns from the run's replicates (read, not copied)."""
     out: dict = {}
     for analysis, (estimands, intervals) in DIFFERENCE_SOURCES.items():
-        url = storage.join(run.url, "replicates", f"{analysis}.parquet")
-        if not storage.exists(url):
+        rel = f"replicates/{analysis}.parquet"
+        if not run.has(rel):
             continue
-        cols = [c for c in storage.parquet_columns(url) if c.split("|")[0] in estimands]
-        if cols:
-            out.update(intervals(storage.read_parquet(url, columns=cols), analysis))
+        reps = run.read_parquet(rel, columns=lambda names, e=estimands: [c for c in names if c.split("|")[0] in e])
+        if len(reps.columns):
+            out.update(intervals(reps, analysis))
     return out
 
 
@@ -469,19 +470,35 @@ def write_report(run_url: str, out_dir: str | Path | None = None, lang: str = "e
     document, figs = build_report(published, lang, previous)
     out = storage.join(run.url, "report") if out_dir is None else (
         str(out_dir) if "://" in str(out_dir) else storage.normalize_root(out_dir))
-    for key, png in figs.items():
-        storage.write_bytes(png, storage.join(out, "figures", lang, f"{key}.png"))
-    storage.write_bytes(published.estimates.to_csv(index=False).encode("utf-8"), storage.join(out, PUBLISHED_FILE))
+    files = {**{f"figures/{lang}/{key}.png": png for key, png in figs.items()},
+             PUBLISHED_FILE: published.estimates.to_csv(index=False).encode("utf-8"),
+             report_name(lang): document.encode("utf-8")}
     target = storage.join(out, report_name(lang))
-    storage.write_bytes(document.encode("utf-8"), target)
+    if out_dir is None and manifest is None and run.hashes is not None:
+        _check_unchanged(run, files)  # a committed run's report/ is part of it: never rewritten
+        return Path(target) if not storage.is_remote(target) else target
+    for rel, data in files.items():
+        storage.write_bytes(data, storage.join(out, rel))
     return Path(target) if not storage.is_remote(target) else target
+
+
+def _check_unchanged(run: storage.CommittedRun, files: dict[str, bytes]) -> None:
+    """The report of a committed run, made again into its own ``report/``: nothing is written;
+    when it would differ from what the run committed (another ``--previous``, another code
+    version, another language never committed) it is an :class:`InputError` pointing to ``--out``."""
+    hashes = run.hashes or {}
+    changed = [f"report/{rel}" for rel, data in files.items()
+               if hashes.get(f"report/{rel}") != hashlib.sha256(data).hexdigest()]
+    if changed:
+        raise InputError([Problem("report", "", "a committed run's report/ cannot be rewritten", None,
+                                  f"{changed[0]} would change; write the report elsewhere with --out FOLDER")])
 
 
 def describe_run(run: storage.CommittedRun) -> dict:
     """One line of ``bipdask runs``: id, status, date, spec, seed, B, estimates, report."""
     m = run.manifest
     est = (m.get("estimation") or {})
-    has_report = storage.exists(storage.join(run.url, "report", "report.html"))
+    has_report = run.has("report/report.html")
     return {"run_id": run.run_id, "status": "committed", "committed_at": str(m.get("committed_at", "")),
             "spec": (m.get("spec") or {}).get("name", ""), "seed": m.get("seed", ""),
             "B": est.get("bootstrap_replicates", ""), "estimates": (m.get("row_counts") or {}).get("estimates", ""),
