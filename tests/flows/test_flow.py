@@ -200,8 +200,9 @@ def test_flow_writes_hazard_estimates_figures_linkage_and_replicates(synth_runs,
     est = result.estimates
     assert {"hir_table4", "hir_table7", "hir_table9"} <= set(est["analysis"])
     t4 = est[(est["analysis"] == "hir_table4") & est["jobcentre_id"].isna()].set_index("estimand")
-    assert set(t4.index) == {"participating_before", "participating_intervention", "other_before",
-                             "other_intervention", "did_weeks", "did_pct"}
+    groups = {"participating_before", "participating_intervention", "other_before", "other_intervention"}
+    assert set(t4.index) == groups | {"did_weeks", "did_pct", "rmst52_did_weeks", "hazard_ratio"} | {
+        f"rmst52_{g}" for g in groups}
     assert (t4["se"] > 0).all() and (t4["n_obs"] > 0).all()
     assert est.loc[est["analysis"] == "hir_table4", "jobcentre_id"].notna().any()
     t9 = est[est["analysis"] == "hir_table9"].set_index("estimand")
@@ -215,6 +216,8 @@ def test_flow_writes_hazard_estimates_figures_linkage_and_replicates(synth_runs,
     assert (t10.loc[list(beliefs), "se"] > 0).all()
     t8 = est[est["analysis"] == "hir_table8"].set_index("estimand")
     assert {"ordinary_employment", "flex_job", "ledighedsydelse", "disability_pension"} <= set(t8.index)
+    assert {f"{d}:persons_did" for d in ("ordinary_employment", "flex_job", "ledighedsydelse",
+                                         "disability_pension")} <= set(t8.index)
     t3 = est[est["analysis"] == "hir_table3"]
     assert set(t3["estimand"]) == beliefs and set(t3["period"]) == {"pre", "post", "difference"}
     bip = est[est["analysis"].str.startswith("bip_")]
