@@ -15,6 +15,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.futures import PrefectFuture, as_completed
 
+from bipdask.data.validate.coverage import check_groups
 from bipdask.prepare.hir import ModelInputConfig
 from bipdask.prepare.outcomes import comparison_windows, treated_jobcentre_ids
 from bipdask.runtime import input_cache, storage
@@ -118,6 +119,7 @@ def evaluate(
     treated_ids, missing_names = treated_jobcentre_ids(jobcentres, spec_obj.treated_jobcentres)
     windows = {k: (p.start.isoformat(), p.end.isoformat()) for k, p in comparison_windows(spec_obj).items()}
     ids = sorted(int(i) for i in report["jobcentre_ids"])
+    check_groups(ids, treated_ids)
     config = ModelInputConfig.from_spec(spec_obj, treated_ids, (report.get("week_span") or [None])[0]).to_dict()
 
     t0 = time.perf_counter()
@@ -135,7 +137,7 @@ def evaluate(
     t0 = time.perf_counter()
     has_linkage_tables = all(storage.exists(storage.join(staged, f"{t}.parquet")) for t in ("assignments", "caseload"))
     linkage = check_linkage.submit(urls("linkage_counts"), run.results, spec_obj.match_rate_floor,
-                                   has_linkage_tables).result()
+                                   has_linkage_tables, report.get("quarantined")).result()
     timings["check_linkage"] = time.perf_counter() - t0
 
     # The reduces are independent: submitted together they run side by side on the cluster.

@@ -337,13 +337,14 @@ def _plain_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-def check_linkage_impl(count_urls: Sequence[str], results_url: str, floor: float, available: bool
-                       ) -> dict[str, Any]:
+def check_linkage_impl(count_urls: Sequence[str], results_url: str, floor: float, available: bool,
+                       quarantined: dict | None = None) -> dict[str, Any]:
     """Combine the job centres' linkage counts, write ``results/linkage_report.parquet`` and stop
     the run (InputError, exit 2) when the match rate is below the spec's floor.
 
     ``available`` is False when the delivery has no assignments or no caseload table: the
-    linkage (and Table 9) cannot be made, which is reported, not an error.
+    linkage (and Table 9) cannot be made, which is reported, not an error. ``quarantined`` is
+    the validation's (table → reason → rows), for the message to name rows set aside.
     """
     t0 = time.perf_counter()
     if not available:
@@ -355,7 +356,7 @@ def check_linkage_impl(count_urls: Sequence[str], results_url: str, floor: float
            "linked": report.linked, "trimmed": report.trimmed, "no_caseworker": report.no_caseworker,
            "no_caseload_record": report.no_caseload_record, "match_rate": round(report.match_rate, 6),
            "usable_rate": round(report.usable_rate, 6), "floor": floor}
-    check_match_rate(report, floor)
+    check_match_rate(report, floor, quarantined)
     out["seconds"] = time.perf_counter() - t0
     return out
 

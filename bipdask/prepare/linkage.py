@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -528,17 +528,37 @@ def combine_linkage_reports(reports: Iterable[LinkageReport]) -> LinkageReport:
                          **totals)
 
 
-def check_match_rate(report: LinkageReport, floor: float = 0.90) -> None:
+def check_match_rate(report: LinkageReport, floor: float = 0.90,
+                     quarantined: Mapping[str, Mapping[str, int]] | None = None) -> None:
     """Stop the run when too few person-weeks matched a caseworker's caseload record.
+
+    The message names the cause: how many unmatched person-weeks have no caseworker (no
+    assignment covers the week) and how many have no caseload record for their caseworker's
+    week, the job centre with most of them, and, from the validation's ``quarantined``
+    (table → reason → rows), assignments or caseload rows the validator set aside (an end date of
+    9999-12-31 quarantines the assignment, and its person's weeks then have no caseworker).
 
     Raises
     ------
     InputError
-        ``linkage: match rate 84.1% below the floor of 90% (N rows)`` — counts only, no ids.
+        ``linkage: match rate 84.1% below the floor of 90% (N rows): …`` — counts only, no ids.
     """
     if report.person_weeks == 0:
         raise InputError([Problem("linkage", "", "no person-weeks to link in the period", 0)])
     if report.match_rate < floor:
         rule = f"match rate {report.match_rate:.1%} below the floor of {floor * 100:g}%"
-        message = f"{report.matched} of {report.person_weeks} person-weeks matched a caseworker's caseload record"
-        raise InputError([Problem("linkage", "", rule, report.person_weeks, message)])
+        parts = [f"{report.matched} of {report.person_weeks} person-weeks matched a caseworker's caseload record",
+                 f"{report.no_caseworker} have no caseworker (no assignment covers the week)",
+                 f"{report.no_caseload_record} no caseload record for their caseworker's week"]
+        jc = report.by_jobcentre
+        if len(jc) and report.unlinked:
+            unlinked = jc["no_caseworker"] + jc["no_caseload_record"]
+            worst = jc.loc[unlinked.idxmax()]
+            parts.append(f"job centre {int(worst['jobcentre_id'])} holds {int(unlinked.max())} of the "
+                         f"{report.unlinked} unmatched")
+        for table in ("assignments", "caseload"):
+            reasons = (quarantined or {}).get(table) or {}
+            if n := sum(reasons.values()):
+                top = max(reasons.items(), key=lambda kv: (kv[1], kv[0]))[0]
+                parts.append(f"{table}: {n} rows quarantined by validation, most often {top}")
+        raise InputError([Problem("linkage", "", rule, report.person_weeks, "; ".join(parts))])

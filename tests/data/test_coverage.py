@@ -16,6 +16,7 @@ from bipdask.data.validate.coverage import (
     RULE_DROP_MONTH,
     RULE_JOBCENTRES,
     RULE_PERSONS,
+    check_groups,
     reconcile,
 )
 from bipdask.errors import InputError
@@ -109,3 +110,15 @@ def test_spec_thresholds_reach_validation(tmp_path: Path) -> None:
     folder = _without_weeks_of(tmp_path / "d", PERSON_IDS[0])
     with pytest.raises(InputError, match=RULE_PERSONS):
         validate_delivery(folder, coverage_limits=spec.coverage_limits())
+
+
+def test_every_person_in_one_jobcentre_names_the_cause() -> None:
+    """Every person in one (treated) job centre: no comparison group, said as such (it was only
+    'match rate … below the floor')."""
+    with pytest.raises(InputError) as err:
+        check_groups([1], (1, 2))
+    assert str(err.value) == ("weeks.jobcentre_id: no comparison job centre has weeks rows (0 rows): all weeks rows "
+                              "are in job centre 1, all of them treated: the DiD has no comparison group")
+    with pytest.raises(InputError, match="no participating job centre has weeks rows .*job centre 4, none of"):
+        check_groups([4], (1, 2))
+    check_groups([1, 4], (1, 2))

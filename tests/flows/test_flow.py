@@ -462,3 +462,31 @@ def test_a_treated_name_missing_from_the_delivery_stops_the_run_with_exit_2(deli
     assert code == 2
     assert "treated job centre 'Faxe' not found" in err and "Traceback" not in err
     assert storage.list_runs(str(out)) == []
+
+
+def test_every_person_in_one_jobcentre_stops_the_run_naming_the_cause(delivery, pairs_spec, tmp_path, harness,
+                                                                     clusters, capsys):
+    """Every weeks row moved to one participating job centre: there is no comparison group. The
+    run said only 'match rate … below the floor' (or published); it must say why."""
+    import shutil
+
+    from bipdask.cli import main
+
+    one = tmp_path / "one"
+    shutil.copytree(delivery, one)
+    for part in sorted((one / "weeks").glob("*.parquet")):
+        t = pq.read_table(part)
+        t = t.set_column(t.column_names.index("jobcentre_id"), "jobcentre_id",
+                         pa.array(np.full(t.num_rows, 1, np.int32)))
+        t = t.set_column(t.column_names.index("municipality_code"), "municipality_code",
+                         pa.array(np.full(t.num_rows, 710, np.int32)))
+        pq.write_table(t, part)
+    out = tmp_path / "out"
+    code = main(["--no-progress", "run", "--input", str(one), "--output", str(out), "--spec", pairs_spec,
+                 "--dask-address", clusters[1]])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert ("weeks.jobcentre_id: no comparison job centre has weeks rows (0 rows): all weeks rows are in job "
+            "centre 1, all of them treated: the DiD has no comparison group") in err
+    assert "Traceback" not in err
+    assert storage.list_runs(str(out)) == []

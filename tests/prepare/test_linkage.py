@@ -363,3 +363,17 @@ def test_linkage_reproduces_the_synthetic_truth(tmp_path):
     assert len(m) > 0
     agree = (m["truth"].fillna(-1) == m["got"].fillna(-1)).mean()
     assert agree == 1.0, f"linkage agrees with the planted caseworker in {agree:.2%} of person-weeks"
+
+
+def test_check_match_rate_names_the_cause():
+    """No caseworker vs no caseload record, the job centre holding them, and the validation's
+    quarantined assignments (an end date of 9999-12-31): the message says which it is."""
+    rep = linkage_report(_linked_frame({1: ["linked"] * 50, 2: ["linked"] * 30 + ["no_caseworker"] * 20}))
+    quarantined = {"assignments": {"out_of_range:end_date": 2}, "caseload": {}}
+    with pytest.raises(InputError) as err:
+        check_match_rate(rep, floor=0.90, quarantined=quarantined)
+    assert str(err.value) == (
+        "linkage: match rate 80.0% below the floor of 90% (100 rows): 80 of 100 person-weeks matched a "
+        "caseworker's caseload record; 20 have no caseworker (no assignment covers the week); 0 no caseload "
+        "record for their caseworker's week; job centre 2 holds 20 of the 20 unmatched; assignments: 2 rows "
+        "quarantined by validation, most often out_of_range:end_date")

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bipdask.errors import Problem
+from bipdask.errors import InputError, Problem
 
 MAX_PERSONS_WITHOUT_WEEKS = 0.02  # share of the persons table
 MAX_ROW_DROP = 0.5  # share of a job centre-month's rows per week
@@ -158,3 +158,30 @@ def _missing_months(ordered: list[str]) -> list[str]:
 
 def _month_before(month: str, ordered: list[str]) -> str:
     return max(m for m in ordered if m < month)
+
+
+def check_groups(jobcentres_with_weeks: list[int], treated_ids: tuple[int, ...] | list[int]) -> None:
+    """A difference-in-differences needs weeks rows on both sides: participating job centres
+    and comparison job centres. With every person in one job centre (or every job centre on
+    one side) no contrast exists, whatever the linkage or the estimators would report.
+
+    Raises
+    ------
+    InputError
+        Naming the side without rows and where the rows are (job centre ids, counts only).
+    """
+    have = sorted({int(j) for j in jobcentres_with_weeks})
+    treated = sorted({int(j) for j in treated_ids})
+    with_rows = [j for j in have if j in treated]
+    others = [j for j in have if j not in treated]
+    where = (f"all weeks rows are in job centre {have[0]}" if len(have) == 1
+             else f"weeks rows are in {len(have)} job centres")
+    problems = []
+    if not with_rows:
+        problems.append(Problem("weeks", "jobcentre_id", "no participating job centre has weeks rows", 0,
+                                f"{where}, none of the spec's {len(treated)} treated job centres"))
+    if not others:
+        problems.append(Problem("weeks", "jobcentre_id", "no comparison job centre has weeks rows", 0,
+                                f"{where}, all of them treated: the DiD has no comparison group"))
+    if problems:
+        raise InputError(problems)
