@@ -344,11 +344,14 @@ def test_match_rate_below_the_floor_stops_the_run_with_an_input_error(synth_deli
         run_evaluation(input_dir=broken, output_url=str(tmp_path / "out"), spec=str(small_spec),
                        dask_address=clusters[2])
     assert err.value.exit_code == EXIT_BAD_INPUT == 2
-    # Counts only: the message is "linkage: match rate x% below the floor of 90% (N rows) M of N …".
+    # Counts only: "linkage: match rate x% below the floor of 90% (N rows): M of N …; the causes".
     import re
 
     assert re.fullmatch(r"linkage: match rate \d+\.\d% below the floor of 90% \(\d+ rows\): "
-                        r"\d+ of \d+ person-weeks matched a caseworker's caseload record", str(err.value))
+                        r"\d+ of \d+ person-weeks matched a caseworker's caseload record; "
+                        r"\d+ have no caseworker \(no assignment covers the week\); "
+                        r"\d+ no caseload record for their caseworker's week; "
+                        r"job centre \d+ holds \d+ of the \d+ unmatched", str(err.value))
     assert "below the floor of 90%" in str(err.value)
     assert storage.list_runs(tmp_path / "out") == []
 
