@@ -1,17 +1,60 @@
-"""flows.tasks helpers that need no cluster: the previous delivery's coverage for validation."""
+"""The tasks' plain implementations on small local inputs (no Prefect, no Dask): the reduces, and
+the previous delivery's coverage for validation."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from _deliveries import tiny_tables, write_delivery
 
+from bipdask.analyses.estimates import replicate_key
+from bipdask.analyses.hir.durations import DID_ESTIMANDS
 from bipdask.data.validate import validate_delivery
 from bipdask.data.validate.coverage import RULE_DROP_DELIVERY
 from bipdask.errors import InputError
+from bipdask.inference.config import Inference
 from bipdask.runtime import storage
-from flows.tasks import previous_coverage
+from flows.tasks import estimate_hir_durations_impl, previous_coverage
+
+SMALL_JC = 14
+
+
+def _spells(seed: int = 3) -> pd.DataFrame:
+    """Weibull gap spells of 1,200 persons in three participating and four other centres, plus a
+    participating centre whose intervention cell has 2 persons (a resample draws it empty ≈ e^−2)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(1200):
+        jc = int(rng.choice([11, 12, 13, 21, 22, 23, 24]))
+        d = int(jc < 20)
+        for e in (0, 1):
+            t = (-np.log(rng.random()) / np.exp(-2.6 - 0.1 * d - 0.05 * e - 0.3 * d * e)) ** (1 / 0.75)
+            rows.append((d, e, jc, 1_000_000 + i, int(np.clip(np.ceil(t), 1, 56)), int(t <= 56)))
+    for i in range(32):
+        rows.append((1, int(i >= 30), SMALL_JC, 3_000_000 + i, int(rng.integers(1, 40)), int(rng.random() < 0.8)))
+    return pd.DataFrame(rows, columns=["D", "E", "jobcentre_id", "person_id", "duration", "event"])
+
+
+def test_durations_reduce_applies_the_withholding_rule_of_every_table(tmp_path):
+    spells = _spells()
+    url = storage.write_parquet(spells, str(tmp_path / "gaps.parquet"))
+    out = estimate_hir_durations_impl([url], [url], str(tmp_path / "results"), str(tmp_path / "replicates"),
+                                      Inference(replicates=99, seed=7))
+    rows = pd.DataFrame(out.rows)
+    small = rows[rows["jobcentre_id"] == SMALL_JC]
+    assert set(small["analysis"]) == {"hir_table4", "hir_table7"} and len(small) == 2 * len(DID_ESTIMANDS)
+    assert small[["se", "ci_low", "ci_high", "p_value"]].isna().all().all()
+    assert (small["replicate_failure_share"] > 0.01).all() and (small["inference"] == "pairs").all()
+    for analysis in ("hir_table4", "hir_table7"):
+        withheld = out.notes[analysis]["intervals_withheld_failed_replicates"]
+        assert replicate_key("did_weeks", SMALL_JC, "intervention") in withheld
+        assert all(f"|{SMALL_JC}|" in k for k in withheld)
+    national = rows[rows["jobcentre_id"].isna()]
+    assert (national["se"] > 0).all() and (national["replicate_failure_share"] <= 0.01).all()
+    assert {"figure1_raw_hazard", "figure2_km", "replicates_hir_table4", "replicates_hir_table7"} <= set(out.files)
 
 
 def _commit(root: Path, run_id: str, coverage: dict | None) -> None:
