@@ -493,3 +493,29 @@ def test_every_person_in_one_jobcentre_stops_the_run_naming_the_cause(delivery, 
             "centre 1, all of them treated: the DiD has no comparison group") in err
     assert "Traceback" not in err
     assert storage.list_runs(str(out)) == []
+
+
+def test_a_run_reads_the_parts_in_a_linked_subfolder(delivery, pairs_spec, tmp_path, harness, clusters, capsys):
+    """Half the weeks parts live in a linked subfolder: the run reads, hashes and stages every
+    row and gives the DiD of the whole delivery (a walk not following folder links validated and
+    ran with exit 0 on the other half only)."""
+    import shutil
+
+    from bipdask.cli import main
+
+    linked = tmp_path / "linked"
+    shutil.copytree(delivery, linked)
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    (linked / "weeks" / "part-00002.parquet").rename(archive / "part-00002.parquet")
+    (linked / "weeks" / "2018").symlink_to(archive, target_is_directory=True)
+    n_weeks = sum(pq.read_metadata(p).num_rows for p in sorted((delivery / "weeks").glob("*.parquet")))
+    out = tmp_path / "out"
+    code = main(["--no-progress", "run", "--input", str(linked), "--output", str(out), "--spec", pairs_spec,
+                 "--dask-address", clusters[1]])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert f"weeks rows: {n_weeks:,} in, {n_weeks:,} staged, 0 quarantined" in captured.out
+    manifest = storage.open_run(str(out)).manifest
+    assert "weeks/2018/part-00002.parquet" in manifest["inputs"]["sha256"]
+    assert manifest["row_counts"]["input"]["weeks"] == manifest["row_counts"]["staged"]["weeks"] == n_weeks
