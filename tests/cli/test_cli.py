@@ -247,3 +247,8 @@ def test_report_never_rewrites_a_committed_runs_report(tmp_path, capsys):
     assert main(["report", str(tmp_path), "--previous", other.url]) == 2  # would differ
     assert "cannot be rewritten" in capsys.readouterr().err
     assert (tmp_path / "runs" / run.run_id / "report" / "report.html").read_bytes() == before
+
+
+def test_a_negative_seed_is_exit_2_before_hashing(tmp_path, capsys, no_work):
+    assert main(["run", "--input", _delivery(tmp_path), "--output", str(tmp_path / "out"), "--seed", "-1"]) == 2
+    assert "run.seed: must be within 0..9223372036854775807" in capsys.readouterr().err
