@@ -519,3 +519,24 @@ def test_a_run_reads_the_parts_in_a_linked_subfolder(delivery, pairs_spec, tmp_p
     manifest = storage.open_run(str(out)).manifest
     assert "weeks/2018/part-00002.parquet" in manifest["inputs"]["sha256"]
     assert manifest["row_counts"]["input"]["weeks"] == manifest["row_counts"]["staged"]["weeks"] == n_weeks
+
+
+@pytest.mark.prefect
+@pytest.mark.dask
+def test_a_successful_run_prints_no_runtime_warning(synth_delivery, tmp_path, harness, capfd):
+    """A successful run's stderr carries no numpy RuntimeWarning ("All-NaN slice encountered" used to
+    appear in every run): this process's warnings are recorded, and the fresh LocalCluster's worker
+    processes write theirs to the stderr captured here."""
+    import warnings
+
+    from bipdask.cli import main
+
+    spec = write_spec(tmp_path / "wild.toml", bootstrap=SMALL_B)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        code = main(["run", "--input", str(synth_delivery), "--output", str(tmp_path / "out"), "--spec", str(spec),
+                     "--workers", "1", "--no-progress"])
+    err = capfd.readouterr().err
+    assert code == 0, err
+    assert "RuntimeWarning" not in err and "All-NaN" not in err, err
+    assert [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)] == []
