@@ -20,10 +20,13 @@ from bipdask.prepare.hir import ModelInputConfig
 from bipdask.prepare.outcomes import comparison_windows, treated_jobcentre_ids
 from bipdask.runtime import input_cache, storage
 from bipdask.spec import load_spec
+from flows import timeouts
+from flows.artifacts import publish_run_artifacts
 from flows.cluster import dashboard_link
 from flows.manifest import build_manifest
 from flows.outputs import ReduceOutput, merge_outputs
 from flows.tasks import (
+    TASKS,
     check_linkage,
     commit_run,
     compute_model_inputs,
@@ -98,21 +101,35 @@ def evaluate(
     removed. ``progress`` is told ``(stage, done, total)`` as the stages advance (the CLI's bar,
     wrapped in a :class:`StageProgress`; ``None`` in a deployment).
     """
+    flow_t0 = time.perf_counter()
     step = progress if isinstance(progress, StageProgress) else StageProgress(progress)
+    log = get_run_logger()  # the run's log in the Prefect UI: counts and timings, never a data value
     started = dt.datetime.now(dt.timezone.utc)
     spec_obj = load_spec(spec)
     run = storage.RunLayout.create(root, run_id)
+    task_timeout = timeouts.task_timeout_s(timeouts.delivery_megabytes(input_dir), spec_obj.bootstrap_replicates)
+    timeouts.set_task_timeouts(TASKS, task_timeout)
+    log.info("run %s: spec %s, seed %d, %d input files; task timeout %.0f s", run_id, spec_obj.name, seed,
+             len(input_hashes), task_timeout)
     link = dashboard_link()
     if link:
-        get_run_logger().info("Dask dashboard: %s", link)
+        log.info("Dask dashboard: %s", link)
         step(f"Dask dashboard: {link}", 0, 0)
     timings: dict[str, float] = {}
 
     t0 = time.perf_counter()
     step("validate and stage", 0, 1)
     report = validate_and_stage.submit(input_dir, run.url, spec_obj.coverage_limits(), root).result()
-    timings["validate_and_stage"] = time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    # the task's own time; the rest of the wait (connecting to the cluster, the workers' first
+    # task) and the flow's set-up before it are start-up
+    timings["validate_and_stage"] = float(report.get("seconds") or wall)
+    timings["startup"] = (t0 - flow_t0) + max(0.0, wall - timings["validate_and_stage"])
     step("validate and stage", 1, 1)
+    rows_in, rows_out = report.get("rows_in") or {}, report.get("rows_out") or {}
+    log.info("validated and staged in %.1f s (start-up %.1f s): %d tables, %d rows in, %d staged",
+             timings["validate_and_stage"], timings["startup"], len(rows_out), sum(rows_in.values()),
+             sum(rows_out.values()))
 
     staged = report["staged_url"]
     jobcentres = storage.read_parquet(storage.join(staged, "jobcentres.parquet"))
@@ -130,6 +147,9 @@ def evaluate(
     _track(futures, "model inputs (job centre batches)", step)
     infos = [f.result() for f in futures]  # in batch order, whatever order they finished in
     timings["compute_model_inputs"] = time.perf_counter() - t0
+    log.info("model inputs of %d job centres in %d batches in %.1f s: %d reused from the cache, %d recomputed",
+             len(ids), len(infos), timings["compute_model_inputs"], sum(len(i["reused"]) for i in infos),
+             sum(len(i["recomputed"]) for i in infos))
 
     def urls(kind: str) -> list[str]:
         return [u for i in infos for u in i["urls"].get(kind, [])]
@@ -139,6 +159,8 @@ def evaluate(
     linkage = check_linkage.submit(urls("linkage_counts"), run.results, spec_obj.match_rate_floor,
                                    has_linkage_tables, report.get("quarantined")).result()
     timings["check_linkage"] = time.perf_counter() - t0
+    log.info("linkage: %s", f"match rate {linkage['match_rate']:.3f}" if linkage.get("match_rate") is not None
+             else f"not available ({linkage.get('reason') or 'no linkage tables'})")
 
     # The reduces are independent: submitted together they run side by side on the cluster.
     inference = spec_obj.inference(seed)
@@ -174,6 +196,8 @@ def evaluate(
     timings.update({name: o.seconds for name, o in outputs.items()})
     timings["estimates_wall"] = time.perf_counter() - t0
     reduced = merge_outputs(outputs.values())
+    for name, o in outputs.items():
+        log.info("%s: %d estimate rows in %.1f s", name, len(o.rows), o.seconds)
 
     t0 = time.perf_counter()
     write_results.submit(list(reduced.rows), run.results).result()
@@ -193,6 +217,12 @@ def evaluate(
     committed = commit_run.submit(root, run_id, manifest, claim_token).result()
     prune_cache.submit(root, cache_keep_runs).result()
     step("report and commit", 1, 1)
+    log.info("committed run %s: %d estimate rows, report in %.1f s, %.1f s in all", run_id, len(reduced.rows),
+             manifest["timings_s"]["write_report"], time.perf_counter() - flow_t0)
+    try:
+        publish_run_artifacts(root, run_id)
+    except Exception as exc:  # noqa: BLE001 - the run is committed; the UI's artifacts are a convenience
+        log.warning("run artifacts not created (%s)", type(exc).__name__)
     return committed
 
 

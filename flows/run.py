@@ -30,7 +30,7 @@ from bipdask.data.dream import ACTIVITY_TABLE, WIDE_TABLE
 from bipdask.errors import BipdaskError, InfrastructureError, InputError, Problem
 from bipdask.runtime import claims, storage
 from bipdask.spec import MAX_SEED, load_spec
-from flows import configure_logging
+from flows import configure_logging, timeouts
 from flows.cluster import close_runner, scheduler_address, task_runner
 from flows.credentials import apply_s3_secret_block
 from flows.evaluate import ProgressFn, StageProgress, evaluate
@@ -129,7 +129,10 @@ def execute_run(
         address = scheduler_address(dask_address)
         n_batches = 0 if address else BATCHES_PER_WORKER * max(1, int(workers or 1))
         runner = task_runner(workers, address)
-        flow_fn = evaluate.with_options(task_runner=runner, flow_run_name=f"evaluate-{run.run_id}")
+        flow_timeout = timeouts.flow_timeout_s(timeouts.delivery_megabytes(plan["input_dir"]),
+                                               load_spec(plan["spec"]).bootstrap_replicates)
+        flow_fn = evaluate.with_options(task_runner=runner, flow_run_name=f"evaluate-{run.run_id}",
+                                        timeout_seconds=flow_timeout)
         configure_logging(debug)
         with Heartbeat(claim):
             try:

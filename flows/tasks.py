@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import os
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -63,12 +64,17 @@ from bipdask.publish.disclosure import NEW_COURSE_SHARE_ANALYSIS
 from bipdask.runtime import claims, input_cache, storage
 from bipdask.runtime.input_cache import frame_digest
 from bipdask.spec import Period
+from flows import quiet_console
 from flows.outputs import ESTIMATES_FILE, ReduceOutput
 
 WEEKS_COLUMNS = ["person_id", "week", "dream_code", "lab_type", "ordinary_hours", "employed"]
 LINKAGE_FILE = "linkage_report.parquet"
 FIGURE1 = "figure1_raw_hazard"
 FIGURE2 = "figure2_km"
+
+if not os.environ.get("BIPDASK_DEBUG"):
+    # a LocalCluster's workers write to the caller's terminal: the task-run log goes to the Prefect API only
+    quiet_console()
 
 
 def _sanitized(name: str) -> Callable:
@@ -586,7 +592,12 @@ def bipdask_task(impl: Callable, *, name: str, idempotent: bool = False) -> Any:
     retry: dict[str, Any] = (dict(retries=len(RETRY_DELAYS_S), retry_delay_seconds=RETRY_DELAYS_S,
                                   retry_condition_fn=retry_unless_input_error)
                              if idempotent else dict(retries=0))
-    return task(name=name, cache_policy=NO_CACHE, log_prints=False, **retry)(_sanitized(name)(impl))
+    made = task(name=name, cache_policy=NO_CACHE, log_prints=False, **retry)(_sanitized(name)(impl))
+    TASKS.append(made)
+    return made
+
+
+TASKS: list[Any] = []  # every task bipdask_task made: the flow gives each its timeout (flows.timeouts)
 
 
 validate_and_stage = bipdask_task(validate_and_stage_impl, name="validate_and_stage", idempotent=True)
