@@ -103,3 +103,23 @@ def test_conservative_rule_is_never_beaten_by_any_values_of_the_failures(ok, fil
     assert hi[0] >= want_hi - 1e-9 * max(1.0, abs(want_hi))
     p_full = (1 + np.sum(np.abs(full - estimate) >= abs(estimate))) / (full.size + 1)
     assert conservative_p_value(reps, np.array([estimate]))[0] >= p_full
+
+
+def test_summaries_of_all_failed_or_single_replicate_columns_are_silent():
+    """An estimate no replicate (or one) defines gives NaN without numpy's "All-NaN slice
+    encountered" / "Degrees of freedom <= 0" RuntimeWarnings, which used to reach stderr in runs
+    (BootstrapSummary.conf_int called np.nanquantile on every column)."""
+    import warnings
+
+    reps = np.full((200, 3), np.nan)
+    reps[:, 0] = np.linspace(-1, 1, 200)
+    reps[0, 2] = 0.5
+    summary = BootstrapSummary(pd.DataFrame(reps, columns=["a", "b", "c"]), pd.Series({"a": 0.1, "b": 0.2, "c": 0.5}),
+                               "multinomial", 0, 200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ci, se, p = summary.conf_int(), summary.se, summary.p_value
+        replicate_summary(reps, np.array([0.1, 0.2, 0.5]))
+    assert ci.loc["b"].isna().all() and np.isnan(se["b"]) and np.isnan(p["b"])
+    assert np.isnan(se["c"])  # one replicate: no SE
+    assert ci.loc["a"].notna().all() and se["a"] > 0
