@@ -122,6 +122,14 @@ def prefect_api_logs(page: int = 200) -> list[str]:
                 return out
 
 
+def prefect_artifacts() -> list[str]:
+    """Every artifact the Prefect API stored: "<key> <type> <data>" (the run's headline table and links)."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return [f"{a.key} {a.type} {json.dumps(a.data, default=str)}" for a in client.read_artifacts()]
+
+
 @pytest.fixture(scope="module")
 def deliveries(tmp_path_factory) -> dict:
     from bipdask.synth import generate
@@ -213,6 +221,8 @@ def test_no_person_id_in_report_manifests_logs_or_error_output(deliveries, tmp_p
     api_logs = prefect_api_logs()
     assert sum(line.startswith("prefect.task_runs") for line in api_logs) > 20  # the workers' task logs, at DEBUG
     texts["prefect api logs"] = "\n".join(api_logs)
+    texts["prefect artifacts"] = "\n".join(prefect_artifacts())
+    assert "bipdask-headline-estimates" in texts["prefect artifacts"]
     texts["stdout"], texts["stderr"] = std.out, std.err
     assert "report:" in std.out and "run " in std.out
 
