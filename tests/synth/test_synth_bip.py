@@ -163,6 +163,27 @@ def test_outcome_rate_counterfactual_and_caseworker_change(full):
     assert set(eff) == set(CW0 + np.arange(len(eff)))
 
 
+def test_caseworkers_are_sorted_on_the_register_index_not_the_unobserved_frailty(small, monkeypatch):
+    """The report sees its negative sorting through the covariates it controls (Figur 1 vs
+    Figur 2) and its counterfactual presumes none on unobservables: with the same seed, a
+    different frailty must leave every response's caseworker unchanged."""
+    monkeypatch.setattr(P, "FRAILTY_SD", 2 * P.FRAILTY_SD)
+    other = make(0.3)
+    effect = {int(k): v for k, v in small.truth["caseworkers"]["effect"].items()}
+
+    def caseworker_effect(part):
+        r = part.bip_responses[["person_id", "response_date", "caseworker_id"]].astype(
+            {"response_date": "datetime64[ns]"})
+        eff = {int(k): v for k, v in part.truth["caseworkers"]["effect"].items()}
+        return r.assign(effect=r["caseworker_id"].astype("int64").map(eff)).drop(columns="caseworker_id")
+
+    both = caseworker_effect(small).merge(caseworker_effect(other), on=["person_id", "response_date"])
+    assert len(both) > 0.8 * len(small.bip_responses) and effect
+    np.testing.assert_array_equal(both["effect_x"].to_numpy(), both["effect_y"].to_numpy())
+    # ... while the frailty does move the outcome (the starts, hence which responses are held).
+    assert len(both) < len(small.bip_responses) or len(other.bip_responses) != len(small.bip_responses)
+
+
 def test_progression_matches_table_1_and_planted_effects(full):
     r = full.bip_responses.sort_values(["person_id", "response_date"])
     boxes = r[list(BIP_S1_BOXES)].to_numpy(dtype=bool)

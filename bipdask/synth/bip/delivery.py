@@ -65,7 +65,7 @@ from bipdask.synth.bip.schedule import (
     schedule_responses,
 )
 
-__all__ = ["BipPart", "generate_bip", "report_sample_mask", "progression_effects"]
+__all__ = ["BipPart", "generate_bip", "progression_effects", "report_sample_mask"]
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,10 @@ class BipPart:
 
 def _rng(seed: int, stream: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, P.BIP_STREAM, stream]))
+
+
+def _standardised(values: np.ndarray) -> np.ndarray:
+    return (values - values.mean()) / max(values.std(), 1e-9)
 
 
 def _norm(name: str) -> str:
@@ -170,7 +174,7 @@ def generate_bip(
     n_weeks = len(weeks_index)
     if n_weeks < P.FOLLOW_UP_WEEKS + P.MIN_FOLLOW_UP_WEEKS:
         raise InputError("weeks_index: panel shorter than 78 weeks, too short for BIP follow-up")
-    n_cit = max(10, int(round(P.CITIZENS * scale)))
+    n_cit = max(10, round(P.CITIZENS * scale))
     share = np.asarray(P.JOBCENTRE_SHARE) / sum(P.JOBCENTRE_SHARE)
 
     # Persons and their job centre / municipality.
@@ -184,14 +188,14 @@ def generate_bip(
     frailty = rng.normal(0.0, P.FRAILTY_SD, n_cit)
     jc_effect = rng.normal(0.0, P.JOBCENTRE_EFFECT_SD, len(rows))
     x_beta = register_index(persons)
-    strength = x_beta + frailty
-    strength = (strength - strength.mean()) / max(strength.std(), 1e-9)
+    strength = _standardised(x_beta + frailty)
+    sorting_index = _standardised(x_beta + P.SORTING_FRAILTY_WEIGHT * frailty)
     citizen_index = P.HAZARD_INTERCEPT + x_beta + frailty + jc_effect[cit_jc]
 
     # Scheduled responses and caseworkers.
     sched = schedule_responses(n_cit, n_weeks, _rng(seed, P.STREAM_SCHEDULE))
     n_main = main_caseworker_counts(scale)
-    cws = assign_caseworkers(sched, cit_jc, strength, n_main, _rng(seed, P.STREAM_CASEWORKERS))
+    cws = assign_caseworkers(sched, cit_jc, sorting_index, n_main, _rng(seed, P.STREAM_CASEWORKERS))
     resp_cw = cws.of_response
     changed = np.zeros(resp_cw.size, dtype=bool)
     changed[1:] = (sched.seq[1:] > 0) & (resp_cw[1:] != resp_cw[:-1])

@@ -55,6 +55,13 @@ CASEWORKER_EFFECT_SD = 0.62
 #: Correlation between a caseworker's effect and the *weakness* of the citizens assigned to
 #: them ("de mest effektive sagsbehandlere ikke har haft de mest ressourcestærke borgere").
 NEGATIVE_SORTING = 0.25
+#: Weight of the unobserved frailty in the index the caseworkers are sorted on: the index is
+#: x'β + SORTING_FRAILTY_WEIGHT · frailty, standardised. 0: sorting on the register index only.
+#: The report sees its sorting by comparing the raw outcome gap of the quartiles (Figur 1) with
+#: the gap of the fixed effects (Figur 2), i.e. on the covariates its regression controls, and
+#: its counterfactual presumes no sorting on what it does not observe (docs/methods.md, BIP
+#: Tabel 1); sorting on the frailty would plant a confounder outside the report's estimand.
+SORTING_FRAILTY_WEIGHT = 0.0
 #: Log hazard ratio while the latest response came after a change of caseworker
 #: (slides: "Et sagsbehandlerskift reducerer borgerens jobchance med 22 pct."). *tuned*
 CHANGE_LOG_HAZARD = -0.60

@@ -83,8 +83,9 @@ def build_truth(*, seed: int, scale: float, n_weeks: int, weeks_index: pd.Dateti
             "effect (log hazard) to the true top quartile's mean over the whole follow-up "
             "window. Ranking noisy fixed effects inflates the top quartile's mean (winner's "
             "curse); a fixed-effects LPM also measures each caseworker's effect on the "
-            "probability scale among their own (negatively sorted) citizens and over the part "
-            "of the window before a change, so its estimand is below this one "
+            "probability scale among their own citizens (negatively sorted on the register "
+            "index, and those of effective caseworkers thinned by earlier starts) and over the "
+            "part of the window before a change, so its estimand is below this one "
             "(docs/methods.md#bip-tabel-1--caseworker-effectiveness)."
         ),
         "seed": seed, "scale": scale,
