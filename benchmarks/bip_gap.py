@@ -2,24 +2,26 @@
 
 ``benchmarks/coverage.py --bip`` shows that the empirical-Bayes top-quartile estimate is unbiased
 for the fixed-effects LPM's own noise-free value (the LPM fitted on the exact expected outcomes,
-top quartile by the true effects) but that this value lies about a third below the generator's
+top quartile by the true effects) but that this value lies more than a quarter below the generator's
 policy truth (every caseworker's log-hazard effect moved to the true top quartile's mean over
 the whole 52-week window). This benchmark switches the generator's mechanisms off one at a time
 and together, on the same seeds (common random numbers), and records both quantities per
 scenario:
 
+* ``sorting_on_frailty`` — ``SORTING_FRAILTY_WEIGHT = 1``: the generator before it was aligned
+  with the report, sorting also on the unobserved frailty (a confounder the report assumes away);
 * ``no_sorting`` — ``NEGATIVE_SORTING = 0``: caseworkers are assigned without regard to the
-  citizen's strength;
-* ``sorting_on_register`` — ``SORTING_FRAILTY_WEIGHT = 0``: the same negative sorting, but on the
-  register index x'β only (which the LPM controls), not on the unobserved frailty;
+  citizen's register index;
 * ``no_change_effect`` — ``CHANGE_LOG_HAZARD = 0``: caseworkers still change, a change no longer
   lowers the hazard;
 * ``no_changes`` — ``CHANGE_PROB = 0``: every citizen keeps the first caseworker, so the 52-week
   window after a response belongs to one caseworker;
-* ``small_effects`` — ``CASEWORKER_EFFECT_SD`` from 0.62 to 0.15: the hazard model is nearly
-  linear on the probability scale over the effects' range;
-* combinations of these, down to ``all_off`` (also ``JOBCENTRE_EFFECT_SD = 0``), where the LPM's
-  value and the truth should coincide.
+* ``no_frailty`` — ``FRAILTY_SD = 0``: no unobserved citizen heterogeneity, so no selection on it
+  among the citizens still in BIP at a later response;
+* ``medium_effects`` / ``small_effects`` — ``CASEWORKER_EFFECT_SD`` 0.31 / 0.15 instead of 0.62:
+  the hazard is closer to linear on the probability scale over the effects' range;
+* combinations, down to ``all_off`` (effects 0.31, no sorting, no changes, no frailty, no
+  job-centre effects).
 
 Per scenario: mean policy truth, mean LPM value, their ratio, and the relative gap
 1 − LPM/truth with its Monte Carlo SE (paired over draws); ``gap_share`` is the part of the
@@ -27,7 +29,8 @@ default scenario's relative gap that the scenario removes. Both quantities are e
 expectations given a draw (no outcome noise, no ranking noise), so a handful of draws suffices.
 Method and the numbers: ``docs/methods.md#bip-tabel-1--caseworker-effectiveness``.
 
-Usage: ``python benchmarks/bip_gap.py --draws 8`` (≈1 CPU-s per draw and scenario) →
+Usage: ``python benchmarks/bip_gap.py --draws 8`` (≈1 CPU-s per draw and scenario; 11
+scenarios × 8 draws ≈ 3 min) →
 ``benchmarks/results/bip_gap.json``.
 """
 
