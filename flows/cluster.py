@@ -1,5 +1,6 @@
 """Where the tasks run: a DaskTaskRunner on an existing scheduler or on a LocalCluster started
-in the background (:class:`PrestartedLocalCluster`), its worker memory limit, and the Dask
+in the background (:class:`PrestartedLocalCluster`), its worker memory limit, the interface it
+listens on (loopback unless asked otherwise: its dashboard has no authentication), and the Dask
 dashboard link of a running flow."""
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from prefect_dask import DaskTaskRunner
 
 WORKER_MEMORY_VARIABLE = "BIPDASK_WORKER_MEMORY"  # e.g. "8GiB"; "0" = no limit
 ADDRESS_VARIABLE = "DASK_ADDRESS"
+HOST_VARIABLE = "BIPDASK_CLUSTER_HOST"  # the LocalCluster's scheduler, workers and dashboard; default loopback
+DASHBOARD_VARIABLE = "BIPDASK_DASHBOARD_ADDRESS"  # the dashboard alone, e.g. "0.0.0.0:8787"
+DEFAULT_HOST = "127.0.0.1"
 
 
 def scheduler_address(dask_address: str | None = None) -> str | None:
@@ -81,16 +85,30 @@ def default_worker_memory() -> int:
     return int(psutil.virtual_memory().total * 0.9)
 
 
-def task_runner(workers: int | None = None, dask_address: str | None = None) -> DaskTaskRunner:
+def listen_addresses() -> dict[str, str]:
+    """Where a LocalCluster listens: ``host`` (scheduler and workers) and ``dashboard_address``.
+
+    127.0.0.1 unless ``$BIPDASK_CLUSTER_HOST`` names another interface (``0.0.0.0``: every one);
+    the dashboard on a free port of that host unless ``$BIPDASK_DASHBOARD_ADDRESS`` says
+    otherwise. The dashboard has no authentication and shows task names and timings: it is not
+    for the network by default.
+    """
+    host = os.environ.get(HOST_VARIABLE) or DEFAULT_HOST
+    return {"host": host, "dashboard_address": os.environ.get(DASHBOARD_VARIABLE) or f"{host}:0"}
+
+
+def task_runner(workers: int | None = None, dask_address: str | None = None,
+                worker_env: dict[str, str] | None = None) -> DaskTaskRunner:
     """A DaskTaskRunner on an existing scheduler (``dask_address`` or ``$DASK_ADDRESS``) or a fresh
     LocalCluster of ``workers`` processes (started now, in the background, its workers importing
-    the tasks module: :class:`PrestartedLocalCluster`)."""
+    the tasks module: :class:`PrestartedLocalCluster`), listening on :func:`listen_addresses`,
+    its workers' processes given ``worker_env`` (the run's Prefect API, :mod:`flows.api_server`)."""
     address = scheduler_address(dask_address)
     if address:
         return DaskTaskRunner(address=address)
     return DaskTaskRunner(cluster_class=PrestartedLocalCluster(
-        n_workers=max(1, int(workers or 1)), threads_per_worker=1, processes=True, dashboard_address=":0",
-        memory_limit=os.environ.get(WORKER_MEMORY_VARIABLE) or default_worker_memory()))
+        n_workers=max(1, int(workers or 1)), threads_per_worker=1, processes=True, **listen_addresses(),
+        env=dict(worker_env or {}), memory_limit=os.environ.get(WORKER_MEMORY_VARIABLE) or default_worker_memory()))
 
 
 def close_runner(runner: DaskTaskRunner | None) -> None:

@@ -1,6 +1,9 @@
 """The monthly refresh deployment: a thin wrapper flow over :func:`flows.evaluate.evaluate`.
 
-``monthly_refresh`` plans the run (input hashes → run id, :func:`flows.run.plan_run`)
+``monthly_refresh`` first removes what failed or killed runs left under the output root more
+than ``gc_older_than`` ago (``bipdask gc``, :mod:`bipdask.runtime.cleanup`: incomplete run
+folders with their person-level staged rows, stale temporary files; never a committed run or
+one being computed), then plans the run (input hashes → run id, :func:`flows.run.plan_run`)
 and, unless that run is already committed, runs ``evaluate`` as a subflow; the result is the
 run id either way, so a scheduled rerun on an unchanged delivery is a no-op. Job centres
 whose staged inputs did not change since an earlier run under the same output root reuse
@@ -23,33 +26,45 @@ from __future__ import annotations
 import argparse
 import sys
 
-from prefect import flow
+from prefect import flow, get_run_logger
 
+from bipdask.errors import InputError, Problem
+from bipdask.runtime.cleanup import describe, parse_age, remove_leftovers
 from flows.run import execute_run, plan_run
 
 DEPLOYMENT_NAME = "bipdask-monthly"
 MONTHLY_CRON = "0 3 2 * *"
 TIMEZONE = "Europe/Copenhagen"
 WORK_POOL = "bipdask-process"
+GC_OLDER_THAN = "1d"  # a failed run's quarantine stays a day for inspection
 
 
 @flow(name="monthly_refresh", log_prints=False)
 def monthly_refresh(input_dir: str, output_url: str, spec: str = "hir", seed: int | None = None,
                     workers: int | None = None, dask_address: str | None = None,
-                    s3_secret_block: str | None = None) -> str:
+                    s3_secret_block: str | None = None, gc_older_than: str = GC_OLDER_THAN) -> str:
     """Evaluate the delivery at ``input_dir`` into ``output_url`` once; returns the run id.
 
     Dask: ``dask_address`` or ``DASK_ADDRESS`` when set, else a LocalCluster of ``workers``
     processes. A committed run of the same key (same input hashes, code, spec and seed) is
     reported without recomputing; a run being computed by another process is waited for.
     S3 credentials: the worker's environment, or the Prefect Secret block ``s3_secret_block``
-    (:mod:`flows.credentials`).
+    (:mod:`flows.credentials`). Before the run, incomplete runs and temporary files older than
+    ``gc_older_than`` (e.g. ``"1d"``, ``"12h"``) are removed from ``output_url``.
     """
     from flows.credentials import apply_s3_secret_block
 
+    logger = get_run_logger()
     apply_s3_secret_block(s3_secret_block)  # before hashing/planning: the output may be on S3
+    try:
+        older_than = parse_age(gc_older_than)
+    except ValueError as exc:
+        raise InputError([Problem("monthly_refresh", "gc_older_than", str(exc), 0)]) from None
+    removed, kept = remove_leftovers(output_url, older_than)
+    if removed or kept:
+        logger.warning(describe(removed, kept))
     run, plan = plan_run(input_dir, output_url, spec, seed)
-    result = execute_run(run, plan, workers=workers, dask_address=dask_address)
+    result = execute_run(run, plan, workers=workers, dask_address=dask_address, on_wait=logger.warning)
     return result.run_id
 
 

@@ -15,8 +15,12 @@ task/flow failure tracebacks are left to the CLI's one-line error) unless ``debu
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,8 +35,9 @@ from bipdask.errors import BipdaskError, InfrastructureError, InputError, Proble
 from bipdask.runtime import claims, storage
 from bipdask.spec import MAX_SEED, load_spec
 from flows import configure_logging, timeouts
+from flows.api_server import run_api
 from flows.cluster import close_runner, scheduler_address, task_runner
-from flows.credentials import apply_s3_secret_block
+from flows.credentials import BLOCK_VARIABLE, apply_s3_secret_block
 from flows.evaluate import ProgressFn, StageProgress, evaluate
 from flows.manifest import spec_dict
 from flows.outputs import ESTIMATES_FILE
@@ -41,6 +46,7 @@ from flows.version import code_version, version_key
 DELIVERY_TABLES = (*TABLES, WIDE_TABLE, ACTIVITY_TABLE)  # every file the validator reads
 BATCHES_PER_WORKER = 4
 CLAIM_POLL_S = 2.0
+log = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------- plan and execute
@@ -78,6 +84,7 @@ def run_evaluation(
     debug: bool = False,
     batch_size: int | None = None,
     progress: ProgressFn | None = None,
+    on_wait: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Run (or find) the evaluation of the delivery at ``input_dir`` under ``output_url``.
 
@@ -88,7 +95,7 @@ def run_evaluation(
     """
     run, plan = plan_run(input_dir, output_url, spec, seed)
     return execute_run(run, plan, workers=workers, dask_address=dask_address, debug=debug, batch_size=batch_size,
-                       progress=progress)
+                       progress=progress, on_wait=on_wait)
 
 
 def execute_run(
@@ -102,57 +109,87 @@ def execute_run(
     poll_s: float = CLAIM_POLL_S,
     progress: ProgressFn | None = None,
     s3_secret_block: str | None = None,
+    on_wait: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Compute a planned run once, whoever else asks for the same run key at the same time.
 
     A committed run is returned as it is (``reused``). Otherwise this process claims the run
     (:func:`bipdask.runtime.claims.claim_run`); while another process holds a live claim it waits
-    for that run's commit and then reports it. The claim is kept alive by a heartbeat thread
-    and released after the commit or a failure. ``s3_secret_block`` (or
+    for that run's commit and then reports it, saying once per holder whose the claim is and
+    when it goes stale (``on_wait(line)``; default: a warning on this module's logger). A
+    claim whose owner process on this machine is gone is taken over at once. The claim is
+    kept alive by a heartbeat thread and released after the commit or a failure (also on
+    Ctrl-C or SIGTERM, which the CLI turns into an exception). ``s3_secret_block`` (or
     ``$BIPDASK_S3_SECRET_BLOCK``) names a Prefect Secret block with the S3 credentials
     (:mod:`flows.credentials`).
     """
-    apply_s3_secret_block(s3_secret_block)  # before any S3 access and the LocalCluster (workers inherit it)
-    claim = runner = None
-    while claim is None:
-        if run.is_committed():
-            return load_result(run.root, run.run_id, reused=True)
-        claim = claims.claim_run(run)
+    if not s3_secret_block and not os.environ.get(BLOCK_VARIABLE) and run.is_committed():
+        return load_result(run.root, run.run_id, reused=True)
+    with contextlib.ExitStack() as stack:
+        api = None
+        if s3_secret_block or os.environ.get(BLOCK_VARIABLE):  # the block is read from the API
+            api = stack.enter_context(run_api())
+            api.wait_ready()
+        apply_s3_secret_block(s3_secret_block)  # before any S3 access and the LocalCluster (workers inherit it)
+        claim = _wait_for_claim(run, poll_s, on_wait)
         if claim is None:
-            time.sleep(poll_s)
-    try:
-        if run.is_committed():  # committed between our check and our claim
             return load_result(run.root, run.run_id, reused=True)
-        for layer in storage.RUN_LAYERS:  # an earlier attempt that never committed: start clean
-            storage.remove(run.layer(layer))
-        storage.remove(run.manifest)
-        address = scheduler_address(dask_address)
-        n_batches = 0 if address else BATCHES_PER_WORKER * max(1, int(workers or 1))
-        runner = task_runner(workers, address)
-        flow_timeout = timeouts.flow_timeout_s(timeouts.delivery_megabytes(plan["input_dir"]),
-                                               load_spec(plan["spec"]).bootstrap_replicates)
-        flow_fn = evaluate.with_options(task_runner=runner, flow_run_name=f"evaluate-{run.run_id}",
-                                        timeout_seconds=flow_timeout)
-        configure_logging(debug)
-        with Heartbeat(claim):
-            try:
-                flow_fn(input_dir=plan["input_dir"], root=run.root, run_id=run.run_id, run_key=plan["run_key"],
-                        spec=plan["spec"], seed=plan["seed"], code_version=plan["code_version"],
-                        input_hashes=plan["input_hashes"], n_batches=n_batches, batch_size=int(batch_size or 0),
-                        claim_token=claim.token, progress=StageProgress(progress))
-            except BipdaskError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - cluster/orchestration failure: exit code 3
-                if debug:
-                    raise
-                raise InfrastructureError(f"evaluate flow failed ({type(exc).__name__})") from None
-    finally:
-        close_runner(runner)
+        runner = None
         try:
-            claims.release_claim(claim)
-        except BipdaskError:
-            pass  # a stale claim expires by itself
+            if run.is_committed():  # committed between our check and our claim
+                return load_result(run.root, run.run_id, reused=True)
+            if api is None:  # only now: a run waiting for another's claim holds no server
+                api = stack.enter_context(run_api())  # the run's own unless one is configured; dies with us
+            for layer in storage.RUN_LAYERS:  # an earlier attempt that never committed: start clean
+                storage.remove(run.layer(layer))
+            storage.remove(run.manifest)
+            address = scheduler_address(dask_address)
+            n_batches = 0 if address else BATCHES_PER_WORKER * max(1, int(workers or 1))
+            runner = task_runner(workers, address, worker_env=api.worker_env())
+            flow_timeout = timeouts.flow_timeout_s(timeouts.delivery_megabytes(plan["input_dir"]),
+                                                   load_spec(plan["spec"]).bootstrap_replicates)
+            flow_fn = evaluate.with_options(task_runner=runner, flow_run_name=f"evaluate-{run.run_id}",
+                                            timeout_seconds=flow_timeout)
+            configure_logging(debug)
+            api.wait_ready()  # while the LocalCluster starts in the background
+            with Heartbeat(claim):
+                try:
+                    flow_fn(input_dir=plan["input_dir"], root=run.root, run_id=run.run_id, run_key=plan["run_key"],
+                            spec=plan["spec"], seed=plan["seed"], code_version=plan["code_version"],
+                            input_hashes=plan["input_hashes"], n_batches=n_batches, batch_size=int(batch_size or 0),
+                            claim_token=claim.token, progress=StageProgress(progress))
+                except BipdaskError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - cluster/orchestration failure: exit code 3
+                    if debug:
+                        raise
+                    raise InfrastructureError(f"evaluate flow failed ({type(exc).__name__})") from None
+        finally:
+            close_runner(runner)  # before the API stops: the flow's last state changes go to it
+            try:
+                claims.release_claim(claim)
+            except BipdaskError:
+                pass  # a stale claim expires by itself
     return load_result(run.root, run.run_id)
+
+
+def _wait_for_claim(run: storage.RunLayout, poll_s: float, on_wait: Callable[[str], None] | None
+                    ) -> claims.Claim | None:
+    """Claim the run, waiting while another process holds a live claim (and saying whose, once
+    per holder); None when the run was committed meanwhile."""
+    announced = None
+    while True:
+        if run.is_committed():
+            return None
+        claim = claims.claim_run(run)
+        if claim is not None:
+            return claim
+        holder = claims.read_claim(run)
+        if holder is not None and holder.get("token") != announced:
+            announced = holder.get("token")
+            (on_wait or log.warning)(f"run {run.run_id} is being computed by another process: its claim is "
+                                     f"{claims.describe_claim(holder)}; waiting for its commit")
+        time.sleep(poll_s)
 
 
 class Heartbeat:

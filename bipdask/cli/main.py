@@ -5,14 +5,18 @@ The CLI is the one room above both :mod:`bipdask` and :mod:`flows`: ``run`` and 
 depends on ``flows`` or Prefect (``docs/architecture.md``).
 
 Exit codes: 0 ok, 2 bad input (the message names table, column, rule and row count),
-3 infrastructure (storage, cluster, orchestration). No traceback unless ``--debug``.
+3 infrastructure (storage, cluster, orchestration), 130 Ctrl-C, 143 SIGTERM. No traceback
+unless ``--debug``. SIGTERM is handled like Ctrl-C: the command unwinds (a run releases its
+claim and stops its cluster and its Prefect server) and exits with one line.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +32,13 @@ EPILOG = """examples:
   bipdask show out/ did --analysis share_internship_or_hours
   bipdask report out/runs/r0123456789abcdef --lang da
   bipdask verify out/runs/r0123456789abcdef
+  bipdask gc out/ --older-than 2d --dry-run
 
-exit codes: 0 ok, 2 bad input (or no such run / estimand), 3 infrastructure failure
+exit codes: 0 ok, 2 bad input (or no such run / estimand), 3 infrastructure failure,
+  130 interrupted (Ctrl-C), 143 terminated (SIGTERM)
 """
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 128 + signal.SIGTERM
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -103,6 +111,16 @@ def _parser() -> argparse.ArgumentParser:
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     ls.add_argument("root", metavar="ROOT", help="root URL: local path or s3://bucket/prefix")
 
+    gc = sub.add_parser("gc", help="remove incomplete (never committed) runs and stale temporary files",
+                        epilog="examples:\n  bipdask gc out/ --dry-run\n  bipdask gc s3://bucket/bipdask --older-than 12h\n\n"
+                               "Committed runs are never touched; a run being computed (a live claim) is kept.\n"
+                               "exit codes: 0 ok, 2 bad arguments, 3 storage failure",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    gc.add_argument("root", metavar="ROOT", help="root URL: local path or s3://bucket/prefix")
+    gc.add_argument("--older-than", default="1d", type=_age, metavar="AGE",
+                    help="only what was last written longer ago than AGE, e.g. 2d, 12h, 30m, 0 (default 1d)")
+    gc.add_argument("--dry-run", action="store_true", help="list what would be removed; remove nothing")
+
     sh = sub.add_parser("show", help="print one estimate with its CI (disclosure-protected)",
                         epilog="examples:\n  bipdask show out/ did --analysis share_internship_or_hours\n"
                                "  bipdask show out/runs/r0123456789abcdef did_weeks --analysis hir_table4 "
@@ -173,10 +191,13 @@ def _run(args: argparse.Namespace) -> None:
 
     if args.s3_secret_block:
         os.environ["BIPDASK_S3_SECRET_BLOCK"] = args.s3_secret_block
+    def waiting(line: str) -> None:
+        print(f"bipdask run: {line}", file=sys.stderr, flush=True)
+
     with _bar(args) as progress:
         result = run_evaluation(input_dir=args.input, output_url=args.output, seed=args.seed, spec=args.spec,
                                 workers=args.workers, dask_address=args.dask_address, debug=args.debug,
-                                progress=progress)
+                                progress=progress, on_wait=waiting)
     print(result.describe())
 
 
@@ -219,14 +240,43 @@ def _verify(args: argparse.Namespace) -> None:
     print(result.describe())
 
 
+def _age(text: str) -> float:
+    """``--older-than``: seconds; a bad age is argparse's usage error (exit 2)."""
+    from bipdask.runtime.cleanup import parse_age
+
+    try:
+        return parse_age(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _gc(args: argparse.Namespace) -> None:
+    from bipdask.runtime.cleanup import describe, remove_leftovers
+
+    removed, kept = remove_leftovers(args.root, args.older_than, dry_run=args.dry_run)
+    print(describe(removed, kept, dry_run=args.dry_run))
+
+
 COMMANDS = {"synth": _synth, "validate": _validate, "run": _run, "demo": _demo, "report": _report, "runs": _runs,
-            "show": _show, "verify": _verify}
+            "show": _show, "verify": _verify, "gc": _gc}
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread like ``KeyboardInterrupt`` so that every ``finally``
+    runs (claim released, cluster and Prefect server stopped) before the process exits."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the cleanup short
+    raise Terminated
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.debug:
         os.environ["BIPDASK_DEBUG"] = "1"
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if on_main_thread else None
     try:
         COMMANDS[args.command](args)
         return EXIT_OK
@@ -238,14 +288,20 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {line.encode('utf-8', 'surrogateescape').decode('utf-8', 'replace')}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("bipdask: interrupted", file=sys.stderr)
-        return 130
+        print(f"bipdask {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Terminated:
+        print(f"bipdask {args.command}: terminated (SIGTERM)", file=sys.stderr)
+        return EXIT_TERMINATED
     except Exception as exc:  # noqa: BLE001 - the CLI promises no traceback without --debug
         if args.debug:
             raise
         print(f"bipdask {args.command}: internal error ({type(exc).__name__}); "
               "rerun with --debug for details", file=sys.stderr)
         return EXIT_INFRASTRUCTURE
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,11 @@ Two processes asked for the same run key at once (two schedulers, a retry racing
 must not both commit. The first to create ``_claim`` computes; the other waits for the commit
 and reports it. The holder refreshes a heartbeat in the claim; a claim without a heartbeat for
 ``BIPDASK_CLAIM_STALE_S`` seconds (default 900) is stale — its holder died — and is broken.
-Works on a local folder (atomic create) and on S3 (conditional PUT); see :func:`claim_run`.
+A claim records its owner (host, pid, the process's start time, the pid namespace): a claim
+whose owner ran on this machine and whose process is gone (killed with SIGKILL, say) is
+broken at once instead of after the stale timeout. :func:`describe_claim` says whose a live
+claim is and when it goes stale. Works on a local folder (atomic create) and on S3
+(conditional PUT); see :func:`claim_run`.
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import psutil
 
 from bipdask.runtime.storage import (
     RunLayout,
@@ -25,7 +32,7 @@ from bipdask.runtime.storage import (
 )
 
 DEFAULT_CLAIM_STALE_S = 900.0
-
+START_TIME_TOLERANCE_S = 1.0  # a process's start time as two reads of /proc may round it
 
 
 @dataclass(frozen=True)
@@ -44,10 +51,80 @@ def claim_stale_after() -> float:
         return DEFAULT_CLAIM_STALE_S
 
 
+def pid_namespace() -> str | None:
+    """This machine's boot and pid namespace (``<boot id>/<namespace inode>``; None off Linux).
+
+    Two containers can share a host name, and a pid means nothing across pid namespaces or
+    reboots: a claim's pid is checked only where this matches the claim's.
+    """
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as fh:
+            boot = fh.read().strip()
+        return f"{boot}/{os.stat('/proc/self/ns/pid').st_ino}"
+    except OSError:
+        return None
+
+
+def _process_started_at(pid: int) -> float | None:
+    try:
+        return psutil.Process(pid).create_time()
+    except (psutil.Error, OSError):
+        return None
+
+
 def _claim_body(token: str) -> bytes:
     now = time.time()
     return json.dumps({"token": token, "claimed_at": now, "heartbeat_at": now, "host": socket.gethostname(),
-                       "pid": os.getpid()}, sort_keys=True).encode("utf-8")
+                       "pid": os.getpid(), "pid_started_at": _process_started_at(os.getpid()),
+                       "pid_namespace": pid_namespace()}, sort_keys=True).encode("utf-8")
+
+
+def owner_gone(body: dict) -> bool:
+    """Whether a claim's owner process is known to be gone: it ran on this machine (same host
+    name and pid namespace) and its pid is not alive, or is alive as another process (a pid
+    reused since: another start time). False when it cannot be told (another machine, an old
+    claim without these fields)."""
+    pid = body.get("pid")
+    if (not isinstance(pid, int) or body.get("host") != socket.gethostname() or body.get("pid_namespace") is None
+            or body.get("pid_namespace") != pid_namespace()):
+        return False
+    started = _process_started_at(pid)
+    if started is None:
+        return True
+    recorded = body.get("pid_started_at")
+    return isinstance(recorded, (int, float)) and abs(started - recorded) > START_TIME_TOLERANCE_S
+
+
+def is_dead(body: dict, stale_after: float, now: float | None = None) -> bool:
+    """A claim that may be broken: no heartbeat for ``stale_after`` seconds, or its owner gone."""
+    now = time.time() if now is None else now
+    return now - float(body.get("heartbeat_at") or 0.0) > stale_after or owner_gone(body)
+
+
+def describe_claim(body: dict, stale_after: float | None = None, now: float | None = None) -> str:
+    """One line on a live claim: whose it is (host, pid, since when) and how long until it is
+    stale if its heartbeat stops. Names a process, never any data."""
+    stale_after = claim_stale_after() if stale_after is None else float(stale_after)
+    now = time.time() if now is None else now
+    claimed = body.get("claimed_at")
+    since = (datetime.fromtimestamp(float(claimed), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+             if isinstance(claimed, (int, float)) else "an unknown time")
+    heartbeat = float(body.get("heartbeat_at") or 0.0)
+    left = max(0.0, heartbeat + stale_after - now)
+    return (f"held by pid {body.get('pid', '?')} on host {body.get('host', '?')} since {since}; "
+            f"last heartbeat {_duration(now - heartbeat)} ago, stale in {_duration(left)} "
+            f"unless it beats again (BIPDASK_CLAIM_STALE_S={stale_after:g})")
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(max(0.0, seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
 
 
 def read_claim(run: RunLayout) -> dict | None:
@@ -65,8 +142,9 @@ def claim_run(run: RunLayout, stale_after: float | None = None) -> Claim | None:
     """Claim a run for computing it: create ``runs/<run_id>/_claim`` if absent.
 
     Returns the :class:`Claim` when this call holds the run, ``None`` when another live
-    claim does (its heartbeat is younger than ``stale_after`` seconds). A stale claim (its
-    holder died without releasing it) is broken and claimed afresh.
+    claim does (its heartbeat is younger than ``stale_after`` seconds and its owner is not
+    known to be gone). A dead claim (:func:`is_dead`: stale, or its owner process on this
+    machine is gone) is broken and claimed afresh.
 
     Create-if-absent is atomic locally (``link`` of a written temporary file, which fails if
     the name exists) and on S3 (conditional PUT, ``If-None-Match: *``). Breakers of a stale
@@ -82,7 +160,7 @@ def claim_run(run: RunLayout, stale_after: float | None = None) -> Claim | None:
         current = read_claim(run)
         if current is None:  # released between our create and our read: try again
             continue
-        if time.time() - float(current.get("heartbeat_at") or 0.0) <= stale_after:
+        if not is_dead(current, stale_after):
             return None
         if not _break_claim(run, current.get("token"), stale_after):
             return None
@@ -90,8 +168,8 @@ def claim_run(run: RunLayout, stale_after: float | None = None) -> Claim | None:
 
 
 def _break_claim(run: RunLayout, stale_token: str | None, stale_after: float) -> bool:
-    """Remove a stale claim (still ``stale_token``, still without a heartbeat); True when the
-    caller may now try to create the claim.
+    """Remove a dead claim (still ``stale_token``, still dead); True when the caller may now try
+    to create the claim.
 
     Breakers serialize on ``_claim.break`` (created exclusively, like the claim), so a claim
     taken afresh by another breaker is never removed by a late one.
@@ -110,7 +188,7 @@ def _break_claim(run: RunLayout, stale_token: str | None, stale_after: float) ->
             return True
         if current.get("token") != stale_token:
             return False
-        if time.time() - float(current.get("heartbeat_at") or 0.0) <= stale_after:
+        if not is_dead(current, stale_after):
             return False  # its holder came back to life
         remove(run.claim)
         return True

@@ -1,4 +1,4 @@
-"""The command line: runs, show, report; exit codes 0/2/3, one- or two-line errors, --help examples."""
+"""The command line: runs, show, report, gc; exit codes 0/2/3, one- or two-line errors, --help examples."""
 
 from __future__ import annotations
 
@@ -96,7 +96,7 @@ def test_storage_failure_exits_3(root, capsys, monkeypatch):
     assert "storage" in err and "Traceback" not in err and len(err.strip().splitlines()) <= 2
 
 
-@pytest.mark.parametrize("command", ["report", "runs", "show", "verify"])
+@pytest.mark.parametrize("command", ["report", "runs", "show", "verify", "gc"])
 def test_help_has_examples_and_exit_codes(command, capsys):
     with pytest.raises(SystemExit) as exc:
         main([command, "--help"])
@@ -109,7 +109,7 @@ def test_top_level_help_keeps_the_existing_commands(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     out = capsys.readouterr().out
-    for command in ("synth", "validate", "run", "demo", "report", "runs", "show"):
+    for command in ("synth", "validate", "run", "demo", "report", "runs", "show", "gc"):
         assert command in out
 
 
@@ -252,3 +252,27 @@ def test_report_never_rewrites_a_committed_runs_report(tmp_path, capsys):
 def test_a_negative_seed_is_exit_2_before_hashing(tmp_path, capsys, no_work):
     assert main(["run", "--input", _delivery(tmp_path), "--output", str(tmp_path / "out"), "--seed", "-1"]) == 2
     assert "run.seed: must be within 0..9223372036854775807" in capsys.readouterr().err
+
+
+def test_gc_lists_then_removes_an_incomplete_run_and_keeps_the_committed_ones(tmp_path, capsys):
+    r = tmp_path / "gcroot"
+    make_fake_run(r)
+    failed = r / "runs" / "rfailed000000000" / "staged"
+    failed.mkdir(parents=True)
+    (failed / "persons.parquet").write_bytes(b"rows")
+    committed = storage.list_runs(r)
+    assert main(["gc", str(r), "--older-than", "1d"]) == 0
+    assert capsys.readouterr().out.strip() == "nothing to remove"  # written just now
+    assert main(["gc", str(r), "--older-than", "0", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "would remove" in out and "rfailed000000000" in out and failed.exists()
+    _no_ids(out)
+    assert main(["gc", str(r), "--older-than", "0"]) == 0
+    assert "removed 1 incomplete run(s)" in capsys.readouterr().out
+    assert not failed.parent.exists() and storage.list_runs(r) == committed
+
+
+def test_gc_with_a_bad_age_exits_2(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["gc", str(tmp_path), "--older-than", "two days"])
+    assert exc.value.code == 2 and "not an age" in capsys.readouterr().err

@@ -17,6 +17,7 @@ import shutil
 import signal
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -498,8 +499,15 @@ def test_monthly_refresh_runs_once_and_a_second_call_is_a_no_op(delivery, spec, 
 
     monkeypatch.setenv("DASK_ADDRESS", cluster[0])
     out = str(tmp_path / "monthly")
+    failed = tmp_path / "monthly" / "runs" / "rfailedlastmonth" / "staged" / "persons.parquet"
+    failed.parent.mkdir(parents=True)
+    failed.write_bytes(b"person-level rows of a run that never committed")
+    two_days_ago = time.time() - 2 * 86400
+    for path in (failed, failed.parent, failed.parent.parent):
+        os.utime(path, (two_days_ago, two_days_ago))
     run_id = monthly_refresh(input_dir=str(delivery), output_url=out, spec=spec)
     assert run_id == clean[1].run_id and storage.list_runs(out) == [run_id]
+    assert not failed.parent.parent.exists()  # the monthly gc removed the failed run's folder
     stamp = (tmp_path / "monthly" / "runs" / run_id / "_manifest.json").stat().st_mtime_ns
     assert monthly_refresh(input_dir=str(delivery), output_url=out, spec=spec) == run_id
     assert (tmp_path / "monthly" / "runs" / run_id / "_manifest.json").stat().st_mtime_ns == stamp

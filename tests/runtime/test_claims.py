@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
 import threading
 from pathlib import Path
+
+import psutil
 
 from bipdask.runtime import claims, storage
 
@@ -54,7 +60,9 @@ def test_a_claim_records_no_person_data_and_a_refresh_moves_the_heartbeat(tmp_pa
     run = storage.RunLayout.create(tmp_path / "store", "r2")
     claim = claims.claim_run(run, stale_after=60.0)
     body = claims.read_claim(run)
-    assert set(body) == {"token", "claimed_at", "heartbeat_at", "host", "pid"}
+    assert set(body) == {"token", "claimed_at", "heartbeat_at", "host", "pid", "pid_started_at", "pid_namespace"}
+    assert body["pid"] == os.getpid() and body["host"] == socket.gethostname()
+    assert abs(body["pid_started_at"] - psutil.Process().create_time()) < 1
     body["heartbeat_at"] -= 10
     Path(claim.url).write_text(json.dumps(body))
     before = claims.read_claim(run)["heartbeat_at"]
@@ -68,3 +76,54 @@ def test_an_unreadable_claim_counts_as_stale_and_is_taken_over(tmp_path):
     Path(run.claim).write_text("{torn")
     claim = claims.claim_run(run, stale_after=60.0)
     assert claim is not None and claims.holds_claim(claim)
+
+
+def _claimed_by(run: storage.RunLayout, **owner) -> Path:
+    """A live-looking claim (fresh heartbeat) of another owner, written by hand."""
+    claim = claims.claim_run(run, stale_after=3600.0)
+    body = {**claims.read_claim(run), "token": "someone-else", **owner}
+    Path(claim.url).write_text(json.dumps(body))
+    return Path(claim.url)
+
+
+def _exited_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_claim_whose_process_is_gone_is_taken_over_at_once(tmp_path):
+    run = storage.RunLayout.create(tmp_path / "store", "r4")
+    _claimed_by(run, pid=_exited_pid())  # same host, same namespace, heartbeat just now
+    assert claims.owner_gone(claims.read_claim(run))
+    claim = claims.claim_run(run, stale_after=3600.0)
+    assert claim is not None and claims.holds_claim(claim)
+
+
+def test_a_reused_pid_does_not_keep_a_dead_claim_alive(tmp_path):
+    run = storage.RunLayout.create(tmp_path / "store", "r5")
+    started = psutil.Process().create_time()
+    _claimed_by(run, pid=os.getpid(), pid_started_at=started - 100)  # our pid, but not the process that claimed
+    claim = claims.claim_run(run, stale_after=3600.0)
+    assert claim is not None and claims.read_claim(run)["token"] == claim.token
+
+
+def test_a_live_owner_or_one_on_another_machine_keeps_its_claim(tmp_path):
+    run = storage.RunLayout.create(tmp_path / "store", "r6")
+    _claimed_by(run, pid=os.getpid(), pid_started_at=psutil.Process().create_time())
+    assert claims.claim_run(run, stale_after=3600.0) is None
+    for other in ({"host": "another-host"}, {"pid_namespace": "another-boot/1"}, {"pid_namespace": None}):
+        run = storage.RunLayout.create(tmp_path / "store", f"r6-{len(str(other))}")
+        _claimed_by(run, pid=_exited_pid(), **other)  # the pid means nothing there: wait for the heartbeat
+        assert not claims.owner_gone(claims.read_claim(run))
+        assert claims.claim_run(run, stale_after=3600.0) is None
+
+
+def test_describe_claim_names_the_owner_and_the_time_until_stale():
+    body = {"token": "t", "claimed_at": 1_800_000_000.0, "heartbeat_at": 1_800_000_100.0, "host": "node-7",
+            "pid": 4242, "pid_started_at": 1.0, "pid_namespace": "x/1"}
+    text = claims.describe_claim(body, stale_after=900.0, now=1_800_000_130.0)
+    assert "pid 4242 on host node-7 since 2027-01-15 08:00:00 UTC" in text
+    assert "last heartbeat 30 s ago" in text and "stale in 14 min 30 s" in text
+    assert "\n" not in text
+    assert "stale in 0 s" in claims.describe_claim(body, stale_after=900.0, now=1_800_010_000.0)
