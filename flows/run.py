@@ -7,8 +7,9 @@ Same inputs (file hashes), code version, spec and seed give the same run id: a r
 committed run is a no-op that reports the existing run.
 
 Dask: a ``LocalCluster`` (``workers`` processes, one thread each) unless an address is given
-(``--dask-address`` or ``DASK_ADDRESS``). Prefect: with no ``PREFECT_API_URL`` Prefect runs
-an ephemeral local server for the duration of the flow; its logging is quieted to WARNING (and
+(``--dask-address`` or ``DASK_ADDRESS``). Prefect: with no ``PREFECT_API_URL`` the run starts
+one temporary local API server, shared with the workers and stopped with the run, even a
+killed one (:mod:`flows.api_server`); its logging is quieted to WARNING (and
 task/flow failure tracebacks are left to the CLI's one-line error) unless ``debug``
 (:func:`flows.configure_logging`).
 """

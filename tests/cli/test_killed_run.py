@@ -97,14 +97,17 @@ def test_sigterm_exits_143_with_one_line_releases_the_claim_and_leaves_no_proces
     assert sum(_is_api_server(p) for p in tree) == 1  # the run's own API; its workers start none
     assert _claim(out)["pid"] == first.pid
 
-    # A second run of the same inputs finds the live claim and says whose it is.
+    # A second run of the same inputs finds the live claim and says whose it is (the first run is
+    # stopped meanwhile, so it cannot finish first; its process is alive, so its claim is live).
+    first.send_signal(signal.SIGSTOP)
     second = _start(inputs, out, tmp_path / "second.err")
     _until(lambda: "is being computed by another process" in (tmp_path / "second.err").read_text(),
            "the second run's waiting line", second)
     said = (tmp_path / "second.err").read_text()
     assert f"held by pid {first.pid} on host " in said and "stale in " in said
 
-    first.send_signal(signal.SIGTERM)
+    first.send_signal(signal.SIGTERM)  # delivered when it continues
+    first.send_signal(signal.SIGCONT)
     assert first.wait(timeout=TIMEOUT_S) == 143
     assert (tmp_path / "first.err").read_text().strip().splitlines() == ["bipdask run: terminated (SIGTERM)"]
     assert _until(lambda: not _alive(tree), "the first run's processes to end", timeout=120)
