@@ -146,6 +146,23 @@ def run_api() -> Iterator[RunApi]:
     try:
         server.launch()
         with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
-            yield RunApi(server.api_url, server)
+            try:
+                yield RunApi(server.api_url, server)
+            finally:
+                drain_api_clients()
     finally:
         server.stop()
+
+
+def drain_api_clients(timeout: float = 10.0) -> None:
+    """Send what Prefect's background log and event workers still hold to the API, while it is
+    up: they would otherwise try at exit, after the server stopped, and print a connection
+    error on stderr."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        try:
+            worker.drain_all(timeout=timeout)
+        except Exception:  # noqa: BLE001 - a failed flush of logs must not fail the run
+            pass

@@ -109,7 +109,10 @@ def test_sigterm_exits_143_with_one_line_releases_the_claim_and_leaves_no_proces
     first.send_signal(signal.SIGTERM)  # delivered when it continues
     first.send_signal(signal.SIGCONT)
     assert first.wait(timeout=TIMEOUT_S) == 143
-    assert (tmp_path / "first.err").read_text().strip().splitlines() == ["bipdask run: terminated (SIGTERM)"]
+    err = (tmp_path / "first.err").read_text().strip().splitlines()
+    assert err[-1] == "bipdask run: terminated (SIGTERM)"
+    assert [line for line in err if line.startswith("bipdask")] == err[-1:]  # our one line
+    assert not any("Traceback" in line or "Error logging to API" in line for line in err), err
     assert _until(lambda: not _alive(tree), "the first run's processes to end", timeout=120)
 
     # The claim was released: the waiting run takes it over at once (SIGTERM it there too).
