@@ -149,6 +149,10 @@ class EvaluationSpec:
                                     doc="hours of one full-time caseworker")
     caseload_trim: tuple[float, float] = key((13.0, 50.0), toml="caseload.trim", kind="pair", check=_trim,
                                              doc="[low, high] caseloads outside which person-weeks are trimmed")
+    caseload_plausible: tuple[float, float] = key(
+        (5.0, 90.0), toml="caseload.plausible", kind="pair", check=_trim,
+        doc="[low, high] FTE caseloads the first-stage caseload table keeps (wider than the trim: real "
+            "job-centre means reach 57; typing errors such as 1 and 140 fall out)")
     coverage_max_persons_without_weeks: float = key(
         MAX_PERSONS_WITHOUT_WEEKS, toml="coverage.max_persons_without_weeks", check=between(0.0, 1.0),
         doc="largest share of the persons table with no weeks row before the run stops")

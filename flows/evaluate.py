@@ -33,8 +33,10 @@ from flows.tasks import (
     estimate_bip,
     estimate_hir_belief_change,
     estimate_hir_beliefs,
+    estimate_hir_descriptives,
     estimate_hir_durations,
     estimate_hir_exits,
+    estimate_hir_first_stage,
     estimate_hir_mediators,
     estimate_new_course_share,
     estimate_share_did,
@@ -189,6 +191,13 @@ def evaluate(
                                                   count_caseworker=spec_obj.bip_count_caseworker)
     reduces["estimate_hir_belief_change"] = estimate_hir_belief_change.submit(
         staged, run.replicates, **boot)
+    reduces["estimate_hir_descriptives"] = estimate_hir_descriptives.submit(
+        urls("lab_weeks"), staged, {k: windows[k] for k in ("before", "intervention")}, run.replicates)
+    baseline = spec_obj.caseload_baseline
+    reduces["estimate_hir_first_stage"] = estimate_hir_first_stage.submit(
+        staged, list(treated_ids), None if baseline is None else (baseline.start.isoformat(), baseline.end.isoformat()),
+        windows["intervention"], list(spec_obj.caseload_plausible), spec_obj.fte_hours_per_week, run.replicates,
+        inference)
     _track(list(reduces.values()), "estimates and bootstrap", step)
     outputs: dict[str, ReduceOutput] = {name: f.result() for name, f in reduces.items()}  # a fixed order
     for name, analysis in NEEDS_LINKAGE:

@@ -30,8 +30,14 @@ from bipdask.analyses.estimates import (
     withhold_unstable_intervals,
 )
 from bipdask.analyses.hir.beliefs import table3
+from bipdask.analyses.hir.descriptives import (
+    table1_persons,
+    table2_background,
+    table5_lab_mix,
+)
 from bipdask.analyses.hir.durations import figure_curves, table4, table7
 from bipdask.analyses.hir.exits import table8
+from bipdask.analyses.hir.first_stage import FIRST_STAGE_ANALYSIS, caseload_table
 from bipdask.analyses.hir.mediators import share_mediators, table9, table10
 from bipdask.analyses.hir.shares import (
     SHARE_ANALYSIS,
@@ -44,6 +50,7 @@ from bipdask.data.validate import validate_delivery
 from bipdask.errors import BipdaskError, InfrastructureError, InputError
 from bipdask.inference.config import Inference
 from bipdask.prepare.bip import BIP_WEEKS_COLUMNS, bip_jobcentre_ids, bip_weeks
+from bipdask.prepare.descriptives import empty_lab_week_sums, lab_week_sums
 from bipdask.prepare.hir import (
     ModelInputConfig,
     caseworkers_rows,
@@ -160,10 +167,12 @@ def _read_optional(staged_url: str, name: str) -> pd.DataFrame | None:
 def _jobcentre_frames(weeks: pd.DataFrame, dream_codes: pd.DataFrame, treated_ids: Sequence[int],
                       periods: dict[str, Period], cfg: ModelInputConfig, own_a: pd.DataFrame | None,
                       own_c: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
-    """Every model input of one job centre: Table 6 cell sums and the kinds of ``KINDS``."""
+    """Every model input of one job centre: Table 6 cell sums, the descriptive tables' LAB weeks and
+    the kinds of ``KINDS``."""
     if not len(weeks):
-        return {"share_cells": empty_cell_sums(), **concat_inputs([]).frames()}
+        return {"share_cells": empty_cell_sums(), "lab_weeks": empty_lab_week_sums(), **concat_inputs([]).frames()}
     return {"share_cells": share_cell_sums(weeks, dream_codes, treated_ids, periods),
+            "lab_weeks": lab_week_sums(weeks, dream_codes, treated_ids, periods),
             **concat_inputs([jobcentre_model_inputs(weeks, dream_codes, cfg, own_a, own_c)]).frames()}
 
 
@@ -179,8 +188,9 @@ def compute_model_inputs_impl(
 ) -> dict[str, Any]:
     """One pass over a batch of job centres' staged weeks → every per-job-centre model input.
 
-    Writes ``model_input/<kind>/jc-<id>.parquet`` for the Table 6 cell sums (``share_cells``)
-    and each kind of :data:`bipdask.prepare.hir.KINDS`; returns their URLs and row counts.
+    Writes ``model_input/<kind>/jc-<id>.parquet`` for the Table 6 cell sums (``share_cells``),
+    the persons' resource-course weeks by LAB type (``lab_weeks``, Tables 1, 2, 5) and each kind
+    of :data:`bipdask.prepare.hir.KINDS`; returns their URLs and row counts.
     Assignments and caseload are read only when the batch holds a participating job centre,
     and each job centre gets the rows of its own persons and of their caseworkers (Boks 1
     compares all of a person's assignments).
@@ -492,6 +502,49 @@ def estimate_hir_belief_change_impl(
     return _outputs([t3], replicates_url, t0, "caseworker_id")
 
 
+def estimate_hir_descriptives_impl(
+    lab_week_urls: Sequence[str],
+    staged_url: str,
+    windows: dict[str, tuple[str, str]],
+    replicates_url: str,
+) -> ReduceOutput:
+    """Tables 1, 2 and 5 of the HIR quantitative report (persons, background, LAB mix) from the
+    gathered ``lab_weeks`` and the staged persons (:mod:`bipdask.analyses.hir.descriptives`)."""
+    t0 = time.perf_counter()
+    lab_weeks = storage.read_parquet(list(lab_week_urls))
+    persons = storage.read_parquet(storage.join(staged_url, "persons.parquet"))
+    persons = persons[persons["person_id"].isin(pd.unique(lab_weeks["person_id"]))].reset_index(drop=True)
+    starts = {k: _windows(windows)[k].start for k in windows}
+    parts = [table1_persons(lab_weeks), table2_background(lab_weeks, persons, starts), table5_lab_mix(lab_weeks)]
+    return _outputs(parts, replicates_url, t0, "person_id")
+
+
+def estimate_hir_first_stage_impl(
+    staged_url: str,
+    treated_ids: Sequence[int],
+    baseline: tuple[str, str] | None,
+    intervention: tuple[str, str],
+    plausible: tuple[float, float],
+    fte_hours: float,
+    replicates_url: str,
+    inference: Inference,
+) -> ReduceOutput:
+    """The first stage (HIR main report, Tabel 1): FTE caseload per caseworker, its change and DiD,
+    from the staged caseload (:mod:`bipdask.analyses.hir.first_stage`); skipped (noted) without a
+    caseload table or a caseload baseline period in the spec."""
+    t0 = time.perf_counter()
+    caseload = _read_optional(staged_url, "caseload")
+    if caseload is None or len(caseload) == 0:
+        return _skipped([FIRST_STAGE_ANALYSIS], "no caseload table in the delivery", t0)
+    if baseline is None:
+        return _skipped([FIRST_STAGE_ANALYSIS], "the spec has no periods.caseload_baseline", t0)
+    periods = _windows({"baseline": tuple(baseline), "intervention": tuple(intervention)})
+    est = caseload_table(caseload, treated_ids=treated_ids, baseline=periods["baseline"],
+                         intervention=periods["intervention"], inference=inference,
+                         plausible=(float(plausible[0]), float(plausible[1])), fte_hours=float(fte_hours))
+    return _outputs([est], replicates_url, t0, "jobcentre_id")
+
+
 def estimate_bip_impl(
     staged_url: str,
     replicates_url: str,
@@ -611,6 +664,8 @@ estimate_hir_beliefs = bipdask_task(estimate_hir_beliefs_impl, name="estimate_hi
 estimate_hir_exits = bipdask_task(estimate_hir_exits_impl, name="estimate_hir_exits")
 estimate_hir_belief_change = bipdask_task(estimate_hir_belief_change_impl, name="estimate_hir_belief_change")
 estimate_bip = bipdask_task(estimate_bip_impl, name="estimate_bip")
+estimate_hir_descriptives = bipdask_task(estimate_hir_descriptives_impl, name="estimate_hir_descriptives")
+estimate_hir_first_stage = bipdask_task(estimate_hir_first_stage_impl, name="estimate_hir_first_stage")
 write_results = bipdask_task(write_results_impl, name="write_results", idempotent=True)
 write_report = bipdask_task(write_report_impl, name="write_report", idempotent=True)
 commit_run = bipdask_task(commit_run_impl, name="commit_run", idempotent=True)

@@ -104,6 +104,40 @@ def fake_estimates(shift: float = 0.0) -> list[Estimate]:
         rows.append(_est(g, f"effect_size/citizen_avg/{combo:04b}", None, "all", 0.05 * (combo % 5 - 2), 900,
                          100 + combo, 0.1))
         rows.append(Estimate(g, f"combination_share/{combo:04b}", None, "all", 1 / 16, n_persons=900, n_obs=2900))
+    return rows + fake_data_estimates(shift)
+
+
+def fake_data_estimates(shift: float = 0.0) -> list[Estimate]:
+    """Rows of the first-stage caseload table and the descriptive Tables 1, 2, 5 (SMALL_JC's
+    baseline caseload rests on 3 caseworkers, its before-period persons on 3)."""
+    c = "hir_caseload"
+    rows = []
+    for jc, caseworkers, (b, i) in ((11, 9, (29.4, 27.0)), (12, 8, (57.2, 31.6)), (SMALL_JC, 3, (46.9, 33.0))):
+        rows += [Estimate(c, "caseload_fte", jc, "baseline", b + shift, n_persons=caseworkers, n_obs=8 * caseworkers),
+                 Estimate(c, "caseload_fte", jc, "intervention", i, n_persons=caseworkers + 3, n_obs=50 * caseworkers),
+                 Estimate(c, "caseload_fte", jc, "mar_may_2018", i + 1, n_persons=caseworkers + 3,
+                          n_obs=12 * caseworkers)]
+    rows += [Estimate(c, "caseload_fte", None, p, v, n_persons=20, n_obs=900)
+             for p, v in (("baseline", 44.5), ("intervention", 30.5), ("mar_may_2018", 31.5))]
+    rows.append(_est(c, "change", None, "intervention", -14.0, 40, 1800, 6.0, 0.002))
+    t1 = "hir_table1_persons"
+    for jc, (nb, ni) in ((11, (176, 172)), (12, (230, 295)), (SMALL_JC, (3, 25))):
+        rows += [Estimate(t1, "persons_participating", jc, p, float(n), n_persons=n, n_obs=40 * n)
+                 for p, n in (("before", nb), ("intervention", ni))]
+    rows += [Estimate(t1, "persons_participating", None, "before", 409.0, n_persons=409, n_obs=16000),
+             Estimate(t1, "persons_participating", None, "intervention", 492.0, n_persons=492, n_obs=20000),
+             Estimate(t1, "persons_others", None, "before", 22151.0, n_persons=22151, n_obs=900000),
+             Estimate(t1, "persons_others", None, "intervention", 24207.0, n_persons=24207, n_obs=990000)]
+    for var, value in (("male", 0.36), ("age", 41.0), ("non_western", 0.18), ("western", 0.02), ("married", 0.3),
+                       ("emp_weeks_6y", 31.0), ("rf_weeks_3y", 62.0)):
+        for group, n in (("participating", 409), ("others", 22151)):
+            rows += [_est("hir_table2_background", f"{var}:{group}", None, p, value, n, n, 0.01)
+                     for p in ("before", "intervention")]
+    for lab, share, n in (("none", 0.62, 380), ("guidance_upskilling", 0.21, 150), ("ordinary_education", 0.01, 9),
+                          ("wage_subsidy", 0.004, 2), ("company_internship", 0.156, 140)):
+        for group, k in (("participating", 1), ("others", 50)):
+            rows += [_est("hir_table5_lab_mix", f"{lab}:{group}", None, p, share, n * k, 16000 * k, 0.01)
+                     for p in ("before", "intervention")]
     return rows
 
 

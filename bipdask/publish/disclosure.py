@@ -21,7 +21,9 @@ Every number a report, a CLI line or an exported table shows goes through
      is suppressed too (else the input is solved back from it); if the derived cell is
      suppressed while all inputs are published, its smallest input is suppressed.
    - *additive*: per-job-centre cells add up to the "all participating job centres" cell
-     (person-weeks and outcome sums of the Table 6 means, spell counts of Tables 4/7), BIP
+     (person-weeks and outcome sums of the Table 6 means, spell counts of Tables 4/7, the
+     persons, background means and LAB shares of Tables 1, 2, 5, the first-stage caseload, whose
+     all-centres value is the mean of the centres'), the LAB types' shares to 1, BIP
      quartile outcome rates to the overall rate, activity-combination shares to 1. While the
      suppressed parts of such a group number fewer than two or rest together on fewer than N
      persons, the smallest published part is suppressed as well — so subtracting the
@@ -83,6 +85,12 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from bipdask.analyses.hir.descriptives import (
+    BACKGROUND_ANALYSIS,
+    LAB_MIX_ANALYSIS,
+    PERSONS_ANALYSIS,
+)
+from bipdask.analyses.hir.first_stage import FIRST_STAGE_ANALYSIS
 from bipdask.analyses.hir.shares import (
     SHARE_ANALYSIS,  # the analysis name Table 6 rows carry
 )
@@ -121,6 +129,7 @@ Key = tuple[str, str, int, str]  # (analysis, estimand, jobcentre_id or ALL, per
 DURATION_GROUPS = ("participating_before", "participating_intervention", "other_before", "other_intervention")
 NEW_COURSE_SHARE_ANALYSIS = "share_internship_or_hours_new_courses"  # Table 7's share block, same layout
 SHARE_ANALYSES = (SHARE_ANALYSIS, NEW_COURSE_SHARE_ANALYSIS)
+DESCRIPTIVE_ANALYSES = (PERSONS_ANALYSIS, BACKGROUND_ANALYSIS, LAB_MIX_ANALYSIS)
 
 
 @dataclass(frozen=True)
@@ -202,6 +211,28 @@ def relations(frame: pd.DataFrame) -> list[Relation]:
                           "rmst52_participating_before", "rmst52_participating_intervention"):
                     parts = [k for k in ks if k[1] == g and k[3] == period and k[2] != ALL]
                     add("additive", (analysis, g, ALL, period), parts)
+        elif analysis in DESCRIPTIVE_ANALYSES:
+            # per-centre counts / means / shares add up to (are averaged into) the participating total
+            for estimand in sorted({k[1] for k in ks if k[1].endswith("participating")}):
+                for period in sorted({k[3] for k in ks}):
+                    parts = [k for k in ks if k[1] == estimand and k[3] == period and k[2] != ALL]
+                    add("additive", (analysis, estimand, ALL, period), parts)
+            if analysis == LAB_MIX_ANALYSIS:  # the LAB types' shares of one group add up to 1
+                for jc in jcs:
+                    for period in sorted({k[3] for k in ks}):
+                        for group in ("participating", "others"):
+                            add("additive", None, [k for k in ks if k[2] == jc and k[3] == period
+                                                   and k[1].endswith(f":{group}")])
+        elif analysis == FIRST_STAGE_ANALYSIS:
+            levels = sorted({k[3] for k in ks if k[1] == "caseload_fte"})
+            for period in levels:  # the all-centres caseload is the mean of the centres' means
+                add("additive", (analysis, "caseload_fte", ALL, period),
+                    [k for k in ks if k[1] == "caseload_fte" and k[3] == period and k[2] != ALL])
+            add("derived", (analysis, "change", ALL, "intervention"),
+                [(analysis, "caseload_fte", ALL, p) for p in ("baseline", "intervention")])
+            add("derived", (analysis, "did", ALL, "intervention"),
+                [(analysis, e, ALL, p) for e in ("caseload_fte", "caseload_fte_others")
+                 for p in ("baseline", "intervention")])
         elif analysis == "hir_table8":
             for k in ks:
                 if ":" not in k[1]:

@@ -37,6 +37,7 @@ from bipdask.publish.disclosure import (
     protect_estimates,
 )
 from bipdask.publish.report import figures, html
+from bipdask.publish.report.data_tables import data_tables
 from bipdask.publish.report.i18n import LANGUAGES, count, label, number
 from bipdask.publish.report.tables import (
     DIFFERENCE_SIDES,
@@ -253,6 +254,15 @@ def display_kind(analysis: str, estimand: str) -> str:
         return "pp" if estimand == "did" else "pct"
     if analysis == "hir_table8":
         return "pct2" if ":" in estimand else "pp2"
+    if analysis == "hir_caseload":
+        return "fte_did" if estimand in ("change", "did") else "fte"
+    if analysis == "hir_table1_persons":
+        return "count"
+    if analysis == "hir_table5_lab_mix":
+        return "pct"
+    if analysis == "hir_table2_background":
+        var = estimand.split(":")[0]
+        return "pct" if var in ("male", "non_western", "western", "married") else "weeks_mean"
     if analysis == "hir_table3":
         return "belief"
     if analysis in ("hir_table9", "hir_table10"):
@@ -359,7 +369,7 @@ def build_report(published: Published, lang: str = "en", previous: Published | N
     if lang not in LANGUAGES:
         raise InputError([Problem("report", "lang", f"must be one of {', '.join(LANGUAGES)}", 0)])
     est = Estimates(published.estimates, published.min_persons, published.differences)
-    tables = all_tables(est, lang, published.names)
+    tables = {**all_tables(est, lang, published.names), **data_tables(est, lang, published.names)}
     p = published.estimates
     da = lang == "da"
     figs = {
@@ -408,6 +418,9 @@ def build_report(published: Published, lang: str = "en", previous: Published | N
     sections = [
         html.Section("summary", label("sec_summary", lang), tab("tableA")),
         html.Section("methods", label("sec_methods", lang), f"<p>{html.esc(methods_text(p, estimation, lang))}</p>"),
+        html.Section("first_stage", label("sec_first_stage", lang), tab("caseload_table")),
+        html.Section("data", label("sec_data", lang), tab("table1_persons") + tab("table2_background")
+                     + tab("table5_lab_mix")),
         html.Section("belief", label("sec_belief", lang), tab("table3")),
         html.Section("durations", label("weeks_between_lab", lang), fig("figure1") + fig("figure2") + tab("table4")
                      + fig("forest4")),

@@ -270,6 +270,69 @@ LABELS: dict[str, dict[str, str]] = {
     "all_rows": {"en": "All participating job centres", "da": "Deltagende jobcentre i alt"},
     "effect_size": {"en": "Standardized change by activity combination (J/O/S/H)",
                     "da": "Standardiseret ændring efter indsatskombination (J/O/S/H)"},
+    # the data and first-stage tables (HIR quantitative report Tabel 1, 2, 5; HIR main report Tabel 1)
+    "sec_first_stage": {"en": "Did caseloads fall? (first stage)", "da": "Faldt caseload? (første trin)"},
+    "sec_data": {"en": "Persons, background and LAB interventions", "da": "Borgere, baggrund og LAB-indsatser"},
+    "caseload_table": {"en": "Main report Table 1. Average caseload per full-time caseworker before and during the "
+                             "5 monitoring periods of HIR (cases per 37-hour week)",
+                       "da": "Hovedrapport tabel 1. Gennemsnitligt caseload per fuldtidsstilling forud for og under "
+                             "de 5 monitoreringsperioder i HIR (sager per 37 timer)"},
+    "caseload_note": {"en": "Mean over caseworker-weeks of cases × 37 / weekly hours. 'Average' is the mean of the "
+                            "job centres' means. n = caseworkers. The change and the difference-in-differences "
+                            "against comparison job centres that report caseloads are tested at job-centre level.",
+                      "da": "Gennemsnit over sagsbehandler-uger af antal sager × 37 / ugentligt timetal. "
+                            "'Gennemsnit' er gennemsnittet af jobcentrenes gennemsnit. n = sagsbehandlere. "
+                            "Ændringen og forskel-i-forskellen over for sammenligningsjobcentre med caseload-data "
+                            "testes på jobcenterniveau."},
+    "caseload_baseline": {"en": "Before the project (Jan–Feb 2018)", "da": "Før projektet (jan.–feb. 18)"},
+    "mar_may_2018": {"en": "1st period (Mar–May 2018)", "da": "1. periode (mar.–maj 18)"},
+    "jun_aug_2018": {"en": "2nd period (Jun–Aug 2018)", "da": "2. periode (jun.–aug. 18)"},
+    "sep_oct_2018": {"en": "3rd period (Sep–Oct 2018)", "da": "3. periode (sep.–okt. 18)"},
+    "nov_dec_2018": {"en": "4th period (Nov–Dec 2018)", "da": "4. periode (nov.–dec. 18)"},
+    "jan_mar_2019": {"en": "5th period (Jan–Mar 2019)", "da": "5. periode (jan.–mar. 19)"},
+    "average": {"en": "Average", "da": "Gennemsnit"},
+    "caseload_change": {"en": "Change, participating (intervention − before)",
+                        "da": "Ændring, deltagende (indsatsperiode − før)"},
+    "caseload_did": {"en": "Difference-in-differences against comparison job centres",
+                     "da": "Forskel-i-forskel over for sammenligningsjobcentre"},
+    "table1_persons": {"en": "Table 1. Persons in resource courses in the HIR intervention period and the year before",
+                       "da": "Tabel 1. Borgere som har været i ressourceforløb i HIR-indsatsperioden og året før"},
+    "persons_note": {"en": "Persons with at least one week with a resource-course code in the period.",
+                     "da": "Borgere med mindst én uge med ressourceforløbskode i perioden."},
+    "table2_background": {"en": "Table 2. Descriptive statistics", "da": "Tabel 2. Beskrivende statistik"},
+    "table2_note": {"en": "Age in years, everything else in per cent or mean number of weeks (where stated).",
+                    "da": "Alderen er målt i år, alt andet i procent eller gennemsnitligt antal uger (hvor angivet)."},
+    "table5_lab_mix": {"en": "Table 5. Share in the different LAB interventions, per cent of resource-course weeks",
+                       "da": "Tabel 5. Andel i forskellige LAB-indsatser, procent af ressourceforløbsuger"},
+    "lab_mix_note": {"en": "Each cell: share of the group's resource-course weeks, 95% confidence interval "
+                           "(persons as clusters) in brackets, persons with a week of that type (n).",
+                     "da": "Hver celle: andel af gruppens ressourceforløbsuger, 95 % konfidensinterval "
+                           "(personer som klynger) i klammer, borgere med en uge af den type (n)."},
+    "male": {"en": "Male (%)", "da": "Mand (%)"},
+    "age": {"en": "Age, years", "da": "Alder, år"},
+    "non_western": {"en": "Non-Western immigrant/descendant (%)", "da": "Ikke-vestlig indvandrer/efterkommer (%)"},
+    "western": {"en": "Western immigrant/descendant (%)", "da": "Vestlig indvandrer/efterkommer (%)"},
+    "married": {"en": "Married/registered partnership (%)", "da": "Gift/reg. partnerskab (%)"},
+    "history": {"en": "History", "da": "Historik"},
+    "emp_weeks_6y": {"en": "Weeks employed, last 6 years", "da": "Antal ugers beskæftigelse seneste 6 år"},
+    "emp_weeks_3y": {"en": "Weeks employed, last 3 years", "da": "Antal ugers beskæftigelse seneste 3 år"},
+    "cash_weeks_6y": {"en": "Weeks on cash benefit, last 6 years", "da": "Antal ugers kontanthjælp seneste 6 år"},
+    "cash_weeks_3y": {"en": "Weeks on cash benefit, last 3 years", "da": "Antal ugers kontanthjælp seneste 3 år"},
+    "selfsupp_weeks_6y": {"en": "Weeks self-supporting, last 6 years",
+                          "da": "Antal ugers selvforsørgelse seneste 6 år"},
+    "selfsupp_weeks_3y": {"en": "Weeks self-supporting, last 3 years",
+                          "da": "Antal ugers selvforsørgelse seneste 3 år"},
+    "su_weeks_6y": {"en": "Weeks on SU, last 6 years", "da": "Antal ugers SU seneste 6 år"},
+    "su_weeks_3y": {"en": "Weeks on SU, last 3 years", "da": "Antal ugers SU seneste 3 år"},
+    "sick_weeks_6y": {"en": "Weeks on sickness benefit, last 6 years", "da": "Antal ugers sygedagpenge seneste 6 år"},
+    "sick_weeks_3y": {"en": "Weeks on sickness benefit, last 3 years", "da": "Antal ugers sygedagpenge seneste 3 år"},
+    "rf_weeks_6y": {"en": "Weeks in resource course, last 6 years", "da": "Antal ugers ressourceforløb seneste 6 år"},
+    "rf_weeks_3y": {"en": "Weeks in resource course, last 3 years", "da": "Antal ugers ressourceforløb seneste 3 år"},
+    "lab_none": {"en": "No intervention", "da": "Ingen indsats"},
+    "lab_guidance_upskilling": {"en": "Guidance and upskilling", "da": "Vejledning og opkvalificering"},
+    "lab_ordinary_education": {"en": "Ordinary education", "da": "Ordinær uddannelse"},
+    "lab_wage_subsidy": {"en": "Wage subsidy", "da": "Løntilskud"},
+    "lab_company_internship": {"en": "Company internship", "da": "Virksomhedspraktik"},
 }
 
 

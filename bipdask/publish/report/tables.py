@@ -53,6 +53,8 @@ KINDS: dict[str, tuple[float, int, bool]] = {
     "pct2": (100.0, 2, False), "pp2": (100.0, 2, True), "belief": (1.0, 1, False), "belief_pp": (1.0, 1, True),
     "weeks_did1": (1.0, 1, True), "hr": (1.0, 4, False), "coef": (1.0, 4, True), "change": (1.0, 3, True), "r2": (100.0, 1, False),
     "ratio_pct": (100.0, 1, True), "pct_did": (1.0, 1, True), "weeks1": (1.0, 1, True), "hr3": (1.0, 3, False),
+    "fte": (1.0, 1, False), "fte_did": (1.0, 1, True), "count": (1.0, 0, False), "years": (1.0, 1, False),
+    "weeks_mean": (1.0, 1, False),
 }
 
 
@@ -177,7 +179,7 @@ def difference(before: dict | None, after: dict | None, kind: str, lang: str,
 
 def _diff_kind(kind: str) -> str:
     """The display kind of a difference of two ``kind`` cells (signed)."""
-    return {"weeks": "weeks_did", "pct": "pp", "pct2": "pp2", "weeks1": "weeks_did1"}.get(kind, kind)
+    return {"weeks": "weeks_did", "pct": "pp", "pct2": "pp2", "weeks1": "weeks_did1", "fte": "fte_did"}.get(kind, kind)
 
 
 def difference_intervals(replicates: pd.DataFrame, analysis: str, alpha: float = 0.05
