@@ -261,12 +261,32 @@ def test_flow_writes_hazard_estimates_figures_linkage_and_replicates(synth_runs,
     gaps = pd.read_parquet(run_dir / "model_input" / "gap_spells")
     assert set(gaps.columns) >= {"D", "E", "jobcentre_id", "person_id", "duration", "event"} and len(gaps.columns) <= 7
 
+    # the data and first-stage tables: Table 1 counts the planted persons; the caseload recovers the realised means
+    truth = json.loads((synth_delivery / "truth.json").read_text())["realised"]
+    persons = est[(est["analysis"] == "hir_table1_persons") & est["jobcentre_id"].isna()].set_index(
+        ["estimand", "period"])["estimate"]
+    treated_names = set(truth["caseload_fte_true_mean_by_subperiod"])
+    for period in ("before", "intervention"):
+        planted = [v[period] for k, v in truth["persons_per_jobcentre"].items() if k in treated_names]
+        others = [v[period] for k, v in truth["persons_per_jobcentre"].items() if k not in treated_names]
+        assert persons[("persons_participating", period)] == sum(planted)
+        assert persons[("persons_others", period)] == sum(others)
+    assert {"hir_table2_background", "hir_table5_lab_mix"} <= set(est["analysis"])
+    assert list((run_dir / "model_input" / "lab_weeks").glob("jc-*.parquet"))
+    caseload = est[(est["analysis"] == "hir_caseload") & est["jobcentre_id"].isna()].set_index(["estimand", "period"])
+    realised_baseline = np.mean([v[0] for v in truth["caseload_fte_true_mean_by_subperiod"].values()])
+    assert abs(caseload.loc[("caseload_fte", "baseline"), "estimate"] - realised_baseline) < 1.0
+    change = caseload.loc[("change", "intervention")]
+    assert change["inference"] == "wild" and change["cluster_level"] == "jobcentre" and change["n_clusters"] == 15
+
     shares = pd.read_parquet(run_dir / "model_input" / "share_weeks")
     assert len(shares.columns) == 9 and {"caseworker_id", "in_internship_or_hours"} <= set(shares.columns)
     assert "caseworker_id" in pd.read_parquet(run_dir / "model_input" / "time_varying").columns
 
     html = (run_dir / "report" / "report.html").read_text(encoding="utf-8")
     assert "Table A" in html and "data:image/png;base64," in html
+    for key in ("caseload_table", "table1_persons", "table2_background", "table5_lab_mix"):
+        assert f'id="{key}"' in html, key
     assert "new courses (the second block" not in html  # Table 7's share block is filled
     assert (run_dir / "report" / "report.da.html").is_file()
     assert not list((run_dir / "report").rglob("*.parquet"))  # no replicates or microdata in the report
@@ -286,7 +306,8 @@ def test_flow_writes_hazard_estimates_figures_linkage_and_replicates(synth_runs,
     assert rows["model_input"]["share_weeks"] == len(shares) == overall["person_weeks"]
     assert set(m["timings_s"]) >= {"compute_model_inputs", "check_linkage", "estimate_hir_durations",
                                    "estimate_hir_mediators", "estimate_hir_beliefs", "estimate_hir_exits",
-                                   "estimate_hir_belief_change", "estimate_bip", "write_results"}
+                                   "estimate_hir_belief_change", "estimate_bip", "estimate_hir_descriptives",
+                                   "estimate_hir_first_stage", "write_results"}
     assert rows["estimates_by_analysis"]["hir_table10"] == len(t10) and sum(rows["estimates_by_analysis"].values()) \
         == rows["estimates"] == len(est)
     assert rows["reduce_outputs"]["hir_table8"]["replicates"] == SMALL_B

@@ -585,3 +585,53 @@ def test_a_small_table8_persons_cell_cannot_be_solved_from_the_persons_did():
     assert any(r.kind == "derived" and r.target == (a, "flex_job:persons_did", ALL, "intervention")
                for r in relations(t))
     assert (protect_estimates(t, 5)[SUPPRESSED] != "").sum() >= 2
+
+
+# --------------------------------------------------------------------------- first stage and Tables 1, 2, 5
+
+
+def _hidden(p: pd.DataFrame) -> dict:
+    return {cell_key(r): r[SUPPRESSED] for r in p.to_dict("records") if r[SUPPRESSED]}
+
+
+def test_a_small_job_centre_in_table1_gets_a_complement_so_the_total_does_not_reveal_it():
+    a = "hir_table1_persons"
+    rows = [row(a, "persons_participating", jc, "before", float(n), n, 40 * n) for jc, n in ((11, 176), (12, 3),
+                                                                                            (13, 230))]
+    rows += [row(a, "persons_participating", None, "before", 409.0, 409, 16360),
+             row(a, "persons_others", None, "before", 22151.0, 22151, 900000)]
+    p = protect_estimates(pd.DataFrame(rows, columns=COLS), 5)
+    hidden = _hidden(p)
+    assert hidden.pop((a, "persons_participating", 12, "before")) == PRIMARY
+    assert list(hidden.values()) == [SECONDARY] and next(iter(hidden))[2] == 11  # the smallest other centre
+    assert (a, "persons_participating", ALL, "before") not in _hidden(p)
+    assert_protected(p, 5)
+
+
+def test_a_lab_type_resting_on_few_persons_is_hidden_with_a_complement_among_the_types():
+    a = "hir_table5_lab_mix"
+    shares = {"none": (0.62, 380), "guidance_upskilling": (0.21, 150), "ordinary_education": (0.01, 9),
+              "wage_subsidy": (0.004, 2), "company_internship": (0.156, 140)}
+    rows = [row(a, f"{t}:participating", None, "before", s, n, 16000) for t, (s, n) in shares.items()]
+    p = protect_estimates(pd.DataFrame(rows, columns=COLS), 5)
+    assert _hidden(p) == {(a, "wage_subsidy:participating", ALL, "before"): PRIMARY,
+                          (a, "ordinary_education:participating", ALL, "before"): SECONDARY}
+
+
+def test_a_centres_caseload_on_few_caseworkers_is_hidden_and_the_mean_of_means_cannot_reveal_it():
+    a = "hir_caseload"
+    rows = [row(a, "caseload_fte", jc, "baseline", v, n, 8 * n) for jc, v, n in ((11, 29.4, 9), (12, 57.2, 3),
+                                                                                (13, 46.9, 12))]
+    rows += [row(a, "caseload_fte", None, "baseline", 44.5, 24, 192),
+             row(a, "caseload_fte", None, "intervention", 30.5, 30, 1500),
+             row(a, "change", None, "intervention", -14.0, 54, 1692)]
+    p = protect_estimates(pd.DataFrame(rows, columns=COLS), 5)
+    hidden = _hidden(p)
+    assert hidden == {(a, "caseload_fte", 12, "baseline"): PRIMARY, (a, "caseload_fte", 11, "baseline"): SECONDARY}
+    rels = relations(pd.DataFrame(rows, columns=COLS))
+    assert {(r.kind, r.target) for r in rels} == {("additive", (a, "caseload_fte", ALL, "baseline")),
+                                                  ("derived", (a, "change", ALL, "intervention"))}
+    tiny = [row(a, "caseload_fte", None, "baseline", 44.5, 4, 30), *rows[4:]]
+    hidden = _hidden(protect_estimates(pd.DataFrame(tiny, columns=COLS), 5))
+    assert hidden[(a, "caseload_fte", ALL, "baseline")] == PRIMARY
+    assert hidden[(a, "change", ALL, "intervention")] == SECONDARY  # the change would give the baseline back
