@@ -69,7 +69,7 @@ def table1_persons(lab_weeks: pd.DataFrame) -> HazardEstimates:
         for group, jc, g in _groups(lab_weeks, period):
             if g.empty and jc is None:
                 continue
-            n = int(len(g[["jobcentre_id", "person_id"]].drop_duplicates()))
+            n = len(g[["jobcentre_id", "person_id"]].drop_duplicates())
             rows.append(dict(analysis=PERSONS_ANALYSIS, estimand=f"persons_{group}", jobcentre_id=jc, period=period,
                              estimate=float(n), n_persons=n, n_obs=int(g["n_weeks"].sum()), inference="none"))
     return HazardEstimates(PERSONS_ANALYSIS, rows_frame(rows), pd.DataFrame({"replicate": []}))

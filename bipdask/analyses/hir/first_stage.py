@@ -58,6 +58,7 @@ MONITORING_PERIODS: dict[str, Period] = {
     "nov_dec_2018": Period(dt.date(2018, 11, 1), dt.date(2018, 12, 31)),
     "jan_mar_2019": Period(dt.date(2019, 1, 1), dt.date(2019, 3, 31)),
 }
+NO_REPLICATES = Inference()  # the default: no replicates, so change and DiD get the analytic t interval
 CASELOAD_COLUMNS = ("caseworker_id", "jobcentre_id", "week", "n_cases", "weekly_hours")
 
 
@@ -96,7 +97,7 @@ def caseload_cells(caseload: pd.DataFrame, periods: Mapping[str, Period], *,
 
 
 def caseload_table(caseload: pd.DataFrame, *, treated_ids: Iterable[int], baseline: Period, intervention: Period,
-                   inference: Inference = Inference(), plausible: tuple[float, float] = (5.0, 90.0),
+                   inference: Inference = NO_REPLICATES, plausible: tuple[float, float] = (5.0, 90.0),
                    fte_hours: float = FTE_HOURS_PER_WEEK) -> HazardEstimates:
     """The first-stage table as tidy rows (analysis ``hir_caseload``; module docstring)."""
     periods = first_stage_periods(baseline, intervention)
