@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,7 +61,8 @@ class Kind:
     damage: Damage | None = None  # on the written delivery folder
     command: str = "validate"  # or "run" (refused before the flow starts)
     fmt: str = "parquet"
-    spec: Callable[[Path], Path] | None = None  # run kinds: writes a spec, returns its path
+    spec: Callable[[Path], Path | str] | None = None  # run kinds: writes a spec (or names a built-in)
+    output: str | None = None  # run kinds: an output root other than a local folder
     skip: str | None = None  # a reason this kind cannot be staged here
 
 
@@ -212,6 +214,24 @@ def treated_as_a_string(tmp: Path) -> Path:
     return path
 
 
+def spec_edit(pattern: str, replacement: str) -> Callable[[Path], Path]:
+    """The tiny delivery's spec with one line replaced (``pattern`` is a regular expression)."""
+    def spec(tmp: Path) -> Path:
+        path = write_spec(tmp / "spec.toml")
+        text, n = re.subn(pattern, replacement, path.read_text(encoding="utf-8"), count=1, flags=re.MULTILINE)
+        assert n == 1, pattern
+        path.write_text(text, encoding="utf-8")
+        return path
+    return spec
+
+
+def spec_text(text: str) -> Callable[[Path], Path]:
+    def spec(tmp: Path) -> Path:
+        (tmp / "spec.toml").write_text(text, encoding="utf-8")
+        return tmp / "spec.toml"
+    return spec
+
+
 ROOT = os.geteuid() == 0
 
 # ----------------------------------------------------------------------------- the catalogue
@@ -307,6 +327,23 @@ KINDS = [
     Kind("run_link_loop", 2, "weeks: symbolic link loop", damage=link_loop, command="run"),
     Kind("run_missing_folder", 2, "delivery folder not found", damage=shutil.rmtree, command="run"),
     Kind("run_treated_as_a_string", 2, "treated_jobcentres", command="run", spec=treated_as_a_string),
+    # --- run: a spec or output root refused before any work -----------------------------------
+    Kind("spec_misspelt_key", 2, "spec.bootstrap_replicate: unknown key: did you mean 'bootstrap_replicates'", command="run",
+         spec=spec_edit(r"^bootstrap_replicates = \d+", "bootstrap_replicate = 49")),
+    Kind("spec_text_for_a_number", 2, "spec.bootstrap_replicates: must be a whole number", command="run",
+         spec=spec_edit(r"^bootstrap_replicates = \d+", 'bootstrap_replicates = "many"')),
+    Kind("spec_text_for_the_seed", 2, "spec.seed: must be a whole number", command="run", spec=spec_edit(r"^seed = \d+", 'seed = "x"')),
+    Kind("spec_unknown_scheme", 2, "spec.bootstrap_scheme: must be one of", command="run",
+         spec=spec_edit(r'^bootstrap_scheme = "\w+"', 'bootstrap_scheme = "jackknife"')),
+    Kind("spec_trim_as_text", 2, "spec.caseload.trim: must be [low, high]", command="run", spec=spec_edit(r"^trim = \[.*?\]", 'trim = "13-50"')),
+    Kind("spec_disclosure_off", 2, "spec.disclosure_min_persons: must be >= 5", command="run",
+         spec=spec_edit(r"^disclosure_min_persons = \d+", "disclosure_min_persons = 0")),
+    Kind("spec_disclosure_negative", 2, "spec.disclosure_min_persons: must be >= 5", command="run",
+         spec=spec_edit(r"^disclosure_min_persons = \d+", "disclosure_min_persons = -1")),
+    Kind("spec_not_toml", 2, "spec: not valid TOML", command="run", spec=spec_text("name = hir\n[[[")),
+    Kind("spec_unknown_builtin_name", 2, "no built-in spec named 'hri': did you mean 'hir'", command="run", spec=lambda tmp: "hri"),
+    Kind("output_gs_scheme", 2, "unsupported URL scheme 'gs://'", command="run", output="gs://bucket/bipdask"),
+    Kind("output_ftp_scheme", 2, "unsupported URL scheme 'ftp://'", command="run", output="ftp://example.invalid/bipdask"),
 ]
 
 
@@ -356,7 +393,8 @@ def test_adversarial_delivery(kind: Kind, tmp_path: Path, capsys) -> None:
         argv = ["validate", str(folder)]
     else:
         spec = kind.spec(tmp_path) if kind.spec else write_spec(tmp_path / "spec.toml")
-        argv = ["run", "--input", str(folder), "--output", str(out), "--spec", str(spec), "--workers", "1"]
+        argv = ["run", "--input", str(folder), "--output", kind.output or str(out), "--spec", str(spec),
+                "--workers", "1"]
     code = main(argv)
     captured = capsys.readouterr()
     text = captured.out + captured.err
