@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from lifelines import WeibullAFTFitter
+from many_draws import assert_recovers
 
 from bipdask.errors import FitError
 from bipdask.estimators.weibull import expected_duration, weibull_ph
@@ -34,12 +35,25 @@ def test_matches_lifelines_weibull_in_ph_metric():
     assert res.loglik == pytest.approx(aft.log_likelihood_, rel=1e-6)
 
 
-def test_recovers_planted_effects_within_ci():
-    df = _spells(n=20000, seed=5, weekly=False)
-    res = weibull_ph(df, duration="t", event="d", covariates=["D", "E", "DE"], cluster="pid")
-    ci = res.conf_int()
-    for c, truth in {"D": 0.2, "E": 0.1, "DE": -0.3}.items():
-        assert ci.loc[c, "lower"] < truth < ci.loc[c, "upper"]
+PLANTED = {"D": 0.2, "E": 0.1, "DE": -0.3}
+
+
+def test_recovers_planted_effects_over_many_draws():
+    """200 draws of 2,000 exact-time spells: the mean estimate is within 3 Monte-Carlo SEs of the
+    planted effect and the person-clustered Wald intervals cover it in 176–199 of 200 draws (the
+    binomial band a correct 95 % interval leaves with probability ≤ 1e-4 per term, together with
+    the mean check ≤ 0.3 % per term; ``tests/many_draws.py``). A bias of 2 SEs fails both."""
+    est, lower, upper = ([] for _ in range(3))
+    for seed in range(200):
+        res = weibull_ph(_spells(n=2000, seed=1000 + seed, weekly=False), duration="t", event="d",
+                         covariates=["D", "E", "DE"], cluster="pid")
+        ci = res.conf_int()
+        est.append(res.params[list(PLANTED)])
+        lower.append(ci.loc[list(PLANTED), "lower"])
+        upper.append(ci.loc[list(PLANTED), "upper"])
+    est, lower, upper = (pd.DataFrame(x) for x in (est, lower, upper))
+    for c, truth in PLANTED.items():
+        assert_recovers(est[c], lower[c], upper[c], truth, c)
 
 
 def test_bootstrap_replicate_equals_weighted_refit():
@@ -66,7 +80,7 @@ def test_bootstrap_se_close_to_cluster_robust_se():
 
 def test_same_seed_same_replicates():
     df = _spells(n=1000, seed=3)
-    kw = dict(duration="t", event="d", covariates=["D"], cluster="pid", bootstrap=30, seed=5)
+    kw = {"duration": "t", "event": "d", "covariates": ["D"], "cluster": "pid", "bootstrap": 30, "seed": 5}
     a, b = weibull_ph(df, **kw), weibull_ph(df.sample(frac=1, random_state=1), **kw)
     assert np.allclose(a.bootstrap.replicates.to_numpy(), b.bootstrap.replicates.to_numpy(), atol=1e-9)
 
