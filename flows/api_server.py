@@ -127,8 +127,11 @@ class RunApi:
             self.server.wait_ready()
 
     def worker_env(self) -> dict[str, str]:
-        """The environment the run's Dask workers need to report to this API."""
-        return {"PREFECT_API_URL": self.url}
+        """The environment the run's Dask workers need to report to this API: the URL of a
+        server the run started (a worker would otherwise start its own). A configured API
+        reaches them as it did before: the user's environment, or the flow's settings, which
+        travel with each task."""
+        return {"PREFECT_API_URL": self.url} if self.server is not None else {}
 
 
 @contextlib.contextmanager
