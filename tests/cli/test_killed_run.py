@@ -36,6 +36,25 @@ def inputs(tmp_path_factory) -> tuple[Path, Path]:
     return delivery, spec
 
 
+_STARTED: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_run_left_behind():
+    """A failing test must not leave a run behind (stopped, waiting or computing)."""
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGCONT)
+            proc.terminate()
+            try:
+                proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
 def _start(inputs: tuple[Path, Path], out: Path, log: Path) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API_", "DASK_ADDRESS"))}
     env.update(PYTHONPATH=os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
@@ -45,7 +64,9 @@ def _start(inputs: tuple[Path, Path], out: Path, log: Path) -> subprocess.Popen:
             "--no-progress", "run", "--input", str(delivery), "--output", str(out), "--spec", str(spec),
             "--workers", "1"]
     with open(log, "wb") as err:
-        return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, env=env, cwd=out.parent)
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, env=env, cwd=out.parent)
+    _STARTED.append(proc)
+    return proc
 
 
 def _until(condition, what: str, proc: subprocess.Popen | None = None, timeout: float = TIMEOUT_S):
