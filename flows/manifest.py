@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bipdask.prepare.hir import KINDS as MODEL_INPUT_KINDS
+from bipdask.publish.release import RELEASE_FILE
 from bipdask.runtime import input_cache, storage
 from bipdask.spec import EvaluationSpec
 from flows.outputs import ESTIMATES_FILE, ReduceOutput
@@ -122,7 +123,7 @@ def build_manifest(
         },
         "jobcentres": {"staged": len(jobcentre_ids), "batches": len(model_inputs), "treated_ids": list(treated_ids),
                        "treated_names_not_found": list(treated_names_not_found)},
-        "outputs": {"estimates": f"results/{ESTIMATES_FILE}", "staged": "staged/",
+        "outputs": {"estimates": f"results/{ESTIMATES_FILE}", "published": RELEASE_FILE, "staged": "staged/",
                     **{k: f"model_input/{k}/" for k in kinds},
                     **({"linkage_report": rel(linkage["url"])} if linkage.get("url") else {}),
                     **{k: rel(v) for k, v in sorted(reduced.files.items())}},

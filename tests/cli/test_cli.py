@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from fake_runs import PLANTED_IDS, SMALL_JC, digit_tokens, make_fake_run
 
@@ -227,14 +229,16 @@ def test_show_and_report_refuse_an_edited_file_naming_it(tmp_path, capsys, rel):
 
 
 def test_the_next_run_refuses_the_previous_runs_edited_release(tmp_path, capsys):
-    """The previous month's published_estimates.csv is the basis of this month's protection: an
-    edited one (flags removed) is exit 3, not a weaker release."""
+    """The previous month's release (published/estimates.parquet) is the basis of this month's
+    protection: an edited one (flags removed) is exit 3, not a weaker release."""
     first = make_fake_run(tmp_path)
-    make_fake_run(tmp_path, "r00000000000000b2", "2026-11-01T06:00:00+00:00", shift=0.01, seed=8)
-    path = tmp_path / "runs" / first.run_id / "report" / "published_estimates.csv"
-    path.write_text(path.read_text().replace("primary", ""))
-    assert main(["show", str(tmp_path), "did"]) == 3
-    assert "report/published_estimates.csv does not match" in capsys.readouterr().err
+    second = make_fake_run(tmp_path, "r00000000000000b2", "2026-11-01T06:00:00+00:00", shift=0.01, seed=8)
+    path = tmp_path / "runs" / first.run_id / "published" / "estimates.parquet"
+    release = pq.read_table(path)
+    flags = pa.array([""] * release.num_rows, pa.string())
+    pq.write_table(release.set_column(release.schema.get_field_index("suppressed"), "suppressed", flags), path)
+    assert main(["report", second.url, "--out", str(tmp_path / "elsewhere")]) == 3
+    assert "published/estimates.parquet does not match" in capsys.readouterr().err
 
 
 def test_report_never_rewrites_a_committed_runs_report(tmp_path, capsys):
@@ -276,3 +280,14 @@ def test_gc_with_a_bad_age_exits_2(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["gc", str(tmp_path), "--older-than", "two days"])
     assert exc.value.code == 2 and "not an age" in capsys.readouterr().err
+
+
+def test_show_reads_the_runs_release(root, capsys):
+    """``show`` prints the committed release: hazard-ratio SEs on the log scale, Table 4's before
+    groups in period 'before', Table 3's counts as caseworkers."""
+    assert main(["show", str(root), "hr_casemiss", "--analysis", "hir_table9"]) == 0
+    assert "(log scale)" in capsys.readouterr().out
+    assert main(["show", str(root), "other_before", "--analysis", "hir_table4", "--period", "before"]) == 0
+    assert "other_before [all participating, before]" in capsys.readouterr().out
+    assert main(["show", str(root), "job_2y", "--analysis", "hir_table3", "--period", "pre"]) == 0
+    assert "n=81 caseworkers" in capsys.readouterr().out

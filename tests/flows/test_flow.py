@@ -235,6 +235,13 @@ def test_flow_writes_hazard_estimates_figures_linkage_and_replicates(synth_runs,
 
     for name in ("figure1_raw_hazard", "figure2_km", "linkage_report"):
         assert (run_dir / "results" / f"{name}.parquet").is_file()
+    # every estimand the run emits has a unit, and the release says it
+    from bipdask.publish.release import RELEASE_FILE, UNITS, unit_of
+    unmapped = sorted({(a, e) for a, e in zip(est["analysis"], est["estimand"]) if unit_of(a, e) not in UNITS})
+    assert not unmapped
+    release = pd.read_parquet(run_dir / RELEASE_FILE)
+    assert len(release) == len(est) and release["unit"].notna().all() and RELEASE_FILE in result.manifest["files"]
+    assert set(release["inference"].dropna()) <= {"wild", "pairs", "analytic", "randomization", "placebo", "none"}
     km = pd.read_parquet(run_dir / "results" / "figure2_km.parquet")
     assert set(km["group"]) == {"participating_before", "participating_intervention", "other_before",
                                 "other_intervention"}

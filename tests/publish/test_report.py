@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from fake_runs import (
     NAMES,
@@ -246,13 +248,15 @@ def test_the_report_is_protected_against_the_previous_runs_release(tmp_path):
     first = make_fake_run(tmp_path)
     write_report(first.url)
     # the first report had also hidden Haderslev's last-3-months share (e.g. against ITS previous run)
-    csv_path = Path(first.url) / "report" / "published_estimates.csv"
-    csv = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
-    haderslev = ((csv["analysis"] == "share_internship_or_hours") & (csv["jobcentre_id"].isin(["12", "12.0"]))
-                 & (csv["estimand"] == "mean_participating") & (csv["period"] == "last_3_months"))
-    assert haderslev.sum() == 1 and csv.loc[haderslev, SUPPRESSED].iloc[0] == ""
-    csv.loc[haderslev, SUPPRESSED] = "previous"
-    csv.to_csv(csv_path, index=False)
+    release_path = Path(first.url) / "published" / "estimates.parquet"
+    release = pq.read_table(release_path)
+    frame = release.to_pandas()
+    haderslev = ((frame["analysis"] == "share_internship_or_hours") & (frame["jobcentre_id"] == 12)
+                 & (frame["estimand"] == "mean_participating") & (frame["period"] == "last_3_months"))
+    assert haderslev.sum() == 1 and frame.loc[haderslev, SUPPRESSED].iloc[0] == ""
+    flags = frame[SUPPRESSED].where(~haderslev, "previous")
+    pq.write_table(release.set_column(release.schema.get_field_index(SUPPRESSED), SUPPRESSED,
+                                      pa.array(flags.tolist(), pa.string())), release_path)
     first = storage.commit(storage.RunLayout.create(tmp_path, first.run_id), first.manifest)  # as if committed so
     basis = release_of(first)
     assert (basis[SUPPRESSED] == "previous").sum() == 1 and basis["estimate"].notna().all()  # true values, flags

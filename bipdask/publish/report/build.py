@@ -9,10 +9,10 @@ the two months (:mod:`bipdask.publish.disclosure`, step 4; ``docs/methods.md#dis
 
 The report reads the run's ``results/`` layer, the manifest, the job centres' names
 (``staged/jobcentres.parquet``, a code list), the previous run's ``results/estimates.parquet``
-and ``report/published_estimates.csv``, and the Table 4/6/7 bootstrap replicates
+and its release ``published/estimates.parquet``, and the Table 4/6/7 bootstrap replicates
 (``replicates/<analysis>.parquet``, :data:`DIFFERENCE_SOURCES`) — only to compute the 95 % CIs of
 the Difference columns (:func:`bipdask.publish.report.tables.difference_intervals`), never copied. It never
-reads persons, weeks or responses, and writes only under ``report/``.
+reads persons, weeks or responses, and writes only under ``report/`` and ``published/``.
 """
 
 from __future__ import annotations
@@ -36,6 +36,12 @@ from bipdask.publish.disclosure import (
     protect_curve,
     protect_estimates,
 )
+from bipdask.publish.release import (
+    RELEASE_FILE,
+    public_period,
+    release_bytes,
+    release_frame,
+)
 from bipdask.publish.report import figures, html
 from bipdask.publish.report.data_tables import data_tables
 from bipdask.publish.report.i18n import LANGUAGES, count, label, number
@@ -55,7 +61,8 @@ from bipdask.spec import disclosure_floor
 ESTIMATES_FILE = "estimates.parquet"
 FIGURE_FILES = {"figure1": "figure1_raw_hazard.parquet", "figure2": "figure2_km.parquet"}
 LINKAGE_FILE = "linkage_report.parquet"
-PUBLISHED_FILE = "published_estimates.csv"
+PUBLISHED_FILE = "published_estimates.csv"  # report/: a CSV copy of the release, for spreadsheets
+RELEASE_COPY = "published_estimates.parquet"  # the release's name next to a report written with --out
 _DURATION_SIDES = tuple(e for pair in DIFFERENCE_SIDES.values() for e in pair)
 _SHARE_SIDES = tuple(SHARE_DIFFERENCE_SIDES.values())
 # analysis → (replicate estimands read, interval function) of the Difference columns' CIs
@@ -81,6 +88,10 @@ class Published:
     notes: dict = field(default_factory=dict)
     differences: dict = field(default_factory=dict)  # (analysis, side, jc, period) → 95 % CI of the Difference
     previous_run_id: str | None = None  # the release the estimates were also protected against
+
+    def release(self) -> pd.DataFrame:
+        """The public release of these estimates (:func:`bipdask.publish.release.release_frame`)."""
+        return release_frame(self.estimates, self.run.run_id)
 
 
 # --------------------------------------------------------------------------- locating runs
@@ -164,7 +175,8 @@ def _frame_key(r: dict) -> tuple:
 
 def release_of(run: storage.CommittedRun) -> pd.DataFrame | None:
     """What a committed run published: its true estimates (``results/``) with the ``suppressed``
-    flags of its report's ``published_estimates.csv`` — the basis the next run is protected
+    flags of its release ``published/estimates.parquet`` (of ``report/published_estimates.csv`` for a
+    run committed before the Parquet release) — the basis the next run is protected
     against. Rows the report did not list are left out. Without a report the flags are those of
     :func:`~bipdask.publish.disclosure.protect_estimates` on the run alone (at its own N). ``None`` when
     the run has no estimates."""
@@ -173,13 +185,19 @@ def release_of(run: storage.CommittedRun) -> pd.DataFrame | None:
         return None
     raw = estimates_frame(raw)
     rel = f"report/{PUBLISHED_FILE}"
-    if not run.has(rel):
+    if run.has(RELEASE_FILE):
+        flags = run.read_parquet(RELEASE_FILE, columns=[*KEY_COLUMNS, SUPPRESSED])
+        published = {_frame_key(r): r[SUPPRESSED] for r in flags.to_dict("records")}
+    elif run.has(rel):  # runs committed before the Parquet release: the report's CSV
+        csv = pd.read_csv(io.BytesIO(run.read_bytes(rel)), dtype=str, keep_default_na=False,
+                          usecols=[*KEY_COLUMNS, SUPPRESSED])
+        published = {_csv_key(r): r[SUPPRESSED] for r in csv.to_dict("records")}
+    else:
         flags = protect_estimates(raw, min_persons_of(run.manifest))[SUPPRESSED].to_numpy()
         return raw.assign(**{SUPPRESSED: flags})
-    csv = pd.read_csv(io.BytesIO(run.read_bytes(rel)), dtype=str, keep_default_na=False,
-                      usecols=[*KEY_COLUMNS, SUPPRESSED])
-    published = {_csv_key(r): r[SUPPRESSED] for r in csv.to_dict("records")}
-    keys = [_frame_key(r) for r in raw[KEY_COLUMNS].to_dict("records")]
+    # the release names a row by its public period (Tables 4/7 before-groups: "before"); older CSVs by the internal one
+    keys = [k if k in published else (a, e, j, public_period(a, e, p))
+            for k in (_frame_key(r) for r in raw[KEY_COLUMNS].to_dict("records")) for a, e, j, p in [k]]
     keep = [k in published for k in keys]
     out = raw[keep].reset_index(drop=True)
     return out.assign(**{SUPPRESSED: [published[k] for k, kept in zip(keys, keep) if kept]})
@@ -467,8 +485,10 @@ def write_report(run_url: str, out_dir: str | Path | None = None, lang: str = "e
         about to commit (``run_url`` must then be ``<root>/runs/<run_id>``); without it the run
         must be committed.
 
-    Writes ``report.html`` (``report.da.html`` for Danish), ``figures/<lang>/<key>.png`` and
-    ``published_estimates.csv`` — all disclosure-protected; no replicates, no microdata.
+    Writes the release ``<run>/published/estimates.parquet`` (:mod:`bipdask.publish.release`;
+    ``published_estimates.parquet`` in ``out_dir`` when given), and ``report.html``
+    (``report.da.html`` for Danish), ``figures/<lang>/<key>.png`` and ``published_estimates.csv`` (a
+    CSV copy of the release) — all disclosure-protected; no replicates, no microdata.
     """
     if manifest is not None:
         root, run_id = split_run_url(str(run_url))
@@ -483,13 +503,20 @@ def write_report(run_url: str, out_dir: str | Path | None = None, lang: str = "e
     document, figs = build_report(published, lang, previous)
     out = storage.join(run.url, "report") if out_dir is None else (
         str(out_dir) if "://" in str(out_dir) else storage.normalize_root(out_dir))
+    release = published.release()
     files = {**{f"figures/{lang}/{key}.png": png for key, png in figs.items()},
-             PUBLISHED_FILE: published.estimates.to_csv(index=False).encode("utf-8"),
+             PUBLISHED_FILE: release.to_csv(index=False).encode("utf-8"),
              report_name(lang): document.encode("utf-8")}
     target = storage.join(out, report_name(lang))
+    parquet = release_bytes(published.estimates, run.run_id)
+    # the release: published/estimates.parquet of the run (hashed by the commit like every file);
+    # with --out, next to the report
+    release_url = storage.join(run.url, RELEASE_FILE) if out_dir is None else storage.join(out, RELEASE_COPY)
     if out_dir is None and manifest is None and run.hashes is not None:
-        _check_unchanged(run, files)  # a committed run's report/ is part of it: never rewritten
+        # a committed run's report/ and published/ are part of it: never rewritten
+        _check_unchanged(run, {**{f"report/{rel}": data for rel, data in files.items()}, RELEASE_FILE: parquet})
         return Path(target) if not storage.is_remote(target) else target
+    storage.write_bytes(parquet, release_url)
     for rel, data in files.items():
         storage.write_bytes(data, storage.join(out, rel))
     return Path(target) if not storage.is_remote(target) else target
@@ -498,10 +525,10 @@ def write_report(run_url: str, out_dir: str | Path | None = None, lang: str = "e
 def _check_unchanged(run: storage.CommittedRun, files: dict[str, bytes]) -> None:
     """The report of a committed run, made again into its own ``report/``: nothing is written;
     when it would differ from what the run committed (another ``--previous``, another code
-    version, another language never committed) it is an :class:`InputError` pointing to ``--out``."""
+    version, another language never committed) it is an :class:`InputError` pointing to ``--out``.
+    ``files``: run-relative path → bytes."""
     hashes = run.hashes or {}
-    changed = [f"report/{rel}" for rel, data in files.items()
-               if hashes.get(f"report/{rel}") != hashlib.sha256(data).hexdigest()]
+    changed = [rel for rel, data in files.items() if hashes.get(rel) != hashlib.sha256(data).hexdigest()]
     if changed:
         raise InputError([Problem("report", "", "a committed run's report/ cannot be rewritten", None,
                                   f"{changed[0]} would change; write the report elsewhere with --out FOLDER")])

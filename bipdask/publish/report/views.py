@@ -1,7 +1,8 @@
 """Text views of committed runs for the command line: ``bipdask runs`` and ``bipdask show``.
 
-Both read manifests and the disclosure-protected estimates only (never staged data), so what
-they print obeys the same rule as the report: no cell resting on fewer than N persons.
+Both read manifests and the run's public release (``published/estimates.parquet``) only (never
+staged data), so what they print obeys the same rule as the report: no cell resting on fewer than
+N persons.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import pandas as pd
 
 from bipdask.errors import InputError, Problem
 from bipdask.publish.disclosure import SUPPRESSED
+from bipdask.publish.release import RELEASE_FILE, SE_TYPES
 from bipdask.publish.report.build import (
     committed_runs,
     describe_run,
@@ -65,11 +67,19 @@ def runs_text(root: str) -> str:
     return "\n".join([line(RUN_COLUMNS), *(line(r) for r in rows)])
 
 
+def release_of_run(run: storage.CommittedRun) -> pd.DataFrame:
+    """The run's public release as committed (``published/estimates.parquet``, checked against its
+    sha256); for a run committed before the Parquet release, the release its estimates make now."""
+    if run.has(RELEASE_FILE):
+        return run.read_parquet(RELEASE_FILE)
+    return load_published(run).release()
+
+
 def show_text(run_url: str, estimand: str, *, analysis: str | None = None, jobcentre_id: int | None = None,
               period: str | None = None) -> str:
     """One estimate (or every match) with its 95 % CI, SE, p-value and n, disclosure-protected."""
     run = open_committed(run_url)
-    est = load_published(run).estimates
+    est = release_of_run(run)
     hit = est[est["estimand"] == estimand]
     if analysis:
         hit = hit[hit["analysis"] == analysis]
@@ -92,9 +102,12 @@ def show_text(run_url: str, estimand: str, *, analysis: str | None = None, jobce
         unit = UNITS.get(display_kind(r["analysis"], r["estimand"]), "")
         value = f"{value} {unit}".rstrip()
         raw = f"estimate {r['estimate']:.6g}"
+        log_se = r.get("se_type") == SE_TYPES["ratio"]
+        who = (f"{count(r['n_caseworkers'])} caseworkers" if not pd.isna(r.get("n_caseworkers"))
+               else f"{count(r['n_persons'])} persons")
         parts = [f"{head}: {value}", f"95% CI {ci}" if ci else "", raw,
-                 f"SE {r['se']:.4g}" if not pd.isna(r["se"]) else "",
+                 f"SE {r['se']:.4g}{' (log scale)' if log_se else ''}" if not pd.isna(r["se"]) else "",
                  f"p={number(r['p_value'], 3)}" if not pd.isna(r["p_value"]) else "",
-                 f"n={count(r['n_persons'])} persons, {count(r['n_obs'])} obs"]
+                 f"n={who}, {count(r['n_obs'])} obs"]
         lines.append("  ".join(p for p in parts if p))
     return "\n".join(lines)
