@@ -21,6 +21,23 @@ bootstrap's percentile intervals of :func:`bipdask.estimators.duration_did.durat
 the planted expected weeks per D×E group and their DiD (weeks and percent), and the largest
 share of failed replicates (they count as extreme in both tails; docs/methods.md).
 
+Sections run alone with ``--section NAME`` (repeatable; updates that entry of the results file):
+
+* ``duration_did_whole_weeks`` — whole-week spells (event in week ⌈T⌉, censored after 56 weeks,
+  ``interval=True``): coverage of the planted 52-week restricted means, their DiD and the hazard
+  ratio exp(δ) (HIR Table 4's restricted-mean and hazard-ratio rows) by the pairs bootstrap;
+* ``table9`` — person-weeks with a weekly caseload and three job centres far apart in baseline:
+  coverage of the planted caseload hazard ratio by HIR Table 9's stratified Cox
+  (:func:`bipdask.analyses.hir.mediators.table9`), bootstrap percentile and cluster-robust Wald;
+* ``recovery`` — synthetic deliveries (:func:`bipdask.synth.generate`, scale 0.1, no job-centre
+  shocks) through the library's spells and linkage: coverage of the planted gap hazard (eq. 1:
+  comparison centres' ``_cons``, ``gamma_E``, ``ln_p``, the 30 per-centre x'b contrasts) and the
+  planted caseload log hazard ratio. About 10 CPU seconds per delivery.
+
+The single-delivery tests (``tests/test_recovery.py``, ``tests/estimators/test_duration_did.py``,
+Table 9 in ``tests/analyses/test_hir_tables.py``) check these fits exactly (against lifelines, and
+the intervals against the replicates' percentiles); coverage of the planted truth is measured here.
+
 Draws are made at person level (per-person sums of weeks and weeks with the outcome, never
 person-weeks), so 1,000 draws take minutes. ``--shock-sd 0`` shows that all methods hold their
 size without common shocks; the default 0.03 (3 pp per job centre and period) gives a spread
@@ -183,6 +200,233 @@ def duration_run(draws: int, replicates: int, spells: int = 6000, seed: int = 1,
             "seconds": round(time.perf_counter() - t0, 1), "quantities": summary}
 
 
+def _coverage_summary(hits: dict[str, list[bool]], estimates: dict[str, list[float]], truth: dict[str, float]) -> dict:
+    """Per quantity: coverage and its Monte-Carlo SE, mean estimate, its MC SE and the bias in MC SEs."""
+    out = {}
+    for q, h in hits.items():
+        draws = len(h)
+        cover = float(np.mean(h))
+        est = np.asarray(estimates[q], dtype=float)
+        mc_se = float(np.std(est, ddof=1) / math.sqrt(len(est)))
+        out[q] = {"coverage": round(cover, 4),
+                  "coverage_mc_se": round(math.sqrt(max(cover * (1 - cover), 1e-12) / draws), 4),
+                  "truth": round(float(truth[q]), 6), "mean_estimate": round(float(est.mean()), 6),
+                  "mean_mc_se": round(mc_se, 6), "bias_in_mc_se": round(float((est.mean() - truth[q]) / mc_se), 2)}
+    return out
+
+
+WHOLE_WEEK_TRUTH = {"cons": -2.6, "D": -0.1, "E": -0.05, "DE": -0.3, "p": 0.75, "window": 56}
+
+
+def whole_week_spells(rng: np.random.Generator, n: int) -> pd.DataFrame:
+    """Whole-week gap spells of a Weibull PH process (the event in week ⌈T⌉, censored after 56
+    whole weeks: the ``interval=True`` convention of :func:`bipdask.estimators.weibull.weibull_ph`),
+    40 % in participating centres, persons with ~2 spells."""
+    t = WHOLE_WEEK_TRUTH
+    D, E = (rng.random(n) < 0.4).astype(int), rng.integers(0, 2, n)
+    xb = t["cons"] + t["D"] * D + t["E"] * E + t["DE"] * D * E
+    time_ = (-np.log(rng.random(n)) / np.exp(xb)) ** (1 / t["p"])
+    event = (time_ <= t["window"]).astype(int)
+    return pd.DataFrame({"t": np.where(event == 1, np.ceil(time_), t["window"]), "event": event, "D": D, "E": E,
+                         "person_id": rng.integers(0, n // 2, n)})
+
+
+def whole_week_truth() -> dict[str, float]:
+    """Planted 52-week restricted means Σ_{k<52} S(k) per D×E group, their DiD and exp(δ)."""
+    t = WHOLE_WEEK_TRUTH
+    weeks = np.arange(52)
+    rm = {f"rmst52_{name}": float(np.sum(np.exp(-np.exp(t["cons"] + t["D"] * d + t["E"] * e + t["DE"] * d * e)
+                                               * weeks ** t["p"])))
+          for name, (d, e) in zip(GROUP_NAMES, [(1, 0), (1, 1), (0, 0), (0, 1)])}
+    did = (rm["rmst52_participating_intervention"] - rm["rmst52_participating_before"]) - (
+        rm["rmst52_other_intervention"] - rm["rmst52_other_before"])
+    return {**rm, "rmst52_did_weeks": did, "hazard_ratio": float(np.exp(t["DE"]))}
+
+
+def whole_week_run(draws: int, replicates: int, spells: int = 4000, seed: int = 1, alpha: float = 0.05) -> dict:
+    """Coverage of the planted restricted-mean DiD and hazard ratio exp(δ) by the person pairs
+    bootstrap percentile intervals of :func:`bipdask.estimators.duration_did.duration_did` on
+    whole-week spells (``interval=True``; HIR Table 4's restricted-mean and hazard-ratio rows)."""
+    truth = whole_week_truth()
+    hits: dict[str, list[bool]] = {q: [] for q in truth}
+    est: dict[str, list[float]] = {q: [] for q in truth}
+    failed = []
+    t0 = time.perf_counter()
+    for i in range(draws):
+        rng = np.random.default_rng([seed, i, 0x77])
+        tab = duration_did(whole_week_spells(rng, spells), duration="t", interval=True, bootstrap=replicates,
+                           seed=seed * 1_000_003 + i, alpha=alpha).table.set_index("quantity")
+        failed.append(float(tab["replicate_failure_share"].max()))
+        for q, want in truth.items():
+            hits[q].append(bool(tab.loc[q, "ci_low"] <= want <= tab.loc[q, "ci_high"]))
+            est[q].append(float(tab.loc[q, "estimate"]))
+    return {"draws": draws, "replicates": replicates, "spells": spells, "alpha": alpha, "dgp": WHOLE_WEEK_TRUTH,
+            "max_replicate_failure_share": round(max(failed, default=0.0), 4),
+            "seconds": round(time.perf_counter() - t0, 1), "quantities": _coverage_summary(hits, est, truth)}
+
+
+TABLE9_BASELINES = {11: -3.0, 12: -1.5, 13: -2.2}  # weekly log hazards of three job centres
+
+
+def table9_weeks(rng: np.random.Generator, n_spells: int, log_hr: float) -> pd.DataFrame:
+    """Person-week rows of HIR Table 9's input: the week's LAB probability 1 − exp(−exp(a_jc +
+    log_hr·(caseload − 30) − 0.3·miss)) (a grouped continuous-time PH process), caseload ~ N(30, 6),
+    missing (0, indicator 1) in 10 % of weeks, job-centre baselines far apart, ≤ 40 weeks, two
+    spells per person."""
+    jcs = np.array(list(TABLE9_BASELINES))
+    base = np.array(list(TABLE9_BASELINES.values()))
+    rows = []
+    for s in range(n_spells):
+        j = int(rng.integers(0, len(jcs)))
+        miss = rng.random(40) < 0.1
+        load = np.where(miss, 0.0, rng.normal(30, 6, 40))
+        h = 1 - np.exp(-np.exp(base[j] + log_hr * np.where(miss, 0.0, load - 30) - 0.3 * miss))
+        ev = rng.random(40) < h
+        last = int(np.argmax(ev)) if ev.any() else 39
+        k = np.arange(last + 1)
+        rows.append(pd.DataFrame({"jobcentre_id": int(jcs[j]), "person_id": 2_000_000 + s // 2, "start": k,
+                                  "stop": k + 1, "event": ev[: last + 1].astype(int), "caseload": load[k],
+                                  "casemiss": miss[k].astype(int)}))
+    out = pd.concat(rows, ignore_index=True)
+    return out.assign(caseload_change=np.where(out["casemiss"] == 1, 0.0, out["caseload"] - 30),
+                      change_miss=out["casemiss"])
+
+
+def table9_run(draws: int, replicates: int, spells: int = 1500, log_hr: float = -0.05, seed: int = 1) -> dict:
+    """Coverage of the planted caseload hazard ratio exp(log_hr) by HIR Table 9's stratified Cox
+    (:func:`bipdask.analyses.hir.mediators.table9`): the person pairs bootstrap percentile interval
+    of exp(β*) (``replicates`` > 0), and the cluster-robust Wald interval of the same fit."""
+    from bipdask.analyses.hir.mediators import table9
+
+    truth = {"hr_caseload": float(np.exp(log_hr))}
+    hits: dict[str, list[bool]] = {"hr_caseload_bootstrap": [], "hr_caseload_wald": []}
+    est: dict[str, list[float]] = {q: [] for q in hits}
+    t0 = time.perf_counter()
+    for i in range(draws):
+        tv = table9_weeks(np.random.default_rng([seed, i, 0x99]), spells, log_hr)
+        for kind, b in (("bootstrap", replicates), ("wald", 0)):
+            row = table9(tv, inference=Inference(replicates=b, seed=seed * 1_000_003 + i)).rows.set_index(
+                "estimand").loc["hr_caseload"]
+            hits[f"hr_caseload_{kind}"].append(bool(row["ci_low"] <= truth["hr_caseload"] <= row["ci_high"]))
+            est[f"hr_caseload_{kind}"].append(float(row["estimate"]))
+    return {"draws": draws, "replicates": replicates, "spells": spells, "log_hr": log_hr,
+            "seconds": round(time.perf_counter() - t0, 1),
+            "quantities": _coverage_summary(hits, est, {q: truth["hr_caseload"] for q in hits})}
+
+
+RECOVERY_WINDOWS = (("2017-03-01", "2018-02-28"), ("2018-03-01", "2019-03-31"))  # before, intervention
+
+
+def recovery_panel(out: Path) -> dict:
+    """Gap spells and the participating centres' caseload rows of one synthetic delivery, built
+    with the library's own spells and linkage (as ``tests/test_recovery.py`` does), and the truth."""
+    from bipdask.data import delivery
+    from bipdask.prepare import linkage, spells
+    from bipdask.synth.hir.geography import participating_jobcentre_ids
+
+    codes = delivery.read_table(out, "dream_codes")
+    assignments = delivery.read_table(out, "assignments")
+    caseload = delivery.read_table(out, "caseload")
+    treated = list(participating_jobcentre_ids())
+    gaps, tv = [], []
+    for part in sorted((out / "weeks").glob("*.parquet")):
+        weeks = spells.with_course_status(pd.read_parquet(part), codes)
+        jc = int(weeks["jobcentre_id"].iloc[0])
+        for e, (a, b) in enumerate(RECOVERY_WINDOWS):
+            g = spells.gap_spells(weeks, period_start=a, period_end=b, treated_jobcentre_ids=treated, E=e)
+            gaps.append(g)
+            if e == 1 and jc in treated:
+                linked = linkage.link_caseload(weeks[weeks["in_course"]], assignments[assignments.jobcentre_id == jc],
+                                               caseload[caseload.jobcentre_id == jc], period_start=a, period_end=b)
+                tv.append(spells.time_varying_rows(g, linked))
+    gaps = pd.concat(gaps, ignore_index=True)
+    gaps["t"] = np.where(gaps["event"] == 1, gaps["duration"], gaps["duration"] - 1)
+    gaps["DE"] = gaps["D"] * gaps["E"]
+    names = delivery.read_table(out, "jobcentres").drop_duplicates("jobcentre_id").set_index("jobcentre_id")["name"]
+    return {"gaps": gaps, "tv": pd.concat(tv, ignore_index=True), "names": names, "treated": treated,
+            "truth": json.loads((out / "truth.json").read_text())["planted"]}
+
+
+def recovery_draw(seed: int, scale: float, replicates: int) -> dict[str, tuple[float, float, float, float]]:
+    """(estimate, truth, ci_low, ci_high) per checked quantity of one delivery: the comparison
+    centres' Weibull ``_cons``, ``gamma_E``, ``ln_p`` (bootstrap percentile and Wald), each
+    participating centre's two x'b contrasts (Wald), the caseload log hazard ratio (bootstrap, Wald)."""
+    import tempfile
+
+    from scipy import stats
+
+    from bipdask.estimators.cox import cox_ph
+    from bipdask.estimators.weibull import weibull_ph
+    from bipdask.synth import generate
+
+    z = stats.norm.ppf(0.975)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "delivery"
+        generate(out, scale=scale, seed=seed, workers=1, jobcentre_shocks=False)
+        panel = recovery_panel(out)
+    gaps, truth, res = panel["gaps"], panel["truth"], {}
+    others = gaps[gaps["D"] == 0]
+    fit = weibull_ph(others, duration="t", event="event", covariates=["E"], cluster="person_id", interval=True,
+                     bootstrap=replicates, seed=seed)
+    boot, wald = fit.conf_int(kind="bootstrap"), fit.conf_int()
+    for term, key in (("_cons", "_cons"), ("E", "gamma_E"), ("ln_p", "ln_p")):
+        want = truth["gap_hazard"][key]
+        res[f"weibull_{key}_bootstrap"] = (fit.params[term], want, boot.loc[term, "lower"], boot.loc[term, "upper"])
+        res[f"weibull_{key}_wald"] = (fit.params[term], want, wald.loc[term, "lower"], wald.loc[term, "upper"])
+    for jc in panel["treated"]:
+        sub = pd.concat([gaps[(gaps["D"] == 1) & (gaps["jobcentre_id"] == jc)], others], ignore_index=True)
+        f = weibull_ph(sub, duration="t", event="event", covariates=["D", "E", "DE"], cluster="person_id",
+                       interval=True)
+        for label, contrast, want in zip(("before", "intervention"), (["_cons", "D"], ["_cons", "D", "E", "DE"]),
+                                         truth["gap_hazard"]["jobcentre_xb"][panel["names"][jc]]):
+            c = f.params.index.isin(contrast).astype(float)
+            est, se = float(c @ f.params.to_numpy()), float(np.sqrt(c @ f.cov.to_numpy() @ c))
+            res[f"xb_{jc}_{label}"] = (est, want, est - z * se, est + z * se)
+    cox = cox_ph(panel["tv"], start="start", duration="stop", event="event", covariates=["caseload", "casemiss"],
+                 strata="jobcentre_id", cluster="person_id", bootstrap=replicates, seed=seed)
+    want = truth["caseload_effect"]["log_hr"]
+    for kind, ci in (("bootstrap", cox.conf_int(kind="bootstrap")), ("wald", cox.conf_int())):
+        res[f"cox_caseload_{kind}"] = (cox.params["caseload"], want, ci.loc["caseload", "lower"],
+                                       ci.loc["caseload", "upper"])
+    return {k: tuple(float(x) for x in v) for k, v in res.items()}
+
+
+def recovery_run(draws: int, replicates: int, scale: float = 0.1, seed: int = 1) -> dict:
+    """Coverage of what the synthetic generator plants (gap hazard of HIR eq. (1), the caseload
+    hazard ratio of Table 9) by the library's spells → linkage → Weibull/Cox pipeline over
+    ``draws`` deliveries at ``scale`` without job-centre × period shocks (person-level intervals
+    do not cover those). The 30 per-centre x'b contrasts are pooled into ``xb_contrasts``."""
+    t0 = time.perf_counter()
+    rows = [recovery_draw(seed * 100_003 + i, scale, replicates) for i in range(draws)]
+    return {"draws": draws, "replicates": replicates, "scale": scale, "seconds": round(time.perf_counter() - t0, 1),
+            **recovery_summary(rows)}
+
+
+def recovery_summary(rows: list[dict[str, tuple[float, float, float, float]]]) -> dict:
+    """Coverage summaries of :func:`recovery_draw` rows (the x'b contrasts pooled)."""
+    hits: dict[str, list[bool]] = {}
+    est: dict[str, list[float]] = {}
+    truth: dict[str, float] = {}
+    pooled = []
+    for r in rows:
+        for k, (e, want, lo, hi) in r.items():
+            if k.startswith("xb_"):
+                pooled.append(lo <= want <= hi)
+                continue
+            hits.setdefault(k, []).append(lo <= want <= hi)
+            est.setdefault(k, []).append(e)
+            truth[k] = want
+    cover = float(np.mean(pooled)) if pooled else float("nan")
+    return {"quantities": _coverage_summary(hits, est, truth),
+            "xb_contrasts": {"intervals": len(pooled), "coverage": round(cover, 4),
+                             "coverage_mc_se_if_independent": round(math.sqrt(cover * (1 - cover) / max(len(pooled), 1)), 4)}}
+
+
+SECTIONS = {"duration_did_whole_weeks": lambda a: whole_week_run(a.section_draws or 400, min(a.replicates, 199)),
+            "table9": lambda a: table9_run(a.section_draws or 200, min(a.replicates, 99)),
+            "recovery": lambda a: recovery_run(a.section_draws or 100, min(a.replicates, 99))}
+
+
 def run(draws: int, replicates: int, shock_sd: float, effect: float, pairs_draws: int, seed: int = 1,
         alpha: float = 0.05) -> dict:
     """Rejection rate at ``alpha`` of H0: DiD = 0 and coverage of ``effect`` per method."""
@@ -283,8 +527,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=None, help="default benchmarks/results/coverage.json (bip_coverage.json with --bip)")
     ap.add_argument("--bip", action="store_true", help="run the BIP Tabel 1 section instead (see the module docstring)")
     ap.add_argument("--workers", type=int, default=1, help="processes for the --bip draws (same results)")
+    ap.add_argument("--section", choices=sorted(SECTIONS), action="append",
+                    help="run only this section (repeatable) and update its entry in the results file")
+    ap.add_argument("--section-draws", type=int, default=None, help="draws of a --section run (default per section)")
     args = ap.parse_args(argv)
     results = Path(__file__).parent / "results"
+    if args.section:
+        out = Path(args.out or results / "coverage.json")
+        report = json.loads(out.read_text()) if out.exists() else {}
+        for name in args.section:
+            report[name] = SECTIONS[name](args)
+            out.write_text(json.dumps(report, indent=1) + "\n")
+            json.dump({name: report[name]}, sys.stdout, indent=1)
+            print()
+        return 0
     if args.bip:
         report = bip_run(args.draws, args.replicates, workers=args.workers)
         Path(args.out or results / "bip_coverage.json").write_text(json.dumps(report, indent=1) + "\n")
@@ -295,7 +551,8 @@ def main(argv: list[str] | None = None) -> int:
     report = {"null": run(args.draws, args.replicates, args.shock_sd, 0.0, args.pairs_draws),
               "planted": run(args.draws, args.replicates, args.shock_sd, args.effect, args.pairs_draws),
               "null_no_shocks": run(max(args.draws // 4, 50), args.replicates, 0.0, 0.0, args.pairs_draws // 4),
-              "duration_did": duration_run(args.duration_draws, min(args.replicates, 199))}
+              "duration_did": duration_run(args.duration_draws, min(args.replicates, 199)),
+              **{name: section(args) for name, section in SECTIONS.items()}}
     report["targets"] = {"rejection_at_5pct_wcr_and_randomization": [0.04, 0.065], "coverage": [0.93, 0.97]}
     Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
     json.dump(report, sys.stdout, indent=1)
