@@ -244,7 +244,10 @@ class RunResult:
         lines += _headline_extras(shown)
         state = "already committed; nothing recomputed" if self.reused else "committed"
         lines.append(f"run {self.run_id} {state}: {self.url}")
-        lines.append(f"estimates: {storage.join(self.url, 'results', ESTIMATES_FILE)}")
+        lines.append(f"estimates (internal): {storage.join(self.url, 'results', ESTIMATES_FILE)}")
+        published = (self.manifest.get("outputs") or {}).get("published")
+        if published:
+            lines.append(f"published estimates: {storage.join(self.url, published)}")
         for rel_url in (self.manifest.get("outputs") or {}).get("report", []):
             lines.append(f"report: {storage.join(self.url, rel_url)}")
         return "\n".join(lines)

@@ -141,7 +141,8 @@ def release_frame(protected: pd.DataFrame, run_id: str) -> pd.DataFrame:
 
     Hazard ratios' ``se`` is that of log(ratio), the width of the interval on the log scale over
     2 z (exact for Wald and test-inversion intervals, the log-scale spread of a percentile
-    interval); a ratio-scale SE is not a usable measure of a skewed ratio's uncertainty.
+    interval); a ratio-scale SE is not a usable measure of a skewed ratio's uncertainty. A row
+    without an SE (placebo intervals) or with an interval open on one side gets none.
     """
     if SUPPRESSED not in protected.columns:
         raise ValueError("estimates were not disclosure-protected (no 'suppressed' column)")
@@ -153,9 +154,10 @@ def release_frame(protected: pd.DataFrame, run_id: str) -> pd.DataFrame:
     with np.errstate(divide="ignore", invalid="ignore"):
         log_se = (np.log(hi) - np.log(lo)) / (2 * z)
     log_se = np.where(np.isfinite(log_se), log_se, np.nan)
-    se = np.where(ratio, log_se, f["se"].astype(float).to_numpy())
+    given = f["se"].astype(float).to_numpy()
+    se = np.where(ratio & ~np.isnan(given), log_se, given)  # no SE made up where the row has none (placebo)
     has_se = ~np.isnan(se)
-    has_ci = ~(np.isnan(lo) | np.isnan(hi))
+    has_ci = ~(np.isnan(lo) & np.isnan(hi))  # a wild interval may be open on one side (null end)
     caseworkers = a.isin(COUNTS_CASEWORKERS).to_numpy()
     n = f["n_persons"].astype("Int64")
     inference = f["inference"] if "inference" in f.columns else pd.Series([None] * len(f))

@@ -108,6 +108,21 @@ def test_release_of_a_committed_run_reads_the_flags_of_its_release(run, release)
     assert sorted(basis[SUPPRESSED]) == sorted(release[SUPPRESSED])
 
 
+def test_a_placebo_ratio_gets_no_made_up_se_and_an_open_interval_keeps_its_level():
+    from bipdask.analyses.estimates import estimates_frame
+
+    rows = estimates_frame(fake_estimates())
+    hr = rows.index[(rows["analysis"] == "hir_table4") & (rows["estimand"] == "hazard_ratio")
+                    & rows["jobcentre_id"].isna()][0]
+    belief = rows.index[rows["estimand"] == "hr_belief_job_2y"][0]
+    rows.loc[hr, ["se", "inference"]] = [np.nan, "placebo"]
+    rows.loc[belief, ["ci_high", "se", "inference"]] = [np.nan, np.nan, "wild"]
+    out = release_frame(rows.assign(**{SUPPRESSED: ""}), "r0")
+    assert np.isnan(out.loc[hr, "se"]) and out.loc[hr, "se_type"] is None
+    assert out.loc[hr, "ci_method"] == CI_METHODS["placebo"]
+    assert out.loc[belief, "ci_level"] == CI_LEVEL and out.loc[belief, "ci_method"] == CI_METHODS["wild"]
+
+
 def test_release_frame_needs_protected_estimates():
     frame = pd.DataFrame([e.__dict__ for e in fake_estimates()])
     with pytest.raises(ValueError, match="disclosure-protected"):
