@@ -52,6 +52,7 @@ def s3_root():
         for name in ("FSSPEC_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"):
             mp.delenv(name, raising=False)
         fs, _ = storage.filesystem("s3://bipdask-flow")
-        fs.mkdir("bipdask-flow")
+        if not fs.exists("bipdask-flow"):  # moto's backend is per process: an earlier module's bucket stays
+            fs.mkdir("bipdask-flow")
         yield "s3://bipdask-flow/agency"
     server.stop()
