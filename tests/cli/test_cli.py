@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -10,6 +12,18 @@ from fake_runs import PLANTED_IDS, SMALL_JC, digit_tokens, make_fake_run
 from bipdask.cli import main
 from bipdask.errors import InfrastructureError, InputError
 from bipdask.runtime import storage
+
+
+@pytest.fixture(autouse=True)
+def _quiet_logging_afterwards():
+    """``--debug`` turns the run loggers up on this process's terminal and sets BIPDASK_DEBUG for the
+    workers it starts, for the rest of the process (a CLI process is one command); later tests in
+    the same pytest process expect the default."""
+    yield
+    from flows import configure_logging
+
+    os.environ.pop("BIPDASK_DEBUG", None)
+    configure_logging(False)
 
 
 @pytest.fixture(scope="module")
