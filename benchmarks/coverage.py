@@ -415,7 +415,7 @@ def recovery_summary(rows: list[dict[str, tuple[float, float, float, float]]]) -
     hits: dict[str, list[bool]] = {}
     est: dict[str, list[float]] = {}
     truth: dict[str, float] = {}
-    pooled, skipped = [], 0
+    pooled, skipped, withheld = [], 0, {}
     for r in rows:
         for k, (e, want, lo, hi) in r.items():
             if k.startswith("skipped_"):
@@ -424,11 +424,13 @@ def recovery_summary(rows: list[dict[str, tuple[float, float, float, float]]]) -
             if k.startswith("xb_"):
                 pooled.append(lo <= want <= hi)
                 continue
-            hits.setdefault(k, []).append(lo <= want <= hi)
+            withheld[k] = withheld.get(k, 0) + int(not (np.isfinite(lo) and np.isfinite(hi)))
+            hits.setdefault(k, []).append(lo <= want <= hi)  # a withheld (NaN) interval does not cover
             est.setdefault(k, []).append(e)
             truth[k] = want
     cover = float(np.mean(pooled)) if pooled else float("nan")
     return {"quantities": _coverage_summary(hits, est, truth),
+            "intervals_withheld": {k: n for k, n in withheld.items() if n},  # > 1 % failed replicates
             "xb_contrasts": {"intervals": len(pooled), "centre_fits_skipped": skipped, "coverage": round(cover, 4),
                              "coverage_mc_se_if_independent": round(math.sqrt(cover * (1 - cover) / max(len(pooled), 1)), 4)}}
 
