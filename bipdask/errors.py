@@ -20,12 +20,14 @@ class Problem:
     table: str
     column: str
     rule: str
-    n_rows: int | None  # None: a problem of a setting, not of rows (a spec key)
+    n_rows: int | None  # None or 0: not a count of rows (a spec key, a file, a whole table); not printed
     message: str = ""
 
     def line(self) -> str:
         where = f"{self.table}.{self.column}" if self.column else self.table
-        text = f"{where}: {self.rule}" if self.n_rows is None else f"{where}: {self.rule} ({self.n_rows} rows)"
+        text = f"{where}: {self.rule}" if where else self.rule
+        if self.n_rows:
+            text = f"{text} ({self.n_rows} rows)"
         return f"{text}: {self.message}" if self.message else text
 
 

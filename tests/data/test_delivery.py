@@ -358,7 +358,7 @@ def test_a_link_loop_is_a_delivery_error(tmp_path):
     root = tmp_path / "delivery"
     _parts(root / "weeks" / "x", 1)
     (root / "weeks" / "x" / "back").symlink_to(root / "weeks", target_is_directory=True)
-    with pytest.raises(InputError, match=r"weeks: symbolic link loop \(0 rows\): weeks/x/back links to a folder"):
+    with pytest.raises(InputError, match=r"weeks: symbolic link loop: weeks/x/back links to a folder"):
         table_files(root, "weeks")
 
 
@@ -366,7 +366,7 @@ def test_a_broken_link_part_is_a_delivery_error(tmp_path):
     root = tmp_path / "delivery"
     _parts(root / "weeks", 1)
     (root / "weeks" / "part-9.parquet").symlink_to(tmp_path / "gone.parquet")
-    with pytest.raises(InputError, match=r"weeks: file unreadable .*weeks/part-9.parquet \(broken link\)"):
+    with pytest.raises(InputError, match=r"weeks: file unreadable: weeks/part-9.parquet \(broken link\)"):
         table_files(root, "weeks")
 
 

@@ -151,13 +151,13 @@ def _shift_person_weeks(t: Tables) -> None:
 
 TABLE_LEVEL = [
     ("persons_missing", _remove("persons"), None, "parquet",
-     ["persons: required table missing (0 rows)"]),
+     ["persons: required table missing"]),
     ("jobcentres_missing", _remove("jobcentres"), None, "parquet",
-     ["jobcentres: required table missing (0 rows)"]),
+     ["jobcentres: required table missing"]),
     ("column_missing", _drop("weeks", "lab_type"), None, "parquet",
-     ["weeks.lab_type: required column missing (0 rows): 2 of 2 files"]),
+     ["weeks.lab_type: required column missing: 2 of 2 files"]),
     ("column_missing_one_file", _drop("bip_responses", "b7"), None, "parquet",
-     ["bip_responses.b7: required column missing (0 rows): bip_responses.parquet"]),
+     ["bip_responses.b7: required column missing: bip_responses.parquet"]),
     ("text_in_integer_column", as_strings("persons", "birth_year", {0: "unknown", 3: "19x0"}), None,
      "parquet", ["persons.birth_year: not an integer (int16) (2 rows)"]),
     ("csv_decimal_comma", cell("weeks", 3, "ordinary_hours", "7,5"), None, "csv",
@@ -168,12 +168,12 @@ TABLE_LEVEL = [
      ["caseload.week: not a date (ISO YYYY-MM-DD) (1 rows)"]),
     ("integer_overflow", cell("weeks", 0, "jobcentre_id", 2**40), None, "parquet",
      ["weeks.jobcentre_id: integer out of range for int32 (1 rows)"]),
-    ("zero_rows", _zero_rows("caseload"), None, "parquet", ["caseload: table has zero rows (0 rows)"]),
+    ("zero_rows", _zero_rows("caseload"), None, "parquet", ["caseload: table has zero rows"]),
     ("duplicate_column_names", None, _dup_header, "csv",
-     ["persons.sex: duplicate column names (0 rows): persons.csv"]),
+     ["persons.sex: duplicate column names: persons.csv"]),
     ("unreadable_file", None, _garbage("jobcentres.parquet"), "parquet",
-     ["jobcentres: file unreadable (0 rows): jobcentres.parquet (ArrowInvalid)"]),
-    ("mixed_formats", None, _extra_csv_part, "parquet", ["weeks: mixes Parquet and CSV files (0 rows)"]),
+     ["jobcentres: file unreadable: jobcentres.parquet (ArrowInvalid)"]),
+    ("mixed_formats", None, _extra_csv_part, "parquet", ["weeks: mixes Parquet and CSV files"]),
     ("dream_overlap", cell("dream_codes", 2, "valid_to", dt.date(2018, 6, 30)), None, "parquet",
      ["dream_codes.valid_from: overlapping versions of one code (2 rows)"]),
     ("dream_status", cell("dream_codes", 0, "status", "pension"), None, "parquet",
@@ -221,9 +221,9 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         validate_delivery(build(tmp_path, several))
     assert sorted(str(info.value).splitlines()) == sorted([
-        "persons.married: required column missing (0 rows): persons.parquet",
+        "persons.married: required column missing: persons.parquet",
         "dream_codes.status: value not allowed (1 rows)",
-        "belief_survey: table has zero rows (0 rows)",
+        "belief_survey: table has zero rows",
         "bip_responses.b2: not an integer (int8) (1 rows)",
     ])
 
@@ -503,7 +503,7 @@ def test_cli_validate_two_sources_of_a_table(tmp_path: Path, capsys) -> None:
     pq.write_table(pq.read_table(folder / "weeks" / "part-00001.parquet"), folder / "weeks.parquet")
     assert main(["validate", str(folder)]) == 2
     captured = capsys.readouterr()
-    assert "weeks: table delivered twice (0 rows): weeks.parquet, weeks/" in captured.err
+    assert "weeks: table delivered twice: weeks.parquet, weeks/" in captured.err
     assert "Traceback" not in captured.err + captured.out
     no_ids(captured.err + captured.out)
 

@@ -517,7 +517,7 @@ def test_every_person_in_one_jobcentre_stops_the_run_naming_the_cause(delivery, 
                  "--dask-address", clusters[1]])
     err = capsys.readouterr().err
     assert code == 2, err
-    assert ("weeks.jobcentre_id: no comparison job centre has weeks rows (0 rows): all weeks rows are in job "
+    assert ("weeks.jobcentre_id: no comparison job centre has weeks rows: all weeks rows are in job "
             "centre 1, all of them treated: the DiD has no comparison group") in err
     assert "Traceback" not in err
     assert storage.list_runs(str(out)) == []
