@@ -364,6 +364,20 @@ def parse_spec(raw: Any) -> EvaluationSpec:
     return EvaluationSpec(**values)
 
 
+def with_replicates(spec: EvaluationSpec, replicates: int | None) -> EvaluationSpec:
+    """``spec`` with ``bootstrap_replicates`` replaced (``None``: unchanged), checked by the key's
+    own rule, so a quick look (``bipdask run --bootstrap 49``) is an ordinary spec: it enters the
+    run key and the manifest like any other value."""
+    if replicates is None:
+        return spec
+    field = {f.name: (f, sk) for f, sk in spec_keys()}["bootstrap_replicates"]
+    problem = None if _is_int(replicates) else "must be a whole number"
+    problem = problem or field[1].check(replicates)
+    if problem:
+        raise InputError([Problem("run", "bootstrap", problem, None)])
+    return dataclasses.replace(spec, bootstrap_replicates=int(replicates))
+
+
 def builtin_specs() -> list[str]:
     """The names of the built-in specs (``bipdask/specs/*.toml``)."""
     return sorted(p.name[:-5] for p in resources.files("bipdask.specs").iterdir() if p.name.endswith(".toml"))

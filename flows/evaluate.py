@@ -19,7 +19,7 @@ from bipdask.data.validate.coverage import check_groups
 from bipdask.prepare.hir import ModelInputConfig
 from bipdask.prepare.outcomes import comparison_windows, treated_jobcentre_ids
 from bipdask.runtime import input_cache, storage
-from bipdask.spec import load_spec
+from bipdask.spec import load_spec, with_replicates
 from flows import timeouts
 from flows.artifacts import publish_run_artifacts
 from flows.cluster import dashboard_link
@@ -93,8 +93,10 @@ def evaluate(
     claim_token: str | None = None,
     cache_keep_runs: int = input_cache.DEFAULT_KEEP_RUNS,
     progress: StageProgress | None = None,
+    bootstrap: int | None = None,
 ) -> dict:
     """Evaluate one delivery into ``<root>/runs/<run_id>/``; returns the committed manifest.
+    ``bootstrap`` replaces the spec's B (``bipdask run --bootstrap``; part of the run key).
 
     Job centres whose staged inputs are unchanged since an earlier run under the same root
     reuse that run's model inputs (``<root>/cache/model_input/``); the manifest's
@@ -107,7 +109,7 @@ def evaluate(
     step = progress if isinstance(progress, StageProgress) else StageProgress(progress)
     log = get_run_logger()  # the run's log in the Prefect UI: counts and timings, never a data value
     started = dt.datetime.now(dt.timezone.utc)
-    spec_obj = load_spec(spec)
+    spec_obj = with_replicates(load_spec(spec), bootstrap)
     run = storage.RunLayout.create(root, run_id)
     task_timeout = timeouts.task_timeout_s(timeouts.delivery_megabytes(input_dir), spec_obj.bootstrap_replicates)
     timeouts.set_task_timeouts(TASKS, task_timeout)

@@ -34,7 +34,7 @@ from bipdask.data.contract import TABLES
 from bipdask.data.dream import ACTIVITY_TABLE, WIDE_TABLE
 from bipdask.errors import BipdaskError, InfrastructureError, InputError, Problem
 from bipdask.runtime import claims, storage
-from bipdask.spec import MAX_SEED, load_spec
+from bipdask.spec import MAX_SEED, load_spec, with_replicates
 from flows import configure_logging, timeouts
 from flows.api_server import run_api
 from flows.cluster import close_runner, scheduler_address, task_runner
@@ -53,11 +53,12 @@ log = logging.getLogger(__name__)
 # --------------------------------------------------------------------------- plan and execute
 
 
-def plan_run(input_dir: str | Path, output_url: str, spec: str = "hir", seed: int | None = None
-             ) -> tuple[storage.RunLayout, dict[str, Any]]:
-    """Check the spec and the output URL, then hash the inputs and derive the run id; no side effects."""
+def plan_run(input_dir: str | Path, output_url: str, spec: str = "hir", seed: int | None = None,
+             bootstrap: int | None = None) -> tuple[storage.RunLayout, dict[str, Any]]:
+    """Check the spec and the output URL, then hash the inputs and derive the run id; no side effects.
+    ``bootstrap`` replaces the spec's ``bootstrap_replicates`` (a quick look)."""
     input_dir = Path(input_dir)
-    spec_obj = load_spec(spec)  # every spec problem at once, before any work
+    spec_obj = with_replicates(load_spec(spec), bootstrap)  # every spec problem at once, before any work
     output_url = storage.check_root_url(output_url)  # a root no run can be written to: before hashing
     if not input_dir.is_dir():
         raise InputError([Problem("delivery", "", "delivery folder not found", 0)])
@@ -71,7 +72,7 @@ def plan_run(input_dir: str | Path, output_url: str, spec: str = "hir", seed: in
     key = storage.run_key(hashes, version_key(version), spec_dict(spec_obj), seed)
     run = storage.RunLayout.create(output_url, storage.run_id_from_key(key))
     return run, {"run_key": key, "seed": seed, "input_hashes": hashes, "code_version": version,
-                 "spec": spec, "input_dir": str(input_dir.resolve())}
+                 "spec": spec, "bootstrap": bootstrap, "input_dir": str(input_dir.resolve())}
 
 
 def run_evaluation(
@@ -80,6 +81,7 @@ def run_evaluation(
     output_url: str,
     seed: int | None = None,
     spec: str = "hir",
+    bootstrap: int | None = None,
     workers: int | None = None,
     dask_address: str | None = None,
     debug: bool = False,
@@ -92,9 +94,9 @@ def run_evaluation(
     ``batch_size`` job centres go to one ``compute_model_inputs`` task (default: about
     ``BATCHES_PER_WORKER`` tasks per local worker, or ``DEFAULT_BATCH_SIZE`` on a remote
     cluster); the results do not depend on it. ``progress(stage, done, total)`` is called as the
-    stages advance (the CLI draws its bar from it).
+    stages advance (the CLI draws its bar from it). ``bootstrap`` replaces the spec's B.
     """
-    run, plan = plan_run(input_dir, output_url, spec, seed)
+    run, plan = plan_run(input_dir, output_url, spec, seed, bootstrap)
     return execute_run(run, plan, workers=workers, dask_address=dask_address, debug=debug, batch_size=batch_size,
                        progress=progress, on_wait=on_wait)
 
@@ -148,7 +150,8 @@ def execute_run(
             n_batches = 0 if address else BATCHES_PER_WORKER * max(1, int(workers or 1))
             runner = task_runner(workers, address, worker_env=api.worker_env())
             flow_timeout = timeouts.flow_timeout_s(timeouts.delivery_megabytes(plan["input_dir"]),
-                                                   load_spec(plan["spec"]).bootstrap_replicates)
+                                                   with_replicates(load_spec(plan["spec"]),
+                                                                   plan.get("bootstrap")).bootstrap_replicates)
             flow_fn = evaluate.with_options(task_runner=runner, flow_run_name=f"evaluate-{run.run_id}",
                                             timeout_seconds=flow_timeout)
             configure_logging(debug)
@@ -156,7 +159,8 @@ def execute_run(
             with Heartbeat(claim):
                 try:
                     flow_fn(input_dir=plan["input_dir"], root=run.root, run_id=run.run_id, run_key=plan["run_key"],
-                            spec=plan["spec"], seed=plan["seed"], code_version=plan["code_version"],
+                            spec=plan["spec"], bootstrap=plan.get("bootstrap"), seed=plan["seed"],
+                            code_version=plan["code_version"],
                             input_hashes=plan["input_hashes"], n_batches=n_batches, batch_size=int(batch_size or 0),
                             claim_token=claim.token, progress=StageProgress(progress))
                 except BipdaskError:

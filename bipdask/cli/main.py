@@ -81,6 +81,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--output", required=True, help="root URL: local path or s3://bucket/prefix")
     r.add_argument("--seed", type=int, default=None, help="bootstrap seed (default: the spec's)")
     r.add_argument("--spec", default="hir", help="built-in spec name or a .toml file")
+    r.add_argument("--bootstrap", type=int, default=None, metavar="B",
+                   help="bootstrap replicates, for a quick look (default: the spec's)")
     r.add_argument("--workers", type=int, default=None, help="LocalCluster worker processes")
     r.add_argument("--dask-address", default=None, help="an existing Dask scheduler (or DASK_ADDRESS)")
     r.add_argument("--s3-secret-block", default=None,
@@ -181,11 +183,11 @@ def _validate(args: argparse.Namespace) -> None:
 
 def _run(args: argparse.Namespace) -> None:
     from bipdask.runtime.storage import check_root_url
-    from bipdask.spec import load_spec
+    from bipdask.spec import load_spec, with_replicates
 
     # Before importing Prefect and Dask, hashing the delivery or starting anything: the spec
     # (every problem at once) and the output URL's scheme (exit 2).
-    load_spec(args.spec)
+    with_replicates(load_spec(args.spec), args.bootstrap)
     check_root_url(args.output)
     from flows.run import run_evaluation
 
@@ -196,7 +198,7 @@ def _run(args: argparse.Namespace) -> None:
 
     with _bar(args) as progress:
         result = run_evaluation(input_dir=args.input, output_url=args.output, seed=args.seed, spec=args.spec,
-                                workers=args.workers, dask_address=args.dask_address, debug=args.debug,
+                                bootstrap=args.bootstrap, workers=args.workers, dask_address=args.dask_address, debug=args.debug,
                                 progress=progress, on_wait=waiting)
     print(result.describe())
 

@@ -305,3 +305,10 @@ def test_show_reads_the_runs_release(root, capsys):
     assert "other_before [all participating, before]" in capsys.readouterr().out
     assert main(["show", str(root), "job_2y", "--analysis", "hir_table3", "--period", "pre"]) == 0
     assert "n=81 caseworkers" in capsys.readouterr().out
+
+
+def test_a_bad_bootstrap_override_is_exit_2_before_any_work(tmp_path, capsys, no_work):
+    argv = ["run", "--input", _delivery(tmp_path), "--output", str(tmp_path / "out"), "--bootstrap", "-5"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "run.bootstrap: must be within 0.." in err and "Traceback" not in err
