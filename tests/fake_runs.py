@@ -203,7 +203,9 @@ def make_fake_run(root: Path, run_id: str = "r00000000000000a1", committed_at: s
                           storage.join(run.staged, "jobcentres.parquet"))
     manifest = {"run_id": run_id, "flow": "evaluate", "seed": seed, "committed_at": committed_at,
                 "code_version": {"bipdask": "0.1.0", "git_sha": "abc1234"},
-                "spec": {"name": "hir", "source": "hir", "content": {"disclosure_min_persons": 5, "seed": seed}},
+                "spec": {"name": "hir", "source": "hir", "content": {"disclosure_min_persons": 5, "seed": seed,
+                                                                 "bip_top_quartile": "eb",
+                                                                 "bip_count_caseworker": "citizens"}},
                 "inputs": {"delivery": "/data/delivery", "sha256": {"persons.parquet": "ab" * 32,
                                                                      "weeks/part-00011.parquet": "cd" * 32}},
                 "estimation": {"bootstrap_replicates": 199, "bootstrap_scheme": "multinomial", "cluster": "person_id",

@@ -423,3 +423,15 @@ def test_table7_states_how_many_new_courses_started_with_a_lab_and_were_kept(rep
     assert "fewer than 5" in first_week_lab_note(estimation, 5, "en")  # a small count is not shown
     assert "færre end 5" in first_week_lab_note(estimation, 5, "da")
     assert first_week_lab_note({}, 5, "en") == ""  # a run from before the count existed
+
+
+def test_bip_table1_says_which_top_quartile_estimator_produced_it(reports):
+    from bipdask.publish.report.build import bip_method_note
+
+    text = Path(reports["en"]).read_text(encoding="utf-8")
+    after = text[text.index('id="bip_table1"'):]
+    assert "estimated by empirical Bayes" in after[:after.index('id="bip_change"')]
+    split = {"spec": {"content": {"bip_top_quartile": "split", "bip_count_caseworker": "responses"}}}
+    assert "split-sample ranking" in bip_method_note(split, "en") and "10 responses" in bip_method_note(split, "en")
+    assert "empirisk Bayes" in bip_method_note({"spec": {"content": {"bip_top_quartile": "eb"}}}, "da")
+    assert bip_method_note({"spec": {"content": {}}}, "en") == ""  # a run from before the choice existed

@@ -381,6 +381,21 @@ def first_week_lab_note(estimation: dict, min_persons: int, lang: str) -> str:
     return f'<p class="note">{html.esc(label("first_week_lab_note", lang).format(n=shown))}</p>'
 
 
+def bip_method_note(manifest: dict, lang: str) -> str:
+    """Which estimator of "the mean effect of the top 25 %" produced BIP Tabel 1 (the spec's
+    ``bip.top_quartile``: empirical Bayes, split sample or the report's raw rule; see
+    docs/methods.md), and which sample rule, as a note under the table. Empty for runs whose
+    spec did not record it."""
+    spec = (manifest.get("spec") or {}).get("content") or {}
+    method = spec.get("bip_top_quartile")
+    if method is None:
+        return ""
+    text = label("bip_method_note", lang).format(method=label(f"bip_method_{method}", lang),
+                                                 rule=label(f"bip_count_{spec.get('bip_count_caseworker', 'citizens')}",
+                                                            lang))
+    return f'<p class="note">{html.esc(text)}</p>'
+
+
 def build_report(published: Published, lang: str = "en", previous: Published | None = None
                  ) -> tuple[str, dict[str, bytes]]:
     """The report's HTML and its figures (key → PNG bytes), from protected data only."""
@@ -447,7 +462,8 @@ def build_report(published: Published, lang: str = "en", previous: Published | N
             estimation, published.min_persons, lang)),
         html.Section("exits", label("sec_exits", lang), tab("table8")),
         html.Section("mediators", label("sec_mediators", lang), tab("table9") + tab("table10") + fig("coef")),
-        html.Section("bip", label("sec_bip", lang), tab("bip_table1") + fig("bip_quartiles") + tab("bip_change")),
+        html.Section("bip", label("sec_bip", lang), tab("bip_table1") + bip_method_note(m, lang) + fig("bip_quartiles")
+                     + tab("bip_change")),
         html.Section("bip_progression", label("sec_progression", lang), tab("bip_progression") + fig("effect_sizes")),
     ]
     if published.linkage:

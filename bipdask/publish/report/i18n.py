@@ -155,6 +155,17 @@ LABELS: dict[str, dict[str, str]] = {
         "da": "Niveauer: procent af personerne i ressourceforløb i perioden, hvis forløb sluttede i perioden med "
               "afgang til destinationen; Effekt: forskel-i-forskelle for disse andele, i procentpoint. Sidste "
               "kolonne er effekten på den ugentlige afgangssandsynlighed (lign. 3), i procentpoint."},
+    "bip_method_note": {
+        "en": "The top-quartile mean is estimated by {method}; caseworkers with at least 10 {rule}.",
+        "da": "Gennemsnittet for den bedste kvartil er estimeret med {method}; sagsbehandlere med mindst 10 {rule}."},
+    "bip_method_eb": {"en": "empirical Bayes (shrunken caseworker effects)",
+                      "da": "empirisk Bayes (krympede sagsbehandlereffekter)"},
+    "bip_method_split": {"en": "split-sample ranking (rank on one half, evaluate on the other)",
+                         "da": "opdelt stikprøve (rangordnet på den ene halvdel, målt på den anden)"},
+    "bip_method_raw": {"en": "the raw fixed effects (the report's rule; biased upward by the winner's curse)",
+                       "da": "de rå faste effekter (rapportens metode; overvurderet pga. vinderens forbandelse)"},
+    "bip_count_citizens": {"en": "citizens", "da": "borgere"},
+    "bip_count_responses": {"en": "responses", "da": "besvarelser"},
     "first_week_lab_note": {
         "en": "New courses whose first week is already a LAB week: {n}. They are kept in the time-to-first-LAB model "
               "as starts within the first week, not dropped.",
