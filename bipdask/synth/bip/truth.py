@@ -44,7 +44,9 @@ def build_truth(*, seed: int, scale: float, n_weeks: int, weeks_index: pd.Dateti
     cw_in = np.unique(r_cw_local[sample])
     eff_in = cw_effect[cw_in]
     quart = quartile_of(eff_in) if cw_in.size >= 4 else np.ones(cw_in.size, dtype=np.int64)
-    top_mean = float(eff_in[quart == 4].mean()) if cw_in.size else 0.0
+    # fewer than 4 caseworkers in the sample (tiny test deliveries): no top quartile, no truth (NaN)
+    top = eff_in[quart == 4]
+    top_mean = float(top.mean()) if top.size else (float("nan") if cw_in.size else 0.0)
     a = win["no_caseworker"][sample]
     p_s = p_actual[sample]
     cf = 1 - np.exp(-np.exp(top_mean) * a)
