@@ -69,10 +69,17 @@ def test_a_run_logs_its_stages_to_the_prefect_api_not_the_terminal_and_publishes
 
     with get_client(sync_client=True) as client:
         flow_run = _flow_run(client, result.run_id)
-        deadline = time.monotonic() + 60  # the workers' log handlers send in batches
+        stages = ("validated and staged in", "model inputs of 4 job centres", "linkage: ",
+                  "estimate_share_did:", "committed run " + result.run_id)
+        deadline = time.monotonic() + 120  # the log handlers send in batches, the last after the commit
+
+        def complete(logs) -> bool:
+            return any(log.task_run_id for log in logs) and all(
+                any(log.message.startswith(stage) for log in logs) for stage in stages)
+
         while True:
             logs = _logs(client, flow_run.id)
-            if any(log.task_run_id for log in logs) or time.monotonic() > deadline:
+            if complete(logs) or time.monotonic() > deadline:
                 break
             time.sleep(1)
         artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(
@@ -80,8 +87,7 @@ def test_a_run_logs_its_stages_to_the_prefect_api_not_the_terminal_and_publishes
 
     # the run's log: stage messages with counts and timings from the flow, task states from the workers
     messages = [log.message for log in logs]
-    for stage in ("validated and staged in", "model inputs of 4 job centres", "linkage: ",
-                  "estimate_share_did:", "committed run " + result.run_id):
+    for stage in stages:
         assert any(m.startswith(stage) for m in messages), stage
     assert any(log.task_run_id for log in logs)
     # never a person id
