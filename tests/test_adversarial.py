@@ -63,7 +63,6 @@ class Kind:
     fmt: str = "parquet"
     spec: Callable[[Path], Path | str] | None = None  # run kinds: writes a spec (or names a built-in)
     output: str | None = None  # run kinds: an output root other than a local folder
-    skip: str | None = None  # a reason this kind cannot be staged here
 
 
 # ----------------------------------------------------------------------------- table mutations
@@ -189,10 +188,6 @@ def non_utf8_file_name(folder: Path) -> None:
     os.rename(os.fsencode(src), os.fsencode(folder / "weeks") + b"/part-\xe6.parquet")
 
 
-def unreadable(rel: str) -> Damage:
-    return lambda folder: os.chmod(folder / rel, 0)
-
-
 def duplicate_csv_header(folder: Path) -> None:
     path = folder / "jobcentres.csv"
     lines = path.read_text(encoding="utf-8").splitlines()
@@ -232,8 +227,6 @@ def spec_text(text: str) -> Callable[[Path], Path]:
     return spec
 
 
-ROOT = os.geteuid() == 0
-
 # ----------------------------------------------------------------------------- the catalogue
 
 KINDS = [
@@ -260,8 +253,6 @@ KINDS = [
     Kind("non_utf8_file_name", 2, "weeks: file unreadable: weeks/part-\ufffd.parquet (file name not UTF-8",
          damage=non_utf8_file_name),
     Kind("non_utf8_text_in_csv", 2, "jobcentres: file unreadable", fmt="csv", damage=latin1_csv),
-    Kind("unreadable_permissions", 2, "persons: file unreadable", damage=unreadable("persons.parquet"),
-         skip="root reads any file" if ROOT else None),
     # --- columns and types ----------------------------------------------------------------
     Kind("missing_column", 2, "weeks.lab_type: required column missing", drop_column("weeks", "lab_type")),
     Kind("wrong_dtype_text_in_integer", 2, "persons.birth_year: not an integer (int16) (1 rows)",
@@ -385,8 +376,6 @@ def check_rows_balance(folder: Path, out: Path, refused: bool) -> None:
 
 @pytest.mark.parametrize("kind", KINDS, ids=[k.name for k in KINDS])
 def test_adversarial_delivery(kind: Kind, tmp_path: Path, capsys) -> None:
-    if kind.skip:
-        pytest.skip(kind.skip)
     folder = build(tmp_path, kind)
     out = tmp_path / "out"
     if kind.command == "validate":
