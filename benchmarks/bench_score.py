@@ -45,6 +45,7 @@ from bipdask.errors import FitError
 from bipdask.estimators.cox import cox_ph
 from bipdask.estimators.cox.model import _strata
 from bipdask.estimators.cox.score import wild_cox
+from bipdask.estimators.cox.source import source_from_strata
 from bipdask.estimators.duration_did import duration_did
 from bipdask.estimators.weibull import weibull_ph, wild_weibull
 from bipdask.inference import wild
@@ -148,8 +149,9 @@ def cox_bench(naive_reps: int) -> dict:
     fit, t_fit = timed(lambda: cox_ph(pw, **kw))
     X = pw[["caseload", "casemiss"]].to_numpy(dtype=np.float64)
     strata = _strata(pw, "start", "stop", "event", X, np.ones(len(pw)), "jobcentre_id")
-    test, t_wild = timed(lambda: wild_cox(fit, strata, pw["jobcentre_id"].to_numpy(), "efron", bootstrap=999, seed=1))
-    _, t_p = timed(lambda: wild_cox(fit, strata, pw["jobcentre_id"].to_numpy(), "efron", bootstrap=999, seed=1,
+    source = source_from_strata(strata, pw["jobcentre_id"].to_numpy())
+    test, t_wild = timed(lambda: wild_cox(fit, source, bootstrap=999, seed=1))
+    _, t_p = timed(lambda: wild_cox(fit, source, bootstrap=999, seed=1,
                                     ci=False))
     rng = np.random.default_rng(0)
     t0 = time.perf_counter()

@@ -20,6 +20,7 @@ from statsmodels.duration.hazard_regression import PHReg
 from bipdask.estimators.cox import cox_ph
 from bipdask.estimators.cox import model as cox_model
 from bipdask.estimators.cox import score as cox_score
+from bipdask.estimators.cox.source import source_from_strata
 from bipdask.estimators.duration_did import _contrast, duration_did
 from bipdask.estimators.weibull import (
     _restricted,
@@ -214,8 +215,9 @@ def test_cox_restricted_fit_equals_statsmodels_offset_fit(ties):
     df["ev"] = (rng.random(n) < 0.3).astype(float)
     X = df[["cl", "cm"]].to_numpy()
     strata = cox_model._strata(df, "start", "stop", "ev", X, np.ones(n), "s")
+    source = source_from_strata(strata, np.arange(n), ties)
     for j, r in [(0, -0.05), (1, 0.4)]:
-        ours = cox_score._restricted_fit(strata, ties, j, r, np.zeros(1))
+        ours = cox_score._restricted_fit(source, j, r, np.zeros(1))
         # statsmodels counts a row as at risk at its entry time, R's (start, stop] does not:
         # all times are whole weeks, so entering half a week later gives R's risk sets
         sm = PHReg(df["stop"], X[:, [1 - j]], status=df["ev"], entry=df["start"] + 0.5, strata=df["s"],
@@ -259,8 +261,8 @@ def test_cox_p_at_ci_ends_is_alpha():
     ids, codes = np.unique(df["jc"], return_inverse=True)
     weights, _ = score.wild_weights(ids, 399, 2)
     shares = score.cluster_shares(np.bincount(codes))
-    stat_at = score.statistic_function(cox_score._restricted(strata, "efron", res.params.to_numpy(), 0, codes, 12),
-                                       weights, shares)
+    source = source_from_strata(strata, df["jc"].to_numpy())
+    stat_at = score.statistic_function(cox_score._restricted(source, res.params.to_numpy(), 0, ids), weights, shares)
     lo, hi = res.wild.table.loc["cl", ["ci_low", "ci_high"]]
     eps = 1e-4 * (hi - lo)
     for end, inward in [(lo, 1), (hi, -1)]:

@@ -15,6 +15,12 @@ intervention period (the person-weeks linked by Boks 1, :mod:`bipdask.prepare.li
   :func:`share_mediators` (Table 9: 0.0012, −0.0028; Table 10: 0.0021, 0.0001, −0.0004; a
   change in the share, as a fraction, per unit).
 
+The Cox rows may be one frame or partitions of whole job centres held elsewhere (Dask workers):
+the functions take a :class:`CoxRows` (a DataFrame is wrapped in :class:`FrameRows`), whose
+per-partition pieces — :func:`sorted_rows`, :func:`rows_summary`, :func:`cox_partition` — are
+pure functions a worker can run; the fit adds per-stratum terms in job-centre order either way
+(:mod:`bipdask.estimators.cox.source`).
+
 Clustered by person (the spec's cluster level). With a bootstrap, every row's SE, percentile CI
 and p-value come from its replicates (analyses ``hir_table9``, ``hir_table10``). Method:
 ``docs/methods.md#hir-table-9--caseload-as-mediator`` and
@@ -25,6 +31,8 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -48,15 +56,112 @@ from bipdask.analyses.hir.linear_table import (
     estimate_row,
 )
 from bipdask.errors import FitError, require_columns
-from bipdask.estimators.cox import cox_ph
+from bipdask.estimators.cox.model import cox_fit
+from bipdask.estimators.cox.source import (
+    CoxPartition,
+    Executor,
+    PartitionedStrata,
+    StrataSource,
+    local_source,
+    partition_strata,
+)
 from bipdask.estimators.lpm import lpm
 from bipdask.inference.config import Inference
 from bipdask.inference.pairs import replicate_summary
 
 TABLE9_MODELS = {"caseload": ("caseload", "casemiss"), "caseload_change": ("caseload_change", "change_miss")}
+ROW_ORDER = ["jobcentre_id", "person_id", "start"]
 
 
-def table9(time_varying: pd.DataFrame, *, inference: Inference, period: str = "intervention") -> HazardEstimates:
+def sorted_rows(time_varying: pd.DataFrame) -> pd.DataFrame:
+    """The counting-process rows in the order the fits see them: job centre, person, start."""
+    return time_varying.sort_values(ROW_ORDER, kind="mergesort").reset_index(drop=True)
+
+
+def rows_summary(time_varying: pd.DataFrame) -> dict[str, Any]:
+    """What the tables need to know of (a partition of) the rows without the rows: count, events,
+    columns, the distinct persons and the distinct values of the ``*_miss`` indicators."""
+    n = len(time_varying)
+    return {"n_rows": n, "n_events": float(time_varying["event"].sum()) if n else 0.0,
+            "columns": list(time_varying.columns),
+            "persons": pd.unique(time_varying["person_id"]) if "person_id" in time_varying else np.array([]),
+            "miss_values": {c: pd.unique(time_varying[c].dropna()) for c in time_varying.columns
+                            if str(c).endswith("_miss")}}
+
+
+@dataclass(frozen=True)
+class RowsSummary:
+    """:func:`rows_summary` of all partitions merged."""
+
+    n_rows: int
+    n_events: float
+    n_persons: int
+    columns: tuple[str, ...]
+    distinct: dict[str, int]  # distinct non-missing values of each ``*_miss`` column
+
+    @classmethod
+    def merge(cls, parts: Sequence[dict[str, Any]]) -> RowsSummary:
+        columns = tuple(dict.fromkeys(c for p in parts for c in p["columns"]))
+        persons = [p["persons"] for p in parts if len(p["persons"])]
+        distinct = {c: int(pd.unique(np.concatenate([np.asarray(p["miss_values"].get(c, []), dtype=float)
+                                                        for p in parts])).size)
+                    for c in columns if str(c).endswith("_miss")}
+        return cls(int(sum(p["n_rows"] for p in parts)), float(sum(p["n_events"] for p in parts)),
+                   int(pd.unique(np.concatenate(persons)).size) if persons else 0, columns, distinct)
+
+
+def cox_partition(time_varying: pd.DataFrame, covariates: Sequence[str], cluster: str | None) -> CoxPartition:
+    """The Tables 9–10 Cox strata of (a partition of whole job centres of) :func:`sorted_rows`:
+    counting-process rows (start, stop], Efron ties, stratified by ``jobcentre_id``."""
+    return partition_strata(time_varying, duration="stop", start="start", event="event", covariates=list(covariates),
+                            strata="jobcentre_id", cluster=cluster, ties="efron")
+
+
+class CoxRows(Protocol):
+    """The ``time_varying`` rows of Tables 9–10, wherever they are."""
+
+    def summary(self) -> RowsSummary:
+        """Counts, columns and indicator values of all the rows."""
+
+    def source(self, covariates: Sequence[str], cluster: str | None) -> StrataSource:
+        """The Cox strata of the rows for these covariates and cluster column."""
+
+
+class FrameRows:
+    """The rows as one DataFrame in this process."""
+
+    def __init__(self, time_varying: pd.DataFrame) -> None:
+        self.data = sorted_rows(time_varying)
+
+    def summary(self) -> RowsSummary:
+        return RowsSummary.merge([rows_summary(self.data)])
+
+    def source(self, covariates: Sequence[str], cluster: str | None) -> StrataSource:
+        return local_source([cox_partition(self.data, covariates, cluster)])
+
+
+class PartitionedRows:
+    """The rows as partitions of whole job centres, each in :func:`sorted_rows` order, held where
+    ``executor`` runs (:class:`~bipdask.estimators.cox.source.Executor`: this process, or Dask
+    workers); only summaries and per-stratum terms come back."""
+
+    def __init__(self, parts: Sequence, executor: Executor) -> None:
+        self.parts = list(parts)
+        self.executor = executor
+
+    def summary(self) -> RowsSummary:
+        return RowsSummary.merge(self.executor.map(rows_summary, self.parts))
+
+    def source(self, covariates: Sequence[str], cluster: str | None) -> StrataSource:
+        strata = self.executor.derive(cox_partition, self.parts, covariates=list(covariates), cluster=cluster)
+        return PartitionedStrata(strata, self.executor)
+
+
+def _as_rows(time_varying: pd.DataFrame | CoxRows) -> CoxRows:
+    return FrameRows(time_varying) if isinstance(time_varying, pd.DataFrame) else time_varying
+
+
+def table9(time_varying: pd.DataFrame | CoxRows, *, inference: Inference, period: str = "intervention") -> HazardEstimates:
     """Table 9: hazard ratios of a new LAB per unit of the week's caseload and of its change.
 
     Two Cox models on the counting-process rows of the participating job centres' intervention
@@ -73,10 +178,10 @@ def table9(time_varying: pd.DataFrame, *, inference: Inference, period: str = "i
     the percentile interval of exp(β*) and the p-value the bootstrap one for β = 0; with B = 0
     the delta-method SE, a Wald CI and p-value from the cluster-robust variance.
     """
-    return _cox_table(time_varying, TABLE9_MODELS, analysis="hir_table9", inference=inference, period=period)
+    return _cox_table(_as_rows(time_varying), TABLE9_MODELS, analysis="hir_table9", inference=inference, period=period)
 
 
-def table10(time_varying: pd.DataFrame, *, inference: Inference, period: str = "intervention") -> HazardEstimates:
+def table10(time_varying: pd.DataFrame | CoxRows, *, inference: Inference, period: str = "intervention") -> HazardEstimates:
     """Table 10 (*Medierende faktorer*): hazard ratios of a new LAB per point of pre-survey belief.
 
     One Cox model per belief of :data:`bipdask.analyses.hir.beliefs.BELIEFS` — the caseworker's answer
@@ -90,7 +195,7 @@ def table10(time_varying: pd.DataFrame, *, inference: Inference, period: str = "
     Parameters
     ----------
     time_varying : the ``time_varying`` model input with the belief columns of
-        :func:`bipdask.prepare.hir.with_pre_belief`.
+        :func:`bipdask.prepare.hir.with_pre_belief` (a frame, or :class:`CoxRows`).
 
     Returns
     -------
@@ -98,48 +203,49 @@ def table10(time_varying: pd.DataFrame, *, inference: Inference, period: str = "
         ``analysis="hir_table10"``; estimands ``hr_belief_<name>`` (hazard ratio per percentage
         point) and ``hr_belief_<name>_miss``; SE/CI/p as in :func:`table9`.
     """
+    rows = _as_rows(time_varying)
+    summary = rows.summary()
     models: dict[str, tuple[str, ...]] = {}
     dropped = []
     for name in BELIEFS:
         b = BELIEF_PREFIX + name
-        if b not in time_varying.columns:
+        if b not in summary.columns:
             continue
         miss = b + "_miss"
-        varies = miss in time_varying.columns and time_varying[miss].nunique() > 1
+        varies = summary.distinct.get(miss, 0) > 1
         models[name] = (b, miss) if varies else (b,)
         if not varies:
             dropped.append(miss)
-    est = _cox_table(time_varying, models, analysis="hir_table10", inference=inference, period=period)
+    est = _cox_table(rows, models, analysis="hir_table10", inference=inference, period=period, summary=summary)
     if dropped:
         est.notes["constant_indicators_left_out"] = dropped
     return est
 
 
-def _cox_table(data: pd.DataFrame, models: dict[str, tuple[str, ...]], **kw) -> HazardEstimates:
+def _cox_table(data: CoxRows, models: dict[str, tuple[str, ...]], **kw) -> HazardEstimates:
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
         return _cox_fits(data, models, **kw)
 
 
-def _cox_fits(time_varying: pd.DataFrame, models: dict[str, tuple[str, ...]], *, analysis: str,
-              inference: Inference, period: str) -> HazardEstimates:
+def _cox_fits(data: CoxRows, models: dict[str, tuple[str, ...]], *, analysis: str,
+              inference: Inference, period: str, summary: RowsSummary | None = None) -> HazardEstimates:
     """Stratified Efron Cox fits, one per model, as hazard-ratio rows with bootstrap replicates."""
     alpha, bootstrap = inference.alpha, inference.replicates
-    notes: dict = {"rows": int(len(time_varying))}
+    summary = data.summary() if summary is None else summary
+    notes: dict = {"rows": summary.n_rows}
     rows: list[dict] = []
     reps: dict[str, np.ndarray] = {}
-    data = time_varying.sort_values(["jobcentre_id", "person_id", "start"], kind="mergesort").reset_index(drop=True)
-    n_persons = int(data["person_id"].nunique())
+    n_persons = summary.n_persons
     z = stats.norm.ppf(1 - alpha / 2)
     for model, covs in models.items():
-        if len(data) == 0 or data["event"].sum() == 0:
+        if summary.n_rows == 0 or summary.n_events == 0:
             notes[model] = "skipped: no events"
             continue
         wild = {"wild_terms": [covs[0]]} if inference.method == "wild" else {}  # the mediator, not its indicator
         try:
-            fit = cox_ph(data, duration="stop", start="start", event="event", covariates=list(covs),
-                         ties="efron", cluster=inference.cluster, strata="jobcentre_id",
-                         **inference.estimator_kwargs(), **wild)
+            fit = cox_fit(data.source(covs, inference.cluster), list(covs), cluster=inference.cluster,
+                          **inference.estimator_kwargs(), **wild)
         except FitError as exc:
             notes[model] = f"skipped: {exc}"
             continue
@@ -167,7 +273,7 @@ def _cox_fits(time_varying: pd.DataFrame, models: dict[str, tuple[str, ...]], *,
             rows.append({"analysis": analysis, "estimand": estimand, "jobcentre_id": None, "period": period,
                          "estimate": float(hr[i]), "se": float(se[i]), "ci_low": float(lo[i]),
                          "ci_high": float(hi[i]), "p_value": float(p[i]), "n_persons": n_persons,
-                         "n_obs": int(len(data)), "n_clusters": int(fit.n_clusters),
+                         "n_obs": summary.n_rows, "n_clusters": int(fit.n_clusters),
                          **({"inference": "wild", "n_replicates": int(fit.wild.n_replicates)}
                             if fit.wild is not None and np.isfinite(p[i]) else {})})
             if rep is not None:
@@ -204,7 +310,7 @@ def share_mediators(share_weeks: pd.DataFrame, *, analysis: str, inference: Infe
                                           if c in share_weeks.columns])
     else:
         raise ValueError(f"analysis must be 'hir_table9' or 'hir_table10', not {analysis!r}")
-    notes: dict = {"rows": int(len(share_weeks))}
+    notes: dict = {"rows": len(share_weeks)}
     if len(frame) == 0:
         return HazardEstimates(analysis, rows_frame([]), _replicates_frame({}, 0), {**notes, "skipped": "no rows"})
     tab = table9_10_share(frame, beliefs=beliefs, inference=inference, period=period, return_fits=True)

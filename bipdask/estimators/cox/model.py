@@ -19,8 +19,8 @@ comes from :mod:`bipdask.estimators.covariance`; the methods are described in ``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -94,34 +94,47 @@ def _tie_terms(st: _Stratum, ties: str):
     return j, frac, (w_dead / np.maximum(n_dead, 1))[j]
 
 
+def _stratum_stats(beta: np.ndarray, st: _Stratum, ties: str, want_resid: bool = False):
+    """One stratum's log partial likelihood, score, information (and score residuals per row if
+    asked, else ``None``). Strata are independent: the model's are the sums over strata."""
+    p = beta.size
+    eta = st.X @ beta
+    if st.offset is not None:
+        eta = eta + st.offset
+    r = np.exp(eta)
+    wr = st.w * r
+    xx = np.einsum("ni,nj->nij", st.X, st.X).reshape(len(eta), p * p)
+    z = np.hstack([wr[:, None], wr[:, None] * st.X, wr[:, None] * xx])
+    S = _risk_sums(st, z)
+    Dd = _death_sums(st, z)
+    j, frac, wbar = _tie_terms(st, ties)
+    S0 = S[j, 0] - frac * Dd[j, 0]
+    S1 = S[j, 1:1 + p] - frac[:, None] * Dd[j, 1:1 + p]
+    S2 = (S[j, 1 + p:] - frac[:, None] * Dd[j, 1 + p:]).reshape(-1, p, p)
+    if np.any(S0 <= 0):
+        raise FitError("cox_ph: an event time has an empty risk set; check that start < stop for every row")
+    a = S1 / S0[:, None]
+    dead = st.death_time >= 0
+    ll = float(np.sum(st.w[dead] * eta[dead]) - np.sum(wbar * np.log(S0)))
+    U = st.w[dead] @ st.X[dead] - wbar @ a
+    I = np.einsum("k,kij->ij", wbar / S0, S2) - np.einsum("k,ki,kj->ij", wbar, a, a)
+    resid = _score_residuals(st, r, j, frac, wbar, S0, a) if want_resid else None
+    return ll, U, I, resid
+
+
 def _fit_stats(beta: np.ndarray, strata: list[_Stratum], ties: str, want_resid: bool = False):
-    """Log partial likelihood, score, information (and score residuals per row if asked)."""
+    """Log partial likelihood, score, information (and score residuals per row if asked): the
+    per-stratum terms (:func:`_stratum_stats`) summed in stratum order."""
     p = beta.size
     ll, U, I = 0.0, np.zeros(p), np.zeros((p, p))
     resid = []
     for st in strata:
-        eta = st.X @ beta
-        if st.offset is not None:
-            eta = eta + st.offset
-        r = np.exp(eta)
-        wr = st.w * r
-        xx = np.einsum("ni,nj->nij", st.X, st.X).reshape(len(eta), p * p)
-        z = np.hstack([wr[:, None], wr[:, None] * st.X, wr[:, None] * xx])
-        S = _risk_sums(st, z)
-        Dd = _death_sums(st, z)
-        j, frac, wbar = _tie_terms(st, ties)
-        S0 = S[j, 0] - frac * Dd[j, 0]
-        S1 = S[j, 1:1 + p] - frac[:, None] * Dd[j, 1:1 + p]
-        S2 = (S[j, 1 + p:] - frac[:, None] * Dd[j, 1 + p:]).reshape(-1, p, p)
-        if np.any(S0 <= 0):
-            raise FitError("cox_ph: an event time has an empty risk set; check that start < stop for every row")
-        a = S1 / S0[:, None]
-        dead = st.death_time >= 0
-        ll += float(np.sum(st.w[dead] * eta[dead]) - np.sum(wbar * np.log(S0)))
-        U += st.w[dead] @ st.X[dead] - wbar @ a
-        I += np.einsum("k,kij->ij", wbar / S0, S2) - np.einsum("k,ki,kj->ij", wbar, a, a)
+        ll_s, U_s, I_s, res = _stratum_stats(beta, st, ties, want_resid)
+        ll += ll_s
+        U += U_s
+        I += I_s
         if want_resid:
-            resid.append(_score_residuals(st, r, j, frac, wbar, S0, a))
+            resid.append(res)
     return ll, U, I, resid
 
 
@@ -220,14 +233,17 @@ _MESSAGES = NewtonMessages(
 )
 
 
-def _newton_fit(strata_list: list[_Stratum], ties: str, p: int, start: np.ndarray | None = None) -> NewtonResult:
+def _newton_fit(source, p: int, start: np.ndarray | None = None, fixed: tuple[int, float] | None = None
+                ) -> NewtonResult:
     """Newton with step halving on the partial likelihood from β = 0 (or ``start``). Log-likelihood,
-    score and information come from one pass (:func:`_fit_stats`), so the last evaluation is kept
-    for the derivatives at the accepted point."""
+    score and information come from one pass (``source.stats``, a
+    :class:`~bipdask.estimators.cox.source.StrataSource`: the strata in memory or on Dask
+    workers), so the last evaluation is kept for the derivatives at the accepted point. With
+    ``fixed`` = (j, r) the coefficient j is held at r and β is the other p coefficients."""
     last: dict = {}
 
     def objective(beta: np.ndarray) -> float:
-        ll, U, I, _ = _fit_stats(beta, strata_list, ties)
+        ll, U, I = source.stats(beta, fixed=fixed)
         last.update(beta=beta, U=U, I=I)
         return ll
 
@@ -287,29 +303,58 @@ def cox_ph(
     wild_weights : ``"rademacher"`` (all 2^G sign vectors when 2^G ≤ B) or ``"webb"``.
     wild_terms : the covariates to test (default: all).
     alpha : 1 − the level of the wild CI (only with ``inference="wild"``).
+
+    The fit itself is :func:`cox_fit` on the in-memory strata of ``data``
+    (:func:`bipdask.estimators.cox.source.partition_strata`, one partition).
     """
+    from bipdask.estimators.cox.source import local_source, partition_strata
+
+    require_columns(data, [duration, event, *covariates, start, cluster, weights, strata], "cox_ph")
+    score.resolve_inference(inference, bootstrap, cluster, "cox_ph")  # before the work
+    part = partition_strata(data, duration=duration, event=event, covariates=covariates, start=start,
+                            weights=weights, strata=strata, cluster=cluster, ties=ties)
+    return cox_fit(local_source([part]), covariates, cluster=cluster, small_sample=small_sample,
+                   bootstrap=bootstrap, seed=seed, scheme=scheme, block=block, inference=inference,
+                   wild_weights=wild_weights, wild_terms=wild_terms, alpha=alpha)
+
+
+def cox_fit(
+    source,
+    covariates: Sequence[str],
+    *,
+    cluster: str | None = None,
+    small_sample: cv.SmallSample | str = "none",
+    bootstrap: int = 0,
+    seed: int | None = None,
+    scheme: str = "multinomial",
+    block: int = 50,
+    inference: str | None = None,
+    wild_weights: WildWeights = "rademacher",
+    wild_terms: Sequence[str] | None = None,
+    alpha: float = 0.05,
+) -> CoxResult:
+    """:func:`cox_ph` on strata wherever they are: ``source`` is a
+    :class:`~bipdask.estimators.cox.source.StrataSource` (its partitions hold the rows, the
+    covariates in the order of ``covariates``, the ties and the cluster ids). Only sums over
+    strata (k, k × k) and per-cluster score sums come back from the partitions, summed in
+    stratum order, so the result does not depend on how the strata are partitioned.
+    ``cluster`` names the cluster column the partitions were built with (``None``: model-based
+    variance); the other arguments are :func:`cox_ph`'s."""
     cols = list(covariates)
-    require_columns(data, [duration, event, *cols, start, cluster, weights, strata], "cox_ph")
     method = score.resolve_inference(inference, bootstrap, cluster, "cox_ph")
     small_sample = cv.small_sample_kind(small_sample)
-    X = np.column_stack([data[c].to_numpy(dtype=np.float64) for c in cols])
-    w = np.ones(len(data)) if weights is None else data[weights].to_numpy(dtype=np.float64)
-    strata_list = _strata(data, start, duration, event, X, w, strata)
-    fit = _newton_fit(strata_list, ties, len(cols))
+    fit = _newton_fit(source, len(cols))
     beta, ll_null, it = fit.params, fit.start_objective, fit.iterations
-    ll, U, I, resid = _fit_stats(beta, strata_list, ties, want_resid=cluster is not None)
-    cov_model = np.linalg.inv(I)
-    n = len(data)
+    n = source.n_rows
     n_clusters = n
     if cluster is None:
+        ll, _, I = source.stats(beta)
+        cov_model = np.linalg.inv(I)
         cov, cov_type = cov_model, "model"
     else:
-        L = np.zeros((n, len(cols)))
-        for st, res in zip(strata_list, resid):
-            L[st.rows] = res * st.w[:, None]
-        codes, uniq = pd.factorize(data[cluster], sort=True)
-        n_clusters = uniq.size
-        Lg = cv.sum_by_cluster(codes, L, n_clusters)
+        ll, _, I, _, Lg = source.scores(beta)
+        cov_model = np.linalg.inv(I)
+        n_clusters = Lg.shape[0]
         cov = cv.likelihood_cluster_factor(cv.dfbeta_sandwich(Lg, cov_model), small_sample, n_clusters)
         cov_type = f"cluster({small_sample})"
     names = pd.Index(cols)
@@ -320,8 +365,7 @@ def cox_ph(
             raise ValueError("cox_ph: bootstrap needs a seed")
         from bipdask.estimators.cox.replicates import bootstrap_cox
 
-        clusters = np.arange(n) if cluster is None else data[cluster].to_numpy()
-        summary = bootstrap_cox(strata_list, params, clusters, ties, bootstrap, seed, scheme, block)
+        summary = bootstrap_cox(source, params, bootstrap, seed, scheme, block)
     result = CoxResult(
         params=params,
         cov=pd.DataFrame(cov, index=names, columns=names),
@@ -329,9 +373,9 @@ def cox_ph(
         loglik=ll,
         loglik_null=ll_null,
         nobs=n,
-        n_events=float(np.sum(w * data[event].to_numpy(dtype=float))),
+        n_events=source.n_events,
         n_clusters=n_clusters,
-        ties=ties,
+        ties=source.ties,
         cov_type=cov_type,
         iterations=it,
         bootstrap=summary,
@@ -340,6 +384,6 @@ def cox_ph(
         return result
     from bipdask.estimators.cox.score import wild_cox
 
-    test = wild_cox(result, strata_list, data[cluster].to_numpy(), ties, wild_terms, bootstrap=bootstrap, seed=seed,
-                    wild_weights=wild_weights, alpha=alpha)
+    test = wild_cox(result, source, wild_terms, bootstrap=bootstrap, seed=seed, wild_weights=wild_weights,
+                    alpha=alpha)
     return replace(result, wild=test)

@@ -89,64 +89,57 @@ class _BlockStratum:
         return M[..., 0], M[..., 1:1 + p], S2
 
 
-def _grad_hess_block(beta: np.ndarray, v: list[np.ndarray], copies: list[np.ndarray],
-                     strata: list[_BlockStratum], ties: str = "efron"):
-    """Score (B × p) and Hessian (B × p × p) of the partial likelihood, copies semantics."""
+def _stratum_grad_hess(beta: np.ndarray, vb: np.ndarray, dead_copies: np.ndarray, bst: _BlockStratum,
+                       ties: str = "efron") -> tuple[np.ndarray, np.ndarray]:
+    """One stratum's score (B × p) and Hessian (B × p × p) of the partial likelihood, copies
+    semantics; the model's are the sums over strata."""
     B, p = beta.shape
     U = np.zeros((B, p))
     H = np.zeros((B, p, p))
-    for vb, dead_copies, bst in zip(v, copies, strata):
-        r = vb * np.exp(beta @ bst.X.T)  # B × n
-        risk, dead = bst.moments(r)
-        S0, S1, S2 = bst.unpack(risk)
-        D0, D1, D2 = bst.unpack(dead)
-        U += vb[:, bst.dead_rows] @ bst.Xd
-        if ties == "breslow":
-            a = S1 / S0[..., None]
-            U -= np.einsum("bm,bmi->bi", dead_copies, a)
-            H -= np.einsum("bm,bmij->bij", dead_copies / S0, S2) - np.einsum("bm,bmi,bmj->bij", dead_copies, a, a)
-            continue
-        # Efron: the k-th of d tied deaths sees the risk set less k/d of the dead, f_k = k/d:
-        #   U −= Σ_k (S1 − f_k D1)/s0_k,  s0_k = S0 − f_k D0
-        #   H −= Σ_k [(S2 − f_k D2)/s0_k − (S1 − f_k D1)(S1 − f_k D1)ᵀ/s0_k²]
-        # Expanding in f_k leaves the tie index k only in five scalar sums per (b, m), so no
-        # array carries both k and the p × p moments.
-        ndead = np.rint(dead_copies).astype(np.int64)
-        k = np.arange(int(ndead.max()) if ndead.size else 0)
-        on = k[None, None, :] < ndead[..., None]  # B × m × K
-        frac = np.where(on, k / np.maximum(ndead, 1)[..., None], 0.0)
-        inv = np.where(on, 1.0 / np.where(on, S0[..., None] - frac * D0[..., None], 1.0), 0.0)
-        inv2 = inv * inv
-        c0, c1 = inv.sum(axis=2), (frac * inv).sum(axis=2)
-        e0, e1, e2 = inv2.sum(axis=2), (frac * inv2).sum(axis=2), (frac * frac * inv2).sum(axis=2)
-        U -= np.einsum("bm,bmi->bi", c0, S1) - np.einsum("bm,bmi->bi", c1, D1)
-        SS = np.einsum("bmi,bmj->bmij", S1, S1)
-        SD = np.einsum("bmi,bmj->bmij", S1, D1)
-        DD = np.einsum("bmi,bmj->bmij", D1, D1)
-        H -= (np.einsum("bm,bmij->bij", c0, S2) - np.einsum("bm,bmij->bij", c1, D2)
-              - np.einsum("bm,bmij->bij", e0, SS) + np.einsum("bm,bmij->bij", e1, SD + SD.transpose(0, 1, 3, 2))
-              - np.einsum("bm,bmij->bij", e2, DD))
+    r = vb * np.exp(beta @ bst.X.T)  # B × n
+    risk, dead = bst.moments(r)
+    S0, S1, S2 = bst.unpack(risk)
+    D0, D1, D2 = bst.unpack(dead)
+    U += vb[:, bst.dead_rows] @ bst.Xd
+    if ties == "breslow":
+        a = S1 / S0[..., None]
+        U -= np.einsum("bm,bmi->bi", dead_copies, a)
+        H -= np.einsum("bm,bmij->bij", dead_copies / S0, S2) - np.einsum("bm,bmi,bmj->bij", dead_copies, a, a)
+        return U, H
+    # Efron: the k-th of d tied deaths sees the risk set less k/d of the dead, f_k = k/d:
+    #   U −= Σ_k (S1 − f_k D1)/s0_k,  s0_k = S0 − f_k D0
+    #   H −= Σ_k [(S2 − f_k D2)/s0_k − (S1 − f_k D1)(S1 − f_k D1)ᵀ/s0_k²]
+    # Expanding in f_k leaves the tie index k only in five scalar sums per (b, m), so no
+    # array carries both k and the p × p moments.
+    ndead = np.rint(dead_copies).astype(np.int64)
+    k = np.arange(int(ndead.max()) if ndead.size else 0)
+    on = k[None, None, :] < ndead[..., None]  # B × m × K
+    frac = np.where(on, k / np.maximum(ndead, 1)[..., None], 0.0)
+    inv = np.where(on, 1.0 / np.where(on, S0[..., None] - frac * D0[..., None], 1.0), 0.0)
+    inv2 = inv * inv
+    c0, c1 = inv.sum(axis=2), (frac * inv).sum(axis=2)
+    e0, e1, e2 = inv2.sum(axis=2), (frac * inv2).sum(axis=2), (frac * frac * inv2).sum(axis=2)
+    U -= np.einsum("bm,bmi->bi", c0, S1) - np.einsum("bm,bmi->bi", c1, D1)
+    SS = np.einsum("bmi,bmj->bmij", S1, S1)
+    SD = np.einsum("bmi,bmj->bmij", S1, D1)
+    DD = np.einsum("bmi,bmj->bmij", D1, D1)
+    H -= (np.einsum("bm,bmij->bij", c0, S2) - np.einsum("bm,bmij->bij", c1, D2)
+          - np.einsum("bm,bmij->bij", e0, SS) + np.einsum("bm,bmij->bij", e1, SD + SD.transpose(0, 1, 3, 2))
+          - np.einsum("bm,bmij->bij", e2, DD))
     return U, H
 
 
-def bootstrap_cox(strata, params: pd.Series, clusters: np.ndarray, ties: str, n_replicates: int, seed: int,
-                  scheme: str = "multinomial", block: int = 50) -> BootstrapSummary:
-    """B replicate Cox estimates by weighted vectorised Newton from the full-sample estimate."""
-    if ties not in ("efron", "breslow"):
-        raise ValueError("ties must be 'efron' or 'breslow'")
-    cluster_ids, codes = np.unique(clusters, return_inverse=True)
-    codes = codes.ravel()
-    bstrata = [_BlockStratum(st, codes[st.rows]) for st in strata]
+def bootstrap_cox(source, params: pd.Series, n_replicates: int, seed: int, scheme: str = "multinomial",
+                  block: int = 50) -> BootstrapSummary:
+    """B replicate Cox estimates by weighted vectorised Newton from the full-sample estimate.
+
+    ``source`` is the fit's :class:`~bipdask.estimators.cox.source.StrataSource`: per block of
+    replicates the cluster weights (block × G) go to its partitions once, then every Newton step
+    brings back only the per-stratum score and Hessian stacks, summed in stratum order."""
+    ids = source.cluster_ids()
     beta0 = params.to_numpy()
     out = np.empty((n_replicates, beta0.size))
-    for reps, wc in bs.replicate_blocks(cluster_ids, n_replicates, seed, scheme, block, reuse=True):
-        v_all = [wc[:, b.cluster_code] for b in bstrata]
-        copies_all = [b.dead_copies(v) for b, v in zip(bstrata, v_all)]
-
-        def grad_hess(beta: np.ndarray, rows: np.ndarray, v_all=v_all, copies_all=copies_all):
-            if rows.size == len(reps):
-                return _grad_hess_block(beta, v_all, copies_all, bstrata, ties)
-            return _grad_hess_block(beta, [v[rows] for v in v_all], [c[rows] for c in copies_all], bstrata, ties)
-
+    for reps, wc in bs.replicate_blocks(ids, n_replicates, seed, scheme, block, reuse=True):
+        grad_hess = source.block(ids, wc)
         out[reps.start:reps.stop], _ = vectorised_newton(grad_hess, np.tile(beta0, (len(reps), 1)), tol=1e-9)
     return summarise(out, params, scheme, seed)
