@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -17,6 +18,7 @@ from prefect.futures import PrefectFuture, as_completed
 
 from bipdask.data.validate.coverage import check_groups
 from bipdask.prepare.hir import ModelInputConfig
+from bipdask.prepare.partitions import MAX_UNIT_ROWS, Unit, pack_batches, plan_units
 from bipdask.prepare.outcomes import comparison_windows, treated_jobcentre_ids
 from bipdask.runtime import input_cache, storage
 from bipdask.spec import load_spec, with_replicates
@@ -145,18 +147,21 @@ def evaluate(
 
     t0 = time.perf_counter()
     cache, version = input_cache.cache_url(root), version_key(code_version)
-    futures = [compute_model_inputs.submit(batch, staged, run.model_input, list(treated_ids), windows, config,
-                                           cache, version)
-               for batch in jobcentre_batches(ids, n_batches, batch_size)]
+    units = plan_units(_rows_by_jobcentre(report, ids), max_unit_rows())
+    futures = [compute_model_inputs.submit([u.key() for u in batch], staged, run.model_input, list(treated_ids),
+                                           windows, config, cache, version)
+               for batch in unit_batches(units, n_batches, batch_size)]
     _track(futures, "model inputs (job centre batches)", step)
     infos = [f.result() for f in futures]  # in batch order, whatever order they finished in
     timings["compute_model_inputs"] = time.perf_counter() - t0
-    log.info("model inputs of %d job centres in %d batches in %.1f s: %d reused from the cache, %d recomputed",
-             len(ids), len(infos), timings["compute_model_inputs"], sum(len(i["reused"]) for i in infos),
-             sum(len(i["recomputed"]) for i in infos))
+    log.info("model inputs of %d job centres (%d units) in %d batches in %.1f s: %d units reused from the cache, "
+             "%d recomputed", len(ids), len(units), len(infos), timings["compute_model_inputs"],
+             sum(len(i["reused"]) for i in infos), sum(len(i["recomputed"]) for i in infos))
 
     def urls(kind: str) -> list[str]:
-        return [u for i in infos for u in i["urls"].get(kind, [])]
+        """A kind's files in unit order (job centre, then part), whatever the batching: the reduces
+        see the same rows in the same order on 1 worker or 16."""
+        return sorted((u for i in infos for u in i["urls"].get(kind, [])), key=lambda u: u.rsplit("/", 1)[-1])
 
     t0 = time.perf_counter()
     has_linkage_tables = all(storage.exists(storage.join(staged, f"{t}.parquet")) for t in ("assignments", "caseload"))
@@ -237,11 +242,26 @@ def evaluate(
     return committed
 
 
-def jobcentre_batches(ids: Sequence[int], n_batches: int = 0, batch_size: int = 0) -> list[list[int]]:
-    """``ids`` in consecutive batches of ``batch_size`` (else about ``n_batches`` batches, else
-    :data:`DEFAULT_BATCH_SIZE` each): one ``compute_model_inputs`` task per batch."""
-    size = max(1, batch_size or (math.ceil(len(ids) / n_batches) if n_batches > 0 else DEFAULT_BATCH_SIZE))
-    return [list(ids[i:i + size]) for i in range(0, len(ids), size)]
+def unit_batches(units: Sequence[Unit], n_batches: int = 0, batch_size: int = 0) -> list[list[Unit]]:
+    """``units`` packed by rows into ``ceil(len / batch_size)`` batches (else ``n_batches``, else
+    batches of :data:`DEFAULT_BATCH_SIZE` units; :func:`~bipdask.prepare.partitions.pack_batches`):
+    one ``compute_model_inputs`` task per batch."""
+    size = max(1, batch_size or (math.ceil(len(units) / n_batches) if n_batches > 0 else DEFAULT_BATCH_SIZE))
+    return pack_batches(units, math.ceil(len(units) / size))
+
+
+def max_unit_rows() -> int:
+    """Staged weeks rows per map unit: ``BIPDASK_MAX_UNIT_ROWS`` or
+    :data:`~bipdask.prepare.partitions.MAX_UNIT_ROWS`. Not derived from the cluster: the cut
+    decides the model inputs' files, which must not depend on the number of workers."""
+    raw = os.environ.get("BIPDASK_MAX_UNIT_ROWS", "").strip()
+    return int(raw) if raw.isdigit() and int(raw) > 0 else MAX_UNIT_ROWS
+
+
+def _rows_by_jobcentre(report: dict, ids: Sequence[int]) -> dict[int, int]:
+    """Staged weeks rows per job centre from the validation report (1 each when it has none)."""
+    counts = {int(k): int(v) for k, v in (report.get("weeks_rows_by_jobcentre") or {}).items()}
+    return {jc: counts.get(jc, 1) for jc in ids}
 
 
 def _track(futures: list[Any], stage: str, step: ProgressFn) -> None:

@@ -90,8 +90,8 @@ def build_manifest(
     rows = reduced.rows
     kinds = ("share_cells", *MODEL_INPUT_KINDS)
     model_rows = {k: sum(i["rows"].get(k, 0) for i in model_inputs) for k in kinds}
-    reused = sorted(j for i in model_inputs for j in i["reused"])
-    recomputed = sorted(j for i in model_inputs for j in i["recomputed"])
+    reused = [j for i in model_inputs for j in i["reused"]]  # per unit: a job centre cut in parts once per part
+    recomputed = [j for i in model_inputs for j in i["recomputed"]]
     linkage_counts = {k: linkage[k] for k in LINKAGE_COUNTS if k in linkage}
     return {
         "run_id": run_id,
@@ -121,14 +121,16 @@ def build_manifest(
             "se": SE_NOTES.get(spec.inference_method, SE_NOTES["pairs"]),
             "notes": dict(reduced.notes),
         },
-        "jobcentres": {"staged": len(jobcentre_ids), "batches": len(model_inputs), "treated_ids": list(treated_ids),
+        "jobcentres": {"staged": len(jobcentre_ids), "batches": len(model_inputs),
+                       "units": sum(i.get("units", i.get("jobcentres", 0)) for i in model_inputs),
+                       "treated_ids": list(treated_ids),
                        "treated_names_not_found": list(treated_names_not_found)},
         "outputs": {"estimates": f"results/{ESTIMATES_FILE}", "published": RELEASE_FILE, "staged": "staged/",
                     **{k: f"model_input/{k}/" for k in kinds},
                     **({"linkage_report": rel(linkage["url"])} if linkage.get("url") else {}),
                     **{k: rel(v) for k, v in sorted(reduced.files.items())}},
         "incremental": {"cache": f"{input_cache.CACHE_DIR}/", "reused": len(reused), "recomputed": len(recomputed),
-                        "reused_jobcentres": reused, "recomputed_jobcentres": recomputed,
+                        "reused_jobcentres": sorted(set(reused)), "recomputed_jobcentres": sorted(set(recomputed)),
                         "keys": sorted(k for i in model_inputs for k in i.get("keys", []))},
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
         "started_at": started_at.isoformat(timespec="seconds"),

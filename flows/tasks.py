@@ -62,6 +62,7 @@ from bipdask.prepare.hir import (
     with_pre_belief,
 )
 from bipdask.prepare.linkage import check_match_rate
+from bipdask.prepare.partitions import Unit, person_bucket, unit_name
 from bipdask.prepare.outcomes import (
     NEW_COURSE_WINDOWS,
     empty_cell_sums,
@@ -142,14 +143,25 @@ def staged_weeks_files(staged_url: str, jobcentre_id: int) -> list[str]:
     return storage.list_files(storage.join(staged_url, "weeks", f"jobcentre_id={int(jobcentre_id)}"), ".parquet")
 
 
-def read_staged_weeks(staged_url: str, jobcentre_id: int, columns: Sequence[str] = WEEKS_COLUMNS) -> pd.DataFrame:
-    """One job centre's staged weeks, with ``jobcentre_id`` restored from the partition path."""
+def read_staged_weeks(staged_url: str, jobcentre_id: int, columns: Sequence[str] = WEEKS_COLUMNS,
+                      unit: Unit | None = None) -> pd.DataFrame:
+    """One job centre's staged weeks, with ``jobcentre_id`` restored from the partition path;
+    with a ``unit`` of several parts only the persons of its hash bucket, read one part file at a
+    time (memory: the unit's rows, not the job centre's)."""
     files = staged_weeks_files(staged_url, jobcentre_id)
     if not files:
         return pd.DataFrame({c: [] for c in [*columns, "jobcentre_id"]})
     names = storage.parquet_columns(files[0])
     wanted = [c for c in columns if c in names]
-    weeks = storage.read_parquet(files, columns=wanted)
+    if unit is None or unit.parts == 1:
+        weeks = storage.read_parquet(files, columns=wanted)
+    else:
+        pieces = []
+        for f in files:
+            piece = storage.read_parquet(f, columns=wanted)
+            keep = person_bucket(piece["person_id"].to_numpy(), unit.parts) == unit.part
+            pieces.append(piece.loc[keep])
+        weeks = pd.concat(pieces, ignore_index=True)
     weeks["jobcentre_id"] = int(jobcentre_id)
     return weeks
 
@@ -177,7 +189,7 @@ def _jobcentre_frames(weeks: pd.DataFrame, dream_codes: pd.DataFrame, treated_id
 
 
 def compute_model_inputs_impl(
-    jobcentre_ids: Sequence[int],
+    units: Sequence[Sequence[int] | int],
     staged_url: str,
     model_input_url: str,
     treated_ids: Sequence[int],
@@ -186,9 +198,13 @@ def compute_model_inputs_impl(
     cache_url: str | None = None,
     code_version: str = "",
 ) -> dict[str, Any]:
-    """One pass over a batch of job centres' staged weeks → every per-job-centre model input.
+    """One pass over a batch of work units' staged weeks → every per-job-centre model input.
 
-    Writes ``model_input/<kind>/jc-<id>.parquet`` for the Table 6 cell sums (``share_cells``),
+    ``units`` are :meth:`bipdask.prepare.partitions.Unit.key` lists ``[jobcentre_id, part, parts]``
+    (a bare id: a whole job centre): a job centre too large for one task is cut into parts by a
+    person hash (:mod:`bipdask.prepare.partitions`), each part's inputs written under
+    :func:`~bipdask.prepare.partitions.unit_name`.
+    Writes ``model_input/<kind>/<unit name>`` for the Table 6 cell sums (``share_cells``),
     the persons' resource-course weeks by LAB type (``lab_weeks``, Tables 1, 2, 5) and each kind
     of :data:`bipdask.prepare.hir.KINDS`; returns their URLs and row counts.
     Assignments and caseload are read only when the batch holds a participating job centre,
@@ -200,7 +216,8 @@ def compute_model_inputs_impl(
     instead of recomputed. The result lists both sets and the keys used.
     """
     t0 = time.perf_counter()
-    ids = sorted(int(j) for j in jobcentre_ids)
+    work = sorted(Unit.from_key(u) for u in units)
+    ids = sorted({u.jobcentre_id for u in work})
     cfg = ModelInputConfig.from_dict(config)
     dream_codes = storage.read_parquet(storage.join(staged_url, "dream_codes.parquet"))
     treated = set(int(i) for i in treated_ids)
@@ -216,18 +233,21 @@ def compute_model_inputs_impl(
     rows: dict[str, int] = {}
     reused, recomputed, keys = [], [], []
     n_weeks = 0
-    for jc in ids:
-        weeks = read_staged_weeks(staged_url, jc)
+    for unit in work:
+        jc = unit.jobcentre_id
+        weeks = read_staged_weeks(staged_url, jc, unit=unit)
         n_weeks += len(weeks)
         own_a = own_c = None
         if jc in treated and assignments is not None and caseload is not None and len(weeks):
             own_a = persons_rows(assignments, weeks["person_id"].unique())
             own_c = caseworkers_rows(caseload, own_a)
-        name = f"jc-{jc:05d}.parquet"
+        name = unit_name(unit)
         counts = key = None
         if cache_url:
             key = input_cache.entry_key({"weeks": frame_digest(weeks), "assignments": frame_digest(own_a),
-                                         "caseload": frame_digest(own_c), "jobcentre_id": str(jc)}, context)
+                                         "caseload": frame_digest(own_c), "jobcentre_id": str(jc),
+                                         **({"part": f"{unit.part}/{unit.parts}"} if unit.parts > 1 else {})},
+                                        context)
             keys.append(key)
             counts = input_cache.lookup(cache_url, key)
             if counts is not None:
@@ -246,7 +266,8 @@ def compute_model_inputs_impl(
         for kind, n in counts.items():
             urls.setdefault(kind, []).append(storage.join(model_input_url, kind, name))
             rows[kind] = rows.get(kind, 0) + int(n)
-    return {"urls": urls, "rows": rows, "jobcentres": len(ids), "weeks_rows": n_weeks, "reused": reused,
+    return {"urls": urls, "rows": rows, "jobcentres": len(ids), "units": len(work), "weeks_rows": n_weeks,
+            "reused": reused,
             "recomputed": recomputed, "keys": keys, "seconds": time.perf_counter() - t0}
 
 

@@ -327,7 +327,8 @@ def linkage_report_from_counts(counts: pd.DataFrame) -> LinkageReport:
     """
     reports = []
     for jc, g in counts.groupby("jobcentre_id", sort=True):
-        by_week = g.drop(columns="jobcentre_id").sort_values("week", kind="mergesort").reset_index(drop=True)
+        # a job centre cut into parts (bipdask.prepare.partitions) has one row per part and week
+        by_week = g.groupby("week", sort=True, as_index=False)[list(COUNT_COLUMNS)].sum()
         by_week = _rates(by_week)
         totals = {c: int(g[c].sum()) for c in COUNT_COLUMNS}
         by_jc = _rates(pd.DataFrame({"jobcentre_id": np.array([jc], np.int32),

@@ -92,6 +92,7 @@ def test_tiny_delivery_is_valid(tmp_path: Path, fmt: str) -> None:
     assert report.rows_in["weeks"] == 60 and report.rows_in["persons"] == 6
     assert not any(report.quarantined.values())
     assert report.jobcentre_ids == [101, 102]
+    assert sum(report.weeks_rows_by_jobcentre.values()) == 60 and sorted(report.weeks_rows_by_jobcentre) == [101, 102]
     assert report.week_span == ("2018-01-01", "2018-03-05")
     assert sorted(report.input_hashes) == sorted(
         [f"{n}.{fmt}" for n in ("persons", "dream_codes", "jobcentres", "assignments", "caseload",
@@ -394,6 +395,10 @@ def test_staged_hive_layout_reads_back(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(_sorted(staged.select(cols), ["person_id", "week"]),
                                   _sorted(expected, ["person_id", "week"]), check_dtype=False)
     assert report.rows_out["weeks"] == 59
+    # the staged rows per job centre (what the map side packs by) are the partitions' rows, the
+    # quarantined row not counted
+    assert report.weeks_rows_by_jobcentre == {
+        jc: pq.ParquetDataset(run / "staged" / "weeks" / f"jobcentre_id={jc}").read().num_rows for jc in (101, 102)}
     q = pq.read_table(run / "quarantine" / "weeks.parquet")
     assert q.column("reason").to_pylist() == ["not_allowed:lab_type"]
     persons = pq.read_table(run / "staged" / "persons.parquet")

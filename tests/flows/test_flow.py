@@ -356,6 +356,33 @@ def test_hazard_results_are_byte_identical_on_one_and_two_workers(synth_runs):
 
 @pytest.mark.prefect
 @pytest.mark.dask
+def test_job_centres_cut_into_person_hash_parts_give_the_same_estimates(synth_runs, synth_delivery, small_spec,
+                                                                         tmp_path, clusters, monkeypatch):
+    """Every model input is per person or a sum over persons, so cutting each job centre into parts
+    (the map side's memory bound) must not change an estimate beyond rounding."""
+    from flows.run import run_evaluation
+
+    out, whole, _ = synth_runs
+    monkeypatch.setenv("BIPDASK_MAX_UNIT_ROWS", "500")
+    cut = run_evaluation(input_dir=synth_delivery, output_url=str(tmp_path / "cut"), spec=str(small_spec),
+                         dask_address=clusters[2], batch_size=7)
+    assert cut.manifest["jobcentres"]["units"] > 2 * whole.manifest["jobcentres"]["units"]
+    names = [p.name for p in (tmp_path / "cut" / "runs" / cut.run_id / "model_input" / "gap_spells").iterdir()]
+    assert any("-p01of" in n for n in names)
+    assert cut.manifest["row_counts"]["model_input"] == whole.manifest["row_counts"]["model_input"] | {
+        "linkage_counts": cut.manifest["row_counts"]["model_input"]["linkage_counts"]}
+    assert cut.manifest["row_counts"]["linkage"] == whole.manifest["row_counts"]["linkage"]
+    key = ["analysis", "estimand", "period", "jobcentre_id"]
+    a = whole.estimates.sort_values(key, kind="mergesort").reset_index(drop=True)
+    b = cut.estimates.sort_values(key, kind="mergesort").reset_index(drop=True)
+    pd.testing.assert_frame_equal(a[key], b[key])
+    for col in ("estimate", "se", "ci_low", "ci_high", "p_value", "n_obs", "n_persons"):
+        np.testing.assert_allclose(b[col].to_numpy(float), a[col].to_numpy(float), rtol=1e-9, atol=1e-12,
+                                   equal_nan=True, err_msg=col)
+
+
+@pytest.mark.prefect
+@pytest.mark.dask
 def test_match_rate_below_the_floor_stops_the_run_with_an_input_error(synth_delivery, small_spec, tmp_path,
                                                                       harness, clusters):
     import shutil
@@ -408,15 +435,20 @@ def test_the_source_digest_follows_source_edits_not_caches_and_decides_the_versi
     assert ev.version_key(same) != ev.version_key({**same, "source_sha256": "abd"})
 
 
-def test_jobcentre_batches_follow_batch_size_then_worker_count():
-    from flows.evaluate import DEFAULT_BATCH_SIZE, jobcentre_batches
+def test_unit_batches_follow_batch_size_then_worker_count_and_balance_rows():
+    from bipdask.prepare.partitions import Unit
+    from flows.evaluate import DEFAULT_BATCH_SIZE, unit_batches
 
-    ids = list(range(1, 11))
-    assert jobcentre_batches(ids, batch_size=4) == [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10]]
-    assert jobcentre_batches(ids, n_batches=3) == [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10]]
-    assert jobcentre_batches(ids, n_batches=3, batch_size=5) == [[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]]
-    assert jobcentre_batches(ids) == [ids[:DEFAULT_BATCH_SIZE], ids[DEFAULT_BATCH_SIZE:]]
-    assert jobcentre_batches([]) == []
+    units = [Unit(j, rows=100) for j in range(1, 11)]
+    assert [len(b) for b in unit_batches(units, batch_size=4)] == [4, 3, 3]
+    assert len(unit_batches(units, n_batches=3)) == 3
+    assert len(unit_batches(units, n_batches=3, batch_size=5)) == 2
+    assert len(unit_batches(units)) == 2 and DEFAULT_BATCH_SIZE == 8
+    assert unit_batches([]) == []
+    # one large job centre among small ones: it gets a batch of its own, the rest share the others
+    skewed = [Unit(1, rows=1000), *(Unit(j, rows=100) for j in range(2, 12))]
+    batches = unit_batches(skewed, n_batches=2)
+    assert [sum(u.rows for u in b) for b in batches] == [1000, 1000]
 
 
 def test_a_failing_progress_display_never_fails_the_run_and_never_travels_to_workers():

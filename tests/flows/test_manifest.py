@@ -29,7 +29,7 @@ SECTION_KEYS = {
     "row_counts": {"input", "staged", "quarantined", "weeks_read_by_model_inputs", "share_cell_rows",
                    "model_input", "linkage", "estimates", "estimates_by_analysis", "reduce_outputs"},
     "estimation": {"bootstrap_replicates", "bootstrap_scheme", "seed", "cluster", "inference", "se", "notes"},
-    "jobcentres": {"staged", "batches", "treated_ids", "treated_names_not_found"},
+    "jobcentres": {"staged", "batches", "units", "treated_ids", "treated_names_not_found"},
     "incremental": {"cache", "reused", "recomputed", "reused_jobcentres", "recomputed_jobcentres", "keys"},
 }
 
@@ -112,7 +112,7 @@ def test_the_manifest_values_come_from_the_task_results(inputs):
         999, "multinomial", 7, "person_id")
     assert est["notes"] == {"hir_table4": {"spells": 40},
                             "hir_table9": {"skipped": "no assignments or caseload table in the delivery"}}
-    assert m["jobcentres"] == {"staged": 3, "batches": 2, "treated_ids": [1], "treated_names_not_found": ["Faxe"]}
+    assert m["jobcentres"] == {"staged": 3, "batches": 2, "units": 3, "treated_ids": [1], "treated_names_not_found": ["Faxe"]}
     out = m["outputs"]
     assert out["estimates"] == "results/estimates.parquet" and out["staged"] == "staged/"
     assert out["gap_spells"] == "model_input/gap_spells/" and out["share_cells"] == "model_input/share_cells/"

@@ -128,6 +128,7 @@ class ValidationReport:
     contract_version: str = CONTRACT_VERSION
     staged_url: str | None = None
     coverage: dict | None = None  # bipdask.data.validate.coverage: what the clean weeks rows cover
+    weeks_rows_by_jobcentre: dict[int, int] = field(default_factory=dict)  # staged weeks rows per partition
 
     def n_quarantined(self, table: str) -> int:
         return sum(self.quarantined.get(table, {}).values())
@@ -165,6 +166,7 @@ class ValidationReport:
             "max_quarantine_share": self.max_quarantine_share,
             "staged_url": self.staged_url,
             "coverage": self.coverage,
+            "weeks_rows_by_jobcentre": {str(k): int(v) for k, v in sorted(self.weeks_rows_by_jobcentre.items())},
         }
 
 
@@ -253,7 +255,7 @@ def validate_delivery(
     qdir = Folder(str(quarantine_dir)) if quarantine_dir is not None else None
     _clear_outputs(out, qdir)
     checked, ctx = _check_small_tables(data, st, ctx)
-    jobcentre_ids = _check_weeks(root, st, ctx, out, qdir)
+    weeks_by_jobcentre = _check_weeks(root, st, ctx, out, qdir)
 
     st.unusable |= st.errors.tables()
     if "weeks" in st.unusable and "weeks" in st.files:
@@ -281,12 +283,13 @@ def validate_delivery(
         rows_in={t: st.rows_in[t] for t in order},
         rows_out={t: st.rows_out.get(t, 0) for t in order},
         quarantined={t: st.quarantined.get(t, {}) for t in order},
-        jobcentre_ids=jobcentre_ids,
+        jobcentre_ids=sorted(weeks_by_jobcentre),
         input_hashes=st.hashes,
         week_span=_span_text(span),
         max_quarantine_share=max_quarantine_share,
         staged_url=(out.path(STAGED) if out is not None else None),
         coverage=coverage,
+        weeks_rows_by_jobcentre=dict(sorted(weeks_by_jobcentre.items())),
     )
 
 
@@ -434,10 +437,11 @@ def _with_persons(ctx: Context, persons: pa.Table, first: np.ndarray) -> Context
 
 
 def _weeks_rows(root: Path, st: _State, ctx: Context, writer: PartitionedWriter | None,
-                sink: QuarantineSink) -> list[int]:
-    """Pass 2 over weeks: row checks per batch; clean rows to the staged layer."""
+                sink: QuarantineSink) -> dict[int, int]:
+    """Pass 2 over weeks: row checks per batch; clean rows to the staged layer; their count per
+    job centre (what the map side packs into batches, :mod:`bipdask.prepare.partitions`)."""
     table = TABLES["weeks"]
-    jobcentres: set[int] = set()
+    jobcentres: dict[int, int] = {}
     try:
         for t in _weeks_batches(root, st, list(table.column_names)):
             if "weeks" in st.errors.tables():
@@ -446,7 +450,9 @@ def _weeks_rows(root: Path, st: _State, ctx: Context, writer: PartitionedWriter 
             st.count("weeks", first, reasons)
             clean = t.filter(pa.array(first < 0))
             if "jobcentre_id" in clean.column_names:
-                jobcentres.update(np.unique(Frame(clean).values("jobcentre_id")).tolist())
+                ids, counts = np.unique(Frame(clean).values("jobcentre_id"), return_counts=True)
+                for jc, n in zip(ids.tolist(), counts.tolist()):
+                    jobcentres[int(jc)] = jobcentres.get(int(jc), 0) + int(n)
             _cover(st, t, ctx)
             if writer is not None and not st.errors:
                 writer.write(full_schema_table(clean, table))
@@ -459,7 +465,7 @@ def _weeks_rows(root: Path, st: _State, ctx: Context, writer: PartitionedWriter 
     finally:
         sink.close()
     st.rows_in.setdefault("weeks", 0)
-    return sorted(int(i) for i in jobcentres)
+    return dict(sorted(jobcentres.items()))
 
 
 def _cover(st: _State, t: pa.Table, ctx: Context) -> None:
@@ -503,15 +509,15 @@ def _check_small_tables(data: dict[str, pa.Table], st: _State,
 
 
 def _check_weeks(root: Path, st: _State, ctx: Context, out: Folder | None,
-                 qdir: Folder | None) -> list[int]:
-    """Pass 2 over weeks, staging clean rows if nothing is broken so far; the job centre ids."""
+                 qdir: Folder | None) -> dict[int, int]:
+    """Pass 2 over weeks, staging clean rows if nothing is broken so far; clean rows per job centre."""
     if "weeks" not in st.files:
-        return []
+        return {}
     if "weeks" in st.unusable:
         others = [c for c in TABLES["weeks"].column_names if c not in WEEKS_KEY]
         for _ in _weeks_batches(root, st, others):
             pass  # the keys are broken: still report typing problems in the other columns
-        return []
+        return {}
     stage = out is not None and not st.errors
     targets = [(qdir, ())] if qdir is not None else []
     if stage:
