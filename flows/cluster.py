@@ -125,3 +125,27 @@ def dashboard_link() -> str | None:
         return FlowRunContext.get().task_runner.client.dashboard_link  # connects now, as the first task would
     except Exception:  # noqa: BLE001 - no context, no client, no dashboard: nothing to show
         return None
+
+
+def _worker_transfers(dask_worker: Any) -> dict[str, float]:
+    """On a worker: bytes it sent to other workers, and its memory now (Dask's own counters)."""
+    import psutil
+
+    return {"outgoing_bytes": float(getattr(dask_worker, "transfer_outgoing_bytes_total", 0) or 0),
+            "rss_bytes": float(psutil.Process().memory_info().rss)}
+
+
+def cluster_summary() -> dict[str, Any] | None:
+    """What the flow run's Dask cluster did, for the manifest: the number of workers, the bytes the
+    workers sent each other (data moved between workers, not to the flow) and each worker's
+    memory at the end. ``None`` without a Dask client (no cluster, or it cannot be reached)."""
+    try:
+        from prefect.context import FlowRunContext
+
+        client = FlowRunContext.get().task_runner.client
+        per_worker = client.run(_worker_transfers)
+    except Exception:  # noqa: BLE001 - the summary is a convenience; the run does not depend on it
+        return None
+    stats = [per_worker[w] for w in sorted(per_worker)]
+    return {"workers": len(stats), "bytes_between_workers": int(sum(s["outgoing_bytes"] for s in stats)),
+            "worker_rss_mib_at_end": [round(s["rss_bytes"] / 2**20, 1) for s in stats]}

@@ -24,7 +24,7 @@ from bipdask.runtime import input_cache, storage
 from bipdask.spec import load_spec, with_replicates
 from flows import timeouts
 from flows.artifacts import publish_run_artifacts
-from flows.cluster import dashboard_link
+from flows.cluster import cluster_summary, dashboard_link
 from flows.manifest import build_manifest
 from flows.outputs import ReduceOutput, merge_outputs
 from flows.tasks import (
@@ -224,7 +224,7 @@ def evaluate(
         spec_source=spec, seed=seed, cluster=cluster, input_dir=input_dir, input_hashes=input_hashes,
         validation=report, model_inputs=infos, jobcentre_ids=ids, treated_ids=treated_ids,
         treated_names_not_found=missing_names, linkage=linkage, reduced=reduced, timings=timings,
-        started_at=started, committed_at=dt.datetime.now(dt.timezone.utc))
+        started_at=started, committed_at=dt.datetime.now(dt.timezone.utc), dask=cluster_summary())
     t0 = time.perf_counter()
     step("report and commit", 0, 1)
     reports = write_report.submit(run.url, manifest).result()

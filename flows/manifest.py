@@ -63,6 +63,7 @@ def build_manifest(
     timings: Mapping[str, float],
     started_at: dt.datetime,
     committed_at: dt.datetime,
+    dask: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The manifest of one run of the ``evaluate`` flow.
 
@@ -82,6 +83,8 @@ def build_manifest(
     reduced : the reduce tasks' outputs merged (:func:`flows.outputs.merge_outputs`).
     timings : step → seconds (rounded to ms here).
     started_at, committed_at : timestamps (UTC).
+    dask : :func:`flows.cluster.cluster_summary` (workers, bytes moved between workers, their
+        memory at the end), or None without a reachable cluster.
     """
 
     def rel(url: str) -> str:
@@ -133,6 +136,7 @@ def build_manifest(
                         "reused_jobcentres": sorted(set(reused)), "recomputed_jobcentres": sorted(set(recomputed)),
                         "keys": sorted(k for i in model_inputs for k in i.get("keys", []))},
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "dask": dict(dask) if dask else None,
         "started_at": started_at.isoformat(timespec="seconds"),
         "committed_at": committed_at.isoformat(timespec="seconds"),
     }

@@ -72,6 +72,9 @@ def test_flow_writes_tidy_estimates_and_manifest_and_recovers_planted_effect(del
     assert manifest["row_counts"]["input"]["weeks"] == manifest["row_counts"]["staged"]["weeks"] > 0
     assert set(manifest["timings_s"]) >= {"validate_and_stage", "compute_model_inputs", "estimate_share_did"}
     assert manifest["jobcentres"]["treated_ids"] == [1, 2]
+    # the cluster's own counters: one entry per worker, bytes between workers counted (URLs travel, not frames)
+    assert manifest["dask"]["workers"] == len(manifest["dask"]["worker_rss_mib_at_end"]) >= 1
+    assert 0 <= manifest["dask"]["bytes_between_workers"] < 50 * 2**20
     assert manifest["validation"]["input_hashes"] == manifest["inputs"]["sha256"]  # run key = what was read
     assert json.loads((tmp_path / "out" / "runs" / "latest.json").read_text())["run_id"] == result.run_id
     assert "Effect (DiD)" in result.describe()

@@ -20,7 +20,7 @@ COMMITTED = dt.datetime(2026, 3, 2, 3, 7, 9, tzinfo=dt.timezone.utc)
 
 TOP_KEYS = {"run_id", "run_key", "flow", "code_version", "spec", "seed", "inputs", "validation", "row_counts",
             "linkage", "estimation", "jobcentres", "outputs", "incremental", "timings_s", "started_at",
-            "committed_at"}
+            "committed_at", "dask"}
 SECTION_KEYS = {
     "spec": {"name", "source", "content"},
     "inputs": {"delivery", "sha256"},
