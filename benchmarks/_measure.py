@@ -15,11 +15,27 @@ import time
 import psutil
 
 
+def role(p: psutil.Process) -> str:
+    """What a process of a run's tree is: a Dask ``worker`` (a multiprocessing child of the
+    LocalCluster's nanny), the ``prefect_server``, or the ``flow`` itself (and anything else)."""
+    try:
+        cmd = " ".join(p.cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return "other"
+    if "multiprocessing" in cmd and ("spawn_main" in cmd or "forkserver" in cmd):
+        return "worker"
+    if "prefect" in cmd and ("server" in cmd or "uvicorn" in cmd):
+        return "prefect_server"
+    return "flow" if p.pid == os.getpid() else "other"
+
+
 def run_measured(cmd: list[str], env: dict | None = None, cwd: str | None = None) -> dict:
-    """Run ``cmd``; return wall seconds, peak tree RSS in MiB and the exit code."""
+    """Run ``cmd``; return wall seconds, peak tree RSS in MiB, the exit code and the peak RSS of
+    each process of the tree by role (``peak_worker_rss_mib``: the largest Dask worker's)."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     peak = 0
+    by_pid: dict[int, tuple[str, int]] = {}
     done = threading.Event()
 
     def sample() -> None:
@@ -36,9 +52,12 @@ def run_measured(cmd: list[str], env: dict | None = None, cwd: str | None = None
                 break
             for p in procs:
                 try:
-                    total += p.memory_info().rss
+                    rss = p.memory_info().rss
                 except psutil.NoSuchProcess:
-                    pass
+                    continue
+                total += rss
+                kind = "flow" if p.pid == proc.pid else by_pid.get(p.pid, (None, 0))[0] or role(p)
+                by_pid[p.pid] = (kind, max(rss, by_pid.get(p.pid, (kind, 0))[1]))
             peak = max(peak, total)
             time.sleep(0.1)
 
@@ -52,6 +71,9 @@ def run_measured(cmd: list[str], env: dict | None = None, cwd: str | None = None
         "wall_s": round(time.perf_counter() - start, 2),
         "peak_rss_mib": round(peak / 2**20, 1),
         "returncode": proc.returncode,
+        "peak_worker_rss_mib": round(max((r for k, r in by_pid.values() if k == "worker"), default=0) / 2**20, 1),
+        "peak_rss_mib_by_process": sorted(([k, round(r / 2**20, 1)] for k, r in by_pid.values()),
+                                          key=lambda x: -x[1])[:8],
         "output_tail": out[-2000:],
     }
 

@@ -3,6 +3,7 @@
 Usage::
 
     python benchmarks/bench_workers.py --scale 10 --workers 1 2      # the scale-10 figure (long)
+    python benchmarks/bench_workers.py --scale 3 --workers 1 2:1GiB  # 2 workers capped at 1 GiB each
     python benchmarks/bench_workers.py --scale 0.05 --results /tmp/workers.json   # a smoke run
 
 One synthetic delivery (``bipdask synth``, not timed) is evaluated once per worker count K with
@@ -14,9 +15,15 @@ byte-identical — replicate weights are a pure function of (seed, replicate, cl
 number of workers and the batching of job centres (4 batches per worker) cannot change a
 number. The script exits 1 if they differ.
 
-Writes ``benchmarks/results/workers.json`` (``--results``): per K the wall time (s), the peak
-tree RSS (MiB), the flow's stage timings (s, from the manifest); the speed-up
-``wall(K=min) / wall(K)``; and whether the estimates are identical (with their sha256).
+``K:LIMIT`` runs K workers with ``BIPDASK_WORKER_MEMORY=LIMIT`` (Dask pauses, spills and finally
+restarts a worker above its limit: a run that completes under the limit fits it).
+
+Writes ``benchmarks/results/workers.json`` (``--results``): per configuration the wall time (s),
+the peak tree RSS (MiB), the largest worker's peak RSS (``peak_worker_rss_mib``) and each
+process's peak, the flow's stage timings (s) and the manifest's ``dask`` section (bytes moved
+between workers); the speed-ups of the whole run and of the estimation stage
+(``estimates_wall``) against the first configuration; and whether the estimates are identical
+(with their sha256).
 On the 2-core reference machine a speed-up below 2 is expected: the flow process, the Prefect
 server and the scheduler share the same two cores with the workers.
 """
@@ -60,7 +67,8 @@ def committed(root: Path) -> tuple[str, dict, bytes]:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--scale", type=float, default=10.0)
-    p.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--workers", nargs="+", default=["1", "2"],
+                   help="worker counts, each optionally with a per-worker memory limit: 1 2:1GiB")
     p.add_argument("--synth-seed", type=int, default=42)
     p.add_argument("--seed", type=int, default=1, help="the run's seed")
     p.add_argument("--bootstrap", type=int, help="override the spec's B (default: hir's 999)")
@@ -69,32 +77,37 @@ def main() -> int:
     p.add_argument("--keep", action="store_true", help="keep the delivery and the runs")
     args = p.parse_args()
 
+    configs = [(int(w.split(":")[0]), w.split(":")[1] if ":" in w else "") for w in args.workers]
     out = Path(args.out) / f"scale{args.scale:g}"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     data = out / "input"
     synth = run_measured([sys.executable, "-m", "bipdask.cli.main", "synth", "--out", str(data), "--scale",
-                          str(args.scale), "--seed", str(args.synth_seed), "--workers", str(max(args.workers))])
+                          str(args.scale), "--seed", str(args.synth_seed), "--workers", str(max(k for k, _ in configs))])
     if synth["returncode"] != 0:
         print(synth["output_tail"], file=sys.stderr)
         return 2
     spec = small_spec(out / "spec.toml", args.bootstrap) if args.bootstrap is not None else "hir"
 
     rows, runs = [], {}
-    for k in args.workers:
-        root = out / f"output_w{k}"
+    for k, memory in configs:
+        root = out / f"output_w{k}{'_' + memory if memory else ''}"
+        env = {**os.environ, "DASK_ADDRESS": "", **({"BIPDASK_WORKER_MEMORY": memory} if memory else {})}
         m = run_measured([sys.executable, "-m", "bipdask.cli.main", "--no-progress", "run", "--input", str(data),
                           "--output", str(root), "--seed", str(args.seed), "--spec", spec, "--workers", str(k)],
-                         env={**os.environ, "DASK_ADDRESS": ""})
-        row = {"workers": k, **{key: m[key] for key in ("wall_s", "peak_rss_mib", "returncode")}}
+                         env=env)
+        row = {"workers": k, "worker_memory_limit": memory or "default (90 % of RAM)",
+               **{key: m[key] for key in ("wall_s", "peak_rss_mib", "peak_worker_rss_mib",
+                                          "peak_rss_mib_by_process", "returncode")}}
         if m["returncode"] != 0:
             print(m["output_tail"], file=sys.stderr)
         else:
             run_id, manifest, estimates = committed(root)
-            runs[k] = (run_id, estimates)
+            runs[(k, memory)] = (run_id, estimates)
             row.update(run_id=run_id, estimates_sha256=hashlib.sha256(estimates).hexdigest(),
                        estimates_rows=manifest.get("row_counts", {}).get("estimates"),
                        batches=manifest.get("jobcentres", {}).get("batches"),
+                       units=manifest.get("jobcentres", {}).get("units"), dask=manifest.get("dask"),
                        timings_s=manifest.get("timings_s"))
         rows.append(row)
         print(row, flush=True)
@@ -102,8 +115,7 @@ def main() -> int:
     ok = all(r["returncode"] == 0 for r in rows)
     identical = ok and len({e for _, e in runs.values()}) == 1
     same_run_id = ok and len({r for r, _ in runs.values()}) == 1
-    base = min(args.workers)
-    base_wall = next(r["wall_s"] for r in rows if r["workers"] == base)
+    base_wall = rows[0]["wall_s"]
     result = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "scale": args.scale, "synth_seed": args.synth_seed, "seed": args.seed,
@@ -112,14 +124,19 @@ def main() -> int:
                "of the whole process tree",
         "synth": {k: synth[k] for k in ("wall_s", "peak_rss_mib")},
         "rows": rows,
-        "speedup": {str(r["workers"]): round(base_wall / r["wall_s"], 2) for r in rows if ok},
+        "speedup": {f"{r['workers']}:{r['worker_memory_limit']}": round(base_wall / r["wall_s"], 2)
+                    for r in rows if ok},
+        "estimation_speedup": {f"{r['workers']}:{r['worker_memory_limit']}":
+                               round(rows[0]["timings_s"]["estimates_wall"] / r["timings_s"]["estimates_wall"], 2)
+                               for r in rows if ok},
         "estimates_identical": identical,
         "run_ids_equal": same_run_id,
     }
     dest = Path(args.results)
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({k: result[k] for k in ("speedup", "estimates_identical", "run_ids_equal")}))
+    print(json.dumps({k: result[k] for k in ("speedup", "estimation_speedup", "estimates_identical",
+                                              "run_ids_equal")}))
     print(f"wrote {dest}")
     if not args.keep:
         shutil.rmtree(out, ignore_errors=True)
