@@ -29,6 +29,7 @@ import sys
 from prefect import flow, get_run_logger
 
 from bipdask.errors import InputError, Problem
+from bipdask.publish.history import sync_history
 from bipdask.runtime.cleanup import describe, parse_age, remove_leftovers
 from flows.run import execute_run, plan_run
 
@@ -50,7 +51,8 @@ def monthly_refresh(input_dir: str, output_url: str, spec: str = "hir", seed: in
     reported without recomputing; a run being computed by another process is waited for.
     S3 credentials: the worker's environment, or the Prefect Secret block ``s3_secret_block``
     (:mod:`flows.credentials`). Before the run, incomplete runs and temporary files older than
-    ``gc_older_than`` (e.g. ``"1d"``, ``"12h"``) are removed from ``output_url``.
+    ``gc_older_than`` (e.g. ``"1d"``, ``"12h"``) are removed from ``output_url`` and the cross-run
+    table ``published/`` is repaired (:func:`bipdask.publish.history.sync_history`).
     """
     from flows.credentials import apply_s3_secret_block
 
@@ -63,6 +65,9 @@ def monthly_refresh(input_dir: str, output_url: str, spec: str = "hir", seed: in
     removed, kept = remove_leftovers(output_url, older_than)
     if removed or kept:
         logger.warning(describe(removed, kept))
+    synced = sync_history(output_url)  # a committed run an earlier append missed (also on an unchanged delivery)
+    if synced.added or synced.removed or synced.problems:
+        logger.warning(synced.describe())
     run, plan = plan_run(input_dir, output_url, spec, seed)
     result = execute_run(run, plan, workers=workers, dask_address=dask_address, on_wait=logger.warning)
     return result.run_id

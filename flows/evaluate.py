@@ -43,6 +43,7 @@ from flows.tasks import (
     estimate_new_course_share,
     estimate_share_did,
     prune_cache,
+    sync_history,
     validate_and_stage,
     write_report,
     write_results,
@@ -232,6 +233,7 @@ def evaluate(
     manifest["timings_s"]["write_report"] = round(time.perf_counter() - t0, 3)
     committed = commit_run.submit(root, run_id, manifest, claim_token).result()
     prune_cache.submit(root, cache_keep_runs).result()
+    _sync_history(root, run_id, log)
     step("report and commit", 1, 1)
     log.info("committed run %s: %d estimate rows, report in %.1f s, %.1f s in all", run_id, len(reduced.rows),
              manifest["timings_s"]["write_report"], time.perf_counter() - flow_t0)
@@ -240,6 +242,24 @@ def evaluate(
     except Exception as exc:  # noqa: BLE001 - the run is committed; the UI's artifacts are a convenience
         log.warning("run artifacts not created (%s)", type(exc).__name__)
     return committed
+
+
+def _sync_history(root: str, run_id: str, log: Any) -> None:
+    """The committed run into the cross-run table ``<root>/published/`` (and any committed run
+    an earlier append missed). Never fails the committed run: a failure is logged, and the next
+    run's sync or ``bipdask gc`` adds the run."""
+    try:
+        synced = sync_history.submit(root, run_id).result()
+    except Exception as exc:  # noqa: BLE001 - the run is committed; the table is repaired later
+        log.warning("run %s not added to the cross-run table published/ (%s); the next run or `bipdask gc` "
+                    "adds it", run_id, type(exc).__name__)
+        return
+    repaired = [r for r in synced["added"] if r != run_id]
+    log.info("cross-run table published/: run %s %s; %d earlier runs added, %d files of uncommitted runs removed",
+             run_id, "in it" if synced["in_table"] else "not in it (no release)", len(repaired),
+             len(synced["removed"]))
+    for problem in synced["problems"]:
+        log.warning("cross-run table: %s", problem)
 
 
 def unit_batches(units: Sequence[Unit], n_batches: int = 0, batch_size: int = 0) -> list[list[Unit]]:

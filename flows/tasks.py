@@ -68,6 +68,7 @@ from bipdask.prepare.outcomes import (
     empty_cell_sums,
     share_cell_sums,
 )
+from bipdask.publish import history
 from bipdask.publish.disclosure import NEW_COURSE_SHARE_ANALYSIS
 from bipdask.runtime import claims, input_cache, storage
 from bipdask.runtime.input_cache import frame_digest
@@ -635,6 +636,16 @@ def prune_cache_impl(root: str, keep_runs: int = input_cache.DEFAULT_KEEP_RUNS) 
         return {"kept": -1, "removed": 0, "error": type(exc).__name__}
 
 
+def sync_history_impl(root: str, run_id: str) -> dict[str, Any]:
+    """After a commit: the committed run's rows into the cross-run table ``<root>/published/``,
+    and any committed run missing from it (an earlier append that never ran) added
+    (:func:`bipdask.publish.history.sync_history`). Run ids and counts only."""
+    result = history.sync_history(root)
+    return {"run_id": run_id, "in_table": run_id in history.table_run_ids(root),
+            "added": list(result.added), "removed": list(result.removed), "unchanged": result.unchanged,
+            "problems": list(result.problems)}
+
+
 # --------------------------------------------------------------------------- Prefect tasks
 
 RETRY_DELAYS_S = [1, 4, 16]  # exponential backoff between the attempts of an I/O task
@@ -691,3 +702,4 @@ write_results = bipdask_task(write_results_impl, name="write_results", idempoten
 write_report = bipdask_task(write_report_impl, name="write_report", idempotent=True)
 commit_run = bipdask_task(commit_run_impl, name="commit_run", idempotent=True)
 prune_cache = bipdask_task(prune_cache_impl, name="prune_cache", idempotent=True)
+sync_history = bipdask_task(sync_history_impl, name="sync_history", idempotent=True)

@@ -113,9 +113,13 @@ def _parser() -> argparse.ArgumentParser:
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     ls.add_argument("root", metavar="ROOT", help="root URL: local path or s3://bucket/prefix")
 
-    gc = sub.add_parser("gc", help="remove incomplete (never committed) runs and stale temporary files",
+    gc = sub.add_parser("gc", help="remove incomplete (never committed) runs and stale temporary files; "
+                                   "repair the cross-run table published/",
                         epilog="examples:\n  bipdask gc out/ --dry-run\n  bipdask gc s3://bucket/bipdask --older-than 12h\n\n"
                                "Committed runs are never touched; a run being computed (a live claim) is kept.\n"
+                               "The cross-run table ROOT/published/ is made equal to the committed runs'\n"
+                               "releases: a committed run missing from it is added, a run that is not\n"
+                               "committed is removed from it.\n"
                                "exit codes: 0 ok, 2 bad arguments, 3 storage failure",
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     gc.add_argument("root", metavar="ROOT", help="root URL: local path or s3://bucket/prefix")
@@ -253,10 +257,14 @@ def _age(text: str) -> float:
 
 
 def _gc(args: argparse.Namespace) -> None:
+    from bipdask.publish.history import sync_history
     from bipdask.runtime.cleanup import describe, remove_leftovers
 
     removed, kept = remove_leftovers(args.root, args.older_than, dry_run=args.dry_run)
     print(describe(removed, kept, dry_run=args.dry_run))
+    synced = sync_history(args.root, dry_run=args.dry_run)  # committed runs an append missed
+    if synced.added or synced.removed or synced.problems:
+        print(synced.describe(dry_run=args.dry_run))
 
 
 COMMANDS = {"synth": _synth, "validate": _validate, "run": _run, "demo": _demo, "report": _report, "runs": _runs,

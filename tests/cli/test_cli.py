@@ -280,13 +280,17 @@ def test_gc_lists_then_removes_an_incomplete_run_and_keeps_the_committed_ones(tm
     (failed / "persons.parquet").write_bytes(b"rows")
     committed = storage.list_runs(r)
     assert main(["gc", str(r), "--older-than", "1d"]) == 0
-    assert capsys.readouterr().out.strip() == "nothing to remove"  # written just now
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "nothing to remove"  # written just now
+    assert out[1].startswith("cross-run table published/: 1 runs added")  # its append never ran
+    assert storage.exists(storage.join(str(r), "published", f"run={committed[0]}", "estimates.parquet"))
     assert main(["gc", str(r), "--older-than", "0", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "would remove" in out and "rfailed000000000" in out and failed.exists()
     _no_ids(out)
     assert main(["gc", str(r), "--older-than", "0"]) == 0
-    assert "removed 1 incomplete run(s)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "removed 1 incomplete run(s)" in out and "cross-run" not in out  # the table was already whole
     assert not failed.parent.exists() and storage.list_runs(r) == committed
 
 

@@ -20,6 +20,7 @@ from _deliveries import (
 )
 
 from bipdask.analyses.estimates import ESTIMATES_SCHEMA
+from bipdask.publish import history
 from bipdask.runtime import storage
 
 pytestmark = pytest.mark.usefixtures("pinned_code_version")
@@ -77,6 +78,7 @@ def test_flow_writes_tidy_estimates_and_manifest_and_recovers_planted_effect(del
     assert 0 <= manifest["dask"]["bytes_between_workers"] < 50 * 2**20
     assert manifest["validation"]["input_hashes"] == manifest["inputs"]["sha256"]  # run key = what was read
     assert json.loads((tmp_path / "out" / "runs" / "latest.json").read_text())["run_id"] == result.run_id
+    assert history.table_run_ids(str(tmp_path / "out")) == [result.run_id]  # appended after the commit
     assert "Effect (DiD)" in result.describe()
     # Privacy: no person id in any log record of the run.
     pids = {str(p) for p in pd.read_parquet(delivery / "persons.parquet")["person_id"]}
@@ -107,7 +109,7 @@ def test_estimates_are_byte_identical_on_one_and_two_workers(delivery, pairs_spe
 @pytest.mark.prefect
 @pytest.mark.dask
 def test_crash_before_commit_leaves_run_invisible_and_rerun_commits(delivery, pairs_spec, tmp_path, harness, clusters,
-                                                                    monkeypatch):
+                                                                    monkeypatch, caplog):
     import flows.evaluate
     from bipdask.errors import InfrastructureError
     from flows.run import run_evaluation
@@ -126,9 +128,28 @@ def test_crash_before_commit_leaves_run_invisible_and_rerun_commits(delivery, pa
     assert storage.list_runs(root) == []
     with pytest.raises(FileNotFoundError):
         storage.open_run(root)
+    assert history.table_run_ids(root) == []  # the cross-run table never shows the uncommitted run
     monkeypatch.undo()
-    result = run_evaluation(input_dir=delivery, spec=pairs_spec, output_url=root, dask_address=clusters[2])
-    assert storage.list_runs(root) == [result.run_id] and not result.reused
+
+    class CrashingSync:  # the process dies between the commit and the cross-run append
+        def submit(self, *args, **kwargs):
+            raise OSError("killed")
+
+    monkeypatch.setattr(flows.evaluate, "sync_history", CrashingSync())
+    with caplog.at_level(logging.WARNING):
+        result = run_evaluation(input_dir=delivery, spec=pairs_spec, output_url=root, dask_address=clusters[2])
+    assert storage.list_runs(root) == [result.run_id] and not result.reused  # the append's failure fails nothing
+    assert history.table_run_ids(root) == []
+    assert any("not added to the cross-run table" in r.getMessage() for r in caplog.records)
+    monkeypatch.undo()
+    from bipdask.cli.main import main
+
+    assert main(["gc", root]) == 0  # the repair
+    assert history.table_run_ids(root) == [result.run_id]
+    table = history.read_history(root)
+    assert len(table) == len(storage.open_run(root).read_parquet("published/estimates.parquet"))
+    assert table.delivery_last_week.notna().all() and table.input_sha256.notna().all()
+    assert (table.spec_name == result.manifest["spec"]["name"]).all()
 
 
 @pytest.mark.prefect

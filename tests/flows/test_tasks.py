@@ -81,3 +81,16 @@ def test_a_month_that_fell_against_the_previous_delivery_stops_validation(tmp_pa
         f"weeks.jobcentre_id: {RULE_DROP_DELIVERY} (27 rows): job centre 101, 2018-01: 3 rows/week against the "
         "previous delivery (30 rows/week), a fall of 90%, limit 50%")
     assert validate_delivery(folder, previous_coverage=validate_delivery(folder).coverage).coverage
+
+
+def test_sync_history_adds_the_committed_run_and_the_ones_an_earlier_append_missed(tmp_path: Path) -> None:
+    from fake_runs import make_fake_run
+
+    from flows.tasks import sync_history_impl
+
+    make_fake_run(tmp_path, "r00000000000000c1", report=True)  # committed; its append never ran
+    make_fake_run(tmp_path, "r00000000000000c2", committed_at="2026-11-01T06:00:00+00:00")
+    out = sync_history_impl(str(tmp_path), "r00000000000000c2")
+    assert out["in_table"] and out["added"] == ["r00000000000000c1", "r00000000000000c2"]
+    again = sync_history_impl(str(tmp_path), "r00000000000000c2")
+    assert again["in_table"] and again["added"] == [] and again["unchanged"] == 2
