@@ -38,6 +38,19 @@ def monday_of_iso(year: np.ndarray, week: np.ndarray) -> pd.DatetimeIndex:
 _EPOCH_MONDAY = np.datetime64("1970-01-05", "D")
 
 
+def as_datetime64(values) -> pd.Series:
+    """Dates as a ``datetime64[ns]`` Series (index dropped), without ``pd.to_datetime``'s cache probe.
+
+    Staged weeks arrive as ``datetime64[ms]``; ``pd.to_datetime`` on such a Series still boxes
+    up to thousands of values into Timestamps to decide whether to cache (a quarter of the map
+    side's time on a job centre). Datetime input is cast; anything else parsed with ``cache=False``.
+    """
+    series = pd.Series(values).reset_index(drop=True)
+    if pd.api.types.is_datetime64_any_dtype(series) and getattr(series.dt, "tz", None) is None:
+        return series.astype("datetime64[ns]")
+    return pd.to_datetime(series, errors="raise", cache=False)
+
+
 def week_ordinal(dates) -> np.ndarray:
     """ISO-week ordinal of each date: whole weeks since Monday 1970-01-05 (int64).
 

@@ -47,6 +47,7 @@ import pandas as pd
 from bipdask.analyses.hir.beliefs import BELIEF_PREFIX, BELIEFS, belief_percentages
 from bipdask.analyses.hir.linear_table import SHARE_OUTCOME
 from bipdask.data.contract import FTE_HOURS_PER_WEEK
+from bipdask.data.weeks import as_datetime64
 from bipdask.prepare.linkage import (
     LINK_STATUSES,
     LinkageReport,
@@ -253,11 +254,11 @@ def share_weeks(course_weeks: pd.DataFrame, linked: pd.DataFrame) -> pd.DataFram
     """
     outcome = pd.DataFrame({
         "person_id": course_weeks["person_id"].to_numpy(np.int64),
-        "week": pd.to_datetime(course_weeks["week"]).to_numpy("datetime64[ns]"),
+        "week": as_datetime64(course_weeks["week"]).to_numpy("datetime64[ns]"),
         "y": in_internship_or_hours(course_weeks["lab_type"], course_weeks["ordinary_hours"]).to_numpy(np.int8),
     })
     keys = pd.DataFrame({"person_id": linked["person_id"].to_numpy(np.int64),
-                         "week": pd.to_datetime(linked["week"]).to_numpy("datetime64[ns]")})
+                         "week": as_datetime64(linked["week"]).to_numpy("datetime64[ns]")})
     y = keys.merge(outcome, on=["person_id", "week"], how="left", validate="one_to_one")["y"]
     return pd.DataFrame({
         "person_id": keys["person_id"].to_numpy(),
@@ -311,7 +312,7 @@ def linkage_counts(report: LinkageReport, jobcentre_id: int) -> pd.DataFrame:
     by_week = report.by_week
     out = pd.DataFrame({
         "jobcentre_id": np.full(len(by_week), int(jobcentre_id), np.int32),
-        "week": pd.to_datetime(by_week["week"]).to_numpy("datetime64[ns]") if len(by_week)
+        "week": as_datetime64(by_week["week"]).to_numpy("datetime64[ns]") if len(by_week)
         else np.array([], "datetime64[ns]"),
     })
     for c in COUNT_COLUMNS:
@@ -478,10 +479,10 @@ def jobcentre_model_inputs(
 def _with_caseworker(rows: pd.DataFrame, linked: pd.DataFrame) -> pd.DataFrame:
     """``rows`` (person_id, week) with the week's ``caseworker_id`` from ``linked`` (<NA> if none)."""
     lk = pd.DataFrame({"person_id": linked["person_id"].to_numpy(np.int64),
-                       "week": pd.to_datetime(linked["week"]).to_numpy("datetime64[ns]"),
+                       "week": as_datetime64(linked["week"]).to_numpy("datetime64[ns]"),
                        "caseworker_id": pd.array(linked["caseworker_id"], dtype="Int64")})
     keys = pd.DataFrame({"person_id": rows["person_id"].to_numpy(np.int64),
-                         "week": pd.to_datetime(rows["week"]).to_numpy("datetime64[ns]")})
+                         "week": as_datetime64(rows["week"]).to_numpy("datetime64[ns]")})
     found = keys.merge(lk, on=["person_id", "week"], how="left", validate="many_to_one")
     return rows.assign(caseworker_id=found["caseworker_id"].array)
 

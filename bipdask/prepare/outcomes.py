@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from bipdask.data.weeks import as_datetime64
 from bipdask.errors import InputError, Problem
 from bipdask.prepare.spells import in_new_course, with_course_status
 from bipdask.spec import EvaluationSpec, Period
@@ -47,7 +48,7 @@ def in_internship_or_hours(lab_type: pd.Series, ordinary_hours: pd.Series) -> pd
 
 
 def _monday(week) -> pd.Series:
-    return pd.to_datetime(pd.Series(week)).dt.normalize()
+    return as_datetime64(week).dt.normalize()
 
 
 def in_resource_course(week: pd.Series, dream_code: pd.Series, dream_codes: pd.DataFrame) -> np.ndarray:
