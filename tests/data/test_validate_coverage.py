@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from _deliveries import PERSON_IDS, tiny_tables, write_delivery
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bipdask.cli import main
 from bipdask.data.validate import validate_delivery
@@ -122,3 +125,23 @@ def test_every_person_in_one_jobcentre_names_the_cause() -> None:
     with pytest.raises(InputError, match="no participating job centre has weeks rows: .*job centre 4, none of"):
         check_groups([4], (1, 2))
     check_groups([1, 4], (1, 2))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.integers(0, 2**31 - 1), st.integers(-40_000, 60_000), st.integers(1, 50)),
+                         max_size=30), max_size=5))
+def test_the_coverage_counter_counts_rows_per_jobcentre_week_and_persons_over_batches(batches):
+    from collections import Counter
+
+    from bipdask.data.validate.coverage import CoverageCounter
+
+    counter = CoverageCounter()
+    expected: Counter = Counter()
+    for batch in batches:
+        jc, day, person = (np.array([r[i] for r in batch], np.int64) for i in range(3))
+        counter.add(jc, day, person)
+        expected.update(zip(jc.tolist(), day.tolist()))
+    assert counter.cells == dict(expected)
+    people = {r[2] for b in batches for r in b}
+    summary = counter.summary(np.array(sorted(people | {999}), np.int64), None)
+    assert summary["persons_without_weeks"] == 1

@@ -47,17 +47,27 @@ class CoverageCounter:
     """Accumulates, batch by batch, what the delivered weeks rows cover (validation's pass 2;
     quarantined rows too: they were delivered, the quarantine reports them on its own)."""
 
-    _cells: dict[tuple[int, int], int] = field(default_factory=dict)  # (job centre, week days) → rows
+    _keys: list[np.ndarray] = field(default_factory=list)  # (job centre, week day) packed in one int64
+    _counts: list[np.ndarray] = field(default_factory=list)  # rows per key, per batch
     _persons: list[np.ndarray] = field(default_factory=list)
 
     def add(self, jobcentre: np.ndarray, week_days: np.ndarray, person: np.ndarray) -> None:
         if not len(jobcentre):
             return
-        pairs = np.stack([np.asarray(jobcentre, np.int64), np.asarray(week_days, np.int64)], axis=1)
-        uniq, counts = np.unique(pairs, axis=0, return_counts=True)
-        for (jc, day), n in zip(uniq.tolist(), counts.tolist()):
-            self._cells[(jc, day)] = self._cells.get((jc, day), 0) + n
-        self._persons.append(np.unique(np.asarray(person, np.int64)))
+        # hash counting (pandas) on one packed key: np.unique(axis=0) sorted pairs, ~40 % of validation
+        counts = pd.Series(_pack(jobcentre, week_days)).value_counts(sort=False)
+        self._keys.append(counts.index.to_numpy(np.int64))
+        self._counts.append(counts.to_numpy(np.int64))
+        self._persons.append(pd.unique(np.asarray(person, np.int64)))
+
+    @property
+    def cells(self) -> dict[tuple[int, int], int]:
+        """(job centre, week as days since 1970-01-01) → delivered rows."""
+        if not self._keys:
+            return {}
+        total = pd.Series(np.concatenate(self._counts)).groupby(np.concatenate(self._keys), sort=True).sum()
+        jc, day = _unpack(total.index.to_numpy(np.int64))
+        return {(int(j), int(d)): int(n) for j, d, n in zip(jc.tolist(), day.tolist(), total.to_numpy().tolist())}
 
     def summary(self, persons: np.ndarray | None, jobcentres: np.ndarray | None) -> dict[str, Any]:
         """JSON-able coverage: counts of persons and job centres without rows, rows per week by
@@ -67,11 +77,23 @@ class CoverageCounter:
         if persons is not None:
             out["persons"] = len(persons)
             out["persons_without_weeks"] = int((~np.isin(persons, seen)).sum())
-        covered = sorted({jc for jc, _ in self._cells})
+        cells = self.cells
+        covered = sorted({jc for jc, _ in cells})
         if jobcentres is not None:
             out["jobcentres_without_weeks"] = sorted(int(j) for j in np.setdiff1d(jobcentres, covered))
-        out["rows_per_week"] = rows_per_week(self._cells)
+        out["rows_per_week"] = rows_per_week(cells)
         return out
+
+
+_DAY_OFFSET = 1 << 31  # week days (signed, since 1970) shifted into [0, 2**32)
+
+
+def _pack(jobcentre: np.ndarray, week_days: np.ndarray) -> np.ndarray:
+    return (np.asarray(jobcentre, np.int64) << 32) | (np.asarray(week_days, np.int64) + _DAY_OFFSET)
+
+
+def _unpack(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return keys >> 32, (keys & 0xFFFFFFFF) - _DAY_OFFSET
 
 
 def rows_per_week(cells: Mapping[tuple[int, int], int]) -> dict[str, dict[str, float]]:
