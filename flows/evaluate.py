@@ -51,6 +51,7 @@ from flows.tasks import (
 from flows.version import version_key
 
 ProgressFn = Callable[[str, int, int], None]  # (stage, done, total); total 0: a message
+REPORT_LANGUAGES = ("en", "da")
 DEFAULT_BATCH_SIZE = 8  # job centres per task when the cluster size is unknown (--dask-address)
 # (reduce task, analysis) skipped, with the linkage's reason, when the delivery cannot be linked
 NEEDS_LINKAGE = (("estimate_hir_mediators", "hir_table9"), ("estimate_hir_beliefs", "hir_table10"))
@@ -228,7 +229,10 @@ def evaluate(
         started_at=started, committed_at=dt.datetime.now(dt.timezone.utc), dask=cluster_summary())
     t0 = time.perf_counter()
     step("report and commit", 0, 1)
-    reports = write_report.submit(run.url, manifest).result()
+    # one task per language, side by side: each renders its own figures (most of the stage); both
+    # write the same release bytes, atomically
+    languages = [write_report.submit(run.url, manifest, [lang]) for lang in REPORT_LANGUAGES]
+    reports = [url for f in languages for url in f.result()]
     manifest["outputs"]["report"] = [u[len(run.url):].lstrip("/") for u in reports]
     manifest["timings_s"]["write_report"] = round(time.perf_counter() - t0, 3)
     committed = commit_run.submit(root, run_id, manifest, claim_token).result()
