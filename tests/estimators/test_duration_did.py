@@ -3,6 +3,8 @@
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from scipy.special import gamma
 
 from bipdask.analyses.hir.durations import did_replicates
@@ -195,3 +197,13 @@ def test_hazard_ratio_matches_lifelines_weibull_on_exact_times():
     d = res.fit.bootstrap.replicates["DE"].to_numpy()
     far = np.abs(d - res.fit.params["DE"]) >= abs(res.fit.params["DE"])
     assert tab.loc["hazard_ratio", "p_value"] == pytest.approx((1 + far.sum()) / (np.isfinite(d).sum() + 1))
+
+
+@given(st.lists(st.floats(-3, 3), min_size=4, max_size=4), st.floats(-1.5, 1.5))
+def test_group_weeks_are_expected_from_params_on_the_four_groups(b, ln_p):
+    from bipdask.estimators.duration_did import GROUPS, _group_weeks
+    from bipdask.estimators.weibull import expected_from_params
+
+    theta = np.array([*b, ln_p])
+    expected = expected_from_params(theta[None, :], pd.Index(["D", "E", "DE", "_cons", "ln_p"]), GROUPS)[0]
+    np.testing.assert_allclose(_group_weeks(theta)[0], expected, rtol=1e-14, atol=0)
