@@ -38,7 +38,7 @@ from bipdask.analyses.hir.descriptives import (
 from bipdask.analyses.hir.durations import figure_curves, table4, table7
 from bipdask.analyses.hir.exits import table8
 from bipdask.analyses.hir.first_stage import FIRST_STAGE_ANALYSIS, caseload_table
-from bipdask.analyses.hir.mediators import share_mediators, table9, table10
+from bipdask.analyses.hir.mediators import share_mediators_by_partition, table9, table10
 from bipdask.analyses.hir.shares import (
     SHARE_ANALYSIS,
     design_based_rows,
@@ -464,7 +464,8 @@ def estimate_hir_mediators_impl(
     t0 = time.perf_counter()
     boot = dict(inference=inference)
     cox = table9(storage.read_parquet(list(time_varying_urls)), **boot)
-    share = share_mediators(storage.read_parquet(list(share_weeks_urls)), analysis="hir_table9", **boot)
+    share = share_mediators_by_partition((storage.read_parquet(u) for u in share_weeks_urls),
+                                         analysis="hir_table9", **boot)  # one unit's file at a time
     t9 = combine_estimates("hir_table9", cox, dataclasses.replace(share, notes={"share": share.notes}))
     return _outputs([t9], replicates_url, t0, inference.cluster)
 
@@ -486,11 +487,19 @@ def estimate_hir_beliefs_impl(
     tv = with_pre_belief(storage.read_parquet(list(time_varying_urls)), survey)
     cox = table10(tv, **boot)
     del tv
-    shares = with_pre_belief(storage.read_parquet(list(share_weeks_urls)), survey)
-    share = share_mediators(shares, analysis="hir_table10", **boot)
+    without_belief: dict[str, int] = {}
+
+    def shares():  # one unit's share weeks at a time, counting weeks without a pre-survey belief
+        for url in share_weeks_urls:
+            part = with_pre_belief(storage.read_parquet(url), survey)
+            for c in part.columns:
+                if c.endswith("_miss") and c.startswith("belief_"):
+                    without_belief[c] = without_belief.get(c, 0) + int(part[c].sum())
+            yield part
+
+    share = share_mediators_by_partition(shares(), analysis="hir_table10", **boot)
     t10 = combine_estimates("hir_table10", cox, dataclasses.replace(share, notes={"share": share.notes}))
-    t10.notes["weeks_without_pre_belief"] = {c: int(shares[c].sum()) for c in shares.columns if c.endswith("_miss")
-                                             and c.startswith("belief_")}
+    t10.notes["weeks_without_pre_belief"] = without_belief
     return _outputs([t10], replicates_url, t0, inference.cluster)
 
 

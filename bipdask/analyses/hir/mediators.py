@@ -30,7 +30,7 @@ and p-value come from its replicates (analyses ``hir_table9``, ``hir_table10``).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -66,6 +66,7 @@ from bipdask.estimators.cox.source import (
     partition_strata,
 )
 from bipdask.estimators.lpm import lpm
+from bipdask.estimators.lpm.within import WithinMoments, combine_within, lpm_within, within_moments
 from bipdask.inference.config import Inference
 from bipdask.inference.pairs import replicate_summary
 
@@ -316,6 +317,66 @@ def share_mediators(share_weeks: pd.DataFrame, *, analysis: str, inference: Infe
     tab = table9_10_share(frame, beliefs=beliefs, inference=inference, period=period, return_fits=True)
     mine = LinearTable([r for r in tab.rows if r.analysis == analysis], [m for m in tab.fits if m.analysis == analysis])
     return _linear_estimates(analysis, mine, notes=notes)
+
+
+def share_mediators_by_partition(partitions: Iterable[pd.DataFrame], *, analysis: str, inference: Inference,
+                                 period: str = "intervention") -> HazardEstimates:
+    """:func:`share_mediators` over the rows of several partitions, holding one partition at a time.
+
+    With job-centre clusters (the spec's default) the share LPMs absorb the clusters themselves,
+    so each partition is reduced to per-job-centre moments where it is read
+    (:func:`bipdask.estimators.lpm.within.within_moments`) and the fits run on their combination
+    (:func:`~bipdask.estimators.lpm.within.lpm_within`): the same rows as ``share_mediators`` on
+    the gathered frame, in memory of job centres, not person-weeks. Other inference (persons as
+    clusters, a pairs bootstrap) needs the rows: the partitions are gathered then.
+    ``partitions`` may be a generator (each frame read when it is needed); Table 10's frames
+    carry the belief columns (:func:`bipdask.prepare.hir.with_pre_belief`).
+    """
+    if analysis not in (TABLE9, TABLE10):
+        raise ValueError(f"analysis must be 'hir_table9' or 'hir_table10', not {analysis!r}")
+    if inference.cluster != "jobcentre_id" or inference.method not in ("wild", "analytic"):
+        return share_mediators(pd.concat(list(partitions), ignore_index=True), analysis=analysis,
+                               inference=inference, period=period)
+    moments: dict[str, list[WithinMoments]] = {}
+    models: list[tuple[str, list[str]]] | None = None
+    persons: list[np.ndarray] = []
+    n_rows = 0
+    for part in partitions:
+        if models is None:
+            models = _share_models(analysis, part.columns)
+        require_columns(part, [SHARE_OUTCOME, "jobcentre_id", "person_id"], "share_weeks")
+        n_rows += len(part)
+        persons.append(pd.unique(part["person_id"].to_numpy(np.int64)))
+        for estimand, covs in models:
+            moments.setdefault(estimand, []).append(
+                within_moments(part, y=SHARE_OUTCOME, covariates=covs, cluster="jobcentre_id"))
+    notes: dict = {"rows": n_rows}
+    if not n_rows:
+        return HazardEstimates(analysis, rows_frame([]), _replicates_frame({}, 0), {**notes, "skipped": "no rows"})
+    n_persons = int(np.unique(np.concatenate(persons)).size)
+    rows: list[Estimate] = []
+    fits: list[ModelFit] = []
+    for estimand, covs in models or []:
+        fit = lpm_within(combine_within(moments[estimand]), fixed_effect="jobcentre_id", inference=inference.method,
+                         bootstrap=int(inference.replicates), seed=inference.seed,
+                         wild_weights=inference.wild_weights, alpha=inference.alpha)
+        rows.append(estimate_row(fit, covs[0], analysis=analysis, estimand=estimand, period=period,
+                                 alpha=inference.alpha, n_persons=n_persons))
+        fits.append(_model_fit(fit, covs[0], rows[-1]))
+    return _linear_estimates(analysis, LinearTable(rows, fits), notes=notes)
+
+
+def _share_models(analysis: str, columns: Sequence[str]) -> list[tuple[str, list[str]]]:
+    """(estimand, covariates) of the share LPMs of ``analysis`` whose columns are present, in
+    :func:`table9_10_share`'s order."""
+    if analysis == TABLE9:
+        candidates = [("caseload", ["caseload", "casemiss"]), ("caseload_change", ["caseload_change", "change_miss"])]
+    else:
+        candidates = []
+        for b in BELIEFS:
+            col = BELIEF_PREFIX + b
+            candidates.append((b, [col, *([f"{col}_miss"] if f"{col}_miss" in columns else [])]))
+    return [(e, covs) for e, covs in candidates if all(c in columns for c in covs)]
 
 
 TABLE9 = "hir_table9"
