@@ -193,7 +193,8 @@ def evaluate(
             urls("time_varying"), urls("share_weeks"), run.replicates, **boot)
         reduces["estimate_hir_beliefs"] = estimate_hir_beliefs.submit(
             urls("time_varying"), urls("share_weeks"), staged, run.replicates, **boot)
-    reduces["estimate_hir_exits"] = estimate_hir_exits.submit(urls("course_exits"), run.replicates, **boot)
+    reduces["estimate_hir_exits"] = estimate_hir_exits.submit(urls("course_exit_cells"), urls("course_exit_persons"),
+                                                           run.replicates, **boot)
     reduces["estimate_new_course_share"] = new_course_future
     reduces["estimate_bip"] = estimate_bip.submit(staged, run.replicates, panel_end, **boot,
                                                   top_quartile=spec_obj.bip_top_quartile,

@@ -36,7 +36,7 @@ from bipdask.analyses.hir.descriptives import (
     table5_lab_mix,
 )
 from bipdask.analyses.hir.durations import figure_curves, table4, table7
-from bipdask.analyses.hir.exits import table8
+from bipdask.analyses.hir.exits import table8_from_cells
 from bipdask.analyses.hir.first_stage import FIRST_STAGE_ANALYSIS, caseload_table
 from bipdask.analyses.hir.mediators import share_mediators_by_partition, table9, table10
 from bipdask.analyses.hir.shares import (
@@ -183,7 +183,7 @@ def _jobcentre_frames(weeks: pd.DataFrame, dream_codes: pd.DataFrame, treated_id
     """Every model input of one job centre: Table 6 cell sums, the descriptive tables' LAB weeks and
     the kinds of ``KINDS``."""
     if not len(weeks):
-        return {"share_cells": empty_cell_sums(), "lab_weeks": empty_lab_week_sums(), **concat_inputs([]).frames()}
+        return {"share_cells": empty_cell_sums(), "lab_weeks": empty_lab_week_sums(), **concat_inputs([], cfg.cluster).frames()}
     return {"share_cells": share_cell_sums(weeks, dream_codes, treated_ids, periods),
             "lab_weeks": lab_week_sums(weeks, dream_codes, treated_ids, periods),
             **concat_inputs([jobcentre_model_inputs(weeks, dream_codes, cfg, own_a, own_c)]).frames()}
@@ -504,13 +504,17 @@ def estimate_hir_beliefs_impl(
 
 
 def estimate_hir_exits_impl(
-    course_exit_urls: Sequence[str],
+    exit_cell_urls: Sequence[str],
+    exit_person_urls: Sequence[str],
     replicates_url: str,
     inference: Inference,
 ) -> ReduceOutput:
-    """Table 8: the weekly exit LPMs (eq. 3) per destination on the gathered course_exits."""
+    """Table 8: the weekly exit LPMs (eq. 3) per destination on the gathered ``course_exit_cells``
+    (frequency-weighted, exactly the person-week fit) and the persons' exit shares on the gathered
+    ``course_exit_persons`` (:func:`bipdask.analyses.hir.exits.table8_from_cells`)."""
     t0 = time.perf_counter()
-    t8 = table8(storage.read_parquet(list(course_exit_urls)), inference=inference)
+    t8 = table8_from_cells(storage.read_parquet(list(exit_cell_urls)), storage.read_parquet(list(exit_person_urls)),
+                           inference=inference)
     return _outputs([t8], replicates_url, t0, inference.cluster)
 
 

@@ -13,7 +13,11 @@ records) :func:`jobcentre_model_inputs` builds, in one pass over the weeks,
   many had a company internship or ordinary hours (Table 7's share block; the columns of
   :func:`bipdask.prepare.outcomes.share_cell_sums`, the same new-course rule and lookback as
   ``first_lab_spells``);
-- ``course_exits`` — weekly exit flags from the course (Table 8);
+- ``course_exit_cells`` and ``course_exit_persons`` — Table 8's sufficient statistics
+  (:mod:`bipdask.prepare.exit_cells`): per (cluster, week within the period τ, D, E) the course
+  weeks and their exits to each destination, and per person, period and job centre the first
+  course week and whether the course ended to each destination (from
+  :func:`bipdask.prepare.spells.course_exits`, never written row by row);
 - ``time_varying`` — the intervention-period gap spells of a participating job centre split into
   person-weeks with that week's caseworker, FTE caseload and its change from the January–February
   2018 baseline (Boks 1; the counting-process input of the Cox mediator models, Tables 9–10);
@@ -48,6 +52,13 @@ from bipdask.analyses.hir.beliefs import BELIEF_PREFIX, BELIEFS, belief_percenta
 from bipdask.analyses.hir.linear_table import SHARE_OUTCOME
 from bipdask.data.contract import FTE_HOURS_PER_WEEK
 from bipdask.data.weeks import as_datetime64
+from bipdask.prepare.exit_cells import (
+    empty_exit_cells,
+    empty_exit_persons,
+    exit_cells,
+    exit_persons,
+    period_first_weeks,
+)
 from bipdask.prepare.linkage import (
     LINK_STATUSES,
     LinkageReport,
@@ -65,7 +76,6 @@ from bipdask.prepare.outcomes import (
     new_course_share_cell_sums,
 )
 from bipdask.prepare.spells import (
-    EXIT_DESTINATIONS,
     course_exits,
     first_lab_spells,
     gap_spells,
@@ -74,11 +84,9 @@ from bipdask.prepare.spells import (
 )
 from bipdask.spec import EvaluationSpec, Period
 
-KINDS = ("gap_spells", "first_lab_spells", "new_course_share_cells", "course_exits", "time_varying", "share_weeks",
-         "linkage_counts")
+KINDS = ("gap_spells", "first_lab_spells", "new_course_share_cells", "course_exit_cells", "course_exit_persons",
+         "time_varying", "share_weeks", "linkage_counts")
 SPELL_COLUMNS = ("D", "E", "jobcentre_id", "person_id", "duration", "event")
-EXIT_COLUMNS = ("D", "E", "jobcentre_id", "person_id", "week", "next_observed", "exit_any",
-                *(f"exit_{d}" for d in EXIT_DESTINATIONS))
 TIME_VARYING_COLUMNS = ("jobcentre_id", "person_id", "start", "stop", "event", "caseload", "casemiss",
                         "caseload_change", "change_miss", "caseworker_id")
 SHARE_WEEK_COLUMNS = ("person_id", "jobcentre_id", "week", SHARE_OUTCOME, "caseload", "casemiss", "caseload_change",
@@ -107,7 +115,8 @@ class ModelInputConfig:
     """What the per-job-centre inputs depend on, taken from the spec (plain values, picklable).
 
     ``panel_start`` is the first week the delivery observes (for Table 7's 52-week lookback);
-    ``None`` uses the job centre's own first week.
+    ``None`` uses the job centre's own first week. ``cluster`` is the spec's cluster column
+    (``"jobcentre_id"`` or ``"person_id"``): Table 8's exit cells lie within its clusters.
     """
 
     treated_ids: tuple[int, ...]
@@ -118,6 +127,7 @@ class ModelInputConfig:
     fte_hours: float = FTE_HOURS_PER_WEEK
     lookback_weeks: int = 52
     panel_start: dt.date | None = None
+    cluster: str = "jobcentre_id"
 
     @classmethod
     def from_spec(cls, spec: EvaluationSpec, treated_ids: Iterable[int],
@@ -131,6 +141,7 @@ class ModelInputConfig:
             caseload_trim=tuple(float(x) for x in spec.caseload_trim),
             fte_hours=float(spec.fte_hours_per_week),
             panel_start=None if panel_start is None else pd.Timestamp(panel_start).date(),
+            cluster=spec.inference().cluster,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -159,6 +170,7 @@ class ModelInputConfig:
             fte_hours=float(raw.get("fte_hours", FTE_HOURS_PER_WEEK)),
             lookback_weeks=int(raw.get("lookback_weeks", 52)),
             panel_start=None if raw.get("panel_start") is None else dt.date.fromisoformat(str(raw["panel_start"])),
+            cluster=str(raw.get("cluster", "jobcentre_id")),
         )
 
 
@@ -169,7 +181,8 @@ class JobcentreInputs:
     gap_spells: pd.DataFrame
     first_lab_spells: pd.DataFrame
     new_course_share_cells: pd.DataFrame
-    course_exits: pd.DataFrame
+    course_exit_cells: pd.DataFrame
+    course_exit_persons: pd.DataFrame
     time_varying: pd.DataFrame
     share_weeks: pd.DataFrame
     linkage_counts: pd.DataFrame
@@ -193,21 +206,6 @@ def _spells(frame: pd.DataFrame) -> pd.DataFrame:
         "duration": frame["duration"].to_numpy(np.int32),
         "event": frame["event"].to_numpy(np.int8),
     })
-
-
-def _exits(frame: pd.DataFrame) -> pd.DataFrame:
-    out = pd.DataFrame({
-        "D": frame["D"].to_numpy(np.int8),
-        "E": frame["E"].to_numpy(np.int8),
-        "jobcentre_id": frame["jobcentre_id"].to_numpy(np.int32),
-        "person_id": frame["person_id"].to_numpy(np.int64),
-        "week": pd.to_datetime(frame["week"]).to_numpy("datetime64[ns]"),
-        "next_observed": (frame["destination"] != "unobserved").to_numpy(np.int8),
-        "exit_any": frame["exit_any"].to_numpy(np.int8),
-    })
-    for d in EXIT_DESTINATIONS:
-        out[f"exit_{d}"] = frame[f"exit_{d}"].to_numpy(np.int8)
-    return out
 
 
 def _time_varying(frame: pd.DataFrame) -> pd.DataFrame:
@@ -375,17 +373,18 @@ def _rates(frame: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------- one job centre
 
 
-def empty_inputs() -> JobcentreInputs:
-    """Typed empty frames of every kind (a job centre without weeks); fresh copies of frames
-    built once per process (building them costs ~30 ms, paid per job centre otherwise)."""
-    return JobcentreInputs(**{k: getattr(_empty_inputs(), k).copy() for k in KINDS})
+def empty_inputs(cluster: str = "jobcentre_id") -> JobcentreInputs:
+    """Typed empty frames of every kind (a job centre without weeks; ``course_exit_cells`` keyed by
+    ``cluster``); fresh copies of frames built once per process (building them costs ~30 ms, paid
+    per job centre otherwise)."""
+    frames = {k: getattr(_empty_inputs(), k).copy() for k in KINDS}
+    frames["course_exit_cells"] = empty_exit_cells(cluster)
+    return JobcentreInputs(**frames)
 
 
 @functools.lru_cache(maxsize=1)
 def _empty_inputs() -> JobcentreInputs:
     spells = _spells(pd.DataFrame({c: [] for c in SPELL_COLUMNS}))
-    exits = pd.DataFrame({c: np.array([], np.int8) for c in EXIT_COLUMNS})
-    exits = exits.astype({"jobcentre_id": np.int32, "person_id": np.int64, "week": "datetime64[ns]"})
     tv = _time_varying(pd.DataFrame({c: np.array([], np.float64) for c in TIME_VARYING_COLUMNS}))
     shares = share_weeks(pd.DataFrame({"person_id": [], "week": np.array([], "datetime64[ns]"), "lab_type": [],
                                        "ordinary_hours": []}),
@@ -393,7 +392,8 @@ def _empty_inputs() -> JobcentreInputs:
                                       ).assign(week=np.array([], "datetime64[ns]")))
     counts = pd.DataFrame({"jobcentre_id": np.array([], np.int32), "week": np.array([], "datetime64[ns]"),
                            **{c: np.array([], np.int64) for c in COUNT_COLUMNS}})
-    return JobcentreInputs(spells, spells.copy(), empty_cell_sums(), exits, tv, shares, counts)
+    return JobcentreInputs(spells, spells.copy(), empty_cell_sums(), empty_exit_cells(), empty_exit_persons(), tv,
+                           shares, counts)
 
 
 def jobcentre_model_inputs(
@@ -426,7 +426,7 @@ def jobcentre_model_inputs(
         Compact frames, each sorted as its builder sorts it (person, then time).
     """
     if len(weeks) == 0:
-        return empty_inputs()
+        return empty_inputs(config.cluster)
     panel = with_course_status(weeks, dream_codes)
     treated = config.treated_ids
     gaps, firsts, exits = [], [], []
@@ -439,12 +439,13 @@ def jobcentre_model_inputs(
         gaps.append(_spells(g))
         firsts.append(_spells(first_lab_spells(panel, lookback_weeks=config.lookback_weeks,
                                                panel_start=config.panel_start, **kw)))
-        exits.append(_exits(course_exits(panel, **kw)))
+        exits.append(course_exits(panel, **kw))
     new_course_cells = empty_cell_sums()
     if "ordinary_hours" in panel.columns:
         windows = dict(zip(NEW_COURSE_WINDOWS, (Period(*config.before), Period(*config.intervention))))
         new_course_cells = new_course_share_cell_sums(panel, treated, windows, lookback_weeks=config.lookback_weeks)
-    out = empty_inputs()
+    exits = pd.concat(exits, ignore_index=True)
+    out = empty_inputs(config.cluster)
     tv, shares, counts = out.time_varying, out.share_weeks, out.linkage_counts
     jc = int(pd.unique(weeks["jobcentre_id"])[0])
     is_treated = jc in set(treated)
@@ -469,7 +470,9 @@ def jobcentre_model_inputs(
         gap_spells=pd.concat(gaps, ignore_index=True),
         first_lab_spells=pd.concat(firsts, ignore_index=True),
         new_course_share_cells=new_course_cells,
-        course_exits=pd.concat(exits, ignore_index=True),
+        course_exit_cells=exit_cells(exits, cluster=config.cluster,
+                                     first_weeks=period_first_weeks(config.before, config.intervention)),
+        course_exit_persons=exit_persons(exits),
         time_varying=tv,
         share_weeks=shares,
         linkage_counts=counts,
@@ -487,10 +490,11 @@ def _with_caseworker(rows: pd.DataFrame, linked: pd.DataFrame) -> pd.DataFrame:
     return rows.assign(caseworker_id=found["caseworker_id"].array)
 
 
-def concat_inputs(parts: Sequence[JobcentreInputs]) -> JobcentreInputs:
-    """Stack several job centres' inputs (in the given order) into one per kind."""
+def concat_inputs(parts: Sequence[JobcentreInputs], cluster: str = "jobcentre_id") -> JobcentreInputs:
+    """Stack several job centres' inputs (in the given order) into one per kind (none: the empty
+    frames, exit cells keyed by ``cluster``)."""
     if not parts:
-        return empty_inputs()
+        return empty_inputs(cluster)
     return JobcentreInputs(**{k: pd.concat([getattr(p, k) for p in parts], ignore_index=True) for k in KINDS})
 
 

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from bipdask.analyses.hir.exits import persons_exits, table8, table8_persons
+from bipdask.analyses.estimates import estimates_frame, replicate_key
+from bipdask.analyses.hir.exits import (
+    cells_for_fit,
+    persons_exits,
+    persons_exits_from_rows,
+    table8,
+    table8_from_cells,
+    table8_persons,
+)
+from bipdask.analyses.hir.linear_table import estimate_row
+from bipdask.data.weeks import week_ordinal
 from bipdask.errors import InputError
+from bipdask.estimators.lpm import CONS, lpm
 from bipdask.inference.config import Inference
+from bipdask.prepare.exit_cells import exit_cells, exit_persons, period_first_weeks
 from bipdask.prepare.spells import EXIT_DESTINATIONS
 
 FLAGS = [f"exit_{d}" for d in EXIT_DESTINATIONS]
+PERIODS = ((dt.date(2017, 3, 1), dt.date(2017, 6, 30)), (dt.date(2018, 3, 1), dt.date(2018, 6, 30)))
 
 
 def _weeks(person, jc, D, E, first_week, n, exit_to=None):
@@ -97,3 +112,173 @@ def test_table8_persons_needs_all_four_groups():
     p = persons_exits(hand_case())
     with pytest.raises(InputError, match="D, E"):
         table8_persons(p[p["E"] == 0], inference=Inference())
+
+
+# --------------------------------------------------------------------------- cells = rows, exactly
+
+
+def _reference_table8(rows: pd.DataFrame, inference: Inference, period: str = "intervention"):
+    """The row-level Table 8 the cell path replaces, kept as the reference: eq. (3) by lpm on every
+    observed person-week (τ = weeks since each period's first observed week, 0/1 outcomes, no
+    weights), the weekly shares on the rows of each D×E group, the persons' LPMs on one row per
+    person and period (D and job centre of their first course week). Returns the rows (a frame
+    indexed by estimand and period) and the replicates per replicate key."""
+    data = rows.loc[rows["next_observed"].to_numpy() == 1]
+    d, e = data["D"].to_numpy(np.int8), data["E"].to_numpy(np.int8)
+    days = data["week"].to_numpy("datetime64[D]").astype(np.int64)
+    tau = np.empty(len(data), np.int64)
+    for v in (0, 1):
+        tau[e == v] = (days[e == v] - days[e == v].min()) // 7
+    frame = data.assign(D=d, E=e, DE=d * e, tau=tau)
+    cluster, kw = inference.cluster, inference.estimator_kwargs()
+    n_all = None if cluster == "person_id" else int(frame["person_id"].nunique())
+    out, reps = [], {}
+    for dest in EXIT_DESTINATIONS:
+        y = f"exit_{dest}"
+        fit = lpm(frame, y=y, covariates=["D", "E", "DE"], fixed_effects="tau", cluster=cluster, **kw)
+        out.append(estimate_row(fit, "DE", analysis="hir_table8", estimand=dest, period=period, n_persons=n_all))
+        if fit.bootstrap is not None:  # pairs replicates (the wild test publishes its se/CI/p, no replicates)
+            reps[replicate_key(dest, None, period)] = fit.bootstrap.replicates["DE"].to_numpy()
+        for d_val, label in ((1, "mean_participating"), (0, "mean_others")):
+            for e_val, per in ((0, "before"), (1, period)):
+                sub = frame[(frame["D"] == d_val) & (frame["E"] == e_val)]
+                m = lpm(sub, y=y, covariates=[], cluster=cluster)
+                out.append(estimate_row(m, CONS, analysis="hir_table8", estimand=f"{dest}:{label}", period=per,
+                                        n_persons=None if n_all is None else int(sub["person_id"].nunique())))
+    f = frame.sort_values(["person_id", "E", "week"], kind="mergesort")
+    g = f.groupby(["person_id", "E"], sort=True)
+    persons = g[["D", "jobcentre_id"]].first().join(g[FLAGS].max()).reset_index()
+    for dest in EXIT_DESTINATIONS:  # the persons' DiD φ (its replicates; the rows come from table8_persons)
+        fit = lpm(persons.assign(DE=persons["D"] * persons["E"]), y=f"exit_{dest}", covariates=["D", "E", "DE"],
+                  cluster=cluster, **kw)
+        if fit.bootstrap is not None:
+            reps[replicate_key(f"{dest}:persons_did", None, period)] = fit.bootstrap.replicates["DE"].to_numpy()
+    out += table8_persons(persons, inference=inference, period=period)
+    return estimates_frame(out).set_index(["estimand", "period"]), reps
+
+
+def _panel(seed: int = 11, persons: int = 700, weeks: int = 16) -> pd.DataFrame:
+    """Person-weeks of both periods in 12 job centres (101–104 participating): courses of random
+    spans, 8 % of persons moving to another job centre mid-course, a few weeks whose next week
+    the panel does not show, at most one exit per week. Every period's first week has courses."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 8]))
+    jcs, treated = np.array([101, 102, 103, 104, *range(201, 209)]), {101, 102, 103, 104}
+    parts = []
+    for p in range(persons):
+        for e, start in ((0, "2017-03-06"), (1, "2018-03-05")):
+            if rng.random() < 0.25 and p % 7:
+                continue
+            a = 0 if p % 7 == 0 else int(rng.integers(0, weeks - 1))
+            n = int(rng.integers(1, weeks - a + 1))
+            jc = np.full(n, rng.choice(jcs))
+            if rng.random() < 0.08 and n > 1:
+                jc[int(rng.integers(1, n)):] = rng.choice(jcs)
+            f = pd.DataFrame({"person_id": p, "jobcentre_id": jc.astype(np.int32),
+                              "week": pd.date_range(start, periods=weeks, freq="7D")[a:a + n],
+                              "D": np.isin(jc, list(treated)).astype(np.int8), "E": np.int8(e)})
+            f["next_observed"] = (rng.random(n) > 0.03).astype(np.int8)
+            dest = rng.choice(5, n, p=[0.9, 0.02, 0.03, 0.02, 0.03])
+            for i, flag in enumerate(FLAGS):
+                f[flag] = (dest == i + 1).astype(np.int8)
+            parts.append(f)
+    return pd.concat(parts, ignore_index=True)
+
+
+def exit_cells_tau(rows: pd.DataFrame) -> np.ndarray:
+    """τ of the observed rows: weeks since the period's first week (every period's first week has rows)."""
+    r = rows[rows["next_observed"] == 1]
+    first = period_first_weeks(*PERIODS)
+    return week_ordinal(r["week"]) - r["E"].map(first).to_numpy()
+
+
+INFERENCES = {
+    "jobcentre-wild": Inference(cluster="jobcentre_id", method="wild", replicates=199, seed=5),
+    "person-pairs": Inference(cluster="person_id", method="pairs", replicates=99, seed=5),
+}
+PUBLISHED = ["estimate", "se", "ci_low", "ci_high", "p_value", "n_obs", "n_persons", "n_clusters"]
+
+
+@pytest.mark.parametrize("spec", list(INFERENCES))
+def test_table8_from_cells_equals_the_row_level_fit(spec):
+    inference = INFERENCES[spec]
+    rows = _panel()
+    want, want_reps = _reference_table8(rows, inference)
+    cells = exit_cells(rows, cluster=inference.cluster, first_weeks=period_first_weeks(*PERIODS))
+    assert len(cells) < len(rows) if inference.cluster == "jobcentre_id" else len(cells) <= len(rows)
+    got = table8_from_cells(cells, exit_persons(rows), inference=inference)
+    est = got.rows.set_index(["estimand", "period"])
+    assert set(est.index) == set(want.index) and len(est) == len(want) == 40
+    np.testing.assert_allclose(est.loc[want.index, PUBLISHED].to_numpy(np.float64),
+                               want[PUBLISHED].to_numpy(np.float64), rtol=1e-10, atol=1e-15)
+    assert (est.loc[want.index, "inference"] == want["inference"]).all()
+    assert set(got.replicates.columns) - {"replicate"} == set(want_reps)
+    for key, col in want_reps.items():
+        np.testing.assert_allclose(got.replicates[key].to_numpy(), col, rtol=1e-10, atol=1e-15, err_msg=key)
+    if inference.method == "wild":  # the WCR draws rest on the per-cluster sums: equal, so every draw is
+        row_fit = lpm(rows[rows["next_observed"] == 1].assign(
+            DE=rows["D"] * rows["E"], tau=exit_cells_tau(rows)), y="exit_flex_job", covariates=["D", "E", "DE"],
+            fixed_effects="tau", cluster=inference.cluster)
+        cell_fit = lpm(cells_for_fit(cells, inference.cluster), y="rate_flex_job", covariates=["D", "E", "DE"],
+                       fixed_effects="tau", cluster=inference.cluster, weights="n_weeks")
+        a, b = row_fit.cluster_moments(), cell_fit.cluster_moments()
+        for x, y in ((a.xx, b.xx), (a.xy, b.xy), *zip(a.cells.x, b.cells.x), (a.cells.y, b.cells.y),
+                     (a.cells.inverse, b.cells.inverse)):
+            np.testing.assert_allclose(x, y, rtol=1e-10, atol=1e-12)
+        assert a.nobs == b.nobs and a.k_dof == b.k_dof
+    n_unobs = int((rows["next_observed"] == 0).sum())
+    assert got.notes == {"rows": len(rows), "rows_next_week_unobserved": n_unobs,
+                         "person_periods": int(rows[rows["next_observed"] == 1].groupby(["person_id", "E"]).ngroups)}
+
+
+def test_table8_from_cells_without_the_weights_would_differ():
+    """The test above can fail: the unweighted fit on the same cells gives another β."""
+    rows = _panel()
+    frame = cells_for_fit(exit_cells(rows, cluster="jobcentre_id", first_weeks=period_first_weeks(*PERIODS)),
+                          "jobcentre_id")
+    weighted = lpm(frame, y="rate_flex_job", covariates=["D", "E", "DE"], fixed_effects="tau",
+                   cluster="jobcentre_id", weights="n_weeks")
+    unweighted = lpm(frame, y="rate_flex_job", covariates=["D", "E", "DE"], fixed_effects="tau",
+                     cluster="jobcentre_id")
+    want, _ = _reference_table8(rows, Inference(cluster="jobcentre_id", method="analytic"))
+    assert weighted.params["DE"] == pytest.approx(want.loc[("flex_job", "intervention"), "estimate"], rel=1e-10)
+    assert abs(unweighted.params["DE"] - weighted.params["DE"]) > 1e-4
+
+
+@pytest.mark.parametrize("spec", list(INFERENCES))
+def test_table8_cells_of_two_jobcentre_partitions_sum_to_the_one_partition_fit(spec):
+    """The map side per job centre, the reduce a sum: cells and person rows written by two
+    partitions of the job centres (a mover's weeks split between them), concatenated in either
+    order, give the table of the whole frame, bit for bit."""
+    inference = INFERENCES[spec]
+    rows = _panel(seed=12, persons=400)
+    first = period_first_weeks(*PERIODS)
+    left = rows["jobcentre_id"].isin([101, 102, 201, 202, 203]).to_numpy()
+    assert rows.loc[left, "person_id"].isin(rows.loc[~left, "person_id"]).any()  # movers cross the partition
+
+    def mapped(part):
+        return exit_cells(part, cluster=inference.cluster, first_weeks=first), exit_persons(part)
+
+    whole = table8_from_cells(*mapped(rows), inference=inference)
+    (ca, pa), (cb, pb) = mapped(rows[left]), mapped(rows[~left])
+    for cells, persons in (((ca, cb), (pa, pb)), ((cb, ca), (pb, pa))):
+        got = table8_from_cells(pd.concat(cells, ignore_index=True), pd.concat(persons, ignore_index=True),
+                                inference=inference)
+        pd.testing.assert_frame_equal(got.rows, whole.rows)
+        pd.testing.assert_frame_equal(got.replicates, whole.replicates)
+        assert got.notes == whole.notes
+
+
+def test_persons_exits_from_rows_counts_a_mover_once_at_their_first_jobcentre():
+    rows = hand_case()
+    split = [exit_persons(rows[rows["jobcentre_id"] == jc]) for jc in (21, 11, 12, 22)]  # any order
+    merged = persons_exits_from_rows(pd.concat(split, ignore_index=True))
+    pd.testing.assert_frame_equal(merged, persons_exits(rows))
+    p = merged.set_index(["person_id", "E"])
+    assert p.loc[(1, 1), "jobcentre_id"] == 11 and p.loc[(1, 1), "exit_disability_pension"] == 1
+
+
+def test_table8_cells_need_the_specs_cluster():
+    rows = _panel(persons=60)
+    cells = exit_cells(rows, cluster="jobcentre_id")
+    with pytest.raises(InputError, match="person_id"):
+        table8_from_cells(cells, exit_persons(rows), inference=Inference(cluster="person_id"))

@@ -10,7 +10,7 @@ import statsmodels.api as sm
 from bipdask.analyses.estimates import estimates_frame
 from bipdask.analyses.hir.beliefs import belief_percentages, table3_belief
 from bipdask.analyses.hir.exits import table8_exits
-from bipdask.analyses.hir.linear_table import LinearTable, period_week
+from bipdask.analyses.hir.linear_table import LinearTable
 from bipdask.analyses.hir.mediators import table9_10_share
 from bipdask.errors import InputError
 from bipdask.inference.config import Inference
@@ -23,18 +23,14 @@ def exit_weeks(effect: float, seed: int = 0, persons: int = 600, weeks: int = 12
     for e, start in ((0, "2017-03-06"), (1, "2018-03-05")):
         pid = np.repeat(np.arange(persons), weeks)
         wk = np.tile(pd.date_range(start, periods=weeks, freq="7D"), persons)
-        f = pd.DataFrame({"person_id": pid, "week": wk, "D": (pid < persons // 3).astype(int), "E": e})
+        f = pd.DataFrame({"person_id": pid, "jobcentre_id": 1 + pid % 5, "week": wk,
+                          "D": (pid < persons // 3).astype(int), "E": e})
         tau = np.tile(np.arange(weeks), persons)
         for d in EXIT_DESTINATIONS:
             p = 0.02 + 0.002 * tau + (effect if d == "flex_job" else 0.0) * f["D"] * e
             f[f"exit_{d}"] = (rng.random(len(f)) < p).astype(np.int8)
         frames.append(f)
     return pd.concat(frames, ignore_index=True)
-
-
-def test_period_week_counts_weeks_within_each_period():
-    df = exit_weeks(0.0, persons=2, weeks=3)
-    assert list(period_week(df)) == [0, 1, 2, 0, 1, 2] * 2
 
 
 def test_table8_matches_statsmodels_with_week_dummies_and_recovers_planted_effect():
@@ -46,7 +42,7 @@ def test_table8_matches_statsmodels_with_week_dummies_and_recovers_planted_effec
     assert flex["ci_low"] < 0.03 < flex["ci_high"] and flex["p_value"] < 0.05
     assert flex["n_persons"] == 600 and flex["n_obs"] == len(df)
     # β of eq. (3) = statsmodels OLS with τ dummies
-    tau = pd.get_dummies(period_week(df), prefix="tau", dtype=float)
+    tau = pd.get_dummies(np.tile(np.arange(12), 2 * 600), prefix="tau", dtype=float)
     X = pd.concat([df[["D", "E"]].astype(float), (df["D"] * df["E"]).rename("DE").astype(float), tau], axis=1)
     ref = sm.OLS(df["exit_flex_job"].astype(float), X).fit()
     assert flex["estimate"] == pytest.approx(ref.params["DE"], abs=1e-12)

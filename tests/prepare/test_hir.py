@@ -33,7 +33,9 @@ from bipdask.prepare.linkage import (
     link_caseload,
     linkage_report,
 )
+from bipdask.prepare.exit_cells import exit_cells, exit_persons, period_first_weeks
 from bipdask.prepare.spells import (
+    course_exits,
     first_lab_spells,
     gap_spells,
     time_varying_rows,
@@ -126,6 +128,27 @@ def test_linkage_counts_cover_every_intervention_course_week_and_match_linkage_r
                                   check_dtype=False)
 
 
+@pytest.mark.parametrize("cluster", ["jobcentre_id", "person_id"])
+def test_exit_kinds_are_the_cells_and_person_rows_of_course_exits_with_tau_from_the_period_start(tables, cluster):
+    config = dataclasses.replace(CONFIG, cluster=cluster)
+    got = inputs(tables, config=config)
+    weeks, _, _ = one_jobcentre(tables, 101)
+    panel = with_course_status(weeks, tables["dream_codes"])
+    rows = pd.concat([course_exits(panel, period_start=a, period_end=b, treated_jobcentre_ids=[101], E=E)
+                      for E, (a, b) in ((0, BEFORE), (1, INTERVENTION))], ignore_index=True)
+    assert len(rows) > 0 and (rows["destination"] == "unobserved").any()  # the panel's last week
+    want = exit_cells(rows, cluster=cluster, first_weeks=period_first_weeks(BEFORE, INTERVENTION))
+    pd.testing.assert_frame_equal(got.course_exit_cells, want)
+    assert got.course_exit_cells.columns[0] == cluster
+    assert got.course_exit_cells[["n_weeks", "n_unobserved"]].sum().sum() == len(rows)
+    if cluster == "jobcentre_id":
+        assert len(got.course_exit_cells) < len(rows)
+    pd.testing.assert_frame_equal(got.course_exit_persons, exit_persons(rows))
+    assert list(empty_inputs(cluster).course_exit_cells.dtypes) == list(want.dtypes)
+    empty = jobcentre_model_inputs(tables["weeks"].iloc[:0], tables["dream_codes"], config)
+    assert list(empty.course_exit_cells.columns) == list(want.columns)
+
+
 def test_non_participating_or_unlinkable_job_centre_has_spells_but_no_caseload_inputs(tables):
     other = ModelInputConfig(treated_ids=(102,), before=BEFORE, intervention=INTERVENTION, caseload_baseline=BEFORE)
     for got in (inputs(tables, 101, other), inputs(tables, 101, linkage=False)):
@@ -160,6 +183,10 @@ def test_config_round_trips_through_json_and_follows_the_spec():
     assert cfg.treated_ids == (3, 7)
     assert cfg.intervention == (spec.intervention.start, spec.intervention.end)
     assert cfg.caseload_baseline == (dt.date(2018, 1, 1), dt.date(2018, 2, 28))
+    assert cfg.cluster == spec.inference().cluster == "jobcentre_id"
+    by_person = ModelInputConfig.from_spec(dataclasses.replace(spec, cluster="person"), [7, 3])
+    assert by_person.cluster == "person_id" and by_person.to_dict() != cfg.to_dict()  # enters the cache key
+    assert ModelInputConfig.from_dict(json.loads(json.dumps(by_person.to_dict()))) == by_person
     assert ModelInputConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
 
 

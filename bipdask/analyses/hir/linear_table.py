@@ -7,7 +7,8 @@ with :func:`bipdask.estimators.lpm.model.lpm`:
 * :func:`bipdask.analyses.hir.exits.table8_exits` — exits from the resource course (*afgang fra
   ressourceforløb*), the weekly transition LPM of eq. (3), Y_τ = ϑ_τ + κD + ξE + βDE + ε, one
   per destination (ordinary employment, flex job, ledighedsydelse, disability pension), week
-  effects ϑ_τ absorbed, clustered by person.
+  effects ϑ_τ absorbed, clustered by the spec's cluster, fitted on per-cluster cells
+  (:mod:`bipdask.prepare.exit_cells`).
 * :func:`bipdask.analyses.hir.beliefs.table3_belief` — caseworker belief in the citizen (*tro på
   borgeren*), a before/after comparison of the caseworkers who answered both surveys,
   controlling for job centre (job-centre fixed effects), clustered by caseworker ("Der
@@ -20,8 +21,8 @@ with :func:`bipdask.estimators.lpm.model.lpm`:
   0.0001, −0.0004 — clustered by person.
 
 This module holds what they share: :func:`estimate_row` (a tidy row from a fit),
-:class:`ModelFit` / :class:`LinearTable` (the fits behind the rows), :func:`period_week` (τ of
-eq. 3) and the conversion of a table's fits into replicate columns.
+:class:`ModelFit` / :class:`LinearTable` (the fits behind the rows) and the conversion of a
+table's fits into replicate columns.
 
 Every row carries the cluster-bootstrap SE, percentile CI and p-value when ``bootstrap > 0``
 (the analytic CR1 values otherwise): ``se``, ``ci_low``, ``ci_high`` and ``p_value`` of the
@@ -52,7 +53,7 @@ from bipdask.analyses.estimates import (
 from bipdask.estimators.lpm import LinearResult
 
 SHARE_OUTCOME = "in_internship_or_hours"
-__all__ = ["LinearTable", "ModelFit", "estimate_row", "period_week"]
+__all__ = ["LinearTable", "ModelFit", "estimate_row"]
 
 
 @dataclass(frozen=True)
@@ -114,11 +115,13 @@ def _returned(rows: list[Estimate], fits: list[ModelFit], return_fits: bool) -> 
 
 
 def estimate_row(fit: LinearResult, term: str, *, analysis: str, estimand: str, period: str,
-                 jobcentre_id: int | None = None, alpha: float = 0.05, n_persons: int | None = None) -> Estimate:
+                 jobcentre_id: int | None = None, alpha: float = 0.05, n_persons: int | None = None,
+                 n_obs: int | None = None) -> Estimate:
     """One tidy row for ``term`` of ``fit``: bootstrap SE/CI/p when replicated, else analytic.
 
     ``n_persons`` (the persons behind the row, for disclosure control) defaults to the fit's
-    clusters, which is right only when the clusters are persons."""
+    clusters, which is right only when the clusters are persons. ``n_obs`` defaults to the rows
+    fitted (``fit.nobs``); a fit on frequency-weighted cells passes the rows they stand for."""
     est = float(fit.params[term])
     if fit.wild is not None and np.isfinite(fit.wild.table.loc[term, "p_value"]):
         w = fit.wild.table.loc[term]
@@ -130,29 +133,9 @@ def estimate_row(fit: LinearResult, term: str, *, analysis: str, estimand: str, 
         ci = fit.conf_int(alpha).loc[term]
         se, p = float(fit.se[term]), float(fit.pvalues[term])
     return Estimate(analysis, estimand, jobcentre_id, period, est, se, float(ci["lower"]), float(ci["upper"]),
-                    p, int(fit.n_clusters if n_persons is None else n_persons), int(fit.nobs),
+                    p, int(fit.n_clusters if n_persons is None else n_persons),
+                    int(fit.nobs if n_obs is None else n_obs),
                     inference=fit.inference, n_clusters=int(fit.n_clusters), n_replicates=fit.n_replicates)
-
-
-
-# --------------------------------------------------------------------------- Table 8
-
-
-def period_week(person_weeks: pd.DataFrame, *, week: str = "week", E: str = "E") -> np.ndarray:
-    """τ of eq. (3): the week's number within its period (0 = the first week of the E=0 or E=1 rows).
-
-    The week effects ϑ_τ are shared by the two periods: τ counts weeks since the period began,
-    so calendar time within the period is controlled for without absorbing E (a calendar-week
-    effect would be collinear with E).
-    """
-    wk = pd.to_datetime(person_weeks[week]).to_numpy("datetime64[D]").astype(np.int64)
-    e = person_weeks[E].to_numpy()
-    tau = np.empty(len(wk), np.int64)
-    for value in np.unique(e):
-        sel = e == value
-        tau[sel] = (wk[sel] - wk[sel].min()) // 7
-    return tau
-
 
 
 
