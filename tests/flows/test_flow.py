@@ -275,8 +275,8 @@ def test_flow_writes_hazard_estimates_figures_linkage_and_replicates(synth_runs,
         assert len(reps) == SMALL_B and reps.shape[1] > 1
     reps9 = pd.read_parquet(run_dir / "replicates" / "hir_table9.parquet")
     assert {"hr_caseload|all|intervention", "caseload|all|intervention"} <= set(reps9.columns)
-    for kind in ("gap_spells", "first_lab_spells", "course_exit_cells", "course_exit_persons", "time_varying", "share_weeks", "linkage_counts",
-                 "share_cells", "new_course_share_cells"):
+    for kind in ("gap_spells", "first_lab_spells", "course_exit_cells", "course_exit_persons", "time_varying",
+                 "share_weeks", "linkage_counts", "share_cells", "new_course_share_cells"):
         assert list((run_dir / "model_input" / kind).glob("jc-*.parquet"))
     # Table 7's share block: pooled Table 6 rows over the new courses of hir_table7's spells
     new = est[est["analysis"] == "share_internship_or_hours_new_courses"]
