@@ -92,7 +92,7 @@ def exit_cells(course_exits: pd.DataFrame, *, cluster: str = "jobcentre_id",
     if not len(course_exits):
         return empty_exit_cells(cluster, destinations)
     keep = observed(course_exits)
-    wk = week_ordinal(course_exits["week"])
+    wk = week_ordinal(course_exits["week"].to_numpy("datetime64[ns]"))
     e = course_exits["E"].to_numpy(np.int64)
     first = _first_weeks_in_data(wk, e, keep) if first_weeks is None else first_weeks
     missing = sorted(set(np.unique(e).tolist()) - set(first))
@@ -156,14 +156,17 @@ def exit_persons(course_exits: pd.DataFrame, destinations: Sequence[str] = EXIT_
     """
     flags = [f"exit_{d}" for d in destinations]
     require_columns(course_exits, ["person_id", "week", "D", "E", "jobcentre_id", *flags], "course_exits")
-    f = course_exits.loc[observed(course_exits)]
-    if not len(f):
+    keep = observed(course_exits)
+    if not keep.any():
         return empty_exit_persons(destinations)
+
+    def col(c: str) -> np.ndarray:
+        return course_exits[c].to_numpy(np.int64)[keep]
+
     # D is the job centre's (constant within a key); the first week is the minimum
-    week = pd.to_datetime(f["week"]).to_numpy("datetime64[ns]").astype(np.int64)
-    values = np.column_stack([-week, *(f[c].to_numpy(np.int64) for c in (*flags, "D"))])
-    keys, top = _sum_by_keys([f["person_id"].to_numpy(np.int64), f["E"].to_numpy(np.int64),
-                              f["jobcentre_id"].to_numpy(np.int64)], values, np.maximum)
+    week = course_exits["week"].to_numpy("datetime64[ns]").astype(np.int64)[keep]
+    values = np.column_stack([-week, *(col(c) for c in (*flags, "D"))])
+    keys, top = _sum_by_keys([col("person_id"), col("E"), col("jobcentre_id")], values, np.maximum)
     out = pd.DataFrame({"person_id": keys[0], "E": keys[1], "jobcentre_id": keys[2], "D": top[:, -1],
                         "first_week": (-top[:, 0]).astype("datetime64[ns]"),
                         **{c: top[:, j + 1] for j, c in enumerate(flags)}})
@@ -176,7 +179,7 @@ def _typed_persons(out: pd.DataFrame, flags: Sequence[str]) -> pd.DataFrame:
         "E": out["E"].to_numpy(np.int8),
         "jobcentre_id": out["jobcentre_id"].to_numpy(np.int32),
         "D": out["D"].to_numpy(np.int8),
-        "first_week": pd.to_datetime(out["first_week"]).to_numpy("datetime64[ns]"),
+        "first_week": out["first_week"].to_numpy("datetime64[ns]"),
         **{c: out[c].to_numpy(np.int8) for c in flags},
     })
 
