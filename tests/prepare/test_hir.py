@@ -13,6 +13,7 @@ from _deliveries import PERSON_IDS, tiny_tables
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bipdask.prepare.exit_cells import exit_cells, exit_persons, period_first_weeks
 from bipdask.prepare.hir import (
     KINDS,
     LINKAGE_COLUMNS,
@@ -33,7 +34,6 @@ from bipdask.prepare.linkage import (
     link_caseload,
     linkage_report,
 )
-from bipdask.prepare.exit_cells import exit_cells, exit_persons, period_first_weeks
 from bipdask.prepare.spells import (
     course_exits,
     first_lab_spells,
