@@ -123,6 +123,15 @@ class Period:
             raise InputError([Problem("spec", "periods", "period end before start", None)])
 
 
+def last_months_of(end: dt.date, months: int) -> Period:
+    """The last ``months`` calendar months of a period ending on ``end`` ("de sidste tre
+    måneder" of the intervention period): from the first day of the earliest month to ``end``."""
+    month = end.month - months + 1
+    year = end.year + (month - 1) // 12
+    month = (month - 1) % 12 + 1
+    return Period(dt.date(year, month, 1), end)
+
+
 @dataclass(frozen=True)
 class EvaluationSpec:
     """A frozen evaluation spec: treated job centres, periods, inference and disclosure settings
@@ -183,11 +192,7 @@ class EvaluationSpec:
     @property
     def last_months_period(self) -> Period:
         """The last ``last_months`` calendar months of the intervention period."""
-        end = self.intervention.end
-        month = end.month - self.last_months + 1
-        year = end.year + (month - 1) // 12
-        month = (month - 1) % 12 + 1
-        return Period(dt.date(year, month, 1), end)
+        return last_months_of(self.intervention.end, self.last_months)
 
     def to_toml(self) -> dict[str, Any]:
         """The spec as the TOML mapping :func:`parse_spec` reads (dates ISO, tables nested):

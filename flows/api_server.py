@@ -134,6 +134,33 @@ class RunApi:
         return {"PREFECT_API_URL": self.url} if self.server is not None else {}
 
 
+_OWN_SERVERS: set[str] = set()  # API URLs of servers run_api started in this process (no UI, gone after the run)
+
+
+def flow_run_record() -> dict[str, str | None] | None:
+    """The current flow run for the manifest: its id, and its page in the Prefect UI
+    (``PREFECT_UI_URL``, which Prefect derives from ``PREFECT_API_URL`` when unset) when the run
+    reports to a configured API — not to the temporary server the run started itself, which has no
+    UI and stops with the run. A URL with user-info is left out (credentials never reach a
+    manifest). ``None`` outside a flow run."""
+    from urllib.parse import urlsplit
+
+    from prefect.runtime import flow_run
+    from prefect.settings import get_current_settings
+    from prefect.utilities.urls import url_for
+
+    run_id = flow_run.id
+    if not run_id:
+        return None
+    api = configured_api_url()
+    own = api is not None and api.rstrip("/") in _OWN_SERVERS
+    ui = None if own or api is None else (get_current_settings().ui_url or None)
+    if ui and (urlsplit(ui).scheme not in ("http", "https") or "@" in urlsplit(ui).netloc):
+        ui = None
+    return {"flow_run_id": str(run_id), "api": "temporary" if own else ("configured" if api else None),
+            "ui_url": ui, "flow_run_url": url_for("flow-run", obj_id=str(run_id), default_base_url=ui) if ui else None}
+
+
 @contextlib.contextmanager
 def run_api() -> Iterator[RunApi]:
     """The Prefect API for one run: the configured one, or a :class:`RunApiServer` launched now
@@ -148,6 +175,7 @@ def run_api() -> Iterator[RunApi]:
     server = RunApiServer()
     try:
         server.launch()
+        _OWN_SERVERS.add(server.api_url.rstrip("/"))
         with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
             try:
                 yield RunApi(server.api_url, server)

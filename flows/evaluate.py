@@ -23,6 +23,7 @@ from bipdask.prepare.outcomes import comparison_windows, treated_jobcentre_ids
 from bipdask.runtime import input_cache, storage
 from bipdask.spec import load_spec, with_replicates
 from flows import timeouts
+from flows.api_server import flow_run_record
 from flows.artifacts import publish_run_artifacts
 from flows.cluster import cluster_summary, dashboard_link
 from flows.manifest import build_manifest
@@ -48,7 +49,7 @@ from flows.tasks import (
     write_report,
     write_results,
 )
-from flows.version import version_key
+from flows.version import package_versions, version_key
 
 ProgressFn = Callable[[str, int, int], None]  # (stage, done, total); total 0: a message
 REPORT_LANGUAGES = ("en", "da")
@@ -227,7 +228,8 @@ def evaluate(
         spec_source=spec, seed=seed, cluster=cluster, input_dir=input_dir, input_hashes=input_hashes,
         validation=report, model_inputs=infos, jobcentre_ids=ids, treated_ids=treated_ids,
         treated_names_not_found=missing_names, linkage=linkage, reduced=reduced, timings=timings,
-        started_at=started, committed_at=dt.datetime.now(dt.timezone.utc), dask=cluster_summary())
+        started_at=started, committed_at=dt.datetime.now(dt.timezone.utc), dask=cluster_summary(),
+        packages=package_versions(), prefect=flow_run_record())
     t0 = time.perf_counter()
     step("report and commit", 0, 1)
     # one task per language, side by side: each renders its own figures (most of the stage); both

@@ -64,6 +64,8 @@ def build_manifest(
     started_at: dt.datetime,
     committed_at: dt.datetime,
     dask: Mapping[str, Any] | None = None,
+    packages: Mapping[str, str] | None = None,
+    prefect: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The manifest of one run of the ``evaluate`` flow.
 
@@ -85,6 +87,10 @@ def build_manifest(
     started_at, committed_at : timestamps (UTC).
     dask : :func:`flows.cluster.cluster_summary` (workers, bytes moved between workers, their
         memory at the end), or None without a reachable cluster.
+    packages : :func:`flows.version.package_versions` (numpy, pandas, pyarrow, dask, prefect, …
+        in the flow's process), for the report's data section.
+    prefect : :func:`flows.api_server.flow_run_record` (the flow run's id, and its UI link when
+        the run reported to a Prefect API with a UI), for the report's links.
     """
 
     def rel(url: str) -> str:
@@ -137,6 +143,8 @@ def build_manifest(
                         "keys": sorted(k for i in model_inputs for k in i.get("keys", []))},
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
         "dask": dict(dask) if dask else None,
+        "packages": dict(sorted((packages or {}).items())),
+        "prefect": dict(prefect) if prefect else None,
         "started_at": started_at.isoformat(timespec="seconds"),
         "committed_at": committed_at.isoformat(timespec="seconds"),
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.metadata
 import subprocess
 from pathlib import Path
 
@@ -42,6 +43,22 @@ def code_version() -> dict[str, str | None]:
     except (OSError, subprocess.SubprocessError):
         pass
     return {"bipdask": bipdask.__version__, "source_sha256": source_digest(), "git_sha": sha}
+
+
+PACKAGES = ("numpy", "pandas", "pyarrow", "scipy", "dask", "distributed", "prefect", "prefect-dask", "fsspec", "s3fs",
+            "matplotlib")
+
+
+def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str]:
+    """The installed versions of the libraries a run computes with (in this process), for the
+    manifest and the report's data section; provenance only, not part of the run key."""
+    out = {}
+    for name in names:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return out
 
 
 def version_key(version: dict) -> str:

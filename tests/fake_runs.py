@@ -179,10 +179,11 @@ def fake_replicates(b: int = 199, seed: int = 3) -> pd.DataFrame:
 
 
 def make_fake_run(root: Path, run_id: str = "r00000000000000a1", committed_at: str = "2026-10-01T06:00:00+00:00",
-                  shift: float = 0.0, seed: int = 7, edit=None, report: bool = True) -> storage.CommittedRun:
+                  shift: float = 0.0, seed: int = 7, edit=None, report: bool = True,
+                  manifest_extra: dict | None = None) -> storage.CommittedRun:
     """A committed run directory as the flow writes it, with planted person ids in its staged layer
     and (``report``) its English and Danish reports; ``edit`` changes the estimates table (a frame)
-    before it is written."""
+    before it is written; ``manifest_extra`` replaces or adds top-level manifest keys."""
     run = storage.RunLayout.create(root, run_id)
     table = estimates_table(fake_estimates(shift))
     if edit is not None:
@@ -210,7 +211,7 @@ def make_fake_run(root: Path, run_id: str = "r00000000000000a1", committed_at: s
                                                                      "weeks/part-00011.parquet": "cd" * 32}},
                 "estimation": {"bootstrap_replicates": 199, "bootstrap_scheme": "multinomial", "cluster": "person_id",
                                "notes": {"hir_table7": {"spells": 900, "first_week_lab": 37}}},
-                "row_counts": {"estimates": len(fake_estimates())}}
+                "row_counts": {"estimates": len(fake_estimates())}, **(manifest_extra or {})}
     if report:  # as the flow does: the report is written before the commit, so it is part of the run
         from bipdask.publish.report.build import write_report
 

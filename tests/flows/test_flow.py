@@ -79,6 +79,8 @@ def test_flow_writes_tidy_estimates_and_manifest_and_recovers_planted_effect(del
     assert manifest["validation"]["input_hashes"] == manifest["inputs"]["sha256"]  # run key = what was read
     assert json.loads((tmp_path / "out" / "runs" / "latest.json").read_text())["run_id"] == result.run_id
     assert history.table_run_ids(str(tmp_path / "out")) == [result.run_id]  # appended after the commit
+    assert manifest["packages"]["numpy"] == np.__version__ and "prefect" in manifest["packages"]
+    assert manifest["prefect"]["flow_run_id"]  # the report links it when the API has a UI
     assert "Effect (DiD)" in result.describe()
     # Privacy: no person id in any log record of the run.
     pids = {str(p) for p in pd.read_parquet(delivery / "persons.parquet")["person_id"]}

@@ -20,7 +20,7 @@ COMMITTED = dt.datetime(2026, 3, 2, 3, 7, 9, tzinfo=dt.timezone.utc)
 
 TOP_KEYS = {"run_id", "run_key", "flow", "code_version", "spec", "seed", "inputs", "validation", "row_counts",
             "linkage", "estimation", "jobcentres", "outputs", "incremental", "timings_s", "started_at",
-            "committed_at", "dask"}
+            "committed_at", "dask", "packages", "prefect"}
 SECTION_KEYS = {
     "spec": {"name", "source", "content"},
     "inputs": {"delivery", "sha256"},
@@ -160,3 +160,49 @@ def test_reduce_outputs_are_frozen_and_merge_in_order():
     assert skipped.notes == {"hir_table3": {"skipped": "no belief_survey table in the delivery"},
                              "bip": {"skipped": "no belief_survey table in the delivery"}}
 
+
+
+def test_package_versions_and_the_flow_run_are_recorded_as_given(inputs):
+    run = {"flow_run_id": "0b7c1a2e", "api": "configured", "ui_url": "http://ui:4200",
+           "flow_run_url": "http://ui:4200/runs/flow-run/0b7c1a2e"}
+    m = build_manifest(**inputs, packages={"pandas": "2.3.0", "numpy": "2.3.1"}, prefect=run)
+    assert m["packages"] == {"numpy": "2.3.1", "pandas": "2.3.0"} and list(m["packages"]) == ["numpy", "pandas"]
+    assert m["prefect"] == run
+    bare = build_manifest(**inputs)
+    assert bare["packages"] == {} and bare["prefect"] is None
+
+
+def test_package_versions_are_the_installed_ones():
+    import numpy
+    import pandas
+    import pyarrow
+
+    from flows.version import package_versions
+
+    versions = package_versions()
+    assert {k: versions[k] for k in ("numpy", "pandas", "pyarrow")} == {
+        "numpy": numpy.__version__, "pandas": pandas.__version__, "pyarrow": pyarrow.__version__}
+    assert {"dask", "prefect"} <= set(versions)
+    assert package_versions(("no-such-package-bipdask",)) == {}
+
+
+def test_flow_run_record_links_a_configured_ui_never_the_runs_own_server(monkeypatch):
+    from flows import api_server
+
+    assert api_server.flow_run_record() is None  # outside a flow run
+    monkeypatch.setenv("PREFECT__RUNTIME__FLOW_RUN__ID", "0b7c1a2e-5f3d-4c1b-9a8e-123456789abc")  # Prefect's mock
+    monkeypatch.setattr(api_server, "configured_api_url", lambda: "http://prefect.agency.example:4200/api")
+    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: "http://prefect.agency.example:4200/api"}):
+        rec = api_server.flow_run_record()
+    assert rec["flow_run_id"] == "0b7c1a2e-5f3d-4c1b-9a8e-123456789abc" and rec["api"] == "configured"
+    assert rec["flow_run_url"] == "http://prefect.agency.example:4200/runs/flow-run/0b7c1a2e-5f3d-4c1b-9a8e-123456789abc"
+    monkeypatch.setattr(api_server, "_OWN_SERVERS", {"http://127.0.0.1:5555/api"})
+    monkeypatch.setattr(api_server, "configured_api_url", lambda: "http://127.0.0.1:5555/api")
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:5555/api"}):
+        own = api_server.flow_run_record()
+    assert own["api"] == "temporary" and own["flow_run_url"] is None and own["flow_run_id"]
+    monkeypatch.setattr(api_server, "configured_api_url", lambda: "https://u:secret@prefect.example/api")
+    with temporary_settings(updates={PREFECT_UI_URL: "https://u:secret@prefect.example"}):
+        assert api_server.flow_run_record()["flow_run_url"] is None  # credentials never reach a manifest

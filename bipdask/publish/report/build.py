@@ -42,7 +42,7 @@ from bipdask.publish.release import (
     release_bytes,
     release_frame,
 )
-from bipdask.publish.report import figures, html
+from bipdask.publish.report import about, figures, html
 from bipdask.publish.report.data_tables import data_tables
 from bipdask.publish.report.i18n import LANGUAGES, count, label, number
 from bipdask.publish.report.tables import (
@@ -396,9 +396,13 @@ def bip_method_note(manifest: dict, lang: str) -> str:
     return f'<p class="note">{html.esc(text)}</p>'
 
 
-def build_report(published: Published, lang: str = "en", previous: Published | None = None
-                 ) -> tuple[str, dict[str, bytes]]:
-    """The report's HTML and its figures (key → PNG bytes), from protected data only."""
+RELEASE_HREF = f"../{RELEASE_FILE}"  # the run's release, relative to report/report.html
+
+
+def build_report(published: Published, lang: str = "en", previous: Published | None = None,
+                 release_href: str = RELEASE_HREF, csv_href: str = PUBLISHED_FILE) -> tuple[str, dict[str, bytes]]:
+    """The report's HTML and its figures (key → PNG bytes), from protected data only.
+    ``release_href``/``csv_href``: the links to the published table, relative to the report."""
     if lang not in LANGUAGES:
         raise InputError([Problem("report", "lang", f"must be one of {', '.join(LANGUAGES)}", 0)])
     est = Estimates(published.estimates, published.min_persons, published.differences)
@@ -450,9 +454,11 @@ def build_report(published: Published, lang: str = "en", previous: Published | N
     header += f'<p class="note">{html.esc(disclosure)}</p>'
     sections = [
         html.Section("summary", label("sec_summary", lang), tab("tableA")),
-        html.Section("methods", label("sec_methods", lang), f"<p>{html.esc(methods_text(p, estimation, lang))}</p>"),
+        html.Section("methods", label("sec_about_methods", lang), about.methods_section(
+            p, m, published.min_persons, lang, methods_text(p, estimation, lang))),
+        html.Section("data", label("sec_about_data", lang), about.data_section(m, published.names, lang)),
         html.Section("first_stage", label("sec_first_stage", lang), tab("caseload_table")),
-        html.Section("data", label("sec_data", lang), tab("table1_persons") + tab("table2_background")
+        html.Section("descriptives", label("sec_data", lang), tab("table1_persons") + tab("table2_background")
                      + tab("table5_lab_mix")),
         html.Section("belief", label("sec_belief", lang), tab("table3")),
         html.Section("durations", label("weeks_between_lab", lang), fig("figure1") + fig("figure2") + tab("table4")
@@ -473,6 +479,8 @@ def build_report(published: Published, lang: str = "en", previous: Published | N
         sections.append(html.Section("linkage", label("linkage", lang), f"<p>{html.esc(text)}</p>"))
     if previous is not None:
         sections.append(html.Section("mom", label("mom", lang), month_over_month(published, previous, lang)))
+    sections.append(html.Section("links", label("sec_links", lang), about.links_section(m, release_href, csv_href,
+                                                                                       lang)))
     hashes = (m.get("inputs") or {}).get("sha256") or {}
     sections.append(html.Section("inputs", label("inputs", lang), html.render_hashes(hashes, label("file", lang))))
     title = f'{label("report_title", lang)}: {(m.get("spec") or {}).get("name", "")} · {published.run.run_id}'
@@ -516,7 +524,8 @@ def write_report(run_url: str, out_dir: str | Path | None = None, lang: str = "e
     prev_run = open_committed(previous_run_url) if previous_run_url else previous_run(run)
     published = load_published(run, previous=prev_run)
     previous = load_release(prev_run) if prev_run is not None else None
-    document, figs = build_report(published, lang, previous)
+    document, figs = build_report(published, lang, previous,
+                                  release_href=RELEASE_HREF if out_dir is None else RELEASE_COPY)
     out = storage.join(run.url, "report") if out_dir is None else (
         str(out_dir) if "://" in str(out_dir) else storage.normalize_root(out_dir))
     release = published.release()

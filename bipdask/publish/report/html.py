@@ -91,11 +91,36 @@ def render_hashes(hashes: dict[str, str], file_label: str) -> str:
     return f'<table class="hashes"><thead><tr><th>{esc(file_label)}</th><th>sha256</th></tr></thead><tbody>{rows}</tbody></table>'
 
 
-def render_plain_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+def render_plain_table(columns: Sequence[str], rows: Sequence[Sequence[str]], text_columns: int = 1) -> str:
+    """A table of text cells; the first ``text_columns`` columns left-aligned, the rest as numbers."""
     head = "".join(f"<th>{esc(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f'<td class="{"label" if i == 0 else "num"}">{esc(v)}</td>'
+    body = "".join("<tr>" + "".join(f'<td class="{"label" if i < text_columns else "num"}">{esc(v)}</td>'
                                     for i, v in enumerate(r)) + "</tr>" for r in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def safe_href(href: str) -> str | None:
+    """``href`` if the report may link to it: a relative path inside the run (no scheme, no
+    ``//``), or an ``http(s)`` URL without user-info (credentials never reach the report);
+    ``None`` otherwise."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(str(href))
+    if not parts.scheme and not parts.netloc:
+        return str(href) if not str(href).startswith("/") else None
+    if parts.scheme in ("http", "https") and parts.netloc and "@" not in parts.netloc:
+        return str(href)
+    return None
+
+
+def render_links(items: Sequence[tuple[str, str | None, str]]) -> str:
+    """A list of links: (text, href or None, note); an item without a (safe) href shows its text and note."""
+    out = []
+    for text, href, note in items:
+        target = safe_href(href) if href else None
+        body = f'<a href="{esc(target)}">{esc(text)}</a>' if target else esc(text)
+        out.append(f"<li>{body}{(' ' + esc(note)) if note else ''}</li>")
+    return f'<ul class="links">{"".join(out)}</ul>'
 
 
 def render_document(title: str, lang: str, header: str, sections: Sequence[Section], contents_label: str) -> str:

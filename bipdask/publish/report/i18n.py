@@ -346,6 +346,124 @@ LABELS: dict[str, dict[str, str]] = {
     "lab_company_internship": {"en": "Company internship", "da": "Virksomhedspraktik"},
 }
 
+# the methods, data and links sections (bipdask.publish.report.about)
+LABELS.update({
+    "sec_about_methods": {"en": "Methods", "da": "Metode"},
+    "sec_about_data": {"en": "Data", "da": "Data"},
+    "sec_links": {"en": "Links", "da": "Links"},
+    "models": {"en": "Models", "da": "Modeller"},
+    "col_table": {"en": "Table", "da": "Tabel"},
+    "col_model": {"en": "Model", "da": "Model"},
+    "col_inference": {"en": "Inference", "da": "Inferens"},
+    "col_clusters": {"en": "Clusters", "da": "Klynger"},
+    "col_replicates": {"en": "Replicates", "da": "Replikationer"},
+    "inference_settings": {"en": "Clustering and inference", "da": "Klyngeinddeling og inferens"},
+    "inference_method": {"en": "Inference (spec)", "da": "Inferens (specifikation)"},
+    "cluster_level": {"en": "Cluster level", "da": "Klyngeniveau"},
+    "n_clusters": {"en": "Clusters of the design-based tests", "da": "Klynger i de designbaserede test"},
+    "bootstrap_b": {"en": "Bootstrap replicates (B)", "da": "Bootstrap-replikationer (B)"},
+    "bootstrap_scheme": {"en": "Replicate weights", "da": "Replikationsvægte"},
+    "bootstrap_seed": {"en": "Seed", "da": "Seed"},
+    "disclosure_rule": {"en": "Disclosure rule", "da": "Diskretioneringsregel"},
+    "disclosure_min": {"en": "Minimum persons per published cell", "da": "Mindste antal personer pr. offentliggjort celle"},
+    "disclosure_rule_text": {
+        "en": "A cell resting on fewer than {n} persons is suppressed (primary: {primary}); cells that would reveal "
+              "it through a total or a difference are suppressed too (secondary: {secondary}), and so are cells "
+              "that would reveal one through the previous run's release (previous: {previous}). Curves stop where "
+              "fewer than {n} persons are at risk.",
+        "da": "En celle, der bygger på færre end {n} personer, diskretioneres (primær: {primary}); celler, der "
+              "ville afsløre den gennem en total eller en difference, diskretioneres også (sekundær: {secondary}), "
+              "og det samme gælder celler, der ville afsløre en gennem forrige kørsels offentliggørelse (forrige: "
+              "{previous}). Kurver stopper, hvor færre end {n} personer er i risiko."},
+    "match_rate_floor": {"en": "Minimum linkage rate", "da": "Mindste koblingsrate"},
+    "top_quartile": {"en": "BIP top-quartile estimator", "da": "BIP-estimator for top-kvartilen"},
+    "periods": {"en": "Periods", "da": "Perioder"},
+    "period_from": {"en": "From", "da": "Fra"},
+    "period_to": {"en": "To", "da": "Til"},
+    "period_before": {"en": "Year before the intervention period", "da": "Året før indsatsperioden"},
+    "period_intervention": {"en": "Intervention period", "da": "Indsatsperioden"},
+    "period_last_months": {"en": "Last {k} months of the intervention period",
+                           "da": "De sidste {k} måneder af indsatsperioden"},
+    "period_caseload_baseline": {"en": "Caseload baseline", "da": "Caseload-basisperiode"},
+    "delivery_weeks": {"en": "Weeks in the delivery", "da": "Uger i leverancen"},
+    "participating": {"en": "Participating job centres", "da": "Deltagende jobcentre"},
+    "participating_text": {"en": "{k} participating and {c} comparison job centres in the delivery.",
+                           "da": "{k} deltagende og {c} sammenligningsjobcentre i leverancen."},
+    "not_found": {"en": "Named in the spec but not in the delivery: {names}.",
+                  "da": "Nævnt i specifikationen, men ikke i leverancen: {names}."},
+    "row_counts": {"en": "Rows per table", "da": "Rækker pr. tabel"},
+    "rows_in": {"en": "Delivered", "da": "Leveret"},
+    "rows_staged": {"en": "Staged", "da": "Valideret"},
+    "rows_quarantined": {"en": "Quarantined", "da": "I karantæne"},
+    "linkage_rate": {"en": "Linkage rate", "da": "Koblingsrate"},
+    "linkage_rate_text": {"en": "{rate} of person-weeks matched to a caseworker's caseload (floor {floor}).",
+                          "da": "{rate} af personugerne koblet med en sagsbehandlers caseload (mindst {floor})."},
+    "linkage_unavailable": {"en": "Not available: {reason}.", "da": "Ikke tilgængelig: {reason}."},
+    "versions": {"en": "Software versions", "da": "Softwareversioner"},
+    "package": {"en": "Package", "da": "Pakke"},
+    "version": {"en": "Version", "da": "Version"},
+    "link_release": {"en": "The published estimates (Parquet)", "da": "De offentliggjorte estimater (Parquet)"},
+    "link_release_csv": {"en": "The published estimates (CSV)", "da": "De offentliggjorte estimater (CSV)"},
+    "link_flow_run": {"en": "The Prefect flow run", "da": "Prefect-flowkørslen"},
+    "flow_run_id": {"en": "Prefect flow run id", "da": "Prefect-flowkørslens id"},
+    "no_flow_run_link": {"en": "(no Prefect UI configured for this run)",
+                         "da": "(ingen Prefect-brugerflade konfigureret for denne kørsel)"},
+    "inf_wild": {"en": "wild bootstrap test", "da": "wild bootstrap-test"},
+    "inf_pairs": {"en": "pairs cluster bootstrap", "da": "pairs cluster bootstrap"},
+    "inf_analytic": {"en": "analytic (cluster-robust)", "da": "analytisk (klyngerobust)"},
+    "inf_randomization": {"en": "randomization inference", "da": "randomiseringsinferens"},
+    "inf_placebo": {"en": "Conley–Taber placebo", "da": "Conley–Taber placebo"},
+    "inf_none": {"en": "none (levels and counts)", "da": "ingen (niveauer og antal)"},
+    "level_jobcentre": {"en": "job centre", "da": "jobcenter"},
+    "level_person": {"en": "person", "da": "person"},
+    "level_caseworker": {"en": "caseworker", "da": "sagsbehandler"},
+    "level_citizen": {"en": "citizen", "da": "borger"},
+    "model_hir_caseload": {"en": "Mean FTE caseload per caseworker by job centre and period; its change and DiD at "
+                                 "job-centre level",
+                           "da": "Gennemsnitlig caseload pr. fuldtidssagsbehandler pr. jobcenter og periode; ændring "
+                                 "og forskel-i-forskel på jobcenterniveau"},
+    "model_descriptive": {"en": "Descriptive: counts, means and shares by group and period",
+                          "da": "Beskrivende: antal, gennemsnit og andele pr. gruppe og periode"},
+    "model_hir_table3": {"en": "Caseworkers' belief before and after: means and their difference",
+                         "da": "Sagsbehandlernes tro før og efter: gennemsnit og forskel"},
+    "model_weibull": {"en": "Weibull proportional-hazards DiD (eq. 1): expected weeks, 52-week restricted means, "
+                            "hazard ratio exp(δ)",
+                      "da": "Weibull proportional hazard forskel-i-forskel (ligning 1): forventede uger, begrænset "
+                            "middelværdi over 52 uger, hazard ratio exp(δ)"},
+    "model_cell_did": {"en": "Saturated 2×2 cell DiD (eq. 2) of person-week shares",
+                       "da": "Mættet 2×2 celle-forskel-i-forskel (ligning 2) af andele af personuger"},
+    "model_hir_table8": {"en": "Linear probability DiD of weekly exits (eq. 3); shares of persons exiting",
+                         "da": "Lineær sandsynlighedsmodel, forskel-i-forskel for ugentlige afgange (ligning 3); "
+                               "andele af personer med afgang"},
+    "model_cox": {"en": "Cox regression stratified by job centre (hazard ratios, Efron ties); linear probability "
+                        "models of the share",
+                  "da": "Cox-regression stratificeret efter jobcenter (hazard ratios, Efron-ties); lineære "
+                        "sandsynlighedsmodeller for andelen"},
+    "model_bip_fe": {"en": "Linear probability model with caseworker fixed effects; top-quartile mean by {method}",
+                     "da": "Lineær sandsynlighedsmodel med faste effekter for sagsbehandlere; top-kvartilens "
+                           "gennemsnit ved {method}"},
+    "model_bip_change": {"en": "Job rates of citizens whose caseworker changed or did not; their difference",
+                         "da": "Jobandele for borgere, hvis sagsbehandler skiftede eller ej; forskellen"},
+    "model_bip_progression": {"en": "Mean answer changes between responses; effect sizes by activity combination",
+                              "da": "Gennemsnitlige ændringer i svar mellem besvarelser; effektstørrelser pr. "
+                                    "aktivitetskombination"},
+    "tab_hir_caseload": {"en": "Main report Table 1", "da": "Hovedrapport tabel 1"},
+    "tab_hir_table1_persons": {"en": "Table 1", "da": "Tabel 1"},
+    "tab_hir_table2_background": {"en": "Table 2", "da": "Tabel 2"},
+    "tab_hir_table5_lab_mix": {"en": "Table 5", "da": "Tabel 5"},
+    "tab_hir_table3": {"en": "Table 3", "da": "Tabel 3"},
+    "tab_hir_table4": {"en": "Tables A, 4", "da": "Tabel A, 4"},
+    "tab_hir_table7": {"en": "Table 7", "da": "Tabel 7"},
+    "tab_share_internship_or_hours": {"en": "Tables A, 6", "da": "Tabel A, 6"},
+    "tab_share_internship_or_hours_new_courses": {"en": "Table 7 (share block)", "da": "Tabel 7 (andele)"},
+    "tab_hir_table8": {"en": "Table 8", "da": "Tabel 8"},
+    "tab_hir_table9": {"en": "Table 9", "da": "Tabel 9"},
+    "tab_hir_table10": {"en": "Table 10", "da": "Tabel 10"},
+    "tab_bip_caseworker_effectiveness": {"en": "BIP Tabel 1", "da": "BIP tabel 1"},
+    "tab_bip_caseworker_change": {"en": "BIP caseworker change", "da": "BIP skift af sagsbehandler"},
+    "tab_bip_progression": {"en": "BIP progression", "da": "BIP progression"},
+})
+
 
 def label(key: str, lang: str = "en") -> str:
     """The label ``key`` in ``lang`` (falls back to English, then to the key itself)."""
