@@ -74,6 +74,7 @@ from bipdask.runtime import claims, input_cache, storage
 from bipdask.runtime.input_cache import frame_digest
 from bipdask.spec import Period
 from flows import quiet_console
+from flows.distributed_cox import time_varying_rows
 from flows.outputs import ESTIMATES_FILE, ReduceOutput
 
 WEEKS_COLUMNS = ["person_id", "week", "dream_code", "lab_type", "ordinary_hours", "employed"]
@@ -460,12 +461,16 @@ def estimate_hir_mediators_impl(
     inference: Inference,
 ) -> ReduceOutput:
     """Table 9: the stratified Cox on the week's caseload and its change (time-varying rows) and
-    the share LPMs on the same (share_weeks); one replicates file ``hir_table9``."""
+    the share LPMs on the same (share_weeks); one replicates file ``hir_table9``. The Cox rows
+    are fitted where the time-varying rows are (:mod:`flows.distributed_cox`): this task never
+    holds them; they come last, as the task leaves its worker thread for them
+    (:func:`flows.distributed_cox.time_varying_rows`)."""
     t0 = time.perf_counter()
     boot = dict(inference=inference)
-    cox = table9(storage.read_parquet(list(time_varying_urls)), **boot)
     share = share_mediators_by_partition((storage.read_parquet(u) for u in share_weeks_urls),
                                          analysis="hir_table9", **boot)  # one unit's file at a time
+    with time_varying_rows(time_varying_urls) as rows:
+        cox = table9(rows, **boot)
     t9 = combine_estimates("hir_table9", cox, dataclasses.replace(share, notes={"share": share.notes}))
     return _outputs([t9], replicates_url, t0, inference.cluster)
 
@@ -484,9 +489,6 @@ def estimate_hir_beliefs_impl(
     if survey is None:
         return _skipped(["hir_table10"], "no belief_survey table in the delivery", t0)
     boot = dict(inference=inference)
-    tv = with_pre_belief(storage.read_parquet(list(time_varying_urls)), survey)
-    cox = table10(tv, **boot)
-    del tv
     without_belief: dict[str, int] = {}
 
     def shares():  # one unit's share weeks at a time, counting weeks without a pre-survey belief
@@ -498,6 +500,8 @@ def estimate_hir_beliefs_impl(
             yield part
 
     share = share_mediators_by_partition(shares(), analysis="hir_table10", **boot)
+    with time_varying_rows(time_varying_urls, survey) as rows:  # fitted where the rows are, last
+        cox = table10(rows, **boot)
     t10 = combine_estimates("hir_table10", cox, dataclasses.replace(share, notes={"share": share.notes}))
     t10.notes["weeks_without_pre_belief"] = without_belief
     return _outputs([t10], replicates_url, t0, inference.cluster)
