@@ -108,17 +108,28 @@ _DRAW_CHUNK = 12288
 
 def replicate_blocks(
     cluster_ids: np.ndarray, n_replicates: int, seed: int, scheme: Scheme = "multinomial", block: int = 500,
-    *, reuse: bool = False,
+    *, reuse: bool = False, window: range | None = None,
 ) -> Iterator[tuple[range, np.ndarray]]:
     """Yield (replicate range, weights) blocks so that B × G never sits in memory at once.
+
+    The blocks are always the whole run's: replicates [0, block), [block, 2·block), … up to
+    ``n_replicates``. With ``window`` (a range inside 0 … B − 1: one block of a run computed in
+    pieces) only the blocks holding replicates of the window are drawn, each whole, so that
+    every product over a block has the shape, and hence the bits, it has in a run of all B
+    (BLAS sums a row of a matrix product in an order that depends on the number of rows); the
+    caller keeps the window's rows (:func:`window_rows`). A window cut at multiples of
+    ``block`` draws nothing outside itself.
 
     With ``reuse=True`` every block is written into the same buffer (block × G float64): the
     yielded array is only valid until the next block is requested. This avoids allocating (and
     page-faulting) a fresh block each time, which at G ≈ 28k costs as much as drawing the weights.
     """
     cluster_ids = np.asarray(cluster_ids)
+    lo, hi = (0, n_replicates) if window is None else (window.start, window.stop)
+    if window is not None and (window.step != 1 or not 0 <= lo <= hi <= n_replicates):
+        raise ValueError(f"replicate window {window} must be a contiguous range inside 0 … {n_replicates - 1}")
     buffer = None
-    for start in range(0, n_replicates, block):
+    for start in range(lo - lo % block, hi, block):
         reps = range(start, min(start + block, n_replicates))
         if not reuse:
             yield reps, replicate_weights(cluster_ids, reps, seed, scheme)
@@ -126,6 +137,15 @@ def replicate_blocks(
         if buffer is None:
             buffer = np.empty((min(block, n_replicates), cluster_ids.size), dtype=np.float64)
         yield reps, replicate_weights(cluster_ids, reps, seed, scheme, out=buffer[:len(reps)])
+
+
+def window_rows(reps: range, window: range | None) -> tuple[slice, slice]:
+    """For a block ``reps`` of :func:`replicate_blocks`: (its rows that lie in ``window``, where
+    they go in the window's result). Without a window: all rows, at ``reps``' own numbers."""
+    if window is None:
+        return slice(0, len(reps)), slice(reps.start, reps.stop)
+    a, b = max(reps.start, window.start), min(reps.stop, window.stop)
+    return slice(a - reps.start, b - reps.start), slice(a - window.start, b - window.start)
 
 
 _DENSE_SUMS_MAX = 1 << 24  # entries (128 MiB) up to which sparse per-cluster sums are made dense

@@ -49,6 +49,11 @@ class Inference:
         by caseworker) ignore it.
     alpha : 1 − the confidence level of the intervals (0.05 → 95 %).
     method : ``"pairs"`` or ``"analytic"``.
+    window : ``(b0, b1)`` with 0 ≤ b0 < b1 ≤ ``replicates``, or None (default: all B): an
+        analysis called with a window returns the replicates b0 … b1 − 1 of the run of B, bit for
+        bit (the weights are a pure function of the replicate number, and products are formed
+        over the run's own blocks of replicates), so a large B can be computed in blocks on any
+        worker and concatenated (``docs/methods.md#replicate-blocks``).
     """
 
     replicates: int = 0
@@ -58,6 +63,7 @@ class Inference:
     alpha: float = 0.05
     method: InferenceMethod = "pairs"
     wild_weights: str = "rademacher"
+    window: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -66,6 +72,13 @@ class Inference:
             raise ValueError(f"bootstrap scheme must be one of {SCHEMES}, not {self.scheme!r}")
         if int(self.replicates) != self.replicates or self.replicates < 0:
             raise ValueError(f"replicates must be a whole number ≥ 0, not {self.replicates!r}")
+        if self.window is not None:
+            b0, b1 = self.window
+            if int(b0) != b0 or int(b1) != b1 or not 0 <= b0 < b1 <= self.replicates:
+                raise ValueError(f"replicate window {self.window!r} must satisfy 0 ≤ b0 < b1 ≤ replicates "
+                                 f"({self.replicates})")
+            if self.method != "pairs":
+                raise ValueError("a replicate window needs the pairs bootstrap (method='pairs')")
         if self.method == "analytic" and self.replicates:
             raise ValueError("method='analytic' draws no replicates; set replicates=0")
         if self.wild_weights not in WILD_WEIGHTS:
@@ -78,10 +91,23 @@ class Inference:
         """True when the analysis draws bootstrap replicates."""
         return self.replicates > 0
 
+    @property
+    def replicate_window(self) -> range | None:
+        """The window's replicate numbers b0 … b1 − 1, or None (all ``replicates``)."""
+        return None if self.window is None else range(int(self.window[0]), int(self.window[1]))
+
+    @property
+    def replicate_numbers(self) -> range:
+        """The replicate numbers an analysis under this record returns."""
+        return range(self.replicates) if self.window is None else self.replicate_window
+
     def estimator_kwargs(self) -> dict:
         """The keyword arguments of the estimators' bootstrap: ``bootstrap``, ``seed``, ``scheme``
-        (and ``inference``, ``wild_weights`` for a wild bootstrap)."""
+        (and ``inference``, ``wild_weights`` for a wild bootstrap; ``replicate_window`` with a
+        window, which only estimators that take one accept)."""
         kw = {"bootstrap": int(self.replicates), "seed": self.seed, "scheme": self.scheme}
+        if self.window is not None:
+            kw["replicate_window"] = self.replicate_window
         if self.method == "wild":
             kw.update(inference="wild", wild_weights=self.wild_weights)
         return kw

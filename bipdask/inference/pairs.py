@@ -21,7 +21,6 @@ small and has no conservative version. Without any successful replicate everythi
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,6 +78,26 @@ def conservative_p_value(replicates: np.ndarray, estimate: np.ndarray) -> np.nda
     return np.where(finite.any(axis=0), p, np.nan)
 
 
+def replicate_se(replicates: np.ndarray) -> np.ndarray:
+    """Per column of a (B × k) replicate array, the SD (ddof 1) of its finite replicates; NaN with
+    fewer than two.
+
+    Column by column on a contiguous copy of its finite values, so a column's SE is the same
+    bits whichever other columns it is summarised with (a whole-array ``nanstd`` sums a column
+    in a different order when it stands alone): an analysis that summarises its columns in groups
+    and a combine of replicate blocks that summarises them all at once publish the same values.
+    """
+    reps = np.asarray(replicates, dtype=np.float64)
+    reps = reps.reshape(reps.shape[0], -1)
+    se = np.full(reps.shape[1], np.nan)
+    for j in range(reps.shape[1]):
+        col = reps[:, j]
+        ok = col[np.isfinite(col)]
+        if ok.size >= 2:
+            se[j] = float(np.std(ok, ddof=1))
+    return se
+
+
 def replicate_summary(replicates: np.ndarray, estimate: np.ndarray, alpha: float = 0.05,
                       max_failure_share: float = MAX_FAILURE_SHARE) -> pd.DataFrame:
     """SE, conservative percentile CI, conservative p-value and failure share per column of a
@@ -91,10 +110,7 @@ def replicate_summary(replicates: np.ndarray, estimate: np.ndarray, alpha: float
     share = failure_share(reps)
     lo, hi = conservative_percentile_interval(reps, alpha)
     p = conservative_p_value(reps, np.asarray(estimate, dtype=np.float64).reshape(-1))
-    n_ok = np.isfinite(reps).sum(axis=0)
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
-        se = np.where(n_ok >= 2, np.nanstd(np.where(np.isfinite(reps), reps, np.nan), axis=0, ddof=1), np.nan)
+    se = replicate_se(reps)
     withheld = ~(share <= max_failure_share)  # NaN share (no replicates) is withheld too
     for v in (se, lo, hi, p):
         v[withheld] = np.nan

@@ -22,7 +22,7 @@ from bipdask.analyses.bip.common import _estimates, _frame_of, _inference
 from bipdask.analyses.estimates import estimates_frame
 from bipdask.errors import InputError, Problem
 from bipdask.estimators.lpm import LinearResult, lpm
-from bipdask.inference.bootstrap import replicate_blocks
+from bipdask.inference.bootstrap import replicate_blocks, window_rows
 from bipdask.inference.config import Inference
 from bipdask.inference.pairs import BootstrapSummary, summarise
 from bipdask.prepare.bip import (
@@ -85,6 +85,7 @@ def caseworker_change(
     """
     bootstrap, seed, scheme, cluster, alpha = (inference.replicates, inference.seed, inference.scheme,
                                                inference.cluster, inference.alpha)
+    window = inference.replicate_window
     frame = _frame_of(sample)
     data, candidates = model_frame(frame, persons)
     data["caseworker_changed"] = data["caseworker_changed"].to_numpy(dtype=bool).astype(float)
@@ -94,7 +95,7 @@ def caseworker_change(
         raise InputError([Problem("bip_responses", "caseworker_id", "no caseworker changes to compare", 0)])
     fit = lpm(data, y="outcome", covariates=covariates,
               fixed_effects="caseworker_id" if caseworker_fe else None,
-              cluster=cluster, bootstrap=bootstrap, seed=seed, scheme=scheme)
+              cluster=cluster, bootstrap=bootstrap, seed=seed, scheme=scheme, replicate_window=window)
     y = data["outcome"].to_numpy(dtype=float)
     changed = data["caseworker_changed"].to_numpy(dtype=float) == 1.0
     gamma = float(fit.params["caseworker_changed"])
@@ -109,7 +110,9 @@ def caseworker_change(
                                 np.bincount(g_codes, weights=changed.astype(float), minlength=len(ids)),
                                 np.bincount(g_codes, weights=y * ~changed, minlength=len(ids)),
                                 np.bincount(g_codes, weights=(~changed).astype(float), minlength=len(ids))])
-        parts = [w @ sums for _, w in replicate_blocks(ids, bootstrap, seed, scheme)]
+        parts = []
+        for reps, w in replicate_blocks(ids, bootstrap, seed, scheme, window=window):
+            parts.append((w @ sums)[window_rows(reps, window)[0]])  # the whole block's product, then its window
         s = np.vstack(parts)
         with np.errstate(invalid="ignore", divide="ignore"):
             rc, ru = s[:, 0] / s[:, 1], s[:, 2] / s[:, 3]

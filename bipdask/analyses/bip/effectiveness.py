@@ -36,7 +36,7 @@ from bipdask.analyses.estimates import Estimate, estimates_frame
 from bipdask.data.contract import BIP_CASEWORKER_QUESTIONS
 from bipdask.errors import InputError, Problem
 from bipdask.estimators.lpm import LinearResult, lpm
-from bipdask.inference.bootstrap import pattern_weights, replicate_blocks
+from bipdask.inference.bootstrap import pattern_weights, replicate_blocks, window_rows
 from bipdask.inference.config import Inference
 from bipdask.inference.pairs import BootstrapSummary, summarise
 from bipdask.prepare.bip import (
@@ -50,6 +50,11 @@ from bipdask.prepare.bip import (
 )
 
 EFFECTIVENESS = "bip_caseworker_effectiveness"
+# Tabel 1's top-quartile rows: normal intervals from the bootstrap SE (:func:`normal_interval`).
+NORMAL_INTERVAL_ESTIMANDS = ("counterfactual_top_quartile", "increase")
+# The quartile figures (1–2) and the profiles publish an SE and a CI only: no p-value, and the
+# failure share is left to the run (bipdask.analyses.estimates.describe_inference).
+INTERVAL_ONLY_PREFIXES = ("outcome_rate/", "mean_effect/", "profile/")
 QUARTILES = (1, 2, 3, 4)
 
 
@@ -146,12 +151,13 @@ def caseworker_effectiveness(
         raise InputError([Problem("spec", "bip.top_quartile", f"must be one of {', '.join(ranking.METHODS)}", 0)])
     bootstrap, seed, scheme, cluster, alpha = (inference.replicates, inference.seed, inference.scheme,
                                                inference.cluster, inference.alpha)
+    window = inference.replicate_window
     frame = _frame_of(sample)
     data, candidates = model_frame(frame, persons)
     k_codes, k_ids = pd.factorize(data["caseworker_id"], sort=True)
     covariates = full_rank_columns(data[candidates], groups=k_codes)
     fit = lpm(data, y="outcome", covariates=covariates, fixed_effects="caseworker_id",
-              cluster=cluster, bootstrap=bootstrap, seed=seed, scheme=scheme)
+              cluster=cluster, bootstrap=bootstrap, seed=seed, scheme=scheme, replicate_window=window)
     if fit.nobs != len(data):  # the effects below are recomputed on every row of ``data``
         raise InputError([Problem("bip_responses", cluster, "missing values in the model rows",
                                   len(data) - int(fit.nobs))])
@@ -187,8 +193,8 @@ def caseworker_effectiveness(
     if bootstrap > 0:
         reps = fit.bootstrap.replicates[covariates].to_numpy(dtype=float)
         derived = _derived_replicates(sums, reps, ids, seed, scheme, top_quartile, z,
-                                      None if rerank_quartiles else quart)
-        prof_reps = _profile_replicates(prof_values, g_codes, len(ids), resp_q, ids, bootstrap, seed, scheme)
+                                      None if rerank_quartiles else quart, bootstrap, window)
+        prof_reps = _profile_replicates(prof_values, g_codes, len(ids), resp_q, ids, bootstrap, seed, scheme, window)
         est = pd.concat([pd.Series(point), _profile_point(prof_values, resp_q, prof_names)])
         summary = summarise(np.column_stack([derived, prof_reps]), est, scheme, seed)
 
@@ -198,7 +204,7 @@ def caseworker_effectiveness(
     cf_sum = None if summary is None else _sub(summary, ["actual", "counterfactual", "increase"],
                                                list(cf_est.index))
     counterfactual = _normal_interval(_inference(cf_est, cf_sum, pd.Series({"actual": actual_se}), len(ids), alpha),
-                                      ["counterfactual_top_quartile", "increase"], alpha)
+                                      list(NORMAL_INTERVAL_ESTIMANDS), alpha)
 
     quartiles = _quartile_table(cw, data, resp_q, point, summary, g_codes, len(ids), alpha)
     profile = _profile_table(prof_values, prof_names, resp_q, g_codes, len(ids), summary, alpha)
@@ -252,10 +258,11 @@ class _CellSums:
         with np.errstate(invalid="ignore", divide="ignore"):
             return nw, yw, (yw - np.einsum("bkp,bp->bk", xw, b)) / nw
 
-    def effects(self, w: np.ndarray, b: np.ndarray, method: str, z: np.ndarray):
+    def effects(self, w: np.ndarray, b: np.ndarray, method: str, z: np.ndarray, rows: slice = slice(None)):
         """Per row of weights ``w`` (replicates × clusters) and slopes ``b``: α, Σw n, Σw y (NaN
         effect where a caseworker has no weight), the top-quartile mean by ``method``, the ranking
-        score and s²; yields one tuple per row."""
+        score and s²; yields one tuple per row of ``rows`` (default all). The products are formed
+        over all rows of ``w`` whatever ``rows`` says: a row's bits then do not depend on it."""
         nw, yw, alpha = self._alpha(w, b)
         rw, r2w = pattern_weights(w, self.r), pattern_weights(w, self.r2)
         nrw, n2w = pattern_weights(w, self.nr), pattern_weights(w, self.n2)
@@ -266,7 +273,7 @@ class _CellSums:
             w_a = w * (self.half == 0)[None, :]
             _, _, alpha_a = self._alpha(w_a, b)
             _, _, alpha_b = self._alpha(w - w_a, b)
-        for i in range(w.shape[0]):
+        for i in range(w.shape[0])[rows]:
             ok = (nw[i] > 0) & np.isfinite(alpha[i])
             a = np.where(ok, alpha[i], np.nan)
             if method == "raw":
@@ -308,16 +315,21 @@ def _derived(alpha_k: np.ndarray, n_k: np.ndarray, y_k: np.ndarray, quart: np.nd
 
 
 def _derived_replicates(sums: _CellSums, beta_reps, ids, seed, scheme, method: str, z: np.ndarray,
-                        quart_fixed: np.ndarray | None) -> np.ndarray:
+                        quart_fixed: np.ndarray | None, n_reps: int,
+                        window: range | None = None) -> np.ndarray:
     """Replicates of :func:`_derived`: per replicate the caseworker effects, their variances and
     the top-quartile mean recomputed from the replicate's weights (``method`` re-applied: EB
     re-estimates its prior, split re-ranks on the reweighted halves); quartiles ``quart_fixed``
     (None: re-ranked per replicate). A caseworker none of whose clusters is drawn has no effect
-    in that replicate and is left out."""
+    in that replicate and is left out. ``beta_reps``: lpm's replicates of the slopes, of the
+    ``window`` of the ``n_reps`` replicates (all without one), in replicate order."""
     out = []
-    for reps, w in replicate_blocks(ids, beta_reps.shape[0], seed, scheme):
-        b = beta_reps[reps.start:reps.stop]
-        for i, (a, nw, yw, top, score, _) in enumerate(sums.effects(w, np.nan_to_num(b), method, z)):
+    for reps, w in replicate_blocks(ids, n_reps, seed, scheme, window=window):
+        src, dst = window_rows(reps, window)
+        b = beta_reps[dst]
+        b_block = np.zeros((len(reps), beta_reps.shape[1]))  # the whole block, as in a run of all B;
+        b_block[src] = np.nan_to_num(b)                       # rows outside the window are not used
+        for i, (a, nw, yw, top, score, _) in enumerate(sums.effects(w, b_block, method, z, rows=src)):
             ok = np.isfinite(a)
             if not np.all(np.isfinite(b[i])) or not ok.any():
                 out.append(np.full(3 + 2 * len(QUARTILES), np.nan))
@@ -338,13 +350,19 @@ def _normal_interval(table: pd.DataFrame, rows: list[str], alpha: float) -> pd.D
     still measures the estimator's sampling variability, which the normal interval uses.
     """
     out = table.copy()
-    z = stats.norm.ppf(1 - alpha / 2)
     for r in rows:
         est, se = out.loc[r, "estimate"], out.loc[r, "se"]
         if np.isfinite(se):
-            out.loc[r, ["ci_low", "ci_high"]] = est - z * se, est + z * se
-            out.loc[r, "p_value"] = 2 * stats.norm.sf(abs(est) / se) if se > 0 else float("nan")
+            out.loc[r, ["ci_low", "ci_high", "p_value"]] = normal_interval(est, se, alpha)
     return out
+
+
+def normal_interval(estimate: float, se: float, alpha: float) -> tuple[float, float, float]:
+    """(estimate − z·se, estimate + z·se, two-sided normal p-value) for a finite ``se``
+    (p NaN when se is 0): the interval of :data:`NORMAL_INTERVAL_ESTIMANDS`."""
+    z = stats.norm.ppf(1 - alpha / 2)
+    p = 2 * stats.norm.sf(abs(estimate) / se) if se > 0 else float("nan")
+    return estimate - z * se, estimate + z * se, p
 
 
 def _profile_values(data: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
@@ -362,17 +380,17 @@ def _profile_point(values: np.ndarray, resp_q: np.ndarray, names: list[str]) -> 
     return pd.Series(out)
 
 
-def _profile_replicates(values, g_codes, n_g, resp_q, ids, n_reps, seed, scheme) -> np.ndarray:
+def _profile_replicates(values, g_codes, n_g, resp_q, ids, n_reps, seed, scheme, window=None) -> np.ndarray:
     m = values.shape[1]
     ok = np.isfinite(values)
     cols = ((resp_q - 1)[:, None] * m + np.arange(m)[None, :])
     rows = np.broadcast_to(g_codes[:, None], values.shape)
     s = sparse.csr_matrix((np.where(ok, values, 0.0)[ok], (rows[ok], cols[ok])), shape=(n_g, 4 * m))
     c = sparse.csr_matrix((np.ones(ok.sum()), (rows[ok], cols[ok])), shape=(n_g, 4 * m))
-    out = []
-    for _, w in replicate_blocks(ids, n_reps, seed, scheme):
+    out = [np.empty((0, 4 * m))]
+    for reps, w in replicate_blocks(ids, n_reps, seed, scheme, window=window):
         with np.errstate(invalid="ignore", divide="ignore"):
-            out.append(pattern_weights(w, s) / pattern_weights(w, c))
+            out.append((pattern_weights(w, s) / pattern_weights(w, c))[window_rows(reps, window)[0]])
     return np.vstack(out)
 
 

@@ -41,7 +41,7 @@ from bipdask.analyses.estimates import Estimate, estimates_frame
 from bipdask.data.contract import BIP_CASEWORKER_QUESTIONS, BIP_CITIZEN_QUESTIONS
 from bipdask.errors import InputError, Problem
 from bipdask.estimators.lpm import lpm
-from bipdask.inference.bootstrap import pattern_weights, replicate_blocks
+from bipdask.inference.bootstrap import pattern_weights, replicate_blocks, window_rows
 from bipdask.inference.config import Inference
 from bipdask.inference.pairs import BootstrapSummary, summarise
 from bipdask.prepare.bip import (
@@ -97,7 +97,8 @@ class Progression:
         def add(name, r, n):
             rows.append(Estimate(PROGRESSION, name, None, ANALYSIS_PERIOD, float(r["estimate"]),
                                  _f(r.get("se")), _f(r.get("ci_low")), _f(r.get("ci_high")),
-                                 _f(r.get("p_value")), self.n_citizens, int(n)))
+                                 _f(r.get("p_value")), self.n_citizens, int(n),
+                                 replicate_failure_share=_f(r.get("replicate_failure_share"))))
 
         for _, r in self.mean_change.iterrows():
             add(f"mean_change/{r['indicator']}", r, r["n"])
@@ -157,6 +158,7 @@ def progression(
     """
     bootstrap, seed, scheme, cluster, alpha = (inference.replicates, inference.seed, inference.scheme,
                                                inference.cluster, inference.alpha)
+    window = inference.replicate_window
     pairs = change_pairs(bip_responses)
     if pairs.empty:
         raise InputError([Problem("bip_responses", "person_id", "no citizen has two responses", 0)])
@@ -172,7 +174,7 @@ def progression(
         point[ind], se[ind], n[ind] = cluster_mean(values[:, j], g_codes, n_g)
     summary = None
     if bootstrap > 0:
-        summary = summarise(_mean_replicates(values, g_codes, n_g, ids, bootstrap, seed, scheme),
+        summary = summarise(_mean_replicates(values, g_codes, n_g, ids, bootstrap, seed, scheme, window),
                             pd.Series(point), scheme, seed)
     inf = _inference(pd.Series(point), summary, pd.Series(se), n_g, alpha)
     mean_change = inf.rename_axis("indicator").reset_index().assign(n=[n[i] for i in INDICATORS])
@@ -187,7 +189,7 @@ def progression(
         reps.append(summary.replicates.add_prefix("mean_change/"))
     parts = []
     for ind in indicators:
-        frame, r = _effect_sizes(pairs, ind, cluster, bootstrap, seed, scheme, alpha)
+        frame, r = _effect_sizes(pairs, ind, cluster, bootstrap, seed, scheme, alpha, window)
         parts.append(frame)
         if r is not None:
             reps.append(r.add_prefix(f"effect_size/{ind}/"))
@@ -198,7 +200,7 @@ def progression(
     weeks_between = pd.Series({"estimate": m, "se": s, "n": k})
     slopes = []
     for ind in indicators:
-        row, r = _weeks_slope(pairs, ind, cluster, bootstrap, seed, scheme, alpha)
+        row, r = _weeks_slope(pairs, ind, cluster, bootstrap, seed, scheme, alpha, window)
         slopes.append(row)
         if r is not None:
             reps.append(pd.DataFrame({f"weeks_slope/{ind}": r}))
@@ -218,16 +220,16 @@ def progression(
                        n_citizens=int(pairs["person_id"].nunique()), bootstrap=boot)
 
 
-def _mean_replicates(values, g_codes, n_g, ids, n_reps, seed, scheme) -> np.ndarray:
+def _mean_replicates(values, g_codes, n_g, ids, n_reps, seed, scheme, window=None) -> np.ndarray:
     ok = np.isfinite(values)
     rows = np.broadcast_to(g_codes[:, None], values.shape)[ok]
     cols = np.broadcast_to(np.arange(values.shape[1])[None, :], values.shape)[ok]
     s = sparse.csr_matrix((values[ok], (rows, cols)), shape=(n_g, values.shape[1]))
     c = sparse.csr_matrix((np.ones(ok.sum()), (rows, cols)), shape=(n_g, values.shape[1]))
-    out = []
-    for _, w in replicate_blocks(ids, n_reps, seed, scheme):
+    out = [np.empty((0, values.shape[1]))]
+    for reps, w in replicate_blocks(ids, n_reps, seed, scheme, window=window):
         with np.errstate(invalid="ignore", divide="ignore"):
-            out.append(pattern_weights(w, s) / pattern_weights(w, c))
+            out.append((pattern_weights(w, s) / pattern_weights(w, c))[window_rows(reps, window)[0]])
     return np.vstack(out)
 
 
@@ -237,7 +239,7 @@ def standardize(values: np.ndarray) -> np.ndarray:
     return (values - values.mean()) / sd if sd > 0 else np.full_like(values, np.nan)
 
 
-def _effect_sizes(pairs, indicator, cluster, bootstrap, seed, scheme, alpha) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+def _effect_sizes(pairs, indicator, cluster, bootstrap, seed, scheme, alpha, window=None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Figures 3–24 for one indicator: the rows and (with a bootstrap) the B × combinations replicates."""
     d = pairs[list(dict.fromkeys([cluster, "person_id", "combination", indicator]))]
     d = d.dropna(subset=[indicator, "combination"])
@@ -253,7 +255,7 @@ def _effect_sizes(pairs, indicator, cluster, bootstrap, seed, scheme, alpha) -> 
     for name in dummies:
         data[name] = (combo == name[1:]).astype(float)
     fit = lpm(data, y="z", covariates=dummies, cluster=cluster, bootstrap=bootstrap, seed=seed,
-              scheme=scheme)
+              scheme=scheme, replicate_window=window)
     cons = _intercept_name(fit, dummies)
     names = [cons, *dummies]
     # Effect size of combination c = _cons (+ β_c): a linear map L of the parameters.
@@ -275,7 +277,8 @@ def _effect_sizes(pairs, indicator, cluster, bootstrap, seed, scheme, alpha) -> 
     counts = pd.Series(combo).value_counts()
     rows = inf.rename_axis("combination").reset_index().assign(
         indicator=indicator, n=[int(counts.get(c, 0)) for c in present]
-    )[["indicator", "combination", "estimate", "se", "ci_low", "ci_high", "p_value", "n"]]
+    )[["indicator", "combination", "estimate", "se", "ci_low", "ci_high", "p_value", "n",
+       *(["replicate_failure_share"] if summary is not None else [])]]
     return rows, (None if summary is None else summary.replicates)
 
 
@@ -286,17 +289,18 @@ def _intercept_name(fit, covariates: list[str]) -> str:
     return str(extra[0])
 
 
-def _weeks_slope(pairs, indicator, cluster, bootstrap, seed, scheme, alpha) -> tuple[dict, np.ndarray | None]:
+def _weeks_slope(pairs, indicator, cluster, bootstrap, seed, scheme, alpha, window=None) -> tuple[dict, np.ndarray | None]:
     """The change-on-weeks slope of one indicator: its row and (with a bootstrap) its B replicates."""
     d = pairs[list(dict.fromkeys([cluster, "person_id", "weeks_since_previous", indicator]))]
     d = d.dropna().reset_index(drop=True)
     data = pd.DataFrame({cluster: d[cluster].to_numpy(), "change": d[indicator].to_numpy(dtype=float),
                          "weeks_since_previous": d["weeks_since_previous"].to_numpy(dtype=float)})
     fit = lpm(data, y="change", covariates=["weeks_since_previous"], cluster=cluster,
-              bootstrap=bootstrap, seed=seed, scheme=scheme)
+              bootstrap=bootstrap, seed=seed, scheme=scheme, replicate_window=window)
     r = lpm_inference(fit, ["weeks_since_previous"], alpha).iloc[0]
     boot = getattr(fit, "bootstrap", None)
     reps = None if boot is None else boot.replicates["weeks_since_previous"].to_numpy(np.float64)
     return {"indicator": indicator, "estimate": float(r["estimate"]), "se": float(r["se"]),
             "ci_low": float(r["ci_low"]), "ci_high": float(r["ci_high"]), "p_value": float(r["p_value"]),
-            "n": len(d)}, reps
+            "n": len(d), **({} if reps is None else {"replicate_failure_share": float(r["replicate_failure_share"])})
+            }, reps

@@ -245,6 +245,7 @@ def lpm(
     bootstrap: int = 0,
     seed: int | None = None,
     scheme: bs.Scheme = "multinomial",
+    replicate_window: range | None = None,
     small_sample: SmallSample = "stata",
     fe_dof: FeDof = "nested",
     block: int = 500,
@@ -268,6 +269,8 @@ def lpm(
     weights : frequency-weight column (> 0).
     bootstrap, seed, scheme : B cluster-bootstrap replicates (0 = none) from
         :func:`bipdask.inference.bootstrap.replicate_weights`; a seed is required when B > 0.
+    replicate_window : a range inside 0 … B − 1: only those replicates (one block of a run computed
+        in pieces), each bit for bit as in the run of all B (``docs/methods.md#replicate-blocks``).
     small_sample : ``"stata"`` (HC1 / CR1) or ``"none"`` (HC0 / CR0; alias ``"r"``), see
         :mod:`bipdask.estimators.covariance`.
     fe_dof : ``"nested"`` or ``"all"``: whether factors nested in the clusters count in K.
@@ -283,6 +286,8 @@ def lpm(
     alpha : level of the wild bootstrap's inverted intervals (1 − α).
     """
     method = _inference_method(inference, bootstrap, cluster, wild_weights)
+    if replicate_window is not None and method != "pairs":
+        raise ValueError("lpm: replicate_window is a window of the pairs bootstrap; it needs inference='pairs'")
     covs = list(covariates)
     fes = [fixed_effects] if isinstance(fixed_effects, str) else list(fixed_effects or [])
     small_sample = cv.small_sample_kind(small_sample)
@@ -404,7 +409,8 @@ def lpm(
         if seed is None:
             raise ValueError("lpm: bootstrap needs a seed")
         absorption = _absorption_method(fe_codes, nested, g, n_levels, k, max_cell_entries)
-        reps = _bootstrap(state, keep, k, bootstrap, seed, scheme, block, absorption, n_levels)
+        reps = _bootstrap(state, keep, k, bootstrap, seed, scheme, block, absorption, n_levels,
+                          replicate_window)
         fitted = np.isfinite(params.to_numpy())  # omitted covariates are NaN in every replicate
         failed = int(np.sum(~np.all(np.isfinite(reps[:, fitted]), axis=1)))
         summary = BootstrapSummary(pd.DataFrame(reps, columns=params.index), params, scheme, seed, failed)

@@ -79,8 +79,9 @@ def _cell_sums(state: _Absorbed, n_levels: int) -> np.ndarray | sparse.csr_matri
 
 
 def _bootstrap(state: _Absorbed, keep: list[int], k: int, n_rep: int, seed: int, scheme: bs.Scheme,
-               block: int, absorption: str, n_levels: list[int]) -> np.ndarray:
-    """(B × params) replicate estimates from per-cluster sums (see the module docstring).
+               block: int, absorption: str, n_levels: list[int], window: range | None = None) -> np.ndarray:
+    """(B × params) replicate estimates from per-cluster sums (see the module docstring); with
+    ``window`` only its replicates (row i = replicate window[i]), each as in the whole run.
 
     Per block of replicates the cluster weights W (block × G, one reused buffer) enter one dense
     product W·[M | S] with the per-cluster sums S of w·z·z' and, for the exact absorption, the
@@ -104,12 +105,13 @@ def _bootstrap(state: _Absorbed, keep: list[int], k: int, n_rep: int, seed: int,
         else:
             R, M_sparse, lead = np.hstack([M, S]), None, width
             del S, M
-    out = np.full((n_rep, k + int(with_cons)), np.nan)
+    out = np.full((n_rep if window is None else len(window), k + int(with_cons)), np.nan)
     diag_cols = [np.flatnonzero((iu[0] == j) & (iu[1] == j))[0] for j in keep]
     full_diag = R[:, lead:].sum(axis=0)[diag_cols]
     kk = np.asarray(keep, dtype=np.intp)
-    for reps, wc in bs.replicate_blocks(state.cluster_ids, n_rep, seed, scheme, block, reuse=True):
+    for reps, wc in bs.replicate_blocks(state.cluster_ids, n_rep, seed, scheme, block, reuse=True, window=window):
         nb = len(reps)
+        src, dst = bs.window_rows(reps, window)  # the whole block is solved: its bits do not depend on the window
         T = wc @ R
         Q = np.empty((nb, p1, p1))
         Q[:, iu[0], iu[1]] = T[:, lead:]
@@ -126,10 +128,10 @@ def _bootstrap(state: _Absorbed, keep: list[int], k: int, n_rep: int, seed: int,
         beta = np.full((nb, kk.size), np.nan)
         if good.any() and kk.size:
             beta[good] = solve_many(A[good], rhs[good])
-        out[reps.start:reps.stop, kk] = beta
+        out[dst, kk] = beta[src]
         if with_cons:
             n_b = C[:, 0, 0]
             shift = mean[:, 0, :]  # replicate means of (x̃, ỹ): x̄_b − x̄
             cons = state.means[k] + shift[:, k] - np.einsum("bj,bj->b", state.means[kk] + shift[:, kk], beta)
-            out[reps.start:reps.stop, k] = np.where(n_b > 0, cons, np.nan)
+            out[dst, k] = np.where(n_b > 0, cons, np.nan)[src]
     return out
