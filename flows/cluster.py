@@ -149,3 +149,13 @@ def cluster_summary() -> dict[str, Any] | None:
     stats = [per_worker[w] for w in sorted(per_worker)]
     return {"workers": len(stats), "bytes_between_workers": int(sum(s["outgoing_bytes"] for s in stats)),
             "worker_rss_mib_at_end": [round(s["rss_bytes"] / 2**20, 1) for s in stats]}
+
+
+def worker_count() -> int:
+    """The number of Dask workers of this flow run's cluster (1 when it cannot be asked)."""
+    try:
+        from prefect.context import FlowRunContext
+
+        return max(1, len(FlowRunContext.get().task_runner.client.scheduler_info()["workers"]))
+    except Exception:  # noqa: BLE001 - no context or no client: plan for one worker
+        return 1

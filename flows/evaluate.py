@@ -25,7 +25,7 @@ from bipdask.spec import load_spec, with_replicates
 from flows import timeouts
 from flows.api_server import flow_run_record
 from flows.artifacts import publish_run_artifacts
-from flows.cluster import cluster_summary, dashboard_link
+from flows.cluster import cluster_summary, dashboard_link, worker_count
 from flows.manifest import build_manifest
 from flows.outputs import ReduceOutput, merge_outputs
 from flows.tasks import (
@@ -34,6 +34,8 @@ from flows.tasks import (
     commit_run,
     compute_model_inputs,
     estimate_bip,
+    estimate_bip_block,
+    estimate_bip_point,
     estimate_hir_belief_change,
     estimate_hir_beliefs,
     estimate_hir_descriptives,
@@ -43,6 +45,7 @@ from flows.tasks import (
     estimate_hir_mediators,
     estimate_new_course_share,
     estimate_share_did,
+    prepare_bip,
     prune_cache,
     sync_history,
     validate_and_stage,
@@ -197,9 +200,7 @@ def evaluate(
     reduces["estimate_hir_exits"] = estimate_hir_exits.submit(urls("course_exit_cells"), urls("course_exit_persons"),
                                                            run.replicates, **boot)
     reduces["estimate_new_course_share"] = new_course_future
-    reduces["estimate_bip"] = estimate_bip.submit(staged, run.replicates, panel_end, **boot,
-                                                  top_quartile=spec_obj.bip_top_quartile,
-                                                  count_caseworker=spec_obj.bip_count_caseworker)
+    reduces["estimate_bip"], bip_parts = _submit_bip(staged, run, panel_end, inference, spec_obj)
     reduces["estimate_hir_belief_change"] = estimate_hir_belief_change.submit(
         staged, run.replicates, **boot)
     reduces["estimate_hir_descriptives"] = estimate_hir_descriptives.submit(
@@ -214,6 +215,7 @@ def evaluate(
     for name, analysis in NEEDS_LINKAGE:
         outputs.setdefault(name, ReduceOutput.skipped([analysis], linkage.get("reason")))
     timings.update({name: o.seconds for name, o in outputs.items()})
+    timings.update(_bip_timings(bip_parts))
     timings["estimates_wall"] = time.perf_counter() - t0
     reduced = merge_outputs(outputs.values())
     for name, o in outputs.items():
@@ -275,6 +277,50 @@ def unit_batches(units: Sequence[Unit], n_batches: int = 0, batch_size: int = 0)
     one ``compute_model_inputs`` task per batch."""
     size = max(1, batch_size or (math.ceil(len(units) / n_batches) if n_batches > 0 else DEFAULT_BATCH_SIZE))
     return pack_batches(units, math.ceil(len(units) / size))
+
+
+BIP_BLOCK_REPLICATES = 1000  # replicates per BIP block task (at least one block per worker)
+BIP_BLOCK_ALIGN = 500  # the BIP bootstraps' own block of replicates: windows cut on its multiples
+
+
+def bip_replicate_windows(replicates: int, workers: int = 1) -> list[tuple[int, int]]:
+    """The BIP replicate blocks [b0, b1) of one task each: ``BIPDASK_BIP_BLOCK_REPLICATES`` or
+    ~:data:`BIP_BLOCK_REPLICATES` replicates, fewer when that leaves a worker without a block, cut
+    on multiples of :data:`BIP_BLOCK_ALIGN` (a window that is not draws the weights of its
+    bootstraps' blocks twice). Any cut gives the same results (``docs/methods.md#replicate-blocks``)."""
+    if replicates <= 0:
+        return []
+    raw = os.environ.get("BIPDASK_BIP_BLOCK_REPLICATES", "").strip()
+    if raw.isdigit() and int(raw) > 0:
+        size = int(raw)
+    else:
+        size = min(BIP_BLOCK_REPLICATES, math.ceil(replicates / max(1, workers)))
+        size = BIP_BLOCK_ALIGN * math.ceil(size / BIP_BLOCK_ALIGN)
+    return [(b, min(b + size, replicates)) for b in range(0, replicates, size)]
+
+
+def _submit_bip(staged: str, run: storage.RunLayout, panel_end: str | None, inference: Any,
+                spec_obj: Any) -> tuple[PrefectFuture, dict[str, Any]]:
+    """The BIP analyses as tasks: their inputs prepared once, the point rows and the replicate
+    blocks (:func:`bip_replicate_windows`) side by side, one combine (``estimate_bip``); only URLs
+    travel between them."""
+    bip_inference = inference.at_unit("person_id")  # citizens, whatever the run's cluster level
+    rules = {"top_quartile": spec_obj.bip_top_quartile, "count_caseworker": spec_obj.bip_count_caseworker}
+    prepared = prepare_bip.submit(staged, run.model_input)
+    point = estimate_bip_point.submit(prepared, bip_inference, panel_end, **rules)
+    blocks = [estimate_bip_block.submit(prepared, bip_inference, list(w), panel_end, **rules)
+              for w in bip_replicate_windows(bip_inference.replicates, worker_count())]
+    combined = estimate_bip.submit(prepared, point, blocks, run.replicates, bip_inference)
+    return combined, {"prepare": prepared, "point": point, "blocks": blocks}
+
+
+def _bip_timings(parts: dict[str, Any]) -> dict[str, float]:
+    """Seconds of the BIP tasks besides the combine (``estimate_bip``): prepare, point, and the
+    replicate blocks' sum (CPU-like) and longest."""
+    blocks = [f.result()["seconds"] for f in parts["blocks"]]
+    return {"estimate_bip_prepare": parts["prepare"].result()["seconds"],
+            "estimate_bip_point": parts["point"].result()["seconds"],
+            "estimate_bip_blocks_sum": float(sum(blocks)), "estimate_bip_blocks_max": float(max(blocks, default=0.0))}
 
 
 def max_unit_rows() -> int:

@@ -20,12 +20,13 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from bipdask.analyses.bip.estimates import bip_estimates, bip_outputs
+from bipdask.analyses.bip.blocks import bip_point, bip_replicate_block, combine_bip
 from bipdask.analyses.estimates import (
     Estimate,
     HazardEstimates,
     combine_estimates,
     describe_inference,
+    estimates_frame,
     estimates_table,
     withhold_unstable_intervals,
 )
@@ -584,39 +585,95 @@ def estimate_hir_first_stage_impl(
     return _outputs([est], replicates_url, t0, "jobcentre_id")
 
 
-def estimate_bip_impl(
-    staged_url: str,
-    replicates_url: str,
-    panel_end: str | None,
-    inference: Inference,
-    top_quartile: str = "eb",
-    count_caseworker: str = "citizens",
-) -> ReduceOutput:
-    """The BIP analyses (:func:`bipdask.analyses.bip.estimates.bip_estimates`) on the staged responses, persons and the
-    weeks of the BIP job centres (those partitions only, :data:`BIP_WEEKS_COLUMNS` only);
-    skipped (noted) without bip_responses or when the sample rules leave nothing to fit."""
+BIP_INPUTS = "bip"  # the run's model_input/bip/: the BIP analyses' inputs, point rows and replicate blocks
+
+
+def prepare_bip_impl(staged_url: str, model_input_url: str) -> dict[str, Any]:
+    """The BIP analyses' inputs, read once for all their tasks: the staged responses' citizens'
+    persons rows and the weeks of the BIP job centres (those partitions only,
+    :data:`BIP_WEEKS_COLUMNS` only) to ``model_input/bip/``; ``skipped`` (the reason) without
+    bip_responses. Returns the URLs and counts, never rows."""
     t0 = time.perf_counter()
     responses = _read_optional(staged_url, "bip_responses")
     if responses is None or len(responses) == 0:
-        return _skipped(["bip"], "no bip_responses table in the delivery", t0)
+        return {"skipped": "no bip_responses table in the delivery", "seconds": time.perf_counter() - t0}
     persons = storage.read_parquet(storage.join(staged_url, "persons.parquet"))
     persons = persons[persons["person_id"].isin(pd.unique(responses["person_id"]))].reset_index(drop=True)
     parts = [bip_weeks(read_staged_weeks(staged_url, jc, BIP_WEEKS_COLUMNS), responses)
              for jc in bip_jobcentre_ids(responses)]
     weeks = pd.concat(parts, ignore_index=True)
+    root = storage.join(model_input_url, BIP_INPUTS)
+    return {"skipped": None, "responses": storage.join(staged_url, "bip_responses.parquet"),
+            "persons": storage.write_parquet(persons, storage.join(root, "persons.parquet")),
+            "weeks": storage.write_parquet(weeks, storage.join(root, "weeks.parquet")),
+            "counts": {"responses": int(len(responses)), "weeks_rows": int(len(weeks)), "jobcentres": len(parts)},
+            "seconds": time.perf_counter() - t0}
+
+
+def _bip_inputs(prepared: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    return tuple(storage.read_parquet(prepared[k]) for k in ("responses", "persons", "weeks"))
+
+
+def estimate_bip_point_impl(prepared: dict[str, Any], inference: Inference, panel_end: str | None,
+                            top_quartile: str = "eb", count_caseworker: str = "citizens") -> dict[str, Any]:
+    """The BIP point rows (:func:`bipdask.analyses.bip.blocks.bip_point`) to ``model_input/bip/point.parquet``;
+    ``skipped`` when :func:`prepare_bip_impl` skipped or the sample rules leave nothing to fit."""
+    t0 = time.perf_counter()
+    if prepared["skipped"]:
+        return {"skipped": prepared["skipped"], "seconds": time.perf_counter() - t0}
     try:
-        results = bip_estimates(responses, persons, weeks, inference=inference.at_unit("person_id"),
-                                panel_end=panel_end, top_quartile=top_quartile, count_caseworker=count_caseworker)
+        point = bip_point(*_bip_inputs(prepared), inference=inference, panel_end=panel_end,
+                          top_quartile=top_quartile, count_caseworker=count_caseworker)
     except InputError as exc:
-        return _skipped(["bip"], str(exc), t0)
-    rows, by_analysis = bip_outputs(results)
+        return {"skipped": str(exc), "seconds": time.perf_counter() - t0}
+    url = storage.write_parquet(estimates_table(point.rows),
+                                storage.join(prepared["persons"].rsplit("/", 1)[0], "point.parquet"))
+    return {"skipped": None, "url": url, "sample_responses": point.sample_responses,
+            "seconds": time.perf_counter() - t0}
+
+
+def estimate_bip_block_impl(prepared: dict[str, Any], inference: Inference, window: Sequence[int],
+                            panel_end: str | None, top_quartile: str = "eb", count_caseworker: str = "citizens"
+                            ) -> dict[str, Any]:
+    """Replicates ``window`` = [b0, b1) of the BIP analyses (:func:`bipdask.analyses.bip.blocks.bip_replicate_block`)
+    to ``model_input/bip/replicates/<analysis>/<b0>.parquet``; returns their URLs (nothing when skipped)."""
+    t0 = time.perf_counter()
+    if prepared["skipped"]:
+        return {"urls": {}, "seconds": time.perf_counter() - t0}
+    b0, b1 = (int(b) for b in window)
+    try:
+        frames = bip_replicate_block(*_bip_inputs(prepared), inference=inference.replace(window=(b0, b1)),
+                                     panel_end=panel_end, top_quartile=top_quartile,
+                                     count_caseworker=count_caseworker)
+    except InputError:  # the point task reports it
+        return {"urls": {}, "seconds": time.perf_counter() - t0}
+    root = storage.join(prepared["persons"].rsplit("/", 1)[0], "replicates")
+    urls = {a: storage.write_parquet(f, storage.join(root, a, f"{b0:07d}.parquet")) for a, f in frames.items()}
+    return {"urls": urls, "seconds": time.perf_counter() - t0}
+
+
+def estimate_bip_impl(
+    prepared: dict[str, Any],
+    point: dict[str, Any],
+    blocks: Sequence[dict[str, Any]],
+    replicates_url: str,
+    inference: Inference,
+) -> ReduceOutput:
+    """The BIP analyses from their point rows and replicate blocks (in replicate order):
+    :func:`bipdask.analyses.bip.blocks.combine_bip`, the same rows and replicate files as one
+    call of :func:`bipdask.analyses.bip.estimates.bip_estimates` with all replicates; skipped (noted)
+    without bip_responses or when the sample rules leave nothing to fit."""
+    t0 = time.perf_counter()
+    if point["skipped"]:
+        return _skipped(["bip"], point["skipped"], t0)
+    frames = [{a: storage.read_parquet(u) for a, u in b["urls"].items()} for b in blocks]
+    rows, by_analysis = combine_bip(estimates_frame(storage.read_parquet(point["url"])), frames, inference.alpha)
     for est in by_analysis.values():
         rows, _ = withhold_unstable_intervals(rows, est.replicates, est.analysis)
     out = _outputs(list(by_analysis.values()), replicates_url, t0, "person_id")
-    bip = {"responses": int(len(responses)), "weeks_rows": int(len(weeks)), "jobcentres": len(parts),
-           "sample_responses": int(results.effectiveness.n_obs)}
+    bip = {**prepared["counts"], "sample_responses": int(point["sample_responses"]), "replicate_blocks": len(blocks)}
     rows = _described(rows, [est.replicates for est in by_analysis.values()], "person_id")
-    return dataclasses.replace(out, rows=rows, notes={**out.notes, "bip": bip})
+    return dataclasses.replace(out, rows=rows, notes={**out.notes, "bip": bip}, seconds=time.perf_counter() - t0)
 
 
 def write_results_impl(rows: Sequence[dict[str, Any]], results_url: str) -> str:
@@ -712,6 +769,9 @@ estimate_hir_mediators = bipdask_task(estimate_hir_mediators_impl, name="estimat
 estimate_hir_beliefs = bipdask_task(estimate_hir_beliefs_impl, name="estimate_hir_beliefs")
 estimate_hir_exits = bipdask_task(estimate_hir_exits_impl, name="estimate_hir_exits")
 estimate_hir_belief_change = bipdask_task(estimate_hir_belief_change_impl, name="estimate_hir_belief_change")
+prepare_bip = bipdask_task(prepare_bip_impl, name="prepare_bip", idempotent=True)
+estimate_bip_point = bipdask_task(estimate_bip_point_impl, name="estimate_bip_point", idempotent=True)
+estimate_bip_block = bipdask_task(estimate_bip_block_impl, name="estimate_bip_block", idempotent=True)
 estimate_bip = bipdask_task(estimate_bip_impl, name="estimate_bip")
 estimate_hir_descriptives = bipdask_task(estimate_hir_descriptives_impl, name="estimate_hir_descriptives")
 estimate_hir_first_stage = bipdask_task(estimate_hir_first_stage_impl, name="estimate_hir_first_stage")

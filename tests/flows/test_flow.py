@@ -380,6 +380,43 @@ def test_hazard_results_are_byte_identical_on_one_and_two_workers(synth_runs):
         assert (out / "w1" / base / f).read_bytes() == (out / "w2" / base / f).read_bytes(), f
 
 
+BIP_FILES = ["results/estimates.parquet", "replicates/bip_caseworker_effectiveness.parquet",
+             "replicates/bip_caseworker_change.parquet", "replicates/bip_progression.parquet"]
+
+
+@pytest.mark.prefect
+@pytest.mark.dask
+def test_bip_replicate_blocks_of_any_size_give_byte_identical_results(synth_runs, synth_delivery, small_spec,
+                                                                      tmp_path, clusters, monkeypatch):
+    """The BIP replicates in blocks of 7 (three block tasks, cut inside the bootstraps' own blocks)
+    and in one block: the same estimates and replicate files, byte for byte."""
+    from flows.run import run_evaluation
+
+    out, _, two = synth_runs
+    monkeypatch.setenv("BIPDASK_BIP_BLOCK_REPLICATES", "7")
+    cut = run_evaluation(input_dir=synth_delivery, output_url=str(tmp_path / "blocks"), spec=str(small_spec),
+                         dask_address=clusters[2], batch_size=7)
+    notes = cut.manifest["estimation"]["notes"]["bip"], two.manifest["estimation"]["notes"]["bip"]
+    assert (notes[0]["replicate_blocks"], notes[1]["replicate_blocks"]) == (3, 1)
+    base = Path("runs") / two.run_id
+    for f in BIP_FILES:
+        assert (tmp_path / "blocks" / base / f).read_bytes() == (out / "w2" / base / f).read_bytes(), f
+
+
+def test_bip_replicate_windows_cover_the_run_once_in_order(monkeypatch):
+    from flows.evaluate import bip_replicate_windows
+
+    monkeypatch.delenv("BIPDASK_BIP_BLOCK_REPLICATES", raising=False)
+    assert bip_replicate_windows(0, 2) == []
+    assert bip_replicate_windows(20, 2) == [(0, 20)]                       # one bootstrap block: one task
+    assert bip_replicate_windows(999, 2) == [(0, 500), (500, 999)]          # a block per worker
+    windows = bip_replicate_windows(9999, 2)
+    assert len(windows) == 10 and all(b0 % 500 == 0 for b0, _ in windows)
+    assert [b for w in windows for b in range(*w)] == list(range(9999))
+    monkeypatch.setenv("BIPDASK_BIP_BLOCK_REPLICATES", "7")
+    assert bip_replicate_windows(20, 1) == [(0, 7), (7, 14), (14, 20)]
+
+
 @pytest.mark.prefect
 @pytest.mark.dask
 def test_job_centres_cut_into_person_hash_parts_give_the_same_estimates(synth_runs, synth_delivery, small_spec,

@@ -64,7 +64,8 @@ class Progression:
     ``mean_change`` (Tabel 1): indicator, estimate, se, ci_low, ci_high, p_value, n.
     ``combinations`` (Tabel 3): combination, n, share.
     ``effects`` (Figures 3–24): indicator, combination, estimate (effect size), se, ci_low,
-    ci_high, p_value, n (combinations that do not occur for an indicator have no row).
+    ci_high, p_value, n (combinations that do not occur for an indicator have no row); with a
+    bootstrap, this, ``mean_change`` and ``weeks_slope`` also carry ``replicate_failure_share``.
     ``weeks_between``: mean weeks between consecutive responses (estimate, se, n).
     ``weeks_slope``: per indicator the slope of the change on weeks since the previous
     response (change per week), with se/CI/p and n.
