@@ -29,6 +29,10 @@ sufficient statistics are then one dense (block × G)·(G × q) product per bloc
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Iterator, Literal
 
 import numpy as np
@@ -125,18 +129,73 @@ def replicate_blocks(
     page-faulting) a fresh block each time, which at G ≈ 28k costs as much as drawing the weights.
     """
     cluster_ids = np.asarray(cluster_ids)
+    cache = _SHARED.get()
+    ids_key = None if cache is None else _ids_key(cluster_ids)
     lo, hi = (0, n_replicates) if window is None else (window.start, window.stop)
     if window is not None and (window.step != 1 or not 0 <= lo <= hi <= n_replicates):
         raise ValueError(f"replicate window {window} must be a contiguous range inside 0 … {n_replicates - 1}")
     buffer = None
     for start in range(lo - lo % block, hi, block):
         reps = range(start, min(start + block, n_replicates))
+        if cache is not None:
+            yield reps, cache.weights(ids_key, cluster_ids, reps, seed, scheme)
+            continue
         if not reuse:
             yield reps, replicate_weights(cluster_ids, reps, seed, scheme)
             continue
         if buffer is None:
             buffer = np.empty((min(block, n_replicates), cluster_ids.size), dtype=np.float64)
         yield reps, replicate_weights(cluster_ids, reps, seed, scheme, out=buffer[:len(reps)])
+
+
+class _SharedWeights:
+    """Weight blocks kept for later fits on the same clusters (least recently used dropped beyond
+    ``max_bytes``); each block read-only."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes, self.bytes, self.blocks = max_bytes, 0, OrderedDict()
+        self.hits = self.misses = 0
+
+    def weights(self, ids_key, cluster_ids, reps: range, seed: int, scheme: Scheme) -> np.ndarray:
+        key = (ids_key, reps.start, reps.stop, int(seed), scheme)
+        w = self.blocks.get(key)
+        if w is not None:
+            self.blocks.move_to_end(key)
+            self.hits += 1
+            return w
+        self.misses += 1
+        w = replicate_weights(cluster_ids, reps, seed, scheme)
+        w.flags.writeable = False
+        if w.nbytes <= self.max_bytes:
+            self.blocks[key] = w
+            self.bytes += w.nbytes
+            while self.bytes > self.max_bytes:
+                self.bytes -= self.blocks.popitem(last=False)[1].nbytes
+        return w
+
+
+def _ids_key(cluster_ids: np.ndarray) -> tuple:
+    ids = np.ascontiguousarray(cluster_ids, dtype=np.int64)
+    return ids.size, hashlib.blake2b(ids.tobytes(), digest_size=16).digest()
+
+
+_SHARED: ContextVar[_SharedWeights | None] = ContextVar("bipdask_shared_replicate_weights", default=None)
+SHARED_WEIGHTS_BYTES = 128 << 20
+
+
+@contextmanager
+def shared_weights(max_bytes: int = SHARED_WEIGHTS_BYTES) -> Iterator[_SharedWeights]:
+    """Within the block, :func:`replicate_blocks` keeps the weight blocks it draws (up to
+    ``max_bytes``, least recently used dropped) and hands them to every later fit on the same
+    cluster ids, seed and scheme instead of drawing them again: the same values (a pure function
+    of seed, replicate and cluster ids), drawn once. The blocks are read-only. For a series of
+    bootstraps on mostly the same clusters (the BIP analyses: five on the caseworker sample's
+    citizens, an indicator's effect sizes and slope on the same pairs)."""
+    token = _SHARED.set(_SharedWeights(max_bytes))
+    try:
+        yield _SHARED.get()
+    finally:
+        _SHARED.reset(token)
 
 
 def window_rows(reps: range, window: range | None) -> tuple[slice, slice]:

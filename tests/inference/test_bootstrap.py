@@ -105,3 +105,43 @@ def test_vectorised_newton_solves_independent_quadratics():
     sol, ok = vectorised_newton(gh, np.zeros((3, 2)))
     assert ok.all()
     assert np.allclose(sol, targets)
+
+
+# --- replicate windows and shared weights -------------------------------------------------------
+
+@settings(max_examples=25, deadline=None)
+@given(b=st.integers(1, 40), cut=st.data(), block=st.integers(1, 9), scheme=st.sampled_from(["multinomial", "poisson"]))
+def test_a_window_yields_the_whole_runs_blocks_that_hold_it(b, cut, block, scheme):
+    ids = np.array([3, 8, 11, 40, 41])
+    b0 = cut.draw(st.integers(0, b - 1))
+    b1 = cut.draw(st.integers(b0 + 1, b))
+    whole = list(bs.replicate_blocks(ids, b, 7, scheme, block))
+    part = list(bs.replicate_blocks(ids, b, 7, scheme, block, window=range(b0, b1)))
+    assert [r for r, _ in part] == [r for r, _ in whole if r.stop > b0 and r.start < b1]  # the run's own cuts
+    rows = np.vstack([w[bs.window_rows(r, range(b0, b1))[0]] for r, w in part])
+    np.testing.assert_array_equal(rows, bs.replicate_weights(ids, range(b0, b1), 7, scheme))
+    out = np.empty((b1 - b0, ids.size))
+    for r, w in part:
+        src, dst = bs.window_rows(r, range(b0, b1))
+        out[dst] = w[src]
+    np.testing.assert_array_equal(out, rows)
+
+
+def test_shared_weights_hand_out_the_same_values_drawn_once():
+    ids, other = np.arange(0, 300, 3), np.arange(1, 200, 3)  # another cluster set: drawn anew
+    plain = [w.copy() for _, w in bs.replicate_blocks(ids, 23, 5, block=10)]
+    with bs.shared_weights() as shared:
+        first = [w for _, w in bs.replicate_blocks(ids, 23, 5, block=10, reuse=True)]
+        again = [w for _, w in bs.replicate_blocks(ids, 23, 5, block=10)]
+        elsewhere = [w for _, w in bs.replicate_blocks(other, 23, 5, block=10)]
+        assert (shared.misses, shared.hits) == (6, 3)
+        with pytest.raises(ValueError):
+            again[0][0, 0] = 1.0                                     # read-only: no fit can alter another's
+    for p, a, b, c in zip(plain, first, again, elsewhere):
+        np.testing.assert_array_equal(p, a)
+        assert a is b and c.shape[1] == other.size
+    with bs.shared_weights(max_bytes=10 * ids.size * 8) as small:   # room for one block
+        for _ in range(2):
+            list(bs.replicate_blocks(ids, 23, 5, block=10))
+        assert small.hits == 0 and small.bytes <= 10 * ids.size * 8
+    assert bs._SHARED.get() is None

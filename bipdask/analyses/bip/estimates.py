@@ -32,6 +32,7 @@ from bipdask.analyses.bip.effectiveness import (
 )
 from bipdask.analyses.bip.progression import PROGRESSION, Progression, progression
 from bipdask.analyses.estimates import HazardEstimates, estimates_frame, replicate_key
+from bipdask.inference.bootstrap import shared_weights
 from bipdask.inference.config import Inference
 from bipdask.prepare.bip import ANALYSIS_PERIOD, CaseworkerSample, caseworker_sample
 
@@ -74,12 +75,13 @@ def bip_estimates(
                                count_caseworker=count_caseworker,
                                drop_incomplete_follow_up=drop_incomplete_follow_up, panel_end=panel_end)
     kw = dict(inference=inference)
-    return BipResults(
-        sample=sample,
-        effectiveness=caseworker_effectiveness(sample, persons, top_quartile=top_quartile, **kw),
-        change=caseworker_change(sample, persons, **kw),
-        progression=progression(bip_responses, **kw),
-    )
+    with shared_weights():  # ≈ 50 bootstraps on ≈ 25 cluster sets: each set's weights drawn once
+        return BipResults(
+            sample=sample,
+            effectiveness=caseworker_effectiveness(sample, persons, top_quartile=top_quartile, **kw),
+            change=caseworker_change(sample, persons, **kw),
+            progression=progression(bip_responses, **kw),
+        )
 
 
 # BipResults' bootstrap columns whose tidy estimand has another name.

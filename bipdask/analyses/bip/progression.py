@@ -188,23 +188,24 @@ def progression(
     reps: list[pd.DataFrame] = []
     if summary is not None:
         reps.append(summary.replicates.add_prefix("mean_change/"))
-    parts = []
+    # One indicator's effect sizes and weeks slope one after the other: mostly the same citizens,
+    # so the slope's bootstrap reuses the weights just drawn (bootstrap.shared_weights).
+    parts, slopes, slope_reps = [], [], []
     for ind in indicators:
         frame, r = _effect_sizes(pairs, ind, cluster, bootstrap, seed, scheme, alpha, window)
         parts.append(frame)
         if r is not None:
             reps.append(r.add_prefix(f"effect_size/{ind}/"))
+        row, r = _weeks_slope(pairs, ind, cluster, bootstrap, seed, scheme, alpha, window)
+        slopes.append(row)
+        if r is not None:
+            slope_reps.append(pd.DataFrame({f"weeks_slope/{ind}": r}))
+    reps += slope_reps
     effects = pd.concat(parts, ignore_index=True)
 
     gap = pairs["weeks_since_previous"].to_numpy(dtype=float)
     m, s, k = cluster_mean(gap, g_codes, n_g)
     weeks_between = pd.Series({"estimate": m, "se": s, "n": k})
-    slopes = []
-    for ind in indicators:
-        row, r = _weeks_slope(pairs, ind, cluster, bootstrap, seed, scheme, alpha, window)
-        slopes.append(row)
-        if r is not None:
-            reps.append(pd.DataFrame({f"weeks_slope/{ind}": r}))
     weeks_slope = pd.DataFrame(slopes)
     boot = None
     if reps:
