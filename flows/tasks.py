@@ -311,14 +311,16 @@ def _share_bootstrap(analysis: str, rows: list[Estimate], cells: pd.DataFrame, t
     centre's sums stand in for its persons')."""
     if not inference.bootstrap or not replicates_url:
         return rows, None, {}, {}
+    n_clusters = None  # person clusters: each row keeps its own count of persons
     if inference.cluster == "jobcentre_id":
         cells = (cells.groupby(["jobcentre_id", "period", "d"], as_index=False)[["n_weeks", "n_yes"]].sum()
                  .assign(person_id=lambda f: f["jobcentre_id"].astype("int64")))
+        n_clusters = int(cells["jobcentre_id"].nunique())
     reps = share_did_replicates(cells, treated_ids=treated_ids, before=before, after=after, inference=inference)
     if pooled_only:
         reps = reps[["replicate", *(c for c in reps.columns if str(c).split("|")[1:2] == ["all"])]]
     url = storage.write_parquet(reps, storage.join(replicates_url, f"{analysis}.parquet"))
-    rows = with_bootstrap(rows, reps)
+    rows = with_bootstrap(rows, reps, n_clusters=n_clusters)
     return rows, reps, {f"replicates_{analysis}": url}, {
         analysis: {"estimates": len(rows), "replicates": int(len(reps)), "replicate_columns": int(reps.shape[1] - 1)}}
 

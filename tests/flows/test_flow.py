@@ -568,6 +568,10 @@ def test_wild_inference_at_jobcentre_level_end_to_end(synth_delivery, tmp_path, 
         assert row["n_replicates"].iloc[0] == 99 and row["n_clusters"].iloc[0] >= 15, (analysis, row)
         k = row["p_value"].iloc[0] * 99  # a share of the 99 wild draws, not an analytic p-value
         assert abs(k - round(k)) < 1e-9, (analysis, k)  # (an end the test cannot bound at B = 99 is null)
+    # a row clustered by job centre never counts more clusters than there are job centres
+    n_centres = result.manifest["jobcentres"]["staged"]
+    at_centres = est[est["cluster_level"] == "jobcentre"]
+    assert (at_centres["n_clusters"].dropna() <= n_centres).all(), at_centres.nlargest(3, "n_clusters")
     # units fixed by design: BIP resamples citizens, Table 3 caseworkers
     assert set(est.loc[est["analysis"].str.startswith("bip_"), "cluster_level"].dropna()) == {"person"}
     assert set(est.loc[est["analysis"] == "hir_table3", "cluster_level"]) == {"caseworker"}

@@ -221,8 +221,12 @@ def share_did_replicates(
     return pd.concat([frame, pd.DataFrame(out)], axis=1)
 
 
-def with_bootstrap(rows: Sequence[Estimate], replicates: pd.DataFrame, alpha: float = 0.05) -> list[Estimate]:
+def with_bootstrap(rows: Sequence[Estimate], replicates: pd.DataFrame, alpha: float = 0.05,
+                   n_clusters: int | None = None) -> list[Estimate]:
     """Table 6 rows with the bootstrap SE, percentile CI and (DiD rows) bootstrap p-value.
+
+    ``n_clusters``: the clusters the replicates resample, when they are not the rows' own (job
+    centres, where a row counts its persons); a row that takes replicates then says so.
 
     The p-value is :class:`bipdask.inference.pairs.BootstrapSummary`'s (centred replicates at least as
     far from zero as the estimate); mean rows keep no p-value. Rows without a replicate column
@@ -239,7 +243,8 @@ def with_bootstrap(rows: Sequence[Estimate], replicates: pd.DataFrame, alpha: fl
         s = replicate_summary(replicates[[key]].to_numpy(dtype=float), np.array([row.estimate]), alpha).iloc[0]
         out.append(dataclasses.replace(row, se=_none(s["se"]), ci_low=_none(s["ci_low"]), ci_high=_none(s["ci_high"]),
                                        p_value=_none(s["p_value"]) if row.estimand == "did" else None,
-                                       replicate_failure_share=float(s["failure_share"])))
+                                       replicate_failure_share=float(s["failure_share"]),
+                                       n_clusters=row.n_clusters if n_clusters is None else int(n_clusters)))
     return out
 
 
