@@ -75,14 +75,15 @@ def main() -> int:
     p.add_argument("--out", default="/tmp/bipdask-bench-workers")
     p.add_argument("--results", default=str(RESULTS))
     p.add_argument("--keep", action="store_true", help="keep the delivery and the runs")
+    p.add_argument("--input", help="an existing delivery (bipdask synth output) to evaluate instead of making one")
     args = p.parse_args()
 
     configs = [(int(w.split(":")[0]), w.split(":")[1] if ":" in w else "") for w in args.workers]
     out = Path(args.out) / f"scale{args.scale:g}"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    data = out / "input"
-    synth = run_measured([sys.executable, "-m", "bipdask.cli.main", "synth", "--out", str(data), "--scale",
+    data = Path(args.input) if args.input else out / "input"
+    synth = {"wall_s": None, "peak_rss_mib": None, "returncode": 0} if args.input else run_measured([sys.executable, "-m", "bipdask.cli.main", "synth", "--out", str(data), "--scale",
                           str(args.scale), "--seed", str(args.synth_seed), "--workers", str(max(k for k, _ in configs))])
     if synth["returncode"] != 0:
         print(synth["output_tail"], file=sys.stderr)
