@@ -178,7 +178,9 @@ def main() -> None:
     t6: dict = {"load_start": load(), "cell_rows": len(cells), "persons": int(persons.size),
                 "windows": list(WINDOWS), "participating_job_centres": len(TREATED_JC)}
     for B in (999, 9_999):
-        _, t_prod, c_prod = timed(lambda: share_did_replicates(cells, treated_ids=TREATED_JC, before="before", after=WINDOWS, inference=Inference(replicates=B, seed=7)), rep)
+        _, t_prod, c_prod = timed(lambda: share_did_replicates(
+            cells, treated_ids=TREATED_JC, before="before", after=WINDOWS, inference=Inference(replicates=B, seed=7)),
+            rep)
         _, t_sums, c_sums = timed(lambda: bs.replicate_sums(persons, B, 7, sums), rep)
         t6[f"B{B}"] = {"share_did_replicates_s": round(t_prod, 3), "share_did_replicates_cpu_s": round(c_prod, 3),
                        "replicate_sums_all_cells_s": round(t_sums, 3),

@@ -195,7 +195,8 @@ def size_study(draws: int) -> dict:
         done = draws - failed
         out[name] = {"draws": done, "point_fits_failed": failed, "spells_per_draw": n,
                      "wild_score_rejection": round(wild / done, 4), "analytic_wald_rejection": round(wald / done, 4),
-                     "mc_se": round(float(np.sqrt(0.05 * 0.95 / draws)), 4), "seconds": round(time.perf_counter() - t0, 1)}
+                     "mc_se": round(float(np.sqrt(0.05 * 0.95 / draws)), 4),
+                     "seconds": round(time.perf_counter() - t0, 1)}
     return out
 
 

@@ -83,8 +83,9 @@ def main() -> int:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     data = Path(args.input) if args.input else out / "input"
-    synth = {"wall_s": None, "peak_rss_mib": None, "returncode": 0} if args.input else run_measured([sys.executable, "-m", "bipdask.cli.main", "synth", "--out", str(data), "--scale",
-                          str(args.scale), "--seed", str(args.synth_seed), "--workers", str(max(k for k, _ in configs))])
+    synth = {"wall_s": None, "peak_rss_mib": None, "returncode": 0} if args.input else run_measured(
+        [sys.executable, "-m", "bipdask.cli.main", "synth", "--out", str(data), "--scale",
+         str(args.scale), "--seed", str(args.synth_seed), "--workers", str(max(k for k, _ in configs))])
     if synth["returncode"] != 0:
         print(synth["output_tail"], file=sys.stderr)
         return 2

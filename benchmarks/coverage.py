@@ -196,7 +196,8 @@ def duration_run(draws: int, replicates: int, spells: int = 6000, seed: int = 1,
     summary = {}
     for q, h in hits.items():
         cover = float(np.mean(h))
-        summary[q] = {"coverage": round(cover, 4), "coverage_mc_se": round(math.sqrt(max(cover * (1 - cover), 1e-12) / draws), 4)}
+        summary[q] = {"coverage": round(cover, 4),
+                      "coverage_mc_se": round(math.sqrt(max(cover * (1 - cover), 1e-12) / draws), 4)}
     return {"draws": draws, "replicates": replicates, "spells": spells, "alpha": alpha,
             "truth": {k: round(float(v), 4) for k, v in truth.items()},
             "max_replicate_failure_share": round(max(failed, default=0.0), 4), "draws_withheld": withheld,
@@ -432,7 +433,8 @@ def recovery_summary(rows: list[dict[str, tuple[float, float, float, float]]]) -
     return {"quantities": _coverage_summary(hits, est, truth),
             "intervals_withheld": {k: n for k, n in withheld.items() if n},  # > 1 % failed replicates
             "xb_contrasts": {"intervals": len(pooled), "centre_fits_skipped": skipped, "coverage": round(cover, 4),
-                             "coverage_mc_se_if_independent": round(math.sqrt(cover * (1 - cover) / max(len(pooled), 1)), 4)}}
+                             "coverage_mc_se_if_independent":
+                                 round(math.sqrt(cover * (1 - cover) / max(len(pooled), 1)), 4)}}
 
 
 def table8_weeks(rng: np.random.Generator, persons: int, weeks: int = 52) -> pd.DataFrame:
@@ -468,7 +470,8 @@ def table8_run(draws: int, persons: int = 4000, seed: int = 1) -> dict:
     from bipdask.analyses.hir.exits import table8_exits
     from bipdask.synth.hir.params import TABLE8_EXIT_PCT
 
-    truth = {d: ((v[True][1] - v[True][0]) - (v[False][1] - v[False][0])) / 100 / 52 for d, v in TABLE8_EXIT_PCT.items()}
+    truth = {d: ((v[True][1] - v[True][0]) - (v[False][1] - v[False][0])) / 100 / 52
+             for d, v in TABLE8_EXIT_PCT.items()}
     hits: dict[str, list[bool]] = {d: [] for d in truth}
     est: dict[str, list[float]] = {d: [] for d in truth}
     t0 = time.perf_counter()
@@ -586,7 +589,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shock-sd", type=float, default=0.03)
     ap.add_argument("--effect", type=float, default=0.015, help="planted DiD for the coverage runs (share)")
     ap.add_argument("--duration-draws", type=int, default=200, help="draws of the Weibull DiD (Tables A/4) section")
-    ap.add_argument("--out", default=None, help="default benchmarks/results/coverage.json (bip_coverage.json with --bip)")
+    ap.add_argument("--out", default=None,
+                    help="default benchmarks/results/coverage.json (bip_coverage.json with --bip)")
     ap.add_argument("--bip", action="store_true", help="run the BIP Tabel 1 section instead (see the module docstring)")
     ap.add_argument("--workers", type=int, default=1, help="processes for the --bip draws (same results)")
     ap.add_argument("--section", choices=sorted(SECTIONS), action="append",

@@ -280,7 +280,8 @@ def convert(sk: SpecKey, value: Any) -> tuple[Any, str | None]:
             return None, f"must be a non-empty list of job centre names {example}, got {_shown(value)}"
         bad = [i for i, n in enumerate(value) if not isinstance(n, str) or not n.strip()]
         if bad:
-            return None, f"every job centre name must be a non-empty string; item {bad[0] + 1} is {_shown(value[bad[0]])}"
+            return None, (f"every job centre name must be a non-empty string; "
+                          f"item {bad[0] + 1} is {_shown(value[bad[0]])}")
         return tuple(value), None
     if kind == "dates":
         if not isinstance(value, list) or len(value) != 2:

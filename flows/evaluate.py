@@ -18,8 +18,8 @@ from prefect.futures import PrefectFuture, as_completed
 
 from bipdask.data.validate.coverage import check_groups
 from bipdask.prepare.hir import ModelInputConfig
-from bipdask.prepare.partitions import MAX_UNIT_ROWS, Unit, pack_batches, plan_units
 from bipdask.prepare.outcomes import comparison_windows, treated_jobcentre_ids
+from bipdask.prepare.partitions import MAX_UNIT_ROWS, Unit, pack_batches, plan_units
 from bipdask.runtime import input_cache, storage
 from bipdask.spec import load_spec, with_replicates
 from flows import timeouts

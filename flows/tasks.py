@@ -63,12 +63,12 @@ from bipdask.prepare.hir import (
     with_pre_belief,
 )
 from bipdask.prepare.linkage import check_match_rate
-from bipdask.prepare.partitions import Unit, person_bucket, unit_name
 from bipdask.prepare.outcomes import (
     NEW_COURSE_WINDOWS,
     empty_cell_sums,
     share_cell_sums,
 )
+from bipdask.prepare.partitions import Unit, person_bucket, unit_name
 from bipdask.publish import history
 from bipdask.publish.disclosure import NEW_COURSE_SHARE_ANALYSIS
 from bipdask.runtime import claims, input_cache, storage
@@ -185,7 +185,8 @@ def _jobcentre_frames(weeks: pd.DataFrame, dream_codes: pd.DataFrame, treated_id
     """Every model input of one job centre: Table 6 cell sums, the descriptive tables' LAB weeks and
     the kinds of ``KINDS``."""
     if not len(weeks):
-        return {"share_cells": empty_cell_sums(), "lab_weeks": empty_lab_week_sums(), **concat_inputs([], cfg.cluster).frames()}
+        return {"share_cells": empty_cell_sums(), "lab_weeks": empty_lab_week_sums(),
+                **concat_inputs([], cfg.cluster).frames()}
     return {"share_cells": share_cell_sums(weeks, dream_codes, treated_ids, periods),
             "lab_weeks": lab_week_sums(weeks, dream_codes, treated_ids, periods),
             **concat_inputs([jobcentre_model_inputs(weeks, dream_codes, cfg, own_a, own_c)]).frames()}

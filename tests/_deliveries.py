@@ -229,7 +229,8 @@ def write_tiny_delivery(root: Path, n_persons: int = 240, seed: int = 5, effect:
     weeks = pd.DataFrame({
         "person_id": pid, "week": week, "jobcentre_id": jc.astype("int32"), "municipality_code": muni.astype("int32"),
         "dream_code": np.where(rng.random(n) < 0.1, CASH_CODE, RC_CODE).astype("int16"),
-        "lab_type": np.where(internship, "company_internship", np.where(rng.random(n) < 0.3, "guidance_upskilling", "none")),
+        "lab_type": np.where(internship, "company_internship",
+                             np.where(rng.random(n) < 0.3, "guidance_upskilling", "none")),
         "ordinary_hours": np.where(yes & ~internship, rng.integers(1, 20, n), 0).astype(float),
         "employed": False, "su": False,
     })

@@ -30,10 +30,9 @@ from lifelines import (
     KaplanMeierFitter,
     WeibullAFTFitter,
 )
+from r_fixtures import R_FIXTURES as FIXTURES
 
 pytestmark = pytest.mark.against_r
-
-from r_fixtures import R_FIXTURES as FIXTURES
 
 Z975 = 1.959963984540054
 
@@ -445,7 +444,8 @@ def test_numpy_partial_likelihood_reproduces_coxph(model: str) -> None:
         assert abs(score_i * ref["se"].iloc[i]) < 1e-5
         for j in range(k):
             ej = np.eye(k)[j] * h[j]
-            hess[i, j] = (ll(beta + ei + ej) - ll(beta + ei - ej) - ll(beta - ei + ej) + ll(beta - ei - ej)) / (4 * h[i] * h[j])
+            hess[i, j] = ((ll(beta + ei + ej) - ll(beta + ei - ej) - ll(beta - ei + ej) + ll(beta - ei - ej))
+                          / (4 * h[i] * h[j]))
     np.testing.assert_allclose(np.sqrt(np.diag(np.linalg.inv(-hess))), ref["se"], rtol=1e-4)
 
 

@@ -159,7 +159,8 @@ def test_cox_caseload_fit_is_lifelines_and_its_interval_the_replicates_percentil
     tv = panel["tv"]
     fit = cox_ph(tv, start="start", duration="stop", event="event", covariates=["caseload", "casemiss"],
                  strata="jobcentre_id", cluster="person_id", bootstrap=49, seed=3)
-    ref = CoxTimeVaryingFitter().fit(tv[["jobcentre_id", "person_id", "start", "stop", "event", "caseload", "casemiss"]],
+    ref = CoxTimeVaryingFitter().fit(tv[["jobcentre_id", "person_id", "start", "stop", "event", "caseload",
+                                         "casemiss"]],
                                      id_col="person_id", event_col="event", start_col="start", stop_col="stop",
                                      strata=["jobcentre_id"])
     for term in ("caseload", "casemiss"):

@@ -215,7 +215,8 @@ def combine_estimates(analysis: str, *parts: HazardEstimates) -> HazardEstimates
     rows = pd.concat(frames, ignore_index=True) if frames else rows_frame([])
     reps = {c: p.replicates[c].to_numpy() for p in parts for c in p.replicates.columns if c != "replicate"}
     n = max((len(p.replicates) for p in parts if p.replicates.shape[1] > 1), default=0)
-    return HazardEstimates(analysis, rows, _replicates_frame(reps, n), {k: v for p in parts for k, v in p.notes.items()})
+    return HazardEstimates(analysis, rows, _replicates_frame(reps, n),
+                           {k: v for p in parts for k, v in p.notes.items()})
 
 
 def rows_frame(rows: list[dict]) -> pd.DataFrame:

@@ -115,7 +115,8 @@ def _parser() -> argparse.ArgumentParser:
 
     gc = sub.add_parser("gc", help="remove incomplete (never committed) runs and stale temporary files; "
                                    "repair the cross-run table published/",
-                        epilog="examples:\n  bipdask gc out/ --dry-run\n  bipdask gc s3://bucket/bipdask --older-than 12h\n\n"
+                        epilog="examples:\n  bipdask gc out/ --dry-run\n"
+                               "  bipdask gc s3://bucket/bipdask --older-than 12h\n\n"
                                "Committed runs are never touched; a run being computed (a live claim) is kept.\n"
                                "The cross-run table ROOT/published/ is made equal to the committed runs'\n"
                                "releases: a committed run missing from it is added, a run that is not\n"
@@ -202,8 +203,8 @@ def _run(args: argparse.Namespace) -> None:
 
     with _bar(args) as progress:
         result = run_evaluation(input_dir=args.input, output_url=args.output, seed=args.seed, spec=args.spec,
-                                bootstrap=args.bootstrap, workers=args.workers, dask_address=args.dask_address, debug=args.debug,
-                                progress=progress, on_wait=waiting)
+                                bootstrap=args.bootstrap, workers=args.workers, dask_address=args.dask_address,
+                                debug=args.debug, progress=progress, on_wait=waiting)
     print(result.describe())
 
 

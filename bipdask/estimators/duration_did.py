@@ -376,7 +376,8 @@ def _wild_duration_did(data: pd.DataFrame, label: str, duration: str, event: str
     _, grad_r = _group_rmst(theta)
     z = stats.norm.ppf(1 - alpha / 2)
     for i, q in enumerate(GROUP_NAMES):
-        for name, grad, value in ((q, grad_e[i], point[i]), (RMST_NAMES[i], grad_r[i], point[names.index(RMST_NAMES[i])])):
+        for name, grad, value in ((q, grad_e[i], point[i]),
+                                  (RMST_NAMES[i], grad_r[i], point[names.index(RMST_NAMES[i])])):
             se = float(np.sqrt(grad @ fit.cov.to_numpy() @ grad))
             tests[name] = {"se": se, "ci_low": value - z * se, "ci_high": value + z * se, "p_value": np.nan}
     tests[f"rmst{RMST_WEEKS}_did_weeks"] = tests.pop("rmst")

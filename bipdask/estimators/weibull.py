@@ -421,7 +421,8 @@ def expected_duration(result: WeibullResult, profile: dict[str, float] | pd.Data
     With bootstrap replicates, use :func:`expected_duration_replicates` for SEs and CIs.
     """
     prof = pd.DataFrame([profile]) if isinstance(profile, dict) else profile
-    return pd.Series(expected_from_params(result.params.to_numpy()[None, :], result.params.index, prof)[0], index=prof.index)
+    return pd.Series(expected_from_params(result.params.to_numpy()[None, :], result.params.index, prof)[0],
+                     index=prof.index)
 
 
 def expected_duration_replicates(result: WeibullResult, profile: pd.DataFrame) -> np.ndarray:

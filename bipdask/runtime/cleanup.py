@@ -170,7 +170,8 @@ def describe(removed: list[Leftover], kept: list[Leftover], dry_run: bool = Fals
     runs = sum(r.kind == "incomplete run" for r in removed)
     temporary = len(removed) - runs
     total = f"{verb} {runs} incomplete run(s) and {temporary} temporary file(s), {_size(sum(r.size for r in removed))}"
-    return "\n".join([*lines, total if removed else f"nothing to remove{'; ' + str(len(kept)) + ' kept' if kept else ''}"])
+    nothing = f"nothing to remove{'; ' + str(len(kept)) + ' kept' if kept else ''}"
+    return "\n".join([*lines, total if removed else nothing])
 
 
 def _size(n: int) -> str:

@@ -634,7 +634,8 @@ class Verification:
     def describe(self) -> str:
         if self.problems:
             return "\n".join(self.problems)
-        return f"run {self.run_id}: all {self.checked} files match their sha256 in the manifest ({self.n_bytes:,} bytes)"
+        return (f"run {self.run_id}: all {self.checked} files match their sha256 in the manifest "
+                f"({self.n_bytes:,} bytes)")
 
 
 def verify_run(run: CommittedRun) -> Verification:

@@ -3,9 +3,10 @@
 :func:`generate` writes a delivery folder as :mod:`bipdask.data.delivery` describes it — the HIR panel
 of all 97 job centres (:mod:`bipdask.synth.hir.jobcentre`, calibrated to the HIR quantitative report,
 Metrica 2019, and the HIR main report, Discus 2019), the BIP survey part
-(:mod:`bipdask.synth.bip.delivery`), ``truth.json`` and ``_truth/`` side files. Every job centre is simulated from ``SeedSequence([seed, jobcentre_id, stream])`` and
-its weeks are written as soon as they are made, so the same seed gives byte-identical files for
-any number of workers and memory stays bounded by one job centre per worker.
+(:mod:`bipdask.synth.bip.delivery`), ``truth.json`` and ``_truth/`` side files. Every job centre is
+simulated from ``SeedSequence([seed, jobcentre_id, stream])`` and its weeks are written as soon as
+they are made, so the same seed gives byte-identical files for any number of workers and memory
+stays bounded by one job centre per worker.
 """
 
 from __future__ import annotations
@@ -223,7 +224,8 @@ def _truth(plans, results, scale: float, seed: int, belief: pd.DataFrame, bip, s
         "population": pop if pop is not None else {"missing": "run python -m bipdask.synth.hir.truth"},
         "how": {
             "persons": "Tabel 1 × scale exactly per job centre and period (deterministic course spans)",
-            "planted": "constants in bipdask/synth/hir/params.py calibrated to the HIR quantitative and main reports' tables",
+            "planted": ("constants in bipdask/synth/hir/params.py calibrated to the HIR quantitative and main "
+                        "reports' tables"),
             "realised": ("counted from this delivery's simulated arrays before writing; sample_exit = "
                          "the Tabel 8 exit cell sums, rates, DiDs and eq. (3) β of this delivery "
                          "(bipdask.synth.hir.truth.aggregate_exits)"),

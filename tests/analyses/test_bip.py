@@ -427,7 +427,8 @@ def test_tidy_frames_use_the_estimates_schema_and_are_deterministic(part, sample
     assert not eff.tidy()["se"].equals(other.tidy()["se"])
     small = ("citizen_avg", "s12")
     p1 = bip.progression(part.bip_responses, indicators=small, inference=Inference(replicates=49, seed=3))
-    p2 = bip.progression(part.bip_responses.sample(frac=1.0, random_state=1), indicators=small, inference=Inference(replicates=49, seed=3))
+    p2 = bip.progression(part.bip_responses.sample(frac=1.0, random_state=1), indicators=small,
+                         inference=Inference(replicates=49, seed=3))
     pd.testing.assert_frame_equal(p1.tidy(), p2.tidy())       # row order of the input is irrelevant
     pd.testing.assert_frame_equal(p1.bootstrap.replicates, p2.bootstrap.replicates)
 

@@ -28,7 +28,9 @@ def test_replicate_keys_name_all_for_the_pooled_row():
 
 
 def _reps(failed_actual: int, failed_increase: int, b: int = 200) -> pd.DataFrame:
-    col = lambda f, v: [np.nan] * f + [v] * (b - f)
+    def col(f, v):
+        return [np.nan] * f + [v] * (b - f)
+
     return pd.DataFrame({"replicate": range(b), "actual|all|all": col(failed_actual, 0.1),
                          "increase|7|all": col(failed_increase, 0.2)})
 

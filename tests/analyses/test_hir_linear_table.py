@@ -76,14 +76,16 @@ def test_belief_percentages_hand_case():
                       "n_internship_3m": [10, 1], "n_ordinary_hours_1y": [4, 1], "n_job_2y": [0, 1]})
     out = belief_percentages(s)
     assert len(out) == 1  # zero caseload dropped
-    assert out.loc[0, ["belief_internship_3m", "belief_ordinary_hours_1y", "belief_job_2y"]].tolist() == [25.0, 10.0, 0.0]
+    assert (out.loc[0, ["belief_internship_3m", "belief_ordinary_hours_1y", "belief_job_2y"]].tolist()
+            == [25.0, 10.0, 0.0])
 
 
 def test_table3_uses_caseworkers_in_both_waves_and_finds_planted_shift():
     s = survey(shift=0.10)
     s = pd.concat([s, pd.DataFrame({"caseworker_id": [999], "jobcentre_id": [0], "wave": ["pre"], "n_caseload": [10],
                                     "n_internship_3m": [10], "n_ordinary_hours_1y": [10], "n_job_2y": [10]})])
-    rows = estimates_frame(table3_belief(s, pd.DataFrame({"jobcentre_id": range(4)}), inference=Inference(replicates=199, seed=2)))
+    rows = estimates_frame(table3_belief(s, pd.DataFrame({"jobcentre_id": range(4)}),
+                                         inference=Inference(replicates=199, seed=2)))
     diff = rows[rows["period"] == "difference"].set_index("estimand")
     assert (diff["n_persons"] == 60).all() and (diff["n_obs"] == 120).all()
     assert ((diff["estimate"] > 7) & (diff["estimate"] < 13) & (diff["p_value"] < 0.05)).all()
@@ -114,7 +116,8 @@ def test_table9_10_share_coefficients_and_skip_missing_models():
     pw.loc[pw["casemiss"] == 1, "caseload"] = 0.0
     pw["in_internship_or_hours"] = (rng.random(n) < 0.1 + 0.004 * pw["caseload"]).astype(int)
     rows = estimates_frame(table9_10_share(pw, inference=Inference(replicates=99, seed=3)))
-    assert set(zip(rows["analysis"], rows["estimand"])) == {("hir_table9", "caseload"), ("hir_table10", "internship_3m")}
+    assert set(zip(rows["analysis"], rows["estimand"])) == {("hir_table9", "caseload"),
+                                                            ("hir_table10", "internship_3m")}
     X = sm.add_constant(pw[["caseload", "casemiss"]].astype(float))
     ref = sm.OLS(pw["in_internship_or_hours"].astype(float), X).fit()
     got = rows.set_index("estimand").loc["caseload", "estimate"]

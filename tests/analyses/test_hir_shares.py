@@ -49,7 +49,8 @@ def _resampled_did(cells: pd.DataFrame, weights: pd.Series, window: str, jc: int
 
 def test_each_replicate_equals_cell_did_on_the_resampled_persons():
     cells = _cells()
-    reps = share_did_replicates(cells, treated_ids=TREATED, before="before", after=WINDOWS, inference=Inference(replicates=4, seed=11))
+    reps = share_did_replicates(cells, treated_ids=TREATED, before="before", after=WINDOWS,
+                                inference=Inference(replicates=4, seed=11))
     persons = np.unique(cells["person_id"])
     for b in range(4):
         weights = pd.Series(bs.replicate_weights(persons, [b], 11)[0], index=persons)
@@ -63,19 +64,22 @@ def test_each_replicate_equals_cell_did_on_the_resampled_persons():
 @given(st.randoms(use_true_random=False))
 def test_replicates_do_not_depend_on_row_order_or_on_how_a_persons_weeks_were_split(rnd):
     cells = _cells(120, seed=3)
-    base = share_did_replicates(cells, treated_ids=TREATED, before="before", after=WINDOWS, inference=Inference(replicates=20, seed=2))
+    base = share_did_replicates(cells, treated_ids=TREATED, before="before", after=WINDOWS,
+                                inference=Inference(replicates=20, seed=2))
     split = cells.copy()
     half = split.assign(n_weeks=split["n_weeks"] // 2, n_yes=np.minimum(split["n_yes"], split["n_weeks"] // 2))
     rest = split.assign(n_weeks=split["n_weeks"] - half["n_weeks"], n_yes=split["n_yes"] - half["n_yes"])
     shuffled = pd.concat([half, rest]).sample(frac=1.0, random_state=rnd.randint(0, 10**6)).reset_index(drop=True)
-    again = share_did_replicates(shuffled, treated_ids=TREATED, before="before", after=WINDOWS, inference=Inference(replicates=20, seed=2))
+    again = share_did_replicates(shuffled, treated_ids=TREATED, before="before", after=WINDOWS,
+                                 inference=Inference(replicates=20, seed=2))
     pd.testing.assert_frame_equal(base, again, check_exact=False, rtol=1e-12, atol=1e-15)
 
 
 def test_bootstrap_se_agrees_with_the_cluster_robust_se_and_the_rows_take_it():
     cells = _cells(3000, seed=5)
     rows = share_did_table(cells, treated_ids=TREATED, before="before", after=WINDOWS)
-    reps = share_did_replicates(cells, treated_ids=TREATED, before="before", after=WINDOWS, inference=Inference(replicates=999, seed=7))
+    reps = share_did_replicates(cells, treated_ids=TREATED, before="before", after=WINDOWS,
+                                inference=Inference(replicates=999, seed=7))
     boot = with_bootstrap(rows, reps)
     assert len(boot) == len(rows)
     for analytic, b in zip(rows, boot):
@@ -87,7 +91,8 @@ def test_bootstrap_se_agrees_with_the_cluster_robust_se_and_the_rows_take_it():
         else:
             assert b.p_value is None
     assert set(reps.columns) - {"replicate"} >= {f"did|{j}|{w}" for j in ("all", *TREATED) for w in WINDOWS}
-    again = share_did_replicates(cells, treated_ids=TREATED, before="before", after=WINDOWS, inference=Inference(replicates=999, seed=7))
+    again = share_did_replicates(cells, treated_ids=TREATED, before="before", after=WINDOWS,
+                                 inference=Inference(replicates=999, seed=7))
     pd.testing.assert_frame_equal(reps, again)
 
 

@@ -202,7 +202,8 @@ def test_table9_is_lifelines_stratified_cox_and_its_interval_the_replicates_perc
     rows = res.rows.set_index("estimand")
     assert set(rows.index) == {"hr_caseload", "hr_casemiss", "hr_caseload_change", "hr_change_miss"}
     hr = rows.loc["hr_caseload"]
-    ref = CoxTimeVaryingFitter().fit(tv[["jobcentre_id", "person_id", "start", "stop", "event", "caseload", "casemiss"]],
+    ref = CoxTimeVaryingFitter().fit(tv[["jobcentre_id", "person_id", "start", "stop", "event", "caseload",
+                                         "casemiss"]],
                                      id_col="person_id", event_col="event", start_col="start", stop_col="stop",
                                      strata=["jobcentre_id"])
     for term in ("caseload", "casemiss"):
@@ -286,7 +287,9 @@ def test_share_mediators_are_hir_linear_rows_with_matching_replicates():
     data = data.assign(caseload_change=data["caseload"] - 30, change_miss=data["casemiss"])
     t10 = share_mediators(data, analysis="hir_table10", inference=Inference(replicates=B, seed=2))
     assert list(t10.rows["estimand"]) == ["internship_3m", "ordinary_hours_1y"]
-    want = [r for r in table9_10_share(data.drop(columns=["caseload", "casemiss", "caseload_change", "change_miss"]), beliefs=["belief_internship_3m", "belief_ordinary_hours_1y"], inference=Inference(replicates=B, seed=2))]
+    want = [r for r in table9_10_share(data.drop(columns=["caseload", "casemiss", "caseload_change", "change_miss"]),
+                                       beliefs=["belief_internship_3m", "belief_ordinary_hours_1y"],
+                                       inference=Inference(replicates=B, seed=2))]
     np.testing.assert_allclose(t10.rows["estimate"], [r.estimate for r in want], rtol=1e-12)
     np.testing.assert_allclose(t10.rows["se"], [r.se for r in want], rtol=1e-12)
     assert t10.rows.set_index("estimand").loc["internship_3m", "ci_low"] > 0  # planted +0.003 per point
@@ -351,8 +354,10 @@ def test_table4_wild_rows_carry_the_restricted_mean_and_hazard_ratio_with_placeb
     from bipdask.analyses.hir.durations import _placebo_dids
 
     placebos = _placebo_dids(s.sort_values(["jobcentre_id", "person_id", "E", "duration", "event"], kind="mergesort")
-                             .reset_index(drop=True).assign(weeks_survived=lambda d: weekly_survival_time(d)),
-                             {"duration": "weeks_survived", "interval": True, "cluster": "jobcentre_id", "bootstrap": 0})
+                             .reset_index(drop=True)
+                             .assign(weeks_survived=lambda d: weekly_survival_time(d)),
+                             {"duration": "weeks_survived", "interval": True, "cluster": "jobcentre_id",
+                              "bootstrap": 0})
     iv = placebo_interval(float(np.log(hr["estimate"])), placebos[:, -1])
     assert hr["ci_low"] == pytest.approx(np.exp(iv["ci_low"])) and hr["ci_high"] == pytest.approx(np.exp(iv["ci_high"]))
 

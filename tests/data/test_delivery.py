@@ -128,7 +128,8 @@ def test_missing_table_and_column(tmp_path):
 
 def _caseload_arrow(**types) -> pa.Table:
     data = {"caseworker_id": [SECRET_ID, 7], "jobcentre_id": [101, 101],
-            "week": [dt.datetime(2018, 3, 5), dt.datetime(2018, 3, 12)], "n_cases": [40, None], "weekly_hours": [37, 30]}
+            "week": [dt.datetime(2018, 3, 5), dt.datetime(2018, 3, 12)], "n_cases": [40, None],
+            "weekly_hours": [37, 30]}
     if "week" not in types:
         data["week"] = [d.date() for d in data["week"]]
     return pa.table({c: pa.array(v, types.get(c, CASELOAD.column(c).type)) for c, v in data.items()})

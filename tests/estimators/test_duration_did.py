@@ -126,7 +126,9 @@ def test_restricted_mean_is_the_area_under_the_whole_week_survival_step(p):
     profile = pd.DataFrame({"D": [1, 0], "E": [1, 0], "DE": [1, 0]})
     got = restricted_mean_from_params(theta, NAMES, profile, 52)[0]
     for row, eta in zip(got, (-3.2, -3.0)):
-        surv = lambda t, eta=eta: np.exp(-np.exp(eta) * np.floor(t) ** p)
+        def surv(t, eta=eta):
+            return np.exp(-np.exp(eta) * np.floor(t) ** p)
+
         area = sum(integrate.quad(surv, k, k + 1)[0] for k in range(52))
         assert row == pytest.approx(area, rel=1e-10)
 

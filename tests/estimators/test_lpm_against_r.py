@@ -14,12 +14,11 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 import pytest
+from r_fixtures import R_FIXTURES as FIXTURES
 
 from bipdask.estimators.lpm import CONS, lpm
 
 pytestmark = pytest.mark.against_r
-
-from r_fixtures import R_FIXTURES as FIXTURES
 
 
 @lru_cache(maxsize=None)

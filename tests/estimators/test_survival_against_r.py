@@ -8,14 +8,13 @@ Tolerances: 1e-6 relative in coefficients, 1e-4 relative in SEs.
 import numpy as np
 import pandas as pd
 import pytest
+from r_fixtures import R_FIXTURES as FIX
 
 from bipdask.estimators.cox import cox_ph
 from bipdask.estimators.survival_curves import kaplan_meier
 from bipdask.estimators.weibull import weibull_ph
 
 pytestmark = pytest.mark.against_r
-
-from r_fixtures import R_FIXTURES as FIX
 
 CALLS = pd.read_csv(FIX / "survival_calls.csv", keep_default_na=False)
 COEF = pd.read_csv(FIX / "survival_coef.csv")

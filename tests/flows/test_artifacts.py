@@ -37,7 +37,8 @@ def test_headline_rows_are_the_national_published_rows_with_intervals_and_method
 def _flow_run(client, run_id: str):
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
 
-    (flow_run,) = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[f"evaluate-{run_id}"])))
+    (flow_run,) = client.read_flow_runs(
+        flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[f"evaluate-{run_id}"])))
     return flow_run
 
 

@@ -51,7 +51,8 @@ def clusters(s3_root):
 
 @pytest.mark.prefect
 @pytest.mark.dask
-def test_flow_writes_tidy_estimates_and_manifest_and_recovers_planted_effect(delivery, pairs_spec, tmp_path, harness, caplog):
+def test_flow_writes_tidy_estimates_and_manifest_and_recovers_planted_effect(delivery, pairs_spec, tmp_path, harness,
+                                                                              caplog):
     from flows.run import run_evaluation
 
     with caplog.at_level(logging.DEBUG):

@@ -68,7 +68,8 @@ def inputs() -> dict:
         input_dir="/data/delivery", input_hashes={"persons.parquet": "h1", "weeks/part-1.parquet": "h2"},
         validation={"contract_version": "1", "rows_in": {"weeks": 120, "persons": 10},
                     "rows_out": {"weeks": 117, "persons": 10}, "quarantined": {"weeks": {"W001": 2, "W002": 1}},
-                    "problems": [], "input_hashes": {"persons.parquet": "h1"}, "week_span": ["2017-03-06", "2019-03-25"],
+                    "problems": [], "input_hashes": {"persons.parquet": "h1"},
+                    "week_span": ["2017-03-06", "2019-03-25"],
                     "staged_url": f"{RUN_URL}/staged", "jobcentre_ids": [1, 2, 3], "seconds": 0.5},
         model_inputs=[_batch([1, 2], reused=[2], weeks_rows=80, share_cells=12, gap_spells=5),
                       _batch([3], reused=[], weeks_rows=37, share_cells=6, gap_spells=2)],
@@ -112,7 +113,8 @@ def test_the_manifest_values_come_from_the_task_results(inputs):
         999, "multinomial", 7, "person_id")
     assert est["notes"] == {"hir_table4": {"spells": 40},
                             "hir_table9": {"skipped": "no assignments or caseload table in the delivery"}}
-    assert m["jobcentres"] == {"staged": 3, "batches": 2, "units": 3, "treated_ids": [1], "treated_names_not_found": ["Faxe"]}
+    assert m["jobcentres"] == {"staged": 3, "batches": 2, "units": 3, "treated_ids": [1],
+                               "treated_names_not_found": ["Faxe"]}
     out = m["outputs"]
     assert out["estimates"] == "results/estimates.parquet" and out["staged"] == "staged/"
     assert out["gap_spells"] == "model_input/gap_spells/" and out["share_cells"] == "model_input/share_cells/"

@@ -146,7 +146,8 @@ def test_cox_p_values_equal_brute_force_with_statsmodels_scores():
                        "cm": (rng.random(n) < 0.2).astype(float)})
     df["s"] = df["jc"] % 2
     df["stop"] = np.ceil(-np.log(rng.random(n)) / np.exp(-3 - 0.01 * df["cl"] + 0.2 * df["cm"]
-                                                          + 0.15 * (df["jc"] - 14) + rng.normal(0, 0.4, 7)[df["jc"] - 11]))
+                                                          + 0.15 * (df["jc"] - 14)
+                                                          + rng.normal(0, 0.4, 7)[df["jc"] - 11]))
     df["ev"] = (df["stop"] <= 30).astype(float)
     df["stop"] = df["stop"].clip(upper=30)
     res = cox_ph(df, duration="stop", event="ev", covariates=["cl", "cm"], ties="breslow", strata="s",

@@ -147,7 +147,9 @@ def test_matches_wildboottest_with_full_enumeration(param):
     m_rows = cluster_moments(X, df["proposition_vote"], cl)
     e = (X.columns == param).astype(float)
     draws = {"raw design": wcr_draws(m_rows, {param: e}, bootstrap=9999)[param],
-             "lpm (centred, intercept cells)": wcr_draws(fit.cluster_moments(), {param: (np.array(["treatment", "log_income"]) == param).astype(float)}, bootstrap=9999)[param]}
+             "lpm (centred, intercept cells)": wcr_draws(
+                 fit.cluster_moments(), {param: (np.array(["treatment", "log_income"]) == param).astype(float)},
+                 bootstrap=9999)[param]}
     assert fit.wild.enumerated and fit.wild.n_replicates == 2 ** g
     assert p_internal == p_pub  # the internals reproduce the published p-value
     assert t_wbt == pytest.approx(t_pub, rel=1e-12)
@@ -341,7 +343,8 @@ def test_size_with_job_centre_by_period_shocks():
     rejections = {"wcr": 0, "person_cr1": 0}
     for s in range(n_sim):
         rng = np.random.default_rng(1000 + s)
-        y = rng.normal(0, 1, (g, 2))[jc, e.astype(int)] + rng.normal(0, 0.5, g * persons)[pid] + rng.normal(0, 1, jc.size)
+        y = (rng.normal(0, 1, (g, 2))[jc, e.astype(int)] + rng.normal(0, 0.5, g * persons)[pid]
+             + rng.normal(0, 1, jc.size))
         df = pd.DataFrame({"jc": jc, "pid": pid, "D": d, "E": e, "DE": d * e, "y": y})
         person = lpm(df, y="y", covariates=["D", "E", "DE"], cluster="pid")
         rejections["person_cr1"] += person.pvalues["DE"] < 0.05

@@ -54,7 +54,8 @@ def test_hir_windows_and_treated_names():
     w = comparison_windows(spec)
     assert list(w) == ["before", "intervention", "last_3_months"]
     assert w["last_3_months"] == Period(dt.date(2019, 1, 1), dt.date(2019, 3, 31))
-    jc = pd.DataFrame({"jobcentre_id": [7, 8, 8, 9], "name": ["Favrskov", " vallensbæk-ishøj", "Vallensbæk-Ishøj", "Aarhus"],
+    jc = pd.DataFrame({"jobcentre_id": [7, 8, 8, 9],
+                       "name": ["Favrskov", " vallensbæk-ishøj", "Vallensbæk-Ishøj", "Aarhus"],
                        "municipality_code": [710, 187, 183, 751]})
     ids, missing = treated_jobcentre_ids(jc, ["Favrskov", "Vallensbæk-Ishøj"])
     assert ids == (7, 8) and missing == ()
@@ -148,7 +149,8 @@ def test_cell_sums_add_up_over_any_split_of_the_weeks(seed, n_parts):
                                   whole[key + ["n_weeks", "n_yes"]].sort_values(key).reset_index(drop=True),
                                   check_dtype=False)
     rc = in_resource_course(weeks["week"], weeks["dream_code"], CODES)
-    assert whole.loc[whole["period"] == "before", "n_weeks"].sum() == (rc & in_period(weeks["week"], windows["before"])).sum()
+    assert (whole.loc[whole["period"] == "before", "n_weeks"].sum()
+            == (rc & in_period(weeks["week"], windows["before"])).sum())
 
 
 # --------------------------------------------------------------------------- Table 7: new courses

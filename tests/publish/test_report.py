@@ -50,7 +50,8 @@ def test_report_holds_every_table_and_figure_with_run_metadata(reports):
     text = Path(reports["en"]).read_text(encoding="utf-8")
     assert Path(reports["en"]) == Path(reports["second"].url) / "report" / "report.html"
     for key in ("tableA", "table3", "table4", "table6", "table7", "table8", "table9", "table10", "bip_table1",
-                "caseload_table", "table1_persons", "table2_background", "table5_lab_mix", "figure1", "figure2", "forest6", "forest4", "coef", "bip_quartiles"):
+                "caseload_table", "table1_persons", "table2_background", "table5_lab_mix", "figure1", "figure2",
+                "forest6", "forest4", "coef", "bip_quartiles"):
         assert f'id="{key}"' in text, key
     imgs = re.findall(r'<img src="([^"]+)"', text)
     assert len(imgs) >= 7
@@ -346,7 +347,8 @@ def test_share_difference_intervals_come_from_the_cell_mean_replicates():
     assert set(out) == {("share_internship_or_hours", "participating", None, "intervention"),
                         ("share_internship_or_hours", "other", None, "intervention")}
     lo, hi = out[("share_internship_or_hours", "participating", None, "intervention")]
-    assert lo == pytest.approx(np.quantile(after - before, 0.025)) and hi == pytest.approx(np.quantile(after - before, 0.975))
+    assert lo == pytest.approx(np.quantile(after - before, 0.025))
+    assert hi == pytest.approx(np.quantile(after - before, 0.975))
     assert hi - lo < 0.01  # far narrower than the cells' own intervals (±0.02): correlation used
 
 

@@ -16,7 +16,8 @@ def _commit(root, run_id: str, keys, when: str) -> None:
 
 def _entry(url: str, key: str) -> None:
     frame = pd.DataFrame({"x": [1, 2, 3]})
-    input_cache.store(url, key, {"gap_spells": storage.parquet_bytes(frame), "share_cells": storage.parquet_bytes(frame)},
+    input_cache.store(url, key,
+                      {"gap_spells": storage.parquet_bytes(frame), "share_cells": storage.parquet_bytes(frame)},
                       {"gap_spells": 3, "share_cells": 3})
 
 

@@ -182,7 +182,8 @@ def test_share_cells_near_planted_population_truth(delivery):
     weeks = read_table(delivery, "weeks", columns=["person_id", "week", "jobcentre_id", "dream_code",
                                                    "lab_type", "ordinary_hours"])
     weeks = weeks[weeks.person_id < PL.BIP_PERSON_ID_START]
-    rc = weeks[weeks.dream_code.isin([P.RC_CODE]) | ((weeks.dream_code == P.RC_CODE_2018) & (weeks.week >= "2018-01-01"))]
+    rc = weeks[weeks.dream_code.isin([P.RC_CODE])
+               | ((weeks.dream_code == P.RC_CODE_2018) & (weeks.week >= "2018-01-01"))]
     rc = rc.assign(hit=(rc.lab_type == "company_internship") | (rc.ordinary_hours > 0),
                    D=rc.jobcentre_id.isin(geography.participating_jobcentre_ids()))
     before = (rc.week >= "2017-03-01") & (rc.week <= "2018-02-28")

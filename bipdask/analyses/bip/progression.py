@@ -241,7 +241,8 @@ def standardize(values: np.ndarray) -> np.ndarray:
     return (values - values.mean()) / sd if sd > 0 else np.full_like(values, np.nan)
 
 
-def _effect_sizes(pairs, indicator, cluster, bootstrap, seed, scheme, alpha, window=None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+def _effect_sizes(pairs, indicator, cluster, bootstrap, seed, scheme, alpha,
+                  window=None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Figures 3–24 for one indicator: the rows and (with a bootstrap) the B × combinations replicates."""
     d = pairs[list(dict.fromkeys([cluster, "person_id", "combination", indicator]))]
     d = d.dropna(subset=[indicator, "combination"])
@@ -291,7 +292,8 @@ def _intercept_name(fit, covariates: list[str]) -> str:
     return str(extra[0])
 
 
-def _weeks_slope(pairs, indicator, cluster, bootstrap, seed, scheme, alpha, window=None) -> tuple[dict, np.ndarray | None]:
+def _weeks_slope(pairs, indicator, cluster, bootstrap, seed, scheme, alpha,
+                 window=None) -> tuple[dict, np.ndarray | None]:
     """The change-on-weeks slope of one indicator: its row and (with a bootstrap) its B replicates."""
     d = pairs[list(dict.fromkeys([cluster, "person_id", "weeks_since_previous", indicator]))]
     d = d.dropna().reset_index(drop=True)

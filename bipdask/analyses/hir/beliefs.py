@@ -75,7 +75,8 @@ def belief_percentages(belief_survey: pd.DataFrame, *, wave: str | None = None) 
     ok = caseload > 0
     out = s.loc[ok, ["caseworker_id", "jobcentre_id", "wave"]].reset_index(drop=True)
     for name, col in BELIEFS.items():
-        out[BELIEF_PREFIX + name] = 100.0 * pd.to_numeric(s[col], errors="coerce").to_numpy(np.float64)[ok] / caseload[ok]
+        value = pd.to_numeric(s[col], errors="coerce").to_numpy(np.float64)[ok]
+        out[BELIEF_PREFIX + name] = 100.0 * value / caseload[ok]
     return out
 
 

@@ -169,7 +169,8 @@ def _duration_fits(spells: pd.DataFrame, *, analysis: str, period: str, inferenc
     wild = inference.method == "wild"
     # a per-centre row rests on one treated cluster, where no bootstrap works: point fits, then
     # Conley–Taber placebo intervals from the comparison centres (docs/methods.md#inference)
-    centre_kw = dict(duration="weeks_survived", interval=True, cluster=inference.cluster, bootstrap=0) if wild else fit_kw
+    centre_kw = (dict(duration="weeks_survived", interval=True, cluster=inference.cluster, bootstrap=0)
+                 if wild else fit_kw)
     rows: list[dict] = []
     reps: dict[str, np.ndarray] = {}
     try:

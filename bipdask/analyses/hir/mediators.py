@@ -162,7 +162,8 @@ def _as_rows(time_varying: pd.DataFrame | CoxRows) -> CoxRows:
     return FrameRows(time_varying) if isinstance(time_varying, pd.DataFrame) else time_varying
 
 
-def table9(time_varying: pd.DataFrame | CoxRows, *, inference: Inference, period: str = "intervention") -> HazardEstimates:
+def table9(time_varying: pd.DataFrame | CoxRows, *, inference: Inference,
+           period: str = "intervention") -> HazardEstimates:
     """Table 9: hazard ratios of a new LAB per unit of the week's caseload and of its change.
 
     Two Cox models on the counting-process rows of the participating job centres' intervention
@@ -170,10 +171,10 @@ def table9(time_varying: pd.DataFrame | CoxRows, *, inference: Inference, period
     separately, [caseload_change, change_miss]; Efron ties (durations are whole weeks), robust
     variance and bootstrap clustered on ``cluster`` (person_id), and **stratified by
     jobcentre_id**: each job centre has its own baseline hazard, so the hazard ratio is
-    identified from caseload differences *within* a job centre. That is where the effect lives: the synthetic generator plants the caseload HR
-    on the deviation of the caseworker's caseload from the job centre's period mean, and job
-    centres differ in both caseload level and LAB intensity, which a pooled baseline would
-    confound with the caseload effect.
+    identified from caseload differences *within* a job centre. That is where the effect lives:
+    the synthetic generator plants the caseload HR on the deviation of the caseworker's caseload
+    from the job centre's period mean, and job centres differ in both caseload level and LAB
+    intensity, which a pooled baseline would confound with the caseload effect.
 
     Estimates are hazard ratios exp(β); with B > 0, ``se`` is the bootstrap SE of exp(β*), the CI
     the percentile interval of exp(β*) and the p-value the bootstrap one for β = 0; with B = 0
@@ -182,7 +183,8 @@ def table9(time_varying: pd.DataFrame | CoxRows, *, inference: Inference, period
     return _cox_table(_as_rows(time_varying), TABLE9_MODELS, analysis="hir_table9", inference=inference, period=period)
 
 
-def table10(time_varying: pd.DataFrame | CoxRows, *, inference: Inference, period: str = "intervention") -> HazardEstimates:
+def table10(time_varying: pd.DataFrame | CoxRows, *, inference: Inference,
+            period: str = "intervention") -> HazardEstimates:
     """Table 10 (*Medierende faktorer*): hazard ratios of a new LAB per point of pre-survey belief.
 
     One Cox model per belief of :data:`bipdask.analyses.hir.beliefs.BELIEFS` — the caseworker's answer
@@ -432,7 +434,8 @@ def table9_10_share(
         (TABLE9, "caseload_change", ["caseload_change", "change_miss"]),
     ]
     for b in beliefs:
-        models.append((TABLE10, b.removeprefix(BELIEF_PREFIX), [b, *([f"{b}_miss"] if f"{b}_miss" in person_weeks else [])]))
+        models.append((TABLE10, b.removeprefix(BELIEF_PREFIX),
+                       [b, *([f"{b}_miss"] if f"{b}_miss" in person_weeks else [])]))
     frame = person_weeks.assign(**{outcome: person_weeks[outcome].astype(np.float64)})
     absorb = fixed_effects if fixed_effects is not None and fixed_effects in frame.columns else None
     # with person clusters the fit's clusters are the persons; otherwise count them for disclosure

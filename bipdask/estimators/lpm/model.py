@@ -5,8 +5,8 @@
 report: R² without/with caseworker fixed effects 16 %/21 %). Fixed effects are *absorbed* —
 swept out of y and X by weighted demeaning (exact group means for one factor, alternating
 projections for several, :mod:`bipdask.estimators.lpm.absorb`) — never built as dummies; their
-level effects are recovered afterwards (:meth:`LinearResult.fixed_effect_values`). Without fixed effects the model has an intercept
-``_cons`` (Stata naming).
+level effects are recovered afterwards (:meth:`LinearResult.fixed_effect_values`). Without fixed effects
+the model has an intercept ``_cons`` (Stata naming).
 
 Standard errors (``small_sample="stata"``): HC1 = N/(N−K)·HC0 without a cluster, CR1 =
 G/(G−1)·(N−1)/(N−K)·CR0 with one (Stata ``regress``/``areg, vce(cluster)``, R ``vcovCL``).

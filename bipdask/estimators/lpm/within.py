@@ -55,11 +55,13 @@ def within_moments(data: pd.DataFrame, *, y: str, covariates: Sequence[str], clu
     frame = data[[*names, cluster]]
     ok = frame.notna().all(axis=1).to_numpy()
     frame = frame[ok]
-    Z = np.column_stack([frame[c].to_numpy(dtype=np.float64) for c in names]) if len(frame) else np.empty((0, len(names)))
+    Z = (np.column_stack([frame[c].to_numpy(dtype=np.float64) for c in names]) if len(frame)
+         else np.empty((0, len(names))))
     codes, levels = pd.factorize(frame[cluster], sort=True)
     g, m = len(levels), len(names)
     n = np.bincount(codes, minlength=g).astype(np.float64)
-    mean = np.column_stack([np.bincount(codes, weights=Z[:, j], minlength=g) for j in range(m)]) / np.maximum(n, 1)[:, None]
+    mean = (np.column_stack([np.bincount(codes, weights=Z[:, j], minlength=g) for j in range(m)])
+            / np.maximum(n, 1)[:, None])
     centred = Z - mean[codes]
     comoment = np.empty((g, m, m))
     for a in range(m):

@@ -216,7 +216,8 @@ def data_section(manifest: Mapping[str, Any], names: Mapping[int, str], lang: st
     periods = period_rows(spec, (manifest.get("validation") or {}).get("week_span"), lang)
     if periods:
         cols = ("", label("period_from", lang), label("period_to", lang))
-        parts.append(f'<h3 id="periods">{html.esc(label("periods", lang))}</h3>' + html.render_plain_table(cols, periods))
+        parts.append(f'<h3 id="periods">{html.esc(label("periods", lang))}</h3>'
+                     + html.render_plain_table(cols, periods))
     participating = participating_names(manifest, names)
     jc = manifest.get("jobcentres") or {}
     text = ", ".join(participating) or "—"

@@ -357,7 +357,8 @@ def methods_text(estimates: pd.DataFrame, estimation: dict, lang: str) -> str:
     """The report's methods paragraph: which inference each table uses and why (from the run's
     manifest and the rows' ``inference`` column; ``docs/methods.md#inference``)."""
     method = estimation.get("inference", "pairs")
-    unit = label("unit_jobcentre" if str(estimation.get("cluster", "")).startswith("jobcentre") else "unit_person", lang)
+    unit = label("unit_jobcentre" if str(estimation.get("cluster", "")).startswith("jobcentre") else "unit_person",
+                 lang)
     if method == "wild":
         g = ""
         if {"inference", "n_clusters"} <= set(estimates.columns):

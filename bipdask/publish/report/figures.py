@@ -215,7 +215,8 @@ def bip_quartiles(protected: pd.DataFrame, lang: str = "en") -> bytes | None:
         lo = [float(r["ci_low"].iloc[0]) if len(r) and not r[SUPPRESSED].iloc[0] else np.nan for r in rows]
         hi = [float(r["ci_high"].iloc[0]) if len(r) and not r[SUPPRESSED].iloc[0] else np.nan for r in rows]
         e = np.array(est) * 100
-        ax.bar(range(1, 5), np.nan_to_num(e), color="#BBBBBB", edgecolor="black", hatch="//" if what == "mean_effect" else "")
+        ax.bar(range(1, 5), np.nan_to_num(e), color="#BBBBBB", edgecolor="black",
+               hatch="//" if what == "mean_effect" else "")
         ax.errorbar(range(1, 5), e, yerr=[np.maximum(e - np.array(lo) * 100, 0), np.maximum(np.array(hi) * 100 - e, 0)],
                     fmt="none", color="black", capsize=3)
         ax.axhline(0, color="black", linewidth=0.8)

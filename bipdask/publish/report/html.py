@@ -59,7 +59,8 @@ def render_table(t: Table, notes: Sequence[str] = (), heading: bool = True) -> s
     body = []
     for r in t.rows:
         if r.heading:
-            body.append(f'<tr class="heading"><td class="label" colspan="{len(t.columns) + 1}">{esc(r.label)}</td></tr>')
+            body.append(f'<tr class="heading"><td class="label" colspan="{len(t.columns) + 1}">'
+                        f'{esc(r.label)}</td></tr>')
             continue
         cls = ' class="total"' if r.total else ""
         cells = "".join(render_cell(c) for c in r.cells)
@@ -88,7 +89,8 @@ def render_meta(items: Sequence[tuple[str, str]]) -> str:
 
 def render_hashes(hashes: dict[str, str], file_label: str) -> str:
     rows = "".join(f'<tr><td>{esc(f)}</td><td class="hash">{esc(h)}</td></tr>' for f, h in sorted(hashes.items()))
-    return f'<table class="hashes"><thead><tr><th>{esc(file_label)}</th><th>sha256</th></tr></thead><tbody>{rows}</tbody></table>'
+    return (f'<table class="hashes"><thead><tr><th>{esc(file_label)}</th><th>sha256</th></tr></thead>'
+            f'<tbody>{rows}</tbody></table>')
 
 
 def render_plain_table(columns: Sequence[str], rows: Sequence[Sequence[str]], text_columns: int = 1) -> str:

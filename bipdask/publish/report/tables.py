@@ -2,8 +2,9 @@
 
 Each builder reproduces one published table's layout (the HIR quantitative report, Metrica
 2019: Tables A, 3, 4, 6, 7, 8, 9, 10; the BIP caseworker report's Tabel 1, the BIP progression
-report's Tabel 1 and the BIP slides' caseworker change; ``docs/methods.md``) and returns a :class:`Table` of formatted :class:`Cell` s — estimate, 95 %
-bootstrap CI and persons — or ``None`` when the run holds no rows of that analysis.
+report's Tabel 1 and the BIP slides' caseworker change; ``docs/methods.md``) and returns a
+:class:`Table` of formatted :class:`Cell` s — estimate, 95 % bootstrap CI and persons — or
+``None`` when the run holds no rows of that analysis.
 
 Units: shares are stored as fractions and shown in per cent, effects on shares in percentage
 points; expected durations in weeks, shown as ">52" above 52 weeks (and the DiD as ">0"/"<0"
@@ -51,7 +52,8 @@ SIGNIFICANCE = 0.05
 KINDS: dict[str, tuple[float, int, bool]] = {
     "weeks": (1.0, 0, False), "weeks_did": (1.0, 0, True), "pct": (100.0, 1, False), "pp": (100.0, 1, True),
     "pct2": (100.0, 2, False), "pp2": (100.0, 2, True), "belief": (1.0, 1, False), "belief_pp": (1.0, 1, True),
-    "weeks_did1": (1.0, 1, True), "hr": (1.0, 4, False), "coef": (1.0, 4, True), "change": (1.0, 3, True), "r2": (100.0, 1, False),
+    "weeks_did1": (1.0, 1, True), "hr": (1.0, 4, False), "coef": (1.0, 4, True), "change": (1.0, 3, True),
+    "r2": (100.0, 1, False),
     "ratio_pct": (100.0, 1, True), "pct_did": (1.0, 1, True), "weeks1": (1.0, 1, True), "hr3": (1.0, 3, False),
     "fte": (1.0, 1, False), "fte_did": (1.0, 1, True), "count": (1.0, 0, False), "years": (1.0, 1, False),
     "weeks_mean": (1.0, 1, False),
@@ -449,7 +451,8 @@ def table8(est: Estimates, lang: str) -> Table | None:
                 b = est.get(a, f"{dest}:persons_{side}", None, "before")
                 i = est.get(a, f"{dest}:persons_{side}", None, "intervention")
                 effect = cell(est.get(a, f"{dest}:persons_did"), "pp", lang, significance=True) if first else Cell()
-                weekly = cell(est.get(a, dest, None, "intervention"), "pp2", lang, significance=True) if first else Cell()
+                weekly = (cell(est.get(a, dest, None, "intervention"), "pp2", lang, significance=True)
+                          if first else Cell())
                 rows.append(Row(label(side_label, lang), (cell(b, "pct", lang), cell(i, "pct", lang),
                                                           difference(b, i, "pct", lang), effect, weekly)))
                 continue

@@ -193,7 +193,8 @@ def encode_assignments(paths: list[list[Segment]], person_ids: np.ndarray, start
                 a2, b, a3 = segs[j], segs[j + 1], segs[j + 2]
                 outer_end = week_date(a3.last, int(rng.integers(0, 7)))
                 rows.append((pid, cw.ids[a2.caseworker], start_date(first_w), outer_end))
-                rows.append((pid, cw.ids[b.caseworker], start_date(b.first), week_date(b.last + 1, int(rng.integers(0, 7)))))
+                rows.append((pid, cw.ids[b.caseworker], start_date(b.first),
+                             week_date(b.last + 1, int(rng.integers(0, 7)))))
                 counts["nested"] += 1
                 j += 3
                 prev_overlaps = False

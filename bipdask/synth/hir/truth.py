@@ -60,7 +60,8 @@ def aggregate_shares(plans: list, stats: list[dict]) -> dict:
            - (share["other"]["intervention"] - share["other"]["before"]))
     did3 = ((share["participating"]["last3m"] - share["participating"]["before"])
             - (share["other"]["last3m"] - share["other"]["before"]))
-    jc_did = {n: {"effect": (v["intervention"] - v["before"]) - (share["other"]["intervention"] - share["other"]["before"]),
+    jc_did = {n: {"effect": ((v["intervention"] - v["before"])
+                             - (share["other"]["intervention"] - share["other"]["before"])),
                   "effect_last3m": (v["last3m"] - v["before"]) - (share["other"]["last3m"] - share["other"]["before"]),
                   **v}
               for n, v in per_jc.items()}
@@ -291,7 +292,8 @@ def planted_parameters() -> dict:
                 "internship_probability": ("per job centre and week, set so the stationary share matches "
                                            "Tabel 6 (before; intervention = before + 1.9 pp national trend "
                                            "+ the job centre's ramped effect)"),
-                "share_effect_delay_weeks": P.SHARE_EFFECT_DELAY_WEEKS, "lead_weeks": P.SHARE_LEAD_WEEKS, "ramp_gain": P.SHARE_RAMP_GAIN,
+                "share_effect_delay_weeks": P.SHARE_EFFECT_DELAY_WEEKS, "lead_weeks": P.SHARE_LEAD_WEEKS,
+                "ramp_gain": P.SHARE_RAMP_GAIN,
                 "share_calibration": {"participating": P.SHARE_CALIBRATION[True], "other": P.SHARE_CALIBRATION[False]},
                 "hours_share": {"participating": list(P.HOURS_SHARE[True]), "other": list(P.HOURS_SHARE[False])},
                 "hours_spell_weeks": P.HOURS_SPELL_WEEKS},
