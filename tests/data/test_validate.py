@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import fsspec
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -569,3 +570,45 @@ def test_float_with_a_fraction_in_a_reference_table_stops_the_run(tmp_path: Path
         validate_delivery(build(tmp_path, after_write=rewrite))
     assert "jobcentres.jobcentre_id: not a whole number (1 rows)" in str(err.value)
     assert "missing values" not in str(err.value)
+
+
+def test_a_delivery_too_large_to_sort_its_keys_at_once_is_checked_in_passes(tmp_path: Path, monkeypatch) -> None:
+    """The (person, week) duplicate check holds at most MAX_KEYS_IN_MEMORY keys: above it, one pass per
+    person-id residue class finds the same duplicates, the same span, and reports problems once."""
+    from bipdask.data.validate import stage
+
+    def dup_and_typo(t: Tables) -> None:
+        append_copy("weeks", 0, jobcentre_id=102, municipality_code=187)(t)
+        append_copy("weeks", 7)(t)
+        cell("weeks", 3, "lab_type", "sabbatical")(t)
+
+    folder = build(tmp_path, dup_and_typo)
+    whole = validate_delivery(folder, out_url=str(tmp_path / "whole"), max_quarantine_share=1.0)
+    monkeypatch.setattr(stage, "MAX_KEYS_IN_MEMORY", 7)  # 60 weeks rows: 9 passes
+    passes = validate_delivery(folder, out_url=str(tmp_path / "passes"), max_quarantine_share=1.0)
+    assert whole.quarantined["weeks"] == {"duplicate_key:person_id+week": 4, "not_allowed:lab_type": 1}
+    assert passes.to_dict() | {"staged_url": None} == whole.to_dict() | {"staged_url": None}
+    for name in ("weeks.parquet",):
+        assert pq.read_table(tmp_path / "passes" / "quarantine" / name).equals(
+            pq.read_table(tmp_path / "whole" / "quarantine" / name))
+
+
+def test_the_staging_writer_bounds_the_rows_it_buffers_and_writes_every_row_once(tmp_path: Path) -> None:
+    from bipdask.data.validate.write import Folder, PartitionedWriter, loose_schema
+
+    writer = PartitionedWriter(Folder(str(tmp_path)), rows_per_part=50, max_buffered=30)
+    rng = np.random.default_rng(3)
+    names = loose_schema("weeks").names
+    written = []
+    for b in range(12):
+        n = 17
+        t = pa.table({c: pa.nulls(n, type=loose_schema("weeks").field(c).type) for c in names})
+        t = t.set_column(names.index("jobcentre_id"), "jobcentre_id", pa.array(rng.integers(1, 5, n), pa.int32()))
+        t = t.set_column(names.index("person_id"), "person_id", pa.array(np.arange(n) + 100 * b, pa.int64()))
+        writer.write(t)
+        written.append(t)
+        assert writer._buffered <= 30
+    writer.close()
+    back = ds.dataset(tmp_path / "staged" / "weeks", partitioning="hive").to_table()
+    assert sorted(back.column("person_id").to_pylist()) == sorted(
+        pa.concat_tables(written).column("person_id").to_pylist())

@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -376,38 +377,78 @@ def _weeks_batches(root: Path, st: _State, columns: list[str]) -> Iterator[pa.Ta
             st.errors.add(p.table, p.column, p.rule, p.n_rows, p.message)
 
 
-def _weeks_keys(root: Path, st: _State, today: int) -> tuple[tuple[int, int] | None, pd.MultiIndex | None, int]:
+MAX_KEYS_IN_MEMORY = 20_000_000  # (person, week) keys the duplicate check sorts at once: ~0.6 GB with the sort
+
+
+def _weeks_keys(root: Path, st: _State, today: int,
+                max_keys: int | None = None) -> tuple[tuple[int, int] | None, pd.MultiIndex | None, int]:
     """Pass 1 over weeks: the week span, the (person, week) pairs that occur twice, rows.
 
     The span is that of the plausible weeks (from :data:`~bipdask.data.validate.rules.FIRST_DATE`
     to ``today``): one row dated 1600 or 2099 must not stretch it (and with it the window every
-    other table's dates are checked against)."""
+    other table's dates are checked against).
+
+    Memory: at most ``max_keys`` keys are held and sorted at once. A larger delivery (a 100 M
+    person-week panel has 1.2 GB of keys, three times that while sorting) is checked again in
+    ``ceil(keys / max_keys)`` passes, each over the persons of one id residue class (a person's
+    rows are all in the same pass, so every duplicate is found, once)."""
+    max_keys = max_keys or MAX_KEYS_IN_MEMORY
     pids, weeks = [], []
-    n_rows = 0
+    n_rows = n_keys = 0
+    lo = hi = None
     for t in _weeks_batches(root, st, list(WEEKS_KEY)):
         n_rows += t.num_rows
-        fr = Frame(t)
-        if not fr.has(*WEEKS_KEY):
+        pid, week = _batch_keys(t)
+        if pid is None or not len(pid):
             continue
-        ok = fr.valid("person_id") & fr.valid("week")
-        pids.append(fr.values("person_id")[ok])
-        weeks.append(fr.values("week")[ok].astype("int32"))
-    if not pids or not sum(len(w) for w in weeks):
+        plausible = week[(week >= days(FIRST_DATE)) & (week <= today)]
+        if len(plausible):
+            lo = plausible.min() if lo is None else min(lo, plausible.min())
+            hi = plausible.max() if hi is None else max(hi, plausible.max())
+        n_keys += len(pid)
+        if n_keys <= max_keys:
+            pids.append(pid)
+            weeks.append(week)
+        else:
+            pids, weeks = [], []  # too many to sort at once: checked in passes below
+    if not n_keys:
         return None, None, n_rows
-    pid, week = np.concatenate(pids), np.concatenate(weeks)
-    del pids, weeks
-    plausible = week[(week >= days(FIRST_DATE)) & (week <= today)]
-    if len(plausible):
-        lo, hi = plausible.min(), plausible.max()
-        span = (int(lo - (lo + 3) % 7), int(hi - (hi + 3) % 7))
-    else:
-        span = None
+    span = (int(lo - (lo + 3) % 7), int(hi - (hi + 3) % 7)) if lo is not None else None
+    if n_keys <= max_keys:
+        return span, _duplicate_keys(np.concatenate(pids), np.concatenate(weeks)), n_rows
+    passes = math.ceil(n_keys / max_keys)
+    quiet = dataclasses.replace(st, errors=ProblemLog())  # the first pass reported the typing problems
+    found = []
+    for k in range(passes):
+        pids, weeks = [], []
+        for t in _weeks_batches(root, quiet, list(WEEKS_KEY)):
+            pid, week = _batch_keys(t)
+            if pid is not None and len(pid):
+                mine = np.remainder(pid, passes) == k
+                pids.append(pid[mine])
+                weeks.append(week[mine])
+        if pids:
+            found.append(_duplicate_keys(np.concatenate(pids), np.concatenate(weeks)))
+    dup = found[0].append(found[1:]) if len(found) > 1 else found[0]
+    return span, dup.sort_values(), n_rows
+
+
+def _batch_keys(t: pa.Table) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The valid (person id, week day) keys of a batch of weeks rows."""
+    fr = Frame(t)
+    if not fr.has(*WEEKS_KEY):
+        return None, None
+    ok = fr.valid("person_id") & fr.valid("week")
+    return fr.values("person_id")[ok], fr.values("week")[ok].astype("int32")
+
+
+def _duplicate_keys(pid: np.ndarray, week: np.ndarray) -> pd.MultiIndex:
+    """The (person, week) pairs that occur more than once, sorted."""
     order = np.lexsort((week, pid))
     pid, week = pid[order], week[order]
     del order
     same = (pid[1:] == pid[:-1]) & (week[1:] == week[:-1])
-    dup = pd.MultiIndex.from_arrays([pid[1:][same], week[1:][same]]).unique()
-    return span, dup, n_rows
+    return pd.MultiIndex.from_arrays([pid[1:][same], week[1:][same]]).unique()
 
 
 def _context(data: dict[str, pa.Table], st: _State, week_span: tuple[int, int] | None,

@@ -24,6 +24,7 @@ STAGED = "staged"
 QUARANTINE = "quarantine"
 PARTITION_COLUMN = "jobcentre_id"
 ROWS_PER_PART = 250_000  # rows buffered per job centre before a part file is written
+MAX_BUFFERED_ROWS = 2_000_000  # rows buffered over all job centres: the largest buffer is written beyond it
 
 
 def loose_schema(name: str, drop: tuple[str, ...] = ()) -> pa.Schema:
@@ -92,15 +93,20 @@ class QuarantineSink:
 class PartitionedWriter:
     """Clean weeks rows to ``staged/weeks/jobcentre_id=<id>/part-<n>.parquet``.
 
-    Rows are buffered per job centre and written ``ROWS_PER_PART`` at a time, so memory stays
-    bounded by (job centres × ``ROWS_PER_PART``) rows whatever the delivery's file layout, and
-    part numbers follow the input order (same delivery ⇒ same files).
+    Rows are buffered per job centre and written ``ROWS_PER_PART`` at a time; beyond
+    ``max_buffered`` rows over all job centres the largest buffer is written early, so memory
+    stays bounded by ``max_buffered`` rows whatever the delivery's size or file layout (98 job
+    centres × 250,000 rows would be 1 GB and more), and part numbers follow the input order (same
+    delivery ⇒ same files).
     """
 
-    def __init__(self, folder: Folder, name: str = "weeks", rows_per_part: int = ROWS_PER_PART) -> None:
+    def __init__(self, folder: Folder, name: str = "weeks", rows_per_part: int = ROWS_PER_PART,
+                 max_buffered: int = MAX_BUFFERED_ROWS) -> None:
         self.folder = folder
         self.name = name
         self.rows_per_part = rows_per_part
+        self.max_buffered = max_buffered
+        self._buffered = 0
         self.schema = loose_schema(name, drop=(PARTITION_COLUMN,))
         self._buffers: dict[int, list[pa.Table]] = {}
         self._rows: dict[int, int] = {}
@@ -119,12 +125,15 @@ class PartitionedWriter:
     def _add(self, jobcentre: int, t: pa.Table) -> None:
         self._buffers.setdefault(jobcentre, []).append(t)
         self._rows[jobcentre] = self._rows.get(jobcentre, 0) + t.num_rows
+        self._buffered += t.num_rows
         if self._rows[jobcentre] >= self.rows_per_part:
             self._flush(jobcentre)
+        while self._buffered > self.max_buffered and self._rows:
+            self._flush(max(self._rows, key=lambda j: (self._rows[j], -j)))  # the largest, ties: lowest id
 
     def _flush(self, jobcentre: int) -> None:
         parts = self._buffers.pop(jobcentre, [])
-        self._rows.pop(jobcentre, None)
+        self._buffered -= self._rows.pop(jobcentre, 0)
         if not parts:
             return
         n = self._parts.get(jobcentre, 0)
