@@ -65,11 +65,16 @@ class PartitionActor:
             raise RuntimeError(f"partition slot {slot!r} was replaced")
         return obj
 
+    # Newton's trial steps may overflow exp() before step halving rejects them: the one-frame fit
+    # silences those RuntimeWarnings around the fits (mediators._cox_table), which cannot reach the
+    # actor's thread; numpy's error state is per thread, so it is set here for each call.
     def apply(self, fn: Callable, slot: str, generation: int, kwargs: dict) -> Any:
-        return fn(self._get(slot, generation), **kwargs)
+        with np.errstate(all="ignore"):
+            return fn(self._get(slot, generation), **kwargs)
 
     def derive(self, fn: Callable, slot: str, generation: int, kwargs: dict) -> tuple[str, int]:
-        obj = fn(self._get(slot, generation), **kwargs)
+        with np.errstate(all="ignore"):
+            obj = fn(self._get(slot, generation), **kwargs)
         new = f"{slot}/{fn.__name__}"
         for old in [k for k in self.slots if k == new or k.startswith(new + "/")]:
             del self.slots[old]
