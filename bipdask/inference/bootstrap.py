@@ -41,7 +41,7 @@ from scipy import sparse, stats
 Scheme = Literal["multinomial", "poisson"]
 
 
-def _splitmix64(x: np.ndarray) -> np.ndarray:
+def splitmix64(x: np.ndarray) -> np.ndarray:
     """SplitMix64 finaliser: a bijective 64-bit mixer (vectorised, wraps mod 2**64)."""
     with np.errstate(over="ignore"):
         z = x + np.uint64(0x9E3779B97F4A7C15)
@@ -52,10 +52,10 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
 
 def _uniform(seed: int, replicates: np.ndarray, cluster_ids: np.ndarray) -> np.ndarray:
     """U(0,1) for every (replicate, cluster) pair, a pure function of (seed, b, id)."""
-    ids = _splitmix64(np.asarray(cluster_ids).astype(np.int64).view(np.uint64))
-    b = _splitmix64(np.asarray(replicates, dtype=np.uint64) + _splitmix64(np.array([seed], dtype=np.uint64)))
+    ids = splitmix64(np.asarray(cluster_ids).astype(np.int64).view(np.uint64))
+    b = splitmix64(np.asarray(replicates, dtype=np.uint64) + splitmix64(np.array([seed], dtype=np.uint64)))
     with np.errstate(over="ignore"):
-        z = _splitmix64(b[:, None] ^ (ids[None, :] * np.uint64(0xD6E8FEB86659FD93)))
+        z = splitmix64(b[:, None] ^ (ids[None, :] * np.uint64(0xD6E8FEB86659FD93)))
     return (z >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
 
 

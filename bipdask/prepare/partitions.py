@@ -23,8 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bipdask.inference.bootstrap import splitmix64
+
 MAX_UNIT_ROWS = 400_000  # staged weeks rows per unit: ~0.5 GB of working memory on the map side
-_GOLDEN, _M1, _M2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 
 
 @dataclass(frozen=True, order=True)
@@ -61,17 +62,12 @@ def unit_name(unit: Unit) -> str:
 
 
 def person_bucket(person_ids: np.ndarray, parts: int) -> np.ndarray:
-    """Bucket ``0 … parts-1`` of each person id: the SplitMix64 finaliser of the id modulo
-    ``parts``, the same on every machine and in every run; persons spread evenly over the buckets
-    whatever pattern their ids follow."""
+    """Bucket ``0 … parts-1`` of each person id: the SplitMix64 finaliser of the id (the mixer the
+    replicate weights use, :func:`bipdask.inference.bootstrap.splitmix64`) modulo ``parts``, the
+    same on every machine and in every run; persons spread evenly whatever pattern their ids follow."""
     if parts <= 1:
         return np.zeros(len(person_ids), np.int64)
-    z = np.asarray(person_ids).astype(np.int64).view(np.uint64)
-    with np.errstate(over="ignore"):
-        z = z + _GOLDEN
-        z = (z ^ (z >> np.uint64(30))) * _M1
-        z = (z ^ (z >> np.uint64(27))) * _M2
-        z = z ^ (z >> np.uint64(31))
+    z = splitmix64(np.asarray(person_ids).astype(np.int64).view(np.uint64))
     return (z % np.uint64(parts)).astype(np.int64)
 
 

@@ -368,17 +368,20 @@ def share_mediators_by_partition(partitions: Iterable[pd.DataFrame], *, analysis
     return _linear_estimates(analysis, LinearTable(rows, fits), notes=notes)
 
 
+def share_models(columns: Sequence[str], beliefs: Sequence[str]) -> list[tuple[str, str, list[str]]]:
+    """(analysis, estimand, covariates) of the share LPMs of Tables 9 and 10 whose columns are in
+    ``columns``: the caseload models of :data:`TABLE9_MODELS`, then one per belief column of
+    ``beliefs`` (with its ``_miss`` indicator when that column exists)."""
+    models = [(TABLE9, estimand, list(covs)) for estimand, covs in TABLE9_MODELS.items()]
+    models += [(TABLE10, b.removeprefix(BELIEF_PREFIX), [b, *([f"{b}_miss"] if f"{b}_miss" in columns else [])])
+               for b in beliefs]
+    return [m for m in models if all(c in columns for c in m[2])]
+
+
 def _share_models(analysis: str, columns: Sequence[str]) -> list[tuple[str, list[str]]]:
-    """(estimand, covariates) of the share LPMs of ``analysis`` whose columns are present, in
-    :func:`table9_10_share`'s order."""
-    if analysis == TABLE9:
-        candidates = [("caseload", ["caseload", "casemiss"]), ("caseload_change", ["caseload_change", "change_miss"])]
-    else:
-        candidates = []
-        for b in BELIEFS:
-            col = BELIEF_PREFIX + b
-            candidates.append((b, [col, *([f"{col}_miss"] if f"{col}_miss" in columns else [])]))
-    return [(e, covs) for e, covs in candidates if all(c in columns for c in covs)]
+    """(estimand, covariates) of the share LPMs of ``analysis`` whose columns are present."""
+    beliefs = [BELIEF_PREFIX + b for b in BELIEFS]
+    return [(estimand, covs) for a, estimand, covs in share_models(columns, beliefs) if a == analysis]
 
 
 TABLE9 = "hir_table9"
@@ -429,13 +432,7 @@ def table9_10_share(
     """
     cluster, alpha = inference.cluster, inference.alpha
     require_columns(person_weeks, [outcome, cluster], "person_weeks")
-    models: list[tuple[str, str, list[str]]] = [
-        (TABLE9, "caseload", ["caseload", "casemiss"]),
-        (TABLE9, "caseload_change", ["caseload_change", "change_miss"]),
-    ]
-    for b in beliefs:
-        models.append((TABLE10, b.removeprefix(BELIEF_PREFIX),
-                       [b, *([f"{b}_miss"] if f"{b}_miss" in person_weeks else [])]))
+    models = share_models(list(person_weeks.columns), beliefs)
     frame = person_weeks.assign(**{outcome: person_weeks[outcome].astype(np.float64)})
     absorb = fixed_effects if fixed_effects is not None and fixed_effects in frame.columns else None
     # with person clusters the fit's clusters are the persons; otherwise count them for disclosure
@@ -443,8 +440,6 @@ def table9_10_share(
     rows: list[Estimate] = []
     fits: list[ModelFit] = []
     for analysis, estimand, covs in models:
-        if any(c not in frame.columns for c in covs):
-            continue
         fit = lpm(frame, y=outcome, covariates=[*covs, *controls], fixed_effects=absorb, cluster=cluster,
                   **inference.estimator_kwargs())
         rows.append(estimate_row(fit, covs[0], analysis=analysis, estimand=estimand, period=period, alpha=alpha,

@@ -68,7 +68,7 @@ def within_moments(data: pd.DataFrame, *, y: str, covariates: Sequence[str], clu
         for b in range(a, m):
             comoment[:, a, b] = comoment[:, b, a] = np.bincount(codes, weights=centred[:, a] * centred[:, b],
                                                                 minlength=g)
-    return WithinMoments(np.asarray(levels, dtype=np.int64), n, mean.reshape(g, m), comoment, names,
+    return WithinMoments(np.asarray(levels, dtype=np.int64), n, mean, comoment, names,
                          int((~ok).sum()))
 
 
