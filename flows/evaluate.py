@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import os
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -22,7 +21,7 @@ from bipdask.prepare.outcomes import comparison_windows, treated_jobcentre_ids
 from bipdask.prepare.partitions import MAX_UNIT_ROWS, Unit, pack_batches, plan_units
 from bipdask.runtime import input_cache, storage
 from bipdask.spec import load_spec, with_replicates
-from flows import timeouts
+from flows import settings, timeouts
 from flows.api_server import flow_run_record
 from flows.artifacts import publish_run_artifacts
 from flows.cluster import cluster_summary, dashboard_link, worker_count
@@ -290,10 +289,8 @@ def bip_replicate_windows(replicates: int, workers: int = 1) -> list[tuple[int, 
     bootstraps' blocks twice). Any cut gives the same results (``docs/methods.md#replicate-blocks``)."""
     if replicates <= 0:
         return []
-    raw = os.environ.get("BIPDASK_BIP_BLOCK_REPLICATES", "").strip()
-    if raw.isdigit() and int(raw) > 0:
-        size = int(raw)
-    else:
+    size = settings.positive_int(settings.BIP_BLOCK_REPLICATES_VARIABLE)
+    if size is None:
         size = min(BIP_BLOCK_REPLICATES, math.ceil(replicates / max(1, workers)))
         size = BIP_BLOCK_ALIGN * math.ceil(size / BIP_BLOCK_ALIGN)
     return [(b, min(b + size, replicates)) for b in range(0, replicates, size)]
@@ -327,8 +324,8 @@ def max_unit_rows() -> int:
     """Staged weeks rows per map unit: ``BIPDASK_MAX_UNIT_ROWS`` or
     :data:`~bipdask.prepare.partitions.MAX_UNIT_ROWS`. Not derived from the cluster: the cut
     decides the model inputs' files, which must not depend on the number of workers."""
-    raw = os.environ.get("BIPDASK_MAX_UNIT_ROWS", "").strip()
-    return int(raw) if raw.isdigit() and int(raw) > 0 else MAX_UNIT_ROWS
+    rows = settings.positive_int(settings.MAX_UNIT_ROWS_VARIABLE)
+    return MAX_UNIT_ROWS if rows is None else rows
 
 
 def _rows_by_jobcentre(report: dict, ids: Sequence[int]) -> dict[int, int]:

@@ -35,7 +35,7 @@ from bipdask.data.dream import ACTIVITY_TABLE, WIDE_TABLE
 from bipdask.errors import BipdaskError, InfrastructureError, InputError, Problem
 from bipdask.runtime import claims, storage
 from bipdask.spec import MAX_SEED, load_spec, with_replicates
-from flows import configure_logging, timeouts
+from flows import configure_logging, settings, timeouts
 from flows.api_server import run_api
 from flows.cluster import close_runner, scheduler_address, task_runner
 from flows.credentials import BLOCK_VARIABLE, apply_s3_secret_block
@@ -55,11 +55,13 @@ log = logging.getLogger(__name__)
 
 def plan_run(input_dir: str | Path, output_url: str, spec: str = "hir", seed: int | None = None,
              bootstrap: int | None = None) -> tuple[storage.RunLayout, dict[str, Any]]:
-    """Check the spec and the output URL, then hash the inputs and derive the run id; no side effects.
-    ``bootstrap`` replaces the spec's ``bootstrap_replicates`` (a quick look)."""
+    """Check the spec, the output URL and the environment settings (:mod:`flows.settings`), then hash
+    the inputs and derive the run id; no side effects. ``bootstrap`` replaces the spec's
+    ``bootstrap_replicates`` (a quick look)."""
     input_dir = Path(input_dir)
     spec_obj = with_replicates(load_spec(spec), bootstrap)  # every spec problem at once, before any work
     output_url = storage.check_root_url(output_url)  # a root no run can be written to: before hashing
+    settings.check_settings()  # a bad BIPDASK_MAX_UNIT_ROWS / BIPDASK_BIP_BLOCK_REPLICATES: before hashing
     if not input_dir.is_dir():
         raise InputError([Problem("delivery", "", "delivery folder not found", 0)])
     seed = spec_obj.seed if seed is None else int(seed)

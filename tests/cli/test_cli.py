@@ -272,6 +272,14 @@ def test_a_negative_seed_is_exit_2_before_hashing(tmp_path, capsys, no_work):
     assert "run.seed: must be within 0..9223372036854775807" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("name", ["BIPDASK_MAX_UNIT_ROWS", "BIPDASK_BIP_BLOCK_REPLICATES"])
+def test_a_bad_environment_setting_is_exit_2_before_hashing(tmp_path, capsys, no_work, monkeypatch, name):
+    monkeypatch.setenv(name, "-1")
+    assert main(["run", "--input", _delivery(tmp_path), "--output", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"environment.{name}: must be a positive whole number: got '-1'" in err and "Traceback" not in err
+
+
 def test_gc_lists_then_removes_an_incomplete_run_and_keeps_the_committed_ones(tmp_path, capsys):
     r = tmp_path / "gcroot"
     make_fake_run(r)
