@@ -5,6 +5,7 @@ Usage::
     python benchmarks/bench_workers.py --scale 10 --workers 1 2      # the scale-10 figure (long)
     python benchmarks/bench_workers.py --scale 3 --workers 1 2:1GiB  # 2 workers capped at 1 GiB each
     python benchmarks/bench_workers.py --scale 0.05 --results /tmp/workers.json   # a smoke run
+    python benchmarks/bench_workers.py --scale 1 --workers 2 --bootstrap 9999 --cluster person --inference pairs
 
 One synthetic delivery (``bipdask synth``, not timed) is evaluated once per worker count K with
 ``bipdask run --workers K``: a LocalCluster of K single-threaded worker *processes*, children of
@@ -45,13 +46,18 @@ from _measure import run_measured  # noqa: E402
 RESULTS = Path(__file__).parent / "results" / "workers.json"
 
 
-def small_spec(path: Path, bootstrap: int) -> str:
-    """The built-in HIR spec with B = ``bootstrap`` (the default keeps the spec's 999)."""
+def small_spec(path: Path, bootstrap: int | None = None, **keys: str) -> str:
+    """The built-in HIR spec with B = ``bootstrap`` (None keeps the spec's 999) and the top-level
+    string ``keys`` replaced (``cluster="person"``, ``inference="pairs"``)."""
     from importlib import resources
 
     text = resources.files("bipdask.specs").joinpath("hir.toml").read_text(encoding="utf-8")
-    line = next(ln for ln in text.splitlines() if ln.startswith("bootstrap_replicates"))
-    path.write_text(text.replace(line, f"bootstrap_replicates = {int(bootstrap)}"), encoding="utf-8")
+    values = {**({"bootstrap_replicates": str(int(bootstrap))} if bootstrap is not None else {}),
+              **{k: f'"{v}"' for k, v in keys.items()}}
+    for key, value in values.items():
+        line = next(ln for ln in text.splitlines() if ln.split("=")[0].strip() == key)
+        text = text.replace(line, f"{key} = {value}")
+    path.write_text(text, encoding="utf-8")
     return str(path)
 
 
@@ -72,6 +78,8 @@ def main() -> int:
     p.add_argument("--synth-seed", type=int, default=42)
     p.add_argument("--seed", type=int, default=1, help="the run's seed")
     p.add_argument("--bootstrap", type=int, help="override the spec's B (default: hir's 999)")
+    p.add_argument("--cluster", choices=("jobcentre", "person"), help="override the spec's cluster level")
+    p.add_argument("--inference", choices=("wild", "pairs", "analytic"), help="override the spec's inference")
     p.add_argument("--out", default="/tmp/bipdask-bench-workers")
     p.add_argument("--results", default=str(RESULTS))
     p.add_argument("--keep", action="store_true", help="keep the delivery and the runs")
@@ -89,7 +97,8 @@ def main() -> int:
     if synth["returncode"] != 0:
         print(synth["output_tail"], file=sys.stderr)
         return 2
-    spec = small_spec(out / "spec.toml", args.bootstrap) if args.bootstrap is not None else "hir"
+    keys = {k: v for k, v in (("cluster", args.cluster), ("inference", args.inference)) if v}
+    spec = small_spec(out / "spec.toml", args.bootstrap, **keys) if args.bootstrap is not None or keys else "hir"
 
     rows, runs = [], {}
     for k, memory in configs:
@@ -122,6 +131,7 @@ def main() -> int:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "scale": args.scale, "synth_seed": args.synth_seed, "seed": args.seed,
         "bootstrap_replicates": args.bootstrap if args.bootstrap is not None else "spec (hir: 999)",
+        "spec_overrides": keys,
         "how": "bipdask run --workers K (LocalCluster: K worker processes x 1 thread); wall time and peak RSS "
                "of the whole process tree",
         "synth": {k: synth[k] for k in ("wall_s", "peak_rss_mib")},
