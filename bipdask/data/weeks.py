@@ -57,6 +57,10 @@ def week_ordinal(dates) -> np.ndarray:
     Any day of a week maps to the ordinal of its Monday. Missing dates are not allowed here;
     callers mask them first.
     """
+    if isinstance(dates, (pd.Series, pd.Index, np.ndarray)) and dates.dtype.kind == "M":
+        # naive datetime64 of any unit: numpy floors to the day (pandas' own cast costs ~3 ms a call)
+        days = np.asarray(dates).astype("datetime64[D]")
+        return ((days - _EPOCH_MONDAY).astype(np.int64)) // 7
     series = pd.Series(dates)
     if len(series) == 0:
         return np.array([], np.int64)

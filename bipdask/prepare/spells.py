@@ -73,8 +73,7 @@ def with_course_status(weeks: pd.DataFrame, dream_codes: pd.DataFrame) -> pd.Dat
     has = code.notna().to_numpy()
     status = np.full(len(out), None, dtype=object)
     if has.any():
-        keys = pd.DataFrame({"dream_code": code[has].to_numpy(np.int64), "wk": week_ordinal(out.loc[has, "week"])})
-        pairs = keys.drop_duplicates().reset_index(drop=True)
+        pair, pairs = _distinct_pairs(code[has].to_numpy(np.int64), week_ordinal(out["week"].to_numpy()[has]))
         dc = dream_codes
         versions = pd.DataFrame(
             {
@@ -97,11 +96,36 @@ def with_course_status(weeks: pd.DataFrame, dream_codes: pd.DataFrame) -> pd.Dat
         m = m[(m["wk"] >= m["lo"]) & (m["wk"] <= m["hi"])]
         m = m.sort_values(["dream_code", "wk", "valid_from"], ascending=[True, True, False], kind="mergesort")
         m = m.drop_duplicates(["dream_code", "wk"])
-        found = keys.merge(m[["dream_code", "wk", "status"]], on=["dream_code", "wk"], how="left")["status"]
-        status[has] = found.fillna("other").to_numpy(object)
+        found = pairs.merge(m[["dream_code", "wk", "status"]], on=["dream_code", "wk"], how="left")["status"]
+        status[has] = found.fillna("other").to_numpy(object)[pair]
     out["status"] = status
     out["in_course"] = out["status"].to_numpy(object) == "resource_course"
     return out
+
+
+def _distinct_pairs(code: np.ndarray, wk: np.ndarray) -> tuple[np.ndarray, pd.DataFrame]:
+    """The distinct (dream_code, wk) pairs of the rows (first-seen order) and each row's pair: the
+    status is decided once per pair (a job centre has ~10⁵ rows, ~10³ pairs)."""
+    ci, codes = pd.factorize(code)
+    wi, wks = pd.factorize(wk)
+    width = max(len(wks), 1)
+    pair, keys = pd.factorize(ci.astype(np.int64) * width + wi)
+    return pair, pd.DataFrame({"dream_code": np.asarray(codes, np.int64)[keys // width],
+                               "wk": np.asarray(wks, np.int64)[keys % width]})
+
+
+def _lab_flags(lab_type: pd.Series) -> np.ndarray:
+    """LAB weeks: ``lab_type`` present and not ``"none"``, decided once per distinct value."""
+    codes, uniques = pd.factorize(lab_type)
+    return np.append(np.asarray([u != "none" for u in uniques], bool), False)[codes]
+
+
+def _person_week_order(pid: np.ndarray, wk: np.ndarray) -> np.ndarray | None:
+    """The stable sort of rows by person and week (as pandas' mergesort), or ``None`` when the rows
+    are already in that order (staged weeks are; the sort is then skipped)."""
+    if len(pid) < 2 or bool(np.all((pid[1:] > pid[:-1]) | ((pid[1:] == pid[:-1]) & (wk[1:] >= wk[:-1])))):
+        return None
+    return np.lexsort((wk, pid))
 
 
 def _in_course(weeks: pd.DataFrame) -> np.ndarray:
@@ -118,20 +142,15 @@ def _course_panel(weeks: pd.DataFrame, last: int) -> pd.DataFrame:
     (``follows``) and each row's position in ``weeks`` (``row``)."""
     keep = _in_course(weeks)
     wk = week_ordinal(weeks["week"]) if len(weeks) else np.array([], np.int64)
-    lab_type = weeks["lab_type"]
-    lab = (lab_type.notna() & (lab_type != "none")).to_numpy(bool)
+    lab = _lab_flags(weeks["lab_type"])
     keep &= wk <= last
-    c = pd.DataFrame(
-        {
-            "person_id": weeks["person_id"].to_numpy(np.int64)[keep],
-            "wk": wk[keep],
-            "jobcentre_id": weeks["jobcentre_id"].to_numpy()[keep],
-            "lab": lab[keep],
-            "row": np.flatnonzero(keep),  # position in ``weeks``
-        }
-    )
-    c = c.sort_values(["person_id", "wk"], kind="mergesort").reset_index(drop=True)
-    pid, w = c["person_id"].to_numpy(), c["wk"].to_numpy()
+    pid, w = weeks["person_id"].to_numpy(np.int64)[keep], wk[keep]
+    order = _person_week_order(pid, w)
+    rows = np.flatnonzero(keep)  # position in ``weeks``
+    if order is not None:
+        rows, pid, w = rows[order], pid[order], w[order]
+    c = pd.DataFrame({"person_id": pid, "wk": w, "jobcentre_id": weeks["jobcentre_id"].to_numpy()[rows],
+                      "lab": lab[rows], "row": rows})
     n_dup = int(((pid[1:] == pid[:-1]) & (w[1:] == w[:-1])).sum())
     if n_dup:
         raise InputError([Problem("weeks", "person_id, week", "duplicate key rows", n_dup)])
@@ -407,41 +426,33 @@ def course_exits(
         weeks = with_course_status(weeks, dream_codes)
     p0, p1 = period_week_bounds(period_start, period_end)
     wk = week_ordinal(weeks["week"]) if len(weeks) else np.array([], np.int64)
-    f = pd.DataFrame(
-        {
-            "person_id": weeks["person_id"].to_numpy(np.int64),
-            "wk": wk,
-            "jobcentre_id": weeks["jobcentre_id"].to_numpy(),
-            "in_course": _in_course(weeks),
-            "status": weeks["status"].to_numpy(object),
-            "no_code": weeks["dream_code"].isna().to_numpy(bool),
-            "employed": weeks["employed"].fillna(False).to_numpy(bool),
-        }
-    ).sort_values(["person_id", "wk"], kind="mergesort").reset_index(drop=True)
-    pid, w = f["person_id"].to_numpy(), f["wk"].to_numpy()
-    n = len(f)
+    pid, w = weeks["person_id"].to_numpy(np.int64), wk
+    order = _person_week_order(pid, w)
+    if order is None:
+        order = slice(None)
+    pid, w = pid[order], w[order]
+    in_course = _in_course(weeks)[order]
+    status = weeks["status"].to_numpy(object)[order]
+    no_code = weeks["dream_code"].isna().to_numpy(bool)[order]
+    employed = weeks["employed"].fillna(False).to_numpy(bool)[order]
+    n = len(pid)
     n_dup = int(((pid[1:] == pid[:-1]) & (w[1:] == w[:-1])).sum())
     if n_dup:
         raise InputError([Problem("weeks", "person_id, week", "duplicate key rows", n_dup)])
     has_next = np.zeros(n, bool)
     has_next[:-1] = (pid[1:] == pid[:-1]) & (w[1:] == w[:-1] + 1)
     nxt = np.minimum(np.arange(n) + 1, max(n - 1, 0))
-    nstatus = f["status"].to_numpy(object)[nxt]
-    dest = np.select(
-        [
-            ~has_next,
-            f["in_course"].to_numpy()[nxt],
-            nstatus == "flex_job",
-            nstatus == "ledighedsydelse",
-            nstatus == "disability_pension",
-            f["no_code"].to_numpy()[nxt] & f["employed"].to_numpy()[nxt],
-        ],
-        ["unobserved", "none", "flex_job", "ledighedsydelse", "disability_pension", "ordinary_employment"],
-        default="other",
-    ).astype(object)
-    rows = f["in_course"].to_numpy() & (w >= p0) & (w <= p1)
-    dest = dest[rows]
-    jc = f["jobcentre_id"].to_numpy()[rows]
+    rows = in_course & (w >= p0) & (w <= p1)
+    # the destination of each kept row as an index into _DESTINATION_LABELS (the first condition
+    # that holds, as np.select), decided on the next week's status once per distinct status
+    status_codes, statuses = pd.factorize(status[nxt][rows])
+    by_status = np.append(np.asarray([_STATUS_DESTINATION.get(s, _OTHER) if isinstance(s, str) else _OTHER
+                                      for s in statuses], np.int64), _OTHER)[status_codes]
+    nx = nxt[rows]
+    code = np.where(~has_next[rows], _UNOBSERVED, np.where(in_course[nx], _NONE, by_status))
+    code = np.where((code == _OTHER) & no_code[nx] & employed[nx], _ORDINARY, code)
+    dest = _DESTINATION_LABELS[code]
+    jc = weeks["jobcentre_id"].to_numpy()[order][rows]
     out = pd.DataFrame(
         {
             "person_id": pid[rows],
@@ -450,13 +461,23 @@ def course_exits(
             "D": _treated(jc, treated_jobcentre_ids),
             "E": np.full(int(rows.sum()), E, np.int8),
             "destination": dest,
-            "exit_any": ~np.isin(dest, ["none", "unobserved"]),
+            "exit_any": (code != _NONE) & (code != _UNOBSERVED),
         }
     )
     out["exit_any"] = out["exit_any"].astype(np.int8)
     for d in EXIT_DESTINATIONS:
-        out[f"exit_{d}"] = (dest == d).astype(np.int8)
+        out[f"exit_{d}"] = (code == _DESTINATION_CODE[d]).astype(np.int8)
     return out
+
+
+# course_exits' destinations as codes: np.select's choices in its order, then the default
+_DESTINATIONS = ("unobserved", "none", "flex_job", "ledighedsydelse", "disability_pension", "ordinary_employment",
+                 "other")
+_DESTINATION_LABELS = np.array(_DESTINATIONS, dtype=object)
+_DESTINATION_CODE = {d: i for i, d in enumerate(_DESTINATIONS)}
+_UNOBSERVED, _NONE, _ORDINARY, _OTHER = (_DESTINATION_CODE[d] for d in ("unobserved", "none", "ordinary_employment",
+                                                                         "other"))
+_STATUS_DESTINATION = {s: _DESTINATION_CODE[s] for s in ("flex_job", "ledighedsydelse", "disability_pension")}
 
 
 # --------------------------------------------------------------------------- Cox input (Tables 9–10)
