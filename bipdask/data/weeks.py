@@ -80,9 +80,16 @@ def ordinal_monday(ordinal) -> np.ndarray:
 def period_week_bounds(start: dt.date | str, end: dt.date | str) -> tuple[int, int]:
     """First and last week ordinal whose Monday lies in the closed period [start, end]."""
     s = pd.Timestamp(start)
-    first = int(week_ordinal([s])[0]) + (0 if s.weekday() == 0 else 1)
-    last = int(week_ordinal([pd.Timestamp(end)])[0])
+    first = _scalar_ordinal(s) + (0 if s.weekday() == 0 else 1)
+    last = _scalar_ordinal(pd.Timestamp(end))
     return first, last
+
+
+def _scalar_ordinal(ts: pd.Timestamp) -> int:
+    """:func:`week_ordinal` of one timestamp without building a Series (called per period per job centre)."""
+    if getattr(ts, "tz", None) is not None:
+        return int(week_ordinal([ts])[0])
+    return int((ts.to_datetime64().astype("datetime64[D]") - _EPOCH_MONDAY).astype(np.int64) // 7)
 
 
 def _dates_ns(values: pd.Series) -> np.ndarray:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from bipdask.data.contract import LAB_TYPES
-from bipdask.prepare.outcomes import in_period, in_resource_course
+from bipdask.prepare.outcomes import in_period, in_resource_course, person_period_sums
 from bipdask.spec import Period
 
 DESCRIPTIVE_WINDOWS = ("before", "intervention")  # the two periods Tables 1, 2 and 5 show
@@ -41,25 +41,17 @@ def lab_week_sums(weeks: pd.DataFrame, dream_codes: pd.DataFrame, treated_ids: I
         return empty_lab_week_sums()
     rc = in_resource_course(weeks["week"], weeks["dream_code"], dream_codes)
     monday = weeks["week"].reset_index(drop=True)
-    lab = pd.Series(weeks["lab_type"]).reset_index(drop=True).astype("string").fillna("none")
-    base = pd.DataFrame({"jobcentre_id": weeks["jobcentre_id"].to_numpy().astype("int32"),
-                         "person_id": weeks["person_id"].to_numpy().astype("int64")})
+    # each week's LAB type as text, a missing one "none": decided once per distinct value
+    codes, uniques = pd.factorize(pd.Series(weeks["lab_type"]).reset_index(drop=True))
+    text = [*(str(u) for u in uniques), "none"]  # code -1 (missing) takes the last
+    jc = weeks["jobcentre_id"].to_numpy().astype("int32")
+    values = {"n_weeks": np.ones(len(codes), np.int64)}
     for t, col in zip(LAB_TYPES, WEEK_COLUMNS):
-        base[col] = (lab == t).to_numpy().astype("int64")
-    treated = np.isin(base["jobcentre_id"].to_numpy(), np.asarray(sorted(int(i) for i in treated_ids), dtype="int64"))
-    parts = []
-    for label in DESCRIPTIVE_WINDOWS:
-        if label not in windows:
-            continue
-        keep = rc & in_period(monday, windows[label])
-        if keep.any():
-            parts.append(base.loc[keep].assign(period=label, d=treated[keep].astype("int8"), n_weeks=1))
-    if not parts:
-        return empty_lab_week_sums()
-    out = (pd.concat(parts, ignore_index=True)
-           .groupby(["jobcentre_id", "person_id", "period", "d"], sort=True, observed=True)[["n_weeks", *WEEK_COLUMNS]]
-           .sum().reset_index())
-    return _typed(out)
+        values[col] = np.asarray([x == t for x in text], bool)[codes].astype("int64")
+    treated = np.isin(jc, np.asarray(sorted(int(i) for i in treated_ids), dtype="int64")).astype("int8")
+    keeps = {label: rc & in_period(monday, windows[label]) for label in DESCRIPTIVE_WINDOWS if label in windows}
+    out = person_period_sums(jc, weeks["person_id"].to_numpy().astype("int64"), treated, keeps, values)
+    return empty_lab_week_sums() if out is None else _typed(out)
 
 
 def empty_lab_week_sums() -> pd.DataFrame:

@@ -428,6 +428,8 @@ def jobcentre_model_inputs(
     if len(weeks) == 0:
         return empty_inputs(config.cluster)
     panel = with_course_status(weeks, dream_codes)
+    if "lab_type" in panel.columns:  # compared in every spell builder below: once per category, not per row
+        panel["lab_type"] = panel["lab_type"].astype("category")
     treated = config.treated_ids
     gaps, firsts, exits = [], [], []
     gaps_e1 = None

@@ -44,7 +44,18 @@ def in_internship_or_hours(lab_type: pd.Series, ordinary_hours: pd.Series) -> pd
         missing hours count as none.
     """
     hours = pd.to_numeric(ordinary_hours, errors="coerce").fillna(0.0)
-    return ((lab_type == "company_internship").fillna(False) | (hours > 0)).astype(bool)
+    return (_equals(lab_type, "company_internship") | (hours > 0)).astype(bool)
+
+
+def _equals(values: pd.Series, value: str) -> pd.Series:
+    """``values == value`` with missing values False; an object column is compared by numpy
+    (pandas first scans it for missing values, which costs as much again)."""
+    if values.dtype == object:
+        try:
+            return pd.Series(values.to_numpy() == value, index=values.index, dtype=bool)
+        except TypeError:  # an element whose == is not a bool (pd.NA): pandas' own comparison
+            pass
+    return (values == value).fillna(False)
 
 
 def _monday(week) -> pd.Series:
@@ -229,27 +240,39 @@ def new_course_share_cell_sums(
 def _cell_sums(weeks: pd.DataFrame, treated_ids: Iterable[int], keeps: Mapping[str, np.ndarray]) -> pd.DataFrame:
     """Per job centre × person × window label: weeks kept (``keeps[label]``, aligned with the
     rows of ``weeks``) and how many of them had the Table 6 outcome."""
-    base = pd.DataFrame({
-        "jobcentre_id": weeks["jobcentre_id"].to_numpy().astype("int32"),
-        "person_id": weeks["person_id"].to_numpy().astype("int64"),
-        "yes": in_internship_or_hours(weeks["lab_type"], weeks["ordinary_hours"]).to_numpy().astype("int64"),
-    })
-    treated = np.isin(base["jobcentre_id"].to_numpy(), np.asarray(list(treated_ids), dtype="int64"))
-    parts = []
-    for label, keep in keeps.items():
-        if not keep.any():
-            continue
-        part = base.loc[keep].assign(period=label, d=treated[keep].astype("int8"))
-        parts.append(part)
-    if not parts:
-        return empty_cell_sums()
-    cells = (
-        pd.concat(parts, ignore_index=True)
-        .groupby(["jobcentre_id", "person_id", "period", "d"], sort=True, observed=True)["yes"]
-        .agg(n_weeks="size", n_yes="sum")
-        .reset_index()
-    )
-    return _typed(cells)
+    jc = weeks["jobcentre_id"].to_numpy().astype("int32")
+    yes = in_internship_or_hours(weeks["lab_type"], weeks["ordinary_hours"]).to_numpy().astype("int64")
+    treated = np.isin(jc, np.asarray(list(treated_ids), dtype="int64")).astype("int8")
+    cells = person_period_sums(jc, weeks["person_id"].to_numpy().astype("int64"), treated, keeps,
+                               {"n_weeks": np.ones(len(yes), np.int64), "n_yes": yes})
+    return empty_cell_sums() if cells is None else _typed(cells)
+
+
+def person_period_sums(jobcentre_id: np.ndarray, person_id: np.ndarray, d: np.ndarray, keeps: Mapping[str, np.ndarray],
+                       values: Mapping[str, np.ndarray]) -> pd.DataFrame | None:
+    """Sums of ``values`` per (jobcentre_id, person_id, period, d) over the rows each window label
+    keeps (``keeps[label]``, a row may be in several), sorted by those keys as pandas'
+    ``groupby(sort=True)`` sorts them (labels as strings); ``None`` when no window keeps a row.
+    One lexsort and ``np.add.reduceat`` instead of a groupby over the concatenated windows."""
+    labels = [label for label, keep in keeps.items() if keep.any()]
+    if not labels:
+        return None
+    names = sorted(labels)
+    rows = [np.flatnonzero(keeps[label]) for label in labels]
+    idx = np.concatenate(rows)
+    period = np.concatenate([np.full(len(r), names.index(label), np.int64) for label, r in zip(labels, rows)])
+    keys = [jobcentre_id[idx], person_id[idx], period, d[idx]]
+    order = np.lexsort(keys[::-1])
+    keys = [k[order] for k in keys]
+    change = np.zeros(len(order), bool)
+    change[0] = True
+    for k in keys:
+        change[1:] |= k[1:] != k[:-1]
+    starts = np.flatnonzero(change)
+    sums = np.add.reduceat(np.column_stack([v[idx][order] for v in values.values()]), starts, axis=0)
+    return pd.DataFrame({"jobcentre_id": keys[0][starts], "person_id": keys[1][starts],
+                         "period": np.asarray(names, dtype=object)[keys[2][starts]], "d": keys[3][starts],
+                         **{c: sums[:, j] for j, c in enumerate(values)}})
 
 
 def empty_cell_sums() -> pd.DataFrame:

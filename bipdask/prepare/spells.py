@@ -332,7 +332,7 @@ def first_lab_spells(
     duration = np.where(event, wk[last] - wk[first], wk[last] - wk[first] + 1)
     out = _spell_frame(c, first, last, wk[first], event, duration, p1, treated_jobcentre_ids, E)
     if panel_start is not None:
-        observed_from = int(week_ordinal([panel_start])[0])
+        observed_from = int(week_ordinal(np.asarray([pd.Timestamp(panel_start).to_datetime64()]))[0])
     else:
         observed_from = int(week_ordinal(weeks["week"]).min()) if len(weeks) else 0
     out["lookback_complete"] = wk[first] - lookback_weeks >= observed_from

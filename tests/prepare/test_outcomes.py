@@ -17,6 +17,7 @@ from bipdask.prepare.outcomes import (
     in_period,
     in_resource_course,
     new_course_share_cell_sums,
+    person_period_sums,
     share_cell_sums,
     treated_jobcentre_ids,
 )
@@ -34,6 +35,16 @@ def test_outcome_is_internship_or_positive_hours():
     lab = pd.Series(["company_internship", "none", "wage_subsidy", "none", "company_internship"])
     hours = pd.Series([0.0, 3.5, 0.0, 0.0, np.nan])
     assert in_internship_or_hours(lab, hours).tolist() == [True, True, False, False, True]
+
+
+def test_outcome_treats_any_missing_lab_type_as_no_internship():
+    # None and NaN (object column), pd.NA (whose == is not a bool) and a string column
+    hours = pd.Series([0.0, 0.0, 0.0, 1.0])
+    for lab in (pd.Series(["company_internship", None, np.nan, None], dtype=object),
+                pd.Series(["company_internship", pd.NA, None, pd.NA], dtype=object),
+                pd.Series(["company_internship", None, None, None], dtype="string"),
+                pd.Series(["company_internship", None, None, None], dtype="category")):
+        assert in_internship_or_hours(lab, hours).tolist() == [True, False, False, True]
 
 
 def test_resource_course_uses_the_code_version_in_force_that_week():
@@ -151,6 +162,29 @@ def test_cell_sums_add_up_over_any_split_of_the_weeks(seed, n_parts):
     rc = in_resource_course(weeks["week"], weeks["dream_code"], CODES)
     assert (whole.loc[whole["period"] == "before", "n_weeks"].sum()
             == (rc & in_period(weeks["week"], windows["before"])).sum())
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_person_period_sums_are_the_sorted_groupby_sums_of_the_kept_rows(seed):
+    # windows overlap, come in any order (the sort is by label text) and may keep no row
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 200))
+    jc = rng.integers(1, 4, n).astype("int32")
+    pid = rng.integers(1, 30, n).astype("int64")
+    d = (jc == 2).astype("int8")
+    labels = list(rng.permutation(["last_3_months", "before", "intervention", "after"]))
+    keeps = {label: rng.random(n) < rng.choice([0.0, 0.3, 0.8]) for label in labels}
+    values = {"n_weeks": np.ones(n, np.int64), "n_yes": rng.integers(0, 2, n).astype("int64")}
+    got = person_period_sums(jc, pid, d, keeps, values)
+    parts = [pd.DataFrame({"jobcentre_id": jc[k], "person_id": pid[k], "period": label, "d": d[k],
+                           **{c: v[k] for c, v in values.items()}}) for label, k in keeps.items() if k.any()]
+    if not parts:
+        assert got is None
+        return
+    want = (pd.concat(parts, ignore_index=True).groupby(["jobcentre_id", "person_id", "period", "d"], sort=True)
+            [list(values)].sum().reset_index())
+    pd.testing.assert_frame_equal(got, want)
 
 
 # --------------------------------------------------------------------------- Table 7: new courses
