@@ -79,6 +79,118 @@ def _flag(values: pd.Series) -> np.ndarray:
 
 # --- the outcome -----------------------------------------------------------------------------
 
+FIRST_HIT_COLUMNS = ("response_id", "first_start_week")
+
+
+def _response_weeks(bip_responses: pd.DataFrame) -> pd.DataFrame:
+    """``row``, ``response_id``, ``person_id`` and ``response_week`` (the Monday of the ISO week of
+    ``response_date``) per response, in the input order; a missing date is an input error."""
+    require_columns(bip_responses, ("response_id", "person_id", "response_date"), "bip_responses")
+    resp = pd.DataFrame({
+        "row": np.arange(len(bip_responses)),
+        "response_id": bip_responses["response_id"].to_numpy().astype("int64"),
+        "person_id": bip_responses["person_id"].to_numpy().astype("int64"),
+        "response_week": _monday(bip_responses["response_date"]).to_numpy(),
+    })
+    if resp["response_week"].isna().any():
+        raise InputError([Problem("bip_responses", "response_date", "missing date",
+                                  int(resp["response_week"].isna().sum()))])
+    return resp
+
+
+def _empty_first_hits() -> pd.DataFrame:
+    return pd.DataFrame({"response_id": pd.Series([], dtype="int64"),
+                         "first_start_week": pd.Series([], dtype="datetime64[ns]")})
+
+
+def first_hits(bip_responses: pd.DataFrame, weeks: pd.DataFrame) -> pd.DataFrame:
+    """The map part of :func:`outcome_52w`: per response, the first qualifying week in ``weeks``
+    strictly after the response week (a forward as-of search by citizen).
+
+    A qualifying week is one in which the citizen is employed, has ordinary hours > 0 or receives
+    SU. ``weeks`` may be any part of the panel (one job centre, or one person-hash part of it):
+    the first hit over all rows is the earliest of the parts' first hits
+    (:func:`outcome_from_first_hits` takes that minimum), so each work unit computes this on
+    its own rows and only these small frames travel.
+
+    Returns
+    -------
+    DataFrame ``response_id`` (int64), ``first_start_week`` (datetime64[ns]): one row per response
+    whose citizen has a qualifying week after it in ``weeks`` (no window applied), sorted by
+    ``response_id``. Its size is bounded by the responses, not by the weeks.
+    """
+    require_columns(weeks, ("person_id", "week", "employed", "ordinary_hours", "su"), "weeks")
+    resp = _response_weeks(bip_responses)
+    if not len(weeks) or not len(resp):
+        return _empty_first_hits()
+    hours = pd.to_numeric(pd.Series(weeks["ordinary_hours"]), errors="coerce").fillna(0.0).to_numpy()
+    hit = _flag(weeks["employed"]) | (hours > 0) | _flag(weeks["su"])
+    hits = pd.DataFrame({"person_id": weeks["person_id"].to_numpy()[hit].astype("int64"),
+                         "first_start_week": _monday(weeks["week"]).to_numpy()[hit]})
+    hits = hits[hits["person_id"].isin(resp["person_id"]).to_numpy()]
+    resp = resp[resp["person_id"].isin(hits["person_id"]).to_numpy()]
+    if not len(resp):
+        return _empty_first_hits()
+    hits = hits.drop_duplicates().sort_values("first_start_week", kind="stable")
+    left = resp.sort_values("response_week", kind="stable")
+    merged = pd.merge_asof(left, hits, left_on="response_week", right_on="first_start_week",
+                           by="person_id", direction="forward", allow_exact_matches=False)
+    found = merged[merged["first_start_week"].notna()]
+    out = pd.DataFrame({"response_id": found["response_id"].to_numpy().astype("int64"),
+                        "first_start_week": found["first_start_week"].to_numpy().astype("datetime64[ns]")})
+    return out.sort_values(["response_id", "first_start_week"], kind="stable").reset_index(drop=True)
+
+
+def combine_first_hits(parts) -> pd.DataFrame:
+    """The reduce of :func:`first_hits` over parts of the panel: the earliest ``first_start_week``
+    per response (a frame, or a sequence of the parts' frames; disjoint or not), sorted by
+    ``response_id``. The minimum of the parts' forward as-of hits is the forward as-of hit over
+    all their rows."""
+    frames = [parts] if isinstance(parts, pd.DataFrame) else list(parts)
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return _empty_first_hits()
+    for f in frames:
+        require_columns(f, FIRST_HIT_COLUMNS, "first_hits")
+    hits = pd.concat([f[list(FIRST_HIT_COLUMNS)] for f in frames], ignore_index=True)
+    hits = pd.DataFrame({"response_id": hits["response_id"].to_numpy().astype("int64"),
+                         "first_start_week": _datetime(hits["first_start_week"]).to_numpy()})
+    out = hits.groupby("response_id", sort=True)["first_start_week"].min()
+    return pd.DataFrame({"response_id": out.index.to_numpy().astype("int64"),
+                         "first_start_week": out.to_numpy().astype("datetime64[ns]")})
+
+
+def outcome_from_first_hits(bip_responses: pd.DataFrame, hits, *, panel_end,
+                            follow_up_weeks: int = FOLLOW_UP_WEEKS) -> pd.DataFrame:
+    """The reduce part of :func:`outcome_52w`: its frame from the parts' :func:`first_hits`.
+
+    ``hits`` is one :func:`first_hits` frame or a sequence of them (one per part of the panel);
+    the earliest hit per response (:func:`combine_first_hits`) is kept when it lies inside the
+    52-week window and not after ``panel_end`` (the last week of the register panel: required
+    here, since the hits do not tell it). Same rules and columns as :func:`outcome_52w`.
+    """
+    if panel_end is None:
+        raise ValueError("outcome_from_first_hits needs panel_end (the last week of the register panel)")
+    resp = _response_weeks(bip_responses)
+    panel_end = pd.Timestamp(panel_end)
+    best = combine_first_hits(hits)
+    merged = resp.merge(best, on="response_id", how="left", validate="many_to_one")
+    merged = merged.sort_values("row").reset_index(drop=True)
+    start = merged["first_start_week"].astype("datetime64[ns]")
+    window_end = merged["response_week"] + pd.Timedelta(weeks=follow_up_weeks)
+    inside = start.notna() & (start <= window_end) & (start <= panel_end)
+    available = ((panel_end - merged["response_week"]).dt.days // 7).clip(lower=0, upper=follow_up_weeks)
+    return pd.DataFrame({
+        "response_id": merged["response_id"],
+        "person_id": merged["person_id"],
+        "response_week": merged["response_week"],
+        "outcome": inside.astype("int8"),
+        "first_start_week": start.where(inside),
+        "follow_up_weeks": available.astype("int64"),
+        "full_follow_up": (available >= follow_up_weeks).to_numpy(),
+    })
+
+
 def outcome_52w(bip_responses: pd.DataFrame, weeks: pd.DataFrame, *, panel_end=None,
                 follow_up_weeks: int = FOLLOW_UP_WEEKS) -> pd.DataFrame:
     """Job or SU education within 52 weeks after each response (the BIP caseworker report, "Data og metode").
@@ -93,6 +205,9 @@ def outcome_52w(bip_responses: pd.DataFrame, weeks: pd.DataFrame, *, panel_end=N
     Responses whose window passes the panel end (``t + 52 weeks > panel_end``) are *flagged*
     (``full_follow_up`` False, ``follow_up_weeks`` < 52) and keep the outcome observed on the
     weeks available, as the synthetic truth defines it; :func:`caseworker_sample` can drop them.
+
+    This is :func:`first_hits` on ``weeks`` as one part and :func:`outcome_from_first_hits`; the
+    flow runs the first on each work unit and the second once (``docs/methods.md``, the BIP outcome).
 
     Parameters
     ----------
@@ -110,40 +225,22 @@ def outcome_52w(bip_responses: pd.DataFrame, weeks: pd.DataFrame, *, panel_end=N
     """
     require_columns(bip_responses, ("response_id", "person_id", "response_date"), "bip_responses")
     require_columns(weeks, ("person_id", "week", "employed", "ordinary_hours", "su"), "weeks")
-    resp = pd.DataFrame({
-        "row": np.arange(len(bip_responses)),
-        "response_id": bip_responses["response_id"].to_numpy().astype("int64"),
-        "person_id": bip_responses["person_id"].to_numpy().astype("int64"),
-        "response_week": _monday(bip_responses["response_date"]).to_numpy(),
-    })
-    if resp["response_week"].isna().any():
-        raise InputError([Problem("bip_responses", "response_date", "missing date",
-                                  int(resp["response_week"].isna().sum()))])
-    hours = pd.to_numeric(pd.Series(weeks["ordinary_hours"]), errors="coerce").fillna(0.0).to_numpy()
-    hit = _flag(weeks["employed"]) | (hours > 0) | _flag(weeks["su"])
-    hits = pd.DataFrame({"person_id": weeks["person_id"].to_numpy()[hit].astype("int64"),
-                         "first_start_week": _monday(weeks["week"]).to_numpy()[hit]})
-    hits = hits.drop_duplicates().sort_values("first_start_week", kind="stable")
+    hits = first_hits(bip_responses, weeks)
     if panel_end is None:
-        panel_end = _monday(weeks["week"]).max() if len(weeks) else resp["response_week"].max()
-    panel_end = pd.Timestamp(panel_end)
-    left = resp.sort_values("response_week", kind="stable")
-    merged = pd.merge_asof(left, hits, left_on="response_week", right_on="first_start_week",
-                           by="person_id", direction="forward", allow_exact_matches=False)
-    merged = merged.sort_values("row").reset_index(drop=True)
-    window_end = merged["response_week"] + pd.Timedelta(weeks=follow_up_weeks)
-    inside = merged["first_start_week"].notna() & (merged["first_start_week"] <= window_end) \
-        & (merged["first_start_week"] <= panel_end)
-    available = ((panel_end - merged["response_week"]).dt.days // 7).clip(lower=0, upper=follow_up_weeks)
-    return pd.DataFrame({
-        "response_id": merged["response_id"],
-        "person_id": merged["person_id"],
-        "response_week": merged["response_week"],
-        "outcome": inside.astype("int8"),
-        "first_start_week": merged["first_start_week"].where(inside),
-        "follow_up_weeks": available.astype("int64"),
-        "full_follow_up": (available >= follow_up_weeks).to_numpy(),
-    })
+        panel_end = (_monday(weeks["week"]).max() if len(weeks)
+                     else _response_weeks(bip_responses)["response_week"].max())
+    return outcome_from_first_hits(bip_responses, hits, panel_end=panel_end, follow_up_weeks=follow_up_weeks)
+
+
+def outcome_of(bip_responses: pd.DataFrame, weeks: pd.DataFrame | None = None, *,
+               first_hits: pd.DataFrame | None = None, panel_end=None) -> pd.DataFrame:
+    """The :func:`outcome_52w` frame from exactly one of ``weeks`` (the panel rows) or
+    ``first_hits`` (the parts' :func:`first_hits`, with ``panel_end``)."""
+    if (weeks is None) == (first_hits is None):
+        raise ValueError("pass exactly one of weeks and first_hits")
+    if first_hits is not None:
+        return outcome_from_first_hits(bip_responses, first_hits, panel_end=panel_end)
+    return outcome_52w(bip_responses, weeks, panel_end=panel_end)
 
 
 # --- consecutive responses and activity combinations ------------------------------------------
@@ -244,8 +341,9 @@ class CaseworkerSample:
 
 def caseworker_sample(
     bip_responses: pd.DataFrame,
-    weeks: pd.DataFrame,
+    weeks: pd.DataFrame | None = None,
     *,
+    first_hits: pd.DataFrame | None = None,
     min_caseworker_responses: int = 10,
     count_caseworker: Literal["responses", "citizens"] = "citizens",
     drop_incomplete_follow_up: bool = False,
@@ -265,9 +363,13 @@ def caseworker_sample(
     Every count in rules 1–3 is taken over *all* responses (as the report and the synthetic
     truth do), so the order of the rules does not change the final sample; ``steps`` shows
     the rules applied cumulatively in the order above.
+
+    The outcome comes from ``weeks`` (:func:`outcome_52w`) or, instead, from ``first_hits``: the
+    :func:`first_hits` of the panel's parts, one frame or their concatenation
+    (:func:`outcome_from_first_hits`; ``panel_end`` then required). Both give the same sample.
     """
     prev = with_previous(bip_responses)
-    out = outcome_52w(bip_responses, weeks, panel_end=panel_end)
+    out = outcome_of(bip_responses, weeks, first_hits=first_hits, panel_end=panel_end)
     frame = prev.merge(out.drop(columns=["person_id", "response_week"]), on="response_id",
                        how="left", validate="one_to_one")
     if count_caseworker == "responses":

@@ -25,16 +25,19 @@ from bipdask.prepare.bip import (
                                  answer_covariates,
                                  caseworker_sample,
                                  combination_of_boxes,
+                                 first_hits,
                                  group_use,
                                  model_frame,
                                  outcome_52w,
+                                 outcome_from_first_hits,
                                  register_covariates,
                                  with_previous,
 )
 
 __all__ = [
     "BipResults", "CaseworkerSample", "CaseworkerEffectiveness", "CaseworkerChange", "Progression",
-    "outcome_52w", "with_previous", "combination_of_boxes", "group_use", "caseworker_sample",
+    "outcome_52w", "first_hits", "outcome_from_first_hits", "with_previous", "combination_of_boxes", "group_use",
+    "caseworker_sample",
     "register_covariates", "answer_covariates", "model_frame", "caseworker_effectiveness",
     "caseworker_change", "progression", "change_pairs", "standardize", "quartile_of",
     "lpm_inference", "bip_estimates", "bip_outputs", "lpm", "COMBINATIONS", "INDICATORS", "FOLLOW_UP_WEEKS",

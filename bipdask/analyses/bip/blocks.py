@@ -49,24 +49,26 @@ class BipPoint:
     sample_responses: int
 
 
-def bip_point(bip_responses: pd.DataFrame, persons: pd.DataFrame, weeks: pd.DataFrame, *,
-              inference: Inference | None = None, **rules) -> BipPoint:
+def bip_point(bip_responses: pd.DataFrame, persons: pd.DataFrame, weeks: pd.DataFrame | None = None, *,
+              first_hits: pd.DataFrame | None = None, inference: Inference | None = None, **rules) -> BipPoint:
     """The tidy rows of :func:`~bipdask.analyses.bip.estimates.bip_estimates` without replicates
-    (``rules``: its sample and Tabel 1 keywords). Rows that have replicates get their inference in
+    (``weeks`` or ``first_hits``: the outcome's source, as there; ``rules``: its sample and Tabel 1
+    keywords). Rows that have replicates get their inference in
     :func:`combine_bip`; the others (R², combination shares, weeks between responses) are final."""
     point = Inference() if inference is None else inference.replace(replicates=0, window=None)
-    res = bip_estimates(bip_responses, persons, weeks, inference=point, **rules)
+    res = bip_estimates(bip_responses, persons, weeks, first_hits=first_hits, inference=point, **rules)
     return BipPoint(res.tidy(), int(res.effectiveness.n_obs))
 
 
-def bip_replicate_block(bip_responses: pd.DataFrame, persons: pd.DataFrame, weeks: pd.DataFrame, *,
-                        inference: Inference, **rules) -> dict[str, pd.DataFrame]:
+def bip_replicate_block(bip_responses: pd.DataFrame, persons: pd.DataFrame, weeks: pd.DataFrame | None = None, *,
+                        first_hits: pd.DataFrame | None = None, inference: Inference,
+                        **rules) -> dict[str, pd.DataFrame]:
     """Replicates ``inference.window`` of every BIP analysis: per analysis the frame of
     :func:`~bipdask.analyses.bip.estimates.bip_outputs` (``replicate`` = the absolute replicate
     number, one column per bootstrapped estimand), rows b0 … b1 − 1 of the whole run's."""
     if inference.replicates <= 0:
         raise ValueError("a replicate block needs replicates > 0")
-    res = bip_estimates(bip_responses, persons, weeks, inference=inference, **rules)
+    res = bip_estimates(bip_responses, persons, weeks, first_hits=first_hits, inference=inference, **rules)
     _, by_analysis = bip_outputs(res)
     out = {}
     for analysis, est in by_analysis.items():

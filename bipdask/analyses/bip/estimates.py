@@ -7,6 +7,7 @@ the job chance by 22 %).
 Pipeline, each step a pure function over contract frames::
 
     sample = caseworker_sample(bip_responses, weeks)          # outcome_52w + the report's rules
+    # or caseworker_sample(bip_responses, first_hits=hits, panel_end=...): the map-side outcome
     eff    = caseworker_effectiveness(sample, persons, ...)   # FE LPM, quartiles, Tabel 1
     change = caseworker_change(sample, persons, ...)          # slides: −22 %
     prog   = progression(bip_responses, ...)                  # progression report Tables 1, 3; Figs 3–24
@@ -54,8 +55,9 @@ class BipResults:
 def bip_estimates(
     bip_responses: pd.DataFrame,
     persons: pd.DataFrame,
-    weeks: pd.DataFrame,
+    weeks: pd.DataFrame | None = None,
     *,
+    first_hits: pd.DataFrame | None = None,
     inference: Inference = Inference(),
     min_caseworker_responses: int = 10,
     count_caseworker: str = "citizens",
@@ -66,12 +68,15 @@ def bip_estimates(
     """Run the three BIP analyses on one delivery (all BIP job centres together).
 
     ``weeks`` needs only the BIP citizens' rows (``person_id`` in ``bip_responses``); pass
-    ``panel_end`` when it is cut from a longer panel. ``count_caseworker`` and
+    ``panel_end`` when it is cut from a longer panel. Instead of ``weeks``, ``first_hits`` (the
+    :func:`~bipdask.prepare.bip.first_hits` of the panel's parts, with ``panel_end``) gives the
+    same results from a frame sized by the responses (what the flow passes). ``count_caseworker`` and
     ``min_caseworker_responses``: the caseworker rule of :func:`~bipdask.prepare.bip.caseworker_sample`;
     ``top_quartile``: Tabel 1's estimator (:func:`~bipdask.analyses.bip.effectiveness.caseworker_effectiveness`).
     See the step functions for the rules.
     """
-    sample = caseworker_sample(bip_responses, weeks, min_caseworker_responses=min_caseworker_responses,
+    sample = caseworker_sample(bip_responses, weeks, first_hits=first_hits,
+                               min_caseworker_responses=min_caseworker_responses,
                                count_caseworker=count_caseworker,
                                drop_incomplete_follow_up=drop_incomplete_follow_up, panel_end=panel_end)
     kw = dict(inference=inference)
