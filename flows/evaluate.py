@@ -28,6 +28,7 @@ from flows.cluster import cluster_summary, dashboard_link, worker_count
 from flows.manifest import build_manifest
 from flows.outputs import ReduceOutput, merge_outputs
 from flows.tasks import (
+    BIP_FIRST_HITS,
     TASKS,
     check_linkage,
     commit_run,
@@ -46,6 +47,7 @@ from flows.tasks import (
     estimate_share_did,
     prepare_bip,
     prune_cache,
+    staged_bip_jobcentre_ids,
     sync_history,
     validate_and_stage,
     write_report,
@@ -153,8 +155,9 @@ def evaluate(
     t0 = time.perf_counter()
     cache, version = input_cache.cache_url(root), version_key(code_version)
     units = plan_units(_rows_by_jobcentre(report, ids), max_unit_rows())
+    bip_ids = staged_bip_jobcentre_ids(staged)  # their units also write the BIP outcome's map part
     futures = [compute_model_inputs.submit([u.key() for u in batch], staged, run.model_input, list(treated_ids),
-                                           windows, config, cache, version)
+                                           windows, config, cache, version, bip_ids)
                for batch in unit_batches(units, n_batches, batch_size)]
     _track(futures, "model inputs (job centre batches)", step)
     infos = [f.result() for f in futures]  # in batch order, whatever order they finished in
@@ -199,7 +202,8 @@ def evaluate(
     reduces["estimate_hir_exits"] = estimate_hir_exits.submit(urls("course_exit_cells"), urls("course_exit_persons"),
                                                            run.replicates, **boot)
     reduces["estimate_new_course_share"] = new_course_future
-    reduces["estimate_bip"], bip_parts = _submit_bip(staged, run, panel_end, inference, spec_obj)
+    reduces["estimate_bip"], bip_parts = _submit_bip(staged, run, panel_end, inference, spec_obj,
+                                                     urls(BIP_FIRST_HITS))
     reduces["estimate_hir_belief_change"] = estimate_hir_belief_change.submit(
         staged, run.replicates, **boot)
     reduces["estimate_hir_descriptives"] = estimate_hir_descriptives.submit(
@@ -297,13 +301,14 @@ def bip_replicate_windows(replicates: int, workers: int = 1) -> list[tuple[int, 
 
 
 def _submit_bip(staged: str, run: storage.RunLayout, panel_end: str | None, inference: Any,
-                spec_obj: Any) -> tuple[PrefectFuture, dict[str, Any]]:
-    """The BIP analyses as tasks: their inputs prepared once, the point rows and the replicate
-    blocks (:func:`bip_replicate_windows`) side by side, one combine (``estimate_bip``); only URLs
-    travel between them."""
+                spec_obj: Any, first_hit_urls: list[str]) -> tuple[PrefectFuture, dict[str, Any]]:
+    """The BIP analyses as tasks: their inputs prepared once (the responses, their persons and the
+    map step's first hits, ``first_hit_urls``), the point rows and the replicate blocks
+    (:func:`bip_replicate_windows`) side by side, one combine (``estimate_bip``); only URLs travel
+    between them."""
     bip_inference = inference.at_unit("person_id")  # citizens, whatever the run's cluster level
     rules = {"top_quartile": spec_obj.bip_top_quartile, "count_caseworker": spec_obj.bip_count_caseworker}
-    prepared = prepare_bip.submit(staged, run.model_input)
+    prepared = prepare_bip.submit(staged, run.model_input, first_hit_urls)
     point = estimate_bip_point.submit(prepared, bip_inference, panel_end, **rules)
     blocks = [estimate_bip_block.submit(prepared, bip_inference, list(w), panel_end, **rules)
               for w in bip_replicate_windows(bip_inference.replicates, worker_count())]

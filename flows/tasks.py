@@ -50,7 +50,7 @@ from bipdask.analyses.hir.shares import (
 from bipdask.data.validate import validate_delivery
 from bipdask.errors import BipdaskError, InfrastructureError, InputError
 from bipdask.inference.config import Inference
-from bipdask.prepare.bip import BIP_WEEKS_COLUMNS, bip_jobcentre_ids, bip_weeks
+from bipdask.prepare.bip import bip_jobcentre_ids, combine_first_hits, first_hits
 from bipdask.prepare.descriptives import empty_lab_week_sums, lab_week_sums
 from bipdask.prepare.hir import (
     ModelInputConfig,
@@ -79,6 +79,8 @@ from flows.distributed_cox import time_varying_rows
 from flows.outputs import ESTIMATES_FILE, ReduceOutput
 
 WEEKS_COLUMNS = ["person_id", "week", "dream_code", "lab_type", "ordinary_hours", "employed"]
+BIP_FIRST_HITS = "bip_first_hits"  # the model-input kind of a BIP job centre's units: the outcome's map part
+BIP_RESPONSE_COLUMNS = ["response_id", "person_id", "response_date"]  # what the outcome's map part reads
 LINKAGE_FILE = "linkage_report.parquet"
 FIGURE1 = "figure1_raw_hazard"
 FIGURE2 = "figure2_km"
@@ -169,6 +171,15 @@ def read_staged_weeks(staged_url: str, jobcentre_id: int, columns: Sequence[str]
     return weeks
 
 
+def staged_bip_jobcentre_ids(staged_url: str) -> list[int]:
+    """The BIP job centres (:func:`bipdask.prepare.bip.bip_jobcentre_ids`) from the staged responses'
+    ``jobcentre_id`` column alone; none without bip_responses."""
+    url = storage.join(staged_url, "bip_responses.parquet")
+    if not storage.exists(url):
+        return []
+    return bip_jobcentre_ids(storage.read_parquet(url, columns=["jobcentre_id"]))
+
+
 def _windows(raw: dict[str, tuple[str, str]]) -> dict[str, Period]:
     return {k: Period(dt.date.fromisoformat(a), dt.date.fromisoformat(b)) for k, (a, b) in raw.items()}
 
@@ -201,6 +212,7 @@ def compute_model_inputs_impl(
     config: dict[str, Any],
     cache_url: str | None = None,
     code_version: str = "",
+    bip_ids: Sequence[int] = (),
 ) -> dict[str, Any]:
     """One pass over a batch of work units' staged weeks → every per-job-centre model input.
 
@@ -213,7 +225,11 @@ def compute_model_inputs_impl(
     of :data:`bipdask.prepare.hir.KINDS`; returns their URLs and row counts.
     Assignments and caseload are read only when the batch holds a participating job centre,
     and each job centre gets the rows of its own persons and of their caseworkers (Boks 1
-    compares all of a person's assignments).
+    compares all of a person's assignments). Likewise the BIP responses only when the batch holds
+    one of ``bip_ids`` (:func:`staged_bip_jobcentre_ids`): each unit of such a job centre also
+    writes :data:`BIP_FIRST_HITS`, the BIP outcome's map part
+    (:func:`bipdask.prepare.bip.first_hits` of its own citizens' responses on its weeks; a frame
+    sized by the responses), so no BIP task reads weeks.
 
     Incremental refresh: with ``cache_url`` each job centre's inputs are keyed by content
     (:mod:`bipdask.runtime.input_cache`); a job centre whose key is cached is copied into the run
@@ -229,6 +245,11 @@ def compute_model_inputs_impl(
     if treated & set(ids):
         assignments = _read_optional(staged_url, "assignments")
         caseload = _read_optional(staged_url, "caseload")
+    bip = set(int(i) for i in bip_ids)
+    responses = None
+    if bip & set(ids):
+        responses = storage.read_parquet(storage.join(staged_url, "bip_responses.parquet"),
+                                         columns=BIP_RESPONSE_COLUMNS)
     periods = _windows(windows)
     context = {"config": config, "windows": {k: list(v) for k, v in sorted(windows.items())},
                "treated_ids": sorted(treated), "code_version": code_version,
@@ -239,8 +260,13 @@ def compute_model_inputs_impl(
     n_weeks = 0
     for unit in work:
         jc = unit.jobcentre_id
-        weeks = read_staged_weeks(staged_url, jc, unit=unit)
+        is_bip = responses is not None and jc in bip
+        weeks = read_staged_weeks(staged_url, jc, [*WEEKS_COLUMNS, "su"] if is_bip else WEEKS_COLUMNS, unit=unit)
         n_weeks += len(weeks)
+        mine = None  # the responses of this unit's citizens: what its first hits depend on
+        if is_bip:
+            mine = responses[responses["person_id"].isin(pd.unique(weeks["person_id"])).to_numpy()]
+            mine = mine.reset_index(drop=True)
         own_a = own_c = None
         if jc in treated and assignments is not None and caseload is not None and len(weeks):
             own_a = persons_rows(assignments, weeks["person_id"].unique())
@@ -250,7 +276,8 @@ def compute_model_inputs_impl(
         if cache_url:
             key = input_cache.entry_key({"weeks": frame_digest(weeks), "assignments": frame_digest(own_a),
                                          "caseload": frame_digest(own_c), "jobcentre_id": str(jc),
-                                         **({"part": f"{unit.part}/{unit.parts}"} if unit.parts > 1 else {})},
+                                         **({"part": f"{unit.part}/{unit.parts}"} if unit.parts > 1 else {}),
+                                         **({"bip_responses": frame_digest(mine)} if is_bip else {})},
                                         context)
             keys.append(key)
             counts = input_cache.lookup(cache_url, key)
@@ -259,7 +286,12 @@ def compute_model_inputs_impl(
                                      {k: storage.join(model_input_url, k, name) for k in counts})
                 reused.append(jc)
         if counts is None:
+            hits = first_hits(mine, weeks) if is_bip else None
+            if is_bip:
+                del weeks["su"]  # the HIR inputs read the same columns as for any other job centre
             frames = _jobcentre_frames(weeks, dream_codes, treated_ids, periods, cfg, own_a, own_c)
+            if hits is not None:
+                frames[BIP_FIRST_HITS] = hits
             counts = {k: int(len(v)) for k, v in frames.items()}
             files = {k: storage.parquet_bytes(v) for k, v in frames.items()}
             for kind, data in files.items():
@@ -591,30 +623,35 @@ def estimate_hir_first_stage_impl(
 BIP_INPUTS = "bip"  # the run's model_input/bip/: the BIP analyses' inputs, point rows and replicate blocks
 
 
-def prepare_bip_impl(staged_url: str, model_input_url: str) -> dict[str, Any]:
+def prepare_bip_impl(staged_url: str, model_input_url: str, first_hit_urls: Sequence[str] = ()) -> dict[str, Any]:
     """The BIP analyses' inputs, read once for all their tasks: the staged responses' citizens'
-    persons rows and the weeks of the BIP job centres (those partitions only,
-    :data:`BIP_WEEKS_COLUMNS` only) to ``model_input/bip/``; ``skipped`` (the reason) without
-    bip_responses. Returns the URLs and counts, never rows."""
+    persons rows and the earliest of the map step's first hits per response (``first_hit_urls``:
+    the :data:`BIP_FIRST_HITS` files of the BIP job centres' units;
+    :func:`bipdask.prepare.bip.combine_first_hits`) to ``model_input/bip/`` — frames sized by the
+    responses, never by the weeks; ``skipped`` (the reason) without bip_responses. Returns the
+    URLs and counts, never rows."""
     t0 = time.perf_counter()
     responses = _read_optional(staged_url, "bip_responses")
     if responses is None or len(responses) == 0:
         return {"skipped": "no bip_responses table in the delivery", "seconds": time.perf_counter() - t0}
     persons = storage.read_parquet(storage.join(staged_url, "persons.parquet"))
     persons = persons[persons["person_id"].isin(pd.unique(responses["person_id"]))].reset_index(drop=True)
-    parts = [bip_weeks(read_staged_weeks(staged_url, jc, BIP_WEEKS_COLUMNS), responses)
-             for jc in bip_jobcentre_ids(responses)]
-    weeks = pd.concat(parts, ignore_index=True)
+    hits = combine_first_hits([storage.read_parquet(u) for u in first_hit_urls])
     root = storage.join(model_input_url, BIP_INPUTS)
     return {"skipped": None, "responses": storage.join(staged_url, "bip_responses.parquet"),
             "persons": storage.write_parquet(persons, storage.join(root, "persons.parquet")),
-            "weeks": storage.write_parquet(weeks, storage.join(root, "weeks.parquet")),
-            "counts": {"responses": int(len(responses)), "weeks_rows": int(len(weeks)), "jobcentres": len(parts)},
+            "first_hits": storage.write_parquet(hits, storage.join(root, "first_hits.parquet")),
+            "counts": {"responses": int(len(responses)), "first_hits": int(len(hits)),
+                       "first_hit_units": len(first_hit_urls), "jobcentres": len(bip_jobcentre_ids(responses))},
             "seconds": time.perf_counter() - t0}
 
 
-def _bip_inputs(prepared: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    return tuple(storage.read_parquet(prepared[k]) for k in ("responses", "persons", "weeks"))
+def _bip_inputs(prepared: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return tuple(storage.read_parquet(prepared[k]) for k in ("responses", "persons"))
+
+
+def _bip_first_hits(prepared: dict[str, Any]) -> pd.DataFrame:
+    return storage.read_parquet(prepared["first_hits"])
 
 
 def estimate_bip_point_impl(prepared: dict[str, Any], inference: Inference, panel_end: str | None,
@@ -624,9 +661,12 @@ def estimate_bip_point_impl(prepared: dict[str, Any], inference: Inference, pane
     t0 = time.perf_counter()
     if prepared["skipped"]:
         return {"skipped": prepared["skipped"], "seconds": time.perf_counter() - t0}
+    if panel_end is None:
+        return {"skipped": "no weeks in the delivery (no panel end for the 52-week outcome)",
+                "seconds": time.perf_counter() - t0}
     try:
-        point = bip_point(*_bip_inputs(prepared), inference=inference, panel_end=panel_end,
-                          top_quartile=top_quartile, count_caseworker=count_caseworker)
+        point = bip_point(*_bip_inputs(prepared), first_hits=_bip_first_hits(prepared), inference=inference,
+                          panel_end=panel_end, top_quartile=top_quartile, count_caseworker=count_caseworker)
     except InputError as exc:
         return {"skipped": str(exc), "seconds": time.perf_counter() - t0}
     url = storage.write_parquet(estimates_table(point.rows),
@@ -641,11 +681,12 @@ def estimate_bip_block_impl(prepared: dict[str, Any], inference: Inference, wind
     """Replicates ``window`` = [b0, b1) of the BIP analyses (:func:`bipdask.analyses.bip.blocks.bip_replicate_block`)
     to ``model_input/bip/replicates/<analysis>/<b0>.parquet``; returns their URLs (nothing when skipped)."""
     t0 = time.perf_counter()
-    if prepared["skipped"]:
+    if prepared["skipped"] or panel_end is None:
         return {"urls": {}, "seconds": time.perf_counter() - t0}
     b0, b1 = (int(b) for b in window)
     try:
-        frames = bip_replicate_block(*_bip_inputs(prepared), inference=inference.replace(window=(b0, b1)),
+        frames = bip_replicate_block(*_bip_inputs(prepared), first_hits=_bip_first_hits(prepared),
+                                     inference=inference.replace(window=(b0, b1)),
                                      panel_end=panel_end, top_quartile=top_quartile,
                                      count_caseworker=count_caseworker)
     except InputError:  # the point task reports it
