@@ -186,11 +186,14 @@ def evaluate(
     panel_end = (report.get("week_span") or [None])[-1]
     t0 = time.perf_counter()
     reduces: dict[str, PrefectFuture] = {}
+    # persons in one job centre each: per-unit counts of distinct persons add up (the small reduces)
+    disjoint = (report.get("coverage") or {}).get("persons_in_several_jobcentres") == 0
     reduces["estimate_share_did"] = estimate_share_did.submit(
         urls("share_cells"), list(treated_ids), list(windows), spec_obj.disclosure_min_persons, run.replicates,
-        inference)
+        inference, urls("share_moments"), disjoint)
     new_course_future = estimate_new_course_share.submit(urls("new_course_share_cells"), list(treated_ids),
-                                                         run.replicates, inference)
+                                                         run.replicates, inference, urls("new_course_share_moments"),
+                                                         disjoint)
     reduces["estimate_hir_durations"] = estimate_hir_durations.submit(
         urls("gap_spells"), urls("first_lab_spells"), run.results, run.replicates,
         min_persons=spec_obj.disclosure_min_persons, **boot)

@@ -43,12 +43,14 @@ from bipdask.analyses.hir.mediators import share_mediators_by_partition, table9,
 from bipdask.analyses.hir.shares import (
     SHARE_ANALYSIS,
     design_based_rows,
+    jobcentre_rows,
     share_did_replicates,
     share_did_table,
     with_bootstrap,
 )
 from bipdask.data.validate import validate_delivery
 from bipdask.errors import BipdaskError, InfrastructureError, InputError
+from bipdask.estimators.cell_did import ALL_PERIODS, person_cell_moments
 from bipdask.inference.config import Inference
 from bipdask.prepare.bip import bip_jobcentre_ids, combine_first_hits, first_hits
 from bipdask.prepare.descriptives import empty_lab_week_sums, lab_week_sums
@@ -193,14 +195,21 @@ def _read_optional(staged_url: str, name: str) -> pd.DataFrame | None:
 def _jobcentre_frames(weeks: pd.DataFrame, dream_codes: pd.DataFrame, treated_ids: Sequence[int],
                       periods: dict[str, Period], cfg: ModelInputConfig, own_a: pd.DataFrame | None,
                       own_c: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
-    """Every model input of one job centre: Table 6 cell sums, the descriptive tables' LAB weeks and
-    the kinds of ``KINDS``."""
+    """Every model input of one job centre: Table 6 cell sums, the descriptive tables' LAB weeks,
+    the kinds of ``KINDS`` and the moments of the share cell sums (:data:`SHARE_MOMENTS`)."""
     if not len(weeks):
-        return {"share_cells": empty_cell_sums(), "lab_weeks": empty_lab_week_sums(),
-                **concat_inputs([], cfg.cluster).frames()}
-    return {"share_cells": share_cell_sums(weeks, dream_codes, treated_ids, periods),
-            "lab_weeks": lab_week_sums(weeks, dream_codes, treated_ids, periods),
-            **concat_inputs([jobcentre_model_inputs(weeks, dream_codes, cfg, own_a, own_c)]).frames()}
+        frames = {"share_cells": empty_cell_sums(), "lab_weeks": empty_lab_week_sums(),
+                  **concat_inputs([], cfg.cluster).frames()}
+    else:
+        frames = {"share_cells": share_cell_sums(weeks, dream_codes, treated_ids, periods),
+                  "lab_weeks": lab_week_sums(weeks, dream_codes, treated_ids, periods),
+                  **concat_inputs([jobcentre_model_inputs(weeks, dream_codes, cfg, own_a, own_c)]).frames()}
+    for kind in SHARE_MOMENTS:  # Tables 6 and 7's share block: the cell sums' moments (persons × periods → a few rows)
+        frames[SHARE_MOMENTS[kind]] = person_cell_moments(frames[kind])
+    return frames
+
+
+SHARE_MOMENTS = {"share_cells": "share_moments", "new_course_share_cells": "new_course_share_moments"}
 
 
 def compute_model_inputs_impl(
@@ -310,6 +319,18 @@ def compute_model_inputs_impl(
 # --------------------------------------------------------------------------- reduce and write
 
 
+def _share_cells(cell_urls: Sequence[str], moment_urls: Sequence[str] | None, persons_disjoint: bool,
+                 inference: Inference) -> tuple[pd.DataFrame, str]:
+    """Tables 6/7's share input: the units' moments (:func:`person_cell_moments`, a few rows per
+    unit) when they give the same rows — no person in two units (``persons_disjoint``: validation
+    saw nobody with weeks in two job centres; a centre's parts are disjoint by construction) and
+    no person bootstrap — else the gathered per-person cell sums. Returns the frame and which."""
+    person_bootstrap = inference.bootstrap and inference.cluster != "jobcentre_id"
+    if moment_urls is not None and len(moment_urls) == len(cell_urls) and persons_disjoint and not person_bootstrap:
+        return storage.read_parquet(list(moment_urls)), "unit moments"
+    return storage.read_parquet(list(cell_urls)), "person cell sums"
+
+
 def estimate_share_did_impl(
     cell_urls: Sequence[str],
     treated_ids: Sequence[int],
@@ -317,11 +338,14 @@ def estimate_share_did_impl(
     min_persons: int = 0,
     replicates_url: str | None = None,
     inference: Inference = Inference(),
+    moment_urls: Sequence[str] | None = None,
+    persons_disjoint: bool = False,
 ) -> ReduceOutput:
-    """Reduce: concatenate the batches' cell sums, fit Table 6 and (``inference.replicates`` > 0) its
-    person-cluster bootstrap; rows as plain dicts, replicates to ``replicates/<analysis>.parquet``."""
+    """Reduce: fit Table 6 and (``inference.replicates`` > 0) its bootstrap from the units' moments
+    or, when those cannot give the same rows, the concatenated per-person cell sums
+    (:func:`_share_cells`); rows as plain dicts, replicates to ``replicates/<analysis>.parquet``."""
     t0 = time.perf_counter()
-    cells = storage.read_parquet(list(cell_urls))
+    cells, source = _share_cells(cell_urls, moment_urls, persons_disjoint, inference)
     rows = share_did_table(cells, treated_ids=treated_ids, before=windows[0], after=windows[1:],
                            min_persons=min_persons)
     rows, reps, files, counts = _share_bootstrap(SHARE_ANALYSIS, rows, cells, treated_ids, windows[0], windows[1:],
@@ -331,7 +355,8 @@ def estimate_share_did_impl(
                                  inference=inference, min_persons=min_persons)
     plain = _described(pd.DataFrame([dataclasses.asdict(r) for r in rows]), reps,
                        inference.cluster if reps is not None else "person_id")
-    return ReduceOutput(rows=plain, files=files, counts=counts, seconds=time.perf_counter() - t0)
+    return ReduceOutput(rows=plain, files=files, counts=counts, notes={SHARE_ANALYSIS: {"input": source}},
+                        seconds=time.perf_counter() - t0)
 
 
 def _share_bootstrap(analysis: str, rows: list[Estimate], cells: pd.DataFrame, treated_ids: Sequence[int],
@@ -346,8 +371,8 @@ def _share_bootstrap(analysis: str, rows: list[Estimate], cells: pd.DataFrame, t
         return rows, None, {}, {}
     n_clusters = None  # person clusters: each row keeps its own count of persons
     if inference.cluster == "jobcentre_id":
-        cells = (cells.groupby(["jobcentre_id", "period", "d"], as_index=False)[["n_weeks", "n_yes"]].sum()
-                 .assign(person_id=lambda f: f["jobcentre_id"].astype("int64")))
+        cells = (jobcentre_rows(cells).groupby(["jobcentre_id", "period", "d"], as_index=False)[["n_weeks", "n_yes"]]
+                 .sum().assign(person_id=lambda f: f["jobcentre_id"].astype("int64")))
         n_clusters = int(cells["jobcentre_id"].nunique())
     reps = share_did_replicates(cells, treated_ids=treated_ids, before=before, after=after, inference=inference)
     if pooled_only:
@@ -363,8 +388,11 @@ def estimate_new_course_share_impl(
     treated_ids: Sequence[int],
     replicates_url: str | None = None,
     inference: Inference = Inference(),
+    moment_urls: Sequence[str] | None = None,
+    persons_disjoint: bool = False,
 ) -> ReduceOutput:
-    """Table 7's share block: Table 6's DiD (eq. 2) on the gathered ``new_course_share_cells``.
+    """Table 7's share block: Table 6's DiD (eq. 2) on the ``new_course_share_cells`` (their units'
+    moments when those give the same rows, as :func:`estimate_share_did_impl`).
 
     Pooled rows only (Table 7 has no job-centre rows): ``did`` for the intervention period and
     ``mean_participating`` / ``mean_others`` for before and intervention, analysis
@@ -376,7 +404,7 @@ def estimate_new_course_share_impl(
     t0 = time.perf_counter()
     analysis = NEW_COURSE_SHARE_ANALYSIS
     before, after = NEW_COURSE_WINDOWS[0], list(NEW_COURSE_WINDOWS[1:])
-    cells = storage.read_parquet(list(cell_urls))
+    cells, source = _share_cells(cell_urls, moment_urls, persons_disjoint, inference)
     try:  # treated ids only split the participating cells by job centre: pooled fits need none
         rows = share_did_table(cells, treated_ids=(), before=before, after=after)
     except InputError as exc:
@@ -388,7 +416,10 @@ def estimate_new_course_share_impl(
         rows = design_based_rows(rows, cells, treated_ids=treated_ids, before=before, after=after, inference=inference)
     plain = _described(pd.DataFrame([dataclasses.asdict(r) for r in rows]), reps,
                        inference.cluster if reps is not None else "person_id")
-    notes = {analysis: {"persons": int(cells["person_id"].nunique()), "person_weeks": int(cells["n_weeks"].sum()),
+    every = cells[cells["period"] == ALL_PERIODS] if "period2" in cells.columns else None
+    notes = {analysis: {"persons": int(every["n_persons"].sum() if every is not None else cells["person_id"].nunique()),
+                        "person_weeks": int((every if every is not None else cells)["n_weeks"].sum()),
+                        "input": source,
                         "weeks": "course weeks of courses granted in the period (the hir_table7 rule: no course "
                                  "week in the lookback before), from the course start to the period end"}}
     return ReduceOutput(rows=plain, files=files, notes=notes, counts=counts, seconds=time.perf_counter() - t0)

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bipdask.errors import InputError, Problem
+from bipdask.errors import InputError, Problem, require_columns
 from bipdask.estimators.results import IntervalKind, Results, Summary
 from bipdask.inference.wild import ClusterMoments, WildTest, WildWeights, wcr_linear
 
@@ -210,11 +210,18 @@ def cell_did(
     for i in range(4):
         for j in range(4):
             meat[i, j] = np.sum(scores[:, i] * scores[:, j])  # pairwise sum: order-stable
+    return _cell_fit(n_c, means, meat, np.bincount(cell, minlength=4), int(g), alpha)
+
+
+def _cell_fit(n_c: np.ndarray, means: np.ndarray, meat: np.ndarray, persons_c: np.ndarray, g: int,
+              alpha: float) -> CellDiD:
+    """The :class:`CellDiD` of the cell weeks ``n_c``, cell means, the CR1 meat of the cell means
+    (Σ_g s_gc s_gc', s_gc = (y_gc − n_gc·m_c)/N_c), the persons per cell and the G clusters."""
+    n_total = int(n_c.sum())
     factor = g / (g - 1) * (n_total - 1) / (n_total - K_PARAMS)
     cov_cells = factor * meat
     cov = _CELL_TO_PARAMS @ cov_cells @ _CELL_TO_PARAMS.T
     params = _CELL_TO_PARAMS @ means
-    persons_c = np.bincount(cell, minlength=4)
     names = list(PARAM_NAMES)
     return CellDiD(
         params=pd.Series(params, index=names, dtype=np.float64),
@@ -227,6 +234,105 @@ def cell_did(
         n_persons=int(g),
         alpha=alpha,
     )
+
+
+MOMENT_COLUMNS = ("jobcentre_id", "d", "period", "period2", "n_persons", "n_weeks", "n_yes", "nn", "ny", "yn", "yy")
+ALL_PERIODS = "*"  # the period of a moment row counting the persons and weeks of every period
+
+
+def person_cell_moments(cells: pd.DataFrame, *, person: str = "person_id", unit: str = "jobcentre_id",
+                        period: str = "period", d: str = "d", n: str = "n_weeks", y: str = "n_yes") -> pd.DataFrame:
+    """Per job centre × D × (period, period2): the moments of the per-person cell sums that the
+    person-clustered fit of :func:`cell_did` needs — additive over disjoint sets of persons, so a
+    map unit's moments stand in for its persons' rows (:func:`cell_did_moments`).
+
+    For each ordered pair of periods (a, b) over the persons with weeks in both (a = b: in a):
+    ``n_persons``, ``nn`` = Σ n_a·n_b, ``ny`` = Σ n_a·y_b, ``yn`` = Σ y_a·n_b, ``yy`` = Σ y_a·y_b
+    (integers), and for a = b the weeks ``n_weeks`` and weeks with the outcome ``n_yes`` (0 for
+    a ≠ b). One more row per job centre and D with both periods :data:`ALL_PERIODS`: its distinct
+    persons (any row, with weeks or not) and all their weeks. Columns :data:`MOMENT_COLUMNS`;
+    tiny (job centres × periods²). Rows of one person, centre and period are summed first.
+    """
+    require_columns(cells, [unit, person, period, d, n, y], "cell sums")
+    keys = [unit, d, person]
+    out = []
+    if len(cells):
+        every = (cells.groupby([unit, d], sort=True, observed=True)
+                 .agg(n_persons=(person, "nunique"), n_weeks=(n, "sum")).reset_index())
+        out.append(every.assign(period=ALL_PERIODS, period2=ALL_PERIODS))
+    agg = cells.groupby([*keys, period], sort=True, observed=True)[[n, y]].sum()
+    agg = agg[agg[n] > 0]
+    if len(agg):
+        wide = agg.unstack(period, fill_value=0)
+        index = wide.index.to_frame(index=False)[[unit, d]]
+        for a in wide[n].columns:
+            for b in wide[n].columns:
+                na, ya = wide[(n, a)].to_numpy(np.int64), wide[(y, a)].to_numpy(np.int64)
+                nb, yb = wide[(n, b)].to_numpy(np.int64), wide[(y, b)].to_numpy(np.int64)
+                both = (na > 0) & (nb > 0)
+                if not both.any():
+                    continue
+                same = a == b
+                part = index.assign(n_persons=both.astype(np.int64), n_weeks=na * same, n_yes=ya * same,
+                                    nn=na * nb, ny=na * yb, yn=ya * nb, yy=ya * yb)[both]
+                sums = part.groupby([unit, d], sort=True).sum().reset_index()
+                out.append(sums.assign(period=str(a), period2=str(b)))
+    if not out:
+        return pd.DataFrame({c: pd.Series(dtype="string" if c.startswith("period") else "int64")
+                             for c in MOMENT_COLUMNS})
+    frame = pd.concat(out, ignore_index=True).rename(columns={unit: "jobcentre_id"})
+    for c in MOMENT_COLUMNS:
+        frame[c] = frame[c].fillna(0) if c in frame else 0
+    types = {c: "int64" for c in MOMENT_COLUMNS} | {"period": "string", "period2": "string", "d": "int8"}
+    return frame[list(MOMENT_COLUMNS)].astype(types)
+
+
+def is_moments(frame: pd.DataFrame) -> bool:
+    """Whether ``frame`` holds :func:`person_cell_moments` (not per-person cell sums)."""
+    return "period2" in frame.columns
+
+
+def cell_did_moments(moments: pd.DataFrame, *, d: str = "d", e: str = "e", e2: str = "e2",
+                     alpha: float = 0.05) -> CellDiD:
+    """:func:`cell_did` (person clusters) from the moments of :func:`person_cell_moments` of
+    persons disjoint across the moments' rows' units, summed over the units.
+
+    ``moments``: rows of one E = 0 and one E = 1 period (``period`` and ``period2`` both among
+    them), ``e`` and ``e2`` the E of ``period`` and ``period2``. With cell c = 2·D + E, weeks
+    N_c and outcome weeks Y_c, the CR1 meat is Σ_g s_gc s_gc' =
+    (N_c N_c' yy − N_c Y_c' yn − Y_c N_c' ny + Y_c Y_c' nn) / (N_c N_c')² with the moments summed
+    over the rows of (c, c'): an exact integer over an exact integer, rounded once (so equal to
+    :func:`cell_did` on the persons' rows within that fit's own rounding); G = the persons of the
+    cells less those in both periods.
+    """
+    if moments.empty:
+        raise InputError([Problem("weeks", "", "DiD sample is empty", 0)])
+    dd = moments[d].to_numpy().astype("int64")
+    ee, ee2 = moments[e].to_numpy().astype("int64"), moments[e2].to_numpy().astype("int64")
+    if not (np.isin(dd, (0, 1)).all() and np.isin(ee, (0, 1)).all() and np.isin(ee2, (0, 1)).all()):
+        raise ValueError("D and E must be 0/1")
+    c, c2 = 2 * dd + ee, 2 * dd + ee2
+    diag = (moments["period"] == moments["period2"]).to_numpy()
+    col = {k: moments[k].to_numpy().astype("int64") for k in ("n_persons", "n_weeks", "n_yes", "nn", "ny", "yn", "yy")}
+    n_c = np.bincount(c[diag], weights=col["n_weeks"][diag], minlength=4).astype("int64")
+    y_c = np.bincount(c[diag], weights=col["n_yes"][diag], minlength=4).astype("int64")
+    empty = [CELL_NAMES[i] for i in range(4) if n_c[i] == 0]
+    if empty:
+        raise InputError([Problem("weeks", "", f"DiD cell {c} has no observations", 0) for c in empty])
+    means = y_c / n_c
+    persons_c = np.bincount(c[diag], weights=col["n_persons"][diag], minlength=4).astype("int64")
+    g = int(persons_c.sum() - col["n_persons"][~diag & (ee == 0) & (ee2 == 1)].sum())
+    n_total = int(n_c.sum())
+    if g < 2 or n_total <= K_PARAMS:
+        raise InputError([Problem("weeks", "", "DiD needs at least 2 persons and 5 person-weeks", n_total)])
+    pair = pd.DataFrame({"c": c, "c2": c2, **{k: col[k] for k in ("nn", "ny", "yn", "yy")}})
+    meat = np.zeros((4, 4))
+    for (i, j), m in pair.groupby(["c", "c2"], sort=True)[["nn", "ny", "yn", "yy"]].sum().iterrows():
+        # (N_i N_j)² Σ s_gi s_gj as an exact (Python) integer: one rounding, in the division
+        ni, nj, yi, yj = int(n_c[i]), int(n_c[j]), int(y_c[i]), int(y_c[j])
+        num = ni * nj * int(m["yy"]) - ni * yj * int(m["yn"]) - yi * nj * int(m["ny"]) + yi * yj * int(m["nn"])
+        meat[i, j] = num / (ni * nj) ** 2
+    return _cell_fit(n_c, means, meat, persons_c, g, alpha)
 
 
 def _cell_frame(cells: pd.DataFrame, cluster: str, d: str, e: str, n: str, y: str) -> pd.DataFrame:

@@ -412,8 +412,13 @@ def jobcentre_cell_sums(cells: pd.DataFrame, before: str, after: str) -> pd.Data
     company internship or with ordinary hours, and the persons with at least one such week
     (0 when the centre has no weeks in the period). Sorted by jobcentre_id. These are the
     sufficient statistics of the pooled and per-centre DiDs of HIR Table 6 under any
-    re-assignment of the job centres.
+    re-assignment of the job centres. ``cells`` may instead be the per-unit moments of
+    :func:`bipdask.estimators.cell_did.person_cell_moments` (persons disjoint across units):
+    their one-period rows give the same sums and counts.
     """
+    moments = "period2" in cells.columns  # per-unit moments of persons disjoint across units
+    if moments:
+        cells = cells[cells["period"] == cells["period2"]]
     sample = cells[cells["period"].isin([before, after]) & (cells["n_weeks"] > 0)]
     if sample.empty:
         return pd.DataFrame({c: pd.Series(dtype="int64") for c in SUM_COLUMNS})
@@ -423,7 +428,8 @@ def jobcentre_cell_sums(cells: pd.DataFrame, before: str, after: str) -> pd.Data
         raise ValueError(f"d differs within job centres {bad[:5]}")
     agg = (sample.assign(e=np.where(sample["period"] == after, "after", "before"))
            .groupby(["jobcentre_id", "e"], sort=True)
-           .agg(n_weeks=("n_weeks", "sum"), n_yes=("n_yes", "sum"), n_persons=("person_id", "nunique"))
+           .agg(n_weeks=("n_weeks", "sum"), n_yes=("n_yes", "sum"),
+                n_persons=("n_persons", "sum") if moments else ("person_id", "nunique"))
            .unstack("e", fill_value=0))
     out = pd.DataFrame({"jobcentre_id": d.index.to_numpy().astype("int64"), "d": d["max"].to_numpy().astype("int8")})
     for e in ("before", "after"):
@@ -467,7 +473,8 @@ def table6_design_inference(
 
     Parameters
     ----------
-    cells : rows of :func:`bipdask.prepare.outcomes.share_cell_sums` from every job centre.
+    cells : rows of :func:`bipdask.prepare.outcomes.share_cell_sums` from every job centre, or
+        their per-unit moments (:func:`jobcentre_cell_sums`).
     treated_ids : participating job centre ids (D = 1); must agree with the ``d`` column.
     before, after : the E = 0 and E = 1 period labels (e.g. ``"before"``, ``"intervention"``).
     seed, assignments : the sampled assignments (when C(G, K) is above ``max_enumerate``).
@@ -490,8 +497,11 @@ def table6_design_inference(
     results = share_did_placebo(ids, n, y, treated, alpha=alpha, adjust=adjust)
     if min_persons > 0:
         sample = cells[cells["period"].isin([before, after]) & (cells["n_weeks"] > 0)]
+        if "period2" in cells.columns:  # moments: one-period rows, persons disjoint across units
+            sample = sample[sample["period"] == sample["period2"]]
         ctrl = sample[sample["d"] == 0]
-        ctrl_persons = ctrl.groupby("period")["person_id"].nunique()
+        ctrl_persons = (ctrl.groupby("period")["n_persons"].sum() if "period2" in cells.columns
+                        else ctrl.groupby("period")["person_id"].nunique())
         ok_ctrl = min(int(ctrl_persons.get(before, 0)), int(ctrl_persons.get(after, 0))) >= min_persons
         own = sums.set_index("jobcentre_id")
         results = [r for r in results if ok_ctrl and min(int(own.at[r.jobcentre_id, "n_persons_before"]),

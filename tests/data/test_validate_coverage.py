@@ -37,6 +37,7 @@ def test_tiny_delivery_is_fully_covered(tmp_path: Path) -> None:
     assert report.coverage["persons"] == 6
     assert report.coverage["persons_without_weeks"] == 0
     assert report.coverage["jobcentres_without_weeks"] == []
+    assert report.coverage["persons_in_several_jobcentres"] == 0
     assert report.coverage["rows_per_week"] == {"101": {"2018-01": 3.0, "2018-02": 3.0, "2018-03": 3.0},
                                                 "102": {"2018-01": 3.0, "2018-02": 3.0, "2018-03": 3.0}}
     assert not report.problems
@@ -145,3 +146,8 @@ def test_the_coverage_counter_counts_rows_per_jobcentre_week_and_persons_over_ba
     people = {r[2] for b in batches for r in b}
     summary = counter.summary(np.array(sorted(people | {999}), np.int64), None)
     assert summary["persons_without_weeks"] == 1
+    centres: dict = {}
+    for b in batches:
+        for jc, _, person in b:
+            centres.setdefault(person, set()).add(jc)
+    assert summary["persons_in_several_jobcentres"] == sum(len(v) > 1 for v in centres.values())

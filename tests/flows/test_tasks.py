@@ -94,3 +94,53 @@ def test_sync_history_adds_the_committed_run_and_the_ones_an_earlier_append_miss
     assert out["in_table"] and out["added"] == ["r00000000000000c1", "r00000000000000c2"]
     again = sync_history_impl(str(tmp_path), "r00000000000000c2")
     assert again["in_table"] and again["added"] == [] and again["unchanged"] == 2
+
+
+def _share_unit_files(tmp_path: Path, seed: int = 4) -> tuple[list[str], list[str]]:
+    """Per-person share cell sums of 6 job centres (each cut into 2 person parts) and their
+    moments, one file per unit as the map side writes them."""
+    from bipdask.estimators.cell_did import person_cell_moments
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for pid in range(500):
+        jc = int(rng.integers(1, 7))
+        for period in ("before", "intervention", "last_3_months"):
+            n = int(rng.integers(1, 25))
+            rows.append((jc, pid, period, int(jc in (2, 5)), n, int(rng.binomial(n, 0.2 + 0.05 * (jc in (2, 5))))))
+    cells = pd.DataFrame(rows, columns=["jobcentre_id", "person_id", "period", "d", "n_weeks", "n_yes"])
+    cell_urls, moment_urls = [], []
+    for (jc, part), unit in cells.groupby([cells["jobcentre_id"], cells["person_id"] % 2]):
+        cell_urls.append(storage.write_parquet(unit, str(tmp_path / "cells" / f"{jc}-{part}.parquet")))
+        moment_urls.append(storage.write_parquet(person_cell_moments(unit),
+                                                 str(tmp_path / "mom" / f"{jc}-{part}.parquet")))
+    return cell_urls, moment_urls
+
+
+def test_the_share_reduces_use_unit_moments_only_where_they_give_the_same_rows(tmp_path):
+    """Tables 6 and 7's share reduces read the units' moments under job-centre inference when no
+    person is in two job centres — the rows equal those from the gathered per-person sums — and
+    the per-person sums otherwise (a person bootstrap; a person in two job centres)."""
+    from flows.tasks import estimate_new_course_share_impl, estimate_share_did_impl
+
+    cells, moments = _share_unit_files(tmp_path)
+    windows = ["before", "intervention", "last_3_months"]
+    wild = Inference(replicates=19, seed=3, cluster="jobcentre_id", method="wild")
+    gathered = estimate_share_did_impl(cells, [2, 5], windows, 5, str(tmp_path / "r0"), wild)
+    reduced = estimate_share_did_impl(cells, [2, 5], windows, 5, str(tmp_path / "r1"), wild, moments, True)
+    assert (gathered.notes["share_internship_or_hours"]["input"], reduced.notes["share_internship_or_hours"]["input"]
+            ) == ("person cell sums", "unit moments")
+    key = ["analysis", "estimand", "period", "jobcentre_id"]
+    a, b = (pd.DataFrame(o.rows).sort_values(key, kind="mergesort").reset_index(drop=True) for o in (gathered, reduced))
+    pd.testing.assert_frame_equal(a, b, rtol=1e-10)
+    assert (pd.read_parquet(tmp_path / "r0" / "share_internship_or_hours.parquet").equals(
+        pd.read_parquet(tmp_path / "r1" / "share_internship_or_hours.parquet")))
+    for args in ((wild, moments, False), (Inference(replicates=19, seed=3), moments, True)):
+        out = estimate_share_did_impl(cells, [2, 5], windows, 5, str(tmp_path / "r2"), *args)
+        assert out.notes["share_internship_or_hours"]["input"] == "person cell sums"
+    nc = [estimate_new_course_share_impl(cells, [2, 5], str(tmp_path / f"n{i}"), wild, *extra)
+          for i, extra in enumerate(((), (moments, True)))]
+    assert [n.notes[next(iter(n.notes))]["input"] for n in nc] == ["person cell sums", "unit moments"]
+    assert {k: v for k, v in nc[0].notes[next(iter(nc[0].notes))].items() if k != "input"} == {
+        k: v for k, v in nc[1].notes[next(iter(nc[1].notes))].items() if k != "input"}
+    pd.testing.assert_frame_equal(pd.DataFrame(nc[0].rows), pd.DataFrame(nc[1].rows), rtol=1e-10)

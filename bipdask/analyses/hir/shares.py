@@ -38,14 +38,14 @@ from scipy import sparse
 
 from bipdask.analyses.estimates import Estimate, replicate_key
 from bipdask.errors import InputError
-from bipdask.estimators.cell_did import CellDiD, cell_did, cell_did_wild
+from bipdask.estimators.cell_did import ALL_PERIODS, CellDiD, cell_did, cell_did_moments, cell_did_wild, is_moments
 from bipdask.inference import bootstrap as bs
 from bipdask.inference.config import Inference
 from bipdask.inference.pairs import replicate_summary
 from bipdask.inference.randomization import table6_design_inference
 
-__all__ = ["SHARE_ANALYSIS", "design_based_rows", "headline", "share_did_replicates", "share_did_table",
-           "with_bootstrap"]
+__all__ = ["SHARE_ANALYSIS", "design_based_rows", "headline", "jobcentre_rows", "share_did_replicates",
+           "share_did_table", "window_sample", "with_bootstrap"]
 
 
 
@@ -76,15 +76,17 @@ def share_did_table(
 
     Parameters
     ----------
-    cells : rows of :func:`bipdask.prepare.outcomes.share_cell_sums` from every job centre.
+    cells : rows of :func:`bipdask.prepare.outcomes.share_cell_sums` from every job centre, or
+        their per-unit moments (:func:`bipdask.estimators.cell_did.person_cell_moments`) when
+        no person is in two units: the same rows within rounding.
     treated_ids : participating job centre ids (D=1).
     """
     rows: list[Estimate] = []
     windows = list(after)
+    fit_cells = cell_did_moments if is_moments(cells) else cell_did
     for window in windows:
-        sample = cells[cells["period"].isin([before, window])]
-        sample = sample.assign(e=(sample["period"] == window).astype("int8"))
-        fit = cell_did(sample, alpha=alpha)
+        sample = window_sample(cells, before, window)
+        fit = fit_cells(sample, alpha=alpha)
         rows.append(_did_row(fit, None, window))
         if window == windows[0]:
             rows += _mean_rows(fit, None, before, 0)
@@ -94,7 +96,7 @@ def share_did_table(
             if not (one["d"] == 1).any():
                 continue
             try:
-                fit_jc = cell_did(one, alpha=alpha)
+                fit_jc = fit_cells(one, alpha=alpha)
             except InputError:
                 continue
             if min(fit_jc.cell_persons) < min_persons:
@@ -104,6 +106,24 @@ def share_did_table(
                 rows += _mean_rows(fit_jc, jc, before, 0, participating_only=True)
             rows += _mean_rows(fit_jc, jc, window, 1, participating_only=True)
     return rows
+
+
+def window_sample(cells: pd.DataFrame, before: str, window: str) -> pd.DataFrame:
+    """The rows of ``cells`` (cell sums or their moments) in the E = 0 period ``before`` and the
+    E = 1 period ``window``, with ``e`` (and for moments ``e2``, the E of ``period2``)."""
+    sample = cells[cells["period"].isin([before, window])]
+    if is_moments(cells):
+        sample = sample[sample["period2"].isin([before, window])]
+        sample = sample.assign(e2=(sample["period2"] == window).astype("int8"))
+    return sample.assign(e=(sample["period"] == window).astype("int8"))
+
+
+def jobcentre_rows(cells: pd.DataFrame) -> pd.DataFrame:
+    """Rows whose ``n_weeks`` / ``n_yes`` add up to the job centres' cell sums: the cell sums
+    themselves, or the one-period rows of their moments."""
+    if not is_moments(cells):
+        return cells
+    return cells[(cells["period"] == cells["period2"]).to_numpy() & (cells["period"] != ALL_PERIODS).to_numpy()]
 
 
 def _did_row(fit: CellDiD, jobcentre_id: int | None, period: str) -> Estimate:
@@ -282,8 +302,7 @@ def design_based_rows(rows: Sequence[Estimate], cells: pd.DataFrame, *, treated_
     added: list[Estimate] = []
     design = {}
     for window in after:
-        sample = cells[cells["period"].isin([before, window])]
-        sample = sample.assign(e=(sample["period"] == window).astype("int8"))
+        sample = jobcentre_rows(window_sample(cells, before, window))
         wild = cell_did_wild(sample, cluster="jobcentre_id", bootstrap=reps, seed=inference.seed,
                              weights=inference.wild_weights, alpha=inference.alpha)
         ri = table6_design_inference(cells, treated, before, window, inference.seed, assignments=reps,

@@ -50,6 +50,7 @@ class CoverageCounter:
     _keys: list[np.ndarray] = field(default_factory=list)  # (job centre, week day) packed in one int64
     _counts: list[np.ndarray] = field(default_factory=list)  # rows per key, per batch
     _persons: list[np.ndarray] = field(default_factory=list)
+    _pairs: list[pd.DataFrame] = field(default_factory=list)  # distinct (person, job centre) per batch
 
     def add(self, jobcentre: np.ndarray, week_days: np.ndarray, person: np.ndarray) -> None:
         if not len(jobcentre):
@@ -59,6 +60,17 @@ class CoverageCounter:
         self._keys.append(counts.index.to_numpy(np.int64))
         self._counts.append(counts.to_numpy(np.int64))
         self._persons.append(pd.unique(np.asarray(person, np.int64)))
+        self._pairs.append(pd.DataFrame({"person": np.asarray(person, np.int64),
+                                         "jobcentre": np.asarray(jobcentre, np.int64)}).drop_duplicates())
+
+    @property
+    def persons_in_several_jobcentres(self) -> int:
+        """Persons with weeks rows in more than one job centre (the map units, cut by job centre,
+        then share persons: reduces that add per-unit counts of distinct persons need none)."""
+        if not self._pairs:
+            return 0
+        pairs = pd.concat(self._pairs, ignore_index=True).drop_duplicates()
+        return int((pairs.groupby("person", sort=False).size() > 1).sum())
 
     @property
     def cells(self) -> dict[tuple[int, int], int]:
@@ -70,8 +82,8 @@ class CoverageCounter:
         return {(int(j), int(d)): int(n) for j, d, n in zip(jc.tolist(), day.tolist(), total.to_numpy().tolist())}
 
     def summary(self, persons: np.ndarray | None, jobcentres: np.ndarray | None) -> dict[str, Any]:
-        """JSON-able coverage: counts of persons and job centres without rows, rows per week by
-        job centre and month (``{"101": {"2018-01": 24.0, …}}``)."""
+        """JSON-able coverage: counts of persons and job centres without rows, of persons with rows
+        in several job centres, rows per week by job centre and month (``{"101": {"2018-01": 24.0, …}}``)."""
         seen = np.unique(np.concatenate(self._persons)) if self._persons else np.array([], np.int64)
         out: dict[str, Any] = {}
         if persons is not None:
@@ -81,6 +93,7 @@ class CoverageCounter:
         covered = sorted({jc for jc, _ in cells})
         if jobcentres is not None:
             out["jobcentres_without_weeks"] = sorted(int(j) for j in np.setdiff1d(jobcentres, covered))
+        out["persons_in_several_jobcentres"] = self.persons_in_several_jobcentres
         out["rows_per_week"] = rows_per_week(cells)
         return out
 
