@@ -480,6 +480,15 @@ class LinkageReport:
 
 def _count_frame(linked: pd.DataFrame, by: str) -> pd.DataFrame:
     status = pd.Categorical(linked["link_status"], categories=list(LINK_STATUSES))
+    key = linked[by]
+    if (status.codes >= 0).all() and key.notna().all():
+        # the crosstab below in one np.unique and a bincount (pd.crosstab: ~25 ms a call)
+        values, row = np.unique(key.to_numpy(), return_inverse=True)
+        n = len(LINK_STATUSES)
+        counts = np.bincount(row * n + status.codes, minlength=len(values) * n).reshape(len(values), n)
+        frame = pd.DataFrame({by: pd.Index(values, dtype=key.dtype), "person_weeks": counts.sum(axis=1),
+                              **{c: counts[:, j] for j, c in enumerate(LINK_STATUSES)}})
+        return _with_rates(frame.astype({c: np.int64 for c in _COUNT_COLUMNS}))
     counts = pd.crosstab(linked[by], status, dropna=False).reindex(columns=list(LINK_STATUSES), fill_value=0)
     counts.columns = list(LINK_STATUSES)
     counts.insert(0, "person_weeks", counts.sum(axis=1))

@@ -72,6 +72,7 @@ def with_course_status(weeks: pd.DataFrame, dream_codes: pd.DataFrame) -> pd.Dat
     code = out["dream_code"]
     has = code.notna().to_numpy()
     status = np.full(len(out), None, dtype=object)
+    in_course = np.zeros(len(out), dtype=bool)
     if has.any():
         pair, pairs = _distinct_pairs(code[has].to_numpy(np.int64), week_ordinal(out["week"].to_numpy()[has]))
         dc = dream_codes
@@ -97,9 +98,11 @@ def with_course_status(weeks: pd.DataFrame, dream_codes: pd.DataFrame) -> pd.Dat
         m = m.sort_values(["dream_code", "wk", "valid_from"], ascending=[True, True, False], kind="mergesort")
         m = m.drop_duplicates(["dream_code", "wk"])
         found = pairs.merge(m[["dream_code", "wk", "status"]], on=["dream_code", "wk"], how="left")["status"]
-        status[has] = found.fillna("other").to_numpy(object)[pair]
+        pair_status = found.fillna("other").to_numpy(object)
+        status[has] = pair_status[pair]
+        in_course[has] = (pair_status == "resource_course")[pair]
     out["status"] = status
-    out["in_course"] = out["status"].to_numpy(object) == "resource_course"
+    out["in_course"] = in_course
     return out
 
 

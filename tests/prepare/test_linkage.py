@@ -329,6 +329,27 @@ def test_report_counts_and_per_jobcentre_rates():
     pd.testing.assert_frame_equal(both.by_jobcentre, rep.by_jobcentre, check_dtype=False)
 
 
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_report_frames_are_the_crosstab_of_key_and_status(seed):
+    rng = np.random.default_rng(seed)
+    statuses = ["linked", "trimmed", "no_caseworker", "no_caseload_record"]
+    linked = _linked_frame({int(j): list(rng.choice(statuses, int(rng.integers(1, 40))))
+                            for j in rng.permutation(4) + 1})
+    linked = linked.iloc[rng.permutation(len(linked))].reset_index(drop=True)
+    rep = linkage_report(linked)
+    for frame, by in ((rep.by_jobcentre, "jobcentre_id"), (rep.by_week, "week")):
+        want = pd.crosstab(linked[by], linked["link_status"]).reindex(columns=statuses, fill_value=0)
+        assert frame[by].dtype == linked[by].dtype and frame[by].is_monotonic_increasing
+        assert frame[statuses].to_numpy().tolist() == want.to_numpy().tolist()
+        assert frame["person_weeks"].tolist() == want.sum(axis=1).tolist()
+        assert frame["match_rate"].to_numpy() == pytest.approx(
+            (want["linked"] + want["trimmed"]).to_numpy() / want.sum(axis=1).to_numpy())
+    # a status outside LINK_STATUSES is counted nowhere (the crosstab path)
+    odd = linked.assign(link_status=linked["link_status"].where(linked.index != 0, "unknown"))
+    assert linkage_report(odd).by_jobcentre["person_weeks"].sum() == len(linked) - 1
+
+
 def test_check_match_rate_raises_a_clear_message_below_the_floor():
     rep = linkage_report(_linked_frame({1: ["linked"] * 841 + ["no_caseworker"] * 159}))
     with pytest.raises(InputError) as err:
