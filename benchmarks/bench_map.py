@@ -9,8 +9,8 @@ Rebuilds the flow's arguments (treated ids, windows, model-input config) from th
 and the ``hir`` spec, calls the map step on the job centres with the most staged rows (all with
 ``--largest 0``) without Prefect or Dask, and prints the CPU seconds (``time.process_time``) and
 wall seconds it took. ``--compare`` checks that every ``model_input/<kind>/<unit>`` file it
-wrote is byte-identical to the run's own (the run must come from the same code for the check to
-mean "no output byte changed"; any difference is listed and the exit code is 1). ``--profile``
+wrote is byte-identical to the run's own or, with ``--reference``, to another run of this script
+(e.g. on main: ``PYTHONPATH=<main checkout>``); any difference is listed and the exit code is 1. ``--profile``
 writes a cProfile of the call.
 """
 
@@ -37,6 +37,8 @@ def main() -> int:
     p.add_argument("--out", required=True, help="scratch directory for the model inputs written")
     p.add_argument("--largest", type=int, default=10, help="job centres with the most rows (0: all)")
     p.add_argument("--compare", action="store_true", help="byte-compare with the run's model inputs")
+    p.add_argument("--reference", default="", help="compare with this model_input directory instead (e.g. the "
+                   "--out of a run of this script on other code)")
     p.add_argument("--profile", default="", help="write a cProfile of the call here")
     args = p.parse_args()
     run = Path(args.run)
@@ -71,7 +73,7 @@ def main() -> int:
     for kind, urls in sorted(info["urls"].items()):
         for url in urls:
             n += 1
-            ref = run / "model_input" / kind / Path(url).name
+            ref = Path(args.reference or run / "model_input") / kind / Path(url).name
             if not ref.exists() or ref.read_bytes() != Path(url).read_bytes():
                 bad.append(f"{kind}/{Path(url).name}")
     print(f"compared {n} files: {len(bad)} differ" + (": " + ", ".join(bad[:20]) if bad else ""))
