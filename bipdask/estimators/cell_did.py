@@ -254,6 +254,9 @@ def person_cell_moments(cells: pd.DataFrame, *, person: str = "person_id", unit:
     tiny (job centres × periods²). Rows of one person, centre and period are summed first.
     """
     require_columns(cells, [unit, person, period, d, n, y], "cell sums")
+    if (len(cells) and _integer_keys(cells, (unit, d, person, n, y)) and not cells[period].isna().any()
+            and (cells[n].to_numpy() > 0).all()):  # cell sums: every row has weeks
+        return _moments_by_sort(cells, person, unit, period, d, n, y)
     keys = [unit, d, person]
     out = []
     if len(cells):
@@ -284,6 +287,71 @@ def person_cell_moments(cells: pd.DataFrame, *, person: str = "person_id", unit:
     for c in MOMENT_COLUMNS:
         frame[c] = frame[c].fillna(0) if c in frame else 0
     types = {c: "int64" for c in MOMENT_COLUMNS} | {"period": "string", "period2": "string", "d": "int8"}
+    return frame[list(MOMENT_COLUMNS)].astype(types)
+
+
+def _integer_keys(cells: pd.DataFrame, columns: Sequence[str]) -> bool:
+    return all(pd.api.types.is_integer_dtype(cells[c].dtype) and not cells[c].isna().any() for c in columns)
+
+
+def _moments_by_sort(cells: pd.DataFrame, person: str, unit: str, period: str, d: str, n: str, y: str
+                     ) -> pd.DataFrame:
+    """:func:`person_cell_moments` of integer keys and counts in one lexsort and ``np.add.reduceat``
+    (the groupby / unstack form costs ~35 ms a map unit): the same rows in the same order."""
+    u, dd, p = (cells[c].to_numpy(np.int64) for c in (unit, d, person))
+    labels, per = np.unique(cells[period].to_numpy(object).astype(str), return_inverse=True)
+    nw, yw = cells[n].to_numpy(np.int64), cells[y].to_numpy(np.int64)
+    order = np.lexsort((per, p, dd, u))
+    u, dd, p, per, nw, yw = (a[order] for a in (u, dd, p, per, nw, yw))
+
+    def starts(*keys: np.ndarray) -> np.ndarray:
+        change = np.zeros(len(keys[0]), bool)
+        change[0] = True
+        for k in keys:
+            change[1:] |= k[1:] != k[:-1]
+        return np.flatnonzero(change)
+
+    g = starts(u, dd)  # every (unit, d): its distinct persons and all their weeks
+    person_rows = starts(u, dd, p)
+    rows: list[pd.DataFrame] = [pd.DataFrame({
+        "jobcentre_id": u[g], "d": dd[g], "period": ALL_PERIODS, "period2": ALL_PERIODS,
+        "n_persons": np.diff(np.searchsorted(person_rows, np.append(g, len(u)))),
+        "n_weeks": np.add.reduceat(nw, g)})]
+    # per (unit, d, person, period) sums, kept where the person has weeks; wide over the periods
+    c = starts(u, dd, p, per)
+    cn, cy = np.add.reduceat(nw, c), np.add.reduceat(yw, c)
+    keep = cn > 0
+    c, cn, cy = c[keep], cn[keep], cy[keep]
+    if len(c):
+        r = starts(u[c], dd[c], p[c])  # one row per (unit, d, person) with weeks
+        row = np.cumsum(np.isin(np.arange(len(c)), r)) - 1
+        wide_n = np.zeros((len(r), len(labels)), np.int64)
+        wide_y = np.zeros((len(r), len(labels)), np.int64)
+        wide_n[row, per[c]] = cn
+        wide_y[row, per[c]] = cy
+        ru, rd = u[c][r], dd[c][r]
+        groups = starts(ru, rd)
+        present = np.flatnonzero((wide_n > 0).any(axis=0))  # the unstacked periods, in label order
+        for a in present:
+            for b in present:
+                na, ya, nb, yb = wide_n[:, a], wide_y[:, a], wide_n[:, b], wide_y[:, b]
+                both = (na > 0) & (nb > 0)
+                if not both.any():
+                    continue
+                same = int(a == b)
+                values = np.column_stack([both, na * same, ya * same, na * nb, na * yb, ya * nb, ya * yb]
+                                         ).astype(np.int64) * both[:, None]
+                sums = np.add.reduceat(values, groups, axis=0)
+                hit = np.add.reduceat(both.astype(np.int64), groups) > 0
+                rows.append(pd.DataFrame({
+                    "jobcentre_id": ru[groups][hit], "d": rd[groups][hit], "period": str(labels[a]),
+                    "period2": str(labels[b]),
+                    **{k: sums[hit, j] for j, k in enumerate(("n_persons", "n_weeks", "n_yes", "nn", "ny", "yn",
+                                                                "yy"))}}))
+    frame = pd.concat(rows, ignore_index=True)
+    for col in MOMENT_COLUMNS:
+        frame[col] = frame[col].fillna(0) if col in frame else 0
+    types = {col: "int64" for col in MOMENT_COLUMNS} | {"period": "string", "period2": "string", "d": "int8"}
     return frame[list(MOMENT_COLUMNS)].astype(types)
 
 

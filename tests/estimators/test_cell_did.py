@@ -90,3 +90,16 @@ def test_moments_over_any_split_of_the_persons_into_units_equal_the_fit_on_the_r
             assert str(again.value) == str(exc)
             continue
         _assert_same_fit(expected, cell_did_moments(_window(moments, window)))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 4), st.integers(0, 20), st.sampled_from(["before", "after", "late", "a"]),
+                          st.integers(0, 1), st.integers(1, 9), st.integers(0, 9)), min_size=1, max_size=80))
+def test_moments_of_integer_cell_sums_equal_the_groupby_form(rows):
+    """Integer keys and counts with weeks in every row (the map's cell sums) take the sorted-array
+    path; float counts the groupby/unstack form: the same frame, row for row (the files the map
+    writes must not change)."""
+    frame = pd.DataFrame(rows, columns=COLUMNS).astype({"jobcentre_id": "int32", "d": "int8"})
+    frame["period"] = frame["period"].astype("string")
+    frame["n_yes"] = np.minimum(frame["n_yes"], frame["n_weeks"])
+    pd.testing.assert_frame_equal(person_cell_moments(frame), person_cell_moments(frame.astype({"n_weeks": float})))
