@@ -258,11 +258,16 @@ def person_period_sums(jobcentre_id: np.ndarray, person_id: np.ndarray, d: np.nd
     if not labels:
         return None
     names = sorted(labels)
-    rows = [np.flatnonzero(keeps[label]) for label in labels]
+    rows = [np.flatnonzero(keeps[label]) for label in names]  # in label order
     idx = np.concatenate(rows)
-    period = np.concatenate([np.full(len(r), names.index(label), np.int64) for label, r in zip(labels, rows)])
+    period = np.concatenate([np.full(len(r), j, np.int64) for j, r in enumerate(rows)])
     keys = [jobcentre_id[idx], person_id[idx], period, d[idx]]
-    order = np.lexsort(keys[::-1])
+    if (keys[0] == keys[0][0]).all() and (keys[3] == keys[3][0]).all():
+        # one job centre (and so one d): a stable sort by person keeps the windows in label order, the
+        # lexsort's order; on persons already sorted within each window it merges a few runs
+        order = np.argsort(keys[1], kind="stable")
+    else:
+        order = np.lexsort(keys[::-1])
     keys = [k[order] for k in keys]
     change = np.zeros(len(order), bool)
     change[0] = True

@@ -170,7 +170,7 @@ def test_person_period_sums_are_the_sorted_groupby_sums_of_the_kept_rows(seed):
     # windows overlap, come in any order (the sort is by label text) and may keep no row
     rng = np.random.default_rng(seed)
     n = int(rng.integers(1, 200))
-    jc = rng.integers(1, 4, n).astype("int32")
+    jc = rng.integers(1, 4 if seed % 2 else 2, n).astype("int32")  # even seeds: one job centre (a stable sort)
     pid = rng.integers(1, 30, n).astype("int64")
     d = (jc == 2).astype("int8")
     labels = list(rng.permutation(["last_3_months", "before", "intervention", "after"]))
