@@ -210,7 +210,8 @@ def evaluate(
     reduces["estimate_hir_belief_change"] = estimate_hir_belief_change.submit(
         staged, run.replicates, **boot)
     reduces["estimate_hir_descriptives"] = estimate_hir_descriptives.submit(
-        urls("lab_weeks"), staged, {k: windows[k] for k in ("before", "intervention")}, run.replicates)
+        urls("lab_weeks"), staged, {k: windows[k] for k in ("before", "intervention")}, run.replicates,
+        urls("descriptive_moments"), disjoint)
     baseline = spec_obj.caseload_baseline
     reduces["estimate_hir_first_stage"] = estimate_hir_first_stage.submit(
         staged, list(treated_ids), None if baseline is None else (baseline.start.isoformat(), baseline.end.isoformat()),

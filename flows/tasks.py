@@ -32,6 +32,7 @@ from bipdask.analyses.estimates import (
 )
 from bipdask.analyses.hir.beliefs import table3
 from bipdask.analyses.hir.descriptives import (
+    descriptives_from_moments,
     table1_persons,
     table2_background,
     table5_lab_mix,
@@ -53,7 +54,13 @@ from bipdask.errors import BipdaskError, InfrastructureError, InputError
 from bipdask.estimators.cell_did import ALL_PERIODS, person_cell_moments
 from bipdask.inference.config import Inference
 from bipdask.prepare.bip import bip_jobcentre_ids, combine_first_hits, first_hits
-from bipdask.prepare.descriptives import empty_lab_week_sums, lab_week_sums
+from bipdask.prepare.descriptives import (
+    DESCRIPTIVE_WINDOWS,
+    PERSON_COLUMNS,
+    descriptive_moments,
+    empty_lab_week_sums,
+    lab_week_sums,
+)
 from bipdask.prepare.hir import (
     ModelInputConfig,
     caseworkers_rows,
@@ -194,9 +201,10 @@ def _read_optional(staged_url: str, name: str) -> pd.DataFrame | None:
 
 def _jobcentre_frames(weeks: pd.DataFrame, dream_codes: pd.DataFrame, treated_ids: Sequence[int],
                       periods: dict[str, Period], cfg: ModelInputConfig, own_a: pd.DataFrame | None,
-                      own_c: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
+                      own_c: pd.DataFrame | None, own_persons: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
     """Every model input of one job centre: Table 6 cell sums, the descriptive tables' LAB weeks,
-    the kinds of ``KINDS`` and the moments of the share cell sums (:data:`SHARE_MOMENTS`)."""
+    the kinds of ``KINDS``, the moments of the share cell sums (:data:`SHARE_MOMENTS`) and, given
+    the unit's ``own_persons``, the descriptive tables' sums (:data:`DESCRIPTIVE_MOMENTS`)."""
     if not len(weeks):
         frames = {"share_cells": empty_cell_sums(), "lab_weeks": empty_lab_week_sums(),
                   **concat_inputs([], cfg.cluster).frames()}
@@ -206,10 +214,14 @@ def _jobcentre_frames(weeks: pd.DataFrame, dream_codes: pd.DataFrame, treated_id
                   **concat_inputs([jobcentre_model_inputs(weeks, dream_codes, cfg, own_a, own_c)]).frames()}
     for kind in SHARE_MOMENTS:  # Tables 6 and 7's share block: the cell sums' moments (persons × periods → a few rows)
         frames[SHARE_MOMENTS[kind]] = person_cell_moments(frames[kind])
+    if own_persons is not None:  # Tables 1, 2 and 5: per-unit sums, the persons' background joined here
+        frames[DESCRIPTIVE_MOMENTS] = descriptive_moments(
+            frames["lab_weeks"], own_persons, {k: periods[k].start for k in DESCRIPTIVE_WINDOWS if k in periods})
     return frames
 
 
 SHARE_MOMENTS = {"share_cells": "share_moments", "new_course_share_cells": "new_course_share_moments"}
+DESCRIPTIVE_MOMENTS = "descriptive_moments"
 
 
 def compute_model_inputs_impl(
@@ -249,6 +261,7 @@ def compute_model_inputs_impl(
     ids = sorted({u.jobcentre_id for u in work})
     cfg = ModelInputConfig.from_dict(config)
     dream_codes = storage.read_parquet(storage.join(staged_url, "dream_codes.parquet"))
+    persons = storage.read_parquet(storage.join(staged_url, "persons.parquet"), columns=list(PERSON_COLUMNS))
     treated = set(int(i) for i in treated_ids)
     assignments = caseload = None
     if treated & set(ids):
@@ -280,11 +293,13 @@ def compute_model_inputs_impl(
         if jc in treated and assignments is not None and caseload is not None and len(weeks):
             own_a = persons_rows(assignments, weeks["person_id"].unique())
             own_c = caseworkers_rows(caseload, own_a)
+        own_persons = persons[persons["person_id"].isin(pd.unique(weeks["person_id"]))]
         name = unit_name(unit)
         counts = key = None
         if cache_url:
             key = input_cache.entry_key({"weeks": frame_digest(weeks), "assignments": frame_digest(own_a),
-                                         "caseload": frame_digest(own_c), "jobcentre_id": str(jc),
+                                         "caseload": frame_digest(own_c), "persons": frame_digest(own_persons),
+                                         "jobcentre_id": str(jc),
                                          **({"part": f"{unit.part}/{unit.parts}"} if unit.parts > 1 else {}),
                                          **({"bip_responses": frame_digest(mine)} if is_bip else {})},
                                         context)
@@ -298,7 +313,7 @@ def compute_model_inputs_impl(
             hits = first_hits(mine, weeks) if is_bip else None
             if is_bip:
                 del weeks["su"]  # the HIR inputs read the same columns as for any other job centre
-            frames = _jobcentre_frames(weeks, dream_codes, treated_ids, periods, cfg, own_a, own_c)
+            frames = _jobcentre_frames(weeks, dream_codes, treated_ids, periods, cfg, own_a, own_c, own_persons)
             if hits is not None:
                 frames[BIP_FIRST_HITS] = hits
             counts = {k: int(len(v)) for k, v in frames.items()}
@@ -613,15 +628,24 @@ def estimate_hir_descriptives_impl(
     staged_url: str,
     windows: dict[str, tuple[str, str]],
     replicates_url: str,
+    moment_urls: Sequence[str] | None = None,
+    persons_disjoint: bool = False,
 ) -> ReduceOutput:
-    """Tables 1, 2 and 5 of the HIR quantitative report (persons, background, LAB mix) from the
-    gathered ``lab_weeks`` and the staged persons (:mod:`bipdask.analyses.hir.descriptives`)."""
+    """Tables 1, 2 and 5 of the HIR quantitative report (persons, background, LAB mix)
+    (:mod:`bipdask.analyses.hir.descriptives`): from the map units' sums (``moment_urls``) when no
+    person is in two job centres (``persons_disjoint``), else from the gathered ``lab_weeks`` and
+    the staged persons (distinct persons then do not add up over units)."""
     t0 = time.perf_counter()
+    starts = {k: _windows(windows)[k].start for k in windows}
+    if persons_disjoint and moment_urls is not None and len(moment_urls) == len(lab_week_urls):
+        parts = descriptives_from_moments(storage.read_parquet(list(moment_urls)), starts)
+        parts[0].notes["input"] = "unit moments"
+        return _outputs(parts, replicates_url, t0, "person_id")
     lab_weeks = storage.read_parquet(list(lab_week_urls))
     persons = storage.read_parquet(storage.join(staged_url, "persons.parquet"))
     persons = persons[persons["person_id"].isin(pd.unique(lab_weeks["person_id"]))].reset_index(drop=True)
-    starts = {k: _windows(windows)[k].start for k in windows}
     parts = [table1_persons(lab_weeks), table2_background(lab_weeks, persons, starts), table5_lab_mix(lab_weeks)]
+    parts[0].notes["input"] = "persons' rows"
     return _outputs(parts, replicates_url, t0, "person_id")
 
 

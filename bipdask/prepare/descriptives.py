@@ -12,18 +12,23 @@ definitions in ``docs/methods.md#hir-descriptive-tables-1-2-and-5``.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
 from bipdask.data.contract import LAB_TYPES
+from bipdask.errors import require_columns
 from bipdask.prepare.outcomes import in_period, in_resource_course, person_period_sums
 from bipdask.spec import Period
 
 DESCRIPTIVE_WINDOWS = ("before", "intervention")  # the two periods Tables 1, 2 and 5 show
 WEEK_COLUMNS = tuple(f"weeks_{t}" for t in LAB_TYPES)
 LAB_WEEK_COLUMNS = ("jobcentre_id", "person_id", "period", "d", "n_weeks", *WEEK_COLUMNS)
+HISTORY = tuple(f"{k}_weeks_{y}" for k in ("emp", "cash", "selfsupp", "su", "sick", "rf") for y in ("6y", "3y"))
+BACKGROUND_VARIABLES = ("male", "age", "non_western", "western", "married", *HISTORY)  # Tabel 2's rows, in order
+PERSON_COLUMNS = ("person_id", "sex", "birth_year", "origin", "married", *HISTORY)  # what Tabel 2 reads of persons
 
 
 def lab_week_sums(weeks: pd.DataFrame, dream_codes: pd.DataFrame, treated_ids: Iterable[int],
@@ -62,3 +67,60 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     types = {"jobcentre_id": "int32", "person_id": "int64", "period": "string", "d": "int8", "n_weeks": "int64",
              **{c: "int64" for c in WEEK_COLUMNS}}
     return frame.astype(types)[list(LAB_WEEK_COLUMNS)]
+
+
+def background_values(persons: pd.DataFrame, period_start: dt.date) -> pd.DataFrame:
+    """Tabel 2's variables per person (index person_id): 0/1 shares, age in years, history weeks."""
+    require_columns(persons, ("person_id", "sex", "birth_year", "origin", "married", *HISTORY), "persons")
+    out = pd.DataFrame(index=pd.Index(persons["person_id"].astype("int64"), name="person_id"))
+    sex = persons["sex"].astype("string")
+    out["male"] = np.where(sex.isna(), np.nan, (sex == "M").astype(float)).astype(float)
+    out["age"] = (period_start.year - pd.to_numeric(persons["birth_year"], errors="coerce")).to_numpy(float)
+    origin = persons["origin"].astype("string")
+    for value in ("non_western", "western"):
+        out[value] = np.where(origin.isna(), np.nan, (origin == value).astype(float)).astype(float)
+    married = persons["married"].astype("boolean")
+    out["married"] = np.where(married.isna(), np.nan, married.fillna(False).astype(float)).astype(float)
+    for col in HISTORY:
+        out[col] = pd.to_numeric(persons[col], errors="coerce").to_numpy(float)
+    return out[~out.index.duplicated()]
+
+
+def descriptive_moments(lab_weeks: pd.DataFrame, persons: pd.DataFrame,
+                        period_starts: Mapping[str, dt.date]) -> pd.DataFrame:
+    """The sums Tables 1, 2 and 5 need of one map unit, per (jobcentre_id, d, period): additive
+    over disjoint sets of persons, so the reduce adds a few rows per unit instead of reading the
+    persons' rows (:func:`bipdask.analyses.hir.descriptives.descriptives_from_moments`).
+
+    Over the unit's persons with a resource-course week in the period (``lab_weeks`` rows,
+    summed per person): ``n_persons``, ``n_weeks`` = Σ n and ``nn`` = Σ n²; per LAB type column
+    c of :data:`WEEK_COLUMNS`: ``c`` = Σ y, ``c:persons`` (y > 0), ``c:yy`` = Σ y², ``c:yn`` = Σ y·n.
+    For periods in ``period_starts``, per variable v of :data:`BACKGROUND_VARIABLES` over the
+    persons with a value (``persons`` joined, :func:`background_values`): ``v:n``, ``v:sum``,
+    ``v:sq`` (Σ x²), and ``no_background`` (persons with no value at all). Integers as int64,
+    the background sums as float64 (exact for the integer-valued variables).
+    """
+    keys = ["jobcentre_id", "d", "period"]
+    rows = []
+    values = {p: background_values(persons, start) for p, start in period_starts.items()}
+    for (jc, d, period), g in lab_weeks.groupby(keys, sort=True, observed=True):
+        per = g.groupby("person_id", sort=True)[["n_weeks", *WEEK_COLUMNS]].sum()
+        n = per["n_weeks"].to_numpy(np.int64)
+        row: dict = {"jobcentre_id": int(jc), "d": int(d), "period": str(period), "n_persons": len(per),
+                     "n_weeks": int(n.sum()), "nn": int((n * n).sum())}
+        for col in WEEK_COLUMNS:
+            y = per[col].to_numpy(np.int64)
+            row.update({col: int(y.sum()), f"{col}:persons": int((y > 0).sum()), f"{col}:yy": int((y * y).sum()),
+                        f"{col}:yn": int((y * n).sum())})
+        if period in values:
+            v = values[period].reindex(per.index.to_numpy(np.int64))
+            row["no_background"] = int(v.isna().all(axis=1).sum())
+            for var in BACKGROUND_VARIABLES:
+                x = v[var].to_numpy(float)
+                x = x[np.isfinite(x)]
+                row.update({f"{var}:n": len(x), f"{var}:sum": float(x.sum()), f"{var}:sq": float((x * x).sum())})
+        rows.append(row)
+    if not rows:
+        return pd.DataFrame({"jobcentre_id": pd.Series(dtype="int32"), "d": pd.Series(dtype="int8"),
+                             "period": pd.Series(dtype="string")})
+    return pd.DataFrame(rows).astype({"jobcentre_id": "int32", "d": "int8", "period": "string"})

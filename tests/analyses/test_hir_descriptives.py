@@ -10,6 +10,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bipdask.analyses.hir.descriptives import (
     BACKGROUND_ANALYSIS,
@@ -203,3 +205,88 @@ def test_table5_recovers_the_planted_split_of_other_lab_types(synthetic):
             other = share["guidance_upskilling"] + share["ordinary_education"] + share["wage_subsidy"]
             assert abs(share["guidance_upskilling"] / other - planted) < 0.06
             assert 0.5 < share["none"] < 0.75  # the report: 56-62 % without an intervention
+
+
+# ---------------------------------------------------------------- the reduce from per-unit sums
+
+
+def _persons_table(ids, seed: int = 0) -> pd.DataFrame:
+    from bipdask.prepare.descriptives import HISTORY
+
+    rng = np.random.default_rng(seed)
+    n = len(ids)
+    out = pd.DataFrame({"person_id": np.asarray(ids, np.int64),
+                        "sex": pd.array(rng.choice(["M", "F", None], n, p=[0.45, 0.45, 0.1]), dtype="string"),
+                        "birth_year": rng.integers(1955, 2000, n).astype("int32"),
+                        "origin": pd.array(rng.choice(["danish", "western", "non_western"], n), dtype="string"),
+                        "married": pd.array(rng.choice([True, False, None], n), dtype="boolean")})
+    for col in HISTORY:
+        out[col] = rng.integers(0, 157, n).astype("int16")
+    return out
+
+
+def _frames_equal(a, b) -> None:
+    fa, fb = a.rows.reset_index(drop=True), b.rows.reset_index(drop=True)
+    assert list(fa.columns) == list(fb.columns) and len(fa) == len(fb) and a.notes == b.notes
+    for col in fa.columns:
+        if col in ("se", "ci_low", "ci_high", "estimate"):
+            np.testing.assert_allclose(fb[col].to_numpy(float), fa[col].to_numpy(float), rtol=1e-10, atol=1e-13,
+                                       equal_nan=True, err_msg=col)
+        else:
+            pd.testing.assert_series_equal(fa[col], fb[col], check_names=False, obj=col)
+
+
+def _from_units(lab: pd.DataFrame, persons: pd.DataFrame, parts: int, rnd) -> pd.DataFrame:
+    from bipdask.prepare.descriptives import descriptive_moments
+
+    part = {pid: rnd.randrange(parts) for pid in lab["person_id"].unique()}
+    units = lab.groupby([lab["jobcentre_id"], lab["person_id"].map(part)], sort=False)
+    return pd.concat([descriptive_moments(u, persons[persons["person_id"].isin(u["person_id"])], STARTS)
+                      for _, u in units], ignore_index=True)
+
+
+def test_tables_1_2_5_from_unit_sums_equal_the_gathered_tables_by_hand():
+    import random
+
+    from bipdask.analyses.hir.descriptives import descriptives_from_moments
+
+    lab = HAND[~((HAND["jobcentre_id"] == 8) & (HAND["person_id"] == 1))]  # every person in one centre
+    persons = _persons_table([1, 2, 3, 4, 5, 6])
+    moments = _from_units(lab, persons, 2, random.Random(1))
+    t1, t2, t5 = descriptives_from_moments(moments, STARTS)
+    persons_rows = t1.rows.set_index(["estimand", "period", "jobcentre_id"], drop=False)
+    assert persons_rows.loc[("persons_participating", "before", 7), "estimate"].item() == 2.0
+    assert t1.rows.loc[t1.rows["jobcentre_id"].isna() & (t1.rows["period"] == "before"), "estimate"].tolist() == [
+        3.0, 1.0]
+    for gathered, reduced in zip((table1_persons(lab), table2_background(lab, persons, STARTS), table5_lab_mix(lab)),
+                                 (t1, t2, t5)):
+        _frames_equal(gathered, reduced)
+    # A unit's sums left out (or one count of them dropped) changes the tables: the comparison can fail.
+    fewer = descriptives_from_moments(moments.iloc[1:], STARTS)
+    assert not fewer[0].rows["estimate"].equals(t1.rows["estimate"]) or len(fewer[0].rows) != len(t1.rows)
+    nudged = moments.copy()
+    nudged.loc[0, "nn"] += 1
+    with pytest.raises(AssertionError):
+        _frames_equal(t5, descriptives_from_moments(nudged, STARTS)[2])
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 5), st.integers(0, 30), st.sampled_from(["before", "intervention"]),
+                          st.dictionaries(st.sampled_from(list(LAB_TYPES)), st.integers(0, 12), min_size=1)),
+                min_size=1, max_size=60), st.integers(1, 4), st.integers(0, 99), st.randoms(use_true_random=False))
+def test_tables_1_2_5_from_any_split_into_units_equal_the_gathered_tables(rows, parts, seed, rnd):
+    """Persons (each in one job centre) cut into units at random: the tables from the units' sums
+    equal the tables from the gathered rows (counts exactly, means and SEs to 1e-10)."""
+    from bipdask.analyses.hir.descriptives import descriptives_from_moments
+
+    lab = lab_frame([(jc, 100 * jc + p, period, int(jc <= 2), counts) for jc, p, period, counts in rows])
+    lab = lab[lab["n_weeks"] > 0].groupby(["jobcentre_id", "person_id", "period", "d"], as_index=False).sum()
+    if lab.empty:
+        return
+    persons = _persons_table(sorted(lab["person_id"].unique())[1:], seed)  # one person without a persons row
+    moments = _from_units(lab, persons, parts, rnd)
+    reduced = descriptives_from_moments(moments, STARTS)
+    gathered = (table1_persons(lab), table2_background(lab, persons[persons["person_id"].isin(lab["person_id"])],
+                                                       STARTS), table5_lab_mix(lab))
+    for g, r in zip(gathered, reduced):
+        _frames_equal(g, r)

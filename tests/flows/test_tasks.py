@@ -144,3 +144,46 @@ def test_the_share_reduces_use_unit_moments_only_where_they_give_the_same_rows(t
     assert {k: v for k, v in nc[0].notes[next(iter(nc[0].notes))].items() if k != "input"} == {
         k: v for k, v in nc[1].notes[next(iter(nc[1].notes))].items() if k != "input"}
     pd.testing.assert_frame_equal(pd.DataFrame(nc[0].rows), pd.DataFrame(nc[1].rows), rtol=1e-10)
+
+
+def test_the_descriptives_reduce_uses_unit_sums_only_when_persons_are_disjoint(tmp_path):
+    """Tables 1, 2 and 5 from the units' sums equal the tables from the gathered lab_weeks and
+    persons; a delivery with a person in two job centres (or no sums) takes the gathered path."""
+    import datetime as dt
+
+    from bipdask.prepare.descriptives import HISTORY, WEEK_COLUMNS, descriptive_moments
+    from flows.tasks import estimate_hir_descriptives_impl
+
+    rng = np.random.default_rng(5)
+    rows = []
+    for pid in range(300):
+        jc = int(rng.integers(1, 6))
+        for period in ("before", "intervention"):
+            counts = rng.integers(0, 6, len(WEEK_COLUMNS))
+            if counts.sum():
+                rows.append((jc, pid, period, int(jc in (2, 4)), int(counts.sum()), *counts.tolist()))
+    lab = pd.DataFrame(rows, columns=["jobcentre_id", "person_id", "period", "d", "n_weeks", *WEEK_COLUMNS]).astype(
+        {"jobcentre_id": "int32", "person_id": "int64", "period": "string", "d": "int8"})
+    persons = pd.DataFrame({"person_id": np.arange(300, dtype=np.int64), "sex": rng.choice(["M", "F"], 300),
+                            "birth_year": rng.integers(1960, 1999, 300),
+                            "origin": rng.choice(["danish", "western"], 300),
+                            "married": rng.choice([True, False], 300),
+                            **{c: rng.integers(0, 150, 300) for c in HISTORY}})
+    staged = tmp_path / "staged"
+    storage.write_parquet(persons, str(staged / "persons.parquet"))
+    windows = {"before": ("2017-03-01", "2018-02-28"), "intervention": ("2018-03-01", "2019-03-31")}
+    starts = {"before": dt.date(2017, 3, 1), "intervention": dt.date(2018, 3, 1)}
+    lab_urls, moment_urls = [], []
+    for jc, unit in lab.groupby("jobcentre_id"):
+        lab_urls.append(storage.write_parquet(unit, str(tmp_path / "lab" / f"{jc}.parquet")))
+        own = persons[persons["person_id"].isin(unit["person_id"])]
+        moment_urls.append(storage.write_parquet(descriptive_moments(unit, own, starts),
+                                                 str(tmp_path / "mom" / f"{jc}.parquet")))
+    gathered = estimate_hir_descriptives_impl(lab_urls, str(staged), windows, str(tmp_path / "r0"))
+    reduced = estimate_hir_descriptives_impl(lab_urls, str(staged), windows, str(tmp_path / "r1"), moment_urls, True)
+    fallback = estimate_hir_descriptives_impl(lab_urls, str(staged), windows, str(tmp_path / "r2"), moment_urls, False)
+    assert [o.notes["hir_table1_persons"]["input"] for o in (gathered, reduced, fallback)] == [
+        "persons' rows", "unit moments", "persons' rows"]
+    a, b = pd.DataFrame(gathered.rows), pd.DataFrame(reduced.rows)
+    assert len(a) == len(b) > 100
+    pd.testing.assert_frame_equal(a, b, rtol=1e-10)

@@ -37,17 +37,18 @@ from bipdask.analyses.estimates import HazardEstimates, rows_frame
 from bipdask.data.contract import LAB_TYPES
 from bipdask.errors import require_columns
 from bipdask.prepare.descriptives import (
+    BACKGROUND_VARIABLES,
     DESCRIPTIVE_WINDOWS,
+    HISTORY,  # noqa: F401 - re-exported (the report reads it here)
     LAB_WEEK_COLUMNS,
     WEEK_COLUMNS,
+    background_values,
 )
 
 PERSONS_ANALYSIS = "hir_table1_persons"
 BACKGROUND_ANALYSIS = "hir_table2_background"
 LAB_MIX_ANALYSIS = "hir_table5_lab_mix"
 GROUPS = ("participating", "others")
-HISTORY = tuple(f"{k}_weeks_{y}" for k in ("emp", "cash", "selfsupp", "su", "sick", "rf") for y in ("6y", "3y"))
-BACKGROUND_VARIABLES = ("male", "age", "non_western", "western", "married", *HISTORY)  # Tabel 2's rows, in order
 SHARE_VARIABLES = ("male", "non_western", "western", "married")
 
 
@@ -73,23 +74,6 @@ def table1_persons(lab_weeks: pd.DataFrame) -> HazardEstimates:
             rows.append(dict(analysis=PERSONS_ANALYSIS, estimand=f"persons_{group}", jobcentre_id=jc, period=period,
                              estimate=float(n), n_persons=n, n_obs=int(g["n_weeks"].sum()), inference="none"))
     return HazardEstimates(PERSONS_ANALYSIS, rows_frame(rows), pd.DataFrame({"replicate": []}))
-
-
-def background_values(persons: pd.DataFrame, period_start: dt.date) -> pd.DataFrame:
-    """Tabel 2's variables per person (index person_id): 0/1 shares, age in years, history weeks."""
-    require_columns(persons, ("person_id", "sex", "birth_year", "origin", "married", *HISTORY), "persons")
-    out = pd.DataFrame(index=pd.Index(persons["person_id"].astype("int64"), name="person_id"))
-    sex = persons["sex"].astype("string")
-    out["male"] = np.where(sex.isna(), np.nan, (sex == "M").astype(float)).astype(float)
-    out["age"] = (period_start.year - pd.to_numeric(persons["birth_year"], errors="coerce")).to_numpy(float)
-    origin = persons["origin"].astype("string")
-    for value in ("non_western", "western"):
-        out[value] = np.where(origin.isna(), np.nan, (origin == value).astype(float)).astype(float)
-    married = persons["married"].astype("boolean")
-    out["married"] = np.where(married.isna(), np.nan, married.fillna(False).astype(float)).astype(float)
-    for col in HISTORY:
-        out[col] = pd.to_numeric(persons[col], errors="coerce").to_numpy(float)
-    return out[~out.index.duplicated()]
 
 
 def table2_background(lab_weeks: pd.DataFrame, persons: pd.DataFrame, period_starts: Mapping[str, dt.date],
@@ -161,3 +145,82 @@ def table5_lab_mix(lab_weeks: pd.DataFrame, alpha: float = 0.05) -> HazardEstima
                     row.update(se=se, ci_low=m - q * se, ci_high=m + q * se)
                 rows.append(row)
     return HazardEstimates(LAB_MIX_ANALYSIS, rows_frame(rows), pd.DataFrame({"replicate": []}))
+
+
+def _moment_groups(moments: pd.DataFrame, period: str):
+    """(group, jobcentre_id or None, summed moments or None) as :func:`_groups` yields them."""
+    p = moments[moments["period"] == period]
+    part = p[p["d"] == 1]
+    numeric = [c for c in p.columns if c not in ("jobcentre_id", "d", "period")]
+    yield "participating", None, part[numeric].sum() if len(part) else None
+    yield "others", None, p.loc[p["d"] == 0, numeric].sum() if (p["d"] == 0).any() else None
+    for jc, rows in part.groupby("jobcentre_id", sort=True):
+        yield "participating", int(jc), rows[numeric].sum()
+
+
+def _exact(x: float) -> int | None:
+    return int(x) if np.isfinite(x) and float(x).is_integer() and abs(x) < 2**53 else None
+
+
+def _mean_row_from_sums(analysis: str, estimand: str, jc: int | None, period: str, n: int, total: float,
+                        squares: float, alpha: float) -> dict:
+    """:func:`_mean_row` from n, Σx and Σx² (the variance's numerator n·Σx² − (Σx)² in exact
+    integers when the sums are whole numbers, as they are for Tabel 2's variables)."""
+    mean = float(total / n)
+    row = dict(analysis=analysis, estimand=estimand, jobcentre_id=jc, period=period, estimate=mean, n_persons=n,
+               n_obs=n, inference="analytic", cluster_level="person", n_clusters=n, n_replicates=0)
+    if n > 1:
+        s, q = _exact(total), _exact(squares)
+        var = ((n * q - s * s) / (n * (n - 1)) if s is not None and q is not None
+               else max(0.0, (squares - total * total / n) / (n - 1)))
+        se = float(np.sqrt(var) / np.sqrt(n))
+        qt = stats.t.ppf(1 - alpha / 2, n - 1)
+        row.update(se=se, ci_low=mean - qt * se, ci_high=mean + qt * se)
+    return row
+
+
+def descriptives_from_moments(moments: pd.DataFrame, period_starts: Mapping[str, dt.date],
+                              alpha: float = 0.05) -> list[HazardEstimates]:
+    """Tables 1, 2 and 5 (:func:`table1_persons`, :func:`table2_background`, :func:`table5_lab_mix`)
+    from the map units' :func:`bipdask.prepare.descriptives.descriptive_moments`, summed.
+
+    The same rows when no person is in two units (distinct persons then add up; a job centre's
+    person-hash parts are disjoint by construction): counts and means exactly, SEs with one
+    rounding of an exact integer ratio (Table 5: Σ(y − m·n)² = (T²Σy² − 2TYΣyn + Y²Σn²)/T²).
+    """
+    t1, t2, t5 = [], [], []
+    notes = {"persons_without_background": 0}
+    for period in DESCRIPTIVE_WINDOWS:
+        for group, jc, m in _moment_groups(moments, period):
+            if m is None:
+                continue
+            k, total = int(m["n_persons"]), int(m["n_weeks"])
+            t1.append(dict(analysis=PERSONS_ANALYSIS, estimand=f"persons_{group}", jobcentre_id=jc, period=period,
+                           estimate=float(k), n_persons=k, n_obs=total, inference="none"))
+            if period in period_starts and k:
+                if jc is None:
+                    notes["persons_without_background"] += int(m["no_background"])
+                for var in BACKGROUND_VARIABLES:
+                    n = int(m[f"{var}:n"])
+                    if n:
+                        t2.append(_mean_row_from_sums(BACKGROUND_ANALYSIS, f"{var}:{group}", jc, period, n,
+                                                      float(m[f"{var}:sum"]), float(m[f"{var}:sq"]), alpha))
+            if total <= 0:
+                continue
+            for t, col in zip(LAB_TYPES, WEEK_COLUMNS):
+                y = int(m[col])
+                mean = float(y / total)
+                row = dict(analysis=LAB_MIX_ANALYSIS, estimand=f"{t}:{group}", jobcentre_id=jc, period=period,
+                           estimate=mean, n_persons=int(m[f"{col}:persons"]), n_obs=total, inference="analytic",
+                           cluster_level="person", n_clusters=k, n_replicates=0)
+                if k > 1:
+                    num = (total * total * int(m[f"{col}:yy"]) - 2 * total * y * int(m[f"{col}:yn"])
+                           + y * y * int(m["nn"]))
+                    se = float(np.sqrt(k / (k - 1) * (num / (total * total)))) / total
+                    q = stats.t.ppf(1 - alpha / 2, k - 1)
+                    row.update(se=se, ci_low=mean - q * se, ci_high=mean + q * se)
+                t5.append(row)
+    empty = pd.DataFrame({"replicate": []})
+    return [HazardEstimates(PERSONS_ANALYSIS, rows_frame(t1), empty),
+            HazardEstimates(BACKGROUND_ANALYSIS, rows_frame(t2), empty.copy(), notes),
+            HazardEstimates(LAB_MIX_ANALYSIS, rows_frame(t5), empty.copy())]
