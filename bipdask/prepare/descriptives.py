@@ -97,8 +97,9 @@ def descriptive_moments(lab_weeks: pd.DataFrame, persons: pd.DataFrame,
     c of :data:`WEEK_COLUMNS`: ``c`` = Σ y, ``c:persons`` (y > 0), ``c:yy`` = Σ y², ``c:yn`` = Σ y·n.
     For periods in ``period_starts``, per variable v of :data:`BACKGROUND_VARIABLES` over the
     persons with a value (``persons`` joined, :func:`background_values`): ``v:n``, ``v:sum``,
-    ``v:sq`` (Σ x²), and ``no_background`` (persons with no value at all). Integers as int64,
-    the background sums as float64 (exact for the integer-valued variables).
+    ``v:sq`` (Σ x²), and ``no_background`` (persons with no value at all). Long: one row per
+    (jobcentre_id, d, period, ``stat``) with a float64 ``value`` (whole numbers below 2⁵³ are
+    exact), so a unit's file is a few kB whatever the number of statistics.
     """
     keys = ["jobcentre_id", "d", "period"]
     rows = []
@@ -122,5 +123,8 @@ def descriptive_moments(lab_weeks: pd.DataFrame, persons: pd.DataFrame,
         rows.append(row)
     if not rows:
         return pd.DataFrame({"jobcentre_id": pd.Series(dtype="int32"), "d": pd.Series(dtype="int8"),
-                             "period": pd.Series(dtype="string")})
-    return pd.DataFrame(rows).astype({"jobcentre_id": "int32", "d": "int8", "period": "string"})
+                             "period": pd.Series(dtype="string"), "stat": pd.Series(dtype="string"),
+                             "value": pd.Series(dtype="float64")})
+    long = pd.DataFrame(rows).melt(id_vars=keys, var_name="stat", value_name="value").dropna(subset=["value"])
+    return long.astype({"jobcentre_id": "int32", "d": "int8", "period": "string", "stat": "string",
+                        "value": "float64"}).reset_index(drop=True)

@@ -265,7 +265,7 @@ def test_tables_1_2_5_from_unit_sums_equal_the_gathered_tables_by_hand():
     fewer = descriptives_from_moments(moments.iloc[1:], STARTS)
     assert not fewer[0].rows["estimate"].equals(t1.rows["estimate"]) or len(fewer[0].rows) != len(t1.rows)
     nudged = moments.copy()
-    nudged.loc[0, "nn"] += 1
+    nudged.loc[nudged.index[nudged["stat"] == "nn"][0], "value"] += 1
     with pytest.raises(AssertionError):
         _frames_equal(t5, descriptives_from_moments(nudged, STARTS)[2])
 

@@ -182,12 +182,15 @@ def _mean_row_from_sums(analysis: str, estimand: str, jc: int | None, period: st
 def descriptives_from_moments(moments: pd.DataFrame, period_starts: Mapping[str, dt.date],
                               alpha: float = 0.05) -> list[HazardEstimates]:
     """Tables 1, 2 and 5 (:func:`table1_persons`, :func:`table2_background`, :func:`table5_lab_mix`)
-    from the map units' :func:`bipdask.prepare.descriptives.descriptive_moments`, summed.
+    from the map units' :func:`bipdask.prepare.descriptives.descriptive_moments` (long), summed.
 
     The same rows when no person is in two units (distinct persons then add up; a job centre's
     person-hash parts are disjoint by construction): counts and means exactly, SEs with one
     rounding of an exact integer ratio (Table 5: Σ(y − m·n)² = (T²Σy² − 2TYΣyn + Y²Σn²)/T²).
     """
+    keys = ["jobcentre_id", "d", "period"]
+    moments = (moments.pivot_table(index=keys, columns="stat", values="value", aggfunc="sum", observed=True)
+               .reset_index() if len(moments) else pd.DataFrame(columns=keys))
     t1, t2, t5 = [], [], []
     notes = {"persons_without_background": 0}
     for period in DESCRIPTIVE_WINDOWS:
