@@ -195,8 +195,9 @@ def evaluate(
                                                          run.replicates, inference, urls("new_course_share_moments"),
                                                          disjoint)
     reduces["estimate_hir_durations"] = estimate_hir_durations.submit(
-        urls("gap_spells"), urls("first_lab_spells"), run.results, run.replicates,
-        min_persons=spec_obj.disclosure_min_persons, **boot)
+        urls("spell_counts"), urls("spell_persons"), run.results, run.replicates,
+        min_persons=spec_obj.disclosure_min_persons, gap_urls=urls("gap_spells"),
+        first_lab_urls=urls("first_lab_spells"), **boot)
     if linkage["available"]:  # the heavy reduces first: the cluster starts them first
         reduces["estimate_hir_mediators"] = estimate_hir_mediators.submit(
             urls("time_varying"), urls("share_weeks"), run.replicates, **boot)

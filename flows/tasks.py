@@ -37,7 +37,13 @@ from bipdask.analyses.hir.descriptives import (
     table2_background,
     table5_lab_mix,
 )
-from bipdask.analyses.hir.durations import figure_curves, table4, table7
+from bipdask.analyses.hir.durations import (
+    figure_curves_from_counts,
+    table4,
+    table4_from_counts,
+    table7,
+    table7_from_counts,
+)
 from bipdask.analyses.hir.exits import table8_from_cells
 from bipdask.analyses.hir.first_stage import FIRST_STAGE_ANALYSIS, caseload_table
 from bipdask.analyses.hir.mediators import share_mediators_by_partition, table9, table10
@@ -70,6 +76,7 @@ from bipdask.prepare.hir import (
     linkage_report_table,
     persons_rows,
     with_pre_belief,
+    written_kinds,
 )
 from bipdask.prepare.linkage import check_match_rate
 from bipdask.prepare.outcomes import (
@@ -78,6 +85,7 @@ from bipdask.prepare.outcomes import (
     share_cell_sums,
 )
 from bipdask.prepare.partitions import Unit, person_bucket, unit_name
+from bipdask.prepare.spell_counts import combine_counts, combine_persons
 from bipdask.publish import history
 from bipdask.publish.disclosure import NEW_COURSE_SHARE_ANALYSIS
 from bipdask.runtime import claims, input_cache, storage
@@ -203,15 +211,17 @@ def _jobcentre_frames(weeks: pd.DataFrame, dream_codes: pd.DataFrame, treated_id
                       periods: dict[str, Period], cfg: ModelInputConfig, own_a: pd.DataFrame | None,
                       own_c: pd.DataFrame | None, own_persons: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
     """Every model input of one job centre: Table 6 cell sums, the descriptive tables' LAB weeks,
-    the kinds of ``KINDS``, the moments of the share cell sums (:data:`SHARE_MOMENTS`) and, given
-    the unit's ``own_persons``, the descriptive tables' sums (:data:`DESCRIPTIVE_MOMENTS`)."""
+    the kinds of ``KINDS`` the spec's cluster needs (:func:`bipdask.prepare.hir.written_kinds`), the
+    moments of the share cell sums (:data:`SHARE_MOMENTS`) and, given the unit's ``own_persons``,
+    the descriptive tables' sums (:data:`DESCRIPTIVE_MOMENTS`)."""
     if not len(weeks):
-        frames = {"share_cells": empty_cell_sums(), "lab_weeks": empty_lab_week_sums(),
-                  **concat_inputs([], cfg.cluster).frames()}
+        inputs = concat_inputs([], cfg.cluster).frames()
+        frames = {"share_cells": empty_cell_sums(), "lab_weeks": empty_lab_week_sums()}
     else:
+        inputs = jobcentre_model_inputs(weeks, dream_codes, cfg, own_a, own_c).frames()
         frames = {"share_cells": share_cell_sums(weeks, dream_codes, treated_ids, periods),
-                  "lab_weeks": lab_week_sums(weeks, dream_codes, treated_ids, periods),
-                  **concat_inputs([jobcentre_model_inputs(weeks, dream_codes, cfg, own_a, own_c)]).frames()}
+                  "lab_weeks": lab_week_sums(weeks, dream_codes, treated_ids, periods)}
+    frames.update({k: inputs[k] for k in written_kinds(cfg.cluster)})
     for kind in SHARE_MOMENTS:  # Tables 6 and 7's share block: the cell sums' moments (persons × periods → a few rows)
         frames[SHARE_MOMENTS[kind]] = person_cell_moments(frames[kind])
     if own_persons is not None:  # Tables 1, 2 and 5: per-unit sums, the persons' background joined here
@@ -489,21 +499,30 @@ def _write_replicates(est: HazardEstimates, replicates_url: str) -> str | None:
 
 
 def estimate_hir_durations_impl(
-    gap_urls: Sequence[str],
-    first_lab_urls: Sequence[str],
+    count_urls: Sequence[str],
+    person_urls: Sequence[str],
     results_url: str,
     replicates_url: str,
     inference: Inference,
     min_persons: int = 0,
+    gap_urls: Sequence[str] = (),
+    first_lab_urls: Sequence[str] = (),
 ) -> ReduceOutput:
-    """Tables A/4 and 7 (Weibull DiD with bootstrap) and Figures 1–2 from the gathered spells."""
+    """Tables A/4 and 7 (Weibull DiD with bootstrap) and Figures 1–2 from the units' spell pattern
+    counts (``spell_counts``, ``spell_persons``: :mod:`bipdask.prepare.spell_counts`; a few hundred
+    rows per unit, at most one per job centre, D, E, week and event), stacked. Person clusters do
+    not compress: then Tables A/4 and 7 gather the spells (``gap_urls``, ``first_lab_urls``)."""
     t0 = time.perf_counter()
-    gaps = storage.read_parquet(list(gap_urls))
-    firsts = storage.read_parquet(list(first_lab_urls))
+    counts = [storage.read_parquet(list(count_urls))] if count_urls else []  # the units' count frames
+    persons = [storage.read_parquet(list(person_urls))] if person_urls else []
     kw = dict(inference=inference, min_persons=min_persons)
-    t4 = table4(gaps, **kw)
-    t7 = table7(firsts, **kw)
-    raw, km = figure_curves(gaps)
+    if inference.cluster == "person_id":
+        t4 = table4(storage.read_parquet(list(gap_urls)), **kw)
+        t7 = table7(storage.read_parquet(list(first_lab_urls)), **kw)
+    else:
+        t4 = table4_from_counts(combine_counts(counts, "gap"), combine_persons(persons, "gap"), **kw)
+        t7 = table7_from_counts(combine_counts(counts, "first_lab"), combine_persons(persons, "first_lab"), **kw)
+    raw, km = figure_curves_from_counts(combine_counts(counts, "gap"))
     files = {name: storage.write_parquet(frame, storage.join(results_url, f"{name}.parquet"))
              for name, frame in ((FIGURE1, raw), (FIGURE2, km))}
     out = _outputs([t4, t7], replicates_url, t0, inference.cluster)  # the withholding rule, as every table

@@ -149,8 +149,13 @@ def duration_did(
     interval: bool = False,
     inference: str | None = None,
     wild_weights: WildWeights = "rademacher",
+    weights: str | None = None,
 ) -> DurationDiD:
     """Weibull DiD (eq. 1) on ``spells`` with columns D, E, duration, event, cluster.
+
+    ``weights``: a frequency-weights column — rows that are pattern counts (the ``n_spells`` of
+    :func:`bipdask.prepare.spell_counts.spell_counts`) give the fit, replicates and wild tests of
+    the spells they count.
 
     Returns expected weeks per group, the DiD in weeks and percent, each with a bootstrap SE,
     percentile CI and p-value (share of centred replicates at least as extreme as the estimate)
@@ -169,9 +174,10 @@ def duration_did(
     data = spells.assign(DE=spells["D"] * spells["E"])
     if inference == "wild":
         return _wild_duration_did(data, label, duration, event, cluster, bootstrap, seed, alpha, interval,
-                                  wild_weights)
+                                  wild_weights, weights)
     fit = weibull_ph(data, duration=duration, event=event, covariates=["D", "E", "DE"], cluster=cluster,
-                     bootstrap=bootstrap, seed=seed, scheme=scheme, interval=interval, inference=inference)
+                     bootstrap=bootstrap, seed=seed, scheme=scheme, interval=interval, inference=inference,
+                     weights=weights)
     point = _quantities(fit.params.to_numpy()[None, :], fit)[0]
     names = QUANTITIES
     rows = []
@@ -352,11 +358,12 @@ def _restricted_contrast(fit: WeibullResult, kind: str) -> score.Restricted:
 
 
 def _wild_duration_did(data: pd.DataFrame, label: str, duration: str, event: str, cluster: str, bootstrap: int,
-                       seed: int, alpha: float, interval: bool, wild_weights: WildWeights) -> DurationDiD:
+                       seed: int, alpha: float, interval: bool, wild_weights: WildWeights,
+                       weights: str | None = None) -> DurationDiD:
     """The eq. (1) fit with wild score inference, and the wild tests of the DiD contrasts."""
     fit = weibull_ph(data, duration=duration, event=event, covariates=["D", "E", "DE"], cluster=cluster,
                      bootstrap=bootstrap, seed=seed, interval=interval, inference="wild", wild_weights=wild_weights,
-                     alpha=alpha)
+                     alpha=alpha, weights=weights)
     theta = fit.params.to_numpy()
     pat = fit._patterns
     weights, _ = score.wild_weights(pat.cluster_ids, bootstrap, seed, wild_weights)

@@ -89,10 +89,12 @@ def raw_weekly_hazard(
     groups: Sequence[str] = (),
     max_week: int | None = None,
     alpha: float = 0.05,
+    weights: str | None = None,
 ) -> pd.DataFrame:
     """Life-table hazard per week: events in week t / spells still at risk at the start of t.
 
     Durations are whole weeks ≥ 1 (a spell of duration t ended, or was censored, in week t).
+    ``weights``: a frequency-weights column (spells per pattern-count row).
     Returns group columns, week, n_risk, n_event, hazard and a Wilson score interval.
     """
     z = stats.norm.ppf(1 - alpha / 2)
@@ -102,10 +104,11 @@ def raw_weekly_hazard(
     for key, g in grouped:
         t = g[duration].to_numpy(dtype=np.int64)
         d = g[event].to_numpy(dtype=float)
+        w = None if weights is None else g[weights].to_numpy(dtype=float)
         top = int(t.max()) if max_week is None else max_week
         weeks = np.arange(1, top + 1)
-        exits = np.bincount(np.clip(t, 0, top + 1), minlength=top + 2)
-        events = np.bincount(np.clip(t, 0, top + 1), weights=d, minlength=top + 2)
+        exits = np.bincount(np.clip(t, 0, top + 1), weights=w, minlength=top + 2)
+        events = np.bincount(np.clip(t, 0, top + 1), weights=d if w is None else d * w, minlength=top + 2)
         at_risk = np.cumsum(exits[::-1])[::-1][1:top + 1]
         n_event = events[1:top + 1]
         with np.errstate(divide="ignore", invalid="ignore"):

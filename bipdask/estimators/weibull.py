@@ -256,7 +256,9 @@ def weibull_ph(
     ----------
     data : one row per spell; ``duration`` > 0 (weeks), ``event`` 1 = ended, 0 = censored.
     covariates : columns of the linear predictor (e.g. ``["D", "E", "DE"]`` for eq. (1)).
-    weights : optional frequency weights column.
+    weights : optional frequency weights column (e.g. the number of spells a pattern-count row
+        stands for: the fit, its cluster scores and its replicates are then those of the rows;
+        ``nobs`` is the weights' sum).
     cluster : column of cluster ids (e.g. ``person_id``) for robust SEs and the bootstrap;
         without it every row is its own cluster.
     bootstrap : number of cluster-bootstrap replicates B (0 = none), solved without refitting
@@ -324,7 +326,7 @@ def weibull_ph(
         params=params,
         cov=pd.DataFrame(cov, index=names, columns=names),
         loglik=ll,
-        nobs=int(len(data)),
+        nobs=int(len(data)) if weights is None else int(round(float(np.sum(w)))),
         n_events=float(np.sum(w * d)),
         n_clusters=n_clusters,
         cov_type=cov_type,

@@ -8,6 +8,11 @@ records) :func:`jobcentre_model_inputs` builds, in one pass over the weeks,
 - ``gap_spells`` — gaps between LAB spells begun in the before (E=0) and the intervention period
   (E=1), the durations of eq. (1), Tables A/4 and Figures 1–2;
 - ``first_lab_spells`` — time from a newly granted course to its first LAB (Table 7);
+- ``spell_counts`` and ``spell_persons`` — both kinds of spells as pattern counts per (job centre,
+  D, E, duration, event) and distinct persons per job centre and period
+  (:mod:`bipdask.prepare.spell_counts`): what Tables A/4, 7 and Figures 1–2 are fitted on when the
+  clusters are job centres. The spells themselves are written only for person clusters
+  (:func:`written_kinds`);
 - ``new_course_share_cells`` — per person and period the weeks of the courses newly granted in the
   before (E=0) or the intervention period (E=1), from the course start to the period end, and how
   many had a company internship or ordinary hours (Table 7's share block; the columns of
@@ -75,6 +80,7 @@ from bipdask.prepare.outcomes import (
     in_internship_or_hours,
     new_course_share_cell_sums,
 )
+from bipdask.prepare.spell_counts import unit_spell_counts, unit_spell_persons
 from bipdask.prepare.spells import (
     course_exits,
     first_lab_spells,
@@ -85,7 +91,8 @@ from bipdask.prepare.spells import (
 from bipdask.spec import EvaluationSpec, Period
 
 KINDS = ("gap_spells", "first_lab_spells", "new_course_share_cells", "course_exit_cells", "course_exit_persons",
-         "time_varying", "share_weeks", "linkage_counts")
+         "time_varying", "share_weeks", "linkage_counts", "spell_counts", "spell_persons")
+SPELL_ROW_KINDS = ("gap_spells", "first_lab_spells")  # rows: read only by the person-cluster Tables 4/7
 SPELL_COLUMNS = ("D", "E", "jobcentre_id", "person_id", "duration", "event")
 TIME_VARYING_COLUMNS = ("jobcentre_id", "person_id", "start", "stop", "event", "caseload", "casemiss",
                         "caseload_change", "change_miss", "caseworker_id")
@@ -107,7 +114,15 @@ __all__ = [
     "linkage_counts",
     "linkage_report_from_counts",
     "linkage_report_table",
+    "written_kinds",
 ]
+
+
+def written_kinds(cluster: str) -> tuple[str, ...]:
+    """The kinds of :data:`KINDS` a run writes for the spec's ``cluster`` column: all but the spell
+    rows, which only person-clustered Tables A/4 and 7 gather (job-centre clusters fit on
+    ``spell_counts``, :mod:`bipdask.prepare.spell_counts`)."""
+    return KINDS if cluster == "person_id" else tuple(k for k in KINDS if k not in SPELL_ROW_KINDS)
 
 
 @dataclass(frozen=True)
@@ -186,6 +201,8 @@ class JobcentreInputs:
     time_varying: pd.DataFrame
     share_weeks: pd.DataFrame
     linkage_counts: pd.DataFrame
+    spell_counts: pd.DataFrame
+    spell_persons: pd.DataFrame
 
     def frames(self) -> dict[str, pd.DataFrame]:
         return {k: getattr(self, k) for k in KINDS}
@@ -392,8 +409,9 @@ def _empty_inputs() -> JobcentreInputs:
                                       ).assign(week=np.array([], "datetime64[ns]")))
     counts = pd.DataFrame({"jobcentre_id": np.array([], np.int32), "week": np.array([], "datetime64[ns]"),
                            **{c: np.array([], np.int64) for c in COUNT_COLUMNS}})
+    none = {"gap": spells, "first_lab": spells}
     return JobcentreInputs(spells, spells.copy(), empty_cell_sums(), empty_exit_cells(), empty_exit_persons(), tv,
-                           shares, counts)
+                           shares, counts, unit_spell_counts(none), unit_spell_persons(none))
 
 
 def jobcentre_model_inputs(
@@ -468,9 +486,11 @@ def jobcentre_model_inputs(
         if {"lab_type", "ordinary_hours"} <= set(course_weeks.columns):
             shares = share_weeks(course_weeks, linked)
         counts = linkage_counts(linkage_report(linked), jc)
+    gaps, firsts = pd.concat(gaps, ignore_index=True), pd.concat(firsts, ignore_index=True)
+    both = {"gap": gaps, "first_lab": firsts}
     return JobcentreInputs(
-        gap_spells=pd.concat(gaps, ignore_index=True),
-        first_lab_spells=pd.concat(firsts, ignore_index=True),
+        gap_spells=gaps,
+        first_lab_spells=firsts,
         new_course_share_cells=new_course_cells,
         course_exit_cells=exit_cells(exits, cluster=config.cluster,
                                      first_weeks=period_first_weeks(config.before, config.intervention)),
@@ -478,6 +498,8 @@ def jobcentre_model_inputs(
         time_varying=tv,
         share_weeks=shares,
         linkage_counts=counts,
+        spell_counts=unit_spell_counts(both),
+        spell_persons=unit_spell_persons(both),
     )
 
 

@@ -278,8 +278,9 @@ def test_flow_writes_hazard_estimates_figures_linkage_and_replicates(synth_runs,
         assert len(reps) == SMALL_B and reps.shape[1] > 1
     reps9 = pd.read_parquet(run_dir / "replicates" / "hir_table9.parquet")
     assert {"hr_caseload|all|intervention", "caseload|all|intervention"} <= set(reps9.columns)
-    for kind in ("gap_spells", "first_lab_spells", "course_exit_cells", "course_exit_persons", "time_varying",
-                 "share_weeks", "linkage_counts", "share_cells", "new_course_share_cells"):
+    for kind in ("gap_spells", "first_lab_spells", "spell_counts", "spell_persons", "course_exit_cells",
+                 "course_exit_persons", "time_varying", "share_weeks", "linkage_counts", "share_cells",
+                 "new_course_share_cells"):
         assert list((run_dir / "model_input" / kind).glob("jc-*.parquet"))
     # Table 7's share block: pooled Table 6 rows over the new courses of hir_table7's spells
     new = est[est["analysis"] == "share_internship_or_hours_new_courses"]
@@ -576,6 +577,11 @@ def test_wild_inference_at_jobcentre_level_end_to_end(synth_delivery, tmp_path, 
     # units fixed by design: BIP resamples citizens, Table 3 caseworkers
     assert set(est.loc[est["analysis"].str.startswith("bip_"), "cluster_level"].dropna()) == {"person"}
     assert set(est.loc[est["analysis"] == "hir_table3", "cluster_level"]) == {"caseworker"}
+    # Tables A/4 and 7 are fitted on the units' spell pattern counts: the spell rows are not written
+    model_input = tmp_path / "out" / "runs" / result.run_id / "model_input"
+    assert list((model_input / "spell_counts").glob("jc-*.parquet"))
+    assert not (model_input / "gap_spells").exists() and not (model_input / "first_lab_spells").exists()
+    assert result.manifest["row_counts"]["model_input"]["spell_counts"] > 0
 
 
 @pytest.mark.prefect

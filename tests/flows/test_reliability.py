@@ -462,7 +462,7 @@ def test_a_changed_delivery_recomputes_only_the_changed_jobcentre(delivery, spec
     assert scratch.manifest["incremental"]["recomputed"] == staged
     assert _estimates(root, refreshed.run_id) == _estimates(tmp_path / "scratch", scratch.run_id)
     assert _estimates(root, refreshed.run_id) != _estimates(root, first.run_id)
-    for kind in ("share_cells", "gap_spells"):
+    for kind in ("share_cells", "spell_counts"):
         a = sorted((root / "runs" / refreshed.run_id / "model_input" / kind).glob("*.parquet"))
         b = sorted((tmp_path / "scratch" / "runs" / scratch.run_id / "model_input" / kind).glob("*.parquet"))
         assert [p.name for p in a] == [p.name for p in b] and [p.read_bytes() for p in a] == [p.read_bytes() for p in b]

@@ -27,6 +27,7 @@ from bipdask.prepare.hir import (
     linkage_report_from_counts,
     linkage_report_table,
     persons_rows,
+    written_kinds,
 )
 from bipdask.prepare.linkage import (
     add_caseload_change,
@@ -34,6 +35,7 @@ from bipdask.prepare.linkage import (
     link_caseload,
     linkage_report,
 )
+from bipdask.prepare.spell_counts import combine_counts, combine_persons, spell_counts, spell_persons
 from bipdask.prepare.spells import (
     course_exits,
     first_lab_spells,
@@ -86,6 +88,20 @@ def test_gap_and_first_lab_spells_are_the_spell_functions_results_in_compact_col
             np.testing.assert_array_equal(frame[c].to_numpy(np.int64), want[c].to_numpy(np.int64))
     assert got.gap_spells["D"].eq(1).all() and set(got.gap_spells["E"]) == {0, 1}
     assert got.gap_spells["duration"].dtype == np.int32 and got.gap_spells["event"].dtype == np.int8
+
+
+def test_spell_counts_are_the_counts_of_the_units_spells_and_only_person_clusters_write_the_spells(tables):
+    got = inputs(tables)
+    for kind, spells in (("gap", got.gap_spells), ("first_lab", got.first_lab_spells)):
+        pd.testing.assert_frame_equal(combine_counts([got.spell_counts], kind), spell_counts(spells))
+        pd.testing.assert_frame_equal(combine_persons([got.spell_persons], kind), spell_persons(spells))
+    assert got.spell_counts["n_spells"].sum() == len(got.gap_spells) + len(got.first_lab_spells) > 0
+    assert set(written_kinds("person_id")) == set(KINDS)
+    assert set(KINDS) - set(written_kinds("jobcentre_id")) == {"gap_spells", "first_lab_spells"}
+    assert {"spell_counts", "spell_persons"} <= set(written_kinds("jobcentre_id"))
+    empty = empty_inputs()
+    assert list(empty.spell_counts.columns) == list(got.spell_counts.columns)
+    assert list(empty.spell_persons.columns) == list(got.spell_persons.columns)
 
 
 def test_time_varying_rows_split_the_intervention_gaps_with_the_linked_caseload(tables):

@@ -17,7 +17,12 @@ Methods: ``docs/methods.md#hir-table-4--weeks-between-lab-interventions``,
 ``#hir-table-7--newly-granted-courses`` and
 ``#hir-figures-1-and-2--raw-weekly-hazard-and-kaplan-meier-curve``.
 
-Every function takes the concatenated frames of :mod:`bipdask.prepare.hir` and returns a
+Tables A/4 and 7 and the figures are fitted on spell pattern counts
+(:mod:`bipdask.prepare.spell_counts`): ``table4_from_counts``, ``table7_from_counts`` and
+``figure_curves_from_counts`` take the counts summed over the map side's units (a run with
+job-centre clusters never gathers a spell), and ``table4``, ``table7``, ``figure_curves`` take
+spells (a notebook, or person clusters, whose counts are keyed by person) and call them on the
+frame's own counts, so both give the same rows. Each returns a
 :class:`HazardEstimates`: rows in the columns of :data:`bipdask.analyses.estimates.ESTIMATES_SCHEMA`, the
 bootstrap replicates behind them (one row per replicate, one column per estimand key
 ``"<estimand>|<jobcentre_id or all>|<period>"``) and notes (fits skipped and why, counts only).
@@ -51,13 +56,15 @@ from bipdask.estimators.duration_did import (
 from bipdask.estimators.survival_curves import kaplan_meier, raw_weekly_hazard
 from bipdask.inference.config import Inference
 from bipdask.inference.placebo import placebo_interval
+from bipdask.prepare.spell_counts import spell_counts, spell_persons
 
 DID_ESTIMANDS = tuple(QUANTITIES)
 EFFECT_ESTIMANDS = ("did_weeks", "did_pct", "rmst52_did_weeks", "hazard_ratio")
 GROUP_LABELS = {(1, 0): "participating_before", (1, 1): "participating_intervention",
                 (0, 0): "other_before", (0, 1): "other_intervention"}
 
-__all__ = ["DID_ESTIMANDS", "did_replicates", "figure_curves", "table4", "table7", "weekly_survival_time"]
+__all__ = ["DID_ESTIMANDS", "did_replicates", "figure_curves", "figure_curves_from_counts", "table4",
+           "table4_from_counts", "table7", "table7_from_counts", "weekly_survival_time"]
 
 
 
@@ -80,11 +87,11 @@ def did_replicates(result: DurationDiD) -> np.ndarray:
     return quantities(result.fit.bootstrap.replicates.to_numpy(), result.fit.params.index)
 
 
-def _placebo_dids(spells: pd.DataFrame, fit_kw: dict) -> np.ndarray:
+def _placebo_dids(counts: pd.DataFrame, fit_kw: dict) -> np.ndarray:
     """(n × 4) placebo effects (:data:`EFFECT_ESTIMANDS`: weeks, percent, restricted-mean weeks,
     log hazard ratio): each comparison centre with spells in both periods as if it had been
     participating, against the other comparison centres (point fits)."""
-    others = spells[spells["D"] == 0]
+    others = counts[counts["D"] == 0]
     out = []
     for jc in sorted(int(j) for j in others["jobcentre_id"].unique()):
         mine = others["jobcentre_id"].to_numpy() == jc
@@ -100,22 +107,46 @@ def _placebo_dids(spells: pd.DataFrame, fit_kw: dict) -> np.ndarray:
     return np.array(out).reshape(-1, len(EFFECT_ESTIMANDS))
 
 
-def _did_rows(res: DurationDiD, data: pd.DataFrame, analysis: str, jobcentre_id: int | None,
+_PERSONS_COLUMN = {None: "n_persons", 0: "n_persons_before", 1: "n_persons_intervention"}
+
+
+def _n_persons(cell: pd.DataFrame, persons: pd.DataFrame, E: int | None) -> int:
+    """Distinct persons behind the count rows ``cell`` (in period ``E``; ``None``: either period).
+
+    Person-keyed counts (the gathered path) count their ``person_id``; job-centre counts sum
+    the job centres' :func:`~bipdask.prepare.spell_counts.spell_persons` (exact unless a person
+    has spells in two of the job centres, docs/methods.md)."""
+    if "person_id" in cell:
+        return int(cell["person_id"].nunique())
+    jcs = pd.unique(cell["jobcentre_id"])
+    return int(persons.loc[persons["jobcentre_id"].isin(jcs), _PERSONS_COLUMN[E]].sum())
+
+
+def _cell_sizes(data: pd.DataFrame, persons: pd.DataFrame) -> dict:
+    """(n_persons, n_spells) of each D×E group of the count rows ``data`` (keys (D, E)) and of all
+    of them (key ``None``)."""
+    sizes = {None: (_n_persons(data, persons, None), int(data["n_spells"].sum()))}
+    for (d, e), cell in data.groupby(["D", "E"], sort=True):
+        sizes[(int(d), int(e))] = (_n_persons(cell, persons, int(e)), int(cell["n_spells"].sum()))
+    return sizes
+
+
+def _did_rows(res: DurationDiD, data: pd.DataFrame, persons: pd.DataFrame, analysis: str, jobcentre_id: int | None,
               period: str, placebos: np.ndarray | None = None, alpha: float = 0.05) -> list[dict]:
     rows = []
     tab = res.table.set_index("quantity")
+    sizes = _cell_sizes(data, persons)
     for name in DID_ESTIMANDS:
         group = GROUP_NAMES[RMST_NAMES.index(name)] if name in RMST_NAMES else name
+        cell = None
         if group in GROUP_NAMES:
-            d, e = GROUPS.iloc[GROUP_NAMES.index(group)][["D", "E"]]
-            cell = data[(data["D"] == d) & (data["E"] == e)]
-        else:
-            cell = data
+            cell = tuple(int(v) for v in GROUPS.iloc[GROUP_NAMES.index(group)][["D", "E"]])
+        n_persons, n_obs = sizes.get(cell, (0, 0))
         r = tab.loc[name]
         row = {"analysis": analysis, "estimand": name, "jobcentre_id": jobcentre_id, "period": period,
                "estimate": float(r["estimate"]), "se": r["se_boot"], "ci_low": r["ci_low"],
                "ci_high": r["ci_high"], "p_value": r["p_value"],
-               "n_persons": int(cell["person_id"].nunique()), "n_obs": int(len(cell)),
+               "n_persons": n_persons, "n_obs": n_obs,
                "n_clusters": int(res.fit.n_clusters), "replicate_failure_share": r.get("replicate_failure_share")}
         if name in EFFECT_ESTIMANDS and res.fit.wild is not None:
             row.update(inference="wild", n_replicates=int(res.fit.wild.n_replicates), replicate_failure_share=None)
@@ -130,20 +161,22 @@ def _did_rows(res: DurationDiD, data: pd.DataFrame, analysis: str, jobcentre_id:
     return rows
 
 
-def _duration_table(spells: pd.DataFrame, *, analysis: str, period: str, inference: Inference, min_persons: int,
-                    notes: dict) -> HazardEstimates:
+def _duration_table(counts: pd.DataFrame, persons: pd.DataFrame, *, analysis: str, period: str,
+                    inference: Inference, min_persons: int, notes: dict) -> HazardEstimates:
     """The national DiD and one per participating job centre against all D=0 spells.
 
     Same subsets as :func:`bipdask.estimators.duration_did.duration_did_by_jobcentre` (which does not
     return the fits, and the replicate arrays are needed here). A job centre whose fit fails
     (e.g. a D×E cell without events) or with fewer than ``min_persons`` persons in its
-    participating cells is skipped and counted in ``notes``.
+    participating cells is skipped and counted in ``notes``. ``counts``:
+    :func:`~bipdask.prepare.spell_counts.spell_counts` (person-keyed for person clusters),
+    ``persons``: :func:`~bipdask.prepare.spell_counts.spell_persons`.
     """
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         # Replicates that fail to converge are NaN and counted in notes; their numpy warnings
         # would only reach the worker's stderr.
         warnings.simplefilter("ignore", RuntimeWarning)
-        return _duration_fits(spells, analysis=analysis, period=period, inference=inference,
+        return _duration_fits(counts, persons, analysis=analysis, period=period, inference=inference,
                               min_persons=min_persons, notes=notes)
 
 
@@ -153,37 +186,40 @@ def weekly_survival_time(spells: pd.DataFrame) -> pd.Series:
     A gap of d whole weeks without a LAB that ends in a new LAB is an event in week d, i.e. in
     (d−1, d]. A censored gap of d observed weeks survived only d − 1 whole weeks: a start in its
     last week would first show in the week after the period (or the course) ended, which the
-    gap definition does not look at (:func:`bipdask.prepare.spells.gap_spells`).
+    gap definition does not look at (:func:`bipdask.prepare.spells.gap_spells`). Rows may be
+    spells or pattern counts.
     """
     d = spells["duration"].to_numpy(dtype=float)
     return pd.Series(np.where(spells["event"].to_numpy() == 1, d, d - 1), index=spells.index)
 
 
-def _duration_fits(spells: pd.DataFrame, *, analysis: str, period: str, inference: Inference, min_persons: int,
-                   notes: dict) -> HazardEstimates:
-    spells = spells.sort_values(["jobcentre_id", "person_id", "E", "duration", "event"],
-                                kind="mergesort").reset_index(drop=True)
-    spells = spells.assign(weeks_survived=weekly_survival_time(spells))
-    fit_kw = dict(duration="weeks_survived", interval=True, cluster=inference.cluster, **inference.estimator_kwargs())
+def _duration_fits(counts: pd.DataFrame, persons: pd.DataFrame, *, analysis: str, period: str,
+                   inference: Inference, min_persons: int, notes: dict) -> HazardEstimates:
+    if inference.cluster not in counts.columns:
+        raise ValueError(f"{analysis}: the spell counts have no cluster column {inference.cluster!r}; "
+                         "person clusters need person-keyed counts (spell_counts(by_person=True))")
+    counts = counts.assign(weeks_survived=weekly_survival_time(counts))
+    fit_kw = dict(duration="weeks_survived", interval=True, cluster=inference.cluster, weights="n_spells",
+                  **inference.estimator_kwargs())
     bootstrap = inference.replicates
     wild = inference.method == "wild"
     # a per-centre row rests on one treated cluster, where no bootstrap works: point fits, then
     # Conley–Taber placebo intervals from the comparison centres (docs/methods.md#inference)
-    centre_kw = (dict(duration="weeks_survived", interval=True, cluster=inference.cluster, bootstrap=0)
-                 if wild else fit_kw)
+    centre_kw = (dict(duration="weeks_survived", interval=True, cluster=inference.cluster, weights="n_spells",
+                      bootstrap=0) if wild else fit_kw)
     rows: list[dict] = []
     reps: dict[str, np.ndarray] = {}
     try:
-        national = duration_did(spells, **fit_kw)
+        national = duration_did(counts, **fit_kw)
     except FitError as exc:
         notes.update({"national_fit": "failed", "reason": str(exc)})
         return HazardEstimates(analysis, rows_frame(rows), _replicates_frame({}, bootstrap), notes)
-    fits = [(None, national, spells)]
-    others = spells[spells["D"] == 0]
+    fits = [(None, national, counts)]
+    others = counts[counts["D"] == 0]
     skipped_small, skipped_fit = [], []
-    for jc in sorted(int(j) for j in spells.loc[spells["D"] == 1, "jobcentre_id"].unique()):
-        mine = spells[(spells["D"] == 1) & (spells["jobcentre_id"] == jc)]
-        if mine["person_id"].nunique() < min_persons:
+    for jc in sorted(int(j) for j in counts.loc[counts["D"] == 1, "jobcentre_id"].unique()):
+        mine = counts[(counts["D"] == 1) & (counts["jobcentre_id"] == jc)]
+        if _n_persons(mine, persons, None) < min_persons:
             skipped_small.append(jc)
             continue
         sub = pd.concat([mine, others], ignore_index=True)
@@ -192,9 +228,9 @@ def _duration_fits(spells: pd.DataFrame, *, analysis: str, period: str, inferenc
             fits.append((jc, res, sub))
         except FitError:
             skipped_fit.append(jc)
-    placebos = _placebo_dids(spells, centre_kw) if wild and len(fits) > 1 else None
+    placebos = _placebo_dids(counts, centre_kw) if wild and len(fits) > 1 else None
     for jc, res, data in fits:
-        rows += _did_rows(res, data, analysis, jc, period, placebos, inference.alpha)
+        rows += _did_rows(res, data, persons, analysis, jc, period, placebos, inference.alpha)
         for name, col in zip(DID_ESTIMANDS, did_replicates(res).T):
             reps[replicate_key(name, jc, period)] = col
     boots = {("all" if jc is None else jc): res.fit.bootstrap for jc, res, _ in fits if res.fit.bootstrap is not None}
@@ -210,6 +246,11 @@ def _duration_fits(spells: pd.DataFrame, *, analysis: str, period: str, inferenc
     return HazardEstimates(analysis, rows_frame(rows), _replicates_frame(reps, bootstrap), notes)
 
 
+def _by_person(inference: Inference) -> bool:
+    """Whether the fits need person-keyed counts: the clusters are persons (the gathered path)."""
+    return inference.cluster == "person_id"
+
+
 def table4(gap_spells: pd.DataFrame, *, inference: Inference, min_persons: int = 0,
            period: str = "intervention") -> HazardEstimates:
     """Tables A and 4: expected weeks between LAB interventions by D×E and their DiD.
@@ -217,6 +258,7 @@ def table4(gap_spells: pd.DataFrame, *, inference: Inference, min_persons: int =
     The Weibull PH model of eq. (1) is fitted with the grouped-week likelihood (durations are
     whole weeks; see :func:`weekly_survival_time`), which removes the bias a continuous-time
     likelihood has on weekly register data; expected durations are Γ(1 + 1/p)·exp(−x'b/p) weeks.
+    The rows are :func:`table4_from_counts` of the frame's own spell counts.
 
     Parameters
     ----------
@@ -241,8 +283,18 @@ def table4(gap_spells: pd.DataFrame, *, inference: Inference, min_persons: int =
         a new LAB) and rmst52_did_weeks; hazard_ratio (exp(δ)); ``jobcentre_id`` null = all
         participating job centres.
     """
-    return _duration_table(gap_spells, analysis="hir_table4", period=period, inference=inference,
-                           min_persons=min_persons, notes={"spells": int(len(gap_spells))})
+    return table4_from_counts(spell_counts(gap_spells, by_person=_by_person(inference)), spell_persons(gap_spells),
+                              inference=inference, min_persons=min_persons, period=period)
+
+
+def table4_from_counts(counts: pd.DataFrame, persons: pd.DataFrame, *, inference: Inference, min_persons: int = 0,
+                       period: str = "intervention") -> HazardEstimates:
+    """:func:`table4` from the gap spells' pattern counts and persons per job centre
+    (:func:`bipdask.prepare.spell_counts.spell_counts`, :func:`~bipdask.prepare.spell_counts.spell_persons`,
+    or their sums over work units, :func:`~bipdask.prepare.spell_counts.combine_counts`): the
+    same rows as the spells give. Person clusters need ``counts`` keyed by person."""
+    return _duration_table(counts, persons, analysis="hir_table4", period=period, inference=inference,
+                           min_persons=min_persons, notes={"spells": int(counts["n_spells"].sum())})
 
 
 def table7(first_lab_spells: pd.DataFrame, *, inference: Inference, min_persons: int = 0,
@@ -258,14 +310,25 @@ def table7(first_lab_spells: pd.DataFrame, *, inference: Inference, min_persons:
     with a LAB. ``notes["first_week_lab"]`` counts them (``notes["first_week_lab_by_group"]`` per
     D×E group). Courses whose 52-week lookback reaches before the delivery's first week are kept
     (the before period's new courses all do when the panel starts in January 2017).
+    The rows are :func:`table7_from_counts` of the frame's own spell counts.
     """
-    duration = first_lab_spells["duration"].to_numpy()
-    zero = (duration <= 0) & (first_lab_spells["event"].to_numpy() == 1)
-    by_group = first_lab_spells.loc[zero].groupby(["D", "E"]).size()
-    notes = {"spells": len(first_lab_spells), "first_week_lab": int(zero.sum()),
-             "first_week_lab_by_group": {GROUP_LABELS[(int(d), int(e))]: int(n) for (d, e), n in by_group.items()}}
-    spells = first_lab_spells.assign(duration=np.where(zero, 1, duration))
-    return _duration_table(spells, analysis="hir_table7", period=period, inference=inference,
+    return table7_from_counts(spell_counts(first_lab_spells, by_person=_by_person(inference)),
+                              spell_persons(first_lab_spells), inference=inference, min_persons=min_persons,
+                              period=period)
+
+
+def table7_from_counts(counts: pd.DataFrame, persons: pd.DataFrame, *, inference: Inference, min_persons: int = 0,
+                       period: str = "intervention") -> HazardEstimates:
+    """:func:`table7` from the first-LAB spells' pattern counts and persons per job centre (as
+    :func:`table4_from_counts`)."""
+    duration = counts["duration"].to_numpy()
+    zero = (duration <= 0) & (counts["event"].to_numpy() == 1)
+    n = counts["n_spells"].to_numpy(np.int64)
+    by_group = counts.loc[zero].groupby(["D", "E"])["n_spells"].sum()
+    notes = {"spells": int(n.sum()), "first_week_lab": int(n[zero].sum()),
+             "first_week_lab_by_group": {GROUP_LABELS[(int(d), int(e))]: int(k) for (d, e), k in by_group.items()}}
+    counts = counts.assign(duration=np.where(zero, 1, duration).astype(counts["duration"].dtype))
+    return _duration_table(counts, persons, analysis="hir_table7", period=period, inference=inference,
                            min_persons=min_persons, notes=notes)
 
 
@@ -289,9 +352,22 @@ def figure_curves(gap_spells: pd.DataFrame, *, max_week: int | None = None) -> t
         Figure 2: group, D, E, time (weeks, from 0), n_risk, n_event, surv (share not yet in a
         new LAB), std_err, lower, upper (log band, R ``survfit`` conventions).
     """
-    data = gap_spells[["D", "E", "duration", "event"]].assign(weeks_survived=weekly_survival_time(gap_spells))
-    raw = raw_weekly_hazard(data, duration="weeks_survived", event="event", groups=["D", "E"], max_week=max_week)
-    km = kaplan_meier(data, duration="weeks_survived", event="event", groups=["D", "E"], origin=True)
+    if "jobcentre_id" not in gap_spells:  # the curves pool job centres: any spells (D, E, duration, event) do
+        gap_spells = gap_spells.assign(jobcentre_id=0)
+    return figure_curves_from_counts(spell_counts(gap_spells), max_week=max_week)
+
+
+def figure_curves_from_counts(counts: pd.DataFrame, *, max_week: int | None = None
+                              ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`figure_curves` from the gap spells' pattern counts
+    (:func:`bipdask.prepare.spell_counts.spell_counts` or their sum over work units): the curves
+    count spells, so each count row weighs ``n_spells``."""
+    data = counts[["D", "E", "duration", "event", "n_spells"]]
+    data = data.assign(weeks_survived=weekly_survival_time(data))
+    raw = raw_weekly_hazard(data, duration="weeks_survived", event="event", groups=["D", "E"], max_week=max_week,
+                            weights="n_spells")
+    km = kaplan_meier(data, duration="weeks_survived", event="event", groups=["D", "E"], weights="n_spells",
+                      origin=True)
     return _with_group(raw), _with_group(km)
 
 
