@@ -218,7 +218,7 @@ def _jobcentre_frames(weeks: pd.DataFrame, dream_codes: pd.DataFrame, treated_id
         inputs = concat_inputs([], cfg.cluster).frames()
         frames = {"share_cells": empty_cell_sums(), "lab_weeks": empty_lab_week_sums()}
     else:
-        inputs = jobcentre_model_inputs(weeks, dream_codes, cfg, own_a, own_c).frames()
+        inputs = concat_inputs([jobcentre_model_inputs(weeks, dream_codes, cfg, own_a, own_c)]).frames()
         frames = {"share_cells": share_cell_sums(weeks, dream_codes, treated_ids, periods),
                   "lab_weeks": lab_week_sums(weeks, dream_codes, treated_ids, periods)}
     frames.update({k: inputs[k] for k in written_kinds(cfg.cluster)})
