@@ -103,7 +103,12 @@ def descriptive_moments(lab_weeks: pd.DataFrame, persons: pd.DataFrame,
     """
     keys = ["jobcentre_id", "d", "period"]
     rows = []
-    values = {p: background_values(persons, start) for p, start in period_starts.items()}
+    values: dict[str, pd.DataFrame] = {}
+    if period_starts:  # once: only the age moves with the period's year (whole years, exact)
+        first = next(iter(period_starts.values()))
+        base = background_values(persons, first)
+        for p, start in period_starts.items():
+            values[p] = base if start.year == first.year else base.assign(age=base["age"] + (start.year - first.year))
     for (jc, d, period), g in lab_weeks.groupby(keys, sort=True, observed=True):
         per = g.groupby("person_id", sort=True)[["n_weeks", *WEEK_COLUMNS]].sum()
         n = per["n_weeks"].to_numpy(np.int64)
@@ -125,6 +130,12 @@ def descriptive_moments(lab_weeks: pd.DataFrame, persons: pd.DataFrame,
         return pd.DataFrame({"jobcentre_id": pd.Series(dtype="int32"), "d": pd.Series(dtype="int8"),
                              "period": pd.Series(dtype="string"), "stat": pd.Series(dtype="string"),
                              "value": pd.Series(dtype="float64")})
-    long = pd.DataFrame(rows).melt(id_vars=keys, var_name="stat", value_name="value").dropna(subset=["value"])
-    return long.astype({"jobcentre_id": "int32", "d": "int8", "period": "string", "stat": "string",
-                        "value": "float64"}).reset_index(drop=True)
+    wide = pd.DataFrame(rows)
+    stats = [c for c in wide.columns if c not in keys]
+    table = wide[stats].to_numpy(np.float64)
+    row, col = np.nonzero(~np.isnan(table))  # row-major: each key's statistics together
+    return pd.DataFrame({"jobcentre_id": wide["jobcentre_id"].to_numpy()[row].astype("int32"),
+                         "d": wide["d"].to_numpy()[row].astype("int8"),
+                         "period": pd.array(wide["period"].to_numpy()[row], dtype="string"),
+                         "stat": pd.array(np.asarray(stats, dtype=object)[col], dtype="string"),
+                         "value": table[row, col]})
