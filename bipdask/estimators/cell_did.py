@@ -238,6 +238,7 @@ def _cell_fit(n_c: np.ndarray, means: np.ndarray, meat: np.ndarray, persons_c: n
 
 MOMENT_COLUMNS = ("jobcentre_id", "d", "period", "period2", "n_persons", "n_weeks", "n_yes", "nn", "ny", "yn", "yy")
 ALL_PERIODS = "*"  # the period of a moment row counting the persons and weeks of every period
+MOMENT_TYPES = {c: "int64" for c in MOMENT_COLUMNS} | {"period": "string", "period2": "string", "d": "int8"}
 
 
 def person_cell_moments(cells: pd.DataFrame, *, person: str = "person_id", unit: str = "jobcentre_id",
@@ -280,14 +281,12 @@ def person_cell_moments(cells: pd.DataFrame, *, person: str = "person_id", unit:
                                     nn=na * nb, ny=na * yb, yn=ya * nb, yy=ya * yb)[both]
                 sums = part.groupby([unit, d], sort=True).sum().reset_index()
                 out.append(sums.assign(period=str(a), period2=str(b)))
-    if not out:
-        return pd.DataFrame({c: pd.Series(dtype="string" if c.startswith("period") else "int64")
-                             for c in MOMENT_COLUMNS})
+    if not out:  # the same column types as a unit with rows: the reduce concatenates the units' files
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in MOMENT_TYPES.items()})
     frame = pd.concat(out, ignore_index=True).rename(columns={unit: "jobcentre_id"})
     for c in MOMENT_COLUMNS:
         frame[c] = frame[c].fillna(0) if c in frame else 0
-    types = {c: "int64" for c in MOMENT_COLUMNS} | {"period": "string", "period2": "string", "d": "int8"}
-    return frame[list(MOMENT_COLUMNS)].astype(types)
+    return frame[list(MOMENT_COLUMNS)].astype(MOMENT_TYPES)
 
 
 def _integer_keys(cells: pd.DataFrame, columns: Sequence[str]) -> bool:
@@ -351,8 +350,7 @@ def _moments_by_sort(cells: pd.DataFrame, person: str, unit: str, period: str, d
     frame = pd.concat(rows, ignore_index=True)
     for col in MOMENT_COLUMNS:
         frame[col] = frame[col].fillna(0) if col in frame else 0
-    types = {col: "int64" for col in MOMENT_COLUMNS} | {"period": "string", "period2": "string", "d": "int8"}
-    return frame[list(MOMENT_COLUMNS)].astype(types)
+    return frame[list(MOMENT_COLUMNS)].astype(MOMENT_TYPES)
 
 
 def is_moments(frame: pd.DataFrame) -> bool:

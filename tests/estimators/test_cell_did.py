@@ -103,3 +103,14 @@ def test_moments_of_integer_cell_sums_equal_the_groupby_form(rows):
     frame["period"] = frame["period"].astype("string")
     frame["n_yes"] = np.minimum(frame["n_yes"], frame["n_weeks"])
     pd.testing.assert_frame_equal(person_cell_moments(frame), person_cell_moments(frame.astype({"n_weeks": float})))
+
+
+def test_a_unit_without_rows_has_the_moment_column_types_of_a_unit_with_rows(tmp_path):
+    """The reduce concatenates the units' Parquet files: an empty unit (a small job centre with no
+    new course) must not carry other types (Arrow cannot merge int8 and int64)."""
+    from bipdask.runtime import storage
+
+    full, empty = person_cell_moments(HAND), person_cell_moments(HAND.iloc[:0])
+    assert dict(empty.dtypes) == dict(full.dtypes)
+    urls = [storage.write_parquet(f, str(tmp_path / f"{i}.parquet")) for i, f in enumerate((full, empty))]
+    assert len(storage.read_parquet(urls)) == len(full)

@@ -16,6 +16,7 @@ from bipdask.data.validate import validate_delivery
 from bipdask.data.validate.coverage import RULE_DROP_DELIVERY
 from bipdask.errors import InputError
 from bipdask.inference.config import Inference
+from bipdask.prepare.spell_counts import SPELL_KINDS, unit_spell_counts, unit_spell_persons
 from bipdask.runtime import storage
 from flows.tasks import estimate_hir_durations_impl, previous_coverage
 
@@ -39,10 +40,14 @@ def _spells(seed: int = 3) -> pd.DataFrame:
 
 
 def test_durations_reduce_applies_the_withholding_rule_of_every_table(tmp_path):
-    spells = _spells()
-    url = storage.write_parquet(spells, str(tmp_path / "gaps.parquet"))
-    out = estimate_hir_durations_impl([url], [url], str(tmp_path / "results"), str(tmp_path / "replicates"),
-                                      Inference(replicates=99, seed=7))
+    """Person clusters (the pairs bootstrap of persons) gather the spells; the figures come from
+    the counts either way."""
+    spells = {kind: _spells() for kind in SPELL_KINDS}  # the same spells as gaps and as first-LAB spells
+    counts = storage.write_parquet(unit_spell_counts(spells), str(tmp_path / "counts.parquet"))
+    persons = storage.write_parquet(unit_spell_persons(spells), str(tmp_path / "persons.parquet"))
+    url = storage.write_parquet(spells["gap"], str(tmp_path / "gaps.parquet"))
+    out = estimate_hir_durations_impl([counts], [persons], str(tmp_path / "results"), str(tmp_path / "replicates"),
+                                      Inference(replicates=99, seed=7), gap_urls=[url], first_lab_urls=[url])
     rows = pd.DataFrame(out.rows)
     small = rows[rows["jobcentre_id"] == SMALL_JC]
     assert set(small["analysis"]) == {"hir_table4", "hir_table7"} and len(small) == 2 * len(DID_ESTIMANDS)
