@@ -124,11 +124,15 @@ def replicate_blocks(
     caller keeps the window's rows (:func:`window_rows`). A window cut at multiples of
     ``block`` draws nothing outside itself.
 
+    The block shrinks when ``block`` × G would exceed :data:`BLOCK_WEIGHTS_MAX` entries
+    (:func:`bounded_block`): a function of G alone, so every window of a run cuts the same blocks.
+
     With ``reuse=True`` every block is written into the same buffer (block × G float64): the
     yielded array is only valid until the next block is requested. This avoids allocating (and
     page-faulting) a fresh block each time, which at G ≈ 28k costs as much as drawing the weights.
     """
     cluster_ids = np.asarray(cluster_ids)
+    block = bounded_block(block, cluster_ids.size)
     cache = _SHARED.get()
     ids_key = None if cache is None else _ids_key(cluster_ids)
     lo, hi = (0, n_replicates) if window is None else (window.start, window.stop)
@@ -146,6 +150,24 @@ def replicate_blocks(
         if buffer is None:
             buffer = np.empty((min(block, n_replicates), cluster_ids.size), dtype=np.float64)
         yield reps, replicate_weights(cluster_ids, reps, seed, scheme, out=buffer[:len(reps)])
+
+
+BLOCK_WEIGHTS_MAX = 1 << 24  # entries (128 MiB of float64) of one block of replicate weights
+
+
+def bounded_block(block: int, n_clusters: int) -> int:
+    """The replicates per weight block for G = ``n_clusters``: ``block`` while block × G ≤
+    :data:`BLOCK_WEIGHTS_MAX`, else its largest divisor that fits (at least 1).
+
+    A divisor, so that windows cut at multiples of ``block`` (the flow's replicate blocks) still
+    cut at block boundaries. With 500 replicates a block, the BIP bootstraps of ≈ 170,000 citizens
+    (scale 30) held 680 MiB of weights per block and ≈ 4 GiB at the peak of a block task; G above
+    ≈ 33,500 now draws smaller blocks. The weights are a pure function of (seed, replicate,
+    cluster id), so the block size changes no weight, only the row count of the block products."""
+    if n_clusters <= 0 or block * n_clusters <= BLOCK_WEIGHTS_MAX:
+        return block
+    fits = max(1, BLOCK_WEIGHTS_MAX // n_clusters)
+    return max(d for d in range(1, min(block, fits) + 1) if block % d == 0)
 
 
 class _SharedWeights:

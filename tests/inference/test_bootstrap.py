@@ -145,3 +145,29 @@ def test_shared_weights_hand_out_the_same_values_drawn_once():
             list(bs.replicate_blocks(ids, 23, 5, block=10))
         assert small.hits == 0 and small.bytes <= 10 * ids.size * 8
     assert bs._SHARED.get() is None
+
+
+@given(block=st.sampled_from([1, 7, 100, 500]), g=st.integers(1, 5000), cap=st.integers(1, 20000))
+@settings(max_examples=200, deadline=None)
+def test_a_bounded_block_divides_the_block_and_fits_the_cap(block, g, cap):
+    import unittest.mock
+
+    with unittest.mock.patch.object(bs, "BLOCK_WEIGHTS_MAX", cap):
+        b = bs.bounded_block(block, g)
+    assert block % b == 0 and 1 <= b <= block
+    assert b * g <= cap or b == 1
+    assert b == block or (block * g > cap)
+
+
+def test_blocks_above_the_weight_cap_are_smaller_and_draw_the_same_weights(monkeypatch):
+    """G = 1,000 clusters with a cap of 60,000 entries: blocks of 50 (the largest divisor of 500
+    with 50 × 1,000 ≤ 60,000), the same weights as one unbounded draw, and a window cut at a
+    multiple of 500 still draws only its own replicates."""
+    ids = np.arange(1000, dtype=np.int64) * 7 + 3
+    whole = bs.replicate_weights(ids, range(0, 1200), seed=11)
+    monkeypatch.setattr(bs, "BLOCK_WEIGHTS_MAX", 60_000)
+    blocks = list(bs.replicate_blocks(ids, 1200, seed=11))
+    assert {len(r) for r, _ in blocks} == {50}
+    assert np.array_equal(np.vstack([w for _, w in blocks]), whole)
+    window = list(bs.replicate_blocks(ids, 1200, seed=11, window=range(500, 1000)))
+    assert window[0][0].start == 500 and window[-1][0].stop == 1000
