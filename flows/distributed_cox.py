@@ -35,13 +35,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bipdask.analyses.hir.mediators import PartitionedRows, sorted_rows
+from bipdask.analyses.hir.mediators import PartitionedRows, cox_replicate_window, sorted_rows
+from bipdask.estimators.cox.replicates import REPLICATE_BLOCK
 from bipdask.estimators.cox.source import LocalExecutor
+from bipdask.inference.config import Inference
 from bipdask.prepare.hir import with_pre_belief
 from bipdask.runtime import storage
 
 PARTITIONS_PER_WORKER = 1
 PRIORITY = 100  # the partitions' actors start before the reduces queued meanwhile
+WINDOWS_PER_WORKER = 2  # replicate-window tasks per worker and table (a slow worker's share is half its work)
 
 
 class PartitionActor:
@@ -173,13 +176,48 @@ def time_varying_rows(urls: Sequence[str], belief_survey: pd.DataFrame | None = 
         return
     from distributed import secede
 
-    n = n_partitions or PARTITIONS_PER_WORKER * max(1, len(client.scheduler_info().get("workers", {})))
+    n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+    n = n_partitions or PARTITIONS_PER_WORKER * n_workers
     futures = [client.submit(PartitionActor, g, belief_survey, actor=True, pure=False, priority=PRIORITY)
                for g in partition_urls(urls, n)]
     secede()
     try:
-        rows = PartitionedRows([ActorPart(f.result()) for f in futures], executor(client))
+        runner = _window_runner(client, list(urls), belief_survey, WINDOWS_PER_WORKER * n_workers)
+        rows = PartitionedRows([ActorPart(f.result()) for f in futures], executor(client), runner)
         yield rows
     finally:
         client.cancel(futures)
         del futures
+
+
+def replicate_windows(n_replicates: int, n_windows: int, block: int = REPLICATE_BLOCK) -> list[range]:
+    """0 … B − 1 in at most ``n_windows`` contiguous windows cut at multiples of ``block`` (the Cox
+    bootstrap's replicate blocks), so that no block is solved twice."""
+    n_blocks = -(-int(n_replicates) // block)
+    cuts = [min(int(c) * block, n_replicates) for c in np.linspace(0, n_blocks, max(1, min(n_windows, n_blocks)) + 1)
+            .round().astype(int)]
+    return [range(a, b) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+
+
+def replicate_window_task(urls: Sequence[str], belief_survey: pd.DataFrame | None,
+                          models: Sequence[tuple[tuple[str, ...], pd.Series]], inference: Inference,
+                          window: range) -> list[np.ndarray]:
+    """One window of the Cox pairs replicates of a table's models, on all its rows in this task
+    (:func:`bipdask.analyses.hir.mediators.cox_replicate_window`): no round trip per Newton step."""
+    return cox_replicate_window(load_partition(urls, belief_survey), models, inference, window)
+
+
+def _window_runner(client: Any, urls: list[str], belief_survey: pd.DataFrame | None, n_windows: int) -> Callable:
+    """A replicate runner (:class:`~bipdask.analyses.hir.mediators.PartitionedRows`) that cuts the B
+    replicates into windows on block boundaries and computes each as a task on any worker; the
+    windows' rows are concatenated in replicate order, so the replicates are those of one run of
+    all B, bit for bit, on any number of workers."""
+
+    def run(models: Sequence[tuple[tuple[str, ...], pd.Series]], inference: Inference) -> list[np.ndarray]:
+        windows = replicate_windows(int(inference.replicates), n_windows)
+        futures = [client.submit(replicate_window_task, urls, belief_survey, list(models), inference, w,
+                                 pure=False, priority=PRIORITY) for w in windows]
+        parts = client.gather(futures)
+        return [np.concatenate([p[i] for p in parts]) for i in range(len(models))]
+
+    return run

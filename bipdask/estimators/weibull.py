@@ -81,11 +81,16 @@ def _compress(X: np.ndarray, t: np.ndarray, d: np.ndarray, w: np.ndarray, cluste
 
 
 def _xlogy_p(t: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """t^p and p·ln(t)·t^p, with 0 at t = 0 (B × P)."""
-    pos = t > 0
-    lt = np.where(pos, np.log(np.where(pos, t, 1.0)), 0.0)
+    """t^p and p·ln(t)·t^p, with 0 at t = 0 (B × P), for a row of durations ``t`` (1 × P).
+
+    Computed once per distinct duration and spread to the patterns (a few hundred weeks for
+    thousands of patterns): the same operations on the same numbers, so the same bits."""
+    tu, inv = np.unique(t, return_inverse=True)
+    pos = tu > 0
+    lt = np.where(pos, np.log(np.where(pos, tu, 1.0)), 0.0)[None, :]
     tp = np.where(pos, np.exp(p * lt), 0.0)
-    return tp, p * lt
+    inv = inv.ravel()
+    return tp[:, inv], (p * lt)[:, inv]
 
 
 def _terms(theta: np.ndarray, X: np.ndarray, t: np.ndarray, d: np.ndarray, interval: bool,
@@ -98,6 +103,7 @@ def _terms(theta: np.ndarray, X: np.ndarray, t: np.ndarray, d: np.ndarray, inter
     This is the likelihood of a discrete-week Weibull PH process (the synthetic panel's DGP).
     ``offset`` (P,): a constant added to every pattern's linear predictor — a coefficient held
     fixed (the restricted fits of the wild score bootstrap); ``None`` leaves η untouched.
+    The event terms are computed on the event patterns' columns only.
     """
     b, ln_p = theta[:, :-1], theta[:, -1:]
     p = np.exp(ln_p)
@@ -118,25 +124,25 @@ def _terms(theta: np.ndarray, X: np.ndarray, t: np.ndarray, d: np.ndarray, inter
     A = e * a
     ll = -A
     l_e, l_t, l_ee, l_et, l_tt = -A, -e * a_t, -A, -e * a_t, -e * a_tt
-    ev = d > 0
-    if np.any(ev):
-        u, ult = _xlogy_p(t[None, :], p)
-        dl = u - a
-        dl_t = u * ult - a_t
-        dl_tt = u * ult * (1 + ult) - a_tt
-        Dl = e * dl
-        # censored patterns have Dl = 0 here (inf·0); their values are discarded by np.where
+    ev = np.flatnonzero(d > 0)
+    if ev.size:
+        u, ult = _xlogy_p(t[None, ev], p)
+        e_ev = e[:, ev]
+        dl = u - a[:, ev]
+        dl_t = u * ult - a_t[:, ev]
+        dl_tt = u * ult * (1 + ult) - a_tt[:, ev]
+        Dl = e_ev * dl
         with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
             g = np.log(-np.expm1(-Dl))
             q = 1.0 / np.expm1(Dl)
             g2 = -q * (1 + q)
-            Dt, Dtt = e * dl_t, e * dl_tt
-            ll = np.where(ev, ll + g, ll)
-            l_e = np.where(ev, l_e + q * Dl, l_e)
-            l_t = np.where(ev, l_t + q * Dt, l_t)
-            l_ee = np.where(ev, l_ee + g2 * Dl**2 + q * Dl, l_ee)
-            l_et = np.where(ev, l_et + g2 * Dl * Dt + q * Dt, l_et)
-            l_tt = np.where(ev, l_tt + g2 * Dt**2 + q * Dtt, l_tt)
+            Dt, Dtt = e_ev * dl_t, e_ev * dl_tt
+            ll[:, ev] = ll[:, ev] + g
+            l_e[:, ev] = l_e[:, ev] + q * Dl
+            l_t[:, ev] = l_t[:, ev] + q * Dt
+            l_ee[:, ev] = l_ee[:, ev] + g2 * Dl**2 + q * Dl
+            l_et[:, ev] = l_et[:, ev] + g2 * Dl * Dt + q * Dt
+            l_tt[:, ev] = l_tt[:, ev] + g2 * Dt**2 + q * Dtt
     return ll, l_e, l_t, l_ee, l_et, l_tt
 
 
@@ -407,8 +413,9 @@ def bootstrap_weibull(pat: Patterns, params: pd.Series, n_replicates: int, seed:
     """
     out = np.empty((n_replicates, params.size))
     theta0 = params.to_numpy()
+    by_cluster = pat.cluster_patterns.T.tocsr()
     for reps, wc in bs.replicate_blocks(pat.cluster_ids, n_replicates, seed, scheme, block, reuse=True):
-        wp = bs.pattern_weights(wc, pat.cluster_patterns)
+        wp = bs.pattern_weights_in_rows(wc, by_cluster)
 
         def grad_hess(theta: np.ndarray, rows: np.ndarray, wp: np.ndarray = wp):
             return _grad_hess(theta, pat, wp[rows])

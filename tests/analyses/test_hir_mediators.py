@@ -8,6 +8,7 @@ import pytest
 from bipdask.analyses.hir.mediators import (
     PartitionedRows,
     RowsSummary,
+    cox_replicate_window,
     rows_summary,
     sorted_rows,
     table9,
@@ -98,3 +99,26 @@ def test_share_rows_from_partitions_read_one_at_a_time_equal_the_gathered_rows(m
         pd.testing.assert_frame_equal(streamed.replicates, gathered.replicates)
         assert set(streamed.rows["inference"]) == {method} and streamed.notes["rows"] == len(data)
     assert read == [0, 1, 2, 0, 1, 2]
+
+
+@pytest.mark.parametrize("table", [table9, table10], ids=["table9", "table10"])
+def test_replicates_from_a_runner_of_windows_equal_the_fits_own_replicates(table):
+    """The flow's path: point fits through the partitions, the pairs replicates of all models from
+    windows computed on all the rows (cox_replicate_window), concatenated in order."""
+    df = _rows(n_persons=300, seed=5)
+    inference = Inference(replicates=120, seed=3)
+    one = table(df, inference=inference)
+    calls = []
+
+    def runner(models, inf):
+        calls.append([covs for covs, _ in models])
+        parts = [cox_replicate_window(df, models, inf, w) for w in (range(0, 50), range(50, 77), range(77, 120))]
+        return [np.concatenate([p[i] for p in parts]) for i in range(len(models))]
+
+    rows = _partitioned(df, GROUPS[1])
+    rows.replicate_runner = runner
+    got = table(rows, inference=inference)
+    assert len(calls) == 1 and len(calls[0]) >= 1  # one call for all the table's models
+    pd.testing.assert_frame_equal(got.rows, one.rows, check_exact=True)
+    pd.testing.assert_frame_equal(got.replicates, one.replicates, check_exact=True)
+    assert got.notes == one.notes

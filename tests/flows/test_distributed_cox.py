@@ -10,9 +10,10 @@ import pytest
 from distributed import Client, LocalCluster
 
 from bipdask.analyses.hir.mediators import table9, table10
+from bipdask.estimators.cox.replicates import REPLICATE_BLOCK
 from bipdask.inference.config import Inference
 from bipdask.runtime import storage
-from flows.distributed_cox import DaskExecutor, partition_urls, time_varying_rows
+from flows.distributed_cox import DaskExecutor, partition_urls, replicate_windows, time_varying_rows
 
 N_PERSONS = 500
 
@@ -77,7 +78,8 @@ def _arrays(obj):
 
 
 INFERENCES = {"wild-jobcentre": Inference(method="wild", cluster="jobcentre_id", replicates=99, seed=3),
-              "pairs-person": Inference(replicates=6, seed=3)}
+              "pairs-person": Inference(replicates=6, seed=3),
+              "pairs-person-windows": Inference(replicates=130, seed=3)}  # 3 blocks of the Cox bootstrap
 
 
 @pytest.fixture(scope="module", params=[1, 2], ids=["1-worker", "2-workers"])
@@ -99,6 +101,8 @@ def test_table9_on_workers_equals_the_one_frame_rows_and_gathers_no_rows(client,
     assert got.notes == one.notes and len(got.rows) == 4
     names = {name for name, _ in _Recording.gathered}
     assert {"rows_summary", "partition_summary", "partition_stats", "partition_scores"} <= names
+    if inference.method == "pairs":  # the replicates come from window tasks, not Newton steps via the actors
+        assert "partition_grad_hess" not in names
     for name, results in _Recording.gathered:
         for a in _arrays(results):  # k, k × k, per-cluster (persons at most) — never per row
             assert a.shape[0] <= N_PERSONS and a.size <= 2 * N_PERSONS < len(tv), (name, a.shape)
@@ -126,6 +130,28 @@ def test_outside_a_worker_the_partitions_are_fitted_in_process(tmp_path):
     with time_varying_rows(sorted(files), n_partitions=4) as rows:
         got = table9(rows, inference=inference)
     pd.testing.assert_frame_equal(got.rows, table9(tv, inference=inference).rows, check_exact=True)
+
+
+def test_table10_pairs_replicates_from_window_tasks_equal_the_one_frame_replicates(client, tmp_path):
+    from bipdask.prepare.hir import with_pre_belief
+
+    tv = _time_varying(seed=2)
+    survey = _survey(tv)
+    inference = INFERENCES["pairs-person-windows"]
+    one = table10(with_pre_belief(tv, survey), inference=inference)
+    got = client.submit(_on_worker, table10, _files(tv, tmp_path), inference, survey, pure=False).result()
+    pd.testing.assert_frame_equal(got.rows, one.rows, check_exact=True)
+    pd.testing.assert_frame_equal(got.replicates, one.replicates, check_exact=True)
+
+
+@pytest.mark.parametrize("n_replicates", [1, 49, 50, 51, 130, 9999])
+@pytest.mark.parametrize("n_windows", [1, 2, 4, 7])
+def test_replicate_windows_cut_all_replicates_at_block_boundaries(n_replicates, n_windows):
+    windows = replicate_windows(n_replicates, n_windows)
+    assert windows[0].start == 0 and windows[-1].stop == n_replicates
+    assert all(a.stop == b.start for a, b in zip(windows[:-1], windows[1:]))
+    assert all(w.start % REPLICATE_BLOCK == 0 and len(w) > 0 for w in windows)
+    assert len(windows) == min(n_windows, -(-n_replicates // REPLICATE_BLOCK))
 
 
 def test_partition_urls_keeps_whole_job_centres_in_order():

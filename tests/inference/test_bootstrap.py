@@ -171,3 +171,17 @@ def test_blocks_above_the_weight_cap_are_smaller_and_draw_the_same_weights(monke
     assert np.array_equal(np.vstack([w for _, w in blocks]), whole)
     window = list(bs.replicate_blocks(ids, 1200, seed=11, window=range(500, 1000)))
     assert window[0][0].start == 500 and window[-1][0].stop == 1000
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 150), st.integers(1, 40), st.integers(1, 30), st.booleans(), st.integers(0, 2**31 - 1))
+def test_pattern_weights_in_rows_equal_pattern_weights_bit_for_bit(n_rep, n_clusters, n_patterns, integer, seed):
+    from scipy import sparse
+
+    rng = np.random.default_rng(seed)
+    dense = rng.random((n_clusters, n_patterns)) * (rng.random((n_clusters, n_patterns)) < 0.3)
+    if integer:
+        dense = np.round(dense * 7)
+    cp = sparse.csr_matrix(dense)
+    w = rng.poisson(1.0, (n_rep, n_clusters)).astype(np.float64) if integer else rng.random((n_rep, n_clusters))
+    np.testing.assert_array_equal(bs.pattern_weights_in_rows(w, cp.T.tocsr()), bs.pattern_weights(w, cp))

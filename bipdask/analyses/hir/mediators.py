@@ -30,8 +30,8 @@ and p-value come from its replicates (analyses ``hir_table9``, ``hir_table10``).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -57,6 +57,7 @@ from bipdask.analyses.hir.linear_table import (
 )
 from bipdask.errors import FitError, require_columns
 from bipdask.estimators.cox.model import cox_fit
+from bipdask.estimators.cox.replicates import REPLICATE_BLOCK, cox_replicates
 from bipdask.estimators.cox.source import (
     CoxPartition,
     Executor,
@@ -68,7 +69,7 @@ from bipdask.estimators.cox.source import (
 from bipdask.estimators.lpm import lpm
 from bipdask.estimators.lpm.within import WithinMoments, combine_within, lpm_within, within_moments
 from bipdask.inference.config import Inference
-from bipdask.inference.pairs import replicate_summary
+from bipdask.inference.pairs import replicate_summary, summarise
 
 TABLE9_MODELS = {"caseload": ("caseload", "casemiss"), "caseload_change": ("caseload_change", "change_miss")}
 ROW_ORDER = ["jobcentre_id", "person_id", "start"]
@@ -144,11 +145,15 @@ class FrameRows:
 class PartitionedRows:
     """The rows as partitions of whole job centres, each in :func:`sorted_rows` order, held where
     ``executor`` runs (:class:`~bipdask.estimators.cox.source.Executor`: this process, or Dask
-    workers); only summaries and per-stratum terms come back."""
+    workers); only summaries and per-stratum terms come back. ``replicate_runner`` (optional)
+    computes the pairs replicates of the fitted models elsewhere (the flow: windows of replicates
+    as tasks, each on all rows, :func:`cox_replicate_window`) instead of Newton step by Newton
+    step through the partitions."""
 
-    def __init__(self, parts: Sequence, executor: Executor) -> None:
+    def __init__(self, parts: Sequence, executor: Executor, replicate_runner: ReplicateRunner | None = None) -> None:
         self.parts = list(parts)
         self.executor = executor
+        self.replicate_runner = replicate_runner
 
     def summary(self) -> RowsSummary:
         return RowsSummary.merge(self.executor.map(rows_summary, self.parts))
@@ -231,9 +236,31 @@ def _cox_table(data: CoxRows, models: dict[str, tuple[str, ...]], **kw) -> Hazar
         return _cox_fits(data, models, **kw)
 
 
+ReplicateRunner = Callable[[Sequence[tuple[tuple[str, ...], pd.Series]], Inference], list[np.ndarray]]
+
+
+def cox_replicate_window(time_varying: pd.DataFrame, models: Sequence[tuple[tuple[str, ...], pd.Series]],
+                         inference: Inference, window: range | None = None) -> list[np.ndarray]:
+    """The pairs-bootstrap replicates ``window`` (default: all B) of each Cox model of Tables 9–10,
+    on all the rows in this process: ``models`` are (covariates, full-sample estimate) pairs, the
+    replicates (len(window) × k per model) solved from the estimate as :func:`cox_fit
+    <bipdask.estimators.cox.model.cox_fit>` solves them (:func:`~bipdask.estimators.cox.replicates.cox_replicates`).
+    The rows of every window of a run are the run's rows bit for bit, so the flow cuts B into
+    windows computed as separate tasks (:mod:`flows.distributed_cox`)."""
+    rows = FrameRows(time_varying)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return [cox_replicates(rows.source(covs, inference.cluster), params, int(inference.replicates),
+                               inference.seed, inference.scheme, REPLICATE_BLOCK, window)
+                for covs, params in models]
+
+
 def _cox_fits(data: CoxRows, models: dict[str, tuple[str, ...]], *, analysis: str,
               inference: Inference, period: str, summary: RowsSummary | None = None) -> HazardEstimates:
-    """Stratified Efron Cox fits, one per model, as hazard-ratio rows with bootstrap replicates."""
+    """Stratified Efron Cox fits, one per model, as hazard-ratio rows with bootstrap replicates.
+
+    Rows that bring a ``replicate_runner`` (:class:`PartitionedRows` in the flow) get the pairs
+    replicates of all models from it, after the point fits; otherwise each fit solves its own."""
     alpha, bootstrap = inference.alpha, inference.replicates
     summary = data.summary() if summary is None else summary
     notes: dict = {"rows": summary.n_rows}
@@ -241,17 +268,26 @@ def _cox_fits(data: CoxRows, models: dict[str, tuple[str, ...]], *, analysis: st
     reps: dict[str, np.ndarray] = {}
     n_persons = summary.n_persons
     z = stats.norm.ppf(1 - alpha / 2)
+    runner: ReplicateRunner | None = getattr(data, "replicate_runner", None)
+    deferred = runner is not None and inference.method == "pairs" and bootstrap > 0
+    fits: dict[str, Any] = {}
     for model, covs in models.items():
         if summary.n_rows == 0 or summary.n_events == 0:
             notes[model] = "skipped: no events"
             continue
         wild = {"wild_terms": [covs[0]]} if inference.method == "wild" else {}  # the mediator, not its indicator
+        kw = {**inference.estimator_kwargs(), **({"bootstrap": 0} if deferred else {})}
         try:
-            fit = cox_fit(data.source(covs, inference.cluster), list(covs), cluster=inference.cluster,
-                          **inference.estimator_kwargs(), **wild)
+            fits[model] = cox_fit(data.source(covs, inference.cluster), list(covs), cluster=inference.cluster,
+                                  **kw, **wild)
         except FitError as exc:
             notes[model] = f"skipped: {exc}"
-            continue
+    if deferred and fits:
+        arrays = runner([(models[m], fit.params) for m, fit in fits.items()], inference)
+        fits = {m: replace(fit, bootstrap=summarise(a, fit.params, inference.scheme, inference.seed))
+                for (m, fit), a in zip(fits.items(), arrays)}
+    for model, fit in fits.items():
+        covs = models[model]
         hr = np.exp(fit.params.to_numpy())
         if fit.wild is not None:  # the wild score test of β = 0 and its inverted CI, on the HR scale
             rep = None

@@ -27,6 +27,7 @@ import pandas as pd
 
 from bipdask.errors import FitError, require_columns
 from bipdask.estimators import covariance as cv
+from bipdask.estimators.cox.replicates import REPLICATE_BLOCK
 from bipdask.estimators.newton import NewtonMessages, NewtonResult, newton
 from bipdask.estimators.results import Results
 from bipdask.inference import score
@@ -272,7 +273,7 @@ def cox_ph(
     bootstrap: int = 0,
     seed: int | None = None,
     scheme: str = "multinomial",
-    block: int = 50,
+    block: int = REPLICATE_BLOCK,
     inference: str | None = None,
     wild_weights: WildWeights = "rademacher",
     wild_terms: Sequence[str] | None = None,
@@ -327,7 +328,7 @@ def cox_fit(
     bootstrap: int = 0,
     seed: int | None = None,
     scheme: str = "multinomial",
-    block: int = 50,
+    block: int = REPLICATE_BLOCK,
     inference: str | None = None,
     wild_weights: WildWeights = "rademacher",
     wild_terms: Sequence[str] | None = None,

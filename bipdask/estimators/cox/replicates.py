@@ -22,6 +22,8 @@ from bipdask.estimators.newton import vectorised_newton
 from bipdask.inference import bootstrap as bs
 from bipdask.inference.pairs import BootstrapSummary, summarise
 
+REPLICATE_BLOCK = 50  # replicates solved together (:func:`bipdask.estimators.cox.model.cox_fit`'s block)
+
 
 class _BlockStratum:
     """One stratum prepared for replicate blocks.
@@ -131,15 +133,31 @@ def _stratum_grad_hess(beta: np.ndarray, vb: np.ndarray, dead_copies: np.ndarray
 
 def bootstrap_cox(source, params: pd.Series, n_replicates: int, seed: int, scheme: str = "multinomial",
                   block: int = 50) -> BootstrapSummary:
-    """B replicate Cox estimates by weighted vectorised Newton from the full-sample estimate.
+    """B replicate Cox estimates by weighted vectorised Newton from the full-sample estimate
+    (:func:`cox_replicates` of all B, summarised)."""
+    return summarise(cox_replicates(source, params, n_replicates, seed, scheme, block), params, scheme, seed)
+
+
+def cox_replicates(source, params: pd.Series, n_replicates: int, seed: int, scheme: str = "multinomial",
+                   block: int = 50, window: range | None = None) -> np.ndarray:
+    """The replicate estimates (len(window) × k; all B without ``window``), NaN rows for failed
+    replicates.
 
     ``source`` is the fit's :class:`~bipdask.estimators.cox.source.StrataSource`: per block of
     replicates the cluster weights (block × G) go to its partitions once, then every Newton step
-    brings back only the per-stratum score and Hessian stacks, summed in stratum order."""
+    brings back only the per-stratum score and Hessian stacks, summed in stratum order.
+    With ``window`` (a contiguous range inside 0 … B − 1) only the blocks holding its replicates
+    are solved, each whole (:func:`~bipdask.inference.bootstrap.replicate_blocks`), so a
+    replicate's Newton sees the same block and active rows as in a run of all B: any cut of the
+    replicates into windows gives the run's replicates bit for bit (the flow's replicate-window
+    tasks, :mod:`flows.distributed_cox`)."""
     ids = source.cluster_ids()
     beta0 = params.to_numpy()
-    out = np.empty((n_replicates, beta0.size))
-    for reps, wc in bs.replicate_blocks(ids, n_replicates, seed, scheme, block, reuse=True):
+    n_out = n_replicates if window is None else len(window)
+    out = np.empty((n_out, beta0.size))
+    for reps, wc in bs.replicate_blocks(ids, n_replicates, seed, scheme, block, reuse=True, window=window):
         grad_hess = source.block(ids, wc)
-        out[reps.start:reps.stop], _ = vectorised_newton(grad_hess, np.tile(beta0, (len(reps), 1)), tol=1e-9)
-    return summarise(out, params, scheme, seed)
+        theta, _ = vectorised_newton(grad_hess, np.tile(beta0, (len(reps), 1)), tol=1e-9)
+        src, dst = bs.window_rows(reps, window)
+        out[dst] = theta[src]
+    return out
