@@ -141,7 +141,7 @@ def partition_urls(urls: Sequence[str], n_partitions: int) -> list[list[str]]:
     return [[u for i in chunk for u in by_jc[i]] for chunk in np.array_split(np.arange(len(by_jc)), n) if chunk.size]
 
 
-def _task_client() -> Any | None:
+def task_client() -> Any | None:
     """The worker's client inside a task on a Dask worker, else None."""
     try:
         from distributed import get_client, get_worker
@@ -169,7 +169,7 @@ def time_varying_rows(urls: Sequence[str], belief_survey: pd.DataFrame | None = 
     the task after the fits is small — so the callers fit the Cox rows last. The actors are
     released on exit.
     """
-    client = _task_client()
+    client = task_client()
     if client is None:
         groups = partition_urls(urls, n_partitions or 1)
         yield PartitionedRows([load_partition(g, belief_survey) for g in groups], LocalExecutor())

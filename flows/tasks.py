@@ -92,7 +92,7 @@ from bipdask.runtime import claims, input_cache, storage
 from bipdask.runtime.input_cache import frame_digest
 from bipdask.spec import Period
 from flows import quiet_console
-from flows.distributed_cox import time_varying_rows
+from flows.distributed_cox import PRIORITY, task_client, time_varying_rows
 from flows.outputs import ESTIMATES_FILE, ReduceOutput
 
 WEEKS_COLUMNS = ["person_id", "week", "dream_code", "lab_type", "ordinary_hours", "employed"]
@@ -516,17 +516,39 @@ def estimate_hir_durations_impl(
     counts = [storage.read_parquet(list(count_urls))] if count_urls else []  # the units' count frames
     persons = [storage.read_parquet(list(person_urls))] if person_urls else []
     kw = dict(inference=inference, min_persons=min_persons)
-    if inference.cluster == "person_id":
-        t4 = table4(storage.read_parquet(list(gap_urls)), **kw)
-        t7 = table7(storage.read_parquet(list(first_lab_urls)), **kw)
-    else:
-        t4 = table4_from_counts(combine_counts(counts, "gap"), combine_persons(persons, "gap"), **kw)
-        t7 = table7_from_counts(combine_counts(counts, "first_lab"), combine_persons(persons, "first_lab"), **kw)
     raw, km = figure_curves_from_counts(combine_counts(counts, "gap"))
     files = {name: storage.write_parquet(frame, storage.join(results_url, f"{name}.parquet"))
              for name, frame in ((FIGURE1, raw), (FIGURE2, km))}
+    if inference.cluster == "person_id":  # the two tables' person bootstraps side by side, last
+        t4, t7 = _side_by_side([(_spell_table, (table4, list(gap_urls), kw)),
+                                (_spell_table, (table7, list(first_lab_urls), kw))])
+    else:
+        t4 = table4_from_counts(combine_counts(counts, "gap"), combine_persons(persons, "gap"), **kw)
+        t7 = table7_from_counts(combine_counts(counts, "first_lab"), combine_persons(persons, "first_lab"), **kw)
     out = _outputs([t4, t7], replicates_url, t0, inference.cluster)  # the withholding rule, as every table
     return dataclasses.replace(out, files={**files, **out.files}, seconds=time.perf_counter() - t0)
+
+
+def _spell_table(table: Callable, urls: list[str], kw: dict[str, Any]) -> Any:
+    """Table 4 or 7 on the gathered spells at ``urls`` (person clusters)."""
+    return table(storage.read_parquet(urls), **kw)
+
+
+def _side_by_side(calls: Sequence[tuple[Callable, tuple]]) -> list[Any]:
+    """``[fn(*args) for fn, args in calls]``, each call a task of its own when this runs in a task on
+    a Dask worker (high priority; this task secedes meanwhile and does not rejoin, as
+    :func:`flows.distributed_cox.time_varying_rows` — so callers do only light work after it): the
+    person bootstraps of Tables 4 and 7 (~half the durations task each at B = 9,999) then run on both
+    workers. Outside a worker (tests, a task body called directly) in turn, in this process. The
+    results do not depend on where a call runs."""
+    client = task_client()
+    if client is None:
+        return [fn(*args) for fn, args in calls]
+    from distributed import secede
+
+    futures = [client.submit(fn, *args, pure=False, priority=PRIORITY) for fn, args in calls]
+    secede()
+    return client.gather(futures)
 
 
 def _described(rows: pd.DataFrame, replicates: Any, cluster: str | None) -> list[dict[str, Any]]:

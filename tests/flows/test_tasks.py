@@ -192,3 +192,31 @@ def test_the_descriptives_reduce_uses_unit_sums_only_when_persons_are_disjoint(t
     a, b = pd.DataFrame(gathered.rows), pd.DataFrame(reduced.rows)
     assert len(a) == len(b) > 100
     pd.testing.assert_frame_equal(a, b, rtol=1e-10)
+
+
+def test_durations_reduce_on_a_worker_runs_tables_4_and_7_as_tasks_with_the_same_rows(tmp_path):
+    """With person clusters the reduce hands Tables 4 and 7 to two tasks (both workers work on the
+    person bootstraps); the rows and replicate files equal the in-process reduce's."""
+    from distributed import Client, LocalCluster, get_task_stream
+
+    spells = {kind: _spells(seed=5) for kind in SPELL_KINDS}
+    counts = storage.write_parquet(unit_spell_counts(spells), str(tmp_path / "counts.parquet"))
+    persons = storage.write_parquet(unit_spell_persons(spells), str(tmp_path / "persons.parquet"))
+    url = storage.write_parquet(spells["gap"], str(tmp_path / "gaps.parquet"))
+    inference = Inference(replicates=30, seed=7)
+
+    def reduce(where):
+        return estimate_hir_durations_impl([counts], [persons], str(tmp_path / where / "results"),
+                                           str(tmp_path / where / "replicates"), inference, gap_urls=[url],
+                                           first_lab_urls=[url])
+
+    here = reduce("here")
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster, \
+            Client(cluster) as client, get_task_stream(client) as stream:
+        there = client.submit(reduce, "there", pure=False).result()
+    assert sum("_spell_table" in str(t["key"]) for t in stream.data) == 2
+    assert there.rows == here.rows and there.notes == here.notes
+    for name, file in here.files.items():
+        pd.testing.assert_frame_equal(storage.read_parquet(there.files[name]), storage.read_parquet(file),
+                                      check_exact=True)
+
