@@ -413,15 +413,36 @@ def bootstrap_weibull(pat: Patterns, params: pd.Series, n_replicates: int, seed:
     """
     out = np.empty((n_replicates, params.size))
     theta0 = params.to_numpy()
-    by_cluster = pat.cluster_patterns.T.tocsr()
-    for reps, wc in bs.replicate_blocks(pat.cluster_ids, n_replicates, seed, scheme, block, reuse=True):
-        wp = bs.pattern_weights_in_rows(wc, by_cluster)
+    for reps, wp in pattern_weight_blocks(pat, n_replicates, seed, scheme, block):
 
         def grad_hess(theta: np.ndarray, rows: np.ndarray, wp: np.ndarray = wp):
             return _grad_hess(theta, pat, wp[rows])
 
         out[reps.start:reps.stop], _ = vectorised_newton(grad_hess, np.tile(theta0, (len(reps), 1)))
     return summarise(out, params, scheme, seed)
+
+
+def pattern_weight_blocks(pat: Patterns, n_replicates: int, seed: int, scheme: bs.Scheme = "multinomial",
+                          block: int = 1000):
+    """Yield (replicate range, pattern weights block × P) for the blocks of
+    :func:`~bipdask.inference.bootstrap.replicate_blocks` (the same ranges), without a block × G
+    matrix of cluster weights: the weights are drawn :data:`~bipdask.inference.bootstrap.PATTERN_ROWS`
+    replicates at a time into one small buffer and turned into pattern weights at once
+    (:func:`~bipdask.inference.bootstrap.pattern_weights_in_rows`). The same numbers as the pattern
+    weights of the whole block (weights are a pure function of seed, replicate and cluster id); with
+    ~20,000 persons the block's 80 MB of weights were page-faulted and read back per fit."""
+    ids = pat.cluster_ids
+    by_cluster = pat.cluster_patterns.T.tocsr()
+    size = bs.bounded_block(block, ids.size)
+    buffer = np.empty((min(bs.PATTERN_ROWS, max(n_replicates, 1)), ids.size))
+    for start in range(0, n_replicates, size):
+        reps = range(start, min(start + size, n_replicates))
+        wp = np.empty((len(reps), by_cluster.shape[0]))
+        for a in range(0, len(reps), bs.PATTERN_ROWS):
+            sub = reps[a:a + bs.PATTERN_ROWS]
+            wc = bs.replicate_weights(ids, sub, seed, scheme, out=buffer[:len(sub)])
+            wp[a:a + len(sub)] = bs.pattern_weights_in_rows(wc, by_cluster)
+        yield reps, wp
 
 
 def expected_duration(result: WeibullResult, profile: dict[str, float] | pd.DataFrame) -> pd.Series:

@@ -267,7 +267,7 @@ def pattern_weights(weights: np.ndarray, cluster_patterns: sparse.csr_matrix) ->
     return np.asarray((cluster_patterns.T @ weights.T).T)
 
 
-PATTERN_ROWS = 64  # replicates per sparse product of :func:`pattern_weights_in_rows`
+PATTERN_ROWS = 16  # replicates per sparse product of :func:`pattern_weights_in_rows`
 
 
 def pattern_weights_in_rows(weights: np.ndarray, patterns_by_cluster: sparse.csr_matrix) -> np.ndarray:

@@ -82,13 +82,13 @@ def test_no_successful_replicate_publishes_no_p_value(monkeypatch):
     spells = _spells(n=3000)
     cell = ((spells["D"] == 1) & (spells["E"] == 1)).to_numpy()
     spells = spells.assign(person_id=np.arange(len(spells)))
-    weights = np.ones((20, len(spells)))
-    weights[:, cell] = 0.0
 
-    def blocks(cluster_ids, n_replicates, seed, scheme="multinomial", block=500, *, reuse=False):
-        yield range(n_replicates), weights
+    def weights(cluster_ids, replicates, seed, scheme="multinomial", *, out=None):
+        w = np.ones((len(replicates), len(cluster_ids)))
+        w[:, cell] = 0.0  # person ids are the row numbers: sorted ids in row order
+        return w
 
-    monkeypatch.setattr(bs, "replicate_blocks", blocks)
+    monkeypatch.setattr(bs, "replicate_weights", weights)
     tab = duration_did(spells, bootstrap=20, seed=1).table.set_index("quantity")
     assert tab[["se_boot", "ci_low", "ci_high", "p_value"]].isna().all().all()
     assert (tab["replicate_failure_share"] == 1.0).all() and tab["estimate"].notna().all()

@@ -217,3 +217,24 @@ def test_pattern_terms_equal_the_previous_computation_bit_for_bit(interval, seed
     theta = np.column_stack([rng.normal(0, 0.3, (37, 3)), rng.normal(-0.2, 0.3, 37)])
     for got, want in zip(_terms(theta, X, t, d, interval), _terms_before(theta, X, t, d, interval)):
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("scheme", ["multinomial", "poisson"])
+def test_pattern_weight_blocks_equal_the_blocks_of_cluster_weights_bit_for_bit(monkeypatch, scheme):
+    """The replicate blocks (shrunk by bounded_block here) and their pattern weights equal those of
+    replicate_blocks × pattern_weights, drawn without the block × G weights."""
+    from bipdask.estimators.weibull import _compress, pattern_weight_blocks
+
+    rng = np.random.default_rng(4)
+    n = 900
+    X = np.column_stack([rng.integers(0, 2, (n, 2)).astype(float), np.ones(n)])
+    t = rng.integers(1, 30, n).astype(float)
+    d = (rng.random(n) < 0.7).astype(float)
+    pat = _compress(X, t, d, np.ones(n), rng.integers(0, 150, n) * 7 + 3, interval=True)
+    monkeypatch.setattr(bs, "BLOCK_WEIGHTS_MAX", 1000)  # 150 clusters: blocks of 5 instead of 10
+    got = list(pattern_weight_blocks(pat, 37, 11, scheme, block=10))
+    want = [(reps, bs.pattern_weights(wc, pat.cluster_patterns))
+            for reps, wc in bs.replicate_blocks(pat.cluster_ids, 37, 11, scheme, 10)]
+    assert [r for r, _ in got] == [r for r, _ in want] and len(got[0][0]) == 5
+    for (_, a), (_, b) in zip(got, want):
+        np.testing.assert_array_equal(a, b)
