@@ -44,7 +44,7 @@ from bipdask.runtime import storage
 
 PARTITIONS_PER_WORKER = 1
 PRIORITY = 100  # the partitions' actors start before the reduces queued meanwhile
-WINDOWS_PER_WORKER = 2  # replicate-window tasks per worker and table (a slow worker's share is half its work)
+WINDOWS_PER_WORKER = 2  # replicate windows per worker and table
 
 
 class PartitionActor:
@@ -207,17 +207,42 @@ def replicate_window_task(urls: Sequence[str], belief_survey: pd.DataFrame | Non
     return cox_replicate_window(load_partition(urls, belief_survey), models, inference, window)
 
 
+class CallActor:
+    """A Dask actor that runs functions in its worker's actor thread: work handed to a worker
+    whose task threads are all taken by long reduces (Table 8, the BIP blocks) starts at once
+    instead of queueing behind them, as the partitions' Newton steps do (:class:`PartitionActor`)."""
+
+    def call(self, fn: Callable, args: tuple) -> Any:
+        with np.errstate(all="ignore"):
+            return fn(*args)
+
+
+def on_every_worker(client: Any, calls: Sequence[tuple[Callable, tuple]]) -> list[Any]:
+    """``[fn(*args) for fn, args in calls]``, the calls dealt round-robin to one :class:`CallActor`
+    per worker (each worker's calls run one after another in its actor thread), results in call
+    order; the actors are released at the end. The results do not depend on where a call ran."""
+    workers = sorted(client.scheduler_info().get("workers", {}))
+    futures = [client.submit(CallActor, actor=True, pure=False, priority=PRIORITY,
+                             **({"workers": [w], "allow_other_workers": False} if w else {}))
+               for w in (workers or [None])]
+    try:
+        actors = [f.result() for f in futures]
+        pending = [actors[i % len(actors)].call(fn, args) for i, (fn, args) in enumerate(calls)]
+        return [p.result() for p in pending]
+    finally:
+        client.cancel(futures)
+
+
 def _window_runner(client: Any, urls: list[str], belief_survey: pd.DataFrame | None, n_windows: int) -> Callable:
     """A replicate runner (:class:`~bipdask.analyses.hir.mediators.PartitionedRows`) that cuts the B
-    replicates into windows on block boundaries and computes each as a task on any worker; the
-    windows' rows are concatenated in replicate order, so the replicates are those of one run of
-    all B, bit for bit, on any number of workers."""
+    replicates into windows on block boundaries and computes them on every worker
+    (:func:`on_every_worker`); the windows' rows are concatenated in replicate order, so the
+    replicates are those of one run of all B, bit for bit, on any number of workers."""
 
     def run(models: Sequence[tuple[tuple[str, ...], pd.Series]], inference: Inference) -> list[np.ndarray]:
         windows = replicate_windows(int(inference.replicates), n_windows)
-        futures = [client.submit(replicate_window_task, urls, belief_survey, list(models), inference, w,
-                                 pure=False, priority=PRIORITY) for w in windows]
-        parts = client.gather(futures)
+        parts = on_every_worker(client, [(replicate_window_task, (urls, belief_survey, list(models), inference, w))
+                                         for w in windows])
         return [np.concatenate([p[i] for p in parts]) for i in range(len(models))]
 
     return run

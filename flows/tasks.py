@@ -92,7 +92,7 @@ from bipdask.runtime import claims, input_cache, storage
 from bipdask.runtime.input_cache import frame_digest
 from bipdask.spec import Period
 from flows import quiet_console
-from flows.distributed_cox import PRIORITY, task_client, time_varying_rows
+from flows.distributed_cox import on_every_worker, task_client, time_varying_rows
 from flows.outputs import ESTIMATES_FILE, ReduceOutput
 
 WEEKS_COLUMNS = ["person_id", "week", "dream_code", "lab_type", "ordinary_hours", "employed"]
@@ -535,20 +535,20 @@ def _spell_table(table: Callable, urls: list[str], kw: dict[str, Any]) -> Any:
 
 
 def _side_by_side(calls: Sequence[tuple[Callable, tuple]]) -> list[Any]:
-    """``[fn(*args) for fn, args in calls]``, each call a task of its own when this runs in a task on
-    a Dask worker (high priority; this task secedes meanwhile and does not rejoin, as
+    """``[fn(*args) for fn, args in calls]``, on every worker when this runs in a task on a Dask
+    worker (:func:`flows.distributed_cox.on_every_worker`: in the workers' actor threads, not
+    queued behind the run's long reduces; this task secedes meanwhile and does not rejoin, as
     :func:`flows.distributed_cox.time_varying_rows` — so callers do only light work after it): the
-    person bootstraps of Tables 4 and 7 (~half the durations task each at B = 9,999) then run on both
-    workers. Outside a worker (tests, a task body called directly) in turn, in this process. The
-    results do not depend on where a call runs."""
+    person bootstraps of Tables 4 and 7 (~half the durations task each at B = 9,999) then run on
+    both workers. Outside a worker (tests, a task body called directly) in turn, in this process.
+    The results do not depend on where a call runs."""
     client = task_client()
     if client is None:
         return [fn(*args) for fn, args in calls]
     from distributed import secede
 
-    futures = [client.submit(fn, *args, pure=False, priority=PRIORITY) for fn, args in calls]
     secede()
-    return client.gather(futures)
+    return on_every_worker(client, calls)
 
 
 def _described(rows: pd.DataFrame, replicates: Any, cluster: str | None) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from bipdask.analyses.hir.mediators import table9, table10
 from bipdask.estimators.cox.replicates import REPLICATE_BLOCK
 from bipdask.inference.config import Inference
 from bipdask.runtime import storage
-from flows.distributed_cox import DaskExecutor, partition_urls, replicate_windows, time_varying_rows
+from flows.distributed_cox import DaskExecutor, on_every_worker, partition_urls, replicate_windows, time_varying_rows
 
 N_PERSONS = 500
 
@@ -179,3 +179,15 @@ def test_partition_actor_replaces_a_derived_object_and_refuses_its_old_handle(tm
         actor.apply(len, *first, {})
     with pytest.raises(RuntimeError, match="replaced"):
         actor.apply(len, *child, {})  # derived from the replaced object: gone with it
+
+
+def _where(i):
+    from distributed import get_worker
+
+    return i, get_worker().address
+
+
+def test_on_every_worker_returns_the_calls_results_in_order_from_every_worker(client):
+    got = on_every_worker(client, [(_where, (i,)) for i in range(5)])
+    assert [i for i, _ in got] == list(range(5))
+    assert len({w for _, w in got}) == len(client.scheduler_info()["workers"])

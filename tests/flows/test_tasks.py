@@ -194,8 +194,8 @@ def test_the_descriptives_reduce_uses_unit_sums_only_when_persons_are_disjoint(t
     pd.testing.assert_frame_equal(a, b, rtol=1e-10)
 
 
-def test_durations_reduce_on_a_worker_runs_tables_4_and_7_as_tasks_with_the_same_rows(tmp_path):
-    """With person clusters the reduce hands Tables 4 and 7 to two tasks (both workers work on the
+def test_durations_reduce_on_a_worker_runs_tables_4_and_7_on_both_workers_with_the_same_rows(tmp_path):
+    """With person clusters the reduce hands Tables 4 and 7 to an actor on each worker (both work on the
     person bootstraps); the rows and replicate files equal the in-process reduce's."""
     from distributed import Client, LocalCluster, get_task_stream
 
@@ -214,7 +214,7 @@ def test_durations_reduce_on_a_worker_runs_tables_4_and_7_as_tasks_with_the_same
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster, \
             Client(cluster) as client, get_task_stream(client) as stream:
         there = client.submit(reduce, "there", pure=False).result()
-    assert sum("_spell_table" in str(t["key"]) for t in stream.data) == 2
+    assert sum("CallActor" in str(t["key"]) for t in stream.data) == 2  # one per worker ran the tables
     assert there.rows == here.rows and there.notes == here.notes
     for name, file in here.files.items():
         pd.testing.assert_frame_equal(storage.read_parquet(there.files[name]), storage.read_parquet(file),
