@@ -45,6 +45,8 @@ from flows.tasks import (
     estimate_hir_mediators,
     estimate_new_course_share,
     estimate_share_did,
+    from_unit_sums,
+    person_bootstrap,
     prepare_bip,
     prune_cache,
     staged_bip_jobcentre_ids,
@@ -53,6 +55,7 @@ from flows.tasks import (
     write_report,
     write_results,
 )
+from flows.tree import TREE_FOLDER, tree_reduce
 from flows.version import package_versions, version_key
 
 ProgressFn = Callable[[str, int, int], None]  # (stage, done, total); total 0: a message
@@ -171,9 +174,17 @@ def evaluate(
         see the same rows in the same order on 1 worker or 16."""
         return sorted((u for i in infos for u in i["urls"].get(kind, [])), key=lambda u: u.rsplit("/", 1)[-1])
 
+    tree_url = storage.join(run.model_input, TREE_FOLDER)
+
+    def summed(kind: str) -> list[Any]:
+        """A kind's additive unit files summed in a tree of combine tasks (:mod:`flows.tree`, a shape
+        fixed by the unit list): ``[root]`` for a reduce that sums them (:func:`from_unit_sums`)."""
+        return tree_reduce(kind, urls(kind), tree_url)
+
     t0 = time.perf_counter()
     has_linkage_tables = all(storage.exists(storage.join(staged, f"{t}.parquet")) for t in ("assignments", "caseload"))
-    linkage = check_linkage.submit(urls("linkage_counts"), run.results, spec_obj.match_rate_floor,
+    linkage = check_linkage.submit(summed("linkage_counts") if has_linkage_tables else [], run.results,
+                                   spec_obj.match_rate_floor,
                                    has_linkage_tables, report.get("quarantined")).result()
     timings["check_linkage"] = time.perf_counter() - t0
     log.info("linkage: %s", f"match rate {linkage['match_rate']:.3f}" if linkage.get("match_rate") is not None
@@ -188,14 +199,25 @@ def evaluate(
     reduces: dict[str, PrefectFuture] = {}
     # persons in one job centre each: per-unit counts of distinct persons add up (the small reduces)
     disjoint = (report.get("coverage") or {}).get("persons_in_several_jobcentres") == 0
+    person_clusters = cluster == "person_id"
+
+    def sums_or_none(rows_kind: str, sums_kind: str, per_person: bool = False) -> list[Any] | None:
+        """The tree root of ``sums_kind`` when the reduce fits on the units' sums, else None: it
+        gathers ``rows_kind`` (a person in two job centres, a person-level bootstrap, or a unit
+        reused from an older cache without the sums)."""
+        complete = len(urls(sums_kind)) == len(urls(rows_kind))
+        return summed(sums_kind) if from_unit_sums(complete, persons_disjoint=disjoint, per_person=per_person) else None
+
     reduces["estimate_share_did"] = estimate_share_did.submit(
         urls("share_cells"), list(treated_ids), list(windows), spec_obj.disclosure_min_persons, run.replicates,
-        inference, urls("share_moments"), disjoint)
-    new_course_future = estimate_new_course_share.submit(urls("new_course_share_cells"), list(treated_ids),
-                                                         run.replicates, inference, urls("new_course_share_moments"),
-                                                         disjoint)
+        inference, sums_or_none("share_cells", "share_moments", person_bootstrap(inference)), disjoint)
+    new_course_future = estimate_new_course_share.submit(
+        urls("new_course_share_cells"), list(treated_ids), run.replicates, inference,
+        sums_or_none("new_course_share_cells", "new_course_share_moments", person_bootstrap(inference)), disjoint)
+    by_counts = from_unit_sums(per_person=person_clusters)  # Tables A/4, 7 (Figures 1-2 always from the counts)
     reduces["estimate_hir_durations"] = estimate_hir_durations.submit(
-        urls("spell_counts"), urls("spell_persons"), run.results, run.replicates,
+        summed("spell_counts"), summed("spell_persons") if by_counts else urls("spell_persons"), run.results,
+        run.replicates,
         min_persons=spec_obj.disclosure_min_persons, gap_urls=urls("gap_spells"),
         first_lab_urls=urls("first_lab_spells"), **boot)
     if linkage["available"]:  # the heavy reduces first: the cluster starts them first
@@ -203,7 +225,9 @@ def evaluate(
             urls("time_varying"), urls("share_weeks"), run.replicates, **boot)
         reduces["estimate_hir_beliefs"] = estimate_hir_beliefs.submit(
             urls("time_varying"), urls("share_weeks"), staged, run.replicates, **boot)
-    reduces["estimate_hir_exits"] = estimate_hir_exits.submit(urls("course_exit_cells"), urls("course_exit_persons"),
+    exit_cells = (summed("course_exit_cells") if from_unit_sums(per_person=person_clusters)
+                  else urls("course_exit_cells"))  # cells of person clusters do not compress
+    reduces["estimate_hir_exits"] = estimate_hir_exits.submit(exit_cells, urls("course_exit_persons"),
                                                            run.replicates, **boot)
     reduces["estimate_new_course_share"] = new_course_future
     reduces["estimate_bip"], bip_parts = _submit_bip(staged, run, panel_end, inference, spec_obj,
@@ -212,7 +236,7 @@ def evaluate(
         staged, run.replicates, **boot)
     reduces["estimate_hir_descriptives"] = estimate_hir_descriptives.submit(
         urls("lab_weeks"), staged, {k: windows[k] for k in ("before", "intervention")}, run.replicates,
-        urls("descriptive_moments"), disjoint)
+        sums_or_none("lab_weeks", "descriptive_moments"), disjoint)
     baseline = spec_obj.caseload_baseline
     reduces["estimate_hir_first_stage"] = estimate_hir_first_stage.submit(
         staged, list(treated_ids), None if baseline is None else (baseline.start.isoformat(), baseline.end.isoformat()),

@@ -344,14 +344,31 @@ def compute_model_inputs_impl(
 # --------------------------------------------------------------------------- reduce and write
 
 
+def from_unit_sums(sums: bool = True, *, persons_disjoint: bool = True, per_person: bool = False) -> bool:
+    """Whether a reduce fits on the map units' summed statistics (:mod:`bipdask.prepare.sums`, summed
+    in a tree by the flow: ``flows/tree.py``) rather than on the gathered per-person rows: the
+    one rule of Tables 6/7's shares, Tables 1, 2, 5 and the durations (A/4, 7).
+
+    The sums give the rows of the persons' rows when every unit wrote them (``sums``: a unit
+    reused from an older cache may lack a kind), distinct persons add up over units
+    (``persons_disjoint``: validation saw nobody with weeks in two job centres; a centre's parts are
+    disjoint by construction) and the analysis needs nothing per person (``per_person``: a
+    person-cluster bootstrap or fit)."""
+    return bool(sums) and persons_disjoint and not per_person
+
+
+def person_bootstrap(inference: Inference) -> bool:
+    """A share DiD's bootstrap resamples persons (not job centres): it needs the persons' cell sums."""
+    return inference.bootstrap and inference.cluster != "jobcentre_id"
+
+
 def _share_cells(cell_urls: Sequence[str], moment_urls: Sequence[str] | None, persons_disjoint: bool,
                  inference: Inference) -> tuple[pd.DataFrame, str]:
     """Tables 6/7's share input: the units' moments (:func:`person_cell_moments`, a few rows per
-    unit) when they give the same rows — no person in two units (``persons_disjoint``: validation
-    saw nobody with weeks in two job centres; a centre's parts are disjoint by construction) and
-    no person bootstrap — else the gathered per-person cell sums. Returns the frame and which."""
-    person_bootstrap = inference.bootstrap and inference.cluster != "jobcentre_id"
-    if moment_urls is not None and len(moment_urls) == len(cell_urls) and persons_disjoint and not person_bootstrap:
+    unit; ``moment_urls``: the units' files or the root of their tree) when they give the same rows
+    (:func:`from_unit_sums`), else the gathered per-person cell sums. Returns the frame and which."""
+    if from_unit_sums(moment_urls is not None, persons_disjoint=persons_disjoint,
+                      per_person=person_bootstrap(inference)):
         return storage.read_parquet(list(moment_urls)), "unit moments"
     return storage.read_parquet(list(cell_urls)), "person cell sums"
 
@@ -513,13 +530,13 @@ def estimate_hir_durations_impl(
     rows per unit, at most one per job centre, D, E, week and event), stacked. Person clusters do
     not compress: then Tables A/4 and 7 gather the spells (``gap_urls``, ``first_lab_urls``)."""
     t0 = time.perf_counter()
-    counts = [storage.read_parquet(list(count_urls))] if count_urls else []  # the units' count frames
+    counts = [storage.read_parquet(list(count_urls))] if count_urls else []  # the units' count frames (or a root)
     persons = [storage.read_parquet(list(person_urls))] if person_urls else []
     kw = dict(inference=inference, min_persons=min_persons)
     raw, km = figure_curves_from_counts(combine_counts(counts, "gap"))
     files = {name: storage.write_parquet(frame, storage.join(results_url, f"{name}.parquet"))
              for name, frame in ((FIGURE1, raw), (FIGURE2, km))}
-    if inference.cluster == "person_id":  # the two tables' person bootstraps side by side, last
+    if not from_unit_sums(per_person=inference.cluster == "person_id"):  # person bootstraps side by side, last
         t4, t7 = _side_by_side([(_spell_table, (table4, list(gap_urls), kw)),
                                 (_spell_table, (table7, list(first_lab_urls), kw))])
     else:
@@ -673,12 +690,12 @@ def estimate_hir_descriptives_impl(
     persons_disjoint: bool = False,
 ) -> ReduceOutput:
     """Tables 1, 2 and 5 of the HIR quantitative report (persons, background, LAB mix)
-    (:mod:`bipdask.analyses.hir.descriptives`): from the map units' sums (``moment_urls``) when no
-    person is in two job centres (``persons_disjoint``), else from the gathered ``lab_weeks`` and
-    the staged persons (distinct persons then do not add up over units)."""
+    (:mod:`bipdask.analyses.hir.descriptives`): from the map units' sums (``moment_urls``: their files
+    or the root of their tree) when they give the same rows (:func:`from_unit_sums`: no person in two
+    job centres), else from the gathered ``lab_weeks`` and the staged persons."""
     t0 = time.perf_counter()
     starts = {k: _windows(windows)[k].start for k in windows}
-    if persons_disjoint and moment_urls is not None and len(moment_urls) == len(lab_week_urls):
+    if from_unit_sums(moment_urls is not None, persons_disjoint=persons_disjoint):
         parts = descriptives_from_moments(storage.read_parquet(list(moment_urls)), starts)
         parts[0].notes["input"] = "unit moments"
         return _outputs(parts, replicates_url, t0, "person_id")
@@ -880,18 +897,19 @@ def write_report_impl(run_url: str, manifest: dict[str, Any], languages: Sequenc
     return [str(_write(run_url, lang=lang, manifest=manifest)) for lang in languages]
 
 
-def bipdask_task(impl: Callable, *, name: str, idempotent: bool = False) -> Any:
+def bipdask_task(impl: Callable, *, name: str, idempotent: bool = False, **options: Any) -> Any:
     """The Prefect task ``name`` over ``impl``: no cache, prints not logged, any unexpected
     failure re-raised without data values (:func:`_sanitized`).
 
     ``idempotent`` I/O tasks — every attempt rewrites the same objects (staging starts by
     removing the staged layer), so a retry after a transient failure cannot duplicate rows —
     retry with backoff (:data:`RETRY_DELAYS_S`), never on bad input; the others do not retry.
+    ``options`` go to Prefect's ``task`` (e.g. ``task_run_name``, a template of the parameters).
     """
     retry: dict[str, Any] = (dict(retries=len(RETRY_DELAYS_S), retry_delay_seconds=RETRY_DELAYS_S,
                                   retry_condition_fn=retry_unless_input_error)
                              if idempotent else dict(retries=0))
-    made = task(name=name, cache_policy=NO_CACHE, log_prints=False, **retry)(_sanitized(name)(impl))
+    made = task(name=name, cache_policy=NO_CACHE, log_prints=False, **retry, **options)(_sanitized(name)(impl))
     TASKS.append(made)
     return made
 

@@ -289,6 +289,23 @@ def person_cell_moments(cells: pd.DataFrame, *, person: str = "person_id", unit:
     return frame[list(MOMENT_COLUMNS)].astype(MOMENT_TYPES)
 
 
+MOMENT_KEYS = MOMENT_COLUMNS[:4]  # (jobcentre_id, d, period, period2): a moment row's key; the rest are sums
+
+
+def combine_cell_moments(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Several units' :func:`person_cell_moments` as one frame of the same form: the rows of equal
+    :data:`MOMENT_KEYS` summed (every column is a sum over persons, so for disjoint persons the result
+    is the moments of their union). Integer sums: any grouping of the units, in any order, gives
+    the same frame, which :func:`cell_did_moments` reads like the units' frames stacked. Sorted by
+    the keys."""
+    frames = [f for f in parts if len(f)]
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in MOMENT_TYPES.items()})
+    both = pd.concat([f[list(MOMENT_COLUMNS)].astype(MOMENT_TYPES) for f in frames], ignore_index=True)
+    out = both.groupby(list(MOMENT_KEYS), sort=True, observed=True)[list(MOMENT_COLUMNS[4:])].sum().reset_index()
+    return out[list(MOMENT_COLUMNS)].astype(MOMENT_TYPES)
+
+
 def _integer_keys(cells: pd.DataFrame, columns: Sequence[str]) -> bool:
     return all(pd.api.types.is_integer_dtype(cells[c].dtype) and not cells[c].isna().any() for c in columns)
 

@@ -139,3 +139,25 @@ def descriptive_moments(lab_weeks: pd.DataFrame, persons: pd.DataFrame,
                          "period": pd.array(wide["period"].to_numpy()[row], dtype="string"),
                          "stat": pd.array(np.asarray(stats, dtype=object)[col], dtype="string"),
                          "value": table[row, col]})
+
+
+MOMENT_KEYS = ("jobcentre_id", "d", "period", "stat")  # a long descriptive_moments row's key
+
+
+def combine_descriptive_moments(parts: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Several units' :func:`descriptive_moments` as one frame of the same form: the ``value`` of
+    equal (jobcentre_id, d, period, stat) summed (each is a sum over the persons, so for disjoint
+    persons this is their union's). Counts, and the background sums of whole numbers (years, weeks,
+    0/1) below 2⁵³, are exact whatever the grouping; a sum of fractions may differ in its last bit.
+    Sorted by the keys."""
+    frames = [f for f in parts if len(f)]
+    if not frames:
+        return descriptive_moments(empty_lab_week_sums(), pd.DataFrame(columns=list(PERSON_COLUMNS)), {})
+    keys = list(MOMENT_KEYS)
+    both = pd.concat([f[[*keys, "value"]] for f in frames], ignore_index=True)
+    out = both.groupby(keys, sort=True, observed=True)["value"].sum().reset_index()
+    return pd.DataFrame({"jobcentre_id": out["jobcentre_id"].to_numpy().astype("int32"),
+                         "d": out["d"].to_numpy().astype("int8"),
+                         "period": pd.array(out["period"].to_numpy(object), dtype="string"),
+                         "stat": pd.array(out["stat"].to_numpy(object), dtype="string"),
+                         "value": out["value"].to_numpy(np.float64)})

@@ -41,7 +41,8 @@ CELL_COUNTS = ("n_weeks", "n_unobserved", *EXIT_FLAGS)
 PERSON_COLUMNS = ("person_id", "E", "jobcentre_id", "D", "first_week", *EXIT_FLAGS)
 CLUSTERS = ("jobcentre_id", "person_id")
 
-__all__ = ["CELL_COUNTS", "CELL_KEYS", "CLUSTERS", "EXIT_FLAGS", "PERSON_COLUMNS", "empty_exit_cells",
+__all__ = ["CELL_COUNTS", "CELL_KEYS", "CLUSTERS", "EXIT_FLAGS", "PERSON_COLUMNS", "combine_exit_cells",
+           "empty_exit_cells",
            "empty_exit_persons", "exit_cells", "exit_persons", "observed", "period_first_weeks"]
 
 
@@ -134,6 +135,24 @@ def _typed_cells(out: pd.DataFrame, cluster: str, flags: Sequence[str]) -> pd.Da
         "E": out["E"].to_numpy(np.int8),
         **{c: out[c].to_numpy(np.int32) for c in ("n_weeks", "n_unobserved", *flags)},
     })
+
+
+def combine_exit_cells(parts: Sequence[pd.DataFrame], cluster: str = "jobcentre_id",
+                       destinations: Sequence[str] = EXIT_DESTINATIONS) -> pd.DataFrame:
+    """Several units' :func:`exit_cells` as one frame of the same form: the counts of equal
+    (``cluster``, τ, D, E) cells summed (integers: any grouping of the units gives the same frame,
+    which the fit reads as it reads the units' cells stacked), sorted by the keys."""
+    flags = [f"exit_{d}" for d in destinations]
+    frames = [f for f in parts if len(f)]
+    if not frames:
+        return empty_exit_cells(cluster, destinations)
+    keys, counts = [cluster, *CELL_KEYS], ["n_weeks", "n_unobserved", *flags]
+    for f in frames:
+        require_columns(f, [*keys, *counts], "course_exit_cells")
+    both = pd.concat([f[[*keys, *counts]] for f in frames], ignore_index=True)
+    ks, sums = _sum_by_keys([both[k].to_numpy(np.int64) for k in keys], both[counts].to_numpy(np.int64), np.add)
+    return _typed_cells(pd.DataFrame({**dict(zip(keys, ks)), **{c: sums[:, j] for j, c in enumerate(counts)}}),
+                        cluster, flags)
 
 
 def empty_exit_cells(cluster: str = "jobcentre_id", destinations: Sequence[str] = EXIT_DESTINATIONS) -> pd.DataFrame:

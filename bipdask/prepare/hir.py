@@ -335,6 +335,20 @@ def linkage_counts(report: LinkageReport, jobcentre_id: int) -> pd.DataFrame:
     return out
 
 
+def combine_linkage_counts(parts: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Several units' :func:`linkage_counts` as one frame of the same form: the counts of equal
+    (jobcentre_id, week) summed (the parts of a job centre add up; integers, so any grouping of the
+    units gives the same frame and the same :func:`linkage_report_from_counts`). Sorted by the keys."""
+    frames = [f for f in parts if len(f)]
+    if not frames:
+        return linkage_counts(linkage_report(pd.DataFrame({"jobcentre_id": [], "week": [], "link_status": []})), 0)
+    both = pd.concat([f[list(LINKAGE_COLUMNS)] for f in frames], ignore_index=True)
+    out = both.groupby(["jobcentre_id", "week"], sort=True)[list(COUNT_COLUMNS)].sum().reset_index()
+    return pd.DataFrame({"jobcentre_id": out["jobcentre_id"].to_numpy(np.int32),
+                         "week": out["week"].to_numpy("datetime64[ns]"),
+                         **{c: out[c].to_numpy(np.int64) for c in COUNT_COLUMNS}})
+
+
 def linkage_report_from_counts(counts: pd.DataFrame) -> LinkageReport:
     """Rebuild the per-job-centre reports from gathered :func:`linkage_counts` and combine them.
 

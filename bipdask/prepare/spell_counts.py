@@ -37,7 +37,8 @@ _TYPES = {"jobcentre_id": np.int32, "D": np.int8, "E": np.int8, "duration": np.i
           "person_id": np.int64}
 
 __all__ = ["COUNT_COLUMNS", "COUNT_KEYS", "PERSON_COLUMNS", "SPELL_KINDS", "combine_counts", "combine_persons",
-           "spell_counts", "spell_persons", "unit_spell_counts", "unit_spell_persons"]
+           "combine_unit_counts", "combine_unit_persons", "spell_counts", "spell_persons", "unit_spell_counts",
+           "unit_spell_persons"]
 
 
 def spell_counts(spells: pd.DataFrame, *, by_person: bool = False) -> pd.DataFrame:
@@ -125,3 +126,18 @@ def combine_persons(frames: Iterable[pd.DataFrame], kind: str) -> pd.DataFrame:
     """The :func:`spell_persons` of ``kind`` from the units' ``spell_persons`` frames: the parts of a
     job centre summed (persons are split between parts by a hash, so the sums are exact)."""
     return _summed(frames, kind, ["jobcentre_id"], list(PERSON_COLUMNS[2:]), spell_persons(pd.DataFrame()))
+
+
+def combine_unit_counts(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Several units' ``spell_counts`` frames (:func:`unit_spell_counts`) as one of the same form:
+    :func:`combine_counts` of each kind, stacked. Integer sums, so any grouping of the units gives
+    the same frame, and :func:`combine_counts` of it is that of the units' frames."""
+    frames = list(frames)
+    return _stacked({k: combine_counts(frames, k) for k in SPELL_KINDS})
+
+
+def combine_unit_persons(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Several units' ``spell_persons`` frames (:func:`unit_spell_persons`) as one of the same form:
+    :func:`combine_persons` of each kind, stacked (exact, as :func:`combine_unit_counts`)."""
+    frames = list(frames)
+    return _stacked({k: combine_persons(frames, k) for k in SPELL_KINDS})

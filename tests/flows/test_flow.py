@@ -450,6 +450,50 @@ def test_job_centres_cut_into_person_hash_parts_give_the_same_estimates(synth_ru
 
 @pytest.mark.prefect
 @pytest.mark.dask
+def test_statistics_summed_in_trees_give_the_estimates_of_the_gathered_unit_files(synth_delivery, tmp_path, harness,
+                                                                                  clusters, monkeypatch):
+    """The reduces that sum the units' statistics (spell counts and persons, share and descriptive
+    moments, exit cells, linkage counts) read the root of a tree of combine tasks (flows/tree.py):
+    the same estimates and replicates as reading every unit's file, byte for byte, and the same
+    bytes on 1 and 2 workers (the tree's shape is fixed by the unit list)."""
+    import flows.evaluate
+    import flows.tree
+    from flows.run import run_evaluation
+
+    spec = write_spec(tmp_path / "wild.toml", bootstrap=19, inference="wild", cluster="jobcentre")
+    monkeypatch.setenv("BIPDASK_MAX_UNIT_ROWS", "3000")  # more units than job centres
+    monkeypatch.setattr(flows.tree, "FAN_IN", 3)  # several levels on a small delivery
+    runs = {}
+    for name, address, batch in (("tree2", clusters[2], 7), ("tree1", clusters[1], 40)):
+        runs[name] = run_evaluation(input_dir=synth_delivery, output_url=str(tmp_path / name), spec=str(spec),
+                                    dask_address=address, batch_size=batch)
+    with monkeypatch.context() as m:  # the previous wiring: every reduce reads all its units' files
+        m.setattr(flows.evaluate, "tree_reduce", lambda kind, urls, out_url: list(urls))
+        runs["gathered"] = run_evaluation(input_dir=synth_delivery, output_url=str(tmp_path / "gathered"),
+                                          spec=str(spec), dask_address=clusters[2], batch_size=7)
+    run_id = runs["tree2"].run_id
+    assert runs["tree2"].manifest["jobcentres"]["units"] > 9  # more than FAN_IN**2 / 2: at least two levels
+    tree = tmp_path / "tree2" / "runs" / run_id / "model_input" / "_tree"
+    for kind in ("spell_counts", "spell_persons", "share_moments", "new_course_share_moments", "descriptive_moments",
+                 "course_exit_cells", "linkage_counts"):
+        assert list((tree / kind).glob("level2-*.parquet")), kind
+    assert not (tmp_path / "gathered" / "runs" / run_id / "model_input" / "_tree").exists()
+    assert runs["tree2"].manifest["estimation"]["notes"]["share_internship_or_hours"]["input"] == "unit moments"
+
+    def files(name: str) -> dict[str, bytes]:
+        run = tmp_path / name / "runs" / run_id
+        paths = [run / "results" / "estimates.parquet", run / "results" / "linkage_report.parquet",
+                 *sorted((run / "replicates").glob("*.parquet"))]
+        return {p.relative_to(run).as_posix(): p.read_bytes() for p in paths}
+
+    gathered = files("gathered")
+    assert len(gathered) > 4
+    assert files("tree2") == gathered
+    assert files("tree1") == gathered
+
+
+@pytest.mark.prefect
+@pytest.mark.dask
 def test_match_rate_below_the_floor_stops_the_run_with_an_input_error(synth_delivery, small_spec, tmp_path,
                                                                       harness, clusters):
     import shutil

@@ -151,6 +151,37 @@ def test_the_share_reduces_use_unit_moments_only_where_they_give_the_same_rows(t
     pd.testing.assert_frame_equal(pd.DataFrame(nc[0].rows), pd.DataFrame(nc[1].rows), rtol=1e-10)
 
 
+def test_the_share_reduce_reads_the_root_of_a_tree_as_it_reads_the_units_files(tmp_path):
+    """The share moments summed in a tree (flows/tree.py) give the rows and replicates of the units'
+    files, bit for bit."""
+    from bipdask.prepare.sums import combine
+    from flows.tasks import estimate_share_did_impl
+
+    cells, moments = _share_unit_files(tmp_path)
+    halves = [combine("share_moments", [storage.read_parquet(u) for u in part]) for part in (moments[:5], moments[5:])]
+    root = storage.write_parquet(combine("share_moments", halves), str(tmp_path / "root.parquet"))
+    assert len(storage.read_parquet(root)) < sum(len(storage.read_parquet(u)) for u in moments)
+    windows = ["before", "intervention", "last_3_months"]
+    wild = Inference(replicates=19, seed=3, cluster="jobcentre_id", method="wild")
+    units = estimate_share_did_impl(cells, [2, 5], windows, 5, str(tmp_path / "r1"), wild, moments, True)
+    rooted = estimate_share_did_impl(cells, [2, 5], windows, 5, str(tmp_path / "r2"), wild, [root], True)
+    assert rooted.notes == units.notes and rooted.rows == units.rows
+    assert (tmp_path / "r1" / "share_internship_or_hours.parquet").read_bytes() == (
+        tmp_path / "r2" / "share_internship_or_hours.parquet").read_bytes()
+
+
+def test_one_rule_decides_between_the_units_sums_and_the_gathered_rows():
+    from flows.tasks import from_unit_sums, person_bootstrap
+
+    assert from_unit_sums() and from_unit_sums(True, persons_disjoint=True, per_person=False)
+    assert not from_unit_sums(False)  # a unit without the sums (an older cache entry)
+    assert not from_unit_sums(persons_disjoint=False)  # a person in two job centres
+    assert not from_unit_sums(per_person=True)  # person clusters or a person bootstrap
+    assert person_bootstrap(Inference(replicates=19, seed=3))
+    assert not person_bootstrap(Inference(replicates=19, seed=3, cluster="jobcentre_id", method="wild"))
+    assert not person_bootstrap(Inference(replicates=0, method="analytic"))
+
+
 def test_the_descriptives_reduce_uses_unit_sums_only_when_persons_are_disjoint(tmp_path):
     """Tables 1, 2 and 5 from the units' sums equal the tables from the gathered lab_weeks and
     persons; a delivery with a person in two job centres (or no sums) takes the gathered path."""
