@@ -43,7 +43,7 @@ def combine_statistics_impl(kind: str, urls: Sequence[str], out_url: str, level:
     """Combine partial statistics of model-input ``kind`` (the files ``urls``) into one file of the
     same form at ``out_url`` (:func:`bipdask.prepare.sums.combine`); returns ``out_url``. ``level``
     (the tree's) only names the task run."""
-    storage.write_parquet(combine(kind, [storage.read_parquet(u) for u in urls]), out_url)
+    storage.write_parquet(combine(kind, [storage.read_parquet(list(urls))]), out_url)  # one read of the files
     return out_url
 
 
