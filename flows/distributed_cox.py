@@ -208,13 +208,29 @@ def replicate_window_task(urls: Sequence[str], belief_survey: pd.DataFrame | Non
 
 
 class CallActor:
-    """A Dask actor that runs functions in its worker's actor thread: work handed to a worker
-    whose task threads are all taken by long reduces (Table 8, the BIP blocks) starts at once
-    instead of queueing behind them, as the partitions' Newton steps do (:class:`PartitionActor`)."""
+    """A Dask actor that runs functions in a thread of its own: work handed to a worker whose task
+    threads are all taken by long reduces (Table 8, the BIP blocks) starts at once instead of
+    queueing behind them. Not in the worker's one actor thread either: a call lasts minutes at large
+    B, and the partitions' Newton steps of the other Cox table (:class:`PartitionActor`) must not
+    wait behind it (at B = 9,999 on the loaded machine Table 10 took 1,653 s when they shared it)."""
 
-    def call(self, fn: Callable, args: tuple) -> Any:
-        with np.errstate(all="ignore"):
-            return fn(*args)
+    def __init__(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="bipdask-call")
+
+    async def call(self, fn: Callable, args: tuple) -> Any:
+        import asyncio
+
+        return await asyncio.get_running_loop().run_in_executor(self.pool, _quiet_call, fn, args)
+
+    def __del__(self) -> None:
+        self.pool.shutdown(wait=False)
+
+
+def _quiet_call(fn: Callable, args: tuple) -> Any:
+    with np.errstate(all="ignore"):  # numpy's error state is per thread
+        return fn(*args)
 
 
 def on_every_worker(client: Any, calls: Sequence[tuple[Callable, tuple]]) -> list[Any]:

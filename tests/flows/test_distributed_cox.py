@@ -182,12 +182,17 @@ def test_partition_actor_replaces_a_derived_object_and_refuses_its_old_handle(tm
 
 
 def _where(i):
-    from distributed import get_worker
+    import threading
 
-    return i, get_worker().address
+    return i, threading.current_thread().name
 
 
 def test_on_every_worker_returns_the_calls_results_in_order_from_every_worker(client):
-    got = on_every_worker(client, [(_where, (i,)) for i in range(5)])
+    from distributed import get_task_stream
+
+    with get_task_stream(client) as stream:
+        got = on_every_worker(client, [(_where, (i,)) for i in range(5)])
     assert [i for i, _ in got] == list(range(5))
-    assert len({w for _, w in got}) == len(client.scheduler_info()["workers"])
+    assert all(name.startswith("bipdask-call") for _, name in got)  # a thread of its own, not the actor thread
+    n_workers = len(client.scheduler_info()["workers"])
+    assert sum("CallActor" in str(t["key"]) for t in stream.data) == n_workers
