@@ -46,7 +46,6 @@ from flows.tasks import (
     estimate_new_course_share,
     estimate_share_did,
     from_unit_sums,
-    person_bootstrap,
     prepare_bip,
     prune_cache,
     staged_bip_jobcentre_ids,
@@ -153,7 +152,11 @@ def evaluate(
     windows = {k: (p.start.isoformat(), p.end.isoformat()) for k, p in comparison_windows(spec_obj).items()}
     ids = sorted(int(i) for i in report["jobcentre_ids"])
     check_groups(ids, treated_ids)
-    config = ModelInputConfig.from_spec(spec_obj, treated_ids, (report.get("week_span") or [None])[0]).to_dict()
+    # persons in one job centre each: per-unit counts of distinct persons add up (the small reduces
+    # fit on the units' sums, and the map leaves out the per-person rows behind them)
+    disjoint = (report.get("coverage") or {}).get("persons_in_several_jobcentres") == 0
+    config = ModelInputConfig.from_spec(spec_obj, treated_ids, (report.get("week_span") or [None])[0],
+                                        persons_disjoint=disjoint).to_dict()
 
     t0 = time.perf_counter()
     cache, version = input_cache.cache_url(root), version_key(code_version)
@@ -197,23 +200,22 @@ def evaluate(
     panel_end = (report.get("week_span") or [None])[-1]
     t0 = time.perf_counter()
     reduces: dict[str, PrefectFuture] = {}
-    # persons in one job centre each: per-unit counts of distinct persons add up (the small reduces)
-    disjoint = (report.get("coverage") or {}).get("persons_in_several_jobcentres") == 0
     person_clusters = cluster == "person_id"
 
     def sums_or_none(rows_kind: str, sums_kind: str, per_person: bool = False) -> list[Any] | None:
         """The tree root of ``sums_kind`` when the reduce fits on the units' sums, else None: it
         gathers ``rows_kind`` (a person in two job centres, a person-level bootstrap, or a unit
-        reused from an older cache without the sums)."""
-        complete = len(urls(sums_kind)) == len(urls(rows_kind))
+        without the sums). The map wrote ``rows_kind`` only in the first two cases
+        (:func:`bipdask.prepare.hir.written_kinds`)."""
+        complete = len(urls(sums_kind)) == len(units)
         return summed(sums_kind) if from_unit_sums(complete, persons_disjoint=disjoint, per_person=per_person) else None
 
     reduces["estimate_share_did"] = estimate_share_did.submit(
         urls("share_cells"), list(treated_ids), list(windows), spec_obj.disclosure_min_persons, run.replicates,
-        inference, sums_or_none("share_cells", "share_moments", person_bootstrap(inference)), disjoint)
+        inference, sums_or_none("share_cells", "share_moments", inference.person_bootstrap), disjoint)
     new_course_future = estimate_new_course_share.submit(
         urls("new_course_share_cells"), list(treated_ids), run.replicates, inference,
-        sums_or_none("new_course_share_cells", "new_course_share_moments", person_bootstrap(inference)), disjoint)
+        sums_or_none("new_course_share_cells", "new_course_share_moments", inference.person_bootstrap), disjoint)
     by_counts = from_unit_sums(per_person=person_clusters)  # Tables A/4, 7 (Figures 1-2 always from the counts)
     reduces["estimate_hir_durations"] = estimate_hir_durations.submit(
         summed("spell_counts"), summed("spell_persons") if by_counts else urls("spell_persons"), run.results,

@@ -15,7 +15,6 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bipdask.prepare.hir import KINDS as MODEL_INPUT_KINDS
 from bipdask.publish.release import RELEASE_FILE
 from bipdask.runtime import input_cache, storage
 from bipdask.spec import EvaluationSpec
@@ -97,7 +96,8 @@ def build_manifest(
         return url[len(run_url):].lstrip("/")
 
     rows = reduced.rows
-    kinds = ("share_cells", *MODEL_INPUT_KINDS)
+    # the kinds the map wrote (the per-person rows behind per-unit sums only when a reduce read them)
+    kinds = sorted({k for i in model_inputs for k in i["rows"]})
     model_rows = {k: sum(i["rows"].get(k, 0) for i in model_inputs) for k in kinds}
     reused = [j for i in model_inputs for j in i["reused"]]  # per unit: a job centre cut in parts once per part
     recomputed = [j for i in model_inputs for j in i["recomputed"]]
@@ -116,7 +116,7 @@ def build_manifest(
             "staged": validation.get("rows_out", {}),
             "quarantined": {t: sum(r.values()) for t, r in (validation.get("quarantined") or {}).items()},
             "weeks_read_by_model_inputs": sum(i["weeks_rows"] for i in model_inputs),
-            "share_cell_rows": model_rows["share_cells"],
+            "share_cell_rows": model_rows.get("share_cells"),
             "model_input": model_rows,
             "linkage": linkage_counts,
             "estimates": len(rows),

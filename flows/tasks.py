@@ -75,6 +75,7 @@ from bipdask.prepare.hir import (
     linkage_report_from_counts,
     linkage_report_table,
     persons_rows,
+    unit_sums_suffice,
     with_pre_belief,
     written_kinds,
 )
@@ -210,10 +211,11 @@ def _read_optional(staged_url: str, name: str) -> pd.DataFrame | None:
 def _jobcentre_frames(weeks: pd.DataFrame, dream_codes: pd.DataFrame, treated_ids: Sequence[int],
                       periods: dict[str, Period], cfg: ModelInputConfig, own_a: pd.DataFrame | None,
                       own_c: pd.DataFrame | None, own_persons: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
-    """Every model input of one job centre: Table 6 cell sums, the descriptive tables' LAB weeks,
-    the kinds of ``KINDS`` the spec's cluster needs (:func:`bipdask.prepare.hir.written_kinds`), the
-    moments of the share cell sums (:data:`SHARE_MOMENTS`) and, given the unit's ``own_persons``,
-    the descriptive tables' sums (:data:`DESCRIPTIVE_MOMENTS`)."""
+    """Every model input of one job centre the run reads: the moments of the share cell sums
+    (:data:`SHARE_MOMENTS`), given the unit's ``own_persons`` the descriptive tables' sums
+    (:data:`DESCRIPTIVE_MOMENTS`), and of the Table 6 cell sums, the descriptive tables' LAB weeks
+    and the kinds of ``KINDS`` those :func:`bipdask.prepare.hir.written_kinds` keeps under ``cfg``
+    (the per-person rows behind the sums only when a reduce gathers them)."""
     if not len(weeks):
         inputs = concat_inputs([], cfg.cluster).frames()
         frames = {"share_cells": empty_cell_sums(), "lab_weeks": empty_lab_week_sums()}
@@ -221,13 +223,14 @@ def _jobcentre_frames(weeks: pd.DataFrame, dream_codes: pd.DataFrame, treated_id
         inputs = concat_inputs([jobcentre_model_inputs(weeks, dream_codes, cfg, own_a, own_c)]).frames()
         frames = {"share_cells": share_cell_sums(weeks, dream_codes, treated_ids, periods),
                   "lab_weeks": lab_week_sums(weeks, dream_codes, treated_ids, periods)}
-    frames.update({k: inputs[k] for k in written_kinds(cfg.cluster)})
+    frames.update(inputs)
     for kind in SHARE_MOMENTS:  # Tables 6 and 7's share block: the cell sums' moments (persons × periods → a few rows)
         frames[SHARE_MOMENTS[kind]] = person_cell_moments(frames[kind])
     if own_persons is not None:  # Tables 1, 2 and 5: per-unit sums, the persons' background joined here
         frames[DESCRIPTIVE_MOMENTS] = descriptive_moments(
             frames["lab_weeks"], own_persons, {k: periods[k].start for k in DESCRIPTIVE_WINDOWS if k in periods})
-    return frames
+    kept = set(written_kinds(cfg, frames))
+    return {k: v for k, v in frames.items() if k in kept}
 
 
 SHARE_MOMENTS = {"share_cells": "share_moments", "new_course_share_cells": "new_course_share_moments"}
@@ -353,13 +356,9 @@ def from_unit_sums(sums: bool = True, *, persons_disjoint: bool = True, per_pers
     reused from an older cache may lack a kind), distinct persons add up over units
     (``persons_disjoint``: validation saw nobody with weeks in two job centres; a centre's parts are
     disjoint by construction) and the analysis needs nothing per person (``per_person``: a
-    person-cluster bootstrap or fit)."""
-    return bool(sums) and persons_disjoint and not per_person
-
-
-def person_bootstrap(inference: Inference) -> bool:
-    """A share DiD's bootstrap resamples persons (not job centres): it needs the persons' cell sums."""
-    return inference.bootstrap and inference.cluster != "jobcentre_id"
+    person-cluster bootstrap or fit): :func:`bipdask.prepare.hir.unit_sums_suffice`, the rule by which
+    the map step leaves those rows out (:func:`bipdask.prepare.hir.written_kinds`)."""
+    return bool(sums) and unit_sums_suffice(persons_disjoint, per_person)
 
 
 def _share_cells(cell_urls: Sequence[str], moment_urls: Sequence[str] | None, persons_disjoint: bool,
@@ -368,7 +367,7 @@ def _share_cells(cell_urls: Sequence[str], moment_urls: Sequence[str] | None, pe
     unit; ``moment_urls``: the units' files or the root of their tree) when they give the same rows
     (:func:`from_unit_sums`), else the gathered per-person cell sums. Returns the frame and which."""
     if from_unit_sums(moment_urls is not None, persons_disjoint=persons_disjoint,
-                      per_person=person_bootstrap(inference)):
+                      per_person=inference.person_bootstrap):
         return storage.read_parquet(list(moment_urls)), "unit moments"
     return storage.read_parquet(list(cell_urls)), "person cell sums"
 

@@ -92,6 +92,12 @@ class Inference:
         return self.replicates > 0
 
     @property
+    def person_bootstrap(self) -> bool:
+        """True when the replicates resample clusters below the job centre (persons): then no
+        per-unit sum stands in for the persons' own rows."""
+        return self.bootstrap and self.cluster != "jobcentre_id"
+
+    @property
     def replicate_window(self) -> range | None:
         """The window's replicate numbers b0 … b1 − 1, or None (all ``replicates``)."""
         return None if self.window is None else range(int(self.window[0]), int(self.window[1]))

@@ -114,15 +114,37 @@ __all__ = [
     "linkage_counts",
     "linkage_report_from_counts",
     "linkage_report_table",
+    "unit_sums_suffice",
     "written_kinds",
 ]
 
 
-def written_kinds(cluster: str) -> tuple[str, ...]:
-    """The kinds of :data:`KINDS` a run writes for the spec's ``cluster`` column: all but the spell
-    rows, which only person-clustered Tables A/4 and 7 gather (job-centre clusters fit on
-    ``spell_counts``, :mod:`bipdask.prepare.spell_counts`)."""
-    return KINDS if cluster == "person_id" else tuple(k for k in KINDS if k not in SPELL_ROW_KINDS)
+# per-person rows whose per-unit sums the reduces fit on when those give the same rows
+# (:func:`unit_sums_suffice`) → whether a person-level bootstrap reads the rows themselves
+SUMMED_ROW_KINDS = {"share_cells": True, "new_course_share_cells": True, "lab_weeks": False}
+
+
+def unit_sums_suffice(persons_disjoint: bool, person_bootstrap: bool) -> bool:
+    """Whether per-unit sums give the same rows as the units' gathered per-person rows: distinct
+    persons add up over units only when no person has weeks in two units (``persons_disjoint``;
+    a job centre's parts are disjoint by construction), and a person-level bootstrap resamples the
+    persons themselves (``person_bootstrap``)."""
+    return bool(persons_disjoint) and not person_bootstrap
+
+
+def written_kinds(config: ModelInputConfig, kinds: Iterable[str] = KINDS) -> tuple[str, ...]:
+    """The kinds of ``kinds`` the map writes under ``config``, in their order: the spell rows only
+    for person clusters (job-centre clusters fit Tables A/4 and 7 on ``spell_counts``,
+    :mod:`bipdask.prepare.spell_counts`); the per-person rows of :data:`SUMMED_ROW_KINDS` only when
+    their per-unit sums do not suffice (:func:`unit_sums_suffice`); every other kind always."""
+    def needed(kind: str) -> bool:
+        if kind in SPELL_ROW_KINDS:
+            return config.cluster == "person_id"
+        if kind in SUMMED_ROW_KINDS:
+            return not unit_sums_suffice(config.persons_disjoint, SUMMED_ROW_KINDS[kind] and config.person_bootstrap)
+        return True
+
+    return tuple(k for k in kinds if needed(k))
 
 
 @dataclass(frozen=True)
@@ -132,6 +154,9 @@ class ModelInputConfig:
     ``panel_start`` is the first week the delivery observes (for Table 7's 52-week lookback);
     ``None`` uses the job centre's own first week. ``cluster`` is the spec's cluster column
     (``"jobcentre_id"`` or ``"person_id"``): Table 8's exit cells lie within its clusters.
+    ``persons_disjoint`` (validation saw no person with weeks in two job centres) and
+    ``person_bootstrap`` (the spec bootstraps persons) decide which per-person rows the map writes
+    (:func:`written_kinds`); the defaults write them all.
     """
 
     treated_ids: tuple[int, ...]
@@ -143,11 +168,14 @@ class ModelInputConfig:
     lookback_weeks: int = 52
     panel_start: dt.date | None = None
     cluster: str = "jobcentre_id"
+    persons_disjoint: bool = False
+    person_bootstrap: bool = True
 
     @classmethod
     def from_spec(cls, spec: EvaluationSpec, treated_ids: Iterable[int],
-                  panel_start: dt.date | str | None = None) -> ModelInputConfig:
+                  panel_start: dt.date | str | None = None, persons_disjoint: bool = False) -> ModelInputConfig:
         base = spec.caseload_baseline
+        inference = spec.inference()
         return cls(
             treated_ids=tuple(sorted(int(i) for i in treated_ids)),
             before=(spec.before.start, spec.before.end),
@@ -156,7 +184,9 @@ class ModelInputConfig:
             caseload_trim=tuple(float(x) for x in spec.caseload_trim),
             fte_hours=float(spec.fte_hours_per_week),
             panel_start=None if panel_start is None else pd.Timestamp(panel_start).date(),
-            cluster=spec.inference().cluster,
+            cluster=inference.cluster,
+            persons_disjoint=bool(persons_disjoint),
+            person_bootstrap=inference.person_bootstrap,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -186,6 +216,8 @@ class ModelInputConfig:
             lookback_weeks=int(raw.get("lookback_weeks", 52)),
             panel_start=None if raw.get("panel_start") is None else dt.date.fromisoformat(str(raw["panel_start"])),
             cluster=str(raw.get("cluster", "jobcentre_id")),
+            persons_disjoint=bool(raw.get("persons_disjoint", False)),
+            person_bootstrap=bool(raw.get("person_bootstrap", True)),
         )
 
 

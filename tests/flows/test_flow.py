@@ -307,7 +307,9 @@ def test_flow_writes_hazard_estimates_figures_linkage_and_replicates(synth_runs,
         assert persons[("persons_participating", period)] == sum(planted)
         assert persons[("persons_others", period)] == sum(others)
     assert {"hir_table2_background", "hir_table5_lab_mix"} <= set(est["analysis"])
-    assert list((run_dir / "model_input" / "lab_weeks").glob("jc-*.parquet"))
+    # persons in one job centre each: the tables come from the units' sums, the LAB weeks are not written
+    assert list((run_dir / "model_input" / "descriptive_moments").glob("jc-*.parquet"))
+    assert not (run_dir / "model_input" / "lab_weeks").exists()
     caseload = est[(est["analysis"] == "hir_caseload") & est["jobcentre_id"].isna()].set_index(["estimand", "period"])
     realised_baseline = np.mean([v[0] for v in truth["caseload_fte_true_mean_by_subperiod"].values()])
     assert abs(caseload.loc[("caseload_fte", "baseline"), "estimate"] - realised_baseline) < 1.0
@@ -434,8 +436,9 @@ def test_job_centres_cut_into_person_hash_parts_give_the_same_estimates(synth_ru
     assert cut.manifest["jobcentres"]["units"] > 2 * whole.manifest["jobcentres"]["units"]
     names = [p.name for p in (tmp_path / "cut" / "runs" / cut.run_id / "model_input" / "gap_spells").iterdir()]
     assert any("-p01of" in n for n in names)
-    # sums over persons have a row per part (summed by the reduce): linkage counts, spell counts
-    per_part = ("linkage_counts", "spell_counts", "spell_persons")
+    # sums over persons have a row per part (summed by the reduce): linkage counts, spell counts, moments
+    per_part = ("linkage_counts", "spell_counts", "spell_persons", "share_moments", "new_course_share_moments",
+                "descriptive_moments")
     assert cut.manifest["row_counts"]["model_input"] == whole.manifest["row_counts"]["model_input"] | {
         k: cut.manifest["row_counts"]["model_input"][k] for k in per_part}
     assert cut.manifest["row_counts"]["linkage"] == whole.manifest["row_counts"]["linkage"]
@@ -628,6 +631,15 @@ def test_wild_inference_at_jobcentre_level_end_to_end(synth_delivery, tmp_path, 
     assert list((model_input / "spell_counts").glob("jc-*.parquet"))
     assert not (model_input / "gap_spells").exists() and not (model_input / "first_lab_spells").exists()
     assert result.manifest["row_counts"]["model_input"]["spell_counts"] > 0
+    # no person in two job centres and no person bootstrap: Tables 1, 2, 5, 6 and 7's share block are
+    # fitted on the units' sums, and the per-person rows behind them are not written either
+    assert result.manifest["validation"]["coverage"]["persons_in_several_jobcentres"] == 0
+    for kind in ("share_cells", "new_course_share_cells", "lab_weeks"):
+        assert not (model_input / kind).exists() and kind not in result.manifest["row_counts"]["model_input"], kind
+    for kind in ("share_moments", "new_course_share_moments", "descriptive_moments"):
+        assert list((model_input / kind).glob("jc-*.parquet")), kind
+    inputs = {a: n.get("input") for a, n in result.manifest["estimation"]["notes"].items() if isinstance(n, dict)}
+    assert inputs["share_internship_or_hours"] == inputs["hir_table1_persons"] == "unit moments", inputs
 
 
 @pytest.mark.prefect

@@ -171,15 +171,15 @@ def test_the_share_reduce_reads_the_root_of_a_tree_as_it_reads_the_units_files(t
 
 
 def test_one_rule_decides_between_the_units_sums_and_the_gathered_rows():
-    from flows.tasks import from_unit_sums, person_bootstrap
+    from flows.tasks import from_unit_sums
 
     assert from_unit_sums() and from_unit_sums(True, persons_disjoint=True, per_person=False)
     assert not from_unit_sums(False)  # a unit without the sums (an older cache entry)
     assert not from_unit_sums(persons_disjoint=False)  # a person in two job centres
     assert not from_unit_sums(per_person=True)  # person clusters or a person bootstrap
-    assert person_bootstrap(Inference(replicates=19, seed=3))
-    assert not person_bootstrap(Inference(replicates=19, seed=3, cluster="jobcentre_id", method="wild"))
-    assert not person_bootstrap(Inference(replicates=0, method="analytic"))
+    assert Inference(replicates=19, seed=3).person_bootstrap
+    assert not Inference(replicates=19, seed=3, cluster="jobcentre_id", method="wild").person_bootstrap
+    assert not Inference(replicates=0, method="analytic").person_bootstrap
 
 
 def test_the_descriptives_reduce_uses_unit_sums_only_when_persons_are_disjoint(tmp_path):

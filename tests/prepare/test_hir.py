@@ -27,6 +27,7 @@ from bipdask.prepare.hir import (
     linkage_report_from_counts,
     linkage_report_table,
     persons_rows,
+    unit_sums_suffice,
     written_kinds,
 )
 from bipdask.prepare.linkage import (
@@ -96,9 +97,10 @@ def test_spell_counts_are_the_counts_of_the_units_spells_and_only_person_cluster
         pd.testing.assert_frame_equal(combine_counts([got.spell_counts], kind), spell_counts(spells))
         pd.testing.assert_frame_equal(combine_persons([got.spell_persons], kind), spell_persons(spells))
     assert got.spell_counts["n_spells"].sum() == len(got.gap_spells) + len(got.first_lab_spells) > 0
-    assert set(written_kinds("person_id")) == set(KINDS)
-    assert set(KINDS) - set(written_kinds("jobcentre_id")) == {"gap_spells", "first_lab_spells"}
-    assert {"spell_counts", "spell_persons"} <= set(written_kinds("jobcentre_id"))
+    by_person, by_jobcentre = (dataclasses.replace(CONFIG, cluster=c) for c in ("person_id", "jobcentre_id"))
+    assert set(written_kinds(by_person)) == set(KINDS)
+    assert set(KINDS) - set(written_kinds(by_jobcentre)) == {"gap_spells", "first_lab_spells"}
+    assert {"spell_counts", "spell_persons"} <= set(written_kinds(by_jobcentre))
     empty = empty_inputs()
     assert list(empty.spell_counts.columns) == list(got.spell_counts.columns)
     assert list(empty.spell_persons.columns) == list(got.spell_persons.columns)
@@ -204,6 +206,41 @@ def test_config_round_trips_through_json_and_follows_the_spec():
     assert by_person.cluster == "person_id" and by_person.to_dict() != cfg.to_dict()  # enters the cache key
     assert ModelInputConfig.from_dict(json.loads(json.dumps(by_person.to_dict()))) == by_person
     assert ModelInputConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+
+
+def test_per_unit_sums_suffice_only_for_disjoint_persons_without_a_person_bootstrap():
+    assert unit_sums_suffice(True, False)
+    assert not unit_sums_suffice(False, False)  # a person in two units would be counted twice
+    assert not unit_sums_suffice(True, True)  # replicates resample the persons' own rows
+
+
+@pytest.mark.parametrize("disjoint,person_bootstrap,written", [
+    (True, False, set()),
+    (True, True, {"share_cells", "new_course_share_cells"}),
+    (False, False, {"share_cells", "new_course_share_cells", "lab_weeks"}),
+    (False, True, {"share_cells", "new_course_share_cells", "lab_weeks"}),
+])
+def test_the_map_writes_the_per_person_rows_behind_the_sums_only_where_a_reduce_gathers_them(
+        disjoint, person_bootstrap, written):
+    cfg = dataclasses.replace(CONFIG, persons_disjoint=disjoint, person_bootstrap=person_bootstrap)
+    summed = ("share_cells", "new_course_share_cells", "lab_weeks")
+    kinds = ("share_moments", *summed, "time_varying", "descriptive_moments")
+    kept = written_kinds(cfg, kinds)
+    assert set(kept) & set(summed) == written
+    assert {"share_moments", "time_varying", "descriptive_moments"} <= set(kept)
+    assert list(kept) == [k for k in kinds if k in kept]  # in the given order
+
+
+def test_the_spec_and_the_delivery_decide_which_rows_the_map_leaves_out():
+    spec = load_spec("hir")
+    assert not spec.inference().person_bootstrap  # job-centre clusters
+    cfg = ModelInputConfig.from_spec(spec, [3], persons_disjoint=True)
+    assert cfg.persons_disjoint and not cfg.person_bootstrap
+    assert ModelInputConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    movers = ModelInputConfig.from_spec(spec, [3], persons_disjoint=False)
+    assert movers.to_dict() != cfg.to_dict()  # enters the cache key: a cached unit without the rows is not reused
+    by_person = ModelInputConfig.from_spec(dataclasses.replace(spec, cluster="person"), [3], persons_disjoint=True)
+    assert by_person.person_bootstrap == (spec.bootstrap_replicates > 0)
 
 
 def test_empty_weeks_give_typed_empty_frames_of_every_kind(tables):
