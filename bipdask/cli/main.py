@@ -277,8 +277,12 @@ class Terminated(BaseException):
     runs (claim released, cluster and Prefect server stopped) before the process exits."""
 
 
+_TERMINATED = threading.Event()  # set by SIGTERM: the exit is 143 whatever the unwinding raises
+
+
 def _raise_terminated(signum: int, frame: object) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the cleanup short
+    _TERMINATED.set()
     raise Terminated
 
 
@@ -288,31 +292,38 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["BIPDASK_DEBUG"] = "1"
     on_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if on_main_thread else None
+    _TERMINATED.clear()
     try:
         COMMANDS[args.command](args)
         return EXIT_OK
-    except BipdaskError as exc:
-        if args.debug:
-            raise
-        print(f"bipdask {args.command}: error", file=sys.stderr)
-        for line in str(exc).splitlines():  # a file name may carry bytes that are not UTF-8
-            print(f"  {line.encode('utf-8', 'surrogateescape').decode('utf-8', 'replace')}", file=sys.stderr)
-        return exc.exit_code
     except KeyboardInterrupt:
         print(f"bipdask {args.command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Terminated:
-        print(f"bipdask {args.command}: terminated (SIGTERM)", file=sys.stderr)
-        return EXIT_TERMINATED
+        return _terminated(args.command)
     except Exception as exc:  # noqa: BLE001 - the CLI promises no traceback without --debug
+        # Unwinding after SIGTERM may fail in turn (a cluster torn down while it starts closes its
+        # comms, and that error replaces Terminated): the process was terminated all the same.
+        if _TERMINATED.is_set() and not args.debug:
+            return _terminated(args.command)
         if args.debug:
             raise
+        if isinstance(exc, BipdaskError):
+            print(f"bipdask {args.command}: error", file=sys.stderr)
+            for line in str(exc).splitlines():  # a file name may carry bytes that are not UTF-8
+                print(f"  {line.encode('utf-8', 'surrogateescape').decode('utf-8', 'replace')}", file=sys.stderr)
+            return exc.exit_code
         print(f"bipdask {args.command}: internal error ({type(exc).__name__}); "
               "rerun with --debug for details", file=sys.stderr)
         return EXIT_INFRASTRUCTURE
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _terminated(command: str) -> int:
+    print(f"bipdask {command}: terminated (SIGTERM)", file=sys.stderr)
+    return EXIT_TERMINATED
 
 
 if __name__ == "__main__":

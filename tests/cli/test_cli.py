@@ -324,3 +324,28 @@ def test_a_bad_bootstrap_override_is_exit_2_before_any_work(tmp_path, capsys, no
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "run.bootstrap: must be within 0.." in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("during_cleanup", [RuntimeError("comm closed"), InfrastructureError("storage: closing")])
+def test_sigterm_exits_143_even_when_the_unwinding_raises_another_error(monkeypatch, capsys, during_cleanup):
+    """SIGTERM while a cluster starts: tearing it down may raise (a closed comm) and replace the
+    Terminated exception; the process was still terminated, so exit 143 with the one line."""
+    import signal
+    import sys
+
+    cli = sys.modules["bipdask.cli.main"]
+
+    def command(args):
+        try:
+            signal.raise_signal(signal.SIGTERM)
+        finally:
+            raise during_cleanup
+
+    monkeypatch.setitem(cli.COMMANDS, "runs", command)
+    assert main(["runs", "/nowhere"]) == 143
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == ["bipdask runs: terminated (SIGTERM)"]
+    assert signal.getsignal(signal.SIGTERM) is not cli._raise_terminated  # the handler was restored
+    monkeypatch.setitem(cli.COMMANDS, "runs", lambda args: (_ for _ in ()).throw(RuntimeError("boom")))
+    assert main(["runs", "/nowhere"]) == 3  # without SIGTERM an internal error stays one
+    assert "internal error (RuntimeError)" in capsys.readouterr().err
