@@ -334,14 +334,14 @@ def bip_replicate_windows(replicates: int, workers: int = 1) -> list[tuple[int, 
 def _submit_bip(staged: str, run: storage.RunLayout, panel_end: str | None, inference: Any,
                 spec_obj: Any, first_hit_urls: list[str]) -> tuple[PrefectFuture, dict[str, Any]]:
     """The BIP analyses as tasks: their inputs prepared once (the responses, their persons and the
-    map step's first hits, ``first_hit_urls``), the point rows and the replicate blocks
-    (:func:`bip_replicate_windows`) side by side, one combine (``estimate_bip``); only URLs travel
-    between them."""
+    map step's first hits, ``first_hit_urls``), the point rows and replicate plans (the point fits,
+    once), then the replicate blocks (:func:`bip_replicate_windows`) from the plans side by side,
+    one combine (``estimate_bip``); only URLs travel between them."""
     bip_inference = inference.at_unit("person_id")  # citizens, whatever the run's cluster level
     rules = {"top_quartile": spec_obj.bip_top_quartile, "count_caseworker": spec_obj.bip_count_caseworker}
     prepared = prepare_bip.submit(staged, run.model_input, first_hit_urls)
     point = estimate_bip_point.submit(prepared, bip_inference, panel_end, **rules)
-    blocks = [estimate_bip_block.submit(prepared, bip_inference, list(w), panel_end, **rules)
+    blocks = [estimate_bip_block.submit(point, bip_inference, list(w))
               for w in bip_replicate_windows(bip_inference.replicates, worker_count())]
     combined = estimate_bip.submit(prepared, point, blocks, run.replicates, bip_inference)
     return combined, {"prepare": prepared, "point": point, "blocks": blocks}

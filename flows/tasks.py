@@ -20,7 +20,7 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from bipdask.analyses.bip.blocks import bip_point, bip_replicate_block, combine_bip
+from bipdask.analyses.bip.blocks import bip_point, bip_replicate_block_from_plans, combine_bip, plan_bytes, plan_of
 from bipdask.analyses.estimates import (
     Estimate,
     HazardEstimates,
@@ -768,8 +768,11 @@ def _bip_first_hits(prepared: dict[str, Any]) -> pd.DataFrame:
 
 def estimate_bip_point_impl(prepared: dict[str, Any], inference: Inference, panel_end: str | None,
                             top_quartile: str = "eb", count_caseworker: str = "citizens") -> dict[str, Any]:
-    """The BIP point rows (:func:`bipdask.analyses.bip.blocks.bip_point`) to ``model_input/bip/point.parquet``;
-    ``skipped`` when :func:`prepare_bip_impl` skipped or the sample rules leave nothing to fit."""
+    """The BIP point rows (:func:`bipdask.analyses.bip.blocks.bip_point`) to ``model_input/bip/point.parquet``
+    and, with replicates, each analysis's replicate plan (what its replicates need after the point
+    fits) to ``model_input/bip/plans/<analysis>.pkl`` (``plans``: analysis → URL, in the replicate
+    files' order); ``skipped`` when :func:`prepare_bip_impl` skipped or the sample rules leave
+    nothing to fit."""
     t0 = time.perf_counter()
     if prepared["skipped"]:
         return {"skipped": prepared["skipped"], "seconds": time.perf_counter() - t0}
@@ -781,31 +784,34 @@ def estimate_bip_point_impl(prepared: dict[str, Any], inference: Inference, pane
                           panel_end=panel_end, top_quartile=top_quartile, count_caseworker=count_caseworker)
     except InputError as exc:
         return {"skipped": str(exc), "seconds": time.perf_counter() - t0}
-    url = storage.write_parquet(estimates_table(point.rows),
-                                storage.join(prepared["persons"].rsplit("/", 1)[0], "point.parquet"))
-    return {"skipped": None, "url": url, "sample_responses": point.sample_responses,
+    root = prepared["persons"].rsplit("/", 1)[0]
+    url = storage.write_parquet(estimates_table(point.rows), storage.join(root, "point.parquet"))
+    plans = {}
+    for analysis in list(point.plans or {}):
+        plans[analysis] = storage.join(root, "plans", f"{analysis}.pkl")
+        storage.write_bytes(plan_bytes(point.plans.pop(analysis)), plans[analysis])
+    return {"skipped": None, "url": url, "sample_responses": point.sample_responses, "plans": plans,
             "seconds": time.perf_counter() - t0}
 
 
-def estimate_bip_block_impl(prepared: dict[str, Any], inference: Inference, window: Sequence[int],
-                            panel_end: str | None, top_quartile: str = "eb", count_caseworker: str = "citizens"
-                            ) -> dict[str, Any]:
-    """Replicates ``window`` = [b0, b1) of the BIP analyses (:func:`bipdask.analyses.bip.blocks.bip_replicate_block`)
-    to ``model_input/bip/replicates/<analysis>/<b0>.parquet``; returns their URLs (nothing when skipped)."""
+def estimate_bip_block_impl(point: dict[str, Any], inference: Inference, window: Sequence[int]) -> dict[str, Any]:
+    """Replicates ``window`` = [b0, b1) of the BIP analyses from the point task's replicate plans
+    (:func:`bipdask.analyses.bip.blocks.bip_replicate_block_from_plans`, one plan read at a time; no
+    point fit is redone) to ``model_input/bip/replicates/<analysis>/<b0>.parquet``; returns their
+    URLs (nothing when the point task skipped)."""
     t0 = time.perf_counter()
-    if prepared["skipped"] or panel_end is None:
+    if point["skipped"] or not point.get("plans"):
         return {"urls": {}, "seconds": time.perf_counter() - t0}
     b0, b1 = (int(b) for b in window)
-    try:
-        frames = bip_replicate_block(*_bip_inputs(prepared), first_hits=_bip_first_hits(prepared),
-                                     inference=inference.replace(window=(b0, b1)),
-                                     panel_end=panel_end, top_quartile=top_quartile,
-                                     count_caseworker=count_caseworker)
-    except InputError:  # the point task reports it
-        return {"urls": {}, "seconds": time.perf_counter() - t0}
-    root = storage.join(prepared["persons"].rsplit("/", 1)[0], "replicates")
+    loaders = {a: functools.partial(_read_plan, u) for a, u in point["plans"].items()}
+    frames = bip_replicate_block_from_plans(loaders, inference.replace(window=(b0, b1)))
+    root = storage.join(point["url"].rsplit("/", 1)[0], "replicates")
     urls = {a: storage.write_parquet(f, storage.join(root, a, f"{b0:07d}.parquet")) for a, f in frames.items()}
     return {"urls": urls, "seconds": time.perf_counter() - t0}
+
+
+def _read_plan(url: str) -> Any:
+    return plan_of(storage.read_bytes(url))
 
 
 def estimate_bip_impl(

@@ -1,5 +1,6 @@
 """BIP analyses in replicate blocks (bipdask.analyses.bip.blocks): blocks combined equal one call, bit for bit."""
 
+import importlib
 import io
 from itertools import pairwise
 
@@ -8,7 +9,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bipdask.analyses.bip.blocks import bip_point, bip_replicate_block, combine_bip
+from bipdask.analyses.bip.blocks import (
+    bip_point,
+    bip_replicate_block,
+    bip_replicate_block_from_plans,
+    combine_bip,
+    plan_bytes,
+    plan_of,
+)
 from bipdask.analyses.bip.estimates import bip_estimates, bip_outputs
 from bipdask.inference.config import Inference
 from bipdask.synth.bip.delivery import generate_bip
@@ -41,8 +49,10 @@ def point(inputs):
     return bip_point(*inputs, inference=INFERENCE)
 
 
-def _block(inputs, b0, b1):
-    return bip_replicate_block(*inputs, inference=INFERENCE.replace(window=(b0, b1)))
+def _block(point, b0, b1):
+    """A block task's work: the replicates of [b0, b1) from the point task's plans, pickled and read back."""
+    plans = {a: (lambda data=plan_bytes(p): plan_of(data)) for a, p in point.plans.items()}
+    return bip_replicate_block_from_plans(plans, INFERENCE.replace(window=(b0, b1)))
 
 
 def _parquet(frame: pd.DataFrame) -> bytes:
@@ -67,13 +77,13 @@ def test_two_blocks_combined_equal_one_call_bit_for_bit(inputs, point, whole):
     rows_w, by_w = whole
     assert set(by_w) == {"bip_caseworker_effectiveness", "bip_caseworker_change", "bip_progression"}
     assert rows_w["se"].notna().sum() > 100                      # the comparison covers bootstrapped rows
-    combined = combine_bip(point.rows, [_block(inputs, 0, 7), _block(inputs, 7, B)], INFERENCE.alpha)
+    combined = combine_bip(point.rows, [_block(point, 0, 7), _block(point, 7, B)], INFERENCE.alpha)
     _assert_same(combined, whole)
 
 
-def test_a_block_is_the_rows_of_the_whole_replicate_matrix(inputs, whole):
+def test_a_block_is_the_rows_of_the_whole_replicate_matrix(point, whole):
     _, by_w = whole
-    block = _block(inputs, 7, 13)
+    block = _block(point, 7, 13)
     for analysis, frame in block.items():
         assert frame["replicate"].tolist() == list(range(7, 13))
         expected = by_w[analysis].replicates.iloc[7:13].reset_index(drop=True)
@@ -90,12 +100,12 @@ def test_point_rows_are_the_estimates_of_the_bootstrapped_call(point, whole):
 @given(cuts=st.sets(st.integers(1, B - 1), max_size=3))
 def test_any_block_cut_gives_the_same_result(inputs, point, whole, cuts):
     edges = [0, *sorted(cuts), B]
-    blocks = [_block(inputs, a, b) for a, b in pairwise(edges)]
+    blocks = [_block(point, a, b) for a, b in pairwise(edges)]
     _assert_same(combine_bip(point.rows, blocks, INFERENCE.alpha), whole)
 
 
-def test_blocks_out_of_order_or_with_a_gap_are_refused(inputs, point):
-    a, b = _block(inputs, 0, 5), _block(inputs, 5, 9)
+def test_blocks_out_of_order_or_with_a_gap_are_refused(point):
+    a, b = _block(point, 0, 5), _block(point, 5, 9)
     with pytest.raises(ValueError, match="in order"):
         combine_bip(point.rows, [b, a])
     with pytest.raises(ValueError, match="in order"):
@@ -110,3 +120,45 @@ def test_a_window_lies_inside_the_run_and_needs_the_pairs_bootstrap():
             Inference(replicates=9, window=bad)
     assert Inference(replicates=9, window=(3, 8)).replicate_numbers == range(3, 8)
     assert Inference(replicates=9).replicate_numbers == range(9) and Inference(replicates=9).replicate_window is None
+
+
+def test_a_block_from_plans_equals_the_windowed_single_call_bit_for_bit(inputs, point):
+    """The plans' replicates are those of one call of bip_estimates with the windowed inference
+    (how a block task computed them before it read plans), bit for bit."""
+    window = INFERENCE.replace(window=(3, 16))
+    _, by_old = bip_outputs(bip_estimates(*inputs, inference=window))
+    new = _block(point, 3, 16)
+    assert list(new) == list(by_old)
+    for analysis, est in by_old.items():
+        old = est.replicates.copy()
+        old["replicate"] = old["replicate"] + 3
+        pd.testing.assert_frame_equal(new[analysis], old, check_exact=True)
+        assert _parquet(new[analysis]) == _parquet(old), analysis
+
+
+def test_a_block_from_the_inputs_equals_the_one_from_plans(inputs, point):
+    got = bip_replicate_block(*inputs, inference=INFERENCE.replace(window=(0, 4)))
+    want = _block(point, 0, 4)
+    assert list(got) == list(want)
+    for analysis, frame in want.items():
+        pd.testing.assert_frame_equal(got[analysis], frame, check_exact=True)
+
+
+def test_a_block_from_plans_fits_no_model(point, monkeypatch):
+    """The point fits are done once: a block computes its replicates from the plans alone."""
+    def refit(*args, **kwargs):
+        raise AssertionError("a replicate block refitted an LPM")
+
+    for name in ("effectiveness", "change", "progression"):
+        monkeypatch.setattr(importlib.import_module(f"bipdask.analyses.bip.{name}"), "lpm", refit)
+    block = _block(point, 0, 5)
+    assert set(block) == set(point.plans) and all(len(f) == 5 for f in block.values())
+
+
+def test_plans_of_another_seed_are_refused(point):
+    with pytest.raises(ValueError, match="seed"):
+        bip_replicate_block_from_plans(point.plans, Inference(replicates=B, seed=12, window=(0, 5)))
+
+
+def test_a_point_without_replicates_has_no_plans(inputs):
+    assert bip_point(*inputs, inference=Inference(replicates=0, seed=11)).plans is None

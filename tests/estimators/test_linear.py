@@ -292,3 +292,59 @@ def test_lpm_invariant_to_row_order(seed, perm):
     np.testing.assert_allclose(a.params, b.params, rtol=1e-10, atol=1e-13)
     np.testing.assert_allclose(a.cov, b.cov, rtol=1e-8, atol=1e-15)
     np.testing.assert_allclose(a.bootstrap.replicates, b.bootstrap.replicates, rtol=1e-8, atol=1e-12)
+
+
+
+# --- the pairs bootstrap from a kept state (bipdask.estimators.lpm.replicates) -----------------------
+
+def _pairs_data(n=3000, seed=0):
+    rng = np.random.default_rng(seed)
+    d = pd.DataFrame({"p": rng.integers(0, 700, n), "k": rng.integers(0, 30, n),
+                      "a": rng.integers(0, 2, n).astype(float), "b": rng.standard_normal(n),
+                      "c": rng.integers(-3, 400, n).astype(float)})
+    d["y"] = (rng.random(n) < 0.3 + 0.1 * d["a"]).astype(float)
+    return d
+
+
+@pytest.mark.parametrize("fe, cells", [("k", 20_000_000), ("k", 10), (None, 20_000_000)])
+def test_pairs_state_gives_the_fits_replicates_bit_for_bit(fe, cells):
+    """A window of replicates from the kept state (pickled, no rows, no refit) equals the fit's own."""
+    import pickle
+
+    from bipdask.estimators.lpm.replicates import pairs_replicates
+
+    d = _pairs_data()
+    kw = dict(y="y", covariates=["a", "b", "c"], fixed_effects=fe, cluster="p", max_cell_entries=cells)
+    fit = lpm(d, bootstrap=1200, seed=3, replicate_window=range(500, 1000), **kw)
+    kept = lpm(d, keep_pairs_state=True, **kw).pairs_state
+    assert kept.absorption == fit.bootstrap_absorption
+    if fe is None:  # the 0/1 and whole-number columns are kept as integers, the others as they are
+        assert [c.dtype for c in kept.raw] == [np.int8, np.float64, np.int16, np.int8] and kept.Z is None
+    kept = pickle.loads(pickle.dumps(kept))
+    got = pairs_replicates(kept, 1200, 3, "multinomial", range(500, 1000))
+    pd.testing.assert_frame_equal(got, fit.bootstrap.replicates, check_exact=True)
+
+
+def test_moment_columns_are_those_of_the_whole_matrix():
+    from bipdask.estimators.lpm.replicates import _cluster_moments
+
+    rng = np.random.default_rng(1)
+    Z, w = rng.standard_normal((5000, 7)), rng.random(5000) + 0.5
+    codes = np.sort(rng.integers(0, 900, 5000))
+    whole = _cluster_moments(Z, w, codes, 900, lead=False)
+    cols = np.array([0, 5, 6, 27])
+    np.testing.assert_array_equal(_cluster_moments(Z, w, codes, 900, lead=False, columns=cols), whole[:, cols])
+
+
+@pytest.mark.parametrize("fe", ["k", None])
+def test_bounded_moments_give_the_same_replicates_to_1e_12(fe):
+    """Formed a few columns at a time (max_moment_bytes), the replicates agree with the whole
+    product to 1e-12: a column group's product can differ from the whole one in the last bits."""
+    d = _pairs_data(seed=2)
+    kw = dict(y="y", covariates=["a", "b", "c"], fixed_effects=fe, cluster="p", bootstrap=700, seed=5,
+              max_cell_entries=10)
+    whole = lpm(d, **kw).bootstrap.replicates.to_numpy()
+    bounded = lpm(d, max_moment_bytes=8 * 700 * 3, **kw).bootstrap.replicates.to_numpy()
+    np.testing.assert_allclose(bounded, whole, rtol=1e-12, atol=1e-15)
+    again = lpm(d, max_moment_bytes=8 * 700 * 3, replicate_window=range(200, 650), **kw).bootstrap.replicates
+    np.testing.assert_array_equal(again.to_numpy(), bounded[200:650])  # a window of the bounded run, bit for bit

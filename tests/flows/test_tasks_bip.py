@@ -92,7 +92,7 @@ def test_bip_rows_and_replicates_from_the_map_steps_first_hits_equal_the_gathere
 
     blocks = bip_replicate_block(responses, persons, weeks, inference=inference.replace(window=(5, 12)),
                                  panel_end=staged["panel_end"], **RULES)
-    got = estimate_bip_block_impl(prepared, inference, [5, 12], staged["panel_end"], **RULES)
+    got = estimate_bip_block_impl(point, inference, [5, 12])
     assert set(got["urls"]) == set(blocks) and blocks
     for analysis, frame in blocks.items():
         pd.testing.assert_frame_equal(storage.read_parquet(got["urls"][analysis]), frame)

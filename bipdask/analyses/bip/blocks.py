@@ -5,10 +5,14 @@ the empirical-Bayes re-ranking per replicate) that no single task should hold. R
 depends only on (seed, b, the cluster ids) (:mod:`bipdask.inference.bootstrap`), so:
 
 * :func:`bip_point` — the tidy rows without replicates (estimates, counts, analytic values of the
-  rows that have no replicates);
-* :func:`bip_replicate_block` — the replicates b0 … b1 − 1 of every analysis (an
-  :class:`~bipdask.inference.config.Inference` of the run's B with ``window = (b0, b1)``), on any
-  worker, in any order;
+  rows that have no replicates) and, per analysis, its replicate plan: what its replicates need
+  once the point fits are done (the LPMs' per-citizen cross products' inputs,
+  :class:`~bipdask.estimators.lpm.replicates.PairsState`; the per-(citizen, caseworker) sums of
+  the effects and the EB ranking; the per-citizen sums of the means and rates), never the rows;
+* :func:`bip_replicate_block_from_plans` — the replicates b0 … b1 − 1 of every analysis (an
+  :class:`~bipdask.inference.config.Inference` of the run's B with ``window = (b0, b1)``) from
+  those plans, on any worker, in any order, without refitting the ≈ 46 LPMs;
+  :func:`bip_replicate_block` the same from the inputs (point fits, then the plans);
 * :func:`combine_bip` — the point rows and the blocks concatenated in replicate order → the rows
   and replicate frames of :func:`bipdask.analyses.bip.estimates.bip_outputs` of one call with all
   B replicates, bit for bit: every bootstrapped row gets its SE, percentile CI, p-value and
@@ -22,42 +26,102 @@ The block cut never changes a result (``docs/methods.md#replicate-blocks``); the
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import pickle
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from bipdask.analyses.bip.change import CHANGE
 from bipdask.analyses.bip.effectiveness import (
     EFFECTIVENESS,
     INTERVAL_ONLY_PREFIXES,
     NORMAL_INTERVAL_ESTIMANDS,
     normal_interval,
 )
-from bipdask.analyses.bip.estimates import bip_estimates, bip_outputs
+from bipdask.analyses.bip.estimates import bip_estimates, replicate_frame
+from bipdask.analyses.bip.progression import PROGRESSION
 from bipdask.analyses.estimates import HazardEstimates, estimates_frame, replicate_key
+from bipdask.inference.bootstrap import shared_weights
 from bipdask.inference.config import Inference
 from bipdask.inference.pairs import replicate_summary
 
 
 @dataclass(frozen=True)
 class BipPoint:
-    """The BIP point estimates: ``rows`` (tidy, bootstrapped rows without SE/CI/p yet) and the
-    number of responses in the caseworker sample."""
+    """The BIP point estimates: ``rows`` (tidy, bootstrapped rows without SE/CI/p yet), the
+    number of responses in the caseworker sample and, when the run draws replicates, ``plans``:
+    per analysis (in the order of the replicate files) what :func:`bip_replicate_block_from_plans`
+    needs."""
 
     rows: pd.DataFrame
     sample_responses: int
+    plans: dict[str, Any] | None = None
 
 
 def bip_point(bip_responses: pd.DataFrame, persons: pd.DataFrame, weeks: pd.DataFrame | None = None, *,
               first_hits: pd.DataFrame | None = None, inference: Inference | None = None, **rules) -> BipPoint:
     """The tidy rows of :func:`~bipdask.analyses.bip.estimates.bip_estimates` without replicates
     (``weeks`` or ``first_hits``: the outcome's source, as there; ``rules``: its sample and Tabel 1
-    keywords). Rows that have replicates get their inference in
-    :func:`combine_bip`; the others (R², combination shares, weeks between responses) are final."""
+    keywords) and, with ``inference.replicates`` > 0, the analyses' replicate plans. Rows that
+    have replicates get their inference in :func:`combine_bip`; the others (R², combination
+    shares, weeks between responses) are final."""
+    plan = inference is not None and inference.replicates > 0
     point = Inference() if inference is None else inference.replace(replicates=0, window=None)
-    res = bip_estimates(bip_responses, persons, weeks, first_hits=first_hits, inference=point, **rules)
-    return BipPoint(res.tidy(), int(res.effectiveness.n_obs))
+    res = bip_estimates(bip_responses, persons, weeks, first_hits=first_hits, inference=point,
+                        replicate_plan=plan, **rules)
+    plans = None
+    if plan:
+        plans = {EFFECTIVENESS: res.effectiveness.replicate_plan, CHANGE: res.change.replicate_plan,
+                 PROGRESSION: res.progression.replicate_plan}
+    return BipPoint(res.tidy(), int(res.effectiveness.n_obs), plans)
+
+
+def plan_replicates(analysis: str, plan: Any, inference: Inference) -> pd.DataFrame:
+    """Replicates ``inference.window`` of one analysis from its plan (:attr:`BipPoint.plans`):
+    the frame of :func:`bip_replicate_block` for that analysis (``replicate`` = the absolute
+    replicate number, one column per bootstrapped estimand), bit for bit."""
+    if inference.replicates <= 0:
+        raise ValueError("a replicate block needs replicates > 0")
+    if (plan.seed, plan.scheme) != (inference.seed, inference.scheme):
+        raise ValueError(f"{analysis}: the replicate plan was made for another seed or scheme")
+    window, n_reps = inference.replicate_window, inference.replicates
+    if analysis == PROGRESSION:
+        table = plan.replicates(n_reps, window)
+        reps = pd.DataFrame(table.to_numpy(np.float64), columns=table.columns)
+    else:
+        reps = pd.DataFrame(plan.replicates(n_reps, window), columns=pd.Index(plan.columns))
+    return replicate_frame(analysis, reps, inference.replicate_numbers)
+
+
+def plan_bytes(plan: Any) -> bytes:
+    """A replicate plan (:attr:`BipPoint.plans`) as bytes for the run's model input (pickle: numpy
+    arrays, sparse matrices and small dataclasses of this package; written and read by the same
+    run's tasks only)."""
+    return pickle.dumps(plan, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def plan_of(data: bytes) -> Any:
+    """The plan :func:`plan_bytes` wrote."""
+    return pickle.loads(data)  # noqa: S301 - the run's own model input
+
+
+def bip_replicate_block_from_plans(plans: Mapping[str, Any | Callable[[], Any]], inference: Inference
+                                   ) -> dict[str, pd.DataFrame]:
+    """Replicates ``inference.window`` of every BIP analysis from the point task's plans
+    (:attr:`BipPoint.plans`; a value may be a function returning the plan, called when its
+    analysis is due, so that one plan is held at a time): per analysis the frame of
+    :func:`bip_replicate_block`. The weight blocks drawn for one analysis are reused by the
+    next on the same citizens (:func:`~bipdask.inference.bootstrap.shared_weights`)."""
+    out = {}
+    with shared_weights():
+        for analysis, plan in plans.items():
+            plan = plan() if callable(plan) else plan
+            out[analysis] = plan_replicates(analysis, plan, inference)
+            del plan
+    return out
 
 
 def bip_replicate_block(bip_responses: pd.DataFrame, persons: pd.DataFrame, weeks: pd.DataFrame | None = None, *,
@@ -65,17 +129,12 @@ def bip_replicate_block(bip_responses: pd.DataFrame, persons: pd.DataFrame, week
                         **rules) -> dict[str, pd.DataFrame]:
     """Replicates ``inference.window`` of every BIP analysis: per analysis the frame of
     :func:`~bipdask.analyses.bip.estimates.bip_outputs` (``replicate`` = the absolute replicate
-    number, one column per bootstrapped estimand), rows b0 … b1 − 1 of the whole run's."""
+    number, one column per bootstrapped estimand), rows b0 … b1 − 1 of the whole run's. From
+    the inputs: :func:`bip_point`'s plans, then :func:`bip_replicate_block_from_plans`."""
     if inference.replicates <= 0:
         raise ValueError("a replicate block needs replicates > 0")
-    res = bip_estimates(bip_responses, persons, weeks, first_hits=first_hits, inference=inference, **rules)
-    _, by_analysis = bip_outputs(res)
-    out = {}
-    for analysis, est in by_analysis.items():
-        frame = est.replicates.copy()
-        frame["replicate"] = np.asarray(inference.replicate_numbers, dtype=np.int32)
-        out[analysis] = frame
-    return out
+    point = bip_point(bip_responses, persons, weeks, first_hits=first_hits, inference=inference, **rules)
+    return bip_replicate_block_from_plans(point.plans, inference)
 
 
 def combine_bip(point: pd.DataFrame, blocks: Sequence[Mapping[str, pd.DataFrame]], alpha: float = 0.05

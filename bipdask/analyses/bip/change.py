@@ -18,10 +18,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bipdask.analyses.bip.common import _estimates, _frame_of, _inference
+from bipdask.analyses.bip.common import MOMENT_BYTES, _estimates, _frame_of, _inference
 from bipdask.analyses.estimates import estimates_frame
 from bipdask.errors import InputError, Problem
 from bipdask.estimators.lpm import LinearResult, lpm
+from bipdask.estimators.lpm.replicates import PairsState, pairs_replicates
 from bipdask.inference.bootstrap import replicate_blocks, window_rows
 from bipdask.inference.config import Inference
 from bipdask.inference.pairs import BootstrapSummary, summarise
@@ -54,6 +55,7 @@ class CaseworkerChange:
     n_changed: int
     caseworker_fe: bool
     bootstrap: BootstrapSummary | None = None
+    replicate_plan: ChangeReplicates | None = None
 
     @property
     def relative_effect(self) -> float:
@@ -73,6 +75,7 @@ def caseworker_change(
     *,
     caseworker_fe: bool = True,
     inference: Inference = Inference(),
+    replicate_plan: bool = False,
 ) -> CaseworkerChange:
     """LPM of the 52-week outcome on ``caseworker_changed`` (the response's caseworker differs
     from the citizen's previous response's) and the covariates of the effectiveness model.
@@ -82,6 +85,8 @@ def caseworker_change(
     with the same caseworker's continuing citizens and does not pick up who the new caseworker
     is. The relative effect's CI comes from the bootstrap (lpm's replicates of γ and the
     replicate-weighted rate of the changed responses); without a bootstrap it has no SE.
+    ``replicate_plan``: keep what the replicates need (:class:`ChangeReplicates`) instead of
+    drawing them (``inference.replicates`` must be 0).
     """
     bootstrap, seed, scheme, cluster, alpha = (inference.replicates, inference.seed, inference.scheme,
                                                inference.cluster, inference.alpha)
@@ -93,9 +98,12 @@ def caseworker_change(
     covariates = full_rank_columns(data[["caseworker_changed", *candidates]], groups=groups)
     if "caseworker_changed" not in covariates:
         raise InputError([Problem("bip_responses", "caseworker_id", "no caseworker changes to compare", 0)])
+    if replicate_plan and bootstrap:
+        raise ValueError("caseworker_change: replicate_plan keeps the replicates for later; set replicates=0")
     fit = lpm(data, y="outcome", covariates=covariates,
               fixed_effects="caseworker_id" if caseworker_fe else None,
-              cluster=cluster, bootstrap=bootstrap, seed=seed, scheme=scheme, replicate_window=window)
+              cluster=cluster, bootstrap=bootstrap, seed=seed, scheme=scheme, replicate_window=window,
+              keep_pairs_state=replicate_plan, max_moment_bytes=MOMENT_BYTES)
     y = data["outcome"].to_numpy(dtype=float)
     changed = data["caseworker_changed"].to_numpy(dtype=float) == 1.0
     gamma = float(fit.params["caseworker_changed"])
@@ -103,24 +111,50 @@ def caseworker_change(
     rate_c = float(y[changed].mean())
     est = pd.Series({"effect_pp": gamma, "rate_changed": rate_c, "rate_changed_without_change": rate_c - gamma,
                      "rate_unchanged": float(y[~changed].mean()), "relative_effect": gamma / (rate_c - gamma)})
-    summary = None
-    if bootstrap > 0:
-        g_reps = fit.bootstrap.replicates["caseworker_changed"].to_numpy(dtype=float)
+    summary = plan = None
+    if bootstrap > 0 or replicate_plan:
         sums = np.column_stack([np.bincount(g_codes, weights=y * changed, minlength=len(ids)),
                                 np.bincount(g_codes, weights=changed.astype(float), minlength=len(ids)),
                                 np.bincount(g_codes, weights=y * ~changed, minlength=len(ids)),
                                 np.bincount(g_codes, weights=(~changed).astype(float), minlength=len(ids))])
-        parts = []
-        for reps, w in replicate_blocks(ids, bootstrap, seed, scheme, window=window):
-            parts.append((w @ sums)[window_rows(reps, window)[0]])  # the whole block's product, then its window
-        s = np.vstack(parts)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rc, ru = s[:, 0] / s[:, 1], s[:, 2] / s[:, 3]
-            reps = np.column_stack([g_reps, rc, rc - g_reps, ru, g_reps / (rc - g_reps)])
-        summary = summarise(reps, est, scheme, seed)
+        plan = ChangeReplicates(fit.pairs_state, sums, ids, seed, scheme, tuple(est.index))
+    if bootstrap > 0:
+        g_reps = fit.bootstrap.replicates["caseworker_changed"].to_numpy(dtype=float)
+        summary = summarise(plan.replicates(bootstrap, window, g_reps), est, scheme, seed)
+        plan = None
     analytic = pd.Series({"effect_pp": float(fit.se["caseworker_changed"]),
                           "rate_changed": cluster_mean(np.where(changed, y, np.nan), g_codes, len(ids))[1],
                           "rate_unchanged": cluster_mean(np.where(~changed, y, np.nan), g_codes, len(ids))[1]})
     table = _inference(est, summary, analytic, len(ids), alpha)
     return CaseworkerChange(fit=fit, table=table, n_obs=len(data), n_citizens=int(data["person_id"].nunique()),
-                            n_changed=int(changed.sum()), caseworker_fe=caseworker_fe, bootstrap=summary)
+                            n_changed=int(changed.sum()), caseworker_fe=caseworker_fe, bootstrap=summary,
+                            replicate_plan=plan)
+
+
+@dataclass(frozen=True)
+class ChangeReplicates:
+    """What the replicates of :func:`caseworker_change` need after the point fit: the LPM's
+    :class:`~bipdask.estimators.lpm.replicates.PairsState` (γ per replicate) and per citizen
+    Σy and n of the changed and the unchanged responses (the replicate-weighted rates);
+    ``columns``: the bootstrap's columns."""
+
+    fit: PairsState | None
+    sums: np.ndarray
+    ids: np.ndarray
+    seed: int
+    scheme: str
+    columns: tuple[str, ...]
+
+    def replicates(self, n_reps: int, window: range | None = None, g_reps: np.ndarray | None = None) -> np.ndarray:
+        """Replicates ``window`` (all without one) of B = ``n_reps``, one row each, ``columns``;
+        ``g_reps``: the LPM's replicates of γ when the fit drew them already."""
+        if g_reps is None:
+            frame = pairs_replicates(self.fit, n_reps, self.seed, self.scheme, window, MOMENT_BYTES)
+            g_reps = frame["caseworker_changed"].to_numpy(dtype=float)
+        parts = []
+        for reps, w in replicate_blocks(self.ids, n_reps, self.seed, self.scheme, window=window):
+            parts.append((w @ self.sums)[window_rows(reps, window)[0]])  # the whole block's product, then its window
+        s = np.vstack(parts)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rc, ru = s[:, 0] / s[:, 1], s[:, 2] / s[:, 3]
+            return np.column_stack([g_reps, rc, rc - g_reps, ru, g_reps / (rc - g_reps)])

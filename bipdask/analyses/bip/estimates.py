@@ -64,6 +64,7 @@ def bip_estimates(
     top_quartile: str = "eb",
     drop_incomplete_follow_up: bool = False,
     panel_end=None,
+    replicate_plan: bool = False,
 ) -> BipResults:
     """Run the three BIP analyses on one delivery (all BIP job centres together).
 
@@ -73,13 +74,15 @@ def bip_estimates(
     same results from a frame sized by the responses (what the flow passes). ``count_caseworker`` and
     ``min_caseworker_responses``: the caseworker rule of :func:`~bipdask.prepare.bip.caseworker_sample`;
     ``top_quartile``: Tabel 1's estimator (:func:`~bipdask.analyses.bip.effectiveness.caseworker_effectiveness`).
-    See the step functions for the rules.
+    See the step functions for the rules. ``replicate_plan`` (with ``inference.replicates`` 0):
+    each analysis keeps what its replicates need (its ``replicate_plan``) instead of drawing
+    them, for :func:`bipdask.analyses.bip.blocks.plan_replicates`.
     """
     sample = caseworker_sample(bip_responses, weeks, first_hits=first_hits,
                                min_caseworker_responses=min_caseworker_responses,
                                count_caseworker=count_caseworker,
                                drop_incomplete_follow_up=drop_incomplete_follow_up, panel_end=panel_end)
-    kw = dict(inference=inference)
+    kw = dict(inference=inference, replicate_plan=replicate_plan)
     with shared_weights():  # ≈ 50 bootstraps on ≈ 25 cluster sets: each set's weights drawn once
         return BipResults(
             sample=sample,
@@ -107,16 +110,24 @@ def bip_outputs(results: BipResults) -> tuple[pd.DataFrame, dict[str, HazardEsti
     """
     rows = results.tidy()
     out: dict[str, HazardEstimates] = {}
-    for analysis, summary, rename in ((EFFECTIVENESS, results.effectiveness.bootstrap, EFFECTIVENESS_ESTIMANDS),
-                                      (CHANGE, results.change.bootstrap, {}),
-                                      (PROGRESSION, results.progression.bootstrap, {})):
+    for analysis, summary in ((EFFECTIVENESS, results.effectiveness.bootstrap),
+                              (CHANGE, results.change.bootstrap),
+                              (PROGRESSION, results.progression.bootstrap)):
         if summary is None:
             continue
         reps = summary.replicates
-        columns = {replicate_key(rename.get(c, c), None, ANALYSIS_PERIOD): reps[c].to_numpy(np.float64)
-                   for c in reps.columns}
-        frame = pd.concat([pd.DataFrame({"replicate": np.arange(len(reps), dtype=np.int32)}),
-                           pd.DataFrame(columns)], axis=1)
         mine = rows[rows["analysis"] == analysis].reset_index(drop=True)
-        out[analysis] = HazardEstimates(analysis, mine, frame, {"failed_replicates": int(summary.n_failed)})
+        out[analysis] = HazardEstimates(analysis, mine, replicate_frame(analysis, reps),
+                                        {"failed_replicates": int(summary.n_failed)})
     return rows, out
+
+
+def replicate_frame(analysis: str, replicates: pd.DataFrame, numbers=None) -> pd.DataFrame:
+    """An analysis's bootstrap replicates (columns as its ``bootstrap``) as the replicate file
+    of :func:`bip_outputs`: ``replicate`` (``numbers``, default 0 … B − 1) and one column per
+    estimand, ``"<estimand>|all|all"``."""
+    rename = EFFECTIVENESS_ESTIMANDS if analysis == EFFECTIVENESS else {}
+    columns = {replicate_key(rename.get(c, c), None, ANALYSIS_PERIOD): replicates[c].to_numpy(np.float64)
+               for c in replicates.columns}
+    numbers = np.arange(len(replicates), dtype=np.int32) if numbers is None else np.asarray(numbers, dtype=np.int32)
+    return pd.concat([pd.DataFrame({"replicate": numbers}), pd.DataFrame(columns)], axis=1)

@@ -41,6 +41,7 @@ from bipdask.analyses.estimates import Estimate, estimates_frame
 from bipdask.data.contract import BIP_CASEWORKER_QUESTIONS, BIP_CITIZEN_QUESTIONS
 from bipdask.errors import InputError, Problem
 from bipdask.estimators.lpm import lpm
+from bipdask.estimators.lpm.replicates import PairsState, pairs_replicates
 from bipdask.inference.bootstrap import pattern_weights, replicate_blocks, window_rows
 from bipdask.inference.config import Inference
 from bipdask.inference.pairs import BootstrapSummary, summarise
@@ -88,6 +89,7 @@ class Progression:
     n_pairs: int
     n_citizens: int
     bootstrap: BootstrapSummary | None = None
+    replicate_plan: ProgressionReplicates | None = None
 
     def tidy(self) -> pd.DataFrame:
         """Estimates rows, analysis ``bip_progression``: ``mean_change/<indicator>``,
@@ -143,6 +145,7 @@ def progression(
     *,
     inference: Inference = Inference(),
     indicators: tuple[str, ...] = INDICATORS,
+    replicate_plan: bool = False,
 ) -> Progression:
     """The BIP progression report's tables and figures from all BIP responses.
 
@@ -156,10 +159,14 @@ def progression(
         (``person_id``): a citizen's pairs share one person and overlap (the middle response of
         three enters two changes).
     indicators : which of :data:`INDICATORS` get effect sizes and slopes (default all 22).
+    replicate_plan : keep what the replicates need (:class:`ProgressionReplicates`) instead of
+        drawing them (``inference.replicates`` must be 0).
     """
     bootstrap, seed, scheme, cluster, alpha = (inference.replicates, inference.seed, inference.scheme,
                                                inference.cluster, inference.alpha)
     window = inference.replicate_window
+    if replicate_plan and bootstrap:
+        raise ValueError("progression: replicate_plan keeps the replicates for later; set replicates=0")
     pairs = change_pairs(bip_responses)
     if pairs.empty:
         raise InputError([Problem("bip_responses", "person_id", "no citizen has two responses", 0)])
@@ -173,9 +180,11 @@ def progression(
     point, se, n = {}, {}, {}
     for j, ind in enumerate(INDICATORS):
         point[ind], se[ind], n[ind] = cluster_mean(values[:, j], g_codes, n_g)
-    summary = None
+    summary = mean_sums = None
+    if bootstrap > 0 or replicate_plan:
+        mean_sums = _mean_sums(values, g_codes, n_g)
     if bootstrap > 0:
-        summary = summarise(_mean_replicates(values, g_codes, n_g, ids, bootstrap, seed, scheme, window),
+        summary = summarise(_mean_replicates(*mean_sums, ids, bootstrap, seed, scheme, window),
                             pd.Series(point), scheme, seed)
     inf = _inference(pd.Series(point), summary, pd.Series(se), n_g, alpha)
     mean_change = inf.rename_axis("indicator").reset_index().assign(n=[n[i] for i in INDICATORS])
@@ -190,14 +199,16 @@ def progression(
         reps.append(summary.replicates.add_prefix("mean_change/"))
     # One indicator's effect sizes and weeks slope one after the other: mostly the same citizens,
     # so the slope's bootstrap reuses the weights just drawn (bootstrap.shared_weights).
-    parts, slopes, slope_reps = [], [], []
+    parts, slopes, slope_reps, effect_plans, slope_plans = [], [], [], [], []
     for ind in indicators:
-        frame, r = _effect_sizes(pairs, ind, cluster, bootstrap, seed, scheme, alpha, window)
+        frame, r, kept = _effect_sizes(pairs, ind, cluster, bootstrap, seed, scheme, alpha, window, replicate_plan)
         parts.append(frame)
+        effect_plans.append((ind, *kept))
         if r is not None:
             reps.append(r.add_prefix(f"effect_size/{ind}/"))
-        row, r = _weeks_slope(pairs, ind, cluster, bootstrap, seed, scheme, alpha, window)
+        row, r, kept = _weeks_slope(pairs, ind, cluster, bootstrap, seed, scheme, alpha, window, replicate_plan)
         slopes.append(row)
+        slope_plans.append((ind, kept))
         if r is not None:
             slope_reps.append(pd.DataFrame({f"weeks_slope/{ind}": r}))
     reps += slope_reps
@@ -217,18 +228,55 @@ def progression(
         ])
         table = pd.concat(reps, axis=1)
         boot = summarise(table.to_numpy(np.float64), estimate.reindex(table.columns), scheme, seed)
+    plan = (ProgressionReplicates(ids, seed, scheme, *mean_sums, tuple(effect_plans), tuple(slope_plans))
+            if replicate_plan else None)
     return Progression(mean_change=mean_change, combinations=combinations, effects=effects,
                        weeks_between=weeks_between, weeks_slope=weeks_slope, n_pairs=len(pairs),
-                       n_citizens=int(pairs["person_id"].nunique()), bootstrap=boot)
+                       n_citizens=int(pairs["person_id"].nunique()), bootstrap=boot, replicate_plan=plan)
 
 
-def _mean_replicates(values, g_codes, n_g, ids, n_reps, seed, scheme, window=None) -> np.ndarray:
+@dataclass(frozen=True)
+class ProgressionReplicates:
+    """What the replicates of :func:`progression` need after its point fits: per citizen the
+    sums and counts of the 22 changes (Tabel 1's means), and per indicator the
+    :class:`~bipdask.estimators.lpm.replicates.PairsState` of its effect-size regression (with
+    the parameter names and the map L to the 16 combinations) and of its weeks slope — compact
+    (dummies as int8): ≈ 10 MB per indicator at scale 30 instead of its rows and refit."""
+
+    ids: np.ndarray
+    seed: int
+    scheme: str
+    mean_sums: sparse.csr_matrix
+    mean_counts: sparse.csr_matrix
+    effects: tuple  # (indicator, PairsState, names, present, lmap) per indicator
+    slopes: tuple  # (indicator, PairsState) per indicator
+
+    def replicates(self, n_reps: int, window: range | None = None) -> pd.DataFrame:
+        """Replicates ``window`` (all without one) of B = ``n_reps``: the columns of
+        :attr:`Progression.bootstrap` in its order, bit for bit."""
+        means = _mean_replicates(self.mean_sums, self.mean_counts, self.ids, n_reps, self.seed, self.scheme, window)
+        reps = [pd.DataFrame(means, columns=list(INDICATORS)).add_prefix("mean_change/")]
+        for ind, state, names, present, lmap in self.effects:
+            frame = pairs_replicates(state, n_reps, self.seed, self.scheme, window)
+            reps.append(_effect_replicates(frame, names, lmap, present).add_prefix(f"effect_size/{ind}/"))
+        for ind, state in self.slopes:
+            r = pairs_replicates(state, n_reps, self.seed, self.scheme, window)["weeks_since_previous"]
+            reps.append(pd.DataFrame({f"weeks_slope/{ind}": r.to_numpy(np.float64)}))
+        return pd.concat(reps, axis=1)
+
+
+def _mean_sums(values, g_codes, n_g) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+    """Per-citizen sums and counts of each indicator's defined changes."""
     ok = np.isfinite(values)
     rows = np.broadcast_to(g_codes[:, None], values.shape)[ok]
     cols = np.broadcast_to(np.arange(values.shape[1])[None, :], values.shape)[ok]
     s = sparse.csr_matrix((values[ok], (rows, cols)), shape=(n_g, values.shape[1]))
     c = sparse.csr_matrix((np.ones(ok.sum()), (rows, cols)), shape=(n_g, values.shape[1]))
-    out = [np.empty((0, values.shape[1]))]
+    return s, c
+
+
+def _mean_replicates(s, c, ids, n_reps, seed, scheme, window=None) -> np.ndarray:
+    out = [np.empty((0, s.shape[1]))]
     for reps, w in replicate_blocks(ids, n_reps, seed, scheme, window=window):
         with np.errstate(invalid="ignore", divide="ignore"):
             out.append((pattern_weights(w, s) / pattern_weights(w, c))[window_rows(reps, window)[0]])
@@ -242,8 +290,9 @@ def standardize(values: np.ndarray) -> np.ndarray:
 
 
 def _effect_sizes(pairs, indicator, cluster, bootstrap, seed, scheme, alpha,
-                  window=None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """Figures 3–24 for one indicator: the rows and (with a bootstrap) the B × combinations replicates."""
+                  window=None, keep: bool = False) -> tuple[pd.DataFrame, pd.DataFrame | None, tuple]:
+    """Figures 3–24 for one indicator: the rows, (with a bootstrap) the B × combinations
+    replicates, and (``keep``) what they need later: (PairsState, names, present, L)."""
     d = pairs[list(dict.fromkeys([cluster, "person_id", "combination", indicator]))]
     d = d.dropna(subset=[indicator, "combination"])
     d = d.reset_index(drop=True)
@@ -258,7 +307,7 @@ def _effect_sizes(pairs, indicator, cluster, bootstrap, seed, scheme, alpha,
     for name in dummies:
         data[name] = (combo == name[1:]).astype(float)
     fit = lpm(data, y="z", covariates=dummies, cluster=cluster, bootstrap=bootstrap, seed=seed,
-              scheme=scheme, replicate_window=window)
+              scheme=scheme, replicate_window=window, keep_pairs_state=keep)
     cons = _intercept_name(fit, dummies)
     names = [cons, *dummies]
     # Effect size of combination c = _cons (+ β_c): a linear map L of the parameters.
@@ -274,15 +323,21 @@ def _effect_sizes(pairs, indicator, cluster, bootstrap, seed, scheme, alpha,
     summary = None
     boot = getattr(fit, "bootstrap", None)
     if boot is not None:
-        reps = boot.replicates[names].to_numpy(dtype=float) @ lmap.T
-        summary = BootstrapSummary(pd.DataFrame(reps, columns=present), est, boot.scheme, boot.seed, boot.n_failed)
+        reps = _effect_replicates(boot.replicates, names, lmap, present)
+        summary = BootstrapSummary(reps, est, boot.scheme, boot.seed, boot.n_failed)
     inf = _inference(est, summary, analytic, int(fit.n_clusters), alpha)
     counts = pd.Series(combo).value_counts()
     rows = inf.rename_axis("combination").reset_index().assign(
         indicator=indicator, n=[int(counts.get(c, 0)) for c in present]
     )[["indicator", "combination", "estimate", "se", "ci_low", "ci_high", "p_value", "n",
        *(["replicate_failure_share"] if summary is not None else [])]]
-    return rows, (None if summary is None else summary.replicates)
+    return rows, (None if summary is None else summary.replicates), (fit.pairs_state, names, present, lmap)
+
+
+def _effect_replicates(replicates: pd.DataFrame, names: list[str], lmap: np.ndarray, present: list[str]
+                       ) -> pd.DataFrame:
+    """The effect sizes' replicates from the regression's: L·θ*_b per replicate."""
+    return pd.DataFrame(replicates[names].to_numpy(dtype=float) @ lmap.T, columns=present)
 
 
 def _intercept_name(fit, covariates: list[str]) -> str:
@@ -293,18 +348,19 @@ def _intercept_name(fit, covariates: list[str]) -> str:
 
 
 def _weeks_slope(pairs, indicator, cluster, bootstrap, seed, scheme, alpha,
-                 window=None) -> tuple[dict, np.ndarray | None]:
-    """The change-on-weeks slope of one indicator: its row and (with a bootstrap) its B replicates."""
+                 window=None, keep: bool = False) -> tuple[dict, np.ndarray | None, PairsState | None]:
+    """The change-on-weeks slope of one indicator: its row, (with a bootstrap) its B replicates
+    and (``keep``) the fit's PairsState."""
     d = pairs[list(dict.fromkeys([cluster, "person_id", "weeks_since_previous", indicator]))]
     d = d.dropna().reset_index(drop=True)
     data = pd.DataFrame({cluster: d[cluster].to_numpy(), "change": d[indicator].to_numpy(dtype=float),
                          "weeks_since_previous": d["weeks_since_previous"].to_numpy(dtype=float)})
     fit = lpm(data, y="change", covariates=["weeks_since_previous"], cluster=cluster,
-              bootstrap=bootstrap, seed=seed, scheme=scheme, replicate_window=window)
+              bootstrap=bootstrap, seed=seed, scheme=scheme, replicate_window=window, keep_pairs_state=keep)
     r = lpm_inference(fit, ["weeks_since_previous"], alpha).iloc[0]
     boot = getattr(fit, "bootstrap", None)
     reps = None if boot is None else boot.replicates["weeks_since_previous"].to_numpy(np.float64)
     return {"indicator": indicator, "estimate": float(r["estimate"]), "se": float(r["se"]),
             "ci_low": float(r["ci_low"]), "ci_high": float(r["ci_high"]), "p_value": float(r["p_value"]),
             "n": len(d), **({} if reps is None else {"replicate_failure_share": float(r["replicate_failure_share"])})
-            }, reps
+            }, reps, fit.pairs_state

@@ -89,7 +89,7 @@ from bipdask.estimators.lpm.absorb import (
     _nested,
     _recover_effects,
 )
-from bipdask.estimators.lpm.replicates import _COLLINEAR_TOL, _bootstrap
+from bipdask.estimators.lpm.replicates import _COLLINEAR_TOL, PairsState, _bootstrap
 from bipdask.estimators.lpm.wild import wild_absorption, wild_moments
 from bipdask.estimators.results import Results
 from bipdask.inference import bootstrap as bs
@@ -147,6 +147,7 @@ class LinearResult(Results):
     bootstrap: BootstrapSummary | None = None
     bootstrap_absorption: str | None = None
     wild: WildTest | None = None
+    pairs_state: PairsState | None = field(default=None, repr=False, compare=False)
     _state: _Absorbed | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -253,6 +254,8 @@ def lpm(
     inference: InferenceKind | None = None,
     wild_weights: WildWeights = "rademacher",
     alpha: float = 0.05,
+    keep_pairs_state: bool = False,
+    max_moment_bytes: int | None = None,
 ) -> LinearResult:
     """OLS of ``y`` on ``covariates`` with absorbed ``fixed_effects`` (a linear probability model).
 
@@ -284,6 +287,13 @@ def lpm(
         ``bootstrap`` > 0, analytic otherwise.
     wild_weights : ``"rademacher"`` (all 2^G sign vectors when 2^G ≤ B) or ``"webb"``.
     alpha : level of the wild bootstrap's inverted intervals (1 − α).
+    keep_pairs_state : keep what the pairs bootstrap needs (``pairs_state``,
+        :class:`~bipdask.estimators.lpm.replicates.PairsState`) so that a window of replicates can
+        be computed later without the rows (:func:`~bipdask.estimators.lpm.replicates.pairs_replicates`);
+        ``block`` and ``max_cell_entries`` are kept with it.
+    max_moment_bytes : bound on the per-cluster sums of the pairs bootstrap held at once (None:
+        no bound); above it they are formed a group of columns at a time
+        (:mod:`bipdask.estimators.lpm.replicates`).
     """
     method = _inference_method(inference, bootstrap, cluster, wild_weights)
     if replicate_window is not None and method != "pairs":
@@ -398,7 +408,10 @@ def lpm(
         r2_without, r2_within, resid_fe = r2, np.nan, None
     state = _Absorbed(Z, w, cl_codes, cluster_ids, tuple(fe_codes), tuple(fe_levels),
                       None if fes else means, resid_fe)
-    summary = absorption = wild = None
+    summary = absorption = wild = kept = None
+    if keep_pairs_state:
+        kept = PairsState.of(state, keep, k, _absorption_method(fe_codes, nested, g, n_levels, k, max_cell_entries),
+                             n_levels, block, params.index, None if fes else raw)
     if method == "wild":
         absorption = wild_absorption(nested)
         moments = wild_moments(state, keep, k, [covs[j] for j in keep], nobs=n_w, k_dof=k_dof,
@@ -410,7 +423,7 @@ def lpm(
             raise ValueError("lpm: bootstrap needs a seed")
         absorption = _absorption_method(fe_codes, nested, g, n_levels, k, max_cell_entries)
         reps = _bootstrap(state, keep, k, bootstrap, seed, scheme, block, absorption, n_levels,
-                          replicate_window)
+                          replicate_window, max_moment_bytes)
         fitted = np.isfinite(params.to_numpy())  # omitted covariates are NaN in every replicate
         failed = int(np.sum(~np.all(np.isfinite(reps[:, fitted]), axis=1)))
         summary = BootstrapSummary(pd.DataFrame(reps, columns=params.index), params, scheme, seed, failed)
@@ -419,7 +432,7 @@ def lpm(
         k_dof=int(k_dof), rss=rss, rsquared=r2, rsquared_adj=r2_adj, rsquared_within=r2_within,
         rsquared_without_fe=r2_without, n_clusters=int(g), cov_type=cov_type, fixed_effects=tuple(fes),
         n_absorbed=tuple(n_levels), omitted=omitted, n_dropped=n_dropped, bootstrap=summary,
-        bootstrap_absorption=absorption, wild=wild, _state=state,
+        bootstrap_absorption=absorption, wild=wild, pairs_state=kept, _state=state,
     )
 
 

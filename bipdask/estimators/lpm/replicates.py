@@ -5,11 +5,23 @@ per-cluster cross products (``_cluster_moments``): a cluster drawn k times contr
 moments k times. With absorbed effects nested in the clusters the per-cluster moments of the
 absorbed data are exact; otherwise the per-(cluster, level) cell sums (``_cell_sums``) re-absorb
 per replicate. ``tests/reference_refits.py``'s ``refit_replicate`` is the slow reference a test compares against.
+
+:class:`PairsState` is what the replicates need after the fit, kept apart from it: a task that
+computes a window of replicates (:func:`pairs_replicates`) reads it instead of refitting rows
+(the BIP replicate blocks, ``docs/methods.md#replicate-blocks``). ``max_moment_bytes`` bounds the
+per-cluster sums held at once (G × q floats: 1.2 GiB for the BIP caseworker LPM's 64 covariates
+over 71,555 citizens at scale 30) by forming them, and their products with the weights, a group
+of columns at a time. Each column's sums are the same bits; a product's columns can differ from
+the whole product's in the last bits (OpenBLAS computes the trailing columns of a product with
+a kernel that depends on the matrix width), ≤ 1e-12 relative.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+import pandas as pd
 from scipy import sparse
 
 from bipdask.estimators.lpm.absorb import (
@@ -22,7 +34,8 @@ _COLLINEAR_TOL = 1e-10  # a pivot below this share of its full-sample value: the
 _MOMENT_CHUNK_ENTRIES = 1 << 22  # rows × columns of one block of per-row products (32 MiB)
 
 
-def _cluster_moments(Z: np.ndarray, w: np.ndarray, codes: np.ndarray, g: int, *, lead: bool) -> np.ndarray:
+def _cluster_moments(Z: np.ndarray, w: np.ndarray, codes: np.ndarray, g: int, *, lead: bool,
+                     columns: np.ndarray | None = None) -> np.ndarray:
     """Per-cluster sums of the rows' w·z_a·z_b (upper triangle of z), in one pass over the rows.
 
     With ``lead`` the columns start with Σw and Σw·z (the one-cell sums of the exact no-FE
@@ -30,16 +43,24 @@ def _cluster_moments(Z: np.ndarray, w: np.ndarray, codes: np.ndarray, g: int, *,
     in cluster order (a stable sort when the codes are not sorted already) in blocks of
     ~4M entries, and each cluster's run of rows is reduced with ``np.add.reduceat``: O(n·q),
     in row order within a cluster.
+
+    ``columns`` (without ``lead``): only those columns of the upper triangle, each the same bits
+    as in the whole matrix (the rows are cut where the whole matrix cuts them).
     """
     n, p1 = Z.shape
     iu0, iu1 = np.triu_indices(p1)
     off = 1 + p1 if lead else 0
     q = off + iu0.size
+    step = max(1, _MOMENT_CHUNK_ENTRIES // q)
+    if columns is not None:
+        if lead:
+            raise ValueError("_cluster_moments: columns needs lead=False")
+        iu0, iu1 = iu0[columns], iu1[columns]
+        q = iu0.size
     out = np.zeros((g, q))
     if n == 0:
         return out
     order = None if np.all(codes[1:] >= codes[:-1]) else np.argsort(codes, kind="stable")
-    step = max(1, _MOMENT_CHUNK_ENTRIES // q)
     for start in range(0, n, step):
         rows = slice(start, min(start + step, n)) if order is None else order[start:start + step]
         z, c = np.asfortranarray(Z[rows]), codes[rows]
@@ -79,13 +100,16 @@ def _cell_sums(state: _Absorbed, n_levels: int) -> np.ndarray | sparse.csr_matri
 
 
 def _bootstrap(state: _Absorbed, keep: list[int], k: int, n_rep: int, seed: int, scheme: bs.Scheme,
-               block: int, absorption: str, n_levels: list[int], window: range | None = None) -> np.ndarray:
+               block: int, absorption: str, n_levels: list[int], window: range | None = None,
+               max_moment_bytes: int | None = None) -> np.ndarray:
     """(B × params) replicate estimates from per-cluster sums (see the module docstring); with
     ``window`` only its replicates (row i = replicate window[i]), each as in the whole run.
 
     Per block of replicates the cluster weights W (block × G, one reused buffer) enter one dense
     product W·[M | S] with the per-cluster sums S of w·z·z' and, for the exact absorption, the
     per-(cluster, level) sums M of w and w·z (a separate sparse product when M is sparse).
+    ``max_moment_bytes``: when S alone (no dense M) is larger, S and W·S are formed a group of
+    columns at a time (the module docstring).
     """
     p1 = k + 1
     iu = np.triu_indices(p1)
@@ -94,25 +118,33 @@ def _bootstrap(state: _Absorbed, keep: list[int], k: int, n_rep: int, seed: int,
     L = n_levels[0] if state.fe_codes else 1
     width = L * (p1 + 1)  # columns of M
     g = state.cluster_ids.size
+    R = None
     if exact and not state.fe_codes:  # one cell: M = (Σw, Σw·z) leads the moment columns
         R = _cluster_moments(state.Z, state.w, state.cluster_codes, g, lead=True)
         M_sparse, lead = None, width
     else:
-        S = _cluster_moments(state.Z, state.w, state.cluster_codes, g, lead=False)
         M = _cell_sums(state, L) if exact else None
-        if M is None or sparse.issparse(M):
-            R, M_sparse, lead = S, M, 0
+        q = iu[0].size
+        if (max_moment_bytes is not None and 8 * g * q > max_moment_bytes
+                and (M is None or sparse.issparse(M))):
+            products, full_diag_all = _column_products(state, g, q, n_rep, seed, scheme, block, window,
+                                                       max_moment_bytes)
+            R, M_sparse, lead = None, M, 0
         else:
-            R, M_sparse, lead = np.hstack([M, S]), None, width
-            del S, M
+            S = _cluster_moments(state.Z, state.w, state.cluster_codes, g, lead=False)
+            if M is None or sparse.issparse(M):
+                R, M_sparse, lead = S, M, 0
+            else:
+                R, M_sparse, lead = np.hstack([M, S]), None, width
+                del S, M
     out = np.full((n_rep if window is None else len(window), k + int(with_cons)), np.nan)
     diag_cols = [np.flatnonzero((iu[0] == j) & (iu[1] == j))[0] for j in keep]
-    full_diag = R[:, lead:].sum(axis=0)[diag_cols]
+    full_diag = (full_diag_all if R is None else R[:, lead:].sum(axis=0))[diag_cols]
     kk = np.asarray(keep, dtype=np.intp)
     for reps, wc in bs.replicate_blocks(state.cluster_ids, n_rep, seed, scheme, block, reuse=True, window=window):
         nb = len(reps)
         src, dst = bs.window_rows(reps, window)  # the whole block is solved: its bits do not depend on the window
-        T = wc @ R
+        T = products.pop(reps.start) if R is None else wc @ R
         Q = np.empty((nb, p1, p1))
         Q[:, iu[0], iu[1]] = T[:, lead:]
         Q[:, iu[1], iu[0]] = T[:, lead:]
@@ -135,3 +167,95 @@ def _bootstrap(state: _Absorbed, keep: list[int], k: int, n_rep: int, seed: int,
             cons = state.means[k] + shift[:, k] - np.einsum("bj,bj->b", state.means[kk] + shift[:, kk], beta)
             out[dst, k] = np.where(n_b > 0, cons, np.nan)[src]
     return out
+
+
+def _column_products(state: _Absorbed, g: int, q: int, n_rep: int, seed: int, scheme: bs.Scheme, block: int,
+                     window: range | None, max_moment_bytes: int) -> tuple[dict[int, np.ndarray], np.ndarray]:
+    """W·S of every weight block of the window, keyed by the block's first replicate, and S's
+    column sums, with at most ``max_moment_bytes`` of S at once: S is formed a group of columns
+    at a time (each column as in the whole S) and every block's weights are drawn per group."""
+    groups = np.array_split(np.arange(q), max(2, -(-8 * g * q // max_moment_bytes)))
+    products: dict[int, np.ndarray] = {}
+    sums = np.empty(q)
+    for cols in groups:  # q ≥ 2 groups of ≥ 2 columns: a column sum of S[:, cols] is S's (row order)
+        part = _cluster_moments(state.Z, state.w, state.cluster_codes, g, lead=False, columns=cols)
+        sums[cols] = part.sum(axis=0)
+        for reps, wc in bs.replicate_blocks(state.cluster_ids, n_rep, seed, scheme, block, reuse=True,
+                                            window=window):
+            products.setdefault(reps.start, np.empty((len(reps), q)))[:, cols] = wc @ part
+        del part
+    return products, sums
+
+
+@dataclass(frozen=True)
+class PairsState:
+    """What :func:`pairs_replicates` needs of a fitted :func:`~bipdask.estimators.lpm.model.lpm`:
+    its absorbed design ``Z`` (n × (k+1), fixed-effect models) or, without fixed effects, the raw
+    columns of [X, y] in their smallest exact dtype (0/1 dummies as int8) and their means (Z is
+    raw − means, as in the fit); the cluster codes and sorted ids, the first factor's codes (the
+    exact one-way absorption), which covariates were kept, the absorption method and the block
+    of replicates. A few MB for the BIP progression models, ~100 MB for the caseworker LPM at
+    scale 30 — instead of the fit's frames."""
+
+    Z: np.ndarray | None
+    raw: tuple[np.ndarray, ...] | None
+    w: np.ndarray | None  # None: all ones
+    cluster_codes: np.ndarray
+    cluster_ids: np.ndarray
+    fe_codes: tuple[np.ndarray, ...]
+    means: np.ndarray | None
+    keep: tuple[int, ...]
+    k: int
+    absorption: str
+    n_levels: tuple[int, ...]
+    block: int
+    names: tuple[str, ...]  # the parameters' names (the fit's ``params`` index)
+
+    @classmethod
+    def of(cls, state: _Absorbed, keep, k: int, absorption: str, n_levels, block: int, names,
+           raw: np.ndarray | None = None) -> PairsState:
+        """From the fit's state; ``raw`` (no fixed effects): the fit's [X, y] before centring."""
+        codes = state.cluster_codes
+        if state.cluster_ids.size < 2**31:
+            codes = codes.astype(np.int32)
+        w = None if np.all(state.w == 1.0) else state.w
+        fe = tuple(c.astype(np.int32) if c.size and c.max() < 2**31 else c for c in state.fe_codes)
+        compact = (None if raw is None or state.means is None
+                   else tuple(_compact(raw[:, j]) for j in range(raw.shape[1])))
+        return cls(None if compact is not None else state.Z, compact, w, codes, state.cluster_ids, fe,
+                   state.means, tuple(int(j) for j in keep), int(k), absorption, tuple(int(v) for v in n_levels),
+                   int(block), tuple(names))
+
+    def absorbed(self) -> _Absorbed:
+        """The fit's state as the bootstrap reads it: Z and the weights exactly as in the fit."""
+        if self.raw is not None:
+            Z = np.column_stack([c.astype(np.float64) for c in self.raw]) - self.means
+        else:
+            Z = self.Z
+        w = np.ones(len(Z)) if self.w is None else self.w
+        codes = self.cluster_codes.astype(np.intp)
+        return _Absorbed(Z, w, codes, self.cluster_ids, tuple(c.astype(np.intp) for c in self.fe_codes), (),
+                         self.means, None)
+
+
+def _compact(col: np.ndarray) -> np.ndarray:
+    """``col`` in the smallest integer dtype that gives back its exact float64 values (0/1
+    dummies: int8), else itself (a −0.0 would come back as 0.0: kept as float64)."""
+    if col.size == 0 or not np.all(np.isfinite(col)) or np.any(np.signbit(col) & (col == 0)):
+        return col
+    for dtype in (np.int8, np.int16, np.int32):
+        info = np.iinfo(dtype)
+        if (col.min() >= info.min and col.max() <= info.max
+                and np.array_equal(col.astype(dtype).astype(np.float64), col)):
+            return col.astype(dtype)
+    return col
+
+
+def pairs_replicates(ps: PairsState, n_rep: int, seed: int, scheme: bs.Scheme, window: range | None = None,
+                     max_moment_bytes: int | None = None) -> pd.DataFrame:
+    """Replicates ``window`` of B = ``n_rep`` of the fit ``ps`` was kept from, as its
+    ``bootstrap.replicates`` frame (columns: its parameters): the bits of a fit with
+    ``bootstrap=n_rep, replicate_window=window, max_moment_bytes=...``, without its rows."""
+    reps = _bootstrap(ps.absorbed(), list(ps.keep), ps.k, n_rep, seed, scheme, ps.block, ps.absorption,
+                      list(ps.n_levels), window, max_moment_bytes)
+    return pd.DataFrame(reps, columns=pd.Index(ps.names))
