@@ -71,11 +71,13 @@ def phase(inputs: Path, which: str, replicates: int, window: tuple[int, int], pa
     if which == "point":
         if path == "old":
             blocks.bip_point(responses, persons, first_hits=hits, inference=inference, **rules)
-        else:  # as estimate_bip_point: the rows and the plans, written one at a time
-            point = blocks.bip_point(responses, persons, first_hits=hits, inference=inference, **rules)
+        else:  # as estimate_bip_point: the rows, and each plan written as soon as it is made
             state_file.mkdir(exist_ok=True)
-            for analysis in list(point.plans):
-                (state_file / f"{analysis}.pkl").write_bytes(blocks.plan_bytes(point.plans.pop(analysis)))
+
+            def sink(analysis, plan):
+                (state_file / f"{analysis}.pkl").write_bytes(blocks.plan_bytes(plan))
+
+            blocks.bip_point(responses, persons, first_hits=hits, inference=inference, plan_sink=sink, **rules)
     else:
         windowed = inference.replace(window=window)
         if path == "old":

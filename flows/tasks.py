@@ -779,17 +779,20 @@ def estimate_bip_point_impl(prepared: dict[str, Any], inference: Inference, pane
     if panel_end is None:
         return {"skipped": "no weeks in the delivery (no panel end for the 52-week outcome)",
                 "seconds": time.perf_counter() - t0}
+    root = prepared["persons"].rsplit("/", 1)[0]
+    plans: dict[str, str] = {}
+
+    def write_plan(analysis: str, plan: Any) -> None:  # as soon as it is made: one plan in memory
+        plans[analysis] = storage.join(root, "plans", f"{analysis}.pkl")
+        storage.write_bytes(plan_bytes(plan), plans[analysis])
+
     try:
         point = bip_point(*_bip_inputs(prepared), first_hits=_bip_first_hits(prepared), inference=inference,
-                          panel_end=panel_end, top_quartile=top_quartile, count_caseworker=count_caseworker)
+                          plan_sink=write_plan, panel_end=panel_end, top_quartile=top_quartile,
+                          count_caseworker=count_caseworker)
     except InputError as exc:
         return {"skipped": str(exc), "seconds": time.perf_counter() - t0}
-    root = prepared["persons"].rsplit("/", 1)[0]
     url = storage.write_parquet(estimates_table(point.rows), storage.join(root, "point.parquet"))
-    plans = {}
-    for analysis in list(point.plans or {}):
-        plans[analysis] = storage.join(root, "plans", f"{analysis}.pkl")
-        storage.write_bytes(plan_bytes(point.plans.pop(analysis)), plans[analysis])
     return {"skipped": None, "url": url, "sample_responses": point.sample_responses, "plans": plans,
             "seconds": time.perf_counter() - t0}
 

@@ -62,18 +62,21 @@ class BipPoint:
 
 
 def bip_point(bip_responses: pd.DataFrame, persons: pd.DataFrame, weeks: pd.DataFrame | None = None, *,
-              first_hits: pd.DataFrame | None = None, inference: Inference | None = None, **rules) -> BipPoint:
+              first_hits: pd.DataFrame | None = None, inference: Inference | None = None,
+              plan_sink: Callable[[str, Any], None] | None = None, **rules) -> BipPoint:
     """The tidy rows of :func:`~bipdask.analyses.bip.estimates.bip_estimates` without replicates
     (``weeks`` or ``first_hits``: the outcome's source, as there; ``rules``: its sample and Tabel 1
     keywords) and, with ``inference.replicates`` > 0, the analyses' replicate plans. Rows that
     have replicates get their inference in :func:`combine_bip`; the others (R², combination
-    shares, weeks between responses) are final."""
+    shares, weeks between responses) are final. With ``plan_sink`` each plan goes to
+    ``plan_sink(analysis, plan)`` as soon as it is made (in the replicate files' order) instead of
+    :attr:`BipPoint.plans`: one plan in memory at a time."""
     plan = inference is not None and inference.replicates > 0
     point = Inference() if inference is None else inference.replace(replicates=0, window=None)
     res = bip_estimates(bip_responses, persons, weeks, first_hits=first_hits, inference=point,
-                        replicate_plan=plan, **rules)
+                        replicate_plan=plan, plan_sink=plan_sink, **rules)
     plans = None
-    if plan:
+    if plan and plan_sink is None:
         plans = {EFFECTIVENESS: res.effectiveness.replicate_plan, CHANGE: res.change.replicate_plan,
                  PROGRESSION: res.progression.replicate_plan}
     return BipPoint(res.tidy(), int(res.effectiveness.n_obs), plans)

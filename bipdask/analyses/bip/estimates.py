@@ -20,7 +20,10 @@ or :func:`bip_estimates` for all of them as one tidy estimates frame
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -65,6 +68,7 @@ def bip_estimates(
     drop_incomplete_follow_up: bool = False,
     panel_end=None,
     replicate_plan: bool = False,
+    plan_sink: Callable[[str, Any], None] | None = None,
 ) -> BipResults:
     """Run the three BIP analyses on one delivery (all BIP job centres together).
 
@@ -76,7 +80,9 @@ def bip_estimates(
     ``top_quartile``: Tabel 1's estimator (:func:`~bipdask.analyses.bip.effectiveness.caseworker_effectiveness`).
     See the step functions for the rules. ``replicate_plan`` (with ``inference.replicates`` 0):
     each analysis keeps what its replicates need (its ``replicate_plan``) instead of drawing
-    them, for :func:`bipdask.analyses.bip.blocks.plan_replicates`.
+    them, for :func:`bipdask.analyses.bip.blocks.plan_replicates`; with ``plan_sink`` each plan
+    is handed to ``plan_sink(analysis, plan)`` as soon as its analysis is done and not kept (the
+    point task writes it: one plan in memory at a time).
     """
     sample = caseworker_sample(bip_responses, weeks, first_hits=first_hits,
                                min_caseworker_responses=min_caseworker_responses,
@@ -84,12 +90,19 @@ def bip_estimates(
                                drop_incomplete_follow_up=drop_incomplete_follow_up, panel_end=panel_end)
     kw = dict(inference=inference, replicate_plan=replicate_plan)
     with shared_weights():  # ≈ 50 bootstraps on ≈ 25 cluster sets: each set's weights drawn once
-        return BipResults(
-            sample=sample,
-            effectiveness=caseworker_effectiveness(sample, persons, top_quartile=top_quartile, **kw),
-            change=caseworker_change(sample, persons, **kw),
-            progression=progression(bip_responses, **kw),
-        )
+        eff = _sunk(EFFECTIVENESS, caseworker_effectiveness(sample, persons, top_quartile=top_quartile, **kw),
+                    plan_sink)
+        change = _sunk(CHANGE, caseworker_change(sample, persons, **kw), plan_sink)
+        prog = _sunk(PROGRESSION, progression(bip_responses, **kw), plan_sink)
+        return BipResults(sample=sample, effectiveness=eff, change=change, progression=prog)
+
+
+def _sunk(analysis: str, result, sink):
+    """``result`` without its replicate plan once ``sink`` has it (unchanged without a sink)."""
+    if sink is None or result.replicate_plan is None:
+        return result
+    sink(analysis, result.replicate_plan)
+    return dataclasses.replace(result, replicate_plan=None)
 
 
 # BipResults' bootstrap columns whose tidy estimand has another name.
