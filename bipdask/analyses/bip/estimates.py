@@ -98,11 +98,15 @@ def bip_estimates(
 
 
 def _sunk(analysis: str, result, sink):
-    """``result`` without its replicate plan once ``sink`` has it (unchanged without a sink)."""
+    """``result`` without its replicate plan once ``sink`` has it, and without its LPM's row
+    state (the absorbed design: ~100 MB at scale 30, shared with the plan; the point task only
+    needs the rows). Unchanged without a sink."""
     if sink is None or result.replicate_plan is None:
         return result
     sink(analysis, result.replicate_plan)
-    return dataclasses.replace(result, replicate_plan=None)
+    fit = getattr(result, "fit", None)
+    extra = {} if fit is None else {"fit": dataclasses.replace(fit, _state=None, pairs_state=None)}
+    return dataclasses.replace(result, replicate_plan=None, **extra)
 
 
 # BipResults' bootstrap columns whose tidy estimand has another name.
