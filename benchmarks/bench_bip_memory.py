@@ -75,7 +75,8 @@ def phase(inputs: Path, which: str, replicates: int, window: tuple[int, int], pa
             state_file.mkdir(exist_ok=True)
 
             def sink(analysis, plan):
-                (state_file / f"{analysis}.pkl").write_bytes(blocks.plan_bytes(plan))
+                with open(state_file / f"{analysis}.pkl", "wb") as fh:
+                    blocks.dump_plan(plan, fh)
 
             blocks.bip_point(responses, persons, first_hits=hits, inference=inference, plan_sink=sink, **rules)
     else:
@@ -84,7 +85,11 @@ def phase(inputs: Path, which: str, replicates: int, window: tuple[int, int], pa
             blocks.bip_replicate_block(responses, persons, first_hits=hits, inference=windowed, **rules)
         else:  # as estimate_bip_block: one plan read at a time
             names = ("bip_caseworker_effectiveness", "bip_caseworker_change", "bip_progression")
-            loaders = {a: (lambda a=a: blocks.plan_of((state_file / f"{a}.pkl").read_bytes())) for a in names}
+            def loader(a):
+                with open(state_file / f"{a}.pkl", "rb") as fh:
+                    return blocks.load_plan(fh)
+
+            loaders = {a: (lambda a=a: loader(a)) for a in names}
             blocks.bip_replicate_block_from_plans(loaders, windowed)
     seconds = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux

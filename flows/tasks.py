@@ -20,7 +20,15 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from bipdask.analyses.bip.blocks import bip_point, bip_replicate_block_from_plans, combine_bip, plan_bytes, plan_of
+from bipdask.analyses.bip.blocks import (
+    bip_point,
+    bip_replicate_block_from_plans,
+    combine_bip,
+    dump_plan,
+    load_plan,
+    plan_bytes,
+    plan_of,
+)
 from bipdask.analyses.estimates import (
     Estimate,
     HazardEstimates,
@@ -784,7 +792,7 @@ def estimate_bip_point_impl(prepared: dict[str, Any], inference: Inference, pane
 
     def write_plan(analysis: str, plan: Any) -> None:  # as soon as it is made: one plan in memory
         plans[analysis] = storage.join(root, "plans", f"{analysis}.pkl")
-        storage.write_bytes(plan_bytes(plan), plans[analysis])
+        _write_plan(plan, plans[analysis])
 
     try:
         point = bip_point(*_bip_inputs(prepared), first_hits=_bip_first_hits(prepared), inference=inference,
@@ -813,8 +821,31 @@ def estimate_bip_block_impl(point: dict[str, Any], inference: Inference, window:
     return {"urls": urls, "seconds": time.perf_counter() - t0}
 
 
+def _write_plan(plan: Any, url: str) -> None:
+    """A replicate plan to ``url``: on a local disk streamed to a temporary file then renamed
+    (no bytes copy of a ~300 MB plan in the point task's memory), elsewhere one PUT."""
+    fs, path = storage.filesystem(url)
+    if not storage._is_local(fs):
+        storage.write_bytes(plan_bytes(plan), url)
+        return
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as fh:
+            dump_plan(plan, fh)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
 def _read_plan(url: str) -> Any:
-    return plan_of(storage.read_bytes(url))
+    fs, path = storage.filesystem(url)
+    if not storage._is_local(fs):
+        return plan_of(storage.read_bytes(url))
+    with open(path, "rb") as fh:
+        return load_plan(fh)
 
 
 def estimate_bip_impl(

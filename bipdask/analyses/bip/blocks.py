@@ -29,7 +29,7 @@ from __future__ import annotations
 import pickle
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
@@ -109,6 +109,17 @@ def plan_bytes(plan: Any) -> bytes:
 def plan_of(data: bytes) -> Any:
     """The plan :func:`plan_bytes` wrote."""
     return pickle.loads(data)  # noqa: S301 - the run's own model input
+
+
+def dump_plan(plan: Any, file: IO[bytes]) -> None:
+    """:func:`plan_bytes` streamed to a binary file: the arrays go out as they are (pickle
+    protocol 5 buffers), never as one more copy of the plan in memory."""
+    pickle.dump(plan, file, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def load_plan(file: IO[bytes]) -> Any:
+    """The plan :func:`dump_plan` (or :func:`plan_bytes`) wrote, read from a binary file."""
+    return pickle.load(file)  # noqa: S301 - the run's own model input
 
 
 def bip_replicate_block_from_plans(plans: Mapping[str, Any | Callable[[], Any]], inference: Inference
