@@ -26,8 +26,6 @@ from bipdask.analyses.bip.blocks import (
     combine_bip,
     dump_plan,
     load_plan,
-    plan_bytes,
-    plan_of,
 )
 from bipdask.analyses.estimates import (
     Estimate,
@@ -822,30 +820,12 @@ def estimate_bip_block_impl(point: dict[str, Any], inference: Inference, window:
 
 
 def _write_plan(plan: Any, url: str) -> None:
-    """A replicate plan to ``url``: on a local disk streamed to a temporary file then renamed
-    (no bytes copy of a ~300 MB plan in the point task's memory), elsewhere one PUT."""
-    fs, path = storage.filesystem(url)
-    if not storage._is_local(fs):
-        storage.write_bytes(plan_bytes(plan), url)
-        return
-    folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            dump_plan(plan, fh)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    """A replicate plan to ``url``, streamed (no bytes copy of a ~300 MB plan in the point task's memory)."""
+    storage.write_stream(lambda fh: dump_plan(plan, fh), url)
 
 
 def _read_plan(url: str) -> Any:
-    fs, path = storage.filesystem(url)
-    if not storage._is_local(fs):
-        return plan_of(storage.read_bytes(url))
-    with open(path, "rb") as fh:
-        return load_plan(fh)
+    return storage.read_stream(load_plan, url)
 
 
 def estimate_bip_impl(

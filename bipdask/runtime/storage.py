@@ -39,7 +39,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import fsspec
 import pandas as pd
@@ -246,19 +246,57 @@ def write_bytes(data: bytes, url: str) -> None:
     with_retries(put, "writing", url)
 
 
-def _write_local(data: bytes, path: str) -> None:
+def _write_local(data: bytes | Callable[[BinaryIO], None], path: str) -> None:
     folder = os.path.dirname(path)
     os.makedirs(folder, exist_ok=True)
     tmp = os.path.join(folder, f".{os.path.basename(path)}.tmp-{uuid.uuid4().hex}")
     try:
         with open(tmp, "wb") as fh:
-            fh.write(data)
+            if callable(data):
+                data(fh)
+            else:
+                fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def write_stream(write: Callable[[BinaryIO], None], url: str) -> None:
+    """Write what ``write`` writes into a binary file object to ``url``, atomically as
+    :func:`write_bytes`, without holding the bytes whole (a large pickled object streamed to
+    storage). Local: a temporary file, then ``os.replace``; object stores: one streamed
+    (multipart) upload, which becomes visible whole when it completes."""
+    fs, path = filesystem(url)
+
+    def put() -> None:
+        if _is_local(fs):
+            _write_local(write, path)
+            return
+        fh = fs.open(path, "wb")
+        try:
+            write(fh)
+        except BaseException:
+            fh.discard()  # a multipart upload aborted: the object stays as it was
+            fh.closed = True  # never committed, not even when the file object is collected
+            raise
+        fh.close()
+
+    with_retries(put, "writing", url)
+
+
+def read_stream(read: Callable[[BinaryIO], T], url: str) -> T:
+    """``read`` applied to the object at ``url`` opened as a binary file object (streamed, never
+    read into one bytes object first); transient failures retried as :func:`read_bytes`."""
+    fs, path = filesystem(url)
+
+    def get() -> T:
+        with fs.open(path, "rb") as fh:
+            return read(fh)
+
+    return with_retries(get, "reading", url)
 
 
 def create_exclusive(data: bytes, url: str) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 import json
 import socket
 
@@ -202,3 +204,34 @@ def test_check_root_url_accepts_local_and_s3_and_names_any_other_scheme(tmp_path
             storage.check_root_url(url)
     with pytest.raises(InputError, match="names no bucket"):
         storage.check_root_url("s3://")
+
+
+def _streamed(root: str) -> None:
+    import pickle
+
+    import numpy as np
+
+    obj = {"weights": np.arange(100_000, dtype=np.float64), "name": "plan"}
+    url = storage.join(root, "model_input", "bip", "plans", "a.pkl")
+    storage.write_stream(lambda fh: pickle.dump(obj, fh, protocol=5), url)
+    got = storage.read_stream(pickle.load, url)
+    assert got["name"] == "plan" and np.array_equal(got["weights"], obj["weights"])
+    assert storage.read_bytes(url) == pickle.dumps(obj, protocol=5)
+
+    def broken(fh):
+        fh.write(b"half")
+        raise OSError(errno.ENOSPC, "no space left on device")
+
+    with pytest.raises(storage.InfrastructureError):
+        storage.write_stream(broken, url)
+    assert storage.read_stream(pickle.load, url)["name"] == "plan"  # the old object, whole
+
+
+def test_a_streamed_write_is_atomic_and_reads_back(tmp_path):
+    _streamed(str(tmp_path))
+    assert not [p for p in tmp_path.rglob("*") if ".tmp-" in p.name]  # no temporary left behind
+
+
+@pytest.mark.s3
+def test_s3_streamed_write_reads_back(s3_root):
+    _streamed(s3_root)
