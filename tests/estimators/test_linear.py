@@ -320,6 +320,8 @@ def test_pairs_state_gives_the_fits_replicates_bit_for_bit(fe, cells):
     assert kept.absorption == fit.bootstrap_absorption
     if fe is None:  # the 0/1 and whole-number columns are kept as integers, the others as they are
         assert [c.dtype for c in kept.raw] == [np.int8, np.float64, np.int16, np.int8] and kept.Z is None
+        # each column its own array: a view would keep the fit's whole [X, y] matrix alive
+        assert all(c.base is None and c.nbytes == c.size * c.itemsize for c in kept.raw)
     kept = pickle.loads(pickle.dumps(kept))
     got = pairs_replicates(kept, 1200, 3, "multinomial", range(500, 1000))
     pd.testing.assert_frame_equal(got, fit.bootstrap.replicates, check_exact=True)
