@@ -82,12 +82,23 @@ def test_vectorised_newton_singular_replicate_costs_only_itself():
 
 
 def _inject_block(monkeypatch, weights):
-    """Make the estimators draw the hand-made (B × G) ``weights`` as their one block of replicates."""
-    def blocks(cluster_ids, n_replicates, seed, scheme="multinomial", block=500, *, reuse=False):
-        assert weights.shape == (n_replicates, len(cluster_ids))
+    """Make the estimators draw the hand-made (B × G) ``weights`` as their replicates, whether they
+    take whole blocks (``replicate_blocks``, the Cox bootstrap) or draw rows of replicates
+    (``replicate_weights``, the Weibull pattern weights)."""
+    def blocks(cluster_ids, n_replicates, seed, scheme="multinomial", block=500, *, reuse=False, window=None):
+        assert weights.shape == (n_replicates, len(cluster_ids)) and window in (None, range(n_replicates))
         yield range(n_replicates), weights
 
+    def rows(cluster_ids, replicates, seed, scheme="multinomial", *, out=None):
+        assert weights.shape[1] == len(cluster_ids)
+        got = weights[np.asarray(replicates, dtype=np.intp)]
+        if out is None:
+            return got
+        out[...] = got
+        return out
+
     monkeypatch.setattr(bs, "replicate_blocks", blocks)
+    monkeypatch.setattr(bs, "replicate_weights", rows)
 
 
 def test_weibull_block_with_an_infeasible_replicate(monkeypatch):
