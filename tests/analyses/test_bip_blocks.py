@@ -14,8 +14,8 @@ from bipdask.analyses.bip.blocks import (
     bip_replicate_block,
     bip_replicate_block_from_plans,
     combine_bip,
-    plan_bytes,
-    plan_of,
+    dump_plan,
+    load_plan,
 )
 from bipdask.analyses.bip.estimates import bip_estimates, bip_outputs
 from bipdask.inference.config import Inference
@@ -51,8 +51,14 @@ def point(inputs):
 
 def _block(point, b0, b1):
     """A block task's work: the replicates of [b0, b1) from the point task's plans, pickled and read back."""
-    plans = {a: (lambda data=plan_bytes(p): plan_of(data)) for a, p in point.plans.items()}
+    plans = {a: (lambda data=_pickled(p): load_plan(io.BytesIO(data))) for a, p in point.plans.items()}
     return bip_replicate_block_from_plans(plans, INFERENCE.replace(window=(b0, b1)))
+
+
+def _pickled(plan) -> bytes:
+    buf = io.BytesIO()
+    dump_plan(plan, buf)
+    return buf.getvalue()
 
 
 def _parquet(frame: pd.DataFrame) -> bytes:

@@ -99,26 +99,16 @@ def plan_replicates(analysis: str, plan: Any, inference: Inference) -> pd.DataFr
     return replicate_frame(analysis, reps, inference.replicate_numbers)
 
 
-def plan_bytes(plan: Any) -> bytes:
-    """A replicate plan (:attr:`BipPoint.plans`) as bytes for the run's model input (pickle: numpy
-    arrays, sparse matrices and small dataclasses of this package; written and read by the same
-    run's tasks only)."""
-    return pickle.dumps(plan, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def plan_of(data: bytes) -> Any:
-    """The plan :func:`plan_bytes` wrote."""
-    return pickle.loads(data)  # noqa: S301 - the run's own model input
-
-
 def dump_plan(plan: Any, file: IO[bytes]) -> None:
-    """:func:`plan_bytes` streamed to a binary file: the arrays go out as they are (pickle
-    protocol 5 buffers), never as one more copy of the plan in memory."""
+    """A replicate plan (:attr:`BipPoint.plans`) pickled to a binary file for the run's model input
+    (numpy arrays, sparse matrices and small dataclasses of this package; written and read by the
+    same run's tasks only): the arrays go out as they are (protocol 5 buffers), never as one more
+    copy of the plan in memory."""
     pickle.dump(plan, file, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def load_plan(file: IO[bytes]) -> Any:
-    """The plan :func:`dump_plan` (or :func:`plan_bytes`) wrote, read from a binary file."""
+    """The plan :func:`dump_plan` wrote, read from a binary file."""
     return pickle.load(file)  # noqa: S301 - the run's own model input
 
 
