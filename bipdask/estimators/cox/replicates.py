@@ -1,10 +1,18 @@
 """Cluster bootstrap of the Cox model without refitting rows: weighted vectorised Newton.
 
 Continuous, time-varying covariates (the week's caseload) cannot be compressed into a few
-patterns, so every replicate keeps all rows and re-weights them: replicate b gives row i the
-weight v[b, i] = number of times its cluster was drawn. Newton–Raphson then runs for a block of
-replicates at once, from the full-sample estimate (3–4 steps), with all risk-set sums computed
-as sparse matrix products.
+patterns per cluster, so every replicate keeps all rows and re-weights them: replicate b gives
+row i the weight v[b, i] = number of times its cluster was drawn. Newton–Raphson then runs for a
+block of replicates at once, from the full-sample estimate (3–4 steps), with all risk-set sums
+computed as sparse matrix products.
+
+Rows that enter every sum alike — the same stratum, the same event-time slots at risk, the same
+death time and the same covariates — are merged into one *cell* before any replicate is solved
+(:class:`_BlockStrata`); a cell's replicate weight is the sum of its rows' weights, drawn once
+per block, so a Newton step costs O(cells × replicates), not O(rows × replicates). All strata of
+a partition are solved together (one exponential, one sparse product per Newton step), and every
+per-stratum term is computed from its own stratum's cells only — element-wise operations and
+row-wise sparse sums — so it is the same to the last bit in whatever partition its stratum sits.
 
 Exactness: a replicate is treated as the resampled data set — a cluster drawn k times is k
 copies. Efron's tie correction therefore counts copies (d = Σ v over the tied deaths, each with
@@ -15,8 +23,12 @@ would use the mean weight instead; the two coincide for Breslow.)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from bipdask.estimators.newton import vectorised_newton
 from bipdask.inference import bootstrap as bs
@@ -25,110 +37,210 @@ from bipdask.inference.pairs import BootstrapSummary, summarise
 REPLICATE_BLOCK = 50  # replicates solved together (:func:`bipdask.estimators.cox.model.cox_fit`'s block)
 
 
-class _BlockStratum:
-    """One stratum prepared for replicate blocks.
+def _cells(st) -> tuple[np.ndarray, np.ndarray]:
+    """(rows at risk at some event time, sorted by cell; their cell number): rows with equal
+    (idx_start, idx_stop, death_time, x) share a cell, numbered in the lexicographic order of
+    that key."""
+    keep = np.flatnonzero(st.idx_stop > st.idx_start)
+    key = np.column_stack([st.idx_start[keep], st.idx_stop[keep], st.death_time[keep], st.X[keep]]).astype(np.float64)
+    perm = np.lexsort(key.T[::-1])  # the first column is the primary key
+    key = key[perm]
+    new = np.ones(keep.size, dtype=bool)
+    new[1:] = np.any(key[1:] != key[:-1], axis=1)
+    return keep[perm], np.cumsum(new) - 1
 
-    Rows are kept in the order of the event-time slot in which they leave the risk set
-    (``idx_stop``), so every risk-set sum is a dense (B × n_j) @ (n_j × q) product per slot over
-    the q = 1 + p + p(p+1)/2 moment columns (1, x, upper triangle of x xᵀ). Person-week rows
-    (k, k+1] are at risk at one event time at most; rows at risk at none are dropped and no
-    entry-side subtraction is needed. Longer intervals take the general path (entry sums
-    subtracted, then cumulated).
+
+@dataclass(frozen=True)
+class BlockWeights:
+    """A block's replicate weights on a :class:`_BlockStrata`: N (cells × B) the summed cluster
+    weights of each cell's rows, ``ndead`` (slots × B) the tied deaths per event time counting
+    copies, ``ud0`` (strata × k × B) each stratum's weighted sum of the dead rows' covariates
+    (the β-free part of the score); ``ties``: the block's Efron terms (:func:`_tie_index`)."""
+
+    N: np.ndarray
+    ndead: np.ndarray
+    ud0: np.ndarray
+    ties: tuple[np.ndarray, np.ndarray]
+
+    def rows(self, rows: np.ndarray) -> BlockWeights:
+        """The weights of replicates ``rows`` of the block."""
+        nd = self.ndead[:, rows]
+        return BlockWeights(self.N[:, rows], nd, self.ud0[:, :, rows], _tie_index(nd))
+
+
+def _tie_index(ndead: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Efron's tie terms of (slots × b) tied-death counts, one entry per (slot, replicate, k) with
+    k < d: the flat (slot, replicate) position and the fraction k/d of the dead removed."""
+    nd = np.rint(ndead).astype(np.int64).ravel()
+    idx = np.repeat(np.arange(nd.size), nd)
+    first = np.repeat(np.cumsum(nd) - nd, nd)
+    return idx, (np.arange(idx.size) - first) / nd[idx] if idx.size else np.zeros(0)
+
+
+class _BlockStrata:
+    """The strata of a partition prepared for replicate blocks.
+
+    Each stratum's kept rows (at risk at one event time at least) are merged into cells
+    (:func:`_cells`); the cells of all strata are stacked, and the event-time slots of all strata
+    too (stratum s owns slots ``slot_off[s]`` … ``slot_off[s + 1] − 1``). A Newton step forms
+    r = N·exp(xβ) per cell and replicate (cells × b) and takes one sparse product with
+    ``moments`` (2·slots·q × cells) for the risk-set and death-set sums of the q = 1 + p +
+    p(p+1)/2 moment columns (1, x, upper triangle of x xᵀ) at every slot. Person-week rows
+    (k, k+1] are at risk at one event time at most, so a cell adds to one slot's risk set; strata
+    with longer intervals (``general``) get entry and exit sums from ``general_moments`` instead,
+    cumulated per stratum. Per-stratum sums over slots are a sparse product with ``slot_strata``.
     """
 
-    def __init__(self, st, cluster_code: np.ndarray):
-        m, p = st.times.size, st.X.shape[1]
-        span = st.idx_stop - st.idx_start
-        keep = span > 0
-        order = np.flatnonzero(keep)[np.argsort(st.idx_stop[keep], kind="stable")]
-        self.m, self.p = m, p
-        self.single_slot = bool(np.all(span[keep] == 1))
-        self.X = st.X[order]
-        self.cluster_code = cluster_code[order]
+    def __init__(self, strata: Sequence, cluster_codes: Sequence[np.ndarray], n_clusters: int):
+        p = strata[0].X.shape[1] if strata else 0
+        self.p = p
         self.pairs = [(i, k) for i in range(p) for k in range(i, p)]
-        self.Z = np.column_stack([np.ones(order.size), self.X, *[self.X[:, i] * self.X[:, k] for i, k in self.pairs]])
-        idx_stop, idx_start = st.idx_stop[order], st.idx_start[order]
-        self.stop_off = np.concatenate([[0], np.cumsum(np.bincount(idx_stop, minlength=m + 1))])
-        if not self.single_slot:
-            self.start_order = np.argsort(idx_start, kind="stable")
-            self.start_off = np.concatenate([[0], np.cumsum(np.bincount(idx_start, minlength=m + 1))])
-            self.Zb = self.Z[self.start_order]
-        death_time = st.death_time[order]
-        self.dead_rows = np.flatnonzero(death_time >= 0)  # already sorted by time: stop order
-        self.dead_off = np.concatenate([[0], np.cumsum(np.bincount(death_time[self.dead_rows], minlength=m))])
-        self.Zd = self.Z[self.dead_rows]
-        self.Xd = self.X[self.dead_rows]
+        q = self.q = 1 + p + len(self.pairs)
+        self.n_strata = len(strata)
+        ms = np.array([st.times.size for st in strata], dtype=np.int64)
+        self.slot_off = np.concatenate([[0], np.cumsum(ms)])
+        M = self.n_slots = int(self.slot_off[-1])
+        X, cluster, c_cell, cell_off = [], [], [], [0]
+        risk_r, risk_c, risk_v, dead_r, dead_c, dead_v = [], [], [], [], [], []
+        gen_r, gen_c, gen_v = [], [], []
+        self.general: list[tuple[int, int, int]] = []  # (stratum, first row of its entry/exit sums, m)
+        gen_rows = 0
+        for s, (st, codes) in enumerate(zip(strata, cluster_codes)):
+            rows, cell = _cells(st)
+            first = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]]) if rows.size else rows
+            base = cell_off[-1]
+            cx = st.X[rows[first]]
+            Z = np.column_stack([np.ones(first.size), cx, *[cx[:, i] * cx[:, k] for i, k in self.pairs]])
+            X.append(cx)
+            cluster.append(codes[rows])
+            c_cell.append(base + cell)
+            cell_off.append(base + first.size)
+            start, stop, death = st.idx_start[rows[first]], st.idx_stop[rows[first]], st.death_time[rows[first]]
+            ids = base + np.arange(first.size)
+            off = self.slot_off[s]
+            if np.all(stop - start == 1):
+                risk_r.append(((off + stop - 1) * q)[:, None] + np.arange(q))
+                risk_c.append(np.repeat(ids[:, None], q, axis=1))
+                risk_v.append(Z)
+            else:
+                m = int(ms[s])
+                self.general.append((s, gen_rows, m))
+                for slot, at in ((stop, 0), (start, m + 1)):
+                    gen_r.append(((gen_rows + at + slot) * q)[:, None] + np.arange(q))
+                    gen_c.append(np.repeat(ids[:, None], q, axis=1))
+                    gen_v.append(Z)
+                gen_rows += 2 * (m + 1)
+            d = death >= 0
+            dead_r.append(((M + off + death[d]) * q)[:, None] + np.arange(q))
+            dead_c.append(np.repeat(ids[d, None], q, axis=1))
+            dead_v.append(Z[d])
+        n_cells = int(cell_off[-1])
+        self.X = np.concatenate(X) if X else np.zeros((0, p))
+        self.n_cells = n_cells
+        self.x_values, self.x_index = np.unique(self.X, axis=0, return_inverse=True)
+        self.x_index = self.x_index.ravel()
 
-    @staticmethod
-    def _seg_sums(r: np.ndarray, Z: np.ndarray, off: np.ndarray) -> np.ndarray:
-        out = np.zeros((r.shape[0], off.size - 1, Z.shape[1]))
-        for j in range(off.size - 1):
-            if off[j + 1] > off[j]:
-                out[:, j] = r[:, off[j]:off[j + 1]] @ Z[off[j]:off[j + 1]]
-        return out
+        def csr(r, c, v, n_rows):
+            r = np.concatenate([a.ravel() for a in r]) if r else np.zeros(0, np.int64)
+            c = np.concatenate([a.ravel() for a in c]) if c else np.zeros(0, np.int64)
+            v = np.concatenate([a.ravel() for a in v]) if v else np.zeros(0)
+            return sparse.csr_matrix((v, (r, c)), shape=(n_rows, n_cells))
 
-    def moments(self, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Risk-set and death-set moment sums at every event time: two (B × m × q) arrays."""
-        add = self._seg_sums(r, self.Z, self.stop_off)
-        if self.single_slot:
-            risk = add[:, 1:]
+        self.moments = csr(risk_r + dead_r, risk_c + dead_c, risk_v + dead_v, 2 * M * q)
+        self.general_moments = csr(gen_r, gen_c, gen_v, gen_rows * q) if self.general else None
+        rows_all = np.concatenate(c_cell) if c_cell else np.zeros(0, np.int64)
+        codes_all = np.concatenate(cluster) if cluster else np.zeros(0, np.int64)
+        # cell × cluster counts: a cell's weight is the sum of its rows' cluster weights
+        self.cell_clusters = sparse.csr_matrix((np.ones(rows_all.size), (rows_all, codes_all)),
+                                               shape=(n_cells, n_clusters))
+        dead = self.moments[M * q:]
+        self.dead_count = dead[0::q]  # slots × cells: 1 for a dead cell at its death slot
+        stratum_of_cell = np.repeat(np.arange(self.n_strata), np.diff(cell_off))
+        is_dead = np.zeros(n_cells, dtype=bool)
+        is_dead[dead.indices] = True
+        dc = np.flatnonzero(is_dead)
+        self.dead_x = sparse.csr_matrix(  # (strata·p × cells): Σ over a stratum's dead cells of x
+            (self.X[dc].ravel(), (((stratum_of_cell[dc] * p)[:, None] + np.arange(p)).ravel(), np.repeat(dc, p))),
+            shape=(self.n_strata * p, n_cells)) if p else None
+        slot_stratum = np.repeat(np.arange(self.n_strata), ms)
+        self.slot_strata = sparse.csr_matrix((np.ones(M), (slot_stratum, np.arange(M))), shape=(self.n_strata, M))
+
+    def weights(self, cluster_weights: np.ndarray) -> BlockWeights:
+        """The block's weights (:class:`BlockWeights`) from its cluster weights (B × G, columns in
+        the order of the sorted cluster ids)."""
+        N = self.cell_clusters @ np.ascontiguousarray(cluster_weights.T)
+        ndead = self.dead_count @ N
+        B = N.shape[1]
+        ud0 = np.zeros((0, 0, B)) if self.dead_x is None else (self.dead_x @ N).reshape(self.n_strata, self.p, B)
+        return BlockWeights(N, ndead, ud0, _tie_index(ndead))
+
+    def _risk_dead(self, beta: np.ndarray, N: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Risk-set and death-set moment sums at every slot: two (slots × q × b) arrays."""
+        b, (M, q) = beta.shape[0], (self.n_slots, self.q)
+        same = b > 1 and bool(np.all(beta == beta[:1]))  # the first step: every replicate at the estimate
+        bb = beta[:1] if same else beta
+        # exp(xβ) once per distinct covariate vector, gathered to the cells: x'β is formed
+        # element-wise (no BLAS), so a cell's value does not depend on the rows beside it
+        eta = self.x_values[:, :1] * bb[:, 0]
+        for k in range(1, self.p):
+            eta += self.x_values[:, k:k + 1] * bb[:, k]
+        e = np.exp(eta, out=eta)
+        if same:
+            r = N * e[self.x_index]
         else:
-            net = add - self._seg_sums(r[:, self.start_order], self.Zb, self.start_off)
-            risk = np.cumsum(net[:, ::-1], axis=1)[:, ::-1][:, 1:]
-        dead = self._seg_sums(r[:, self.dead_rows], self.Zd, self.dead_off)
+            r = np.take(e, self.x_index, axis=0)
+            r *= N
+        sums = self.moments @ r
+        risk, dead = sums[:M * q].reshape(M, q, b), sums[M * q:].reshape(M, q, b)
+        if self.general:
+            g = self.general_moments @ r
+            for s, at, m in self.general:
+                add = g[at * q:(at + m + 1) * q].reshape(m + 1, q, b)
+                sub = g[(at + m + 1) * q:(at + 2 * m + 2) * q].reshape(m + 1, q, b)
+                off = self.slot_off[s]
+                risk[off:off + m] = np.cumsum((add - sub)[::-1], axis=0)[::-1][1:]
         return risk, dead
 
-    def dead_copies(self, v: np.ndarray) -> np.ndarray:
-        """(B × m) number of tied deaths per event time, counting cluster copies."""
-        return np.add.reduceat(v[:, self.dead_rows], self.dead_off[:-1], axis=1) * (np.diff(self.dead_off) > 0)
-
-    def unpack(self, M: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Split moment sums into S0 (B×m), S1 (B×m×p), S2 (B×m×p×p)."""
-        p = self.p
-        S2 = np.empty(M.shape[:2] + (p, p))
-        for c, (i, k) in enumerate(self.pairs):
-            S2[..., i, k] = S2[..., k, i] = M[..., 1 + p + c]
-        return M[..., 0], M[..., 1:1 + p], S2
-
-
-def _stratum_grad_hess(beta: np.ndarray, vb: np.ndarray, dead_copies: np.ndarray, bst: _BlockStratum,
-                       ties: str = "efron") -> tuple[np.ndarray, np.ndarray]:
-    """One stratum's score (B × p) and Hessian (B × p × p) of the partial likelihood, copies
-    semantics; the model's are the sums over strata."""
-    B, p = beta.shape
-    U = np.zeros((B, p))
-    H = np.zeros((B, p, p))
-    r = vb * np.exp(beta @ bst.X.T)  # B × n
-    risk, dead = bst.moments(r)
-    S0, S1, S2 = bst.unpack(risk)
-    D0, D1, D2 = bst.unpack(dead)
-    U += vb[:, bst.dead_rows] @ bst.Xd
-    if ties == "breslow":
-        a = S1 / S0[..., None]
-        U -= np.einsum("bm,bmi->bi", dead_copies, a)
-        H -= np.einsum("bm,bmij->bij", dead_copies / S0, S2) - np.einsum("bm,bmi,bmj->bij", dead_copies, a, a)
+    def grad_hess(self, beta: np.ndarray, w: BlockWeights, ties: str = "efron") -> tuple[np.ndarray, np.ndarray]:
+        """Each stratum's score (strata × b × p) and Hessian (strata × b × p × p) of the partial
+        likelihood at the replicates' β (b × p), copies semantics; the model's are the sums over
+        strata."""
+        b, p, M = beta.shape[0], self.p, self.n_slots
+        risk, dead = self._risk_dead(beta, w.N)
+        S0, S1, S2 = risk[:, 0], risk[:, 1:1 + p], risk[:, 1 + p:]
+        D1, D2 = dead[:, 1:1 + p], dead[:, 1 + p:]
+        if ties == "breslow":
+            # each death sees the whole risk set: c0 = d/S0, e0 = d/S0² (0 where no death)
+            on = w.ndead > 0
+            c0 = np.divide(w.ndead, S0, out=np.zeros_like(S0), where=on)
+            e0 = np.divide(c0, S0, out=np.zeros_like(S0), where=on)
+            c1 = e1 = e2 = None
+        else:
+            # Efron: the k-th of d tied deaths sees the risk set less k/d of the dead, f_k = k/d:
+            #   U −= Σ_k (S1 − f_k D1)/s0_k,  s0_k = S0 − f_k D0
+            #   H −= Σ_k [(S2 − f_k D2)/s0_k − (S1 − f_k D1)(S1 − f_k D1)ᵀ/s0_k²]
+            # Expanding in f_k leaves the tie index k only in five scalar sums per (slot, b),
+            # one entry per tied death (w.ties), so no array carries both k and the moments.
+            idx, frac = w.ties
+            inv = 1.0 / (S0.ravel()[idx] - frac * dead[:, 0].ravel()[idx])
+            inv2 = inv * inv
+            c0, c1, e0, e1, e2 = (np.bincount(idx, weights=v, minlength=M * b).reshape(M, b)
+                                  for v in (inv, frac * inv, inv2, frac * inv2, frac * frac * inv2))
+        i, k = (np.array(a, dtype=np.int64) for a in zip(*self.pairs)) if self.pairs else (np.zeros(0, int),) * 2
+        tu = c0[:, None] * S1
+        th = c0[:, None] * S2 - e0[:, None] * (S1[:, i] * S1[:, k])
+        if c1 is not None:
+            tu -= c1[:, None] * D1
+            th -= c1[:, None] * D2
+            th += e1[:, None] * (S1[:, i] * D1[:, k] + D1[:, i] * S1[:, k])
+            th -= e2[:, None] * (D1[:, i] * D1[:, k])
+        red = self.slot_strata @ np.concatenate([tu, th], axis=1).reshape(M, -1)  # strata × (p + pairs)·b
+        red = red.reshape(self.n_strata, -1, b)
+        U = (w.ud0 - red[:, :p]).transpose(0, 2, 1)
+        H = np.empty((self.n_strata, b, p, p))
+        for c, (ii, kk) in enumerate(self.pairs):
+            H[:, :, ii, kk] = H[:, :, kk, ii] = -red[:, p + c]
         return U, H
-    # Efron: the k-th of d tied deaths sees the risk set less k/d of the dead, f_k = k/d:
-    #   U −= Σ_k (S1 − f_k D1)/s0_k,  s0_k = S0 − f_k D0
-    #   H −= Σ_k [(S2 − f_k D2)/s0_k − (S1 − f_k D1)(S1 − f_k D1)ᵀ/s0_k²]
-    # Expanding in f_k leaves the tie index k only in five scalar sums per (b, m), so no
-    # array carries both k and the p × p moments.
-    ndead = np.rint(dead_copies).astype(np.int64)
-    k = np.arange(int(ndead.max()) if ndead.size else 0)
-    on = k[None, None, :] < ndead[..., None]  # B × m × K
-    frac = np.where(on, k / np.maximum(ndead, 1)[..., None], 0.0)
-    inv = np.where(on, 1.0 / np.where(on, S0[..., None] - frac * D0[..., None], 1.0), 0.0)
-    inv2 = inv * inv
-    c0, c1 = inv.sum(axis=2), (frac * inv).sum(axis=2)
-    e0, e1, e2 = inv2.sum(axis=2), (frac * inv2).sum(axis=2), (frac * frac * inv2).sum(axis=2)
-    U -= np.einsum("bm,bmi->bi", c0, S1) - np.einsum("bm,bmi->bi", c1, D1)
-    SS = np.einsum("bmi,bmj->bmij", S1, S1)
-    SD = np.einsum("bmi,bmj->bmij", S1, D1)
-    DD = np.einsum("bmi,bmj->bmij", D1, D1)
-    H -= (np.einsum("bm,bmij->bij", c0, S2) - np.einsum("bm,bmij->bij", c1, D2)
-          - np.einsum("bm,bmij->bij", e0, SS) + np.einsum("bm,bmij->bij", e1, SD + SD.transpose(0, 1, 3, 2))
-          - np.einsum("bm,bmij->bij", e2, DD))
-    return U, H
 
 
 def bootstrap_cox(source, params: pd.Series, n_replicates: int, seed: int, scheme: str = "multinomial",

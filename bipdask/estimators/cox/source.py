@@ -127,44 +127,42 @@ def partition_summary(part: CoxPartition) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class BlockPartition:
-    """A partition's strata prepared for replicate blocks (:class:`~bipdask.estimators.cox.replicates._BlockStratum`),
-    and, once a block's cluster weights are set, each stratum's row weights and tied-death copies."""
+    """A partition's strata prepared for replicate blocks (:class:`~bipdask.estimators.cox.replicates._BlockStrata`),
+    and, once a block's cluster weights are set, the block's weights on them
+    (:class:`~bipdask.estimators.cox.replicates.BlockWeights`)."""
 
     keys: tuple
-    strata: tuple
+    strata: Any
     ties: str
-    v: tuple | None = None
-    copies: tuple | None = None
+    weights: Any = None
 
 
 def partition_block_strata(part: CoxPartition, cluster_ids: np.ndarray) -> BlockPartition:
     """The partition's strata for the pairs bootstrap; ``cluster_ids``: all sorted unique ids."""
-    from bipdask.estimators.cox.replicates import _BlockStratum
+    from bipdask.estimators.cox.replicates import _BlockStrata
 
     ids = np.asarray(cluster_ids)
-    return BlockPartition(part.keys, tuple(_BlockStratum(st, np.searchsorted(ids, c))
-                                           for st, c in zip(part.strata, part.clusters)), part.ties)
+    return BlockPartition(part.keys, _BlockStrata(part.strata, [np.searchsorted(ids, c) for c in part.clusters],
+                                                  ids.size), part.ties)
 
 
 def partition_block_weights(part: BlockPartition, cluster_weights: np.ndarray) -> BlockPartition:
-    """The block's weights on the partition's rows: ``cluster_weights`` (B × G, columns in the
-    order of the sorted cluster ids) → v (B × n) per stratum and its tied-death copies."""
-    v = tuple(cluster_weights[:, b.cluster_code] for b in part.strata)
-    return replace(part, v=v, copies=tuple(b.dead_copies(vb) for b, vb in zip(part.strata, v)))
+    """The block's weights on the partition's strata: ``cluster_weights`` (B × G, columns in the
+    order of the sorted cluster ids) → each cell's summed row weights and the tied-death copies."""
+    return replace(part, weights=part.strata.weights(cluster_weights))
 
 
 def partition_grad_hess(part: BlockPartition, beta: np.ndarray, rows: np.ndarray) -> list[tuple]:
     """[(key, score (b × k), Hessian (b × k × k))] per stratum for replicates ``rows`` of the
     block at their coefficients ``beta`` (b × k), copies semantics
     (:mod:`bipdask.estimators.cox.replicates`)."""
-    from bipdask.estimators.cox.replicates import _stratum_grad_hess
-
-    every = rows.size == part.v[0].shape[0] if part.v else True
-    out = []
-    for key, bst, v, c in zip(part.keys, part.strata, part.v, part.copies):
-        vb, cb = (v, c) if every else (v[rows], c[rows])
-        out.append((key, *_stratum_grad_hess(beta, vb, cb, bst, part.ties)))
-    return out
+    if not part.keys:
+        return []
+    w = part.weights
+    if rows.size != w.N.shape[1]:
+        w = w.rows(rows)
+    U, H = part.strata.grad_hess(beta, w, part.ties)
+    return [(key, U[s], H[s]) for s, key in enumerate(part.keys)]
 
 
 # --------------------------------------------------------------------------- sums in stratum order
