@@ -298,6 +298,32 @@ def test_derived_replicates_equal_a_refit_on_the_resampled_citizens(part, eff):
         assert eff.bootstrap.replicates.loc[b, "actual"] == pytest.approx(dup["outcome"].mean(), abs=1e-12)
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 4), st.floats(-3, 3), st.integers(0, 1)),
+                min_size=1, max_size=60))
+def test_cell_sums_are_the_per_cluster_caseworker_sums_of_the_responses(rows):
+    """The sums behind every replicate's caseworker effects equal a groupby over the responses
+    (unused clusters and caseworkers stay empty rows and columns)."""
+    from bipdask.analyses.bip.effectiveness import _CellSums
+
+    g, k, x1, y = (np.array(c) for c in zip(*rows))
+    x = np.column_stack([np.ones(len(rows)), x1])
+    beta = np.array([0.2, -0.5])
+    sums = _CellSums.of(y.astype(float), x, beta, g, 8, k, 6, None)
+    frame = pd.DataFrame({"g": g, "k": k, "one": 1.0, "x1": x1, "y": y.astype(float), "r": y - x @ beta})
+    expect = frame.groupby(["g", "k"]).sum()
+    for name, column in (("n", "one"), ("y", "y"), ("r", "r")):
+        dense = getattr(sums, name).toarray()
+        assert dense.shape == (8, 6)
+        got = pd.Series(dense[expect.index.get_level_values(0), expect.index.get_level_values(1)], index=expect.index)
+        np.testing.assert_allclose(got, expect[column], rtol=1e-12, atol=1e-12)
+    xs = sums.x.toarray().reshape(8, 6, 2)
+    np.testing.assert_allclose(xs[g, k, 1][np.unique(g * 6 + k, return_index=True)[1]],
+                               expect["x1"].to_numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(sums.r2.toarray(), sums.r.toarray() ** 2, rtol=1e-12, atol=1e-12)
+    assert sums.n.toarray().sum() == len(rows)
+
+
 def test_quartile_profile_of_activity_groups_and_answers(eff, sample):
     p = eff.profile
     assert set(p["variable"]) == {"J", "O", "S", "H", "none", *BIP_CASEWORKER_QUESTIONS}

@@ -180,6 +180,26 @@ def test_lpm_matches_statsmodels_on_random_data(fes):
     assert res.rsquared == pytest.approx(ref.rsquared if not fes else 1 - ref.ssr / ref.centered_tss, rel=1e-10)
 
 
+@pytest.mark.parametrize("fes", [[], ["week"], ["week", "team"]])
+def test_lpm_in_row_blocks_matches_statsmodels_and_the_one_block_fit(fes, monkeypatch):
+    """The cross products summed over blocks of rows (large inputs) give the fit of the one
+    product, to rounding, and still statsmodels' numbers."""
+    from bipdask.estimators.lpm import model as lpm_model
+
+    df = panel(1)
+    covs = ["x1", "x2"]
+    kw = dict(y="y", covariates=covs, fixed_effects=fes or None, cluster="person_id", fe_dof="all")
+    whole = lpm(df, **kw)
+    monkeypatch.setattr(lpm_model, "GRAM_ROWS", 7)
+    blocked = lpm(df, **kw)
+    ref = dummies_ols(df, covs, fes)[0].fit(cov_type="cluster", cov_kwds={"groups": pd.factorize(df["person_id"])[0]})
+    names = covs + ([] if fes else [CONS])
+    np.testing.assert_allclose(blocked.params[names], whole.params[names], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(blocked.params[names], ref.params[names], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(blocked.se[names], ref.bse[names], rtol=1e-8)
+    assert blocked.rsquared == pytest.approx(whole.rsquared, rel=1e-12)
+
+
 def test_frequency_weights_equal_duplicated_rows():
     df = panel(2)
     dup = df.loc[df.index.repeat(df["w"])]

@@ -289,18 +289,34 @@ class _CellSums:
 
     @classmethod
     def of(cls, y, x, beta, g_codes, n_g, k_codes, n_k, half) -> _CellSums:
+        """The sums of responses (``y``, n; ``x``, n × p) in their (cluster, caseworker) cells.
+
+        Each cell's sum is taken over its responses in their order (a stable sort by cell), one
+        covariate at a time, and the CSR matrices are assembled from the sorted cells directly:
+        no (n·p)-long coordinate arrays, which at 390,000 responses and 64 covariates were
+        ~600 MB of transient memory in the point task."""
         p = x.shape[1]
+        cell = np.asarray(g_codes, dtype=np.int64) * n_k + np.asarray(k_codes, dtype=np.int64)
+        order = np.argsort(cell, kind="stable")
+        sorted_cell = cell[order]
+        starts = np.flatnonzero(np.diff(sorted_cell, prepend=-1))
+        g_cell, k_cell = np.divmod(sorted_cell[starts], n_k)
+        row_ptr = np.concatenate([[0], np.cumsum(np.bincount(g_cell, minlength=n_g))])
 
-        def cells(values):
-            return sparse.csr_matrix((values, (g_codes, k_codes)), shape=(n_g, n_k))
+        def cell_sums(values):
+            return np.add.reduceat(values[order], starts) if starts.size else np.zeros(0)
 
-        n = cells(np.ones_like(y))
-        r = cells(y - x @ beta)
-        rows = np.repeat(g_codes, p)
-        cols = (k_codes[:, None] * p + np.arange(p)[None, :]).ravel()
-        a_x = sparse.csr_matrix((x.ravel(), (rows, cols)), shape=(n_g, n_k * p))
+        def cells(sums):
+            return sparse.csr_matrix((sums, k_cell, row_ptr), shape=(n_g, n_k))
+
+        x_sums = np.empty((starts.size, p))
+        for j in range(p):
+            x_sums[:, j] = cell_sums(x[:, j])
+        a_x = sparse.csr_matrix((x_sums.ravel(), (k_cell[:, None] * p + np.arange(p)).ravel(), row_ptr * p),
+                                shape=(n_g, n_k * p))
+        n, r = cells(cell_sums(np.ones_like(y))), cells(cell_sums(y - x @ beta))
         g_k = np.asarray((n > 0).sum(axis=0)).ravel().astype(float)
-        return cls(n=n, y=cells(y), x=a_x, r=r, r2=r.multiply(r).tocsr(), nr=n.multiply(r).tocsr(),
+        return cls(n=n, y=cells(cell_sums(y)), x=a_x, r=r, r2=r.multiply(r).tocsr(), nr=n.multiply(r).tocsr(),
                    n2=n.multiply(n).tocsr(), g_factor=g_k / np.maximum(g_k - 1, 1), half=half, n_k=n_k, p=p)
 
     def _alpha(self, w, b):

@@ -47,17 +47,24 @@ def _group_mean(Z: np.ndarray, w: np.ndarray, codes: np.ndarray, n_levels: int) 
     return out / wsum[:, None]
 
 
+def _subtract_levels(Z: np.ndarray, level_values: np.ndarray, codes: np.ndarray) -> None:
+    """Z −= level_values[codes], in place and one column at a time (no n × cols temporary)."""
+    for j in range(Z.shape[1]):
+        Z[:, j] -= level_values[codes, j]
+
+
 def _absorb(Z: np.ndarray, w: np.ndarray, fe_codes: Sequence[np.ndarray], n_levels: Sequence[int]) -> np.ndarray:
     """Sweep the factors out of Z: exact for one, alternating projections for several."""
     Z = Z.copy()
     if len(fe_codes) == 1:
-        return Z - _group_mean(Z, w, fe_codes[0], n_levels[0])[fe_codes[0]]
+        _subtract_levels(Z, _group_mean(Z, w, fe_codes[0], n_levels[0]), fe_codes[0])
+        return Z
     scale = np.maximum(np.abs(Z).max(axis=0), 1.0)
     for _ in range(_MAP_MAX_ITER):
         step = 0.0
         for codes, n in zip(fe_codes, n_levels):
             m = _group_mean(Z, w, codes, n)
-            Z -= m[codes]
+            _subtract_levels(Z, m, codes)
             step = max(step, float(np.max(np.abs(m) / scale)))
         if step < _MAP_TOL:
             return Z
