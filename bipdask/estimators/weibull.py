@@ -9,7 +9,8 @@ Data are compressed to unique (covariates, duration, event) *patterns* with coun
 likelihood is a weighted sum over patterns, so the fit is exact and, with weekly durations and
 categorical designs, a few hundred patterns stand for ~190k spells. The bootstrap re-weights
 the patterns per replicate (see :mod:`bipdask.inference.bootstrap`) and solves all replicates together by
-vectorised Newton–Raphson from the full-sample estimate. The full-sample fit is
+vectorised Newton–Raphson from the full-sample estimate, on the likelihood summed per distinct
+covariate row and duration (:class:`ReplicateTerms`: e^η per row, t^p per week). The full-sample fit is
 :func:`bipdask.estimators.newton.newton` (step halving), the variance is built from
 :mod:`bipdask.estimators.covariance`; the methods are described in ``docs/methods.md``.
 
@@ -410,16 +411,172 @@ def bootstrap_weibull(pat: Patterns, params: pd.Series, n_replicates: int, seed:
 
     Exact: each replicate maximises the same likelihood as a refit on the resampled clusters
     (a cluster drawn k times contributes its patterns k times), only without touching rows.
+    The Newton steps use :class:`ReplicateTerms`, the likelihood of :func:`_grad_hess` summed
+    per distinct covariate row and duration (the same numbers up to rounding, ~1e-15 relative).
     """
     out = np.empty((n_replicates, params.size))
     theta0 = params.to_numpy()
+    terms = ReplicateTerms.of(pat)
     for reps, wp in pattern_weight_blocks(pat, n_replicates, seed, scheme, block):
+        weights = terms.weights(wp)
 
-        def grad_hess(theta: np.ndarray, rows: np.ndarray, wp: np.ndarray = wp):
-            return _grad_hess(theta, pat, wp[rows])
+        def grad_hess(theta: np.ndarray, rows: np.ndarray, weights: ReplicateWeights = weights):
+            return terms.grad_hess_rows(theta, weights, rows)
 
         out[reps.start:reps.stop], _ = vectorised_newton(grad_hess, np.tile(theta0, (len(reps), 1)))
     return summarise(out, params, scheme, seed)
+
+
+TERM_ROWS = 128  # replicates per call of ReplicateTerms.grad_hess in a Newton step
+
+
+@dataclass(frozen=True)
+class ReplicateWeights:
+    """A block of replicates' pattern weights (n × P) regrouped for :meth:`ReplicateTerms.grad_hess`:
+    ``survival`` (n × J) the weights of the −e^η·v^p terms per (covariate row, duration) entry,
+    ``event`` (n × E) those of the event patterns' interval terms (grouped weeks), and for exact
+    times ``events`` (n × U'), ``events_log_t`` (n × U'): Σ w·d and Σ w·d·ln t per covariate row
+    with events (parameter-free, so once per block)."""
+
+    survival: np.ndarray
+    event: np.ndarray
+    events: np.ndarray
+    events_log_t: np.ndarray
+
+    def take(self, rows: np.ndarray) -> "ReplicateWeights":
+        return ReplicateWeights(self.survival[rows], self.event[rows], self.events[rows], self.events_log_t[rows])
+
+
+@dataclass(frozen=True)
+class ReplicateTerms:
+    """The log-likelihood of :func:`_terms` regrouped by distinct covariate row u and duration v,
+    for the gradient and Hessian of many replicates (:func:`bootstrap_weibull`).
+
+    η = x'b is the same for every pattern of a covariate row, and t^p the same for every pattern
+    of a duration: the replicates' Newton steps need e^η per row (n × U, U = 4 for eq. (1)), v^p per
+    distinct duration (n × V) and, per pattern, only the sums they enter. The survival terms
+    −e^η·v^p (every censored pattern at v = t; with grouped weeks every event pattern too, at
+    v = t − 1; with exact times every pattern at v = t) are linear in e^η, so their weights are
+    summed per (u, v) entry once per block and each Newton step sums w·v^p, w·v^p·p ln v and
+    w·v^p·p ln v·(1 + p ln v) per row; the log(1 − exp(−e^η(t^p − (t−1)^p))) terms of grouped
+    weeks are evaluated per event pattern; with exact times the event terms d·(ln p + (p−1) ln t + η)
+    are parameter-free sums per block. Every sum runs over one replicate's row alone, in a fixed
+    order, so a replicate's steps do not depend on the other replicates of its block.
+    """
+
+    Xu: np.ndarray  # (U × k) distinct covariate rows
+    XXu: np.ndarray  # (U × k × k) their outer products
+    log_v: np.ndarray  # (V,) ln v of the distinct durations (0 for v = 0, where v^p = 0)
+    positive_v: np.ndarray  # (V,) v > 0
+    survival_v: np.ndarray  # (J,) duration of each survival entry (index into V); entries sorted by u
+    survival_starts: np.ndarray  # (U,) first entry of each covariate row (every row has one)
+    survival_parts: tuple  # ((pattern indices, entry indices), ...), each injective
+    event_patterns: np.ndarray  # (E,) pattern index of each event entry, sorted by u
+    event_u: np.ndarray  # (E,) covariate row of each event entry
+    event_rows: np.ndarray  # (U',) the covariate rows with events
+    event_starts: np.ndarray  # (U',) first event entry of each of them
+    event_t: np.ndarray  # (E,) index into ``event_durations`` of each event entry
+    event_durations: tuple  # (index into V of t, of t − 1) per distinct event duration (grouped weeks)
+    event_log_t: np.ndarray  # (E,) ln t of each event pattern (exact times)
+    interval: bool
+
+    @classmethod
+    def of(cls, pat: Patterns) -> "ReplicateTerms":
+        Xu, u = np.unique(pat.X, axis=0, return_inverse=True)
+        u = u.ravel()
+        ev = pat.event > 0
+        lo = np.where(ev, pat.t - 1.0, pat.t) if pat.interval else pat.t
+        values = np.unique(np.concatenate([pat.t, lo]))
+        positive = values > 0
+        log_v = np.where(positive, np.log(np.where(positive, values, 1.0)), 0.0)
+        v_lo = np.searchsorted(values, lo)
+        entry_key = u.astype(np.int64) * values.size + v_lo
+        keys, entry = np.unique(entry_key, return_inverse=True)
+        entry = entry.ravel()
+        groups = (ev, ~ev)  # patterns are unique per (x, t, d): each group maps injectively
+        parts = tuple((np.flatnonzero(g), entry[g]) for g in groups if g.any())
+        starts = np.searchsorted(keys // values.size, np.arange(Xu.shape[0]))
+        ev_idx = np.flatnonzero(ev)
+        ev_idx = ev_idx[np.argsort(u[ev_idx], kind="stable")]
+        ev_u = u[ev_idx]
+        event_rows, event_starts = np.unique(ev_u, return_index=True)
+        t_ev, t_code = np.unique(pat.t[ev_idx], return_inverse=True)
+        durations = (np.searchsorted(values, t_ev), np.searchsorted(values, t_ev - 1.0 if pat.interval else t_ev))
+        return cls(Xu, Xu[:, :, None] * Xu[:, None, :], log_v, positive, (keys % values.size).astype(np.intp),
+                   starts, parts, ev_idx, ev_u, event_rows, event_starts, t_code.ravel(), durations,
+                   log_v[np.searchsorted(values, pat.t[ev_idx])], bool(pat.interval))
+
+    def weights(self, wp: np.ndarray) -> ReplicateWeights:
+        """A block's pattern weights (n × P, :func:`pattern_weight_blocks`) regrouped."""
+        n = wp.shape[0]
+        survival = np.zeros((n, self.survival_v.size))
+        for pats, entries in self.survival_parts:
+            survival[:, entries] += wp[:, pats]
+        event = wp[:, self.event_patterns]
+        if self.interval or not self.event_rows.size:
+            none = np.zeros((n, 0))
+            return ReplicateWeights(survival, event, none, none)
+        events = np.add.reduceat(event, self.event_starts, axis=1)
+        return ReplicateWeights(survival, np.zeros((n, 0)), events,
+                                np.add.reduceat(event * self.event_log_t, self.event_starts, axis=1))
+
+    def grad_hess_rows(self, theta: np.ndarray, w: ReplicateWeights, rows: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`grad_hess` of the replicates ``rows`` of the block ``w`` (``theta``: one row each),
+        :data:`TERM_ROWS` rows at a time: a few hundred kB of temporaries stay in the CPU cache
+        (3.6 times faster than a block of 500 at once). Each row's bits are those of the whole block."""
+        k1 = theta.shape[1]
+        g, h = np.empty((len(rows), k1)), np.empty((len(rows), k1, k1))
+        for a in range(0, len(rows), TERM_ROWS):
+            part = slice(a, a + TERM_ROWS)
+            g[part], h[part] = self.grad_hess(theta[part], w.take(rows[part]))
+        return g, h
+
+    def grad_hess(self, theta: np.ndarray, w: ReplicateWeights) -> tuple[np.ndarray, np.ndarray]:
+        """Gradient (n × (k+1)) and Hessian (n × (k+1) × (k+1)) of each replicate's weighted
+        log-likelihood at its parameters ``theta`` (n × (k+1), [b, ln p]): :func:`_grad_hess`."""
+        n, k = theta.shape[0], self.Xu.shape[1]
+        p = np.exp(theta[:, -1:])
+        e = np.exp((theta[:, None, :k] * self.Xu[None, :, :]).sum(axis=2))  # (n × U) e^η
+        plv = p * self.log_v[None, :]  # (n × V) p·ln v
+        vp = np.where(self.positive_v, np.exp(plv), 0.0)  # v^p, 0 at v = 0
+        a, alt = vp[:, self.survival_v], plv[:, self.survival_v]
+        wa = w.survival * a
+        wat = wa * alt
+        s0 = np.add.reduceat(wa, self.survival_starts, axis=1)
+        s1 = np.add.reduceat(wat, self.survival_starts, axis=1)
+        s2 = np.add.reduceat(wat * (1 + alt), self.survival_starts, axis=1)
+        l_e, l_t, l_ee, l_et, l_tt = -e * s0, -e * s1, -e * s0, -e * s1, -e * s2
+        rows = self.event_rows
+        if rows.size and self.interval:
+            t_v, lo_v = self.event_durations
+            ut, ult, at, alt_ = vp[:, t_v], plv[:, t_v], vp[:, lo_v], plv[:, lo_v]
+            code = self.event_t
+            dl = (ut - at)[:, code]
+            dl_t = (ut * ult - at * alt_)[:, code]
+            dl_tt = (ut * ult * (1 + ult) - at * alt_ * (1 + alt_))[:, code]
+            e_ev = e[:, self.event_u]
+            Dl, Dt = e_ev * dl, e_ev * dl_t
+            with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+                q = 1.0 / np.expm1(Dl)
+                g2 = -q * (1 + q)
+                qDl, qDt = q * Dl, q * Dt
+                we = w.event
+                for acc, term in ((l_e, qDl), (l_t, qDt), (l_ee, g2 * Dl**2 + qDl), (l_et, g2 * Dl * Dt + qDt),
+                                  (l_tt, g2 * Dt**2 + q * (e_ev * dl_tt))):
+                    acc[:, rows] += np.add.reduceat(we * term, self.event_starts, axis=1)
+        elif rows.size:  # exact times: d·(ln p + (p − 1) ln t + η), parameter-free sums
+            l_e[:, rows] += w.events
+            l_t[:, rows] += w.events + p * w.events_log_t
+            l_tt[:, rows] += p * w.events_log_t
+        g = np.empty((n, k + 1))
+        g[:, :k] = (l_e[:, :, None] * self.Xu[None]).sum(axis=1)
+        g[:, k] = l_t.sum(axis=1)
+        h = np.empty((n, k + 1, k + 1))
+        h[:, :k, :k] = (l_ee[:, :, None, None] * self.XXu[None]).sum(axis=1)
+        h[:, :k, k] = h[:, k, :k] = (l_et[:, :, None] * self.Xu[None]).sum(axis=1)
+        h[:, k, k] = l_tt.sum(axis=1)
+        return g, h
 
 
 def pattern_weight_blocks(pat: Patterns, n_replicates: int, seed: int, scheme: bs.Scheme = "multinomial",

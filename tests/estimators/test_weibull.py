@@ -3,6 +3,8 @@
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lifelines import WeibullAFTFitter
 from many_draws import assert_recovers
 
@@ -238,3 +240,103 @@ def test_pattern_weight_blocks_equal_the_blocks_of_cluster_weights_bit_for_bit(m
     assert [r for r, _ in got] == [r for r, _ in want] and len(got[0][0]) == 5
     for (_, a), (_, b) in zip(got, want):
         np.testing.assert_array_equal(a, b)
+
+
+def _random_patterns(rng, n_rows, interval, continuous_x=False):
+    from bipdask.estimators.weibull import _compress
+
+    D, E = rng.integers(0, 2, n_rows), rng.integers(0, 2, n_rows)
+    cols = [D, E, D * E] + ([rng.integers(0, 3, n_rows) / 2.0] if continuous_x else [])
+    X = np.column_stack(cols + [np.ones(n_rows)]).astype(float)
+    t = rng.integers(1, 25, n_rows).astype(float)
+    if not interval:
+        t = t - rng.integers(0, 2, n_rows) * 0.5
+    d = (rng.random(n_rows) < 0.6).astype(float)
+    if interval:
+        t = np.where(d > 0, t, t - rng.integers(0, 2, n_rows))  # censored rows may survive 0 weeks
+    w = rng.integers(1, 4, n_rows).astype(float)
+    return _compress(X, t, d, w, rng.integers(0, max(n_rows // 3, 1), n_rows), interval=interval)
+
+
+def test_replicate_terms_of_a_hand_made_case():
+    """One covariate row (the constant), grouped weeks: a censored pattern at t = 2 (weight 3) and an
+    event in week 3 (weight 2). ℓ = −3·e^c·2^p + 2·[−e^c·2^p + log(1 − exp(−e^c(3^p − 2^p)))]; at
+    p = 1: ℓ = −10e^c + 2·log(1 − exp(−e^c)), so ∂ℓ/∂c = −10e^c + 2e^c/(e^{e^c} − 1)."""
+    from bipdask.estimators.weibull import Patterns, ReplicateTerms
+
+    pat = Patterns(X=np.ones((2, 1)), t=np.array([2.0, 3.0]), event=np.array([0.0, 1.0]), count=np.array([3.0, 2.0]),
+                   cluster_patterns=None, cluster_ids=np.arange(1), interval=True)
+    terms = ReplicateTerms.of(pat)
+    c = -1.0
+    g, h = terms.grad_hess(np.array([[c, 0.0]]), terms.weights(np.array([[3.0, 2.0]])))
+    ec = np.exp(c)
+    assert g[0, 0] == pytest.approx(-10 * ec + 2 * ec / np.expm1(ec), rel=1e-14)
+    # ∂ℓ/∂ln p at p = 1: −5·e^c·2·ln 2 + 2·q·e^c(3 ln 3 − 2 ln 2), q = 1/(e^{e^c} − 1)
+    q = 1 / np.expm1(ec)
+    assert g[0, 1] == pytest.approx(-5 * ec * 2 * np.log(2) + 2 * q * ec * (3 * np.log(3) - 2 * np.log(2)), rel=1e-13)
+    assert h[0, 0, 1] == h[0, 1, 0]
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), interval=st.booleans(), continuous_x=st.booleans(), n_rep=st.integers(1, 12))
+def test_replicate_terms_equal_the_pattern_gradient_and_hessian(seed, interval, continuous_x, n_rep):
+    """ReplicateTerms.grad_hess is _grad_hess summed in another order: equal to rounding."""
+    from bipdask.estimators.weibull import ReplicateTerms, _grad_hess
+
+    rng = np.random.default_rng(seed)
+    pat = _random_patterns(rng, int(rng.integers(5, 300)), interval, continuous_x)
+    k = pat.X.shape[1]
+    theta = np.column_stack([rng.normal(0, 0.3, (n_rep, k - 1)), rng.normal(-2.5, 0.3, n_rep),
+                             rng.normal(-0.2, 0.3, n_rep)])
+    wp = rng.integers(0, 4, (n_rep, pat.t.size)).astype(float)
+    terms = ReplicateTerms.of(pat)
+    g, h = terms.grad_hess(theta, terms.weights(wp))
+    g0, h0 = _grad_hess(theta, pat, wp)
+    scale_g = np.abs(wp).sum(axis=1, keepdims=True) + 1.0
+    np.testing.assert_allclose(g, g0, rtol=0, atol=1e-12 * scale_g.max())
+    np.testing.assert_allclose(h, h0, rtol=0, atol=1e-12 * scale_g.max())
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), interval=st.booleans(), data=st.data())
+def test_a_replicates_terms_do_not_depend_on_the_other_rows(seed, interval, data):
+    """Any subset of a block's rows gets the bits it gets in the whole block (and alone): the
+    replicates do not depend on how B is cut into blocks, nor on which replicates are still active."""
+    from bipdask.estimators import weibull as wb
+    from bipdask.estimators.weibull import ReplicateTerms
+
+    rng = np.random.default_rng(seed)
+    pat = _random_patterns(rng, 200, interval)
+    n_rep = 17
+    theta = np.column_stack([rng.normal(0, 0.3, (n_rep, 3)), rng.normal(-2.5, 0.3, n_rep), rng.normal(0, 0.3, n_rep)])
+    terms = ReplicateTerms.of(pat)
+    weights = terms.weights(rng.integers(0, 4, (n_rep, pat.t.size)).astype(float))
+    g, h = terms.grad_hess(theta, weights)
+    rows = np.array(sorted(data.draw(st.sets(st.integers(0, n_rep - 1), min_size=1))))
+    gs, hs = terms.grad_hess(theta[rows], weights.take(rows))
+    np.testing.assert_array_equal(gs, g[rows])
+    np.testing.assert_array_equal(hs, h[rows])
+    with pytest.MonkeyPatch.context() as mp:  # the Newton steps' row chunks
+        mp.setattr(wb, "TERM_ROWS", 3)
+        gr, hr = terms.grad_hess_rows(theta[rows], weights, rows)
+    np.testing.assert_array_equal(gr, g[rows])
+    np.testing.assert_array_equal(hr, h[rows])
+
+
+@pytest.mark.parametrize("interval", [True, False], ids=["grouped-weeks", "exact-times"])
+def test_bootstrap_replicates_equal_newton_on_the_pattern_terms(interval):
+    """The replicates of bootstrap_weibull equal vectorised Newton on _grad_hess (the previous
+    computation) to 1e-10 relative."""
+    from bipdask.estimators.newton import vectorised_newton
+    from bipdask.estimators.weibull import _grad_hess, pattern_weight_blocks
+
+    df = _weekly_process(n=3000, seed=7) if interval else _spells(n=3000, seed=7)
+    res = weibull_ph(df, duration="t", event="d", covariates=["D", "E", "DE"], cluster="pid", bootstrap=40, seed=3,
+                     interval=interval, block=16)
+    pat, theta0 = res._patterns, res.params.to_numpy()
+    want = np.vstack([vectorised_newton(lambda th, rows, wp=wp: _grad_hess(th, pat, wp[rows]),
+                                        np.tile(theta0, (len(reps), 1)))[0]
+                      for reps, wp in pattern_weight_blocks(pat, 40, 3, block=16)])
+    got = res.bootstrap.replicates.to_numpy()
+    assert np.all(np.isfinite(got))
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=0)
