@@ -54,7 +54,8 @@ def _stratum(start, stop, event, X):
     from bipdask.estimators.cox.model import _prepare
 
     start, stop, event = (np.asarray(a, dtype=np.float64) for a in (start, stop, event))
-    X = np.asarray(X, dtype=np.float64).reshape(len(start), -1)
+    X = np.asarray(X, dtype=np.float64)
+    X = X.reshape(-1, 1) if X.ndim == 1 else X
     return _prepare(start, stop, event, X, np.ones(len(start)), np.arange(len(start)))
 
 
@@ -72,7 +73,8 @@ def test_cells_merge_rows_that_share_slots_death_time_and_covariates():
 
 
 def test_tie_index_has_one_term_per_tied_death_copy():
-    idx, frac = _tie_index(np.array([[2.0, 0.0], [1.0, 3.0]]))  # slots × replicates
+    nd, idx, frac = _tie_index(np.array([[2.0, 0.0], [1.0, 3.0]]))  # slots × replicates
+    assert nd.tolist() == [2, 0, 1, 3]
     assert idx.tolist() == [0, 0, 2, 3, 3, 3]  # flat (slot, replicate) positions
     np.testing.assert_array_equal(frac, [0, 1 / 2, 0, 0, 1 / 3, 2 / 3])
 

@@ -60,7 +60,7 @@ class BlockWeights:
     N: np.ndarray
     ndead: np.ndarray
     ud0: np.ndarray
-    ties: tuple[np.ndarray, np.ndarray]
+    ties: tuple[np.ndarray, np.ndarray, np.ndarray]
 
     def rows(self, rows: np.ndarray) -> BlockWeights:
         """The weights of replicates ``rows`` of the block."""
@@ -68,13 +68,14 @@ class BlockWeights:
         return BlockWeights(self.N[:, rows], nd, self.ud0[:, :, rows], _tie_index(nd))
 
 
-def _tie_index(ndead: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Efron's tie terms of (slots × b) tied-death counts, one entry per (slot, replicate, k) with
-    k < d: the flat (slot, replicate) position and the fraction k/d of the dead removed."""
+def _tie_index(ndead: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Efron's tie terms of (slots × b) tied-death counts d, one entry per (slot, replicate, k)
+    with k < d, in (slot, replicate, k) order: the counts d (flat), each entry's flat (slot,
+    replicate) position and the fraction k/d of the dead it removes."""
     nd = np.rint(ndead).astype(np.int64).ravel()
     idx = np.repeat(np.arange(nd.size), nd)
     first = np.repeat(np.cumsum(nd) - nd, nd)
-    return idx, (np.arange(idx.size) - first) / nd[idx] if idx.size else np.zeros(0)
+    return nd, idx, (np.arange(idx.size) - first) / nd[idx] if idx.size else np.zeros(0)
 
 
 class _BlockStrata:
@@ -105,6 +106,8 @@ class _BlockStrata:
         gen_r, gen_c, gen_v = [], [], []
         self.general: list[tuple[int, int, int]] = []  # (stratum, first row of its entry/exit sums, m)
         gen_rows = 0
+        spans = [st.idx_stop - st.idx_start for st in strata]
+        n_gen = int(sum(2 * (m + 1) for m, sp in zip(ms, spans) if np.any(sp > 1)))
         for s, (st, codes) in enumerate(zip(strata, cluster_codes)):
             rows, cell = _cells(st)
             first = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]]) if rows.size else rows
@@ -118,20 +121,20 @@ class _BlockStrata:
             start, stop, death = st.idx_start[rows[first]], st.idx_stop[rows[first]], st.death_time[rows[first]]
             ids = base + np.arange(first.size)
             off = self.slot_off[s]
-            if np.all(stop - start == 1):
-                risk_r.append(((off + stop - 1) * q)[:, None] + np.arange(q))
+            if not np.any(spans[s] > 1):
+                risk_r.append((off + stop - 1)[:, None] + M * np.arange(q))
                 risk_c.append(np.repeat(ids[:, None], q, axis=1))
                 risk_v.append(Z)
             else:
                 m = int(ms[s])
                 self.general.append((s, gen_rows, m))
                 for slot, at in ((stop, 0), (start, m + 1)):
-                    gen_r.append(((gen_rows + at + slot) * q)[:, None] + np.arange(q))
+                    gen_r.append((gen_rows + at + slot)[:, None] + n_gen * np.arange(q))
                     gen_c.append(np.repeat(ids[:, None], q, axis=1))
                     gen_v.append(Z)
                 gen_rows += 2 * (m + 1)
             d = death >= 0
-            dead_r.append(((M + off + death[d]) * q)[:, None] + np.arange(q))
+            dead_r.append((off + death[d])[:, None] + M * np.arange(q, 2 * q))
             dead_c.append(np.repeat(ids[d, None], q, axis=1))
             dead_v.append(Z[d])
         n_cells = int(cell_off[-1])
@@ -147,17 +150,16 @@ class _BlockStrata:
             return sparse.csr_matrix((v, (r, c)), shape=(n_rows, n_cells))
 
         self.moments = csr(risk_r + dead_r, risk_c + dead_c, risk_v + dead_v, 2 * M * q)
-        self.general_moments = csr(gen_r, gen_c, gen_v, gen_rows * q) if self.general else None
+        self.general_moments = csr(gen_r, gen_c, gen_v, n_gen * q) if self.general else None
         rows_all = np.concatenate(c_cell) if c_cell else np.zeros(0, np.int64)
         codes_all = np.concatenate(cluster) if cluster else np.zeros(0, np.int64)
         # cell × cluster counts: a cell's weight is the sum of its rows' cluster weights
         self.cell_clusters = sparse.csr_matrix((np.ones(rows_all.size), (rows_all, codes_all)),
                                                shape=(n_cells, n_clusters))
-        dead = self.moments[M * q:]
-        self.dead_count = dead[0::q]  # slots × cells: 1 for a dead cell at its death slot
+        self.dead_count = self.moments[M * q:M * (q + 1)]  # slots × cells: 1 for a dead cell at its death slot
         stratum_of_cell = np.repeat(np.arange(self.n_strata), np.diff(cell_off))
         is_dead = np.zeros(n_cells, dtype=bool)
-        is_dead[dead.indices] = True
+        is_dead[self.dead_count.indices] = True
         dc = np.flatnonzero(is_dead)
         self.dead_x = sparse.csr_matrix(  # (strata·p × cells): Σ over a stratum's dead cells of x
             (self.X[dc].ravel(), (((stratum_of_cell[dc] * p)[:, None] + np.arange(p)).ravel(), np.repeat(dc, p))),
@@ -175,7 +177,7 @@ class _BlockStrata:
         return BlockWeights(N, ndead, ud0, _tie_index(ndead))
 
     def _risk_dead(self, beta: np.ndarray, N: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Risk-set and death-set moment sums at every slot: two (slots × q × b) arrays."""
+        """Risk-set and death-set moment sums at every slot: two (q × slots × b) arrays."""
         b, (M, q) = beta.shape[0], (self.n_slots, self.q)
         same = b > 1 and bool(np.all(beta == beta[:1]))  # the first step: every replicate at the estimate
         bb = beta[:1] if same else beta
@@ -190,15 +192,14 @@ class _BlockStrata:
         else:
             r = np.take(e, self.x_index, axis=0)
             r *= N
-        sums = self.moments @ r
-        risk, dead = sums[:M * q].reshape(M, q, b), sums[M * q:].reshape(M, q, b)
+        sums = (self.moments @ r).reshape(2, q, M, b)
+        risk, dead = sums[0], sums[1]
         if self.general:
-            g = self.general_moments @ r
+            g = (self.general_moments @ r).reshape(q, -1, b)
             for s, at, m in self.general:
-                add = g[at * q:(at + m + 1) * q].reshape(m + 1, q, b)
-                sub = g[(at + m + 1) * q:(at + 2 * m + 2) * q].reshape(m + 1, q, b)
+                net = g[:, at:at + m + 1] - g[:, at + m + 1:at + 2 * m + 2]  # entries − exits per slot
                 off = self.slot_off[s]
-                risk[off:off + m] = np.cumsum((add - sub)[::-1], axis=0)[::-1][1:]
+                risk[:, off:off + m] = np.cumsum(net[:, ::-1], axis=1)[:, ::-1][:, 1:]
         return risk, dead
 
     def grad_hess(self, beta: np.ndarray, w: BlockWeights, ties: str = "efron") -> tuple[np.ndarray, np.ndarray]:
@@ -206,9 +207,9 @@ class _BlockStrata:
         likelihood at the replicates' β (b × p), copies semantics; the model's are the sums over
         strata."""
         b, p, M = beta.shape[0], self.p, self.n_slots
-        risk, dead = self._risk_dead(beta, w.N)
-        S0, S1, S2 = risk[:, 0], risk[:, 1:1 + p], risk[:, 1 + p:]
-        D1, D2 = dead[:, 1:1 + p], dead[:, 1 + p:]
+        risk, dead = self._risk_dead(beta, w.N)  # q × slots × b: every moment column contiguous
+        S0, S1, S2 = risk[0], risk[1:1 + p], risk[1 + p:]
+        D1, D2 = dead[1:1 + p], dead[1 + p:]
         if ties == "breslow":
             # each death sees the whole risk set: c0 = d/S0, e0 = d/S0² (0 where no death)
             on = w.ndead > 0
@@ -221,25 +222,30 @@ class _BlockStrata:
             #   H −= Σ_k [(S2 − f_k D2)/s0_k − (S1 − f_k D1)(S1 − f_k D1)ᵀ/s0_k²]
             # Expanding in f_k leaves the tie index k only in five scalar sums per (slot, b),
             # one entry per tied death (w.ties), so no array carries both k and the moments.
-            idx, frac = w.ties
-            inv = 1.0 / (S0.ravel()[idx] - frac * dead[:, 0].ravel()[idx])
+            nd, idx, frac = w.ties
+            inv = 1.0 / (np.repeat(S0.ravel(), nd) - frac * np.repeat(dead[0].ravel(), nd))  # 1/s0_k
             inv2 = inv * inv
             c0, c1, e0, e1, e2 = (np.bincount(idx, weights=v, minlength=M * b).reshape(M, b)
                                   for v in (inv, frac * inv, inv2, frac * inv2, frac * frac * inv2))
-        i, k = (np.array(a, dtype=np.int64) for a in zip(*self.pairs)) if self.pairs else (np.zeros(0, int),) * 2
-        tu = c0[:, None] * S1
-        th = c0[:, None] * S2 - e0[:, None] * (S1[:, i] * S1[:, k])
-        if c1 is not None:
-            tu -= c1[:, None] * D1
-            th -= c1[:, None] * D2
-            th += e1[:, None] * (S1[:, i] * D1[:, k] + D1[:, i] * S1[:, k])
-            th -= e2[:, None] * (D1[:, i] * D1[:, k])
-        red = self.slot_strata @ np.concatenate([tu, th], axis=1).reshape(M, -1)  # strata × (p + pairs)·b
-        red = red.reshape(self.n_strata, -1, b)
+        terms = np.empty((p + len(self.pairs), M, b))  # per slot: score, then Hessian (upper triangle)
+        for i in range(p):
+            np.multiply(c0, S1[i], out=terms[i])
+            if c1 is not None:
+                terms[i] -= c1 * D1[i]
+        for c, (i, k) in enumerate(self.pairs):
+            t = terms[p + c]
+            np.multiply(c0, S2[c], out=t)
+            t -= e0 * S1[i] * S1[k]
+            if c1 is not None:
+                t -= c1 * D2[c]
+                t += e1 * (S1[i] * D1[k] + D1[i] * S1[k])
+                t -= e2 * D1[i] * D1[k]
+        # per-stratum sums over its slots: strata × (p + pairs) × b
+        red = (self.slot_strata @ terms.transpose(1, 0, 2).reshape(M, -1)).reshape(self.n_strata, -1, b)
         U = (w.ud0 - red[:, :p]).transpose(0, 2, 1)
         H = np.empty((self.n_strata, b, p, p))
-        for c, (ii, kk) in enumerate(self.pairs):
-            H[:, :, ii, kk] = H[:, :, kk, ii] = -red[:, p + c]
+        for c, (i, k) in enumerate(self.pairs):
+            H[:, :, i, k] = H[:, :, k, i] = -red[:, p + c]
         return U, H
 
 
