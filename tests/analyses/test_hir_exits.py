@@ -282,3 +282,25 @@ def test_table8_cells_need_the_specs_cluster():
     cells = exit_cells(rows, cluster="jobcentre_id")
     with pytest.raises(InputError, match="person_id"):
         table8_from_cells(cells, exit_persons(rows), inference=Inference(cluster="person_id"))
+
+
+def test_table8_draws_the_person_weights_once_for_the_four_destinations(monkeypatch):
+    """With person pairs the four weekly DiD fits (and the four persons' fits) share each block
+    of weights: two passes over the weight blocks, not eight; the replicates are each fit's own
+    (tests/estimators/test_lpm_replicates.py)."""
+    from bipdask.inference import bootstrap as bs
+
+    inference = INFERENCES["person-pairs"]
+    rows = _panel()
+    cells = exit_cells(rows, cluster=inference.cluster, first_weeks=period_first_weeks(*PERIODS))
+    passes = []
+    blocks = bs.replicate_blocks
+
+    def counted(*args, **kwargs):
+        passes.append(args[1:3])
+        return blocks(*args, **kwargs)
+
+    monkeypatch.setattr(bs, "replicate_blocks", counted)
+    got = table8_from_cells(cells, exit_persons(rows), inference=inference)
+    assert passes == [(99, 5), (99, 5)]
+    assert got.replicates.shape == (99, 1 + 2 * len(EXIT_DESTINATIONS))

@@ -1,14 +1,18 @@
-"""The LPM pairs bootstrap's per-cluster sums (bipdask.estimators.lpm.replicates)."""
+"""The LPM pairs bootstrap (bipdask.estimators.lpm.replicates): per-cluster sums, shared weight blocks."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import sparse
 
+from bipdask.estimators.lpm import lpm
 from bipdask.estimators.lpm.absorb import _Absorbed
-from bipdask.estimators.lpm.replicates import _cell_sums
+from bipdask.estimators.lpm.model import with_pairs_replicates
+from bipdask.estimators.lpm.replicates import SharedReplicates, _cell_sums, pairs_replicates
 
 
 def _state(rng, n, g, n_levels, k):
@@ -53,3 +57,69 @@ def test_cell_sums_equal_the_sparse_route_bit_for_bit(seed, g, n_levels, k, rows
     got = _cell_sums(state, n_levels)
     got = got.toarray() if sparse.issparse(got) else got
     np.testing.assert_array_equal(got, _sparse_route(state, n_levels))
+
+
+def _frame(seed, n_persons=60):
+    rng = np.random.default_rng(seed)
+    n = n_persons * 12
+    pid = np.repeat(np.arange(n_persons) * 5 + 2, 12)
+    d = np.repeat(rng.integers(0, 2, n_persons), 12)
+    e = rng.integers(0, 2, n)
+    frame = pd.DataFrame({"person_id": pid, "D": d, "E": e, "DE": d * e, "tau": rng.integers(0, 6, n),
+                          "week": rng.integers(0, 200, n), "w": rng.integers(1, 4, n).astype(float)})
+    for j in range(3):
+        frame[f"y{j}"] = (rng.random(n) < 0.2 + 0.1 * j + 0.05 * d * e).astype(float)
+    return frame
+
+
+MODELS = {  # one-way exact absorption (dense cells), no fixed effects (exact, lead), "once" (too many cells)
+    "week effects": dict(fixed_effects="tau", weights="w"),
+    "no effects": dict(),
+    "once": dict(fixed_effects="tau", weights="w", max_cell_entries=10),
+    "sparse cells": dict(fixed_effects="week"),
+}
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+@pytest.mark.parametrize("window", [None, range(7, 30)])
+@pytest.mark.parametrize("max_bytes", [1, 1 << 30], ids=["a-pass-per-fit", "one-pass"])
+def test_shared_replicates_are_each_fits_own_bit_for_bit(model, window, max_bytes):
+    """Three fits on the same persons (another outcome each): the replicates of one shared pass
+    over the weight blocks (or one pass per fit, when the sums exceed max_bytes) are lpm's own."""
+    frame = _frame(3)
+    kw = dict(covariates=["D", "E", "DE"], cluster="person_id", block=8, **MODELS[model])
+    boot = dict(bootstrap=41, seed=9, **({"replicate_window": window} if window else {}))
+    shared = SharedReplicates(41, 9, "multinomial", window, max_bytes=max_bytes)
+    want = []
+    for j in range(3):
+        fit = lpm(frame, y=f"y{j}", keep_pairs_state=True, **kw)
+        assert shared.add(fit.pairs_state) == j
+        want.append(lpm(frame, y=f"y{j}", **kw, **boot).bootstrap.replicates)
+    got = shared.replicates()
+    assert shared.passes == (3 if max_bytes == 1 else 1)
+    for a, b in zip(got, want):
+        assert list(a.columns) == list(b.columns) and len(a) == (41 if window is None else len(window))
+        np.testing.assert_array_equal(a.to_numpy(), b.to_numpy())
+
+
+def test_shared_replicates_need_the_same_clusters():
+    frame = _frame(4)
+    shared = SharedReplicates(10, 1, "multinomial")
+    shared.add(lpm(frame, y="y0", covariates=["D"], cluster="person_id", keep_pairs_state=True).pairs_state)
+    other = frame[frame["person_id"] != frame["person_id"].iloc[0]]
+    with pytest.raises(ValueError, match="same clusters"):
+        shared.add(lpm(other, y="y0", covariates=["D"], cluster="person_id", keep_pairs_state=True).pairs_state)
+
+
+def test_with_pairs_replicates_is_the_bootstrapped_fit():
+    """A point fit given its replicates summarises them as lpm(bootstrap=B) does."""
+    frame = _frame(5)
+    kw = dict(y="y1", covariates=["D", "E", "DE"], fixed_effects="tau", cluster="person_id", weights="w")
+    point = lpm(frame, keep_pairs_state=True, **kw)
+    reps = pairs_replicates(point.pairs_state, 30, 2, "multinomial")
+    got = with_pairs_replicates(point, reps, point.pairs_state.absorption, "multinomial", 2)
+    want = lpm(frame, bootstrap=30, seed=2, **kw)
+    assert got.pairs_state is None and got.bootstrap_absorption == want.bootstrap_absorption
+    np.testing.assert_array_equal(got.bootstrap.replicates.to_numpy(), want.bootstrap.replicates.to_numpy())
+    assert got.bootstrap.n_failed == want.bootstrap.n_failed
+    pd.testing.assert_frame_equal(got.tidy(), want.tidy())

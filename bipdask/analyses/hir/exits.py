@@ -27,7 +27,8 @@ in memory and go rows → cells → the same functions. Method:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -42,7 +43,9 @@ from bipdask.analyses.hir.linear_table import (
     estimate_row,
 )
 from bipdask.errors import InputError, Problem, require_columns
-from bipdask.estimators.lpm import CONS, lpm
+from bipdask.estimators.lpm import CONS, LinearResult, lpm
+from bipdask.estimators.lpm.model import with_pairs_replicates
+from bipdask.estimators.lpm.replicates import SharedReplicates
 from bipdask.inference.config import Inference
 from bipdask.prepare.exit_cells import CELL_KEYS, exit_cells, exit_persons
 from bipdask.prepare.spells import EXIT_DESTINATIONS
@@ -148,9 +151,10 @@ def table8_persons(
     rows: list[Estimate] = []
     fits: list[ModelFit] = []
     n_all = int(frame["person_id"].nunique())
-    for d in destinations:
+    dids = _did_fits(inference, [lambda kw, y=f"exit_{d}": lpm(frame, y=y, covariates=["D", "E", "DE"],
+                                                                 cluster=cluster, **kw) for d in destinations])
+    for d, fit in zip(destinations, dids):
         y = f"exit_{d}"
-        fit = lpm(frame, y=y, covariates=["D", "E", "DE"], cluster=cluster, **inference.estimator_kwargs())
         rows.append(estimate_row(fit, "DE", analysis=TABLE8, estimand=f"{d}{PERSONS_DID}", period=period,
                                  alpha=alpha, n_persons=n_all))
         fits.append(_model_fit(fit, "DE", rows[-1]))
@@ -257,10 +261,11 @@ def table8_weekly(
     n_all = None if persons is None else int(persons["person_id"].nunique())
     rows: list[Estimate] = []
     fits: list[ModelFit] = []
-    for d in destinations:
+    dids = _did_fits(inference, [lambda kw, y=f"rate_{d}": lpm(frame, y=y, covariates=["D", "E", "DE"],
+                                                                 fixed_effects="tau", cluster=cluster,
+                                                                 weights="n_weeks", **kw) for d in destinations])
+    for d, fit in zip(destinations, dids):
         y = f"rate_{d}"
-        fit = lpm(frame, y=y, covariates=["D", "E", "DE"], fixed_effects="tau", cluster=cluster, weights="n_weeks",
-                  **inference.estimator_kwargs())
         rows.append(estimate_row(fit, "DE", analysis=TABLE8, estimand=d, period=period, alpha=alpha,
                                  n_persons=n_all, n_obs=_weeks(fit)))
         fits.append(_model_fit(fit, "DE", rows[-1]))
@@ -273,6 +278,26 @@ def table8_weekly(
                 rows.append(estimate_row(m, CONS, analysis=TABLE8, estimand=f"{d}:{label}", period=per, alpha=alpha,
                                          n_persons=n_p, n_obs=_weeks(m)))
     return _returned(rows, fits, return_fits)
+
+
+def _did_fits(inference: Inference, fits: Sequence[Callable[[dict], LinearResult]]) -> list[LinearResult]:
+    """The DiD fits of one Table 8 block (one per destination: the same rows, clusters and
+    design, another outcome), each called with its estimator keywords; with the pairs bootstrap
+    their replicates come from one draw of each block of person weights
+    (:class:`~bipdask.estimators.lpm.replicates.SharedReplicates`: the replicates of separate
+    fits bit for bit, the weights drawn once instead of once per destination). Each fit's rows
+    are let go once its per-cluster sums are formed."""
+    if inference.method != "pairs" or not inference.bootstrap:
+        return [fit(inference.estimator_kwargs()) for fit in fits]
+    shared = SharedReplicates(inference.replicates, inference.seed, inference.scheme, inference.replicate_window)
+    point = []
+    for fit in fits:
+        result = fit({"keep_pairs_state": True})
+        shared.add(result.pairs_state)
+        point.append((replace(result, _state=None, pairs_state=None), result.pairs_state.absorption))
+        del result
+    return [with_pairs_replicates(fit, reps, absorption, inference.scheme, inference.seed)
+            for (fit, absorption), reps in zip(point, shared.replicates())]
 
 
 def _weeks(fit) -> int:

@@ -431,9 +431,7 @@ def lpm(
         absorption = _absorption_method(fe_codes, nested, g, n_levels, k, max_cell_entries)
         reps = _bootstrap(state, keep, k, bootstrap, seed, scheme, block, absorption, n_levels,
                           replicate_window, max_moment_bytes)
-        fitted = np.isfinite(params.to_numpy())  # omitted covariates are NaN in every replicate
-        failed = int(np.sum(~np.all(np.isfinite(reps[:, fitted]), axis=1)))
-        summary = BootstrapSummary(pd.DataFrame(reps, columns=params.index), params, scheme, seed, failed)
+        summary = _pairs_summary(reps, params, scheme, seed)
     return LinearResult(
         params=params, cov=cov, nobs=n, sum_weights=n_w, df_resid=n_w - k_all, df_inference=df_inf,
         k_dof=int(k_dof), rss=rss, rsquared=r2, rsquared_adj=r2_adj, rsquared_within=r2_within,
@@ -441,6 +439,23 @@ def lpm(
         n_absorbed=tuple(n_levels), omitted=omitted, n_dropped=n_dropped, bootstrap=summary,
         bootstrap_absorption=absorption, wild=wild, pairs_state=kept, _state=state,
     )
+
+
+def _pairs_summary(reps: np.ndarray, params: pd.Series, scheme: str, seed: int) -> BootstrapSummary:
+    """The pairs bootstrap's summary of replicate rows ``reps`` (failed: a fitted parameter not finite)."""
+    fitted = np.isfinite(params.to_numpy())  # omitted covariates are NaN in every replicate
+    failed = int(np.sum(~np.all(np.isfinite(reps[:, fitted]), axis=1)))
+    return BootstrapSummary(pd.DataFrame(reps, columns=params.index), params, scheme, seed, failed)
+
+
+def with_pairs_replicates(fit: LinearResult, replicates: pd.DataFrame, absorption: str, scheme: str,
+                          seed: int) -> LinearResult:
+    """``fit`` (an :func:`lpm` fit without replicates) as :func:`lpm` returns it with the pairs
+    bootstrap whose replicates are ``replicates`` (:func:`~bipdask.estimators.lpm.replicates.pairs_replicates`
+    or :class:`~bipdask.estimators.lpm.replicates.SharedReplicates` of its ``pairs_state``, whose
+    ``absorption`` it was): its bootstrap summary and absorption method set, the pairs state dropped."""
+    summary = _pairs_summary(replicates.to_numpy(), fit.params, scheme, seed)
+    return replace(fit, bootstrap=summary, bootstrap_absorption=absorption, pairs_state=None)
 
 
 def _inference_method(inference: str | None, bootstrap: int, cluster: str | None, weights: str) -> str:

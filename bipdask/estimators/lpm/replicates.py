@@ -120,62 +120,90 @@ def _bootstrap(state: _Absorbed, keep: list[int], k: int, n_rep: int, seed: int,
     ``max_moment_bytes``: when S alone (no dense M) is larger, S and W·S are formed a group of
     columns at a time (the module docstring).
     """
-    p1 = k + 1
-    iu = np.triu_indices(p1)
-    with_cons = state.means is not None
-    exact = absorption == "exact"
-    L = n_levels[0] if state.fe_codes else 1
-    width = L * (p1 + 1)  # columns of M
-    g = state.cluster_ids.size
-    R = None
-    if exact and not state.fe_codes:  # one cell: M = (Σw, Σw·z) leads the moment columns
-        R = _cluster_moments(state.Z, state.w, state.cluster_codes, g, lead=True)
-        M_sparse, lead = None, width
-    else:
-        M = _cell_sums(state, L) if exact else None
-        q = iu[0].size
-        if (max_moment_bytes is not None and 8 * g * q > max_moment_bytes
-                and (M is None or sparse.issparse(M))):
-            products, full_diag_all = _column_products(state, g, q, n_rep, seed, scheme, block, window,
-                                                       max_moment_bytes)
-            R, M_sparse, lead = None, M, 0
-        else:
-            S = _cluster_moments(state.Z, state.w, state.cluster_codes, g, lead=False)
-            if M is None or sparse.issparse(M):
-                R, M_sparse, lead = S, M, 0
-            else:
-                R, M_sparse, lead = np.hstack([M, S]), None, width
-                del S, M
-    out = np.full((n_rep if window is None else len(window), k + int(with_cons)), np.nan)
-    diag_cols = [np.flatnonzero((iu[0] == j) & (iu[1] == j))[0] for j in keep]
-    full_diag = (full_diag_all if R is None else R[:, lead:].sum(axis=0))[diag_cols]
-    kk = np.asarray(keep, dtype=np.intp)
+    solver = _BlockSolver(state, keep, k, n_rep, seed, scheme, block, absorption, n_levels, window,
+                          max_moment_bytes)
     for reps, wc in bs.replicate_blocks(state.cluster_ids, n_rep, seed, scheme, block, reuse=True, window=window):
+        solver.solve(reps, wc)
+    return solver.out
+
+
+class _BlockSolver:
+    """The replicates of one fit, a block of replicate weights at a time (:func:`_bootstrap`):
+    the per-cluster sums are formed once (``__init__``), :meth:`solve` turns one block's cluster
+    weights into that block's replicate estimates in ``out``. Separate, so that several fits on
+    the same clusters can take each weight block from one draw (:func:`pairs_replicates_together`)."""
+
+    def __init__(self, state: _Absorbed, keep: list[int], k: int, n_rep: int, seed: int, scheme: bs.Scheme,
+                 block: int, absorption: str, n_levels: list[int], window: range | None = None,
+                 max_moment_bytes: int | None = None) -> None:
+        p1 = k + 1
+        iu = np.triu_indices(p1)
+        exact = absorption == "exact"
+        L = n_levels[0] if state.fe_codes else 1
+        width = L * (p1 + 1)  # columns of M
+        g = state.cluster_ids.size
+        R = products = None
+        if exact and not state.fe_codes:  # one cell: M = (Σw, Σw·z) leads the moment columns
+            R = _cluster_moments(state.Z, state.w, state.cluster_codes, g, lead=True)
+            M_sparse, lead = None, width
+        else:
+            M = _cell_sums(state, L) if exact else None
+            q = iu[0].size
+            if (max_moment_bytes is not None and 8 * g * q > max_moment_bytes
+                    and (M is None or sparse.issparse(M))):
+                products, full_diag_all = _column_products(state, g, q, n_rep, seed, scheme, block, window,
+                                                           max_moment_bytes)
+                R, M_sparse, lead = None, M, 0
+            else:
+                S = _cluster_moments(state.Z, state.w, state.cluster_codes, g, lead=False)
+                if M is None or sparse.issparse(M):
+                    R, M_sparse, lead = S, M, 0
+                else:
+                    R, M_sparse, lead = np.hstack([M, S]), None, width
+                    del S, M
+        self.out = np.full((n_rep if window is None else len(window), k + int(state.means is not None)), np.nan)
+        diag_cols = [np.flatnonzero((iu[0] == j) & (iu[1] == j))[0] for j in keep]
+        self.full_diag = (full_diag_all if R is None else R[:, lead:].sum(axis=0))[diag_cols]
+        self.kk = np.asarray(keep, dtype=np.intp)
+        self.means, self.k, self.p1, self.iu, self.exact, self.L = state.means, k, p1, iu, exact, L
+        self.R, self.M_sparse, self.lead, self.products, self.window = R, M_sparse, lead, products, window
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the per-cluster sums (and precomputed products) the solver holds."""
+        n = 0 if self.R is None else self.R.nbytes
+        if self.M_sparse is not None:
+            n += self.M_sparse.data.nbytes + self.M_sparse.indices.nbytes + self.M_sparse.indptr.nbytes
+        return n + sum(v.nbytes for v in (self.products or {}).values())
+
+    def solve(self, reps: range, wc: np.ndarray) -> None:
+        """Solve the block ``reps`` of :func:`~bipdask.inference.bootstrap.replicate_blocks` (its
+        weights ``wc``; the whole block: its bits do not depend on the window) into ``out``."""
+        means, k, p1, iu, kk, lead = self.means, self.k, self.p1, self.iu, self.kk, self.lead
         nb = len(reps)
-        src, dst = bs.window_rows(reps, window)  # the whole block is solved: its bits do not depend on the window
-        T = products.pop(reps.start) if R is None else wc @ R
+        src, dst = bs.window_rows(reps, self.window)
+        T = self.products.pop(reps.start) if self.R is None else wc @ self.R
         Q = np.empty((nb, p1, p1))
         Q[:, iu[0], iu[1]] = T[:, lead:]
         Q[:, iu[1], iu[0]] = T[:, lead:]
-        if exact:
-            C = T[:, :lead] if M_sparse is None else np.asarray(M_sparse.T @ wc.T).T
-            C = C.reshape(nb, L, p1 + 1)
+        if self.exact:
+            C = T[:, :lead] if self.M_sparse is None else np.asarray(self.M_sparse.T @ wc.T).T
+            C = C.reshape(nb, self.L, p1 + 1)
             nl = C[..., 0]
             mean = np.divide(C[..., 1:], nl[..., None], out=np.zeros_like(C[..., 1:]), where=nl[..., None] > 0)
             Q -= np.matmul(C[..., 1:].transpose(0, 2, 1), mean)
         A = Q[:, kk[:, None], kk[None, :]]
         rhs = Q[:, kk, k]
-        good = np.all(np.diagonal(A, axis1=1, axis2=2) > _COLLINEAR_TOL * np.maximum(full_diag, 1e-300), axis=1)
+        good = np.all(np.diagonal(A, axis1=1, axis2=2) > _COLLINEAR_TOL * np.maximum(self.full_diag, 1e-300), axis=1)
         beta = np.full((nb, kk.size), np.nan)
         if good.any() and kk.size:
             beta[good] = solve_many(A[good], rhs[good])
-        out[dst, kk] = beta[src]
-        if with_cons:
+        self.out[dst, kk] = beta[src]
+        if means is not None:
             n_b = C[:, 0, 0]
             shift = mean[:, 0, :]  # replicate means of (x̃, ỹ): x̄_b − x̄
-            cons = state.means[k] + shift[:, k] - np.einsum("bj,bj->b", state.means[kk] + shift[:, kk], beta)
-            out[dst, k] = np.where(n_b > 0, cons, np.nan)[src]
-    return out
+            cons = means[k] + shift[:, k] - np.einsum("bj,bj->b", means[kk] + shift[:, kk], beta)
+            self.out[dst, k] = np.where(n_b > 0, cons, np.nan)[src]
 
 
 def _column_products(state: _Absorbed, g: int, q: int, n_rep: int, seed: int, scheme: bs.Scheme, block: int,
@@ -270,3 +298,64 @@ def pairs_replicates(ps: PairsState, n_rep: int, seed: int, scheme: bs.Scheme, w
     reps = _bootstrap(ps.absorbed(), list(ps.keep), ps.k, n_rep, seed, scheme, ps.block, ps.absorption,
                       list(ps.n_levels), window, max_moment_bytes)
     return pd.DataFrame(reps, columns=pd.Index(ps.names))
+
+
+SHARED_SUMS_BYTES = 192 << 20  # per-cluster sums of the fits sharing weight blocks (SharedReplicates)
+
+
+class SharedReplicates:
+    """The pairs replicates of several fits on the same clusters, each block of weights drawn once.
+
+    Each fit added (:meth:`add`, its :class:`PairsState`: the same cluster ids and block for all)
+    gets the replicates :func:`pairs_replicates` gives it, bit for bit — the same blocks of the
+    same weights enter the same products — but the weights, a pure function of (seed, replicate,
+    cluster id) and the largest cost at G ≈ 34,000 persons, are drawn once per block for all of
+    them instead of once per fit. HIR Table 8's four weekly exit LPMs (one per destination, the
+    same cells and persons) and its four persons' LPMs are such fits.
+
+    A fit's per-cluster sums are formed when it is added, so the caller can drop the fit's rows
+    right after; pending fits are solved together as soon as their sums reach ``max_bytes`` (one
+    pass over the weight blocks), so at most ``max_bytes`` plus one fit's sums are held.
+    :meth:`replicates` solves the rest and returns every fit's replicates in the order added.
+    """
+
+    def __init__(self, n_rep: int, seed: int, scheme: bs.Scheme, window: range | None = None,
+                 max_moment_bytes: int | None = None, max_bytes: int = SHARED_SUMS_BYTES) -> None:
+        self.n_rep, self.seed, self.scheme, self.window = n_rep, seed, scheme, window
+        self.max_moment_bytes, self.max_bytes = max_moment_bytes, max_bytes
+        self._ids: np.ndarray | None = None
+        self._block = 0
+        self._names: list[tuple[str, ...]] = []
+        self._pending: list[tuple[int, _BlockSolver]] = []
+        self._done: dict[int, np.ndarray] = {}
+        self.passes = 0  # passes over the weight blocks so far
+
+    def add(self, ps: PairsState) -> int:
+        """Form the fit's per-cluster sums; returns its position in :meth:`replicates`."""
+        if self._ids is None:
+            self._ids, self._block = ps.cluster_ids, ps.block
+        elif ps.block != self._block or not np.array_equal(ps.cluster_ids, self._ids):
+            raise ValueError("SharedReplicates: the fits must have the same clusters and block of replicates")
+        solver = _BlockSolver(ps.absorbed(), list(ps.keep), ps.k, self.n_rep, self.seed, self.scheme, ps.block,
+                              ps.absorption, list(ps.n_levels), self.window, self.max_moment_bytes)
+        self._names.append(ps.names)
+        self._pending.append((len(self._names) - 1, solver))
+        if sum(s.nbytes for _, s in self._pending) >= self.max_bytes:
+            self._solve_pending()
+        return len(self._names) - 1
+
+    def _solve_pending(self) -> None:
+        if not self._pending:
+            return
+        for reps, wc in bs.replicate_blocks(self._ids, self.n_rep, self.seed, self.scheme, self._block, reuse=True,
+                                            window=self.window):
+            for _, solver in self._pending:
+                solver.solve(reps, wc)
+        self.passes += 1
+        self._done.update((i, solver.out) for i, solver in self._pending)
+        self._pending = []
+
+    def replicates(self) -> list[pd.DataFrame]:
+        """Every added fit's replicates (rows: the window's, or all B), as :func:`pairs_replicates`."""
+        self._solve_pending()
+        return [pd.DataFrame(self._done[i], columns=pd.Index(names)) for i, names in enumerate(self._names)]
