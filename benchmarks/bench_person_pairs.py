@@ -64,7 +64,8 @@ def model_input_files(run_root: Path) -> dict[str, list[str]]:
     return files
 
 
-def measure(files: dict[str, list[str]], replicates: int, seed: int, min_persons: int, out: str) -> dict:
+def measure(files: dict[str, list[str]], replicates: int, seed: int, min_persons: int, out: str,
+            tables: list[str]) -> dict:
     """Time the three reduces (this process's ``bipdask``); write their replicates and rows to ``out`` (npz)."""
     from bipdask.analyses.hir.durations import table4, table7
     from bipdask.analyses.hir.exits import table8_from_cells
@@ -72,12 +73,14 @@ def measure(files: dict[str, list[str]], replicates: int, seed: int, min_persons
     from bipdask.runtime import storage
 
     inference = Inference(replicates=replicates, seed=seed, cluster="person_id", method="pairs")
-    calls = {
-        "hir_table4": (table4, (storage.read_parquet(files["gap_spells"]),), {"min_persons": min_persons}),
-        "hir_table7": (table7, (storage.read_parquet(files["first_lab_spells"]),), {"min_persons": min_persons}),
-        "hir_table8": (table8_from_cells, (storage.read_parquet(files["course_exit_cells"]),
-                                           storage.read_parquet(files["course_exit_persons"])), {}),
+    inputs = {
+        "hir_table4": lambda: (table4, (storage.read_parquet(files["gap_spells"]),), {"min_persons": min_persons}),
+        "hir_table7": lambda: (table7, (storage.read_parquet(files["first_lab_spells"]),),
+                               {"min_persons": min_persons}),
+        "hir_table8": lambda: (table8_from_cells, (storage.read_parquet(files["course_exit_cells"]),
+                                                   storage.read_parquet(files["course_exit_persons"])), {}),
     }
+    calls = {name: inputs[name]() for name in tables}
     cpu, arrays = {}, {}
     for name, (fn, args, kw) in calls.items():
         cpu[name] = {}
@@ -99,7 +102,8 @@ def run_version(src: Path, files: dict, args: argparse.Namespace, out: str) -> d
     env = {**os.environ, "PYTHONPATH": str(src), "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
            "MKL_NUM_THREADS": "1"}
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", out, "--files", json.dumps(files),
-           "--replicates", str(args.replicates), "--seed", str(args.seed), "--min-persons", str(args.min_persons)]
+           "--replicates", str(args.replicates), "--seed", str(args.seed), "--min-persons", str(args.min_persons),
+           "--tables", *args.tables]
     done = subprocess.run(cmd, env=env, cwd=str(src), capture_output=True, text=True)
     if done.returncode:
         raise SystemExit(f"{src}: {done.stderr[-3000:]}")
@@ -132,12 +136,15 @@ def main() -> int:
     p.add_argument("--replicates", type=int, default=1000)
     p.add_argument("--seed", type=int, default=1, help="the run's seed")
     p.add_argument("--min-persons", type=int, default=5, help="the spec's disclosure_min_persons")
+    p.add_argument("--tables", nargs="+", default=["hir_table4", "hir_table7", "hir_table8"],
+                   choices=["hir_table4", "hir_table7", "hir_table8"])
     p.add_argument("--results", type=Path, default=RESULTS)
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--files", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
-        print(json.dumps(measure(json.loads(args.files), args.replicates, args.seed, args.min_persons, args.child)))
+        print(json.dumps(measure(json.loads(args.files), args.replicates, args.seed, args.min_persons, args.child,
+                                 args.tables)))
         return 0
 
     files = model_input_files(args.run_root)
@@ -171,7 +178,7 @@ def main() -> int:
             "cpu_s_calls_after": {k: round(v, 2) for k, v in after[name].items()},
             **differences(a, b, name),
         }
-    durations = ("hir_table4", "hir_table7")
+    durations = [t for t in ("hir_table4", "hir_table7") if t in tables]
     result = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load": os.getloadavg()},
         "how": "each version in its own child process (one BLAS thread), one after the other; CPU = process time "

@@ -18,6 +18,7 @@ a kernel that depends on the matrix width), ≤ 1e-12 relative.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -176,13 +177,15 @@ class _BlockSolver:
             n += self.M_sparse.data.nbytes + self.M_sparse.indices.nbytes + self.M_sparse.indptr.nbytes
         return n + sum(v.nbytes for v in (self.products or {}).values())
 
-    def solve(self, reps: range, wc: np.ndarray) -> None:
+    def solve(self, reps: range, wc: np.ndarray, T: np.ndarray | None = None) -> None:
         """Solve the block ``reps`` of :func:`~bipdask.inference.bootstrap.replicate_blocks` (its
-        weights ``wc``; the whole block: its bits do not depend on the window) into ``out``."""
+        weights ``wc``; the whole block: its bits do not depend on the window) into ``out``;
+        ``T``: the block's product ``wc @ R`` when the caller formed it (:class:`SharedReplicates`)."""
         means, k, p1, iu, kk, lead = self.means, self.k, self.p1, self.iu, self.kk, self.lead
         nb = len(reps)
         src, dst = bs.window_rows(reps, self.window)
-        T = self.products.pop(reps.start) if self.R is None else wc @ self.R
+        if T is None:
+            T = self.products.pop(reps.start) if self.R is None else wc @ self.R
         Q = np.empty((nb, p1, p1))
         Q[:, iu[0], iu[1]] = T[:, lead:]
         Q[:, iu[1], iu[0]] = T[:, lead:]
@@ -300,6 +303,30 @@ def pairs_replicates(ps: PairsState, n_rep: int, seed: int, scheme: bs.Scheme, w
     return pd.DataFrame(reps, columns=pd.Index(ps.names))
 
 
+def _distinct_columns(mats: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The distinct columns (bit for bit) of the per-cluster sums ``mats`` (each G × q_i) as one
+    G × U matrix, and where each matrix's columns are in it. Fits that differ only in the outcome
+    share most sums (Σw, Σw·x̃ per level, Σw·x̃x̃'): Table 8's four weekly models have 4 × 285
+    columns, 462 of them distinct, so one product per weight block does the work of four."""
+    seen: dict[bytes, int] = {}
+    picked: list[tuple[int, int]] = []
+    columns = []
+    for i, m in enumerate(mats):
+        cols = np.empty(m.shape[1], dtype=np.intp)
+        for j in range(m.shape[1]):
+            key = hashlib.blake2b(np.ascontiguousarray(m[:, j]).tobytes(), digest_size=16).digest()
+            at = seen.get(key)
+            if at is None or not np.array_equal(mats[picked[at][0]][:, picked[at][1]], m[:, j]):
+                at = seen[key] = len(picked)  # a (practically impossible) collision gets its own column
+                picked.append((i, j))
+            cols[j] = at
+        columns.append(cols)
+    joint = np.empty((mats[0].shape[0] if mats else 0, len(picked)))
+    for u, (i, j) in enumerate(picked):
+        joint[:, u] = mats[i][:, j]
+    return joint, columns
+
+
 SHARED_SUMS_BYTES = 192 << 20  # per-cluster sums of the fits sharing weight blocks (SharedReplicates)
 
 
@@ -307,11 +334,14 @@ class SharedReplicates:
     """The pairs replicates of several fits on the same clusters, each block of weights drawn once.
 
     Each fit added (:meth:`add`, its :class:`PairsState`: the same cluster ids and block for all)
-    gets the replicates :func:`pairs_replicates` gives it, bit for bit — the same blocks of the
-    same weights enter the same products — but the weights, a pure function of (seed, replicate,
-    cluster id) and the largest cost at G ≈ 34,000 persons, are drawn once per block for all of
-    them instead of once per fit. HIR Table 8's four weekly exit LPMs (one per destination, the
-    same cells and persons) and its four persons' LPMs are such fits.
+    gets the replicates :func:`pairs_replicates` gives it — the same blocks of the same weights
+    enter products with the same sums — but the weights, a pure function of (seed,
+    replicate, cluster id), are drawn once per block for all of them instead of once per fit, and
+    the sums the fits share (all but the outcome's: :func:`_distinct_columns`) enter one product
+    per block. The product's columns can differ from a fit's own product in the last bits
+    (BLAS sums in an order that depends on the matrix width): ≤ 1e-12 relative in the replicates.
+    HIR Table 8's four weekly exit LPMs (one per destination, the same cells and persons) and its
+    four persons' LPMs are such fits.
 
     A fit's per-cluster sums are formed when it is added, so the caller can drop the fit's rows
     right after; pending fits are solved together as soon as their sums reach ``max_bytes`` (one
@@ -347,10 +377,19 @@ class SharedReplicates:
     def _solve_pending(self) -> None:
         if not self._pending:
             return
+        dense = [solver for _, solver in self._pending if solver.R is not None]
+        joint, columns = _distinct_columns([solver.R for solver in dense])
+        for solver in dense:
+            solver.R = None  # its columns are in ``joint``
         for reps, wc in bs.replicate_blocks(self._ids, self.n_rep, self.seed, self.scheme, self._block, reuse=True,
                                             window=self.window):
+            T = wc @ joint if dense else None
+            for solver, cols in zip(dense, columns):
+                solver.solve(reps, wc, T[:, cols])
             for _, solver in self._pending:
-                solver.solve(reps, wc)
+                if solver.products is not None:
+                    solver.solve(reps, wc)
+        del joint
         self.passes += 1
         self._done.update((i, solver.out) for i, solver in self._pending)
         self._pending = []
