@@ -84,6 +84,7 @@ def measure(files: dict[str, list[str]], replicates: int, seed: int, min_persons
     cpu, arrays = {}, {}
     for name, (fn, args, kw) in calls.items():
         cpu[name] = {}
+        fn(*args, inference=inference.replace(replicates=0), **kw)  # warm-up (first-call costs), not timed
         for label, b in (("cpu_s_b0", 0), ("cpu_s_half", replicates // 2), ("cpu_s", replicates)):
             t0 = time.process_time()
             est = fn(*args, inference=inference.replace(replicates=b), **kw)
@@ -183,7 +184,8 @@ def main() -> int:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load": os.getloadavg()},
         "how": "each version in its own child process (one BLAS thread), one after the other; CPU = process time "
                "of the reduce's call (table4/table7 on the gathered spells, table8_from_cells on the gathered "
-               "cells and persons), inputs read before timing, each called with B = 0, B/2 and B replicates; "
+               "cells and persons), inputs read before timing, after an untimed warm-up call, each called with "
+               "B = 0, B/2 and B replicates; "
                "cpu_s_per_1000_replicates: (CPU at B less CPU at B/2) x 1000 / (B - B/2), the marginal cost; "
                "..._with_setup: (CPU at B less CPU at B = 0) x 1000 / B, with the bootstraps' fixed set-up; "
                "differences: the replicates and estimate rows at B",

@@ -129,13 +129,19 @@ def test_with_pairs_replicates_is_the_bootstrapped_fit():
     pd.testing.assert_frame_equal(got.tidy(), want.tidy())
 
 
+def _distinct(mats):
+    from bipdask.estimators.lpm.replicates import _DistinctColumns
+
+    sums = _DistinctColumns()
+    columns = [sums.add(m) for m in mats]
+    return sums.matrix(), columns
+
+
 def test_distinct_columns_of_a_hand_made_case():
     """Two 3 × 3 matrices sharing two columns (one bit for bit, one only up to the sign of zero)."""
-    from bipdask.estimators.lpm.replicates import _distinct_columns
-
     a = np.array([[1.0, 2.0, 0.0], [3.0, 4.0, 0.0], [5.0, 6.0, 0.0]])
     b = np.array([[2.0, 7.0, -0.0], [4.0, 8.0, 0.0], [6.0, 9.0, 0.0]])
-    joint, (ca, cb) = _distinct_columns([a, b])
+    joint, (ca, cb) = _distinct([a, b])
     assert joint.shape == (3, 5)
     np.testing.assert_array_equal(joint[:, ca], a)
     np.testing.assert_array_equal(joint[:, cb], b)
@@ -145,12 +151,10 @@ def test_distinct_columns_of_a_hand_made_case():
 @settings(max_examples=30, deadline=None)
 @given(seed=st.integers(0, 10_000), n_mats=st.integers(1, 4), g=st.integers(1, 20))
 def test_distinct_columns_rebuild_every_matrix_with_no_repeated_column(seed, n_mats, g):
-    from bipdask.estimators.lpm.replicates import _distinct_columns
-
     rng = np.random.default_rng(seed)
     pool = rng.integers(0, 3, (g, 6)).astype(float)  # few values: repeated columns happen
     mats = [pool[:, rng.integers(0, 6, int(rng.integers(1, 8)))] for _ in range(n_mats)]
-    joint, columns = _distinct_columns(mats)
+    joint, columns = _distinct(mats)
     for m, cols in zip(mats, columns):
         np.testing.assert_array_equal(joint[:, cols], m)
     assert len({joint[:, u].tobytes() for u in range(joint.shape[1])}) == joint.shape[1]

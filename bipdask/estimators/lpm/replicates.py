@@ -303,28 +303,41 @@ def pairs_replicates(ps: PairsState, n_rep: int, seed: int, scheme: bs.Scheme, w
     return pd.DataFrame(reps, columns=pd.Index(ps.names))
 
 
-def _distinct_columns(mats: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
-    """The distinct columns (bit for bit) of the per-cluster sums ``mats`` (each G × q_i) as one
-    G × U matrix, and where each matrix's columns are in it. Fits that differ only in the outcome
-    share most sums (Σw, Σw·x̃ per level, Σw·x̃x̃'): Table 8's four weekly models have 4 × 285
-    columns, 462 of them distinct, so one product per weight block does the work of four."""
-    seen: dict[bytes, int] = {}
-    picked: list[tuple[int, int]] = []
-    columns = []
-    for i, m in enumerate(mats):
-        cols = np.empty(m.shape[1], dtype=np.intp)
+class _DistinctColumns:
+    """The distinct columns (bit for bit) of several per-cluster sum matrices (each G × q_i),
+    collected one matrix at a time. Fits that differ only in the outcome share most sums (Σw,
+    Σw·x̃ per level, Σw·x̃x̃'): Table 8's four weekly models have 4 × 285 columns, 457 of them
+    distinct, so one product per weight block does the work of four."""
+
+    def __init__(self) -> None:
+        self.columns: list[np.ndarray] = []
+        self._seen: dict[bytes, int] = {}
+
+    @property
+    def nbytes(self) -> int:
+        return sum(c.nbytes for c in self.columns)
+
+    def add(self, m: np.ndarray) -> np.ndarray:
+        """Where ``m``'s columns are among the distinct columns (new ones appended)."""
+        where = np.empty(m.shape[1], dtype=np.intp)
         for j in range(m.shape[1]):
-            key = hashlib.blake2b(np.ascontiguousarray(m[:, j]).tobytes(), digest_size=16).digest()
-            at = seen.get(key)
-            if at is None or not np.array_equal(mats[picked[at][0]][:, picked[at][1]], m[:, j]):
-                at = seen[key] = len(picked)  # a (practically impossible) collision gets its own column
-                picked.append((i, j))
-            cols[j] = at
-        columns.append(cols)
-    joint = np.empty((mats[0].shape[0] if mats else 0, len(picked)))
-    for u, (i, j) in enumerate(picked):
-        joint[:, u] = mats[i][:, j]
-    return joint, columns
+            col = np.array(m[:, j])  # a contiguous copy: no view keeps ``m`` alive
+            key = hashlib.blake2b(col.tobytes(), digest_size=16).digest()
+            at = self._seen.get(key)
+            if at is None or not np.array_equal(self.columns[at], col):
+                at = self._seen[key] = len(self.columns)  # a (practically impossible) collision: its own column
+                self.columns.append(col)
+            where[j] = at
+        return where
+
+    def matrix(self) -> np.ndarray:
+        """The G × U matrix of the distinct columns; the collected columns are let go as they are copied."""
+        out = np.empty((self.columns[0].size if self.columns else 0, len(self.columns)))
+        for u in range(len(self.columns)):
+            out[:, u] = self.columns[u]
+            self.columns[u] = None
+        self.columns, self._seen = [], {}
+        return out
 
 
 SHARED_SUMS_BYTES = 192 << 20  # per-cluster sums of the fits sharing weight blocks (SharedReplicates)
@@ -337,15 +350,17 @@ class SharedReplicates:
     gets the replicates :func:`pairs_replicates` gives it — the same blocks of the same weights
     enter products with the same sums — but the weights, a pure function of (seed,
     replicate, cluster id), are drawn once per block for all of them instead of once per fit, and
-    the sums the fits share (all but the outcome's: :func:`_distinct_columns`) enter one product
+    the sums the fits share (all but the outcome's: :class:`_DistinctColumns`) enter one product
     per block. The product's columns can differ from a fit's own product in the last bits
     (BLAS sums in an order that depends on the matrix width): ≤ 1e-12 relative in the replicates.
     HIR Table 8's four weekly exit LPMs (one per destination, the same cells and persons) and its
     four persons' LPMs are such fits.
 
-    A fit's per-cluster sums are formed when it is added, so the caller can drop the fit's rows
-    right after; pending fits are solved together as soon as their sums reach ``max_bytes`` (one
-    pass over the weight blocks), so at most ``max_bytes`` plus one fit's sums are held.
+    A fit's per-cluster sums are formed when it is added (and its new distinct columns kept), so
+    the caller can drop the fit's rows right after; pending fits are solved together as soon as
+    their distinct sums reach ``max_bytes`` (one pass over the weight blocks), so at most
+    ``max_bytes`` plus one fit's sums are held (at scale 1 Table 8's four weekly fits: 120 MB of
+    distinct sums, one pass).
     :meth:`replicates` solves the rest and returns every fit's replicates in the order added.
     """
 
@@ -356,7 +371,8 @@ class SharedReplicates:
         self._ids: np.ndarray | None = None
         self._block = 0
         self._names: list[tuple[str, ...]] = []
-        self._pending: list[tuple[int, _BlockSolver]] = []
+        self._pending: list[tuple[int, _BlockSolver, np.ndarray | None]] = []
+        self._sums = _DistinctColumns()  # the pending fits' per-cluster sums
         self._done: dict[int, np.ndarray] = {}
         self.passes = 0  # passes over the weight blocks so far
 
@@ -368,30 +384,28 @@ class SharedReplicates:
             raise ValueError("SharedReplicates: the fits must have the same clusters and block of replicates")
         solver = _BlockSolver(ps.absorbed(), list(ps.keep), ps.k, self.n_rep, self.seed, self.scheme, ps.block,
                               ps.absorption, list(ps.n_levels), self.window, self.max_moment_bytes)
+        cols = None
+        if solver.R is not None:  # its sums join the distinct columns of the pending fits
+            cols = self._sums.add(solver.R)
+            solver.R = None
         self._names.append(ps.names)
-        self._pending.append((len(self._names) - 1, solver))
-        if sum(s.nbytes for _, s in self._pending) >= self.max_bytes:
+        self._pending.append((len(self._names) - 1, solver, cols))
+        if self._sums.nbytes + sum(s.nbytes for _, s, _ in self._pending) >= self.max_bytes:
             self._solve_pending()
         return len(self._names) - 1
 
     def _solve_pending(self) -> None:
         if not self._pending:
             return
-        dense = [solver for _, solver in self._pending if solver.R is not None]
-        joint, columns = _distinct_columns([solver.R for solver in dense])
-        for solver in dense:
-            solver.R = None  # its columns are in ``joint``
+        joint = self._sums.matrix()
         for reps, wc in bs.replicate_blocks(self._ids, self.n_rep, self.seed, self.scheme, self._block, reuse=True,
                                             window=self.window):
-            T = wc @ joint if dense else None
-            for solver, cols in zip(dense, columns):
-                solver.solve(reps, wc, T[:, cols])
-            for _, solver in self._pending:
-                if solver.products is not None:
-                    solver.solve(reps, wc)
+            T = wc @ joint if joint.shape[1] else None
+            for _, solver, cols in self._pending:
+                solver.solve(reps, wc, None if cols is None else T[:, cols])
         del joint
         self.passes += 1
-        self._done.update((i, solver.out) for i, solver in self._pending)
+        self._done.update((i, solver.out) for i, solver, _ in self._pending)
         self._pending = []
 
     def replicates(self) -> list[pd.DataFrame]:
