@@ -3,11 +3,12 @@ windows gives the replicates of one run of all B, bit for bit (the flow computes
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bipdask.estimators.cox import cox_ph
-from bipdask.estimators.cox.replicates import _BlockStrata, _cells, _tie_index, cox_replicates
+from bipdask.estimators.cox.replicates import _BlockStrata, _cells, _tie_index, cox_replicates, cox_replicates_many
 from bipdask.estimators.cox.source import local_source, partition_strata
 
 B, BLOCK, SEED = 23, 5, 7
@@ -188,3 +189,44 @@ def test_breslow_replicate_with_an_empty_risk_set_equals_its_refit(monkeypatch):
         copies = w[b][np.searchsorted(ids, df["pid"])].astype(int)
         refit = cox_ph(df.loc[df.index.repeat(copies)], **kw)
         np.testing.assert_allclose(reps[b], refit.params.to_numpy(), atol=1e-8)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 10_000), st.sets(st.integers(0, 7), min_size=1))
+def test_a_replicates_block_terms_do_not_depend_on_the_replicates_beside_it(seed, active):
+    """The terms of replicate b come from column b of every array only: solving the whole block
+    (what partition_grad_hess does while most of a block is active) or the active replicates
+    alone gives the same bits."""
+    from bipdask.estimators.cox.source import BlockPartition, partition_grad_hess
+
+    strata, clusters, G = _random_strata(seed, 2, seed % 2 == 0)
+    rng = np.random.default_rng(seed + 3)
+    W = rng.poisson(1.0, (8, G)).astype(np.float64)
+    beta = rng.normal(0, 0.3, (8, 2))
+    rows = np.array(sorted(active))
+    blocks = _BlockStrata(strata, clusters, G)
+    w = blocks.weights(W)
+    U, H = blocks.grad_hess(beta, w)
+    Ua, Ha = blocks.grad_hess(beta[rows], w.rows(rows))
+    np.testing.assert_array_equal(Ua, U[:, rows])
+    np.testing.assert_array_equal(Ha, H[:, rows])
+    got = partition_grad_hess(BlockPartition((0, 1), blocks, "efron", w), beta[rows], rows)
+    for s, (key, Us, Hs) in enumerate(got):
+        assert key == s
+        np.testing.assert_array_equal(Us, U[s, rows])
+        np.testing.assert_array_equal(Hs, H[s, rows])
+
+
+def test_replicates_of_several_models_equal_each_models_own_bit_for_bit():
+    """Tables 9–10 solve their models' replicates block by block, one draw of weights for all."""
+    kw2 = {**KW, "covariates": ["cl", "ev_lag"]}
+    df = DF.assign(ev_lag=DF.groupby("pid")["cl"].shift(1, fill_value=0.0))
+    fit2 = cox_ph(df, **kw2)
+    source2 = local_source([partition_strata(df, ties="efron", **kw2)])
+    for window in (None, range(4, 17)):
+        got = cox_replicates_many([SOURCE, source2], [FIT.params, fit2.params], B, SEED, block=BLOCK, window=window)
+        np.testing.assert_array_equal(got[0], cox_replicates(SOURCE, FIT.params, B, SEED, block=BLOCK, window=window))
+        np.testing.assert_array_equal(got[1], cox_replicates(source2, fit2.params, B, SEED, block=BLOCK, window=window))
+    other = local_source([partition_strata(DF[DF["pid"] > 0], ties="efron", **KW)])
+    with pytest.raises(ValueError, match="different clusters"):
+        cox_replicates_many([SOURCE, other], [FIT.params, FIT.params], B, SEED, block=BLOCK)

@@ -57,7 +57,7 @@ from bipdask.analyses.hir.linear_table import (
 )
 from bipdask.errors import FitError, require_columns
 from bipdask.estimators.cox.model import cox_fit
-from bipdask.estimators.cox.replicates import REPLICATE_BLOCK, cox_replicates
+from bipdask.estimators.cox.replicates import REPLICATE_BLOCK, cox_replicates_many
 from bipdask.estimators.cox.source import (
     CoxPartition,
     Executor,
@@ -244,15 +244,18 @@ def cox_replicate_window(time_varying: pd.DataFrame, models: Sequence[tuple[tupl
     """The pairs-bootstrap replicates ``window`` (default: all B) of each Cox model of Tables 9–10,
     on all the rows in this process: ``models`` are (covariates, full-sample estimate) pairs, the
     replicates (len(window) × k per model) solved from the estimate as :func:`cox_fit
-    <bipdask.estimators.cox.model.cox_fit>` solves them (:func:`~bipdask.estimators.cox.replicates.cox_replicates`).
+    <bipdask.estimators.cox.model.cox_fit>` solves them (each block of weights drawn once for all the
+    models, :func:`~bipdask.estimators.cox.replicates.cox_replicates_many`).
     The rows of every window of a run are the run's rows bit for bit, so the flow cuts B into
     windows computed as separate tasks (:mod:`flows.distributed_cox`)."""
     rows = FrameRows(time_varying)
+    if not models:
+        return []
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
-        return [cox_replicates(rows.source(covs, inference.cluster), params, int(inference.replicates),
-                               inference.seed, inference.scheme, REPLICATE_BLOCK, window)
-                for covs, params in models]
+        return cox_replicates_many([rows.source(covs, inference.cluster) for covs, _ in models],
+                                   [params for _, params in models], int(inference.replicates), inference.seed,
+                                   inference.scheme, REPLICATE_BLOCK, window)
 
 
 def _cox_fits(data: CoxRows, models: dict[str, tuple[str, ...]], *, analysis: str,

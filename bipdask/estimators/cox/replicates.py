@@ -10,9 +10,12 @@ Rows that enter every sum alike — the same stratum, the same event-time slots 
 death time and the same covariates — are merged into one *cell* before any replicate is solved
 (:class:`_BlockStrata`); a cell's replicate weight is the sum of its rows' weights, drawn once
 per block, so a Newton step costs O(cells × replicates), not O(rows × replicates). All strata of
-a partition are solved together (one exponential, one sparse product per Newton step), and every
-per-stratum term is computed from its own stratum's cells only — element-wise operations and
-row-wise sparse sums — so it is the same to the last bit in whatever partition its stratum sits.
+a partition are solved together (exp(x'β) once per distinct covariate vector, one sparse product
+for all moment sums per Newton step), and every per-stratum term is computed from its own
+stratum's cells only, and every replicate's from its own column — element-wise operations and
+row-wise sparse sums — so it is the same to the last bit in whatever partition its stratum sits
+and whichever replicates are solved beside it. Several models on the same clusters share each
+block's weights (:func:`cox_replicates_many`).
 
 Exactness: a replicate is treated as the resampled data set — a cluster drawn k times is k
 copies. Efron's tie correction therefore counts copies (d = Σ v over the tied deaths, each with
@@ -84,9 +87,10 @@ class _BlockStrata:
     Each stratum's kept rows (at risk at one event time at least) are merged into cells
     (:func:`_cells`); the cells of all strata are stacked, and the event-time slots of all strata
     too (stratum s owns slots ``slot_off[s]`` … ``slot_off[s + 1] − 1``). A Newton step forms
-    r = N·exp(xβ) per cell and replicate (cells × b) and takes one sparse product with
-    ``moments`` (2·slots·q × cells) for the risk-set and death-set sums of the q = 1 + p +
-    p(p+1)/2 moment columns (1, x, upper triangle of x xᵀ) at every slot. Person-week rows
+    r = N·exp(xβ) per cell and replicate (cells × b; the exponential per distinct x) and takes
+    one sparse product with ``moments`` for the risk-set and death-set sums of the q = 1 + p +
+    p(p+1)/2 moment columns (1, x, upper triangle of x xᵀ) at every slot; moment columns that are
+    equal in every cell are summed once (``column``: moment column → row block). Person-week rows
     (k, k+1] are at risk at one event time at most, so a cell adds to one slot's risk set; strata
     with longer intervals (``general``) get entry and exit sums from ``general_moments`` instead,
     cumulated per stratum. Per-stratum sums over slots are a sparse product with ``slot_strata``.
@@ -149,14 +153,33 @@ class _BlockStrata:
             v = np.concatenate([a.ravel() for a in v]) if v else np.zeros(0)
             return sparse.csr_matrix((v, (r, c)), shape=(n_rows, n_cells))
 
-        self.moments = csr(risk_r + dead_r, risk_c + dead_c, risk_v + dead_v, 2 * M * q)
-        self.general_moments = csr(gen_r, gen_c, gen_v, n_gen * q) if self.general else None
+        moments = csr(risk_r + dead_r, risk_c + dead_c, risk_v + dead_v, 2 * M * q)
+        self.dead_count = moments[M * q:M * (q + 1)]  # slots × cells: 1 for a dead cell at its death slot
+        # moment columns equal in every cell are summed once (a 0/1 indicator's square is the
+        # indicator; x·miss is 0 where a missing value is coded 0), zero entries not at all:
+        # the sums are the same numbers, so a stratum's sums still do not depend on its partition
+        Z = np.column_stack([np.ones(n_cells), self.X, *[self.X[:, i] * self.X[:, k] for i, k in self.pairs]])
+        reps: list[int] = []
+        self.column = np.empty(q, dtype=np.int64)  # moment column → its row block in ``moments``
+        for c in range(q):
+            same = [j for j, r in enumerate(reps) if np.array_equal(Z[:, c], Z[:, r])]
+            self.column[c] = same[0] if same else len(reps)
+            if not same:
+                reps.append(c)
+        self.n_columns = len(reps)
+        keep = np.concatenate([np.arange(M) + (part * q + c) * M for part in (0, 1) for c in reps]).astype(np.int64)
+        self.moments = moments[keep]
+        self.moments.eliminate_zeros()
+        self.general_moments = None
+        if self.general:
+            g = csr(gen_r, gen_c, gen_v, n_gen * q)
+            self.general_moments = g[np.concatenate([np.arange(n_gen) + c * n_gen for c in reps]).astype(np.int64)]
+            self.general_moments.eliminate_zeros()
         rows_all = np.concatenate(c_cell) if c_cell else np.zeros(0, np.int64)
         codes_all = np.concatenate(cluster) if cluster else np.zeros(0, np.int64)
         # cell × cluster counts: a cell's weight is the sum of its rows' cluster weights
         self.cell_clusters = sparse.csr_matrix((np.ones(rows_all.size), (rows_all, codes_all)),
                                                shape=(n_cells, n_clusters))
-        self.dead_count = self.moments[M * q:M * (q + 1)]  # slots × cells: 1 for a dead cell at its death slot
         stratum_of_cell = np.repeat(np.arange(self.n_strata), np.diff(cell_off))
         is_dead = np.zeros(n_cells, dtype=bool)
         is_dead[self.dead_count.indices] = True
@@ -177,8 +200,9 @@ class _BlockStrata:
         return BlockWeights(N, ndead, ud0, _tie_index(ndead))
 
     def _risk_dead(self, beta: np.ndarray, N: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Risk-set and death-set moment sums at every slot: two (q × slots × b) arrays."""
-        b, (M, q) = beta.shape[0], (self.n_slots, self.q)
+        """Risk-set and death-set moment sums at every slot: two (moment columns × slots × b)
+        arrays, rows as in :attr:`column`."""
+        b, M = beta.shape[0], self.n_slots
         same = b > 1 and bool(np.all(beta == beta[:1]))  # the first step: every replicate at the estimate
         bb = beta[:1] if same else beta
         # exp(xβ) once per distinct covariate vector, gathered to the cells: x'β is formed
@@ -192,10 +216,10 @@ class _BlockStrata:
         else:
             r = np.take(e, self.x_index, axis=0)
             r *= N
-        sums = (self.moments @ r).reshape(2, q, M, b)
+        sums = (self.moments @ r).reshape(2, self.n_columns, M, b)
         risk, dead = sums[0], sums[1]
         if self.general:
-            g = (self.general_moments @ r).reshape(q, -1, b)
+            g = (self.general_moments @ r).reshape(self.n_columns, -1, b)
             for s, at, m in self.general:
                 net = g[:, at:at + m + 1] - g[:, at + m + 1:at + 2 * m + 2]  # entries − exits per slot
                 off = self.slot_off[s]
@@ -207,9 +231,10 @@ class _BlockStrata:
         likelihood at the replicates' β (b × p), copies semantics; the model's are the sums over
         strata."""
         b, p, M = beta.shape[0], self.p, self.n_slots
-        risk, dead = self._risk_dead(beta, w.N)  # q × slots × b: every moment column contiguous
-        S0, S1, S2 = risk[0], risk[1:1 + p], risk[1 + p:]
-        D1, D2 = dead[1:1 + p], dead[1 + p:]
+        risk, dead = self._risk_dead(beta, w.N)  # moment columns × slots × b, each contiguous
+        S0, D0 = risk[self.column[0]], dead[self.column[0]]
+        S1, D1 = risk[self.column[1:1 + p]], dead[self.column[1:1 + p]]
+        S2, D2 = risk[self.column[1 + p:]], dead[self.column[1 + p:]]
         if ties == "breslow":
             # each death sees the whole risk set: c0 = d/S0, e0 = d/S0² (0 where no death)
             on = w.ndead > 0
@@ -223,7 +248,7 @@ class _BlockStrata:
             # Expanding in f_k leaves the tie index k only in five scalar sums per (slot, b),
             # one entry per tied death (w.ties), so no array carries both k and the moments.
             nd, idx, frac = w.ties
-            inv = 1.0 / (np.repeat(S0.ravel(), nd) - frac * np.repeat(dead[0].ravel(), nd))  # 1/s0_k
+            inv = 1.0 / (np.repeat(S0.ravel(), nd) - frac * np.repeat(D0.ravel(), nd))  # 1/s0_k
             inv2 = inv * inv
             c0, c1, e0, e1, e2 = (np.bincount(idx, weights=v, minlength=M * b).reshape(M, b)
                                   for v in (inv, frac * inv, inv2, frac * inv2, frac * frac * inv2))
@@ -269,13 +294,24 @@ def cox_replicates(source, params: pd.Series, n_replicates: int, seed: int, sche
     replicate's Newton sees the same block and active rows as in a run of all B: any cut of the
     replicates into windows gives the run's replicates bit for bit (the flow's replicate-window
     tasks, :mod:`flows.distributed_cox`)."""
-    ids = source.cluster_ids()
-    beta0 = params.to_numpy()
+    return cox_replicates_many([source], [params], n_replicates, seed, scheme, block, window)[0]
+
+
+def cox_replicates_many(sources: Sequence, params: Sequence[pd.Series], n_replicates: int, seed: int,
+                        scheme: str = "multinomial", block: int = 50, window: range | None = None
+                        ) -> list[np.ndarray]:
+    """:func:`cox_replicates` of several models on the same clusters (Tables 9–10's models on one
+    table's rows), each block of cluster weights drawn once for all of them: the same replicates,
+    bit for bit, as one :func:`cox_replicates` per model."""
+    ids = sources[0].cluster_ids()
+    if any(not np.array_equal(s.cluster_ids(), ids) for s in sources[1:]):
+        raise ValueError("cox_replicates_many: the models' sources have different clusters")
+    starts = [p.to_numpy() for p in params]
     n_out = n_replicates if window is None else len(window)
-    out = np.empty((n_out, beta0.size))
+    outs = [np.empty((n_out, b0.size)) for b0 in starts]
     for reps, wc in bs.replicate_blocks(ids, n_replicates, seed, scheme, block, reuse=True, window=window):
-        grad_hess = source.block(ids, wc)
-        theta, _ = vectorised_newton(grad_hess, np.tile(beta0, (len(reps), 1)), tol=1e-9)
         src, dst = bs.window_rows(reps, window)
-        out[dst] = theta[src]
-    return out
+        for source, beta0, out in zip(sources, starts, outs):
+            theta, _ = vectorised_newton(source.block(ids, wc), np.tile(beta0, (len(reps), 1)), tol=1e-9)
+            out[dst] = theta[src]
+    return outs

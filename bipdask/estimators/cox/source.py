@@ -158,10 +158,20 @@ def partition_grad_hess(part: BlockPartition, beta: np.ndarray, rows: np.ndarray
     (:mod:`bipdask.estimators.cox.replicates`)."""
     if not part.keys:
         return []
-    w = part.weights
-    if rows.size != w.N.shape[1]:
-        w = w.rows(rows)
-    U, H = part.strata.grad_hess(beta, w, part.ties)
+    w, n = part.weights, part.weights.N.shape[1]
+    if rows.size == n:
+        U, H = part.strata.grad_hess(beta, w, part.ties)
+    elif 2 * rows.size >= n:
+        # most of the block still active: solve the whole block (the others at an active
+        # replicate's β) and keep the active ones. Every replicate's terms come from its own
+        # column of every array (element-wise operations, row-wise sparse sums), so they are the
+        # same bits as from the active replicates alone; this saves copying their weights.
+        full = np.repeat(beta[:1], n, axis=0)
+        full[rows] = beta
+        U, H = part.strata.grad_hess(full, w, part.ties)
+        U, H = U[:, rows], H[:, rows]
+    else:
+        U, H = part.strata.grad_hess(beta, w.rows(rows), part.ties)
     return [(key, U[s], H[s]) for s, key in enumerate(part.keys)]
 
 
