@@ -27,7 +27,7 @@ would use the mean weight instead; the two coincide for Breslow.)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -64,6 +64,16 @@ class BlockWeights:
     ndead: np.ndarray
     ud0: np.ndarray
     ties: tuple[np.ndarray, np.ndarray, np.ndarray]
+    work: dict = field(default_factory=dict, compare=False, repr=False)  # scratch arrays, reused
+
+    def buffer(self, name: str, shape: tuple) -> np.ndarray:
+        """A scratch array kept for the block's Newton steps: arrays allocated anew every step are
+        page-faulted anew on Dask workers (MALLOC_TRIM_THRESHOLD_=65536 returns freed memory to the
+        system at once), which doubled the cost of a step."""
+        buf = self.work.get(name)
+        if buf is None or buf.shape != shape:
+            buf = self.work[name] = np.empty(shape)
+        return buf
 
     def rows(self, rows: np.ndarray) -> BlockWeights:
         """The weights of replicates ``rows`` of the block."""
@@ -199,7 +209,7 @@ class _BlockStrata:
         ud0 = np.zeros((0, 0, B)) if self.dead_x is None else (self.dead_x @ N).reshape(self.n_strata, self.p, B)
         return BlockWeights(N, ndead, ud0, _tie_index(ndead))
 
-    def _risk_dead(self, beta: np.ndarray, N: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _risk_dead(self, beta: np.ndarray, w: BlockWeights) -> tuple[np.ndarray, np.ndarray]:
         """Risk-set and death-set moment sums at every slot: two (moment columns × slots × b)
         arrays, rows as in :attr:`column`."""
         b, M = beta.shape[0], self.n_slots
@@ -211,11 +221,12 @@ class _BlockStrata:
         for k in range(1, self.p):
             eta += self.x_values[:, k:k + 1] * bb[:, k]
         e = np.exp(eta, out=eta)
+        r = w.buffer("r", (self.n_cells, b))
         if same:
-            r = N * e[self.x_index]
+            np.multiply(w.N, e[self.x_index], out=r)
         else:
-            r = np.take(e, self.x_index, axis=0)
-            r *= N
+            np.take(e, self.x_index, axis=0, out=r)
+            r *= w.N
         sums = (self.moments @ r).reshape(2, self.n_columns, M, b)
         risk, dead = sums[0], sums[1]
         if self.general:
@@ -231,10 +242,11 @@ class _BlockStrata:
         likelihood at the replicates' β (b × p), copies semantics; the model's are the sums over
         strata."""
         b, p, M = beta.shape[0], self.p, self.n_slots
-        risk, dead = self._risk_dead(beta, w.N)  # moment columns × slots × b, each contiguous
+        risk, dead = self._risk_dead(beta, w)  # moment columns × slots × b, each contiguous
         S0, D0 = risk[self.column[0]], dead[self.column[0]]
-        S1, D1 = risk[self.column[1:1 + p]], dead[self.column[1:1 + p]]
-        S2, D2 = risk[self.column[1 + p:]], dead[self.column[1 + p:]]
+        S1, D1 = [risk[c] for c in self.column[1:1 + p]], [dead[c] for c in self.column[1:1 + p]]
+        S2, D2 = [risk[c] for c in self.column[1 + p:]], [dead[c] for c in self.column[1 + p:]]
+        tmp, tmp2 = w.buffer("tmp", (M, b)), w.buffer("tmp2", (M, b))
         if ties == "breslow":
             # each death sees the whole risk set: c0 = d/S0, e0 = d/S0² (0 where no death)
             on = w.ndead > 0
@@ -247,30 +259,43 @@ class _BlockStrata:
             #   H −= Σ_k [(S2 − f_k D2)/s0_k − (S1 − f_k D1)(S1 − f_k D1)ᵀ/s0_k²]
             # Expanding in f_k leaves the tie index k only in five scalar sums per (slot, b),
             # one entry per tied death (w.ties), so no array carries both k and the moments.
-            nd, idx, frac = w.ties
-            inv = 1.0 / (np.repeat(S0.ravel(), nd) - frac * np.repeat(D0.ravel(), nd))  # 1/s0_k
-            inv2 = inv * inv
-            c0, c1, e0, e1, e2 = (np.bincount(idx, weights=v, minlength=M * b).reshape(M, b)
-                                  for v in (inv, frac * inv, inv2, frac * inv2, frac * frac * inv2))
-        terms = np.empty((p + len(self.pairs), M, b))  # per slot: score, then Hessian (upper triangle)
+            _, idx, frac = w.ties
+            inv, inv2, fk = (w.buffer(n, frac.shape) for n in ("inv", "inv2", "fk"))
+            np.take(S0.ravel(), idx, out=inv)
+            np.take(D0.ravel(), idx, out=fk)
+            fk *= frac
+            inv -= fk
+            np.divide(1.0, inv, out=inv)  # 1/s0_k
+            np.multiply(inv, inv, out=inv2)
+            c0 = np.bincount(idx, weights=inv, minlength=M * b).reshape(M, b)
+            c1 = np.bincount(idx, weights=np.multiply(frac, inv, out=fk), minlength=M * b).reshape(M, b)
+            e0 = np.bincount(idx, weights=inv2, minlength=M * b).reshape(M, b)
+            e1 = np.bincount(idx, weights=np.multiply(frac, inv2, out=fk), minlength=M * b).reshape(M, b)
+            e2 = np.bincount(idx, weights=np.multiply(frac, fk, out=fk), minlength=M * b).reshape(M, b)
+        # per slot and replicate: the score terms, then the Hessian's (upper triangle)
+        terms = w.buffer("terms", (p + len(self.pairs), M, b))
         for i in range(p):
             np.multiply(c0, S1[i], out=terms[i])
             if c1 is not None:
-                terms[i] -= c1 * D1[i]
+                terms[i] -= np.multiply(c1, D1[i], out=tmp)
         for c, (i, k) in enumerate(self.pairs):
             t = terms[p + c]
             np.multiply(c0, S2[c], out=t)
-            t -= e0 * S1[i] * S1[k]
+            np.multiply(S1[i], S1[k], out=tmp)
+            t -= np.multiply(e0, tmp, out=tmp)
             if c1 is not None:
-                t -= c1 * D2[c]
-                t += e1 * (S1[i] * D1[k] + D1[i] * S1[k])
-                t -= e2 * D1[i] * D1[k]
-        # per-stratum sums over its slots: strata × (p + pairs) × b
-        red = (self.slot_strata @ terms.transpose(1, 0, 2).reshape(M, -1)).reshape(self.n_strata, -1, b)
-        U = (w.ud0 - red[:, :p]).transpose(0, 2, 1)
+                t -= np.multiply(c1, D2[c], out=tmp)
+                np.multiply(S1[i], D1[k], out=tmp)
+                tmp += np.multiply(D1[i], S1[k], out=tmp2)
+                t += np.multiply(e1, tmp, out=tmp)
+                np.multiply(D1[i], D1[k], out=tmp)
+                t -= np.multiply(e2, tmp, out=tmp)
+        # per-stratum sums over its slots: (p + pairs) × strata × b
+        red = np.stack([self.slot_strata @ t for t in terms])
+        U = (w.ud0 - red[:p].transpose(1, 0, 2)).transpose(0, 2, 1)
         H = np.empty((self.n_strata, b, p, p))
         for c, (i, k) in enumerate(self.pairs):
-            H[:, :, i, k] = H[:, :, k, i] = -red[:, p + c]
+            H[:, :, i, k] = H[:, :, k, i] = -red[p + c]
         return U, H
 
 
