@@ -38,6 +38,7 @@ from bipdask.errors import InputError, Problem
 from bipdask.estimators.lpm import LinearResult, lpm
 from bipdask.estimators.lpm.replicates import PairsState, pairs_replicates
 from bipdask.inference.bootstrap import pattern_weights, replicate_blocks, window_rows
+from bipdask.inference.cells import Cells
 from bipdask.inference.config import Inference
 from bipdask.inference.pairs import BootstrapSummary, summarise
 from bipdask.prepare.bip import (
@@ -289,35 +290,13 @@ class _CellSums:
 
     @classmethod
     def of(cls, y, x, beta, g_codes, n_g, k_codes, n_k, half) -> _CellSums:
-        """The sums of responses (``y``, n; ``x``, n × p) in their (cluster, caseworker) cells.
-
-        Each cell's sum is taken over its responses in their order (a stable sort by cell), one
-        covariate at a time, and the CSR matrices are assembled from the sorted cells directly:
-        no (n·p)-long coordinate arrays, which at 390,000 responses and 64 covariates were
-        ~600 MB of transient memory in the point task."""
-        p = x.shape[1]
-        cell = np.asarray(g_codes, dtype=np.int64) * n_k + np.asarray(k_codes, dtype=np.int64)
-        order = np.argsort(cell, kind="stable")
-        sorted_cell = cell[order]
-        starts = np.flatnonzero(np.diff(sorted_cell, prepend=-1))
-        g_cell, k_cell = np.divmod(sorted_cell[starts], n_k)
-        row_ptr = np.concatenate([[0], np.cumsum(np.bincount(g_cell, minlength=n_g))])
-
-        def cell_sums(values):
-            return np.add.reduceat(values[order], starts) if starts.size else np.zeros(0)
-
-        def cells(sums):
-            return sparse.csr_matrix((sums, k_cell, row_ptr), shape=(n_g, n_k))
-
-        x_sums = np.empty((starts.size, p))
-        for j in range(p):
-            x_sums[:, j] = cell_sums(x[:, j])
-        a_x = sparse.csr_matrix((x_sums.ravel(), (k_cell[:, None] * p + np.arange(p)).ravel(), row_ptr * p),
-                                shape=(n_g, n_k * p))
-        n, r = cells(cell_sums(np.ones_like(y))), cells(cell_sums(y - x @ beta))
+        """The sums of the responses (``y``, n; ``x``, n × p) in their (cluster, caseworker) cells."""
+        cells = Cells.of(g_codes, k_codes, (n_g, n_k))
+        n, r = cells.sum_matrix(np.ones_like(y)), cells.sum_matrix(y - x @ beta)
         g_k = np.asarray((n > 0).sum(axis=0)).ravel().astype(float)
-        return cls(n=n, y=cells(cell_sums(y)), x=a_x, r=r, r2=r.multiply(r).tocsr(), nr=n.multiply(r).tocsr(),
-                   n2=n.multiply(n).tocsr(), g_factor=g_k / np.maximum(g_k - 1, 1), half=half, n_k=n_k, p=p)
+        return cls(n=n, y=cells.sum_matrix(y), x=cells.sum_matrix(x), r=r, r2=r.multiply(r).tocsr(),
+                   nr=n.multiply(r).tocsr(), n2=n.multiply(n).tocsr(), g_factor=g_k / np.maximum(g_k - 1, 1),
+                   half=half, n_k=n_k, p=x.shape[1])
 
     def _alpha(self, w, b):
         nw, yw = pattern_weights(w, self.n), pattern_weights(w, self.y)
@@ -449,13 +428,9 @@ def _profile_point(values: np.ndarray, resp_q: np.ndarray, names: list[str]) -> 
 
 def _profile_sums(values, g_codes, n_g, resp_q) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
     """Per-(citizen, quartile × variable) sums and counts of the answered profile values."""
-    m = values.shape[1]
     ok = np.isfinite(values)
-    cols = ((resp_q - 1)[:, None] * m + np.arange(m)[None, :])
-    rows = np.broadcast_to(g_codes[:, None], values.shape)
-    s = sparse.csr_matrix((np.where(ok, values, 0.0)[ok], (rows[ok], cols[ok])), shape=(n_g, 4 * m))
-    c = sparse.csr_matrix((np.ones(ok.sum()), (rows[ok], cols[ok])), shape=(n_g, 4 * m))
-    return s, c
+    cells = Cells.of(g_codes, resp_q - 1, (n_g, 4))
+    return cells.sum_matrix(np.where(ok, values, 0.0)), cells.sum_matrix(ok)
 
 
 def _profile_replicates(s, c, ids, n_reps, seed, scheme, window=None) -> np.ndarray:

@@ -43,6 +43,7 @@ from bipdask.errors import InputError, Problem
 from bipdask.estimators.lpm import lpm
 from bipdask.estimators.lpm.replicates import PairsState, pairs_replicates
 from bipdask.inference.bootstrap import pattern_weights, replicate_blocks, window_rows
+from bipdask.inference.cells import Cells
 from bipdask.inference.config import Inference
 from bipdask.inference.pairs import BootstrapSummary, summarise
 from bipdask.prepare.bip import (
@@ -268,11 +269,8 @@ class ProgressionReplicates:
 def _mean_sums(values, g_codes, n_g) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
     """Per-citizen sums and counts of each indicator's defined changes."""
     ok = np.isfinite(values)
-    rows = np.broadcast_to(g_codes[:, None], values.shape)[ok]
-    cols = np.broadcast_to(np.arange(values.shape[1])[None, :], values.shape)[ok]
-    s = sparse.csr_matrix((values[ok], (rows, cols)), shape=(n_g, values.shape[1]))
-    c = sparse.csr_matrix((np.ones(ok.sum()), (rows, cols)), shape=(n_g, values.shape[1]))
-    return s, c
+    cells = Cells.of(g_codes, np.zeros_like(g_codes), (n_g, 1))
+    return cells.sum_matrix(np.where(ok, values, 0.0)), cells.sum_matrix(ok)
 
 
 def _mean_replicates(s, c, ids, n_reps, seed, scheme, window=None) -> np.ndarray:
