@@ -233,7 +233,7 @@ def evaluate(
                                                            run.replicates, **boot)
     reduces["estimate_new_course_share"] = new_course_future
     reduces["estimate_bip"], bip_parts = _submit_bip(staged, run, panel_end, inference, spec_obj,
-                                                     urls(BIP_FIRST_HITS))
+                                                     summed(BIP_FIRST_HITS))
     reduces["estimate_hir_belief_change"] = estimate_hir_belief_change.submit(
         staged, run.replicates, **boot)
     reduces["estimate_hir_descriptives"] = estimate_hir_descriptives.submit(
@@ -332,10 +332,10 @@ def bip_replicate_windows(replicates: int, workers: int = 1) -> list[tuple[int, 
 
 
 def _submit_bip(staged: str, run: storage.RunLayout, panel_end: str | None, inference: Any,
-                spec_obj: Any, first_hit_urls: list[str]) -> tuple[PrefectFuture, dict[str, Any]]:
+                spec_obj: Any, first_hit_urls: list[Any]) -> tuple[PrefectFuture, dict[str, Any]]:
     """The BIP analyses as tasks: their inputs prepared once (the responses, their persons and the
-    map step's first hits, ``first_hit_urls``), the point rows and replicate plans (the point fits,
-    once), then the replicate blocks (:func:`bip_replicate_windows`) from the plans side by side,
+    map step's first hits, ``first_hit_urls``: the root of their tree), the point rows and replicate
+    plans (the point fits, once), then the replicate blocks (:func:`bip_replicate_windows`) from the plans side by side,
     one combine (``estimate_bip``); only URLs travel between them."""
     bip_inference = inference.at_unit("person_id")  # citizens, whatever the run's cluster level
     rules = {"top_quartile": spec_obj.bip_top_quartile, "count_caseworker": spec_obj.bip_count_caseworker}

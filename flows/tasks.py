@@ -744,8 +744,8 @@ BIP_INPUTS = "bip"  # the run's model_input/bip/: the BIP analyses' inputs, poin
 def prepare_bip_impl(staged_url: str, model_input_url: str, first_hit_urls: Sequence[str] = ()) -> dict[str, Any]:
     """The BIP analyses' inputs, read once for all their tasks: the staged responses' citizens'
     persons rows and the earliest of the map step's first hits per response (``first_hit_urls``:
-    the :data:`BIP_FIRST_HITS` files of the BIP job centres' units;
-    :func:`bipdask.prepare.bip.combine_first_hits`) to ``model_input/bip/`` — frames sized by the
+    the :data:`BIP_FIRST_HITS` files of the BIP job centres' units, or the root of their tree of
+    combines; :func:`bipdask.prepare.bip.combine_first_hits`) to ``model_input/bip/`` — frames sized by the
     responses, never by the weeks; ``skipped`` (the reason) without bip_responses. Returns the
     URLs and counts, never rows."""
     t0 = time.perf_counter()
@@ -760,7 +760,7 @@ def prepare_bip_impl(staged_url: str, model_input_url: str, first_hit_urls: Sequ
             "persons": storage.write_parquet(persons, storage.join(root, "persons.parquet")),
             "first_hits": storage.write_parquet(hits, storage.join(root, "first_hits.parquet")),
             "counts": {"responses": int(len(responses)), "first_hits": int(len(hits)),
-                       "first_hit_units": len(first_hit_urls), "jobcentres": len(bip_jobcentre_ids(responses))},
+                       "first_hit_files": len(first_hit_urls), "jobcentres": len(bip_jobcentre_ids(responses))},
             "seconds": time.perf_counter() - t0}
 
 

@@ -456,7 +456,7 @@ def test_job_centres_cut_into_person_hash_parts_give_the_same_estimates(synth_ru
 def test_statistics_summed_in_trees_give_the_estimates_of_the_gathered_unit_files(synth_delivery, tmp_path, harness,
                                                                                   clusters, monkeypatch):
     """The reduces that sum the units' statistics (spell counts and persons, share and descriptive
-    moments, exit cells, linkage counts) read the root of a tree of combine tasks (flows/tree.py):
+    moments, exit cells, linkage counts, BIP first hits) read the root of a tree of combine tasks (flows/tree.py):
     the same estimates and replicates as reading every unit's file, byte for byte, and the same
     bytes on 1 and 2 workers (the tree's shape is fixed by the unit list)."""
     import flows.evaluate
@@ -480,6 +480,7 @@ def test_statistics_summed_in_trees_give_the_estimates_of_the_gathered_unit_file
     for kind in ("spell_counts", "spell_persons", "share_moments", "new_course_share_moments", "descriptive_moments",
                  "course_exit_cells", "linkage_counts"):
         assert list((tree / kind).glob("level2-*.parquet")), kind
+    assert list((tree / "bip_first_hits").glob("level1-*.parquet"))  # the BIP job centres' units
     assert not (tmp_path / "gathered" / "runs" / run_id / "model_input" / "_tree").exists()
     assert runs["tree2"].manifest["estimation"]["notes"]["share_internship_or_hours"]["input"] == "unit moments"
 
