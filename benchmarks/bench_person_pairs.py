@@ -11,8 +11,9 @@ code version, in the same invocation:
 * ``table8_from_cells`` on the gathered ``course_exit_cells`` and ``course_exit_persons``
   (``flows.tasks.estimate_hir_exits_impl``),
 
-each with B = ``--replicates`` (the first replicates of any run of more: a replicate's weights
-are a pure function of seed, replicate number and person), ``seed`` and ``min_persons`` of the
+each with B = ``--replicates`` (Table 8: ``--table8-replicates``; the first replicates of any run
+of more: a replicate's weights are a pure function of seed, replicate number and person),
+``seed`` and ``min_persons`` of the
 run; and with B/2 and B = 0 replicates for the CPU per 1,000 replicates: the marginal cost
 (B less B/2) and the cost with the bootstraps' set-up (B less B = 0, the point fits alone).
 The baseline (``--baseline``, a git revision, exported with ``git archive``) and the working
@@ -64,7 +65,7 @@ def model_input_files(run_root: Path) -> dict[str, list[str]]:
     return files
 
 
-def measure(files: dict[str, list[str]], replicates: int, seed: int, min_persons: int, out: str,
+def measure(files: dict[str, list[str]], replicates: dict[str, int], seed: int, min_persons: int, out: str,
             tables: list[str]) -> dict:
     """Time the three reduces (this process's ``bipdask``); write their replicates and rows to ``out`` (npz)."""
     from bipdask.analyses.hir.durations import table4, table7
@@ -72,7 +73,7 @@ def measure(files: dict[str, list[str]], replicates: int, seed: int, min_persons
     from bipdask.inference.config import Inference
     from bipdask.runtime import storage
 
-    inference = Inference(replicates=replicates, seed=seed, cluster="person_id", method="pairs")
+    inference = Inference(replicates=1, seed=seed, cluster="person_id", method="pairs")
     inputs = {
         "hir_table4": lambda: (table4, (storage.read_parquet(files["gap_spells"]),), {"min_persons": min_persons}),
         "hir_table7": lambda: (table7, (storage.read_parquet(files["first_lab_spells"]),),
@@ -85,7 +86,7 @@ def measure(files: dict[str, list[str]], replicates: int, seed: int, min_persons
     for name, (fn, args, kw) in calls.items():
         cpu[name] = {}
         fn(*args, inference=inference.replace(replicates=0), **kw)  # warm-up (first-call costs), not timed
-        for label, b in (("cpu_s_b0", 0), ("cpu_s_half", replicates // 2), ("cpu_s", replicates)):
+        for label, b in (("cpu_s_b0", 0), ("cpu_s_half", replicates[name] // 2), ("cpu_s", replicates[name])):
             t0 = time.process_time()
             est = fn(*args, inference=inference.replace(replicates=b), **kw)
             cpu[name][label] = time.process_time() - t0
@@ -103,7 +104,8 @@ def run_version(src: Path, files: dict, args: argparse.Namespace, out: str) -> d
     env = {**os.environ, "PYTHONPATH": str(src), "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
            "MKL_NUM_THREADS": "1"}
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", out, "--files", json.dumps(files),
-           "--replicates", str(args.replicates), "--seed", str(args.seed), "--min-persons", str(args.min_persons),
+           "--replicates", str(args.replicates), "--table8-replicates", str(args.table8_replicates),
+           "--seed", str(args.seed), "--min-persons", str(args.min_persons),
            "--tables", *args.tables]
     done = subprocess.run(cmd, env=env, cwd=str(src), capture_output=True, text=True)
     if done.returncode:
@@ -123,10 +125,20 @@ def differences(before: dict, after: dict, name: str) -> dict:
         ok = ~np.isnan(a) & ~np.isnan(b)
         diff = np.abs(a[ok] - b[ok])
         rel = diff / np.maximum(np.abs(a[ok]), 1e-300)
+        # relative to the column's scale (its largest |value|): a replicate near 0 (a DiD of 1e-8)
+        # makes the elementwise ratio large for a last-bit difference
+        scale = np.broadcast_to(np.nanmax(np.abs(a), axis=0, keepdims=True) if a.ndim == 2 else np.abs(a), a.shape)
+        worst = int(np.argmax(rel)) if rel.size else 0
         out[part] = {"max_abs_diff": float(diff.max(initial=0.0)), "max_rel_diff": float(rel.max(initial=0.0)),
+                     "value_at_max_rel_diff": float(a[ok][worst]) if rel.size else None,
+                     "max_diff_relative_to_column_max": float((diff / np.maximum(scale[ok], 1e-300)).max(initial=0.0)),
                      "nan_pattern_equal": same_nan, "bit_identical": bool(same_nan and np.array_equal(a[ok], b[ok]))}
     out["columns_equal"] = bool(np.array_equal(before[f"{name}/columns"], after[f"{name}/columns"]))
     return out
+
+
+def replicates_of(args: argparse.Namespace) -> dict[str, int]:
+    return {"hir_table4": args.replicates, "hir_table7": args.replicates, "hir_table8": args.table8_replicates}
 
 
 def main() -> int:
@@ -134,7 +146,10 @@ def main() -> int:
     p.add_argument("--run-root", type=Path, default=Path("/tmp/weibboot_out"),
                    help="output root of a committed person-pairs run (its model inputs)")
     p.add_argument("--baseline", default="0da55ad", help="git revision to compare against")
-    p.add_argument("--replicates", type=int, default=1000)
+    p.add_argument("--replicates", type=int, default=1000, help="B of Tables 4 and 7")
+    p.add_argument("--table8-replicates", type=int, default=4000,
+                   help="B of Table 8 (its point fits on 2.2 M cells vary by seconds between calls on a loaded "
+                        "machine: a larger B keeps the replicates' CPU above that noise)")
     p.add_argument("--seed", type=int, default=1, help="the run's seed")
     p.add_argument("--min-persons", type=int, default=5, help="the spec's disclosure_min_persons")
     p.add_argument("--tables", nargs="+", default=["hir_table4", "hir_table7", "hir_table8"],
@@ -144,8 +159,8 @@ def main() -> int:
     p.add_argument("--files", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
-        print(json.dumps(measure(json.loads(args.files), args.replicates, args.seed, args.min_persons, args.child,
-                                 args.tables)))
+        print(json.dumps(measure(json.loads(args.files), replicates_of(args), args.seed, args.min_persons,
+                                 args.child, args.tables)))
         return 0
 
     files = model_input_files(args.run_root)
@@ -159,25 +174,29 @@ def main() -> int:
         subprocess.run(["tar", "-x", "-C", str(src)], input=archive, check=True)
         before = run_version(src, files, args, str(Path(tmp) / "before.npz"))
         after = run_version(REPO, files, args, str(Path(tmp) / "after.npz"))
-        a, b = dict(np.load(Path(tmp) / "before.npz")), dict(np.load(Path(tmp) / "after.npz"))
+        arrays_before, arrays_after = (dict(np.load(Path(tmp) / f"{v}.npz")) for v in ("before", "after"))
     tables = {}
 
-    def marginal(m: dict) -> float:  # CPU of B/2 more replicates: the calls with B and with B/2
-        return max(m["cpu_s"] - m["cpu_s_half"], 1e-9) * 1000 / (args.replicates - args.replicates // 2)
+    reps = replicates_of(args)
 
-    def whole(m: dict) -> float:  # the call with B less the same call with B = 0 (point fits only)
-        return max(m["cpu_s"] - m["cpu_s_b0"], 1e-9) * 1000 / args.replicates
+    def marginal(m: dict, b: int) -> float:  # CPU of B/2 more replicates: the calls with B and with B/2
+        return max(m["cpu_s"] - m["cpu_s_half"], 1e-9) * 1000 / (b - b // 2)
+
+    def whole(m: dict, b: int) -> float:  # the call with B less the same call with B = 0 (point fits only)
+        return max(m["cpu_s"] - m["cpu_s_b0"], 1e-9) * 1000 / b
 
     for name in before:
+        b = reps[name]
         tables[name] = {
-            "cpu_s_per_1000_replicates_before": round(marginal(before[name]), 2),
-            "cpu_s_per_1000_replicates_after": round(marginal(after[name]), 2),
-            "ratio_before_over_after": round(marginal(before[name]) / marginal(after[name]), 2),
-            "cpu_s_per_1000_replicates_with_setup_before": round(whole(before[name]), 2),
-            "cpu_s_per_1000_replicates_with_setup_after": round(whole(after[name]), 2),
+            "n_replicates": b,
+            "cpu_s_per_1000_replicates_before": round(marginal(before[name], b), 2),
+            "cpu_s_per_1000_replicates_after": round(marginal(after[name], b), 2),
+            "ratio_before_over_after": round(marginal(before[name], b) / marginal(after[name], b), 2),
+            "cpu_s_per_1000_replicates_with_setup_before": round(whole(before[name], b), 2),
+            "cpu_s_per_1000_replicates_with_setup_after": round(whole(after[name], b), 2),
             "cpu_s_calls_before": {k: round(v, 2) for k, v in before[name].items()},
             "cpu_s_calls_after": {k: round(v, 2) for k, v in after[name].items()},
-            **differences(a, b, name),
+            **differences(arrays_before, arrays_after, name),
         }
     durations = [t for t in ("hir_table4", "hir_table7") if t in tables]
     result = {
@@ -189,7 +208,7 @@ def main() -> int:
                "cpu_s_per_1000_replicates: (CPU at B less CPU at B/2) x 1000 / (B - B/2), the marginal cost; "
                "..._with_setup: (CPU at B less CPU at B = 0) x 1000 / B, with the bootstraps' fixed set-up; "
                "differences: the replicates and estimate rows at B",
-        "run_root": str(args.run_root), "replicates": args.replicates, "seed": args.seed,
+        "run_root": str(args.run_root), "seed": args.seed,
         "min_persons": args.min_persons, "baseline": base, "after": head.strip() + (
             "" if not subprocess.run(["git", "status", "--porcelain", "bipdask"], cwd=REPO, capture_output=True,
                                      text=True).stdout else "+uncommitted"),
