@@ -225,7 +225,7 @@ class _BlockStrata:
         if same:
             np.multiply(w.N, e[self.x_index], out=r)
         else:
-            np.take(e, self.x_index, axis=0, out=r)
+            np.take(e, self.x_index, axis=0, out=r, mode="clip")  # "raise" would copy via a temporary
             r *= w.N
         sums = (self.moments @ r).reshape(2, self.n_columns, M, b)
         risk, dead = sums[0], sums[1]
@@ -261,17 +261,20 @@ class _BlockStrata:
             # one entry per tied death (w.ties), so no array carries both k and the moments.
             _, idx, frac = w.ties
             inv, inv2, fk = (w.buffer(n, frac.shape) for n in ("inv", "inv2", "fk"))
-            np.take(S0.ravel(), idx, out=inv)
-            np.take(D0.ravel(), idx, out=fk)
+            np.take(S0.ravel(), idx, out=inv, mode="clip")
+            np.take(D0.ravel(), idx, out=fk, mode="clip")
             fk *= frac
             inv -= fk
             np.divide(1.0, inv, out=inv)  # 1/s0_k
             np.multiply(inv, inv, out=inv2)
-            c0 = np.bincount(idx, weights=inv, minlength=M * b).reshape(M, b)
-            c1 = np.bincount(idx, weights=np.multiply(frac, inv, out=fk), minlength=M * b).reshape(M, b)
-            e0 = np.bincount(idx, weights=inv2, minlength=M * b).reshape(M, b)
-            e1 = np.bincount(idx, weights=np.multiply(frac, inv2, out=fk), minlength=M * b).reshape(M, b)
-            e2 = np.bincount(idx, weights=np.multiply(frac, fk, out=fk), minlength=M * b).reshape(M, b)
+            k_sums = w.buffer("k_sums", (5, M, b))  # c0, c1, e0, e1, e2, summed in k order
+            k_sums.fill(0.0)
+            c0, c1, e0, e1, e2 = k_sums
+            np.add.at(c0.ravel(), idx, inv)
+            np.add.at(c1.ravel(), idx, np.multiply(frac, inv, out=fk))
+            np.add.at(e0.ravel(), idx, inv2)
+            np.add.at(e1.ravel(), idx, np.multiply(frac, inv2, out=fk))
+            np.add.at(e2.ravel(), idx, np.multiply(frac, fk, out=fk))
         # per slot and replicate: the score terms, then the Hessian's (upper triangle)
         terms = w.buffer("terms", (p + len(self.pairs), M, b))
         for i in range(p):
