@@ -230,3 +230,12 @@ def test_replicates_of_several_models_equal_each_models_own_bit_for_bit():
     other = local_source([partition_strata(DF[DF["pid"] > 0], ties="efron", **KW)])
     with pytest.raises(ValueError, match="different clusters"):
         cox_replicates_many([SOURCE, other], [FIT.params, FIT.params], B, SEED, block=BLOCK)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(1, B))
+def test_replicates_do_not_depend_on_the_block_size(block):
+    """Every term of a replicate comes from its own column, and Newton stops each replicate on its
+    own: the block size (REPLICATE_BLOCK, a speed setting) changes no replicate's bits."""
+    got = cox_replicates(SOURCE, FIT.params, B, SEED, block=block)
+    np.testing.assert_array_equal(got, FIT.bootstrap.replicates.to_numpy())
