@@ -18,7 +18,7 @@ start from are fitted in each subprocess by the same ``cox_fit``; they are compa
 Usage::
 
     python benchmarks/bench_cox_replicates.py --run-dir /tmp/coxboot_out/runs/<id> [--baseline 0da55ad]
-        [--replicates 9999] [--window 0:500] [--seed 1] [--threads 1]
+        [--replicates 9999] [--window 0:500] [--seed 1] [--threads 1] [--out <json>]
 
 ``--run-dir`` is a ``bipdask run`` output's run directory (``model_input/time_varying/*.parquet``,
 ``staged/belief_survey.parquet``). BLAS threads are pinned (``--threads``, default 1: a Dask worker
@@ -26,7 +26,7 @@ of the flow runs one task per core), and ``MALLOC_TRIM_THRESHOLD_`` is set as Da
 for its workers (65536: freed memory goes back to the system at once, so every large temporary
 array is page-faulted anew — that doubles the cost of an allocation-heavy Newton step). Each code
 runs ``--repeat`` times, alternating, and the least CPU time is kept (the machine is shared).
-Writes ``benchmarks/results/cox_replicates.json``.
+Writes ``benchmarks/results/cox_replicates.json`` (``--out``).
 """
 
 from __future__ import annotations
@@ -129,6 +129,7 @@ def main() -> None:
                     help="MALLOC_TRIM_THRESHOLD_ of the subprocesses (Dask's nanny sets 65536 for its workers; "
                          "-1: leave the environment's)")
     ap.add_argument("--repeat", type=int, default=3, help="runs of each code, alternating; the least CPU is kept")
+    ap.add_argument("--out", default=str(OUT), help="result JSON")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--save", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -191,8 +192,9 @@ def main() -> None:
         "load_average_at_end": os.getloadavg(),
         "tables": tables,
     }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(result, indent=1) + "\n")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))
 
 
