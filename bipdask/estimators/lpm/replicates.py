@@ -132,7 +132,7 @@ class _BlockSolver:
     """The replicates of one fit, a block of replicate weights at a time (:func:`_bootstrap`):
     the per-cluster sums are formed once (``__init__``), :meth:`solve` turns one block's cluster
     weights into that block's replicate estimates in ``out``. Separate, so that several fits on
-    the same clusters can take each weight block from one draw (:func:`pairs_replicates_together`)."""
+    the same clusters can take each weight block from one draw (:class:`SharedReplicates`)."""
 
     def __init__(self, state: _Absorbed, keep: list[int], k: int, n_rep: int, seed: int, scheme: bs.Scheme,
                  block: int, absorption: str, n_levels: list[int], window: range | None = None,
