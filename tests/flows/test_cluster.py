@@ -56,6 +56,10 @@ def test_the_local_cluster_listens_on_loopback_only_and_gives_its_workers_the_ru
         with Client(local, set_as_default=False) as client:
             in_worker = client.run(lambda: __import__("os").environ.get("PREFECT_API_URL"))
             assert set(in_worker.values()) == {api}
+            malloc = client.run(lambda: {k: __import__("os").environ.get(k)
+                                         for k in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")})
+            assert list(malloc.values()) == [{"MALLOC_MMAP_THRESHOLD_": str(32 << 20),
+                                              "MALLOC_TRIM_THRESHOLD_": "65536"}]  # set before the spawn
             pids = {os.getpid(), *client.run(os.getpid).values()}
             assert local.dashboard_link.startswith("http://127.0.0.1:")
         addresses = _listening(pids)
@@ -63,6 +67,15 @@ def test_the_local_cluster_listens_on_loopback_only_and_gives_its_workers_the_ru
         assert all(ipaddress.ip_address(a).is_loopback for a in addresses), addresses
     finally:
         cluster.close_runner(runner)
+
+
+def test_the_workers_malloc_setting_adds_to_dasks_and_yields_to_the_users():
+    import dask
+
+    assert cluster.worker_pre_spawn_env()["MALLOC_MMAP_THRESHOLD_"] == str(32 << 20)
+    assert "MALLOC_TRIM_THRESHOLD_" in cluster.worker_pre_spawn_env()  # Dask's own stays
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": {"MALLOC_MMAP_THRESHOLD_": 1 << 20}}):
+        assert cluster.worker_pre_spawn_env() == {"MALLOC_MMAP_THRESHOLD_": 1 << 20}
 
 
 def test_the_listening_interface_is_the_users_choice(monkeypatch):
