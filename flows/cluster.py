@@ -21,8 +21,15 @@ DEFAULT_HOST = "127.0.0.1"
 # array above that is mapped, page-faulted and unmapped anew (at scale 30, 428 s of system time
 # against 756 s of user time). Up to 32 MiB they now come from the heap; larger ones, the rows'
 # matrices, are still returned to the system when freed. Scale 1, B = 9,999, person pairs on 2
-# workers: 214 -> 136 s, same bytes (``docs/architecture.md#workers-memory``).
+# workers: 214 -> 136-154 s, same bytes. Only under the default memory limit: the heap keeps freed
+# temporaries, and at scale 30 under an explicit 2 GiB limit the workers were restarted
+# (``docs/architecture.md#workers-memory``).
 WORKER_MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20)}
+# under an explicit limit: glibc's default threshold, the one Dask's trim setting pins (set, not
+# left out: the nanny also writes the variables into this process's environment, which later
+# clusters of the same process would inherit)
+LIMITED_WORKER_MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(128 << 10)}
+_USER_MALLOC = {k for k in WORKER_MALLOC_ENV if k in os.environ}  # the user's own setting wins
 
 
 def scheduler_address(dask_address: str | None = None) -> str | None:
@@ -56,7 +63,11 @@ class PrestartedLocalCluster:
         import dask
         from distributed import Client
 
-        with dask.config.set({"distributed.nanny.pre-spawn-environ": worker_pre_spawn_env()}):
+        env = worker_pre_spawn_env(explicit_memory_limit=bool(os.environ.get(WORKER_MEMORY_VARIABLE)))
+        # the nanny lets this process's environment override its config, and writes the config
+        # into it: a variable an earlier cluster of this process left there would win over ours
+        os.environ.update({k: str(v) for k, v in env.items() if k in WORKER_MALLOC_ENV and k not in _USER_MALLOC})
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": env}):
             cluster = cluster_class(**cluster_kwargs)
         with Client(cluster, set_as_default=False) as client:
             client.run(importlib.import_module, "flows.tasks")
@@ -81,13 +92,16 @@ class PrestartedLocalCluster:
             pass
 
 
-def worker_pre_spawn_env() -> dict[str, Any]:
+def worker_pre_spawn_env(explicit_memory_limit: bool = False) -> dict[str, Any]:
     """The environment the nannies set before spawning a worker: Dask's
     ``distributed.nanny.pre-spawn-environ`` with :data:`WORKER_MALLOC_ENV` where it does not set
-    those variables itself (a user's Dask config wins)."""
+    those variables itself (a user's Dask config or environment wins), unless the run sets an explicit per-worker
+    memory limit (:data:`WORKER_MEMORY_VARIABLE`): then :data:`LIMITED_WORKER_MALLOC_ENV`, Dask's
+    behaviour, which keeps peaks lowest."""
     import dask
 
-    return {**WORKER_MALLOC_ENV, **(dask.config.get("distributed.nanny.pre-spawn-environ", default=None) or {})}
+    own = dict(dask.config.get("distributed.nanny.pre-spawn-environ", default=None) or {})
+    return {**(LIMITED_WORKER_MALLOC_ENV if explicit_memory_limit else WORKER_MALLOC_ENV), **own}
 
 
 def default_worker_memory() -> int:

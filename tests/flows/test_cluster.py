@@ -58,8 +58,9 @@ def test_the_local_cluster_listens_on_loopback_only_and_gives_its_workers_the_ru
             assert set(in_worker.values()) == {api}
             malloc = client.run(lambda: {k: __import__("os").environ.get(k)
                                          for k in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")})
-            assert list(malloc.values()) == [{"MALLOC_MMAP_THRESHOLD_": str(32 << 20),
-                                              "MALLOC_TRIM_THRESHOLD_": "65536"}]  # set before the spawn
+            # an explicit per-worker limit (2GiB above): Dask's own setting, set before the spawn
+            assert list(malloc.values()) == [{"MALLOC_MMAP_THRESHOLD_": str(128 << 10),
+                                              "MALLOC_TRIM_THRESHOLD_": "65536"}]
             pids = {os.getpid(), *client.run(os.getpid).values()}
             assert local.dashboard_link.startswith("http://127.0.0.1:")
         addresses = _listening(pids)
@@ -74,8 +75,24 @@ def test_the_workers_malloc_setting_adds_to_dasks_and_yields_to_the_users():
 
     assert cluster.worker_pre_spawn_env()["MALLOC_MMAP_THRESHOLD_"] == str(32 << 20)
     assert "MALLOC_TRIM_THRESHOLD_" in cluster.worker_pre_spawn_env()  # Dask's own stays
+    assert cluster.worker_pre_spawn_env(explicit_memory_limit=True)["MALLOC_MMAP_THRESHOLD_"] == str(128 << 10)
     with dask.config.set({"distributed.nanny.pre-spawn-environ": {"MALLOC_MMAP_THRESHOLD_": 1 << 20}}):
         assert cluster.worker_pre_spawn_env() == {"MALLOC_MMAP_THRESHOLD_": 1 << 20}
+
+
+@pytest.mark.dask
+def test_workers_under_the_default_memory_limit_get_the_malloc_setting_before_the_spawn(monkeypatch):
+    from distributed import Client
+
+    for name in (cluster.ADDRESS_VARIABLE, cluster.WORKER_MEMORY_VARIABLE):
+        monkeypatch.delenv(name, raising=False)
+    runner = cluster.task_runner(1)
+    try:
+        with Client(runner.cluster_class(), set_as_default=False) as client:
+            env = client.run(lambda: __import__("os").environ.get("MALLOC_MMAP_THRESHOLD_"))
+        assert list(env.values()) == [str(32 << 20)]
+    finally:
+        cluster.close_runner(runner)
 
 
 def test_the_listening_interface_is_the_users_choice(monkeypatch):
