@@ -258,8 +258,10 @@ def replicate_sums(
 def cluster_pattern_matrix(cluster_codes: np.ndarray, pattern_codes: np.ndarray, n_clusters: int, n_patterns: int,
                            counts: np.ndarray | None = None) -> sparse.csr_matrix:
     """Sparse (G × P) matrix: how many rows of cluster g have pattern p (weighted by ``counts``)."""
+    from bipdask.inference.cells import Cells
+
     data = np.ones(cluster_codes.size) if counts is None else np.asarray(counts, dtype=np.float64)
-    return sparse.csr_matrix((data, (cluster_codes, pattern_codes)), shape=(n_clusters, n_patterns))
+    return Cells.of(cluster_codes, pattern_codes, (n_clusters, n_patterns)).sum_matrix(data)
 
 
 def pattern_weights(weights: np.ndarray, cluster_patterns: sparse.csr_matrix) -> np.ndarray:
